@@ -1,0 +1,132 @@
+//! Generation of the notify filter with libseccomp.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
+
+use crate::syscalls::{Disposition, SyscallMap, TABLE};
+use crate::Error;
+
+/// A classic-BPF seccomp program, ready for `seccomp(2)`.
+#[derive(Debug, Clone)]
+pub struct Program {
+    insns: Vec<libc::sock_filter>,
+}
+
+impl Program {
+    /// Wraps raw instructions (8 bytes each, native endian).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        const INSN: usize = std::mem::size_of::<libc::sock_filter>();
+        if bytes.is_empty() || bytes.len() % INSN != 0 || bytes.len() / INSN > u16::MAX as usize {
+            return Err(Error::Malformed(bytes.len()));
+        }
+        let insns = bytes
+            .chunks_exact(INSN)
+            .map(|c| libc::sock_filter {
+                code: u16::from_ne_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Ok(Program { insns })
+    }
+
+    /// The instructions.
+    pub fn instructions(&self) -> &[libc::sock_filter] {
+        &self.insns
+    }
+
+    /// The program as raw bytes (what an init script hands to
+    /// `seccomp_set_mode_filter`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.insns.len() * 8);
+        for i in &self.insns {
+            out.extend_from_slice(&i.code.to_ne_bytes());
+            out.push(i.jt);
+            out.push(i.jf);
+            out.extend_from_slice(&i.k.to_ne_bytes());
+        }
+        out
+    }
+
+    /// A `sock_fprog` pointing into this program.  Valid while `self` lives.
+    pub fn as_fprog(&self) -> libc::sock_fprog {
+        libc::sock_fprog {
+            len: self.insns.len() as u16,
+            filter: self.insns.as_ptr() as *mut libc::sock_filter,
+        }
+    }
+}
+
+/// Exports a libseccomp context as a [`Program`].
+pub fn export(ctx: &ScmpFilterContext) -> Result<Program, Error> {
+    let mut file = memfd().map_err(Error::Buffer)?;
+    ctx.export_bpf(&file).map_err(Error::Export)?;
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0)).map_err(Error::Buffer)?;
+    file.read_to_end(&mut bytes).map_err(Error::Buffer)?;
+    Program::from_bytes(&bytes)
+}
+
+fn memfd() -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the name is a NUL-terminated literal; memfd_create returns a
+    // new descriptor that nothing else owns, handed to File.
+    let fd = unsafe { libc::memfd_create(c"supervisor-bpf".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, owned, valid descriptor.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// The supervisor's filter for the native architecture: every syscall of
+/// the table goes to the listener; a foreign ABI (i386 through `int 0x80`,
+/// x32) kills the process; everything else runs untouched.
+pub fn notify_filter(map: &SyscallMap) -> Result<Program, Error> {
+    let mut ctx = ScmpFilterContext::new(ScmpAction::Allow).map_err(Error::Context)?;
+    ctx.set_act_badarch(ScmpAction::KillProcess)
+        .map_err(|source| Error::Attribute {
+            attr: "act_badarch",
+            source,
+        })?;
+    // The launcher sets no_new_privs itself, before loading.
+    ctx.set_ctl_nnp(false).map_err(|source| Error::Attribute {
+        attr: "ctl_nnp",
+        source,
+    })?;
+    for &(sys, nr) in map.present() {
+        let name = sys.name();
+        let disposition = TABLE
+            .iter()
+            .find(|(s, _, _)| *s == sys)
+            .map(|(_, _, d)| *d)
+            .unwrap_or(Disposition::Notify);
+        let action = match disposition {
+            Disposition::Notify => ScmpAction::Notify,
+        };
+        ctx.add_rule_exact(action, ScmpSyscall::from(nr))
+            .map_err(|source| Error::Rule { name, source })?;
+    }
+    export(&ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_exports_and_roundtrips() {
+        let p = notify_filter(&SyscallMap::native()).unwrap();
+        assert!(p.instructions().len() > 10);
+        let again = Program::from_bytes(&p.to_bytes()).unwrap();
+        assert_eq!(again.to_bytes(), p.to_bytes());
+    }
+
+    #[test]
+    fn malformed_programs_are_refused() {
+        assert!(Program::from_bytes(&[]).is_err());
+        assert!(Program::from_bytes(&[0; 7]).is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! What is trapped.
+//!
+//! `supervisor` intercepts a fixed set of syscalls, the ones through which a
+//! program exercises ambient authority over the file system (and, later,
+//! the network).  This crate owns that set:
+//!
+//! * [`syscalls`]: the table of trapped syscalls by name, resolved to the
+//!   numbers of an architecture with libseccomp, and the reverse map used by
+//!   the supervisor to decode a notification;
+//! * [`filter`]: generation of the classic-BPF program (libseccomp) that
+//!   sends the mapped calls to the supervisor and kills foreign ABIs;
+//! * [`sys`]: loading that program with `seccomp(2)` and the flags Debian's
+//!   libseccomp 2.5 cannot set (`NEW_LISTENER | WAIT_KILLABLE_RECV`).
+
+pub mod filter;
+pub mod syscalls;
+pub mod sys;
+
+pub use filter::{notify_filter, Program};
+pub use syscalls::{Sys, SyscallMap};
+
+/// Errors of this crate: one variant per failing step.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("libseccomp: cannot create a filter context: {0}")]
+    Context(#[source] libseccomp::error::SeccompError),
+    #[error("libseccomp: cannot set filter attribute {attr}: {source}")]
+    Attribute {
+        attr: &'static str,
+        #[source]
+        source: libseccomp::error::SeccompError,
+    },
+    #[error("libseccomp: cannot add a rule for syscall {name}: {source}")]
+    Rule {
+        name: &'static str,
+        #[source]
+        source: libseccomp::error::SeccompError,
+    },
+    #[error("libseccomp: cannot export the BPF program: {0}")]
+    Export(#[source] libseccomp::error::SeccompError),
+    #[error("cannot create a buffer for the BPF program: {0}")]
+    Buffer(#[source] std::io::Error),
+    #[error("libseccomp produced a malformed BPF program ({0} bytes)")]
+    Malformed(usize),
+}

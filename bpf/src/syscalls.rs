@@ -1,0 +1,153 @@
+//! The trapped syscalls, by name, and their numbers on the native architecture.
+
+use libseccomp::{ScmpArch, ScmpSyscall};
+
+/// A trapped syscall.  The names are the kernel's; a syscall that does not
+/// exist on an architecture (e.g. `open` on aarch64) is simply absent there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sys {
+    Open,
+    Creat,
+    Openat,
+    Openat2,
+    Unlink,
+    Unlinkat,
+    Rmdir,
+    Rename,
+    Renameat,
+    Renameat2,
+    Stat,
+    Lstat,
+    Newfstatat,
+    Statx,
+    Access,
+    Faccessat,
+    Faccessat2,
+    Mkdir,
+    Mkdirat,
+}
+
+/// What the filter does with a syscall of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Sent to the supervisor (`SECCOMP_RET_USER_NOTIF`).
+    Notify,
+}
+
+/// The table: every syscall that reaches the supervisor.
+pub const TABLE: &[(Sys, &str, Disposition)] = &[
+    (Sys::Open, "open", Disposition::Notify),
+    (Sys::Creat, "creat", Disposition::Notify),
+    (Sys::Openat, "openat", Disposition::Notify),
+    (Sys::Openat2, "openat2", Disposition::Notify),
+    (Sys::Unlink, "unlink", Disposition::Notify),
+    (Sys::Unlinkat, "unlinkat", Disposition::Notify),
+    (Sys::Rmdir, "rmdir", Disposition::Notify),
+    (Sys::Rename, "rename", Disposition::Notify),
+    (Sys::Renameat, "renameat", Disposition::Notify),
+    (Sys::Renameat2, "renameat2", Disposition::Notify),
+    (Sys::Stat, "stat", Disposition::Notify),
+    (Sys::Lstat, "lstat", Disposition::Notify),
+    (Sys::Newfstatat, "newfstatat", Disposition::Notify),
+    (Sys::Statx, "statx", Disposition::Notify),
+    (Sys::Access, "access", Disposition::Notify),
+    (Sys::Faccessat, "faccessat", Disposition::Notify),
+    (Sys::Faccessat2, "faccessat2", Disposition::Notify),
+    (Sys::Mkdir, "mkdir", Disposition::Notify),
+    (Sys::Mkdirat, "mkdirat", Disposition::Notify),
+];
+
+impl Sys {
+    /// The kernel's name of the syscall.
+    pub fn name(self) -> &'static str {
+        TABLE
+            .iter()
+            .find(|(s, _, _)| *s == self)
+            .map(|(_, n, _)| *n)
+            .unwrap_or("?")
+    }
+}
+
+/// The table resolved for one architecture: number → [`Sys`].
+#[derive(Debug, Clone)]
+pub struct SyscallMap {
+    arch: ScmpArch,
+    by_nr: Vec<Option<Sys>>,
+    present: Vec<(Sys, i32)>,
+}
+
+impl SyscallMap {
+    /// The map of the architecture this binary runs on.
+    pub fn native() -> Self {
+        Self::for_arch(ScmpArch::native())
+    }
+
+    /// The map of `arch` (x86_64 and aarch64 are the supported ones).
+    pub fn for_arch(arch: ScmpArch) -> Self {
+        let mut present = Vec::new();
+        for &(sys, name, _) in TABLE {
+            // libseccomp answers a negative pseudo number for a syscall the
+            // architecture lacks; those are left out.
+            if let Ok(nr) = ScmpSyscall::from_name_by_arch(name, arch) {
+                let nr = i32::from(nr);
+                if nr >= 0 {
+                    present.push((sys, nr));
+                }
+            }
+        }
+        let max = present.iter().map(|&(_, nr)| nr).max().unwrap_or(0) as usize;
+        let mut by_nr = vec![None; max + 1];
+        for &(sys, nr) in &present {
+            by_nr[nr as usize] = Some(sys);
+        }
+        SyscallMap {
+            arch,
+            by_nr,
+            present,
+        }
+    }
+
+    /// The trapped syscall with number `nr`, if any.
+    #[inline]
+    pub fn lookup(&self, nr: i32) -> Option<Sys> {
+        usize::try_from(nr)
+            .ok()
+            .and_then(|i| self.by_nr.get(i).copied().flatten())
+    }
+
+    /// The syscalls of the table this architecture has, with their numbers.
+    pub fn present(&self) -> &[(Sys, i32)] {
+        &self.present
+    }
+
+    /// The architecture of this map.
+    pub fn arch(&self) -> ScmpArch {
+        self.arch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x86_64_has_the_legacy_calls() {
+        let m = SyscallMap::for_arch(ScmpArch::X8664);
+        assert_eq!(m.lookup(2), Some(Sys::Open));
+        assert_eq!(m.lookup(257), Some(Sys::Openat));
+        assert_eq!(m.lookup(437), Some(Sys::Openat2));
+        assert_eq!(m.lookup(332), Some(Sys::Statx));
+        assert_eq!(m.lookup(0), None);
+        assert_eq!(m.lookup(-1), None);
+        assert_eq!(m.lookup(100_000), None);
+    }
+
+    #[test]
+    fn aarch64_lacks_the_legacy_calls() {
+        let m = SyscallMap::for_arch(ScmpArch::Aarch64);
+        assert!(m.present().iter().all(|(s, _)| *s != Sys::Open));
+        assert!(m.present().iter().all(|(s, _)| *s != Sys::Stat));
+        assert_eq!(m.lookup(56), Some(Sys::Openat));
+        assert_eq!(m.lookup(276), Some(Sys::Renameat2));
+    }
+}

@@ -1,0 +1,2 @@
+//! supervisor: decode → policy → act → reply.
+pub mod resolve;
