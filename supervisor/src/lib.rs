@@ -1,2 +1,21 @@
-//! supervisor: decode → policy → act → reply.
+//! supervisor: run a program under a seccomp user-notification filter
+//! whose requests a Lua policy answers.
+//!
+//! The data path: [`session`] receives a notification, [`request`] decodes
+//! it (one copy of each argument, see [`memory`]), [`policy`] decides,
+//! [`act`] performs (resolving paths with [`resolve`]), and [`notify`]
+//! answers.  [`launch`] starts the program with the filter from the `bpf`
+//! crate.
+
+pub mod act;
+pub mod exit;
+pub mod launch;
+pub mod memory;
+pub mod notify;
+pub mod pending;
+pub mod policy;
+pub mod request;
 pub mod resolve;
+pub mod session;
+pub mod sys;
+pub mod task;

@@ -1,0 +1,1 @@
+//! Integration tests: the real supervisor binary on real programs.

@@ -1,0 +1,184 @@
+//! The file calls performed for the program.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+
+use super::stat::stat_into;
+use super::Outcome;
+use crate::pending::Pending;
+use crate::request::{Args, Function, StatOut};
+use crate::resolve::{Last, Resolved, Target};
+use crate::sys;
+use crate::task::Task;
+
+pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
+    let mut targets = p.take_resolved()?.into_iter();
+    let first = targets.next().ok_or(Errno::EINVAL)??;
+    let tid = p.tid;
+    let function = p.req.function;
+    let args = p.req.args.clone();
+    Ok(match args {
+        Args::Open { flags, mode, .. } => {
+            let umask = creating_umask(&mut p.task, flags)?;
+            open(first, flags, mode & !umask)
+        }
+        Args::Stat { out, .. } => stat(tid, out, first).into(),
+        Args::Access { mode, flags, .. } => access(first, mode, flags).into(),
+        Args::Mkdir { mode, .. } => {
+            let umask = p.task.status()?.umask;
+            mkdir(first, mode & !umask).into()
+        }
+        Args::Unlink { .. } => unlink(first, function == Function::Rmdir).into(),
+        Args::Rename { flags, .. } => {
+            let second = targets.next().ok_or(Errno::EINVAL)??;
+            rename(first, second, flags).into()
+        }
+    })
+}
+
+fn creating_umask(t: &mut Task, flags: i32) -> Result<u32, Errno> {
+    if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        Ok(t.status()?.umask)
+    } else {
+        Ok(0)
+    }
+}
+
+fn entry(r: Resolved) -> Result<(OwnedFd, CString), Errno> {
+    match r.target {
+        Target::Entry { parent, name } => Ok((parent, name)),
+        // Only a followed magic link ends on an object, and these calls do
+        // not follow their last component.
+        Target::Object(_) => Err(Errno::EINVAL),
+    }
+}
+
+fn may_block(r: &Resolved, flags: i32) -> bool {
+    if flags & (libc::O_NONBLOCK | libc::O_PATH) != 0 {
+        return false;
+    }
+    match r.last {
+        Last::Exists { mode } => matches!(mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFCHR),
+        _ => false,
+    }
+}
+
+fn open(r: Resolved, flags: i32, mode: u32) -> Outcome {
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    let blocking = may_block(&r, flags);
+    let run = move || -> Result<OwnedFd, Errno> {
+        let mut f = flags | libc::O_CLOEXEC;
+        match &r.target {
+            Target::Entry { parent, name } => {
+                if r.trailing_slash {
+                    if f & libc::O_CREAT != 0 {
+                        return Err(Errno::EISDIR);
+                    }
+                    f |= libc::O_DIRECTORY;
+                }
+                // The resolver followed (or, as asked, did not follow) a
+                // symlink here; if one was swapped in since, fail rather
+                // than follow it.
+                f |= libc::O_NOFOLLOW;
+                sys::openat(parent.as_fd(), name, f, mode)
+            }
+            Target::Object(obj) => {
+                // Reached through a magic link: reopen the object itself.
+                let me = CString::new(format!("/proc/self/fd/{}", obj.as_raw_fd())).expect("digits");
+                let f = f & !(libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL);
+                sys::openat(obj.as_fd(), &me, f, 0)
+            }
+        }
+    };
+    let outcome = move || match run() {
+        Ok(fd) => Outcome::Fd { fd, cloexec },
+        Err(e) => Outcome::Fail(e),
+    };
+    if blocking {
+        Outcome::Blocking(Box::new(outcome))
+    } else {
+        outcome()
+    }
+}
+
+fn stat(tid: u32, out: StatOut, r: Resolved) -> Result<(), Errno> {
+    match &r.target {
+        Target::Entry { parent, name } => stat_into(tid, out, parent.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW),
+        Target::Object(obj) => stat_into(tid, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH),
+    }
+}
+
+/// An fd-only stat (`fstat` through `newfstatat`/`statx` with
+/// `AT_EMPTY_PATH`): performed on the program's own descriptor.
+pub fn fd_stat(task: &Task, fd: i32, out: StatOut) -> Outcome {
+    let r = (|| {
+        let obj = if fd == libc::AT_FDCWD {
+            task.cwd()?
+        } else {
+            task.fd_object(fd)?
+        };
+        stat_into(task.tid, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH)
+    })();
+    r.into()
+}
+
+fn access(r: Resolved, mode: i32, flags: i32) -> Result<(), Errno> {
+    let eaccess = flags & libc::AT_EACCESS;
+    match &r.target {
+        Target::Entry { parent, name } => {
+            sys::faccessat2(parent.as_fd(), name, mode, eaccess | libc::AT_SYMLINK_NOFOLLOW)
+        }
+        Target::Object(obj) => sys::faccessat2(obj.as_fd(), c"", mode, eaccess | libc::AT_EMPTY_PATH),
+    }
+}
+
+fn mkdir(r: Resolved, mode: u32) -> Result<(), Errno> {
+    if matches!(r.last, Last::Dot) {
+        return Err(Errno::EEXIST);
+    }
+    let (parent, name) = entry(r)?;
+    nix::sys::stat::mkdirat(&parent, name.as_c_str(), nix::sys::stat::Mode::from_bits_retain(mode))
+}
+
+fn unlink(r: Resolved, rmdir: bool) -> Result<(), Errno> {
+    if matches!(r.last, Last::Dot) {
+        return Err(if !rmdir {
+            Errno::EISDIR
+        } else if r.path == b"/" {
+            Errno::EBUSY
+        } else {
+            Errno::EINVAL
+        });
+    }
+    if !rmdir && r.trailing_slash {
+        return Err(match r.last {
+            Last::Exists { mode } if mode & libc::S_IFMT == libc::S_IFDIR => Errno::EISDIR,
+            Last::Missing => Errno::ENOENT,
+            _ => Errno::ENOTDIR,
+        });
+    }
+    let (parent, name) = entry(r)?;
+    let flag = if rmdir {
+        nix::unistd::UnlinkatFlags::RemoveDir
+    } else {
+        nix::unistd::UnlinkatFlags::NoRemoveDir
+    };
+    nix::unistd::unlinkat(&parent, name.as_c_str(), flag)
+}
+
+fn rename(a: Resolved, b: Resolved, flags: u32) -> Result<(), Errno> {
+    if matches!(a.last, Last::Dot) || matches!(b.last, Last::Dot) {
+        return Err(Errno::EBUSY);
+    }
+    let (pa, na) = entry(a)?;
+    let (pb, nb) = entry(b)?;
+    nix::fcntl::renameat2(
+        &pa,
+        na.as_c_str(),
+        &pb,
+        nb.as_c_str(),
+        nix::fcntl::RenameFlags::from_bits_retain(flags),
+    )
+}

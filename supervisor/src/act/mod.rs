@@ -1,0 +1,47 @@
+//! Acting with the supervisor's authority (`use_master_credentials`):
+//! exactly the request the policy saw, on the objects resolved for it.
+
+mod file;
+pub mod stat;
+
+use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
+
+use crate::pending::Pending;
+
+pub use file::fd_stat;
+
+/// What to answer.
+pub enum Outcome {
+    /// The call returns this value.
+    Value(i64),
+    /// The call fails with this errno.
+    Fail(Errno),
+    /// Install this descriptor in the program; the call returns its number.
+    Fd { fd: OwnedFd, cloexec: bool },
+    /// Work that may block (opening a FIFO or a device): run it off the
+    /// request loop, then answer with its outcome.
+    Blocking(Box<dyn FnOnce() -> Outcome + Send>),
+    /// The notification is gone (thread died or was killed): no answer.
+    Gone,
+}
+
+impl From<Result<(), Errno>> for Outcome {
+    fn from(r: Result<(), Errno>) -> Self {
+        match r {
+            Ok(()) => Outcome::Value(0),
+            Err(Errno::ESRCH) => Outcome::Gone,
+            Err(e) => Outcome::Fail(e),
+        }
+    }
+}
+
+/// Performs `p` with the supervisor's authority.
+pub fn perform(p: &mut Pending) -> Outcome {
+    match file::perform(p) {
+        Ok(o) => o,
+        Err(Errno::ESRCH) => Outcome::Gone,
+        Err(e) => Outcome::Fail(e),
+    }
+}

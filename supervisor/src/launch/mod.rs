@@ -1,0 +1,270 @@
+//! Starting the program: everything is prepared (paths, argv, environment,
+//! the BPF program) before `fork`, so that the child runs only raw
+//! syscalls: `no_new_privs`, the filter, handing the listener over, `execve`.
+
+mod child;
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::unistd::{ForkResult, Pid};
+
+use crate::sys;
+
+/// What the child reports on the socket, one step per message.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Listener = 1,
+    NoNewPrivs = 2,
+    Filter = 3,
+    Exec = 4,
+    Setup = 5,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("program not found: {0}")]
+    NotFound(String),
+    #[error("program cannot be executed: {0}: {1}")]
+    NotExecutable(String, Errno),
+    #[error("argument or environment contains a NUL byte: {0:?}")]
+    Nul(OsString),
+    #[error("cannot create the launch socket: {0}")]
+    Socket(Errno),
+    #[error("fork failed: {0}")]
+    Fork(Errno),
+    #[error("cannot set no_new_privs in the child: {0}")]
+    NoNewPrivs(Errno),
+    #[error("the kernel refused the seccomp filter: {0} (needs Linux >= 5.19 with seccomp user notification)")]
+    Filter(Errno),
+    #[error("the child did not hand over the seccomp listener")]
+    NoListener,
+    #[error("execve {0} failed: {1}")]
+    Exec(String, Errno),
+    #[error("child set-up failed: {0}")]
+    Setup(Errno),
+    #[error("cannot watch the child: {0}")]
+    Pidfd(Errno),
+}
+
+impl LaunchError {
+    /// The supervisor's exit code for this failure (see docs/exit-codes).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LaunchError::NotFound(_) => crate::exit::NOT_FOUND,
+            LaunchError::NotExecutable(..) => crate::exit::NOT_EXECUTABLE,
+            LaunchError::Exec(_, Errno::ENOENT) => crate::exit::NOT_FOUND,
+            LaunchError::Exec(..) => crate::exit::NOT_EXECUTABLE,
+            _ => crate::exit::SUPERVISOR,
+        }
+    }
+}
+
+/// A program ready to be started.
+pub struct Prepared {
+    exe: CString,
+    display: String,
+    _argv: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    _envp: Vec<CString>,
+    envp_ptrs: Vec<*const libc::c_char>,
+    filter: bpf::Program,
+}
+
+/// The started program.
+pub struct Child {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    pub listener: OwnedFd,
+}
+
+fn cstring(s: &OsStr) -> Result<CString, LaunchError> {
+    CString::new(s.as_bytes()).map_err(|_| LaunchError::Nul(s.to_owned()))
+}
+
+fn is_executable(p: &Path) -> Result<(), Errno> {
+    let c = CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    let st = nix::sys::stat::stat(c.as_c_str())?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return Err(Errno::EACCES);
+    }
+    nix::unistd::access(c.as_c_str(), nix::unistd::AccessFlags::X_OK)
+}
+
+/// Finds `cmd` as `execvp` would (PATH search when it has no '/').
+pub fn find_program(cmd: &OsStr) -> Result<PathBuf, LaunchError> {
+    let shown = cmd.to_string_lossy().into_owned();
+    if cmd.is_empty() {
+        return Err(LaunchError::NotFound(shown));
+    }
+    if cmd.as_bytes().contains(&b'/') {
+        let p = PathBuf::from(cmd);
+        return match is_executable(&p) {
+            Ok(()) => Ok(p),
+            Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => Err(LaunchError::NotFound(shown)),
+            Err(e) => Err(LaunchError::NotExecutable(shown, e)),
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let mut denied = None;
+    for dir in std::env::split_paths(&path) {
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let p = dir.join(cmd);
+        match is_executable(&p) {
+            Ok(()) => return Ok(p),
+            Err(Errno::EACCES) => denied = denied.or(Some(Errno::EACCES)),
+            Err(_) => {}
+        }
+    }
+    match denied {
+        Some(e) => Err(LaunchError::NotExecutable(shown, e)),
+        None => Err(LaunchError::NotFound(shown)),
+    }
+}
+
+impl Prepared {
+    /// Prepares `cmd args…` with the current environment.
+    pub fn new(cmd: &OsStr, args: &[OsString], filter: bpf::Program) -> Result<Self, LaunchError> {
+        let exe_path = find_program(cmd)?;
+        let exe = cstring(exe_path.as_os_str())?;
+        let mut argv = vec![cstring(cmd)?];
+        for a in args {
+            argv.push(cstring(a)?);
+        }
+        let mut envp = Vec::new();
+        for (k, v) in std::env::vars_os() {
+            let mut kv = k.clone();
+            kv.push("=");
+            kv.push(&v);
+            envp.push(cstring(&kv)?);
+        }
+        let ptrs = |v: &Vec<CString>| {
+            v.iter()
+                .map(|c| c.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect::<Vec<_>>()
+        };
+        Ok(Prepared {
+            exe,
+            display: cmd.to_string_lossy().into_owned(),
+            argv_ptrs: ptrs(&argv),
+            envp_ptrs: ptrs(&envp),
+            _argv: argv,
+            _envp: envp,
+            filter,
+        })
+    }
+
+    /// Forks and execs.  Must be called while the process is single-threaded.
+    pub fn spawn(&self) -> Result<Child, LaunchError> {
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(LaunchError::Socket)?;
+        let parent = nix::unistd::getpid();
+        let image = child::Image {
+            sock: theirs.as_raw_fd(),
+            parent: parent.as_raw(),
+            exe: self.exe.as_ptr(),
+            argv: self.argv_ptrs.as_ptr(),
+            envp: self.envp_ptrs.as_ptr(),
+            filter: &self.filter,
+        };
+        // SAFETY: the supervisor is single-threaded here (no runtime, no
+        // helper thread has been started yet); the child only runs
+        // `child::run`, which makes raw syscalls and never allocates.
+        let pid = match unsafe { nix::unistd::fork() }.map_err(LaunchError::Fork)? {
+            ForkResult::Child => child::run(&image),
+            ForkResult::Parent { child } => child,
+        };
+        drop(theirs);
+        let kill = |e: LaunchError| {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+            e
+        };
+        let listener = match receive_report(ours.as_fd()) {
+            Report::Listener(fd) => fd,
+            other => return Err(kill(self.error(other))),
+        };
+        match receive_report(ours.as_fd()) {
+            Report::Exec => {}
+            other => return Err(kill(self.error(other))),
+        }
+        let pidfd = sys::pidfd_open(pid.as_raw()).map_err(|e| kill(LaunchError::Pidfd(e)))?;
+        Ok(Child {
+            pid,
+            pidfd,
+            listener,
+        })
+    }
+
+    fn error(&self, r: Report) -> LaunchError {
+        match r {
+            Report::Failed(Step::NoNewPrivs, e) => LaunchError::NoNewPrivs(e),
+            Report::Failed(Step::Filter, e) => LaunchError::Filter(e),
+            Report::Failed(Step::Exec, e) => LaunchError::Exec(self.display.clone(), e),
+            Report::Failed(_, e) => LaunchError::Setup(e),
+            _ => LaunchError::NoListener,
+        }
+    }
+}
+
+enum Report {
+    Listener(OwnedFd),
+    /// The socket closed: `execve` succeeded (it is close-on-exec).
+    Exec,
+    Failed(Step, Errno),
+    Garbled,
+}
+
+fn receive_report(sock: std::os::fd::BorrowedFd) -> Report {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut body = [0u8; 8];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut body)];
+    let msg = loop {
+        match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(Errno::EINTR) => continue,
+            Err(_) => return Report::Garbled,
+            Ok(m) => break m,
+        }
+    };
+    if msg.bytes == 0 {
+        return Report::Exec;
+    }
+    let mut fd = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for f in fds {
+                    // SAFETY: SCM_RIGHTS just installed this descriptor in
+                    // our table; nothing else owns it.
+                    let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                    fd = fd.or(Some(owned));
+                }
+            }
+        }
+    }
+    if msg.bytes != 8 {
+        return Report::Garbled;
+    }
+    let step = u32::from_ne_bytes(body[..4].try_into().unwrap());
+    let errno = Errno::from_raw(i32::from_ne_bytes(body[4..].try_into().unwrap()));
+    match (step, fd) {
+        (s, Some(fd)) if s == Step::Listener as u32 => Report::Listener(fd),
+        (s, _) if s == Step::NoNewPrivs as u32 => Report::Failed(Step::NoNewPrivs, errno),
+        (s, _) if s == Step::Filter as u32 => Report::Failed(Step::Filter, errno),
+        (s, _) if s == Step::Exec as u32 => Report::Failed(Step::Exec, errno),
+        (s, _) if s == Step::Setup as u32 => Report::Failed(Step::Setup, errno),
+        _ => Report::Garbled,
+    }
+}

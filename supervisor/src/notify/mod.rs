@@ -1,0 +1,85 @@
+//! The listener: receiving notifications and answering them.
+//!
+//! Every notification gets exactly one answer.  [`Listener`] answers by id;
+//! the session makes sure each id is answered once.
+
+pub mod sys;
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::errno::Errno;
+
+pub use sys::Notif;
+
+/// The supervisor's end of the notify filter.
+#[derive(Debug)]
+pub struct Listener {
+    fd: OwnedFd,
+}
+
+impl Listener {
+    pub fn new(fd: OwnedFd) -> Self {
+        // Synchronous wake-ups keep the round trip on one CPU (Linux 6.6);
+        // an older kernel only loses speed.
+        let _ = sys::set_flags(fd.as_fd(), sys::FD_SYNC_WAKE_UP);
+        Listener { fd }
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Receives one notification.  `Ok(None)` when the notifying thread
+    /// vanished between poll and receive (nothing to answer).
+    pub fn recv(&self) -> Result<Option<Notif>, Errno> {
+        loop {
+            match sys::recv(self.fd()) {
+                Ok(n) => return Ok(Some(n)),
+                Err(Errno::EINTR) => continue,
+                Err(Errno::ENOENT) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub fn id_valid(&self, id: u64) -> bool {
+        sys::id_valid(self.fd(), id)
+    }
+
+    /// The call returns `val`.
+    pub fn reply_value(&self, id: u64, val: i64) {
+        Self::ignore_gone(sys::send(self.fd(), id, val, 0, 0));
+    }
+
+    /// The call fails with `errno`.
+    pub fn reply_errno(&self, id: u64, errno: Errno) {
+        let e = if errno as i32 == 0 { Errno::EPERM } else { errno };
+        Self::ignore_gone(sys::send(self.fd(), id, 0, -(e as i32), 0));
+    }
+
+    /// The kernel runs the call itself, with the program's credentials.
+    pub fn reply_continue(&self, id: u64) {
+        Self::ignore_gone(sys::send(self.fd(), id, 0, 0, sys::FLAG_CONTINUE));
+    }
+
+    /// Installs a duplicate of `fd` in the program; returns its number there.
+    pub fn inject(&self, id: u64, fd: BorrowedFd, cloexec: bool) -> Result<i32, Errno> {
+        sys::addfd(self.fd(), id, fd, None, cloexec)
+    }
+
+    /// Installs a duplicate of `fd` at number `at` in the program.
+    pub fn inject_at(&self, id: u64, fd: BorrowedFd, at: i32, cloexec: bool) -> Result<i32, Errno> {
+        sys::addfd(self.fd(), id, fd, Some(at as u32), cloexec)
+    }
+
+    fn ignore_gone(r: Result<(), Errno>) {
+        // ENOENT: the thread died or was killed meanwhile; its call has no
+        // one left to return to.  Anything else is a supervisor bug, but
+        // still not a reason to crash the sandbox.
+        if let Err(e) = r {
+            if e != Errno::ENOENT {
+                eprintln!("supervisor: answering a notification failed: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! `libc_service.master`: the policy's end of the request loop.
+
+use std::cell::RefCell;
+use std::os::fd::AsFd;
+use std::rc::Rc;
+
+use mlua::{AnyUserData, Lua, MultiValue, Table, UserData, UserDataFields, UserDataMethods, Value};
+use nix::errno::Errno;
+
+use super::host::{failure, Descriptor};
+use super::{errno, lua_err, reply};
+use crate::act::{self, Outcome};
+use crate::launch::Prepared;
+use crate::pending::Pending;
+use crate::request::flags::{self, Amode};
+use crate::request::{Args, Function};
+use crate::session::{Next, Session};
+
+/// The state behind the master object, shared with the runner.
+pub struct State {
+    pub program: Option<(Prepared, bpf::SyscallMap)>,
+    pub session: Option<Session>,
+    pub current: Option<Box<Pending>>,
+}
+
+impl State {
+    /// Starts the program if not started yet.  A launch failure ends the
+    /// run at once (nothing to kill).
+    pub fn ensure_started(&mut self) -> &mut Session {
+        if self.session.is_none() {
+            let (prog, map) = self.program.take().expect("program prepared before the policy runs");
+            match Session::start(&prog, map) {
+                Ok(s) => self.session = Some(s),
+                Err(e) => {
+                    eprintln!("supervisor: {e}");
+                    std::process::exit(e.exit_code());
+                }
+            }
+        }
+        self.session.as_mut().expect("started")
+    }
+
+    pub fn started(&self) -> bool {
+        self.session.is_some()
+    }
+}
+
+pub type Shared = Rc<RefCell<State>>;
+
+/// The master userdata.
+pub struct Master(pub Shared);
+
+fn current<'a>(lua: &Lua, st: &'a mut State, what: &str) -> mlua::Result<&'a mut Box<Pending>> {
+    st.current
+        .as_mut()
+        .ok_or_else(|| lua_err(lua, format!("{what}: no request (call master:receive() first)")))
+}
+
+fn take(lua: &Lua, st: &mut State, what: &str) -> mlua::Result<Box<Pending>> {
+    st.current
+        .take()
+        .ok_or_else(|| lua_err(lua, format!("{what}: no request (call master:receive() first)")))
+}
+
+fn string_list(lua: &Lua, v: &[&str]) -> mlua::Result<Table> {
+    lua.create_sequence_from(v.iter().copied())
+}
+
+impl UserData for Master {
+    fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
+        f.add_field_method_get("function_", |_, this| {
+            Ok(this.0.borrow().current.as_ref().map(|p| p.req.function.name()))
+        });
+        f.add_field_method_get("tid", |_, this| Ok(this.0.borrow().current.as_ref().map(|p| p.tid)));
+        f.add_field_method_get("syscall", |_, this| {
+            Ok(this.0.borrow().current.as_ref().map(|p| p.req.sys.name()))
+        });
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("receive", |lua, this, ()| {
+            let mut st = this.0.borrow_mut();
+            if let Some(p) = &st.current {
+                let f = p.req.function.name();
+                return Err(lua_err(
+                    lua,
+                    format!("receive: the previous request ({f}) was not answered"),
+                ));
+            }
+            let session = st.ensure_started();
+            match session.next() {
+                Next::Request(p) => {
+                    let f = p.req.function.name();
+                    st.current = Some(p);
+                    Ok(f)
+                }
+                Next::Exited(code) => {
+                    // The program is gone: the run is over, whatever the
+                    // policy would do next.
+                    std::process::exit(code)
+                }
+            }
+        });
+
+        m.add_method("arguments", |lua, this, ()| {
+            let mut st = this.0.borrow_mut();
+            let p = current(lua, &mut st, "arguments")?;
+            let path = |b: &[u8]| lua.create_string(b).map(Value::String);
+            let v: Vec<Value> = match &p.req.args {
+                Args::Open {
+                    at,
+                    flags: fl,
+                    mode,
+                    resolve,
+                } => {
+                    let mut names = flags::open_flags(*fl);
+                    if p.req.function == Function::Openat {
+                        names.extend(flags::resolve_flags(*resolve));
+                    }
+                    let mut v = vec![path(&at.path)?, Value::Table(string_list(lua, &names)?)];
+                    if names.contains(&"create") || names.contains(&"temporary") {
+                        v.push(Value::Integer(*mode as i64));
+                    }
+                    v
+                }
+                Args::Unlink { at } | Args::Stat { at, .. } => vec![path(&at.path)?],
+                Args::Rename { from, to, flags: fl } => vec![
+                    path(&from.path)?,
+                    path(&to.path)?,
+                    Value::Table(string_list(lua, &flags::rename_flags(*fl))?),
+                ],
+                Args::Access { at, mode, .. } => {
+                    let amode = match flags::access_mode(*mode) {
+                        Amode::Exists => Value::String(lua.create_string("f")?),
+                        Amode::Modes(v) => Value::Table(string_list(lua, &v)?),
+                    };
+                    vec![path(&at.path)?, amode]
+                }
+                Args::Mkdir { at, mode } => vec![path(&at.path)?, Value::Integer(*mode as i64)],
+            };
+            Ok(MultiValue::from_vec(v))
+        });
+
+        m.add_method("descriptors", |lua, this, ()| {
+            let mut st = this.0.borrow_mut();
+            let p = current(lua, &mut st, "descriptors")?;
+            match p.descriptors() {
+                Ok(fds) => {
+                    let mut v = Vec::new();
+                    for fd in fds {
+                        v.push(Value::UserData(lua.create_userdata(Descriptor(Some(fd)))?));
+                    }
+                    Ok(MultiValue::from_vec(v))
+                }
+                Err(e) => failure(lua, e),
+            }
+        });
+
+        m.add_method("resolved", |lua, this, ()| {
+            let mut st = this.0.borrow_mut();
+            let p = current(lua, &mut st, "resolved")?;
+            let rs = match p.resolve() {
+                Ok(rs) => rs,
+                Err(e) => return failure(lua, e),
+            };
+            let mut v = Vec::with_capacity(rs.len() + 1);
+            let mut first_err = None;
+            for r in rs {
+                match r {
+                    Ok(r) => v.push(Value::String(lua.create_string(&r.path)?)),
+                    Err(e) => {
+                        first_err = first_err.or(Some(*e));
+                        v.push(Value::Nil);
+                    }
+                }
+            }
+            if let Some(e) = first_err {
+                let name = errno::name(e as i32).unwrap_or("EIO");
+                v.push(Value::String(lua.create_string(name)?));
+            }
+            Ok(MultiValue::from_vec(v))
+        });
+
+        m.add_method("send", |lua, this, (result, err): (Value, Option<Value>)| {
+            let mut st = this.0.borrow_mut();
+            let function = current(lua, &mut st, "send")?.req.function;
+            let errno = reply::errno_arg(lua, "send", err.as_ref())?;
+            let outcome = reply::outcome(lua, function, &result, errno)?;
+            let mut p = take(lua, &mut st, "send")?;
+            let outcome = match outcome {
+                reply::Reply::Direct(o) => o,
+                reply::Reply::Stat(fake) => match &p.req.args {
+                    Args::Stat { out, .. } => {
+                        act::stat::write_fake(p.tid, *out, &fake).into()
+                    }
+                    _ => Outcome::Fail(Errno::EINVAL),
+                },
+            };
+            let _ = &mut p;
+            st.ensure_started().answer(p.id, outcome);
+            Ok(())
+        });
+
+        m.add_method(
+            "send_with_fds",
+            |lua, this, (result, fds, err): (Value, Table, Option<Value>)| {
+                let mut st = this.0.borrow_mut();
+                let p = current(lua, &mut st, "send_with_fds")?;
+                let function = p.req.function;
+                let cloexec = match &p.req.args {
+                    Args::Open { flags, .. } => flags & libc::O_CLOEXEC != 0,
+                    _ => false,
+                };
+                let errno = reply::errno_arg(lua, "send_with_fds", err.as_ref())?;
+                let mut uds: Vec<AnyUserData> = Vec::new();
+                for v in fds.sequence_values::<AnyUserData>() {
+                    let ud = v.map_err(|_| lua_err(lua, "send_with_fds: fds must be a list of descriptors".into()))?;
+                    if !ud.is::<Descriptor>() {
+                        return Err(lua_err(lua, "send_with_fds: fds must be a list of descriptors".into()));
+                    }
+                    uds.push(ud);
+                }
+                let is_open = matches!(function, Function::Open | Function::Openat);
+                if errno == 0 && !is_open {
+                    // The result must still be of the right type.
+                    reply::outcome(lua, function, &result, 0)?;
+                }
+                if errno == 0 && is_open && uds.is_empty() {
+                    return Err(lua_err(lua, "send_with_fds: open needs one descriptor".into()));
+                }
+                let p = take(lua, &mut st, "send_with_fds")?;
+                let session = st.ensure_started();
+                if errno != 0 {
+                    session.answer(p.id, Outcome::Fail(Errno::from_raw(errno)));
+                    return Ok(());
+                }
+                let listener = session.listener().clone();
+                let mut first = None;
+                for ud in &uds {
+                    let d = ud.borrow::<Descriptor>()?;
+                    match listener.inject(p.id, d.fd()?.as_fd(), cloexec) {
+                        Ok(n) => first = first.or(Some(n)),
+                        Err(Errno::ENOENT) => return Ok(()),
+                        Err(e) => {
+                            session.answer(p.id, Outcome::Fail(e));
+                            return Ok(());
+                        }
+                    }
+                }
+                let value = if is_open {
+                    first.unwrap_or(-1) as i64
+                } else {
+                    match reply::outcome(lua, function, &result, 0)? {
+                        reply::Reply::Direct(Outcome::Value(v)) => v,
+                        _ => 0,
+                    }
+                };
+                session.answer(p.id, Outcome::Value(value));
+                Ok(())
+            },
+        );
+
+        m.add_method("use_slave_credentials", |lua, this, ()| {
+            let mut st = this.0.borrow_mut();
+            let p = take(lua, &mut st, "use_slave_credentials")?;
+            st.ensure_started().listener().reply_continue(p.id);
+            Ok(())
+        });
+
+        m.add_method("use_master_credentials", |lua, this, ()| {
+            let mut st = this.0.borrow_mut();
+            let mut p = take(lua, &mut st, "use_master_credentials")?;
+            let outcome = act::perform(&mut p);
+            st.ensure_started().answer(p.id, outcome);
+            Ok(())
+        });
+    }
+}

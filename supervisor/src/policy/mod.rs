@@ -1,0 +1,136 @@
+//! The Lua policy: `require "libc_service"` (the master end) and
+//! `require "host"`, and the run of the policy script.
+//!
+//! The script runs on the main thread until it first calls
+//! `master:receive()`; that call starts the program.  A script that
+//! returns without receiving leaves every request to
+//! `use_slave_credentials`.  Any Lua error ends the run fail-closed: the
+//! program is killed and the supervisor exits with [`crate::exit::POLICY`].
+
+pub mod errno;
+pub mod host;
+mod master;
+mod reply;
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+use mlua::{Lua, LuaOptions, MultiValue, StdLib, Value};
+
+use crate::launch::Prepared;
+pub use master::{Master, Shared, State};
+
+/// A Lua error whose message starts with the caller's `file:line`.
+pub fn lua_err(lua: &Lua, msg: String) -> mlua::Error {
+    let at = lua
+        .inspect_stack(1, |d| {
+            let src = d.source().short_src.map(|s| s.to_string()).unwrap_or_default();
+            match d.current_line() {
+                Some(l) if !src.is_empty() && src != "[C]" => format!("{src}:{l}: "),
+                _ => String::new(),
+            }
+        })
+        .unwrap_or_default();
+    mlua::Error::RuntimeError(format!("{at}{msg}"))
+}
+
+/// Errors that end a run before or while the policy runs.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("policy {0}")]
+    Lua(String),
+}
+
+/// The message of a Lua error value, without mlua's decorations.
+fn message(v: &Value) -> String {
+    fn root(e: &mlua::Error) -> String {
+        match e {
+            mlua::Error::CallbackError { cause, .. } => root(cause),
+            mlua::Error::RuntimeError(s) | mlua::Error::SyntaxError { message: s, .. } => s.clone(),
+            mlua::Error::ExternalError(e) => e.to_string(),
+            mlua::Error::WithContext { cause, .. } => root(cause),
+            other => other.to_string(),
+        }
+    }
+    match v {
+        Value::Error(e) => root(e),
+        Value::String(s) => s.to_string_lossy(),
+        Value::Nil => "nil".into(),
+        other => format!("(error object: {})", other.type_name()),
+    }
+}
+
+/// A Lua state with the policy modules installed.
+pub fn new_state(shared: &Shared) -> mlua::Result<Lua> {
+    let lua = Lua::new_with(StdLib::ALL_SAFE, LuaOptions::default())?;
+    let loaded: mlua::Table = lua.globals().get::<mlua::Table>("package")?.get("loaded")?;
+    let svc = lua.create_table()?;
+    svc.set("master", Master(shared.clone()))?;
+    let errnos = lua.create_table()?;
+    for (name, v) in errno::ERRNOS {
+        errnos.set(*name, *v)?;
+    }
+    svc.set("errno", errnos.clone())?;
+    loaded.set("libc_service", svc)?;
+    loaded.set("errno", errnos)?;
+    loaded.set("host", host::module(&lua)?)?;
+    Ok(lua)
+}
+
+/// Runs the policy at `path` for `program`; returns the exit code.
+pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, PolicyError> {
+    let source = std::fs::read(path).map_err(|source| PolicyError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let shared: Shared = Rc::new(RefCell::new(State {
+        program: Some((program, map)),
+        session: None,
+        current: None,
+    }));
+    let lua = new_state(&shared).map_err(|e| PolicyError::Lua(format!("set-up failed: {e}")))?;
+    let chunk = lua
+        .load(&source[..])
+        .set_name(format!("@{}", path.display()))
+        .into_function()
+        .map_err(|e| PolicyError::Lua(message(&Value::Error(Box::new(e)))))?;
+    let handler = lua
+        .create_function(|lua, e: Value| {
+            let msg = message(&e);
+            Ok(lua.traceback(Some(&msg), 1)?)
+        })
+        .map_err(|e| PolicyError::Lua(e.to_string()))?;
+    let xpcall: mlua::Function = lua
+        .globals()
+        .get("xpcall")
+        .map_err(|e| PolicyError::Lua(e.to_string()))?;
+    let r: MultiValue = xpcall
+        .call((chunk, handler))
+        .map_err(|e| PolicyError::Lua(e.to_string()))?;
+    let ok = matches!(r.front(), Some(Value::Boolean(true)));
+    let mut st = shared.borrow_mut();
+    if !ok {
+        let msg = r.get(1).map(message).unwrap_or_default();
+        if let Some(s) = st.session.as_mut() {
+            s.kill_and_reap(0);
+        }
+        return Err(PolicyError::Lua(format!("error: {msg}")));
+    }
+    if let Some(p) = &st.current {
+        let f = p.req.function.name();
+        if let Some(s) = st.session.as_mut() {
+            s.kill_and_reap(0);
+        }
+        return Err(PolicyError::Lua(format!(
+            "error: the script returned with a request ({f}) not answered"
+        )));
+    }
+    Ok(st.ensure_started().serve_continue())
+}

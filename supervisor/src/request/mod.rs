@@ -1,0 +1,394 @@
+//! Decoding a notification into a request of the libc_service model.
+//!
+//! Each pointer argument is copied exactly once from the program's memory
+//! here; the caller checks `SECCOMP_IOCTL_NOTIF_ID_VALID` afterwards and
+//! from then on decides and acts on this copy only.
+
+pub mod flags;
+
+use bpf::Sys;
+use nix::errno::Errno;
+
+use crate::memory;
+use crate::notify::sys::SeccompData;
+
+/// The request kinds of the spec handled so far (`function_`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Open,
+    Openat,
+    Unlink,
+    Rename,
+    Stat,
+    Lstat,
+    Access,
+    Eaccess,
+    Mkdir,
+    Rmdir,
+}
+
+impl Function {
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Open => "open",
+            Function::Openat => "openat",
+            Function::Unlink => "unlink",
+            Function::Rename => "rename",
+            Function::Stat => "stat",
+            Function::Lstat => "lstat",
+            Function::Access => "access",
+            Function::Eaccess => "eaccess",
+            Function::Mkdir => "mkdir",
+            Function::Rmdir => "rmdir",
+        }
+    }
+}
+
+/// Where a relative path starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Cwd,
+    /// A directory descriptor of the program (its number there).
+    Fd(i32),
+}
+
+/// A path argument: the copy taken from the program, and its base.
+#[derive(Debug, Clone)]
+pub struct PathArg {
+    pub dir: Dir,
+    pub path: Vec<u8>,
+}
+
+/// Where a stat result goes in the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatOut {
+    /// A `struct stat` at this address.
+    Stat { addr: u64 },
+    /// A `struct statx` at this address; `flags` are the AT_STATX_* bits.
+    Statx { addr: u64, mask: u32, flags: i32 },
+}
+
+/// The decoded arguments, by shape.
+#[derive(Debug, Clone)]
+pub enum Args {
+    Open {
+        at: PathArg,
+        flags: i32,
+        mode: u32,
+        /// openat2 `RESOLVE_*` flags; 0 for the other calls.
+        resolve: u64,
+    },
+    /// unlink or rmdir, as `Request::function` says.
+    Unlink { at: PathArg },
+    Rename {
+        from: PathArg,
+        to: PathArg,
+        flags: u32,
+    },
+    Stat { at: PathArg, out: StatOut },
+    Access { at: PathArg, mode: i32, flags: i32 },
+    Mkdir { at: PathArg, mode: u32 },
+}
+
+/// A request for the policy.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub function: Function,
+    pub sys: Sys,
+    pub args: Args,
+}
+
+impl Request {
+    /// The path arguments, in order.
+    pub fn paths(&self) -> Vec<&PathArg> {
+        match &self.args {
+            Args::Open { at, .. }
+            | Args::Unlink { at }
+            | Args::Stat { at, .. }
+            | Args::Access { at, .. }
+            | Args::Mkdir { at, .. } => vec![at],
+            Args::Rename { from, to, .. } => vec![from, to],
+        }
+    }
+
+    /// Does the call follow a symlink in its last component?
+    pub fn follows_last(&self) -> bool {
+        match &self.args {
+            Args::Open { flags, .. } => {
+                flags & libc::O_NOFOLLOW == 0
+                    && !(flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0)
+            }
+            Args::Stat { .. } => self.function == Function::Stat,
+            Args::Access { flags, .. } => flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            Args::Unlink { .. } | Args::Rename { .. } | Args::Mkdir { .. } => false,
+        }
+    }
+}
+
+/// The outcome of decoding.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A request for the policy.
+    Policy(Request),
+    /// An fd-only stat (`AT_EMPTY_PATH` with an empty or NULL path): no path
+    /// is resolved, the supervisor answers it itself.
+    FdStat { fd: i32, out: StatOut },
+    /// Answered at once with this errno, as the kernel would (bad pointer,
+    /// over-long path, invalid flags): the policy never sees it.
+    Fail(Errno),
+}
+
+const STAT_FLAGS: i32 = libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_EMPTY_PATH;
+const STATX_SYNC: i32 = 0x6000; // AT_STATX_SYNC_TYPE
+const STATX_RESERVED: u32 = 0x8000_0000;
+const VALID_OPENAT2: u64 = 0o77777777; // every O_* bit the kernel accepts in open_how
+
+fn fd_arg(a: u64) -> i32 {
+    // The kernel declares every fd argument `int`: the upper 32 bits are
+    // ignored, exactly as here.
+    a as u32 as i32
+}
+
+fn dir_of(a: u64) -> Dir {
+    match fd_arg(a) {
+        libc::AT_FDCWD => Dir::Cwd,
+        fd => Dir::Fd(fd),
+    }
+}
+
+/// Copies a path argument.  An empty path is ENOENT, as for the kernel,
+/// except where the caller handles `AT_EMPTY_PATH` itself.
+fn path_at(tid: u32, dir: Dir, addr: u64) -> Result<PathArg, Errno> {
+    let p = path_or_empty(tid, dir, addr)?;
+    if p.path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    Ok(p)
+}
+
+fn path_or_empty(tid: u32, dir: Dir, addr: u64) -> Result<PathArg, Errno> {
+    Ok(PathArg {
+        dir,
+        path: memory::read_path(tid, addr)?,
+    })
+}
+
+/// Decodes the notification of `sys` sent by thread `tid`.
+pub fn decode(sys: Sys, d: &SeccompData, tid: u32) -> Decoded {
+    match decode_inner(sys, d, tid) {
+        Ok(x) => x,
+        Err(e) => Decoded::Fail(e),
+    }
+}
+
+fn open_function(dir: Dir) -> Function {
+    match dir {
+        Dir::Cwd => Function::Open,
+        Dir::Fd(_) => Function::Openat,
+    }
+}
+
+fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
+    let a = &d.args;
+    let req = |function, args| Ok(Decoded::Policy(Request { function, sys, args }));
+    match sys {
+        Sys::Open | Sys::Creat | Sys::Openat => {
+            let (dir, path, flags, mode) = match sys {
+                Sys::Open => (Dir::Cwd, a[0], a[1] as i32, a[2]),
+                Sys::Creat => (
+                    Dir::Cwd,
+                    a[0],
+                    libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+                    a[1],
+                ),
+                _ => (dir_of(a[0]), a[1], a[2] as i32, a[3]),
+            };
+            let at = path_at(tid, dir, path)?;
+            let creates = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+            let mode = if creates { mode as u32 & 0o7777 } else { 0 };
+            req(
+                open_function(dir),
+                Args::Open {
+                    at,
+                    flags,
+                    mode,
+                    resolve: 0,
+                },
+            )
+        }
+        Sys::Openat2 => {
+            let dir = dir_of(a[0]);
+            let size = a[3] as usize;
+            if size < 24 {
+                return Err(Errno::EINVAL);
+            }
+            if size > 4096 {
+                return Err(Errno::E2BIG);
+            }
+            let mut how = vec![0u8; size];
+            memory::read_exact(tid, a[2], &mut how)?;
+            if how[24..].iter().any(|&b| b != 0) {
+                return Err(Errno::E2BIG);
+            }
+            let word = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().unwrap());
+            let (flags, mode, resolve) = (word(0), word(1), word(2));
+            if flags & !VALID_OPENAT2 != 0 || resolve & !flags::RESOLVE_ALL != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let flags = flags as i32;
+            let creates = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+            if mode & !0o7777 != 0 || (!creates && mode != 0) {
+                return Err(Errno::EINVAL);
+            }
+            let at = path_at(tid, dir, a[1])?;
+            req(
+                open_function(dir),
+                Args::Open {
+                    at,
+                    flags,
+                    mode: mode as u32,
+                    resolve,
+                },
+            )
+        }
+        Sys::Unlink | Sys::Rmdir => {
+            let at = path_at(tid, Dir::Cwd, a[0])?;
+            let f = if sys == Sys::Unlink {
+                Function::Unlink
+            } else {
+                Function::Rmdir
+            };
+            req(f, Args::Unlink { at })
+        }
+        Sys::Unlinkat => {
+            let flags = a[2] as i32;
+            if flags & !libc::AT_REMOVEDIR != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let at = path_at(tid, dir_of(a[0]), a[1])?;
+            let f = if flags & libc::AT_REMOVEDIR != 0 {
+                Function::Rmdir
+            } else {
+                Function::Unlink
+            };
+            req(f, Args::Unlink { at })
+        }
+        Sys::Rename | Sys::Renameat | Sys::Renameat2 => {
+            let (from, to, flags) = match sys {
+                Sys::Rename => (
+                    path_at(tid, Dir::Cwd, a[0])?,
+                    path_at(tid, Dir::Cwd, a[1])?,
+                    0,
+                ),
+                _ => (
+                    path_at(tid, dir_of(a[0]), a[1])?,
+                    path_at(tid, dir_of(a[2]), a[3])?,
+                    if sys == Sys::Renameat2 { a[4] as u32 } else { 0 },
+                ),
+            };
+            let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
+            if flags & !known != 0 {
+                return Err(Errno::EINVAL);
+            }
+            req(Function::Rename, Args::Rename { from, to, flags })
+        }
+        Sys::Stat | Sys::Lstat => {
+            let at = path_at(tid, Dir::Cwd, a[0])?;
+            let f = if sys == Sys::Stat {
+                Function::Stat
+            } else {
+                Function::Lstat
+            };
+            req(f, Args::Stat {
+                at,
+                out: StatOut::Stat { addr: a[1] },
+            })
+        }
+        Sys::Newfstatat | Sys::Statx => {
+            let (flags, out) = if sys == Sys::Newfstatat {
+                (a[3] as i32, StatOut::Stat { addr: a[2] })
+            } else {
+                let flags = a[2] as i32;
+                let mask = a[3] as u32;
+                if mask & STATX_RESERVED != 0 || flags & STATX_SYNC == STATX_SYNC {
+                    return Err(Errno::EINVAL);
+                }
+                (
+                    flags,
+                    StatOut::Statx {
+                        addr: a[4],
+                        mask,
+                        flags: flags & STATX_SYNC,
+                    },
+                )
+            };
+            let valid = if sys == Sys::Statx {
+                STAT_FLAGS | STATX_SYNC
+            } else {
+                STAT_FLAGS
+            };
+            if flags & !valid != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let empty_path = flags & libc::AT_EMPTY_PATH != 0;
+            // Since Linux 6.11 a NULL path with AT_EMPTY_PATH is the fd form.
+            if empty_path && a[1] == 0 {
+                return Ok(Decoded::FdStat {
+                    fd: fd_arg(a[0]),
+                    out,
+                });
+            }
+            let at = path_or_empty(tid, dir_of(a[0]), a[1])?;
+            if at.path.is_empty() {
+                if empty_path {
+                    return Ok(Decoded::FdStat {
+                        fd: fd_arg(a[0]),
+                        out,
+                    });
+                }
+                return Err(Errno::ENOENT);
+            }
+            let f = if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+                Function::Lstat
+            } else {
+                Function::Stat
+            };
+            req(f, Args::Stat { at, out })
+        }
+        Sys::Access | Sys::Faccessat | Sys::Faccessat2 => {
+            let (dir, path, mode, flags) = match sys {
+                Sys::Access => (Dir::Cwd, a[0], a[1] as i32, 0),
+                Sys::Faccessat => (dir_of(a[0]), a[1], a[2] as i32, 0),
+                _ => (dir_of(a[0]), a[1], a[2] as i32, a[3] as i32),
+            };
+            if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let valid = libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH;
+            if flags & !valid != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let at = path_or_empty(tid, dir, path)?;
+            if at.path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
+                return Err(Errno::ENOENT);
+            }
+            let f = if flags & libc::AT_EACCESS != 0 {
+                Function::Eaccess
+            } else {
+                Function::Access
+            };
+            req(f, Args::Access { at, mode, flags })
+        }
+        Sys::Mkdir | Sys::Mkdirat => {
+            let (dir, path, mode) = match sys {
+                Sys::Mkdir => (Dir::Cwd, a[0], a[1]),
+                _ => (dir_of(a[0]), a[1], a[2]),
+            };
+            let at = path_at(tid, dir, path)?;
+            req(Function::Mkdir, Args::Mkdir {
+                at,
+                mode: mode as u32 & 0o7777,
+            })
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Thin syscall wrappers for the resolver. Every descriptor opened here is
+//! `O_CLOEXEC` and returned as an [`OwnedFd`]; the only `unsafe` of the
+//! resolver lives in [`stat`].
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, readlink, readlinkat, OFlag};
+use nix::sys::stat::Mode;
+use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
+
+/// What the resolver needs to know about an inode (from `statx`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stat {
+    /// `st_mode`, file type bits included.
+    pub mode: u32,
+    pub ino: u64,
+    pub dev: u64,
+    /// Mount id (`STATX_MNT_ID`) of the mount the inode was reached through.
+    pub mnt_id: u64,
+}
+
+/// Identity of a reached location: inode plus the mount it was reached through
+/// (the same directory bind-mounted elsewhere is a different location).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Ident {
+    dev: u64,
+    ino: u64,
+    mnt_id: u64,
+}
+
+impl Stat {
+    pub fn ident(&self) -> Ident {
+        Ident {
+            dev: self.dev,
+            ino: self.ino,
+            mnt_id: self.mnt_id,
+        }
+    }
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFLNK
+    }
+}
+
+/// `statx(dir, path, AT_SYMLINK_NOFOLLOW)`; an empty `path` stats `dir` itself
+/// (`AT_EMPTY_PATH`, works on `O_PATH` descriptors). Fails closed with `ENOSYS`
+/// if the kernel does not report the mount id (Linux < 5.8).
+pub(super) fn stat(dir: BorrowedFd<'_>, path: &CStr) -> Result<Stat, Errno> {
+    let mut flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_STATX_SYNC_AS_STAT;
+    if path.is_empty() {
+        flags |= libc::AT_EMPTY_PATH;
+    }
+    let mask = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_MNT_ID;
+    // SAFETY: `libc::statx` is a plain C struct of integers, for which the
+    // all-zero bit pattern is a valid value.
+    let mut buf: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `dir` is a live descriptor borrowed for the call, `path` is a
+    // NUL-terminated string that outlives it, and `buf` is a valid, writable
+    // `struct statx` the kernel fills in.
+    let rc = unsafe { libc::statx(dir.as_raw_fd(), path.as_ptr(), flags, mask, &mut buf) };
+    Errno::result(rc)?;
+    if buf.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(Errno::ENOSYS);
+    }
+    Ok(Stat {
+        mode: u32::from(buf.stx_mode),
+        ino: buf.stx_ino,
+        dev: libc::makedev(buf.stx_dev_major, buf.stx_dev_minor),
+        mnt_id: buf.stx_mnt_id,
+    })
+}
+
+/// `stat` of the descriptor itself.
+pub(super) fn fstat(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
+    stat(fd, c"")
+}
+
+/// `openat(dir, name, O_PATH|O_NOFOLLOW|O_CLOEXEC)`: one step, never following
+/// a symlink in `name`.
+pub(super) fn open_nofollow(dir: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
+    openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// `openat(dir, name, O_PATH|O_CLOEXEC)`: used only to traverse a procfs magic
+/// link `name` (a single component) in the held directory `dir`.
+pub(super) fn open_follow(dir: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
+    openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Body of the symlink `link` (an `O_PATH|O_NOFOLLOW` descriptor on it).
+pub(super) fn read_link(link: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+    Ok(readlinkat(link, c"")?.into_vec())
+}
+
+/// The supervisor's view of where `fd` points: `readlink /proc/self/fd/<fd>`.
+pub(super) fn fd_path(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+    Ok(readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str())?.into_vec())
+}
+
+/// Whether `fd` is on a procfs instance.
+pub(super) fn is_procfs(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
+    Ok(fstatfs(fd)?.filesystem_type() == PROC_SUPER_MAGIC)
+}
+
+/// A new `O_CLOEXEC` descriptor for the same open file.
+pub(super) fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    fd.try_clone_to_owned()
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)))
+}

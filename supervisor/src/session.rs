@@ -1,0 +1,241 @@
+//! One run: the started program, its listener, and the request loop that
+//! feeds the policy.
+//!
+//! The loop runs on the main thread: poll the listener, the program's pidfd
+//! and a signalfd; receive; decode (one copy of every argument); validate;
+//! hand the request to the policy.  Requests the policy never sees (invalid
+//! arguments, fd-only stats) are answered here.  Work that may block is
+//! answered from a blocking thread so that it never stalls other requests.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use bpf::SyscallMap;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::act::{self, Outcome};
+use crate::launch::{LaunchError, Prepared};
+use crate::notify::{Listener, Notif};
+use crate::pending::Pending;
+use crate::request::{self, Decoded};
+use crate::sys;
+use crate::task::Task;
+
+/// What the loop produced.
+pub enum Next {
+    /// A request for the policy.
+    Request(Box<Pending>),
+    /// The program exited; the supervisor's exit code.
+    Exited(i32),
+}
+
+pub struct Session {
+    listener: Arc<Listener>,
+    proc: Arc<OwnedFd>,
+    pid: Pid,
+    pidfd: OwnedFd,
+    sigfd: SignalFd,
+    map: SyscallMap,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+const FORWARDED: [Signal; 4] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
+
+impl Session {
+    /// Starts the program.  Must be called while single-threaded.
+    pub fn start(prog: &Prepared, map: SyscallMap) -> Result<Self, LaunchError> {
+        let child = prog.spawn()?;
+        // Modes the supervisor passes are exact: the program's own umask is
+        // applied explicitly on every create.
+        sys::umask(0);
+        let mut mask = SigSet::empty();
+        for s in FORWARDED {
+            mask.add(s);
+        }
+        // Blocked before any thread exists, so every later thread inherits it.
+        let _ = mask.thread_block();
+        let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(LaunchError::Setup)?;
+        let proc = nix::fcntl::open(
+            "/proc",
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(LaunchError::Setup)?;
+        Ok(Session {
+            listener: Arc::new(Listener::new(child.listener)),
+            proc: Arc::new(proc),
+            pid: child.pid,
+            pidfd: child.pidfd,
+            sigfd,
+            map,
+            runtime: None,
+        })
+    }
+
+    pub fn listener(&self) -> &Arc<Listener> {
+        &self.listener
+    }
+
+    /// Waits for the next request for the policy, answering the others.
+    pub fn next(&mut self) -> Next {
+        loop {
+            let (sig, notif, dead) = {
+                let mut fds = [
+                    PollFd::new(self.listener.fd(), PollFlags::POLLIN),
+                    PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN),
+                ];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) => {}
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => {
+                        eprintln!("supervisor: poll failed: {e}");
+                        return Next::Exited(self.kill_and_reap(crate::exit::SUPERVISOR));
+                    }
+                }
+                let ready = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+                (
+                    !ready(2).is_empty(),
+                    ready(0).contains(PollFlags::POLLIN),
+                    !ready(1).is_empty() || ready(0).intersects(PollFlags::POLLHUP | PollFlags::POLLERR),
+                )
+            };
+            if sig {
+                self.forward_signals();
+            }
+            if notif {
+                match self.listener.recv() {
+                    Ok(Some(n)) => {
+                        if let Some(p) = self.dispatch(n) {
+                            return Next::Request(p);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprintln!("supervisor: receiving a notification failed: {e}");
+                        return Next::Exited(self.kill_and_reap(crate::exit::SUPERVISOR));
+                    }
+                }
+                continue;
+            }
+            if dead {
+                if let Some(code) = self.reap() {
+                    return Next::Exited(code);
+                }
+            }
+        }
+    }
+
+    /// Decodes `n`; returns it if it is for the policy, else answers it.
+    fn dispatch(&mut self, n: Notif) -> Option<Box<Pending>> {
+        let Some(sys) = self.map.lookup(n.data.nr) else {
+            // The filter traps nothing else; never let an unknown call through.
+            self.listener.reply_errno(n.id, Errno::ENOSYS);
+            return None;
+        };
+        match request::decode(sys, &n.data, n.pid) {
+            Decoded::Fail(e) => {
+                self.listener.reply_errno(n.id, e);
+                None
+            }
+            Decoded::FdStat { fd, out } => {
+                let o = match Task::open(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
+                    Ok(t) => act::fd_stat(&t, fd, out),
+                    Err(_) => Outcome::Gone,
+                };
+                self.answer(n.id, o);
+                None
+            }
+            Decoded::Policy(req) => {
+                // Opening /proc/<tid> checks the notification is still valid,
+                // after the copies decode took.
+                match Task::open(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
+                    Ok(task) => Some(Box::new(Pending::new(req, task))),
+                    Err(Errno::ESRCH) => None,
+                    Err(e) => {
+                        self.listener.reply_errno(n.id, e);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers notification `id` with `o` (exactly once).
+    pub fn answer(&mut self, id: u64, o: Outcome) {
+        match o {
+            Outcome::Blocking(job) => {
+                let l = self.listener.clone();
+                let rt = self.runtime.get_or_insert_with(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .max_blocking_threads(256)
+                        .thread_name("supervisor-blocking")
+                        .build()
+                        .expect("tokio runtime")
+                });
+                rt.spawn_blocking(move || answer(&l, id, job()));
+            }
+            o => answer(&self.listener, id, o),
+        }
+    }
+
+    fn forward_signals(&mut self) {
+        while let Ok(Some(info)) = self.sigfd.read_signal() {
+            // A signal from the terminal (pid 0) already reached the program,
+            // which shares our process group; forward only those sent to us.
+            if info.ssi_pid != 0 {
+                if let Ok(s) = Signal::try_from(info.ssi_signo as i32) {
+                    let _ = nix::sys::signal::kill(self.pid, s);
+                }
+            }
+        }
+    }
+
+    fn reap(&mut self) -> Option<i32> {
+        match waitpid(self.pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => Some(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
+            Ok(_) => None,
+            Err(_) => Some(crate::exit::SUPERVISOR),
+        }
+    }
+
+    /// Kills the program (fail closed) and reaps it; returns `code`.
+    pub fn kill_and_reap(&mut self, code: i32) -> i32 {
+        let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+        let _ = waitpid(self.pid, None);
+        code
+    }
+
+    /// Serves every remaining request with `use_slave_credentials`, until
+    /// the program exits; returns the exit code.
+    pub fn serve_continue(&mut self) -> i32 {
+        loop {
+            match self.next() {
+                Next::Request(p) => self.listener.reply_continue(p.id),
+                Next::Exited(code) => return code,
+            }
+        }
+    }
+}
+
+/// Sends the answer for `o`.
+pub fn answer(l: &Listener, id: u64, o: Outcome) {
+    match o {
+        Outcome::Value(v) => l.reply_value(id, v),
+        Outcome::Fail(e) => l.reply_errno(id, e),
+        Outcome::Fd { fd, cloexec } => match l.inject(id, fd.as_fd(), cloexec) {
+            Ok(n) => l.reply_value(id, n.into()),
+            Err(Errno::ENOENT) => {}
+            Err(e) => l.reply_errno(id, e),
+        },
+        Outcome::Blocking(job) => answer(l, id, job()),
+        Outcome::Gone => {}
+    }
+}
