@@ -17,7 +17,10 @@ impl Program {
     /// Wraps raw instructions (8 bytes each, native endian).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         const INSN: usize = std::mem::size_of::<libc::sock_filter>();
-        if bytes.is_empty() || bytes.len() % INSN != 0 || bytes.len() / INSN > u16::MAX as usize {
+        if bytes.is_empty()
+            || !bytes.len().is_multiple_of(INSN)
+            || bytes.len() / INSN > u16::MAX as usize
+        {
             return Err(Error::Malformed(bytes.len()));
         }
         let insns = bytes

@@ -13,8 +13,8 @@
 //!   libseccomp 2.5 cannot set (`NEW_LISTENER | WAIT_KILLABLE_RECV`).
 
 pub mod filter;
-pub mod syscalls;
 pub mod sys;
+pub mod syscalls;
 
 pub use filter::{notify_filter, Program};
 pub use syscalls::{Sys, SyscallMap};

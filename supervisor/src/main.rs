@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use supervisor::{exit, launch, policy};
 
 #[derive(Parser)]
-#[command(name = "supervisor", version, about = "Run a Linux program under a seccomp user-notification filter arbitrated by a Lua policy")]
+#[command(
+    name = "supervisor",
+    version,
+    about = "Run a Linux program under a seccomp user-notification filter arbitrated by a Lua policy"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,7 +25,12 @@ enum Command {
         #[arg(long, short = 'p', value_name = "FILE")]
         policy: PathBuf,
         /// The program and its arguments.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
         cmd: Vec<OsString>,
     },
 }
@@ -43,7 +52,10 @@ fn main() {
 
 fn run(policy_path: PathBuf, cmd: Vec<OsString>) -> i32 {
     if let Err(e) = std::fs::metadata(&policy_path) {
-        eprintln!("supervisor: cannot read policy {}: {e}", policy_path.display());
+        eprintln!(
+            "supervisor: cannot read policy {}: {e}",
+            policy_path.display()
+        );
         return exit::POLICY;
     }
     let map = bpf::SyscallMap::native();

@@ -28,8 +28,12 @@ pub fn read_exact(tid: u32, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         base: addr as usize,
         len,
     }];
-    let n = process_vm_readv(Pid::from_raw(tid as i32), &mut [IoSliceMut::new(buf)], &remote)
-        .map_err(fault)?;
+    let n = process_vm_readv(
+        Pid::from_raw(tid as i32),
+        &mut [IoSliceMut::new(buf)],
+        &remote,
+    )
+    .map_err(fault)?;
     if n == len {
         Ok(())
     } else {
@@ -109,7 +113,10 @@ mod tests {
     fn null_and_unterminated() {
         assert_eq!(read_path(me(), 0), Err(Errno::EFAULT));
         let long = vec![b'a'; 3 * PATH_MAX];
-        assert_eq!(read_path(me(), long.as_ptr() as u64), Err(Errno::ENAMETOOLONG));
+        assert_eq!(
+            read_path(me(), long.as_ptr() as u64),
+            Err(Errno::ENAMETOOLONG)
+        );
         assert_eq!(read_path(me(), 8), Err(Errno::EFAULT));
     }
 

@@ -44,7 +44,12 @@ pub struct Session {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
-const FORWARDED: [Signal; 4] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
+const FORWARDED: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
 
 impl Session {
     /// Starts the program.  Must be called while single-threaded.
@@ -63,7 +68,9 @@ impl Session {
             .map_err(LaunchError::Setup)?;
         let proc = nix::fcntl::open(
             "/proc",
-            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
         .map_err(LaunchError::Setup)?;
@@ -83,7 +90,7 @@ impl Session {
     }
 
     /// Waits for the next request for the policy, answering the others.
-    pub fn next(&mut self) -> Next {
+    pub fn next_request(&mut self) -> Next {
         loop {
             let (sig, notif, dead) = {
                 let mut fds = [
@@ -103,7 +110,8 @@ impl Session {
                 (
                     !ready(2).is_empty(),
                     ready(0).contains(PollFlags::POLLIN),
-                    !ready(1).is_empty() || ready(0).intersects(PollFlags::POLLHUP | PollFlags::POLLERR),
+                    !ready(1).is_empty()
+                        || ready(0).intersects(PollFlags::POLLHUP | PollFlags::POLLERR),
                 )
             };
             if sig {
@@ -217,7 +225,7 @@ impl Session {
     /// the program exits; returns the exit code.
     pub fn serve_continue(&mut self) -> i32 {
         loop {
-            match self.next() {
+            match self.next_request() {
                 Next::Request(p) => self.listener.reply_continue(p.id),
                 Next::Exited(code) => return code,
             }

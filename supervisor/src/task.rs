@@ -33,9 +33,19 @@ pub struct Task {
 
 impl Task {
     /// Opens `/proc/<tid>` (from the supervisor's `/proc`, `proc`).
-    pub fn open(listener: Arc<Listener>, proc: Arc<OwnedFd>, tid: u32, id: u64) -> Result<Self, Errno> {
+    pub fn open(
+        listener: Arc<Listener>,
+        proc: Arc<OwnedFd>,
+        tid: u32,
+        id: u64,
+    ) -> Result<Self, Errno> {
         let name = CString::new(tid.to_string()).expect("digits");
-        let dir = sys::openat(proc.as_fd(), &name, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
+        let dir = sys::openat(
+            proc.as_fd(),
+            &name,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )?;
         let t = Task {
             tid,
             id,
@@ -112,7 +122,12 @@ impl Task {
         if let Some(s) = self.status {
             return Ok(s);
         }
-        let fd = sys::openat(self.dir.as_fd(), c"status", libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+        let fd = sys::openat(
+            self.dir.as_fd(),
+            c"status",
+            libc::O_RDONLY | libc::O_CLOEXEC,
+            0,
+        )?;
         let mut buf = [0u8; 4096];
         let n = nix::unistd::read(&fd, &mut buf)?;
         self.check()?;

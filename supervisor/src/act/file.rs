@@ -86,7 +86,8 @@ fn open(r: Resolved, flags: i32, mode: u32) -> Outcome {
             }
             Target::Object(obj) => {
                 // Reached through a magic link: reopen the object itself.
-                let me = CString::new(format!("/proc/self/fd/{}", obj.as_raw_fd())).expect("digits");
+                let me =
+                    CString::new(format!("/proc/self/fd/{}", obj.as_raw_fd())).expect("digits");
                 let f = f & !(libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL);
                 sys::openat(obj.as_fd(), &me, f, 0)
             }
@@ -105,7 +106,9 @@ fn open(r: Resolved, flags: i32, mode: u32) -> Outcome {
 
 fn stat(tid: u32, out: StatOut, r: Resolved) -> Result<(), Errno> {
     match &r.target {
-        Target::Entry { parent, name } => stat_into(tid, out, parent.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW),
+        Target::Entry { parent, name } => {
+            stat_into(tid, out, parent.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW)
+        }
         Target::Object(obj) => stat_into(tid, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH),
     }
 }
@@ -127,10 +130,15 @@ pub fn fd_stat(task: &Task, fd: i32, out: StatOut) -> Outcome {
 fn access(r: Resolved, mode: i32, flags: i32) -> Result<(), Errno> {
     let eaccess = flags & libc::AT_EACCESS;
     match &r.target {
-        Target::Entry { parent, name } => {
-            sys::faccessat2(parent.as_fd(), name, mode, eaccess | libc::AT_SYMLINK_NOFOLLOW)
+        Target::Entry { parent, name } => sys::faccessat2(
+            parent.as_fd(),
+            name,
+            mode,
+            eaccess | libc::AT_SYMLINK_NOFOLLOW,
+        ),
+        Target::Object(obj) => {
+            sys::faccessat2(obj.as_fd(), c"", mode, eaccess | libc::AT_EMPTY_PATH)
         }
-        Target::Object(obj) => sys::faccessat2(obj.as_fd(), c"", mode, eaccess | libc::AT_EMPTY_PATH),
     }
 }
 
@@ -139,7 +147,11 @@ fn mkdir(r: Resolved, mode: u32) -> Result<(), Errno> {
         return Err(Errno::EEXIST);
     }
     let (parent, name) = entry(r)?;
-    nix::sys::stat::mkdirat(&parent, name.as_c_str(), nix::sys::stat::Mode::from_bits_retain(mode))
+    nix::sys::stat::mkdirat(
+        &parent,
+        name.as_c_str(),
+        nix::sys::stat::Mode::from_bits_retain(mode),
+    )
 }
 
 fn unlink(r: Resolved, rmdir: bool) -> Result<(), Errno> {

@@ -84,17 +84,19 @@ impl FakeStat {
         st
     }
 
+    // The field types differ between x86_64 and aarch64.
+    #[allow(clippy::useless_conversion)]
     pub fn from_stat(st: &libc::stat) -> Self {
         FakeStat {
             dev: st.st_dev,
             ino: st.st_ino,
             mode: st.st_mode,
-            nlink: st.st_nlink as u64,
+            nlink: u64::from(st.st_nlink),
             uid: st.st_uid,
             gid: st.st_gid,
             rdev: st.st_rdev,
             size: st.st_size,
-            blksize: st.st_blksize as i64,
+            blksize: i64::from(st.st_blksize),
             blocks: st.st_blocks,
             atime: (st.st_atime, st.st_atime_nsec as u32),
             mtime: (st.st_mtime, st.st_mtime_nsec as u32),
@@ -114,7 +116,13 @@ pub fn write_fake(tid: u32, out: StatOut, st: &FakeStat) -> Result<(), Errno> {
 /// Performs the stat the program asked for on `(dir, name)` with `flags`
 /// (AT_SYMLINK_NOFOLLOW / AT_EMPTY_PATH) and writes the raw result into its
 /// buffer.
-pub fn stat_into(tid: u32, out: StatOut, dir: BorrowedFd, name: &CStr, flags: i32) -> Result<(), Errno> {
+pub fn stat_into(
+    tid: u32,
+    out: StatOut,
+    dir: BorrowedFd,
+    name: &CStr,
+    flags: i32,
+) -> Result<(), Errno> {
     match out {
         StatOut::Stat { addr } => {
             let st = sys::fstatat(dir, name, flags)?;

@@ -53,7 +53,11 @@ impl Listener {
 
     /// The call fails with `errno`.
     pub fn reply_errno(&self, id: u64, errno: Errno) {
-        let e = if errno as i32 == 0 { Errno::EPERM } else { errno };
+        let e = if errno as i32 == 0 {
+            Errno::EPERM
+        } else {
+            errno
+        };
         Self::ignore_gone(sys::send(self.fd(), id, 0, -(e as i32), 0));
     }
 

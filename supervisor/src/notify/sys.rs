@@ -71,8 +71,8 @@ const _: () = assert!(std::mem::size_of::<NotifAddfd>() == 24);
 /// `SECCOMP_IOCTL_NOTIF_RECV`: blocks until a notification is pending.
 pub fn recv(listener: BorrowedFd) -> Result<Notif, Errno> {
     let mut n = Notif::default(); // the kernel requires a zeroed buffer
-    // SAFETY: `n` is a valid, writable `struct seccomp_notif` of the size
-    // encoded in the request number.
+                                  // SAFETY: `n` is a valid, writable `struct seccomp_notif` of the size
+                                  // encoded in the request number.
     let r = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_RECV as _, &mut n as *mut Notif) };
     Errno::result(r).map(|_| n)
 }
@@ -123,7 +123,13 @@ pub fn addfd(
     };
     // SAFETY: `a` is a valid `struct seccomp_notif_addfd`; the kernel only
     // reads it; `src` is a live descriptor for the duration of the call.
-    let r = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_ADDFD as _, &a as *const NotifAddfd) };
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            NOTIF_ADDFD as _,
+            &a as *const NotifAddfd,
+        )
+    };
     Errno::result(r)
 }
 

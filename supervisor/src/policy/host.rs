@@ -46,7 +46,9 @@ impl UserData for Descriptor {
             loop {
                 match nix::unistd::read(fd, &mut buf) {
                     Ok(k) => {
-                        return Ok(MultiValue::from_vec(vec![Value::String(lua.create_string(&buf[..k])?)]))
+                        return Ok(MultiValue::from_vec(vec![Value::String(
+                            lua.create_string(&buf[..k])?,
+                        )]))
                     }
                     Err(Errno::EINTR) => continue,
                     Err(e) => return failure(lua, e),
@@ -70,7 +72,10 @@ impl UserData for Descriptor {
 /// `nil, "ENAME"`.
 pub fn failure(lua: &Lua, e: Errno) -> mlua::Result<MultiValue> {
     let name = errno::name(e as i32).unwrap_or("EIO");
-    Ok(MultiValue::from_vec(vec![Value::Nil, Value::String(lua.create_string(name)?)]))
+    Ok(MultiValue::from_vec(vec![
+        Value::Nil,
+        Value::String(lua.create_string(name)?),
+    ]))
 }
 
 fn descriptors(lua: &Lua, fds: Vec<OwnedFd>) -> mlua::Result<MultiValue> {
@@ -108,14 +113,19 @@ pub fn open_flags_arg(lua: &Lua, v: &Value) -> mlua::Result<i32> {
                     "no_ctty" => libc::O_NOCTTY,
                     "no_atime" => libc::O_NOATIME,
                     "data_sync" => libc::O_DSYNC,
-                    other => return Err(lua_err(lua, format!("host.open: unknown flag {other:?}"))),
+                    other => {
+                        return Err(lua_err(lua, format!("host.open: unknown flag {other:?}")))
+                    }
                 };
             }
             Ok(f)
         }
         other => Err(lua_err(
             lua,
-            format!("host.open: flags must be an integer or a list of names, not {}", other.type_name()),
+            format!(
+                "host.open: flags must be an integer or a list of names, not {}",
+                other.type_name()
+            ),
         )),
     }
 }
@@ -125,16 +135,18 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
     let host = lua.create_table()?;
     host.set(
         "open",
-        lua.create_function(|lua, (path, flags, mode): (mlua::LuaString, Value, Option<u32>)| {
-            let flags = open_flags_arg(lua, &flags)? | libc::O_CLOEXEC;
-            let c = std::ffi::CString::new(path.as_bytes().to_vec())
-                .map_err(|_| lua_err(lua, "host.open: path contains a NUL byte".into()))?;
-            let cwd = nix::fcntl::AT_FDCWD;
-            match sys::openat(cwd, &c, flags, mode.unwrap_or(0o644)) {
-                Ok(fd) => descriptors(lua, vec![fd]),
-                Err(e) => failure(lua, e),
-            }
-        })?,
+        lua.create_function(
+            |lua, (path, flags, mode): (mlua::LuaString, Value, Option<u32>)| {
+                let flags = open_flags_arg(lua, &flags)? | libc::O_CLOEXEC;
+                let c = std::ffi::CString::new(path.as_bytes().to_vec())
+                    .map_err(|_| lua_err(lua, "host.open: path contains a NUL byte".into()))?;
+                let cwd = nix::fcntl::AT_FDCWD;
+                match sys::openat(cwd, &c, flags, mode.unwrap_or(0o644)) {
+                    Ok(fd) => descriptors(lua, vec![fd]),
+                    Err(e) => failure(lua, e),
+                }
+            },
+        )?,
     )?;
     host.set(
         "memfd",
@@ -142,7 +154,8 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
             let r = (|| -> Result<OwnedFd, Errno> {
                 let fd = nix::sys::memfd::memfd_create(
                     c"supervisor-memfd",
-                    nix::sys::memfd::MFdFlags::MFD_CLOEXEC | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING,
+                    nix::sys::memfd::MFdFlags::MFD_CLOEXEC
+                        | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING,
                 )?;
                 if let Some(c) = &content {
                     let bytes = c.as_bytes();
@@ -154,10 +167,16 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
                 nix::unistd::lseek(&fd, 0, nix::unistd::Whence::SeekSet)?;
                 // Read-only from now on: the program cannot change what the
                 // policy serves.
-                let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
-                nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_ADD_SEALS(
-                    nix::fcntl::SealFlag::from_bits_retain(seals),
-                ))?;
+                let seals = libc::F_SEAL_SHRINK
+                    | libc::F_SEAL_GROW
+                    | libc::F_SEAL_WRITE
+                    | libc::F_SEAL_SEAL;
+                nix::fcntl::fcntl(
+                    &fd,
+                    nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_retain(
+                        seals,
+                    )),
+                )?;
                 Ok(fd)
             })();
             match r {
@@ -168,10 +187,12 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     host.set(
         "pipe",
-        lua.create_function(|lua, ()| match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
-            Ok((r, w)) => descriptors(lua, vec![r, w]),
-            Err(e) => failure(lua, e),
-        })?,
+        lua.create_function(
+            |lua, ()| match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+                Ok((r, w)) => descriptors(lua, vec![r, w]),
+                Err(e) => failure(lua, e),
+            },
+        )?,
     )?;
     host.set(
         "socketpair",
@@ -181,7 +202,12 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
                 "stream" => SockType::Stream,
                 "dgram" | "datagram" => SockType::Datagram,
                 "seqpacket" => SockType::SeqPacket,
-                other => return Err(lua_err(lua, format!("host.socketpair: unknown type {other:?}"))),
+                other => {
+                    return Err(lua_err(
+                        lua,
+                        format!("host.socketpair: unknown type {other:?}"),
+                    ))
+                }
             };
             match socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC) {
                 Ok((a, b)) => descriptors(lua, vec![a, b]),

@@ -28,7 +28,10 @@ impl State {
     /// run at once (nothing to kill).
     pub fn ensure_started(&mut self) -> &mut Session {
         if self.session.is_none() {
-            let (prog, map) = self.program.take().expect("program prepared before the policy runs");
+            let (prog, map) = self
+                .program
+                .take()
+                .expect("program prepared before the policy runs");
             match Session::start(&prog, map) {
                 Ok(s) => self.session = Some(s),
                 Err(e) => {
@@ -51,15 +54,21 @@ pub type Shared = Rc<RefCell<State>>;
 pub struct Master(pub Shared);
 
 fn current<'a>(lua: &Lua, st: &'a mut State, what: &str) -> mlua::Result<&'a mut Box<Pending>> {
-    st.current
-        .as_mut()
-        .ok_or_else(|| lua_err(lua, format!("{what}: no request (call master:receive() first)")))
+    st.current.as_mut().ok_or_else(|| {
+        lua_err(
+            lua,
+            format!("{what}: no request (call master:receive() first)"),
+        )
+    })
 }
 
 fn take(lua: &Lua, st: &mut State, what: &str) -> mlua::Result<Box<Pending>> {
-    st.current
-        .take()
-        .ok_or_else(|| lua_err(lua, format!("{what}: no request (call master:receive() first)")))
+    st.current.take().ok_or_else(|| {
+        lua_err(
+            lua,
+            format!("{what}: no request (call master:receive() first)"),
+        )
+    })
 }
 
 fn string_list(lua: &Lua, v: &[&str]) -> mlua::Result<Table> {
@@ -69,9 +78,16 @@ fn string_list(lua: &Lua, v: &[&str]) -> mlua::Result<Table> {
 impl UserData for Master {
     fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
         f.add_field_method_get("function_", |_, this| {
-            Ok(this.0.borrow().current.as_ref().map(|p| p.req.function.name()))
+            Ok(this
+                .0
+                .borrow()
+                .current
+                .as_ref()
+                .map(|p| p.req.function.name()))
         });
-        f.add_field_method_get("tid", |_, this| Ok(this.0.borrow().current.as_ref().map(|p| p.tid)));
+        f.add_field_method_get("tid", |_, this| {
+            Ok(this.0.borrow().current.as_ref().map(|p| p.tid))
+        });
         f.add_field_method_get("syscall", |_, this| {
             Ok(this.0.borrow().current.as_ref().map(|p| p.req.sys.name()))
         });
@@ -88,7 +104,7 @@ impl UserData for Master {
                 ));
             }
             let session = st.ensure_started();
-            match session.next() {
+            match session.next_request() {
                 Next::Request(p) => {
                     let f = p.req.function.name();
                     st.current = Some(p);
@@ -124,7 +140,11 @@ impl UserData for Master {
                     v
                 }
                 Args::Unlink { at } | Args::Stat { at, .. } => vec![path(&at.path)?],
-                Args::Rename { from, to, flags: fl } => vec![
+                Args::Rename {
+                    from,
+                    to,
+                    flags: fl,
+                } => vec![
                     path(&from.path)?,
                     path(&to.path)?,
                     Value::Table(string_list(lua, &flags::rename_flags(*fl))?),
@@ -181,25 +201,26 @@ impl UserData for Master {
             Ok(MultiValue::from_vec(v))
         });
 
-        m.add_method("send", |lua, this, (result, err): (Value, Option<Value>)| {
-            let mut st = this.0.borrow_mut();
-            let function = current(lua, &mut st, "send")?.req.function;
-            let errno = reply::errno_arg(lua, "send", err.as_ref())?;
-            let outcome = reply::outcome(lua, function, &result, errno)?;
-            let mut p = take(lua, &mut st, "send")?;
-            let outcome = match outcome {
-                reply::Reply::Direct(o) => o,
-                reply::Reply::Stat(fake) => match &p.req.args {
-                    Args::Stat { out, .. } => {
-                        act::stat::write_fake(p.tid, *out, &fake).into()
-                    }
-                    _ => Outcome::Fail(Errno::EINVAL),
-                },
-            };
-            let _ = &mut p;
-            st.ensure_started().answer(p.id, outcome);
-            Ok(())
-        });
+        m.add_method(
+            "send",
+            |lua, this, (result, err): (Value, Option<Value>)| {
+                let mut st = this.0.borrow_mut();
+                let function = current(lua, &mut st, "send")?.req.function;
+                let errno = reply::errno_arg(lua, "send", err.as_ref())?;
+                let outcome = reply::outcome(lua, function, &result, errno)?;
+                let mut p = take(lua, &mut st, "send")?;
+                let outcome = match outcome {
+                    reply::Reply::Direct(o) => o,
+                    reply::Reply::Stat(fake) => match &p.req.args {
+                        Args::Stat { out, .. } => act::stat::write_fake(p.tid, *out, &fake).into(),
+                        _ => Outcome::Fail(Errno::EINVAL),
+                    },
+                };
+                let _ = &mut p;
+                st.ensure_started().answer(p.id, outcome);
+                Ok(())
+            },
+        );
 
         m.add_method(
             "send_with_fds",
@@ -214,9 +235,17 @@ impl UserData for Master {
                 let errno = reply::errno_arg(lua, "send_with_fds", err.as_ref())?;
                 let mut uds: Vec<AnyUserData> = Vec::new();
                 for v in fds.sequence_values::<AnyUserData>() {
-                    let ud = v.map_err(|_| lua_err(lua, "send_with_fds: fds must be a list of descriptors".into()))?;
+                    let ud = v.map_err(|_| {
+                        lua_err(
+                            lua,
+                            "send_with_fds: fds must be a list of descriptors".into(),
+                        )
+                    })?;
                     if !ud.is::<Descriptor>() {
-                        return Err(lua_err(lua, "send_with_fds: fds must be a list of descriptors".into()));
+                        return Err(lua_err(
+                            lua,
+                            "send_with_fds: fds must be a list of descriptors".into(),
+                        ));
                     }
                     uds.push(ud);
                 }
@@ -226,7 +255,10 @@ impl UserData for Master {
                     reply::outcome(lua, function, &result, 0)?;
                 }
                 if errno == 0 && is_open && uds.is_empty() {
-                    return Err(lua_err(lua, "send_with_fds: open needs one descriptor".into()));
+                    return Err(lua_err(
+                        lua,
+                        "send_with_fds: open needs one descriptor".into(),
+                    ));
                 }
                 let p = take(lua, &mut st, "send_with_fds")?;
                 let session = st.ensure_started();

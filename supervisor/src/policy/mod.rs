@@ -25,7 +25,11 @@ pub use master::{Master, Shared, State};
 pub fn lua_err(lua: &Lua, msg: String) -> mlua::Error {
     let at = lua
         .inspect_stack(1, |d| {
-            let src = d.source().short_src.map(|s| s.to_string()).unwrap_or_default();
+            let src = d
+                .source()
+                .short_src
+                .map(|s| s.to_string())
+                .unwrap_or_default();
             match d.current_line() {
                 Some(l) if !src.is_empty() && src != "[C]" => format!("{src}:{l}: "),
                 _ => String::new(),
@@ -100,11 +104,16 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
         .load(&source[..])
         .set_name(format!("@{}", path.display()))
         .into_function()
-        .map_err(|e| PolicyError::Lua(message(&Value::Error(Box::new(e)))))?;
+        .map_err(|e| {
+            PolicyError::Lua(format!(
+                "syntax error: {}",
+                message(&Value::Error(Box::new(e)))
+            ))
+        })?;
     let handler = lua
         .create_function(|lua, e: Value| {
             let msg = message(&e);
-            Ok(lua.traceback(Some(&msg), 1)?)
+            lua.traceback(Some(&msg), 1)
         })
         .map_err(|e| PolicyError::Lua(e.to_string()))?;
     let xpcall: mlua::Function = lua

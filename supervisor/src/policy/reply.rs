@@ -26,7 +26,10 @@ pub fn errno_arg(lua: &Lua, what: &str, v: Option<&Value>) -> mlua::Result<i32> 
         }
         Some(other) => Err(lua_err(
             lua,
-            format!("{what}: errno must be an integer or a name such as \"EACCES\", not {}", describe(other)),
+            format!(
+                "{what}: errno must be an integer or a name such as \"EACCES\", not {}",
+                describe(other)
+            ),
         )),
     }
 }
@@ -65,7 +68,10 @@ pub fn outcome(lua: &Lua, function: Function, result: &Value, errno: i32) -> mlu
             Value::Table(t) => Ok(Reply::Stat(fake_stat(lua, t)?)),
             v if integer(v).is_some() => Err(lua_err(
                 lua,
-                format!("send: {} failed without an errno (give one, e.g. send(-1, \"ENOENT\"))", function.name()),
+                format!(
+                    "send: {} failed without an errno (give one, e.g. send(-1, \"ENOENT\"))",
+                    function.name()
+                ),
             )),
             v => Err(wrong(lua, function, v)),
         };
@@ -73,7 +79,10 @@ pub fn outcome(lua: &Lua, function: Function, result: &Value, errno: i32) -> mlu
     match integer(result) {
         Some(v) if v < 0 => Err(lua_err(
             lua,
-            format!("send: {} result {v} without an errno (give one, e.g. send(-1, \"EACCES\"))", function.name()),
+            format!(
+                "send: {} result {v} without an errno (give one, e.g. send(-1, \"EACCES\"))",
+                function.name()
+            ),
         )),
         Some(v) => Ok(Reply::Direct(Outcome::Value(v))),
         None => Err(wrong(lua, function, result)),
@@ -87,7 +96,11 @@ fn wrong(lua: &Lua, function: Function, v: &Value) -> mlua::Error {
     };
     lua_err(
         lua,
-        format!("send: the result of {} must be {want}, not {}", function.name(), v.type_name()),
+        format!(
+            "send: the result of {} must be {want}, not {}",
+            function.name(),
+            v.type_name()
+        ),
     )
 }
 
@@ -118,7 +131,13 @@ fn time(lua: &Lua, t: &Table, key: &str) -> mlua::Result<(i64, u32)> {
             let nsec: i64 = tt.get::<Option<i64>>(2)?.unwrap_or(0);
             Ok((sec, nsec.clamp(0, 999_999_999) as u32))
         }
-        other => Err(lua_err(lua, format!("send: stat field {key} must be a number, not {}", other.type_name()))),
+        other => Err(lua_err(
+            lua,
+            format!(
+                "send: stat field {key} must be a number, not {}",
+                other.type_name()
+            ),
+        )),
     }
 }
 
@@ -126,7 +145,13 @@ fn field(lua: &Lua, t: &Table, key: &str) -> mlua::Result<i64> {
     match t.get::<Value>(key)? {
         Value::Nil => Ok(0),
         v => integer(&v).ok_or_else(|| {
-            lua_err(lua, format!("send: stat field {key} must be an integer, not {}", v.type_name()))
+            lua_err(
+                lua,
+                format!(
+                    "send: stat field {key} must be an integer, not {}",
+                    v.type_name()
+                ),
+            )
         }),
     }
 }

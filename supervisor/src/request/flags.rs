@@ -105,7 +105,10 @@ mod tests {
             open_flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC),
             ["write_only", "create", "truncate", "close_on_exec"]
         );
-        assert_eq!(open_flags(libc::O_RDWR | libc::O_TMPFILE), ["read_write", "temporary"]);
+        assert_eq!(
+            open_flags(libc::O_RDWR | libc::O_TMPFILE),
+            ["read_write", "temporary"]
+        );
         assert_eq!(open_flags(libc::O_SYNC), ["read_only", "sync_all_on_write"]);
         assert_eq!(open_flags(libc::O_DSYNC), ["read_only", "data_sync"]);
         assert_eq!(

@@ -79,15 +79,27 @@ pub enum Args {
         resolve: u64,
     },
     /// unlink or rmdir, as `Request::function` says.
-    Unlink { at: PathArg },
+    Unlink {
+        at: PathArg,
+    },
     Rename {
         from: PathArg,
         to: PathArg,
         flags: u32,
     },
-    Stat { at: PathArg, out: StatOut },
-    Access { at: PathArg, mode: i32, flags: i32 },
-    Mkdir { at: PathArg, mode: u32 },
+    Stat {
+        at: PathArg,
+        out: StatOut,
+    },
+    Access {
+        at: PathArg,
+        mode: i32,
+        flags: i32,
+    },
+    Mkdir {
+        at: PathArg,
+        mode: u32,
+    },
 }
 
 /// A request for the policy.
@@ -190,7 +202,13 @@ fn open_function(dir: Dir) -> Function {
 
 fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
     let a = &d.args;
-    let req = |function, args| Ok(Decoded::Policy(Request { function, sys, args }));
+    let req = |function, args| {
+        Ok(Decoded::Policy(Request {
+            function,
+            sys,
+            args,
+        }))
+    };
     match sys {
         Sys::Open | Sys::Creat | Sys::Openat => {
             let (dir, path, flags, mode) = match sys {
@@ -283,7 +301,11 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
                 _ => (
                     path_at(tid, dir_of(a[0]), a[1])?,
                     path_at(tid, dir_of(a[2]), a[3])?,
-                    if sys == Sys::Renameat2 { a[4] as u32 } else { 0 },
+                    if sys == Sys::Renameat2 {
+                        a[4] as u32
+                    } else {
+                        0
+                    },
                 ),
             };
             let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
@@ -299,10 +321,13 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
             } else {
                 Function::Lstat
             };
-            req(f, Args::Stat {
-                at,
-                out: StatOut::Stat { addr: a[1] },
-            })
+            req(
+                f,
+                Args::Stat {
+                    at,
+                    out: StatOut::Stat { addr: a[1] },
+                },
+            )
         }
         Sys::Newfstatat | Sys::Statx => {
             let (flags, out) = if sys == Sys::Newfstatat {
@@ -385,10 +410,13 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
                 _ => (dir_of(a[0]), a[1], a[2]),
             };
             let at = path_at(tid, dir, path)?;
-            req(Function::Mkdir, Args::Mkdir {
-                at,
-                mode: mode as u32 & 0o7777,
-            })
+            req(
+                Function::Mkdir,
+                Args::Mkdir {
+                    at,
+                    mode: mode as u32 & 0o7777,
+                },
+            )
         }
     }
 }

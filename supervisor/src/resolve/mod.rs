@@ -87,7 +87,9 @@ pub enum Target {
 pub enum Last {
     Missing,
     /// `mode` is st_mode, S_IFMT bits included.
-    Exists { mode: u32 },
+    Exists {
+        mode: u32,
+    },
     /// The last component was "." or ".." (or the path is "/", or an empty path with
     /// AT_EMPTY_PATH on a directory): `Target::Entry` with name ".".
     Dot,
@@ -409,8 +411,7 @@ impl<'l, 'a> Walker<'l, 'a> {
             self.trailing = true;
         }
         for c in body.split(|&b| b == b'/').filter(|c| !c.is_empty()).rev() {
-            self.rest
-                .push(CString::new(c).map_err(|_| Errno::EINVAL)?);
+            self.rest.push(CString::new(c).map_err(|_| Errno::EINVAL)?);
         }
         if body.starts_with(b"/") {
             if self.flag(libc::RESOLVE_BENEATH) {

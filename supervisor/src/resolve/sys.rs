@@ -94,12 +94,7 @@ pub(super) fn open_nofollow(dir: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd,
 /// `openat(dir, name, O_PATH|O_CLOEXEC)`: used only to traverse a procfs magic
 /// link `name` (a single component) in the held directory `dir`.
 pub(super) fn open_follow(dir: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
-    openat(
-        dir,
-        name,
-        OFlag::O_PATH | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
+    openat(dir, name, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
 }
 
 /// Body of the symlink `link` (an `O_PATH|O_NOFOLLOW` descriptor on it).

@@ -119,9 +119,12 @@ fn id_of(p: impl AsRef<Path>) -> (u64, u64) {
 /// (dev, ino) of what a resolution designates.
 fn id_target(r: &Resolved) -> (u64, u64) {
     let st = match &r.target {
-        Target::Entry { parent, name } => {
-            fstatat(parent, name.as_c_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).unwrap()
-        }
+        Target::Entry { parent, name } => fstatat(
+            parent,
+            name.as_c_str(),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .unwrap(),
         Target::Object(fd) => fstat(fd).unwrap(),
     };
     (st.st_dev, st.st_ino)
@@ -191,7 +194,10 @@ fn absolute_and_relative_paths() {
     }
     // Missing last component: appended to its resolved parent.
     let r = ctx.get("a/b/../new").unwrap();
-    assert_eq!((r.last, r.path.as_slice()), (Last::Missing, &t.text("a/new")[..]));
+    assert_eq!(
+        (r.last, r.path.as_slice()),
+        (Last::Missing, &t.text("a/new")[..])
+    );
     // Missing or non-directory intermediate components.
     assert_eq!(ctx.get("nope/x").unwrap_err(), Errno::ENOENT);
     assert_eq!(ctx.get("a/b/file/x").unwrap_err(), Errno::ENOTDIR);
@@ -201,7 +207,10 @@ fn absolute_and_relative_paths() {
 fn dotdot_at_root_stays_at_root() {
     let ctx = Ctx::new("/", "/");
     let r = ctx.get("/../../..").unwrap();
-    assert_eq!((r.path.as_slice(), r.last, name(&r)), (&b"/"[..], Last::Dot, &b"."[..]));
+    assert_eq!(
+        (r.path.as_slice(), r.last, name(&r)),
+        (&b"/"[..], Last::Dot, &b"."[..])
+    );
     assert_eq!(id_parent(&r), id_of("/"));
     let r = ctx.get("../../tmp/../tmp").unwrap();
     assert_eq!(r.path, b"/tmp");
@@ -247,7 +256,11 @@ fn symlink_chains_and_the_40_limit() {
     let t = TempDir::new();
     t.write("file", "x");
     for i in 0..40 {
-        let next = if i == 39 { "file".into() } else { format!("l{}", i + 1) };
+        let next = if i == 39 {
+            "file".into()
+        } else {
+            format!("l{}", i + 1)
+        };
         t.symlink(&format!("l{i}"), &next);
     }
     let ctx = Ctx::new("/", &t.0);
@@ -299,7 +312,10 @@ fn trailing_slash() {
     let ctx = Ctx::new("/", &t.0);
     let r = ctx.nofollow("dir/").unwrap();
     assert!(r.trailing_slash);
-    assert_eq!((kind(&r), r.path.clone()), (Some(libc::S_IFDIR), t.text("dir")));
+    assert_eq!(
+        (kind(&r), r.path.clone()),
+        (Some(libc::S_IFDIR), t.text("dir"))
+    );
     assert_eq!(ctx.nofollow("file/").unwrap_err(), Errno::ENOTDIR);
     assert_eq!(ctx.get("file//").unwrap_err(), Errno::ENOTDIR);
     // mkdir("newdir/") is legal: missing, trailing slash.
@@ -325,7 +341,10 @@ fn dot_and_dotdot_last_components() {
     t.write("file", "");
     let ctx = Ctx::new("/", &t.0);
     let r = ctx.get("dir/.").unwrap();
-    assert_eq!((r.last, name(&r), r.path.clone()), (Last::Dot, &b"."[..], t.text("dir")));
+    assert_eq!(
+        (r.last, name(&r), r.path.clone()),
+        (Last::Dot, &b"."[..], t.text("dir"))
+    );
     assert_eq!(id_parent(&r), id_of(t.join("dir")));
     let r = ctx.nofollow("dir/sub/..").unwrap();
     assert_eq!((r.last, r.path.clone()), (Last::Dot, t.text("dir")));
@@ -346,12 +365,18 @@ fn empty_path() {
     let mut l = ctx.lookup(b"", true, 0);
     l.empty_path = true;
     let r = resolve(&l).unwrap();
-    assert_eq!((r.last, name(&r), r.path.clone()), (Last::Dot, &b"."[..], t.text("")));
+    assert_eq!(
+        (r.last, name(&r), r.path.clone()),
+        (Last::Dot, &b"."[..], t.text(""))
+    );
     let file = opath(t.join("file"));
     l.start = file.as_fd();
     let r = resolve(&l).unwrap();
     assert!(is_object(&r));
-    assert_eq!((kind(&r), r.path.clone()), (Some(libc::S_IFREG), t.text("file")));
+    assert_eq!(
+        (kind(&r), r.path.clone()),
+        (Some(libc::S_IFREG), t.text("file"))
+    );
     // A relative path from a non-directory start is ENOTDIR.
     l.path = b"x";
     assert_eq!(resolve(&l).unwrap_err(), Errno::ENOTDIR);
@@ -373,7 +398,11 @@ fn proc_self_resolves_to_the_given_process() {
     ] {
         let r = ctx.get(&p).unwrap();
         assert!(is_object(&r), "{p}");
-        assert_eq!((kind(&r), r.path.clone()), (Some(libc::S_IFREG), t.text("f")), "{p}");
+        assert_eq!(
+            (kind(&r), r.path.clone()),
+            (Some(libc::S_IFREG), t.text("f")),
+            "{p}"
+        );
         assert_eq!(id_target(&r), id_of(t.join("f")));
     }
     // Not following the last component: the magic link itself.
@@ -385,7 +414,10 @@ fn proc_self_resolves_to_the_given_process() {
     assert_eq!(r.path, format!("/proc/{pid}").into_bytes());
     assert_eq!(id_parent(&r), id_of(format!("/proc/{pid}")));
     let r = ctx.nofollow("/proc/self").unwrap();
-    assert_eq!((kind(&r), r.path.as_slice()), (Some(libc::S_IFLNK), &b"/proc/self"[..]));
+    assert_eq!(
+        (kind(&r), r.path.as_slice()),
+        (Some(libc::S_IFLNK), &b"/proc/self"[..])
+    );
     // ".." from thread-self retraces the walked path.
     let r = ctx.get("/proc/thread-self/..").unwrap();
     assert_eq!(r.path, format!("/proc/{pid}/task").into_bytes());
@@ -395,7 +427,13 @@ fn proc_self_resolves_to_the_given_process() {
     let r = ctx.get("/proc/self/cwd/.").unwrap();
     let cwd = std::env::current_dir().unwrap();
     assert_eq!(r.path, cwd.as_os_str().as_encoded_bytes());
-    assert_eq!(ctx.get(&format!("/proc/self/fd/{n}/x")).unwrap_err(), Errno::ENOTDIR);
+    assert_eq!(
+        ctx.get(&format!("/proc/self/fd/{n}/x")).unwrap_err(),
+        Errno::ENOTDIR
+    );
+    // /proc/self/root is the program's root: ".." stays there.
+    let r = ctx.get("/proc/self/root/../tmp").unwrap();
+    assert_eq!((r.path.as_slice(), name(&r)), (&b"/tmp"[..], &b"tmp"[..]));
     drop(file);
 }
 
@@ -418,10 +456,16 @@ fn proc_self_of_a_child_is_the_childs() {
     assert_eq!(r.path, t.text("stdin"));
     assert_eq!(id_target(&r), id_of(t.join("stdin")));
     let r = ctx.get("/proc/self/cwd/here").unwrap();
-    assert_eq!((r.path.clone(), name(&r)), (t.text("cwd/here"), &b"here"[..]));
+    assert_eq!(
+        (r.path.clone(), name(&r)),
+        (t.text("cwd/here"), &b"here"[..])
+    );
     let r = ctx.get("/proc/self/cwd").unwrap();
     assert!(is_object(&r));
-    assert_eq!((kind(&r), r.path.clone()), (Some(libc::S_IFDIR), t.text("cwd")));
+    assert_eq!(
+        (kind(&r), r.path.clone()),
+        (Some(libc::S_IFDIR), t.text("cwd"))
+    );
     let r = ctx.get("/proc/thread-self").unwrap();
     assert_eq!(r.path, format!("/proc/{pid}/task/{pid}").into_bytes());
     assert_eq!(id_parent(&r), id_of(format!("/proc/{pid}/task/{pid}")));
@@ -446,7 +490,12 @@ fn resolve_beneath() {
     // Magic links are refused in scoped lookups.
     let proc_ctx = Ctx::new("/", "/proc");
     assert_eq!(proc_ctx.flags("self/cwd", b).unwrap_err(), Errno::EXDEV);
-    assert_eq!(proc_ctx.flags("self/cwd", b | libc::RESOLVE_NO_MAGICLINKS).unwrap_err(), Errno::ELOOP);
+    assert_eq!(
+        proc_ctx
+            .flags("self/cwd", b | libc::RESOLVE_NO_MAGICLINKS)
+            .unwrap_err(),
+        Errno::ELOOP
+    );
 }
 
 #[test]
@@ -457,7 +506,13 @@ fn resolve_in_root() {
     t.symlink("abs", "/etc");
     t.symlink("up", "../../../etc");
     let ctx = Ctx::new("/", &t.0);
-    for p in ["/etc/passwd", "../../etc/passwd", "abs/passwd", "up/passwd", "/../abs/../etc/passwd"] {
+    for p in [
+        "/etc/passwd",
+        "../../etc/passwd",
+        "abs/passwd",
+        "up/passwd",
+        "/../abs/../etc/passwd",
+    ] {
         let r = ctx.flags(p, libc::RESOLVE_IN_ROOT).unwrap();
         assert_eq!(r.path, t.text("etc/passwd"), "{p}");
         assert_eq!(read_entry(&r), "inroot");
@@ -471,7 +526,9 @@ fn resolve_no_symlinks_magiclinks_xdev_cached() {
     let t = TempDir::new();
     t.mkdir("dir");
     t.symlink("ldir", "dir");
-    let file = File::open("/etc/hostname").or_else(|_| File::open("/")).unwrap();
+    let file = File::open("/etc/hostname")
+        .or_else(|_| File::open("/"))
+        .unwrap();
     let n = file.as_raw_fd();
     let ctx = Ctx::new("/", &t.0);
     let ns = libc::RESOLVE_NO_SYMLINKS;
@@ -491,7 +548,10 @@ fn resolve_no_symlinks_magiclinks_xdev_cached() {
     let nx = libc::RESOLVE_NO_XDEV;
     assert_eq!(ctx.flags("/proc/self", nx).unwrap_err(), Errno::EXDEV);
     assert_eq!(ctx.flags("ldir/..", nx).unwrap().path, t.text(""));
-    assert_eq!(ctx.flags("dir", libc::RESOLVE_CACHED).unwrap_err(), Errno::EAGAIN);
+    assert_eq!(
+        ctx.flags("dir", libc::RESOLVE_CACHED).unwrap_err(),
+        Errno::EAGAIN
+    );
     let both = libc::RESOLVE_BENEATH | libc::RESOLVE_IN_ROOT;
     assert_eq!(ctx.flags("dir", both).unwrap_err(), Errno::EINVAL);
     drop(file);
@@ -503,9 +563,15 @@ fn name_too_long() {
     let ctx = Ctx::new("/", &t.0);
     let long = "x".repeat(256);
     assert_eq!(ctx.get(&long).unwrap_err(), Errno::ENAMETOOLONG);
-    assert_eq!(ctx.get(&format!("{long}/y")).unwrap_err(), Errno::ENAMETOOLONG);
+    assert_eq!(
+        ctx.get(&format!("{long}/y")).unwrap_err(),
+        Errno::ENAMETOOLONG
+    );
     // Lookups stop at the first missing directory, as the kernel's do.
-    assert_eq!(ctx.get(&format!("missing/{long}")).unwrap_err(), Errno::ENOENT);
+    assert_eq!(
+        ctx.get(&format!("missing/{long}")).unwrap_err(),
+        Errno::ENOENT
+    );
     assert_eq!(ctx.get(&"x".repeat(255)).unwrap().last, Last::Missing);
     let path = "./".repeat(2048);
     assert_eq!(ctx.get(&path).unwrap_err(), Errno::ENAMETOOLONG);
@@ -576,7 +642,11 @@ fn concurrent_symlink_swap_cannot_redirect() {
         renameat2(&dir, "a", &dir, "alias", RenameFlags::RENAME_EXCHANGE).unwrap();
     });
     // Put "a" back as a directory for the cleanup's sake.
-    if fs::symlink_metadata(t.join("a")).unwrap().file_type().is_symlink() {
+    if fs::symlink_metadata(t.join("a"))
+        .unwrap()
+        .file_type()
+        .is_symlink()
+    {
         let dir = opath(&t.0);
         renameat2(&dir, "a", &dir, "alias", RenameFlags::RENAME_EXCHANGE).unwrap();
     }

@@ -1,0 +1,25 @@
+# supervisor: build, test, lint, bench, demo.  `just --list` shows the recipes.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Build the supervisor (release).
+build:
+    cargo build --release --workspace
+
+# The whole test suite: unit tests and the integration tests (real
+# seccomp filters, real static and dynamic programs).
+test:
+    cargo test --workspace --no-fail-fast
+
+# Formatting and clippy, warnings as errors.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Demo: a static busybox under example policies.
+demo: build
+    bash .ci/demo
+
+# Benchmarks (writes BENCHMARKS.md).
+bench: build
+    bash bench/run
