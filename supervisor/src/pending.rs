@@ -2,12 +2,36 @@
 //! its thread, and (once asked for) its resolved paths.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
 
 use crate::request::{Args, Dir, PathArg, Request};
-use crate::resolve::{self, Lookup, Resolved};
-use crate::task::Task;
+use crate::resolve::{self, fast, Lookup, Resolved};
+use crate::task::{self, DirId, Task};
+
+/// The supervisor's own root: an O_PATH descriptor and its identity.
+struct OurRoot {
+    fd: OwnedFd,
+    id: DirId,
+}
+
+fn our_root() -> Option<&'static OurRoot> {
+    static ROOT: OnceLock<Option<OurRoot>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let fd = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ok()?;
+        let id = task::dir_id(fd.as_fd(), c"").ok()?;
+        Some(OurRoot { fd, id })
+    })
+    .as_ref()
+}
 
 /// One notification handed to the policy.
 pub struct Pending {
@@ -31,10 +55,78 @@ impl Pending {
         }
     }
 
-    /// The request's paths resolved in the program's view, now; the
-    /// objects found stay held in the result until the request is answered.
+    /// The request's paths resolved in the program's view, now, with their
+    /// canonical text; the objects found stay held in the result until the
+    /// request is answered.
     pub fn resolve(&mut self) -> Result<&[Result<Resolved, Errno>], Errno> {
+        if self.resolved.as_ref().is_some_and(|v| !self.has_text(v)) {
+            self.resolved = None;
+        }
+        self.resolve_objects(true)?;
+        Ok(self.resolved.as_deref().unwrap_or(&[]))
+    }
+
+    fn has_text(&self, v: &[Result<Resolved, Errno>]) -> bool {
+        v.iter()
+            .all(|r| r.as_ref().map_or(true, |r| !r.path.is_empty()))
+    }
+
+    /// Tries the fast path for every path; `None` if any needs the walk.
+    fn resolve_fast(
+        &mut self,
+        paths: &[PathArg],
+        want_text: bool,
+    ) -> Result<Option<Vec<Result<Resolved, Errno>>>, Errno> {
+        let Some(root) = our_root() else {
+            return Ok(None);
+        };
+        let same_root = self.task.root_id()? == root.id;
+        // The root read must belong to this notification before it is used.
+        self.task.settle()?;
+        if !same_root {
+            return Ok(None);
+        }
+        let follow = self.req.follows_last();
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            let absolute = p.path.first() == Some(&b'/');
+            let start = if absolute {
+                None
+            } else {
+                match self.start_of(p) {
+                    Ok(fd) => Some(fd),
+                    Err(Errno::ESRCH) => return Err(Errno::ESRCH),
+                    Err(e) => {
+                        out.push(Err(e));
+                        continue;
+                    }
+                }
+            };
+            let start_fd = start.as_ref().map_or(root.fd.as_fd(), |f| f.as_fd());
+            match fast::resolve(start_fd, &p.path, follow, want_text) {
+                Some(r) => out.push(r),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    fn resolve_objects(&mut self, want_text: bool) -> Result<(), Errno> {
         if self.resolved.is_none() {
+            let plain = match &self.req.args {
+                Args::Access { flags, .. } => flags & libc::AT_EMPTY_PATH == 0,
+                Args::Open { resolve, .. } => *resolve == 0,
+                _ => true,
+            };
+            if plain {
+                let paths: Vec<PathArg> = self.req.paths().into_iter().cloned().collect();
+                if let Some(v) = self.resolve_fast(&paths, want_text)? {
+                    // What was resolved must belong to this very notification.
+                    self.task.settle()?;
+                    self.resolved = Some(v);
+                    return Ok(());
+                }
+            }
             let follow = self.req.follows_last();
             let (empty, resolve) = match &self.req.args {
                 Args::Access { flags, .. } => (flags & libc::AT_EMPTY_PATH != 0, 0),
@@ -70,13 +162,13 @@ impl Pending {
                 out.push(resolve::resolve(&l));
             }
             // What was resolved must belong to this very notification.
-            self.task.check()?;
+            self.task.settle()?;
             self.resolved = Some(out);
         }
-        Ok(self.resolved.as_deref().unwrap_or(&[]))
+        Ok(())
     }
 
-    fn start_of(&self, p: &PathArg) -> Result<OwnedFd, Errno> {
+    fn start_of(&mut self, p: &PathArg) -> Result<OwnedFd, Errno> {
         match p.dir {
             Dir::Cwd => self.task.cwd(),
             Dir::Fd(fd) => {
@@ -92,7 +184,7 @@ impl Pending {
 
     /// Takes the resolved paths (resolving now if not done yet).
     pub fn take_resolved(&mut self) -> Result<Vec<Result<Resolved, Errno>>, Errno> {
-        self.resolve()?;
+        self.resolve_objects(false)?;
         Ok(self.resolved.take().unwrap_or_default())
     }
 

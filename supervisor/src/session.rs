@@ -153,17 +153,17 @@ impl Session {
                 None
             }
             Decoded::FdStat { fd, out } => {
-                let o = match Task::open(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
-                    Ok(t) => act::fd_stat(&t, fd, out),
+                let o = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
+                    Ok(mut t) => act::fd_stat(&mut t, fd, out),
                     Err(_) => Outcome::Gone,
                 };
                 self.answer(n.id, o);
                 None
             }
             Decoded::Policy(req) => {
-                // Opening /proc/<tid> checks the notification is still valid,
-                // after the copies decode took.
-                match Task::open(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
+                // Task::new checks the notification is still valid, after the
+                // copies decode took.
+                match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
                     Ok(task) => Some(Box::new(Pending::new(req, task))),
                     Err(Errno::ESRCH) => None,
                     Err(e) => {

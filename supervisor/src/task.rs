@@ -1,12 +1,14 @@
 //! The thread behind a notification, seen through `/proc/<tid>`.
 //!
-//! Every read of `/proc/<tid>` is followed by
-//! `SECCOMP_IOCTL_NOTIF_ID_VALID`: if the notification is still pending,
-//! the thread is alive and blocked in that very syscall, so the tid was not
-//! reused and what was read belongs to it.
+//! Every read of `/proc/<tid>` (or of the program's memory) must be
+//! followed by `SECCOMP_IOCTL_NOTIF_ID_VALID` before what was read is used
+//! to act: if the notification is still pending, the thread is alive and
+//! blocked in that very syscall, so its tid was not reused and what was
+//! read belongs to it.  [`Task`] tracks this: every read marks it *dirty*,
+//! and [`Task::settle`] (one ioctl) must succeed before acting.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use nix::errno::Errno;
@@ -21,40 +23,40 @@ pub struct Status {
     pub umask: u32,
 }
 
+/// The identity of a directory: device, inode, mount id.
+pub type DirId = (u64, u64, u64);
+
 /// One notifying thread, valid for one notification.
 pub struct Task {
     pub tid: u32,
     pub id: u64,
     listener: Arc<Listener>,
     proc: Arc<OwnedFd>,
-    dir: OwnedFd,
+    dir: Option<OwnedFd>,
     status: Option<Status>,
+    dirty: bool,
 }
 
 impl Task {
-    /// Opens `/proc/<tid>` (from the supervisor's `/proc`, `proc`).
-    pub fn open(
+    /// The task of notification `id` from thread `tid`.  Checks at once that
+    /// the notification is still valid: this validates the copies of the
+    /// arguments taken before.
+    pub fn new(
         listener: Arc<Listener>,
         proc: Arc<OwnedFd>,
         tid: u32,
         id: u64,
     ) -> Result<Self, Errno> {
-        let name = CString::new(tid.to_string()).expect("digits");
-        let dir = sys::openat(
-            proc.as_fd(),
-            &name,
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            0,
-        )?;
-        let t = Task {
+        let mut t = Task {
             tid,
             id,
             listener,
             proc,
-            dir,
+            dir: None,
             status: None,
+            dirty: true,
         };
-        t.check()?;
+        t.settle()?;
         Ok(t)
     }
 
@@ -65,36 +67,64 @@ impl Task {
 
     /// Is the notification still pending?  `Err(ESRCH)` when it is not:
     /// the thread died or was interrupted, and nothing read may be used.
-    pub fn check(&self) -> Result<(), Errno> {
+    pub fn check(&mut self) -> Result<(), Errno> {
         if self.listener.id_valid(self.id) {
+            self.dirty = false;
             Ok(())
         } else {
             Err(Errno::ESRCH)
         }
     }
 
+    /// Checks validity if anything was read since the last check.
+    pub fn settle(&mut self) -> Result<(), Errno> {
+        if self.dirty {
+            self.check()
+        } else {
+            Ok(())
+        }
+    }
+
+    fn dir(&mut self) -> Result<BorrowedFd<'_>, Errno> {
+        if self.dir.is_none() {
+            let name = CString::new(self.tid.to_string()).expect("digits");
+            let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+            self.dirty = true;
+            self.dir = Some(sys::openat(self.proc.as_fd(), &name, flags, 0)?);
+        }
+        Ok(self.dir.as_ref().expect("opened").as_fd())
+    }
+
     /// Opens `/proc/<tid>/<name>` with O_PATH, following magic links
     /// (`cwd`, `root`, `fd/N`): the program's object, not its name.
-    pub fn open_path(&self, name: &str) -> Result<OwnedFd, Errno> {
+    pub fn open_path(&mut self, name: &str) -> Result<OwnedFd, Errno> {
         let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
-        let fd = sys::openat(self.dir.as_fd(), &c, libc::O_PATH | libc::O_CLOEXEC, 0)?;
-        self.check()?;
-        Ok(fd)
+        let dir = self.dir()?;
+        let fd = sys::openat(dir, &c, libc::O_PATH | libc::O_CLOEXEC, 0);
+        self.dirty = true;
+        fd
     }
 
     /// The program's root directory.
-    pub fn root(&self) -> Result<OwnedFd, Errno> {
+    pub fn root(&mut self) -> Result<OwnedFd, Errno> {
         self.open_path("root")
     }
 
     /// The program's working directory.
-    pub fn cwd(&self) -> Result<OwnedFd, Errno> {
+    pub fn cwd(&mut self) -> Result<OwnedFd, Errno> {
         self.open_path("cwd")
+    }
+
+    /// The identity of the program's root directory.
+    pub fn root_id(&mut self) -> Result<DirId, Errno> {
+        let name = CString::new(format!("{}/root", self.tid)).expect("digits");
+        self.dirty = true;
+        dir_id(self.proc.as_fd(), &name)
     }
 
     /// An O_PATH reference to the object behind the program's descriptor
     /// `fd` (EBADF when it has none).
-    pub fn fd_object(&self, fd: i32) -> Result<OwnedFd, Errno> {
+    pub fn fd_object(&mut self, fd: i32) -> Result<OwnedFd, Errno> {
         if fd < 0 {
             return Err(Errno::EBADF);
         }
@@ -109,9 +139,9 @@ impl Task {
 
     /// A duplicate of the program's descriptor `fd` (same open file
     /// description), taken with `pidfd_getfd`.
-    pub fn getfd(&self, fd: i32) -> Result<OwnedFd, Errno> {
+    pub fn getfd(&mut self, fd: i32) -> Result<OwnedFd, Errno> {
+        self.dirty = true;
         let pidfd = sys::pidfd_open_thread(self.tid)?;
-        self.check()?;
         let r = sys::pidfd_getfd(pidfd.as_fd(), fd);
         self.check()?;
         r
@@ -122,15 +152,11 @@ impl Task {
         if let Some(s) = self.status {
             return Ok(s);
         }
-        let fd = sys::openat(
-            self.dir.as_fd(),
-            c"status",
-            libc::O_RDONLY | libc::O_CLOEXEC,
-            0,
-        )?;
+        let dir = self.dir()?;
+        let fd = sys::openat(dir, c"status", libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+        self.dirty = true;
         let mut buf = [0u8; 4096];
         let n = nix::unistd::read(&fd, &mut buf)?;
-        self.check()?;
         let text = std::str::from_utf8(&buf[..n]).map_err(|_| Errno::EIO)?;
         let field = |key: &str| {
             text.lines()
@@ -151,10 +177,29 @@ impl Task {
         let tgid = self.status()?.tgid;
         let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
         let me = CString::new(tgid.to_string()).expect("digits");
+        self.dirty = true;
         let pself = sys::openat(self.proc.as_fd(), &me, flags, 0)?;
         let th = CString::new(format!("task/{}", self.tid)).expect("digits");
         let tself = sys::openat(pself.as_fd(), &th, flags, 0)?;
-        self.check()?;
         Ok((pself, tself))
     }
+}
+
+/// The identity of `name` under `dir` (following a magic link); an empty
+/// name is `dir` itself.
+pub fn dir_id(dir: BorrowedFd, name: &std::ffi::CStr) -> Result<DirId, Errno> {
+    let flags = if name.is_empty() {
+        libc::AT_EMPTY_PATH
+    } else {
+        0
+    };
+    let st = sys::statx(dir, name, flags, libc::STATX_INO | libc::STATX_MNT_ID)?;
+    if st.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(Errno::ENOSYS);
+    }
+    Ok((
+        libc::makedev(st.stx_dev_major, st.stx_dev_minor),
+        st.stx_ino,
+        st.stx_mnt_id,
+    ))
 }

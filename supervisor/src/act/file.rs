@@ -19,17 +19,18 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
     let tid = p.tid;
     let function = p.req.function;
     let args = p.req.args.clone();
+    let umask = match args {
+        Args::Open { flags, .. } => creating_umask(&mut p.task, flags)?,
+        Args::Mkdir { .. } => p.task.status()?.umask,
+        _ => 0,
+    };
+    // Everything read from /proc/<tid> belongs to this notification.
+    p.task.settle()?;
     Ok(match args {
-        Args::Open { flags, mode, .. } => {
-            let umask = creating_umask(&mut p.task, flags)?;
-            open(first, flags, mode & !umask)
-        }
+        Args::Open { flags, mode, .. } => open(first, flags, mode & !umask),
         Args::Stat { out, .. } => stat(tid, out, first).into(),
         Args::Access { mode, flags, .. } => access(first, mode, flags).into(),
-        Args::Mkdir { mode, .. } => {
-            let umask = p.task.status()?.umask;
-            mkdir(first, mode & !umask).into()
-        }
+        Args::Mkdir { mode, .. } => mkdir(first, mode & !umask).into(),
         Args::Unlink { .. } => unlink(first, function == Function::Rmdir).into(),
         Args::Rename { flags, .. } => {
             let second = targets.next().ok_or(Errno::EINVAL)??;
@@ -115,13 +116,14 @@ fn stat(tid: u32, out: StatOut, r: Resolved) -> Result<(), Errno> {
 
 /// An fd-only stat (`fstat` through `newfstatat`/`statx` with
 /// `AT_EMPTY_PATH`): performed on the program's own descriptor.
-pub fn fd_stat(task: &Task, fd: i32, out: StatOut) -> Outcome {
+pub fn fd_stat(task: &mut Task, fd: i32, out: StatOut) -> Outcome {
     let r = (|| {
         let obj = if fd == libc::AT_FDCWD {
             task.cwd()?
         } else {
             task.fd_object(fd)?
         };
+        task.settle()?;
         stat_into(task.tid, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH)
     })();
     r.into()

@@ -30,6 +30,7 @@
 //! object lies outside that root (the program could not name it anyway) or
 //! carries a ` (deleted)` suffix.
 
+pub mod fast;
 mod sys;
 
 use std::ffi::CString;

@@ -117,3 +117,12 @@ pub(super) fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     fd.try_clone_to_owned()
         .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)))
 }
+
+/// `openat2(dir, path, O_PATH|O_DIRECTORY|O_CLOEXEC, resolve)`.
+pub(super) fn open_dir2(dir: BorrowedFd<'_>, path: &CStr, resolve: u64) -> Result<OwnedFd, Errno> {
+    use nix::fcntl::{openat2, OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::from_bits_retain(resolve));
+    openat2(dir, path, how)
+}

@@ -1,0 +1,79 @@
+//! The fast path of resolution, for the common case: the program shares
+//! the supervisor's root (same mount namespace, no chroot) and the path has
+//! no trailing slash, no `.`/`..` last component, no openat2 RESOLVE_*
+//! flags.  The directory part is resolved by one `openat2` with
+//! `RESOLVE_NO_MAGICLINKS` from the held start directory; the kernel's walk
+//! then means the same for the program as for the supervisor, except on
+//! procfs (`/proc/self` is whoever looks): a parent on procfs, a magic link
+//! on the way (ELOOP), or a symlink as a followed last component all fall
+//! back to the userspace walk of [`super::resolve`].
+
+use std::ffi::CString;
+use std::os::fd::BorrowedFd;
+
+use nix::errno::Errno;
+
+use super::{sys, Last, Resolved, Target};
+
+/// Resolves `path` from `start` (the supervisor's root for an absolute
+/// path), or `None` when the slow walk must decide.  With `want_text`, the
+/// canonical path is filled in (one `readlink` more).
+pub fn resolve(
+    start: BorrowedFd,
+    path: &[u8],
+    follow_last: bool,
+    want_text: bool,
+) -> Option<Result<Resolved, Errno>> {
+    if path.is_empty() || path.len() >= crate::memory::PATH_MAX {
+        return None;
+    }
+    let (dir, last): (&[u8], &[u8]) = match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => (b"/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (b".", path),
+    };
+    if last.is_empty() || last == b"." || last == b".." || last.len() > 255 {
+        return None;
+    }
+    let dir = CString::new(dir).ok()?;
+    let name = CString::new(last).ok()?;
+    let parent = match sys::open_dir2(start, &dir, libc::RESOLVE_NO_MAGICLINKS) {
+        Ok(p) => p,
+        // What the kernel would answer the program as well.
+        Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => return Some(Err(e)),
+        // ELOOP may be a magic link: the slow walk knows.
+        Err(_) => return None,
+    };
+    use std::os::fd::AsFd;
+    if sys::is_procfs(parent.as_fd()).unwrap_or(true) {
+        return None;
+    }
+    let last = match sys::stat(parent.as_fd(), &name) {
+        Ok(st) if st.is_symlink() && follow_last => return None,
+        Ok(st) => Last::Exists { mode: st.mode },
+        Err(Errno::ENOENT) => Last::Missing,
+        Err(_) => return None,
+    };
+    let mut text = Vec::new();
+    if want_text {
+        let mut p = sys::fd_path(parent.as_fd()).ok()?;
+        if p.first() != Some(&b'/') || p.ends_with(b" (deleted)") {
+            return None;
+        }
+        if p != b"/" {
+            p.push(b'/');
+        }
+        p.extend_from_slice(last_bytes(&name));
+        text = p;
+    }
+    Some(Ok(Resolved {
+        target: Target::Entry { parent, name },
+        path: text,
+        last,
+        trailing_slash: false,
+    }))
+}
+
+fn last_bytes(c: &CString) -> &[u8] {
+    c.as_bytes()
+}
