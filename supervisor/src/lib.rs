@@ -14,6 +14,7 @@ pub mod memory;
 pub mod notify;
 pub mod pending;
 pub mod policy;
+pub mod reap;
 pub mod request;
 pub mod resolve;
 pub mod session;

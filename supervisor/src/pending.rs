@@ -172,12 +172,14 @@ impl Pending {
         match p.dir {
             Dir::Cwd => self.task.cwd(),
             Dir::Fd(fd) => {
-                if p.path.first() == Some(&b'/') {
-                    // The dirfd is ignored for absolute paths (even if bad).
+                // The dirfd is ignored for absolute paths (even if bad),
+                // except where openat2 scopes the path to it.
+                let scoped = matches!(&self.req.args, Args::Open { resolve, .. }
+                    if resolve & (libc::RESOLVE_IN_ROOT | libc::RESOLVE_BENEATH) != 0);
+                if p.path.first() == Some(&b'/') && !scoped {
                     return self.task.cwd();
                 }
-                let o = self.task.fd_object(fd)?;
-                Ok(o)
+                self.task.fd_object(fd)
             }
         }
     }

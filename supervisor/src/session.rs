@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use crate::act::{self, Outcome};
@@ -42,6 +42,8 @@ pub struct Session {
     sigfd: SignalFd,
     map: SyscallMap,
     runtime: Option<tokio::runtime::Runtime>,
+    /// The program's wait status, once reaped.
+    status: Option<WaitStatus>,
 }
 
 const FORWARDED: [Signal; 4] = [
@@ -54,6 +56,9 @@ const FORWARDED: [Signal; 4] = [
 impl Session {
     /// Starts the program.  Must be called while single-threaded.
     pub fn start(prog: &Prepared, map: SyscallMap) -> Result<Self, LaunchError> {
+        // Orphans of the program are reparented to the supervisor, so that
+        // ending the run can end all of them.
+        crate::reap::become_subreaper();
         let child = prog.spawn()?;
         // Modes the supervisor passes are exact: the program's own umask is
         // applied explicitly on every create.
@@ -62,6 +67,7 @@ impl Session {
         for s in FORWARDED {
             mask.add(s);
         }
+        mask.add(Signal::SIGCHLD);
         // Blocked before any thread exists, so every later thread inherits it.
         let _ = mask.thread_block();
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
@@ -82,6 +88,7 @@ impl Session {
             sigfd,
             map,
             runtime: None,
+            status: None,
         })
     }
 
@@ -132,10 +139,15 @@ impl Session {
                 }
                 continue;
             }
-            if dead {
-                if let Some(code) = self.reap() {
-                    return Next::Exited(code);
+            if dead || sig {
+                if let Some(s) = crate::reap::reap_all(self.pid) {
+                    self.status = Some(s);
                 }
+            }
+            if let Some(code) = self.status.and_then(exit_code) {
+                // The program is over: so is everything it left behind.
+                crate::reap::kill_tree(self.pid);
+                return Next::Exited(code);
             }
         }
     }
@@ -197,6 +209,9 @@ impl Session {
         while let Ok(Some(info)) = self.sigfd.read_signal() {
             // A signal from the terminal (pid 0) already reached the program,
             // which shares our process group; forward only those sent to us.
+            if info.ssi_signo == Signal::SIGCHLD as u32 {
+                continue;
+            }
             if info.ssi_pid != 0 {
                 if let Ok(s) = Signal::try_from(info.ssi_signo as i32) {
                     let _ = nix::sys::signal::kill(self.pid, s);
@@ -205,19 +220,11 @@ impl Session {
         }
     }
 
-    fn reap(&mut self) -> Option<i32> {
-        match waitpid(self.pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => Some(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
-            Ok(_) => None,
-            Err(_) => Some(crate::exit::SUPERVISOR),
-        }
-    }
-
-    /// Kills the program (fail closed) and reaps it; returns `code`.
+    /// Kills the program and every process it started (fail closed),
+    /// reaps them; returns `code`.
     pub fn kill_and_reap(&mut self, code: i32) -> i32 {
         let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
-        let _ = waitpid(self.pid, None);
+        crate::reap::kill_tree(self.pid);
         code
     }
 
@@ -245,5 +252,14 @@ pub fn answer(l: &Listener, id: u64, o: Outcome) {
         },
         Outcome::Blocking(job) => answer(l, id, job()),
         Outcome::Gone => {}
+    }
+}
+
+/// The supervisor's exit code for the program's wait status.
+fn exit_code(s: WaitStatus) -> Option<i32> {
+    match s {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
     }
 }

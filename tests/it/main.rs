@@ -1,1 +1,17 @@
 //! Integration tests: the real supervisor binary on real programs.
+//!
+//! * `file_calls`: the file calls under the example policies, for busybox
+//!   and a C probe built with musl (static) and glibc (dynamic);
+//! * `races`: path-buffer and symlink races against a denying policy;
+//! * `bad_input`: broken policies and programs, exit codes and messages;
+//! * `launcher`: foreign ABIs, unmapped syscalls, threads, fork, vfork, exec.
+//!
+//! The C probes (tests/probes/*.c) are compiled once per run with
+//! `musl-gcc -static` and `gcc`; a missing compiler fails the tests.
+
+mod util;
+
+mod bad_input;
+mod file_calls;
+mod launcher;
+mod races;

@@ -127,6 +127,12 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
     let mut st = shared.borrow_mut();
     if !ok {
         let msg = r.get(1).map(message).unwrap_or_default();
+        // The frame of our own xpcall is noise to the policy's author.
+        let msg: Vec<&str> = msg
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("[C]: in function 'xpcall'"))
+            .collect();
+        let msg = msg.join("\n");
         if let Some(s) = st.session.as_mut() {
             s.kill_and_reap(0);
         }

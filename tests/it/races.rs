@@ -1,0 +1,142 @@
+//! Time-of-check/time-of-use races: the program changes what a path means
+//! while the supervisor decides.  A policy that decides on the resolved
+//! path and brokers the call (use_master_credentials) must never let the
+//! denied file through.
+
+use std::os::unix::fs::MetadataExt;
+
+use crate::util::{canon, tempdir, write_file, Cmd, Kind, Policy};
+
+/// Bounds of each race: whichever comes first.
+const ITERATIONS: &str = "20000";
+const MILLIS: &str = "3000";
+
+/// The counters a race subcommand of the probe prints.
+#[derive(Debug)]
+struct Counts {
+    iterations: u64,
+    opens: u64,
+    denied: u64,
+    other: u64,
+    leaks: u64,
+    mismatched: u64,
+}
+
+fn counts(out: &crate::util::Output, prefix: &str) -> Counts {
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line: {out}"));
+    let field = |name: &str| -> u64 {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+            .parse()
+            .unwrap_or_else(|_| panic!("bad {name} in {line:?}"))
+    };
+    Counts {
+        iterations: field("iterations"),
+        opens: field("opens"),
+        denied: field("denied"),
+        other: field("other"),
+        leaks: field("leaks"),
+        mismatched: field("mismatched"),
+    }
+}
+
+/// A thread flips one path buffer between an allowed file and /etc/shadow
+/// while the main thread opens the buffer: under deny-path (DENY=/etc/shadow,
+/// everything else brokered) no descriptor on /etc/shadow is ever returned,
+/// and both allowed opens and denials happen.
+#[test]
+fn flipping_path_buffer_never_opens_the_denied_file() {
+    let secret = std::fs::metadata("/etc/shadow").expect("this test needs /etc/shadow");
+    let tmp = tempdir();
+    let root = canon(&tmp);
+    // A long, distinctive directory name: a torn read of the buffer makes a
+    // path that does not exist rather than another real file.
+    let dir = root.join("allowed-directory-for-the-race");
+    std::fs::create_dir(&dir).unwrap();
+    let allowed = dir.join("allowed-file");
+    write_file(&allowed, "allowed content\n", 0o644);
+    let argv = Kind::Musl.probe_argv(&[
+        "race-open",
+        allowed.to_str().unwrap(),
+        "/etc/shadow",
+        &secret.dev().to_string(),
+        &secret.ino().to_string(),
+        ITERATIONS,
+        MILLIS,
+    ]);
+    let out = Cmd::supervised(Policy::example("deny-path"), &argv)
+        .env("DENY", "/etc/shadow")
+        .run();
+    out.assert_clean();
+    let c = counts(&out, "race-open:");
+    assert_eq!(c.leaks, 0, "/etc/shadow was opened: {c:?}\n{out}");
+    assert_eq!(
+        c.mismatched, 0,
+        "an open returned an unexpected file: {c:?}\n{out}"
+    );
+    assert!(
+        c.opens > 0,
+        "the allowed file was never opened, no race: {c:?}\n{out}"
+    );
+    assert!(
+        c.denied > 0,
+        "/etc/shadow was never denied, no race: {c:?}\n{out}"
+    );
+    assert!(
+        c.iterations > 0 && c.opens + c.denied + c.other == c.iterations,
+        "{c:?}"
+    );
+}
+
+/// A thread swaps a symlink `link` (atomic rename of a fresh symlink over
+/// it) between a directory holding a harmless `passwd` and /etc, while the
+/// main thread opens `link/passwd`: under deny-path (DENY=/etc/passwd, the
+/// rest brokered) /etc/passwd is never opened (dev/ino of every descriptor
+/// compared with those of /etc/passwd), and both outcomes occur.
+#[test]
+fn swapped_symlink_never_opens_the_denied_file() {
+    let secret = std::fs::metadata("/etc/passwd").expect("this test needs /etc/passwd");
+    let tmp = tempdir();
+    let root = canon(&tmp);
+    let allowed = root.join("allowed");
+    let work = root.join("work");
+    std::fs::create_dir(&allowed).unwrap();
+    std::fs::create_dir(&work).unwrap();
+    write_file(&allowed.join("passwd"), "not the real passwd\n", 0o644);
+    let argv = Kind::Musl.probe_argv(&[
+        "symlink-race",
+        work.to_str().unwrap(),
+        allowed.to_str().unwrap(),
+        &secret.dev().to_string(),
+        &secret.ino().to_string(),
+        ITERATIONS,
+        MILLIS,
+    ]);
+    let out = Cmd::supervised(Policy::example("deny-path"), &argv)
+        .env("DENY", "/etc/passwd")
+        .run();
+    out.assert_clean();
+    let c = counts(&out, "symlink-race:");
+    assert_eq!(c.leaks, 0, "/etc/passwd was opened: {c:?}\n{out}");
+    assert_eq!(
+        c.mismatched, 0,
+        "an open returned an unexpected file: {c:?}\n{out}"
+    );
+    assert!(
+        c.opens > 0,
+        "link/passwd never opened the allowed file, no race: {c:?}\n{out}"
+    );
+    assert!(
+        c.denied > 0,
+        "link/passwd was never denied, no race: {c:?}\n{out}"
+    );
+    assert!(
+        c.iterations > 0 && c.opens + c.denied + c.other == c.iterations,
+        "{c:?}"
+    );
+}

@@ -1,0 +1,437 @@
+//! Running the supervisor (or a program natively) and the C probes.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// The static busybox the tests run.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// The supervisor binary built by cargo for this test run.
+pub fn supervisor() -> &'static str {
+    env!("CARGO_BIN_EXE_supervisor")
+}
+
+/// The repository root (the workspace).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("supervisor/ has a parent")
+        .to_path_buf()
+}
+
+/// A policy: a file, or Lua source written to `policy.lua` in a temporary
+/// directory when the command runs.
+#[derive(Clone, Debug)]
+pub enum Policy {
+    File(PathBuf),
+    Inline(String),
+}
+
+impl Policy {
+    /// One of the example policies, `policies/NAME.lua`.
+    pub fn example(name: &str) -> Policy {
+        let p = repo().join("policies").join(format!("{name}.lua"));
+        assert!(p.is_file(), "example policy {} is missing", p.display());
+        Policy::File(p)
+    }
+
+    /// A policy file at `path` (which may not exist).
+    pub fn file(path: impl Into<PathBuf>) -> Policy {
+        Policy::File(path.into())
+    }
+
+    /// Inline Lua source.
+    pub fn inline(src: &str) -> Policy {
+        Policy::Inline(src.to_string())
+    }
+}
+
+/// A command to run, under the supervisor or natively.
+#[derive(Clone, Debug)]
+pub struct Cmd {
+    policy: Option<Policy>,
+    argv: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
+    cwd: Option<PathBuf>,
+    timeout: Duration,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    /// The exit code; 128 + the signal for a native program killed by one.
+    pub code: i32,
+    /// The pid of the process started (the supervisor, for supervised runs).
+    pub pid: u32,
+    /// What was run, for messages.
+    pub what: String,
+}
+
+impl Output {
+    /// Panics unless the exit code is `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code for {self}");
+        self
+    }
+
+    /// Panics unless the run succeeded with an empty stderr.
+    #[track_caller]
+    pub fn assert_clean(&self) -> &Self {
+        assert_eq!(self.code, 0, "unexpected exit code for {self}");
+        assert_eq!(self.stderr, "", "unexpected stderr for {self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}`\n  exit code: {}\n  --- stdout ---\n{}\n  --- stderr ---\n{}\n  --------------",
+            self.what, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Cmd {
+    /// `supervisor run --policy POLICY -- ARGV…`.
+    pub fn supervised<S: AsRef<OsStr>>(policy: Policy, argv: &[S]) -> Cmd {
+        Cmd {
+            policy: Some(policy),
+            ..Cmd::native(argv)
+        }
+    }
+
+    /// `ARGV…` without the supervisor.
+    pub fn native<S: AsRef<OsStr>>(argv: &[S]) -> Cmd {
+        assert!(!argv.is_empty(), "a command needs a program");
+        Cmd {
+            policy: None,
+            argv: argv.iter().map(|a| a.as_ref().to_os_string()).collect(),
+            envs: Vec::new(),
+            cwd: None,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// The same command without the supervisor.
+    pub fn without_supervisor(&self) -> Cmd {
+        Cmd {
+            policy: None,
+            ..self.clone()
+        }
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+        self.envs
+            .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Cmd {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Runs to completion (killing it after the time-out, which fails the
+    /// test) and captures its output.  A supervised run must never print a
+    /// Rust panic.
+    #[track_caller]
+    pub fn run(&self) -> Output {
+        let _policy_dir;
+        let mut command;
+        let mut what = Vec::new();
+        match &self.policy {
+            Some(policy) => {
+                let path = match policy {
+                    Policy::File(p) => p.clone(),
+                    Policy::Inline(src) => {
+                        let dir = tempdir();
+                        let p = dir.path().join("policy.lua");
+                        std::fs::write(&p, src).expect("write the inline policy");
+                        _policy_dir = dir;
+                        p
+                    }
+                };
+                command = Command::new(supervisor());
+                command.arg("run").arg("--policy").arg(&path).arg("--");
+                what.push(format!("supervisor run --policy {} --", path.display()));
+            }
+            None => {
+                command = Command::new(&self.argv[0]);
+            }
+        }
+        let args = if self.policy.is_some() {
+            &self.argv[..]
+        } else {
+            &self.argv[1..]
+        };
+        command.args(args);
+        what.extend(self.argv.iter().map(|a| a.to_string_lossy().into_owned()));
+        for (k, v) in &self.envs {
+            command.env(k, v);
+            what.insert(
+                0,
+                format!("{}={}", k.to_string_lossy(), v.to_string_lossy()),
+            );
+        }
+        if let Some(d) = &self.cwd {
+            command.current_dir(d);
+        }
+        let what = what.join(" ");
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{what}`: {e}"));
+        let pid = child.id();
+        let reader = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = r.read_to_end(&mut v);
+                String::from_utf8_lossy(&v).into_owned()
+            })
+        };
+        let out = reader(Box::new(child.stdout.take().expect("piped")));
+        let err = reader(Box::new(child.stderr.take().expect("piped")));
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            match child.try_wait().expect("wait for the child") {
+                Some(s) => break s,
+                None if Instant::now() > deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "`{what}` did not finish within {:?}; killed. stdout so far:\n{}\nstderr:\n{}",
+                        self.timeout,
+                        out.join().unwrap_or_default(),
+                        err.join().unwrap_or_default()
+                    );
+                }
+                None => std::thread::sleep(Duration::from_millis(2)),
+            }
+        };
+        let o = Output {
+            stdout: out.join().expect("stdout reader"),
+            stderr: err.join().expect("stderr reader"),
+            code: status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+            pid,
+            what,
+        };
+        if self.policy.is_some() {
+            assert!(
+                !o.stderr.contains("panicked"),
+                "the supervisor panicked: {o}"
+            );
+        }
+        o
+    }
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("supervisor-it-")
+        .tempdir()
+        .expect("create a temporary directory")
+}
+
+/// The canonical path of a temporary directory (policies compare resolved
+/// paths, so the tests must name files by their canonical paths).
+pub fn canon(dir: &TempDir) -> PathBuf {
+    dir.path()
+        .canonicalize()
+        .expect("canonicalize the temporary directory")
+}
+
+/// Sets the access and modification times of `path` (not following a
+/// symlink) to `secs`.
+pub fn set_times(path: &Path, secs: i64) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL");
+    let ts = libc::timespec {
+        tv_sec: secs,
+        tv_nsec: 0,
+    };
+    let times = [ts, ts];
+    // SAFETY: a valid NUL-terminated path and two timespecs.
+    let r = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "utimensat {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Writes `content` to `path` with permissions `mode`.
+pub fn write_file(path: &Path, content: &str, mode: u32) {
+    std::fs::write(path, content).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+/// A listing of the tree under `root`: one line per entry (relative path,
+/// type, permission bits, and a file's content or a symlink's target),
+/// sorted; times and inode numbers are left out so that two trees built the
+/// same way in different places compare equal.
+pub fn tree_listing(root: &Path) -> String {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let rel = p
+                .strip_prefix(root)
+                .expect("under root")
+                .display()
+                .to_string();
+            let md = std::fs::symlink_metadata(&p).expect("lstat");
+            let perm = md.permissions().mode() & 0o7777;
+            let ft = md.file_type();
+            if ft.is_symlink() {
+                let t = std::fs::read_link(&p).expect("readlink");
+                out.push(format!("{rel} symlink -> {}", t.display()));
+            } else if ft.is_dir() {
+                out.push(format!("{rel} dir {perm:o}"));
+                walk(root, &p, out);
+            } else {
+                let content = std::fs::read(&p).expect("read");
+                out.push(format!(
+                    "{rel} file {perm:o} {:?}",
+                    String::from_utf8_lossy(&content)
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.join("\n")
+}
+
+/// The C probes, compiled once per test run.
+pub struct Probes {
+    /// tests/probes/probe.c, `musl-gcc -static -O2`.
+    pub musl: PathBuf,
+    /// tests/probes/probe.c, `gcc -O2` (dynamic, glibc).
+    pub glibc: PathBuf,
+}
+
+fn compile(compiler: &str, extra: &[&str], src: &Path, out: &Path) {
+    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+    let mut c = Command::new(compiler);
+    c.args(extra)
+        .args(["-O2", "-Wall", "-Werror", "-o"])
+        .arg(&tmp)
+        .arg(src)
+        .arg("-lpthread");
+    let o = match c.output() {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "\n\n*** `{compiler}` was not found: the integration tests compile the C probes in \
+             tests/probes/ with musl-gcc (package musl-tools) and gcc. Install them \
+             (apt-get install musl-tools gcc). ***\n"
+        ),
+        Err(e) => panic!("cannot run `{compiler}`: {e}"),
+    };
+    assert!(
+        o.status.success(),
+        "`{compiler}` failed to build {}:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::rename(&tmp, out).expect("move the probe in place");
+}
+
+/// Builds (once) and returns the probes.
+pub fn probes() -> &'static Probes {
+    static PROBES: OnceLock<Probes> = OnceLock::new();
+    PROBES.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        std::fs::create_dir_all(&dir).expect("create the probe directory");
+        let src = repo().join("tests/probes/probe.c");
+        let musl = dir.join("probe-musl-static");
+        let glibc = dir.join("probe-glibc-dynamic");
+        compile("musl-gcc", &["-static"], &src, &musl);
+        compile("gcc", &[], &src, &glibc);
+        Probes { musl, glibc }
+    })
+}
+
+/// Whether the ELF file at `path` asks for a program interpreter
+/// (PT_INTERP): true for a dynamic executable, false for a static one.
+pub fn has_interpreter(path: &Path) -> bool {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(
+        b.len() > 64 && &b[..4] == b"\x7fELF" && b[4] == 2,
+        "not an ELF64 file: {}",
+        path.display()
+    );
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(b[32..40].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(54), u16_at(56));
+    (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) == 3 // PT_INTERP
+    })
+}
+
+/// The three kinds of program every file-call behaviour is checked with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// /bin/busybox (static).
+    Busybox,
+    /// The probe built with `musl-gcc -static`.
+    Musl,
+    /// The probe built with `gcc` (dynamic glibc).
+    Glibc,
+}
+
+impl Kind {
+    /// The probe binary of this kind (panics for busybox).
+    pub fn probe(self) -> &'static Path {
+        match self {
+            Kind::Musl => &probes().musl,
+            Kind::Glibc => &probes().glibc,
+            Kind::Busybox => panic!("busybox is no probe"),
+        }
+    }
+
+    /// argv for the probe of this kind with `args`.
+    pub fn probe_argv<S: AsRef<OsStr>>(self, args: &[S]) -> Vec<OsString> {
+        let mut v = vec![self.probe().as_os_str().to_os_string()];
+        v.extend(args.iter().map(|a| a.as_ref().to_os_string()));
+        v
+    }
+}
+
+/// argv for busybox with `args` (`busybox APPLET ARGS…`).
+pub fn busybox<S: AsRef<OsStr>>(args: &[S]) -> Vec<OsString> {
+    let mut v = vec![OsString::from(BUSYBOX)];
+    v.extend(args.iter().map(|a| a.as_ref().to_os_string()));
+    v
+}
