@@ -11,6 +11,7 @@
 
 mod util;
 
+mod abuse;
 mod bad_input;
 mod file_calls;
 mod launcher;

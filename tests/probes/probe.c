@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -731,6 +733,69 @@ static void cmd_symlink_race(char **a)
 	       i, opens, denied, other, leaks, mismatched);
 }
 
+
+/* ---- bad input ---------------------------------------------------------- */
+
+/* Calls with bad pointers, unterminated and over-long paths, read-only
+ * result buffers and an exhausted descriptor table; prints the errno of
+ * each so that a supervised run compares with a native one. */
+static void cmd_abuse(char **a)
+{
+	const char *file = a[0];
+	long page = sysconf(_SC_PAGESIZE);
+	char *two = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *big = malloc(3 * 4096);
+	char *ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct stat st;
+	struct rlimit rl;
+	int fd, last = -1;
+
+	if (two == MAP_FAILED || ro == MAP_FAILED || !big)
+		die("mmap");
+	result("abuse-null-path", syscall(SYS_openat, AT_FDCWD, (char *)0, O_RDONLY));
+	result("abuse-wild-path", syscall(SYS_openat, AT_FDCWD, (char *)1, O_RDONLY));
+	result("abuse-null-stat-path", syscall(SYS_newfstatat, AT_FDCWD, (char *)0, &st, 0));
+	/* A path running into an unmapped page without a NUL. */
+	memset(two, 'a', page);
+	munmap(two + page, page);
+	result("abuse-unterminated-at-hole", open(two + page - 16, O_RDONLY));
+	munmap(two, page);
+	result("abuse-unmapped-path", open(two, O_RDONLY));
+	/* No NUL within PATH_MAX bytes. */
+	memset(big, 'b', 3 * 4096);
+	result("abuse-overlong-path", open(big, O_RDONLY));
+	result("abuse-overlong-mkdir", mkdir(big, 0755));
+	/* Results into read-only or NULL buffers. */
+	result("abuse-stat-ro-buffer", syscall(SYS_stat, file, ro));
+	result("abuse-fstatat-ro-buffer", syscall(SYS_newfstatat, AT_FDCWD, file, ro, 0));
+	result("abuse-statx-ro-buffer", syscall(SYS_statx, AT_FDCWD, file, 0, 0x7ffU, ro));
+	result("abuse-stat-null-buffer", syscall(SYS_newfstatat, AT_FDCWD, file, NULL, 0));
+	/* Upper 32 bits set in a directory descriptor argument are ignored. */
+	fd = syscall(SYS_openat, (long)(0xdead00000000UL | (unsigned)AT_FDCWD), file, O_RDONLY);
+	result("abuse-dirfd-upper-bits", fd);
+	if (fd >= 0)
+		close(fd);
+	result("abuse-bad-dirfd", openat(987, "relative", O_RDONLY));
+	result("abuse-openat2-small-how", syscall(SYS_openat2, AT_FDCWD, file, big, 8));
+	/* The descriptor table full: a brokered open cannot be installed. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("getrlimit");
+	rl.rlim_cur = 16;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("setrlimit");
+	while ((fd = open("/dev/null", O_RDONLY)) >= 0)
+		last = fd;
+	result("abuse-fill-table", fd);
+	result("abuse-open-at-fd-limit", open(file, O_RDONLY));
+	for (fd = 3; fd <= last; fd++)
+		close(fd);
+	fd = open(file, O_RDONLY);
+	result("abuse-open-after-close", fd);
+	if (fd >= 0)
+		close(fd);
+	free(big);
+}
+
 /* ---- dispatch -------------------------------------------------------- */
 
 static const struct {
@@ -760,6 +825,7 @@ static const struct {
 	{ "vfork-exec", 2, cmd_vfork_exec },
 	{ "race-open", 6, cmd_race_open },
 	{ "symlink-race", 6, cmd_symlink_race },
+	{ "abuse", 1, cmd_abuse },
 };
 
 int main(int argc, char **argv)
