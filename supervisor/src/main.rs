@@ -36,6 +36,7 @@ enum Command {
 }
 
 fn main() {
+    launch::record_inherited_fds();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

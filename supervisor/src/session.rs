@@ -192,14 +192,18 @@ impl Session {
         match o {
             Outcome::Blocking(job) => {
                 let l = self.listener.clone();
-                let rt = self.runtime.get_or_insert_with(|| {
-                    tokio::runtime::Builder::new_current_thread()
+                if self.runtime.is_none() {
+                    self.runtime = tokio::runtime::Builder::new_current_thread()
                         .max_blocking_threads(256)
                         .thread_name("supervisor-blocking")
                         .build()
-                        .expect("tokio runtime")
-                });
-                rt.spawn_blocking(move || answer(&l, id, job()));
+                        .ok();
+                }
+                match &self.runtime {
+                    Some(rt) => drop(rt.spawn_blocking(move || answer(&l, id, job()))),
+                    // No thread to be had: do it here rather than not at all.
+                    None => answer(&l, id, job()),
+                }
             }
             o => answer(&self.listener, id, o),
         }

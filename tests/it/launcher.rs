@@ -156,3 +156,41 @@ fn vfork_exec_under_broker_all_musl() {
 fn vfork_exec_under_broker_all_glibc() {
     vfork_exec(Kind::Glibc);
 }
+
+/// Files the policy opened (Lua's io.open sets no O_CLOEXEC) do not reach
+/// the program.
+#[test]
+fn policy_descriptors_do_not_leak_into_the_program() {
+    let tmp = tempdir();
+    let log = canon(&tmp).join("policy.log");
+    let policy = format!(
+        r#"local log = assert(io.open("{}", "w"))
+local master = require("libc_service").master
+while true do
+  master:receive()
+  master:use_slave_credentials()
+end
+"#,
+        log.display()
+    );
+    let out = Cmd::supervised(
+        Policy::inline(&policy),
+        &busybox(&["ls", "-l", "/proc/self/fd/"]),
+    )
+    .run();
+    // ls cannot readlink its own directory descriptor: stderr is not clean.
+    assert!(out.stdout.contains(" 0 -> "), "{out}");
+    assert!(!out.stdout.contains("policy.log"), "{out}");
+}
+
+/// The program starts with the default signal dispositions: the
+/// supervisor's own (Rust ignores SIGPIPE) are not inherited.
+#[test]
+fn program_starts_with_default_signal_dispositions() {
+    let argv = busybox(&["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
+    let native = Cmd::native(&argv).run();
+    native.assert_clean();
+    let out = Cmd::supervised(Policy::example("allow-all"), &argv).run();
+    out.assert_clean();
+    assert_eq!(out.stdout, native.stdout, "{out}");
+}

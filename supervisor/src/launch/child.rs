@@ -67,6 +67,9 @@ pub(super) fn run(img: &Image) -> ! {
             libc::_exit(crate::exit::SUPERVISOR);
         }
     }
+    // SAFETY: resetting a disposition is async-signal-safe.  Rust's runtime
+    // ignores SIGPIPE in the supervisor; the program must get the default.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     if let Err(e) = bpf::sys::set_no_new_privs() {
         fail(img.sock, Step::NoNewPrivs, e);
     }

@@ -65,6 +65,44 @@ impl LaunchError {
     }
 }
 
+static INHERITED: std::sync::OnceLock<Vec<i32>> = std::sync::OnceLock::new();
+
+/// The open descriptors, except the one used to list them.
+fn open_fds() -> Vec<i32> {
+    use nix::dir::Dir;
+    use nix::fcntl::OFlag;
+    let Ok(mut dir) = Dir::open(
+        "/proc/self/fd",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) else {
+        return Vec::new();
+    };
+    let own = dir.as_raw_fd();
+    dir.iter()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().ok().and_then(|s| s.parse().ok()))
+        .filter(|&fd| fd != own)
+        .collect()
+}
+
+/// Records the descriptors the supervisor was started with: those (and
+/// only those) are passed on to the program.  Call first thing in `main`.
+pub fn record_inherited_fds() {
+    let _ = INHERITED.set(open_fds());
+}
+
+/// Marks close-on-exec every descriptor the supervisor opened itself.
+fn protect_fds() {
+    let inherited = INHERITED.get().cloned().unwrap_or_else(|| vec![0, 1, 2]);
+    for fd in open_fds() {
+        if !inherited.contains(&fd) {
+            // SAFETY: fcntl on a descriptor number only changes its flag.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+}
+
 /// A program ready to be started.
 pub struct Prepared {
     exe: CString,
@@ -166,6 +204,9 @@ impl Prepared {
 
     /// Forks and execs.  Must be called while the process is single-threaded.
     pub fn spawn(&self) -> Result<Child, LaunchError> {
+        // The policy may have opened files (Lua's io.open does not set
+        // O_CLOEXEC): none of the supervisor's descriptors reaches the program.
+        protect_fds();
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
