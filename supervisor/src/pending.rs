@@ -80,9 +80,9 @@ impl Pending {
         let Some(root) = our_root() else {
             return Ok(None);
         };
+        // Read, not yet validated: nothing is done with what the fast path
+        // finds before the settle() that ends resolve_objects().
         let same_root = self.task.root_id()? == root.id;
-        // The root read must belong to this notification before it is used.
-        self.task.settle()?;
         if !same_root {
             return Ok(None);
         }
