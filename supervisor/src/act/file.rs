@@ -16,7 +16,6 @@ use crate::task::Task;
 pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
     let mut targets = p.take_resolved()?.into_iter();
     let first = targets.next().ok_or(Errno::EINVAL)??;
-    let tid = p.tid;
     let function = p.req.function;
     let args = p.req.args.clone();
     let umask = match args {
@@ -28,7 +27,7 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
     p.task.settle()?;
     Ok(match args {
         Args::Open { flags, mode, .. } => open(first, flags, mode & !umask),
-        Args::Stat { out, .. } => stat(tid, out, first).into(),
+        Args::Stat { out, .. } => stat(&mut p.task, out, first).into(),
         Args::Access { mode, flags, .. } => access(first, mode, flags).into(),
         Args::Mkdir { mode, .. } => mkdir(first, mode & !umask).into(),
         Args::Unlink { .. } => unlink(first, function == Function::Rmdir).into(),
@@ -105,12 +104,12 @@ fn open(r: Resolved, flags: i32, mode: u32) -> Outcome {
     }
 }
 
-fn stat(tid: u32, out: StatOut, r: Resolved) -> Result<(), Errno> {
+fn stat(task: &mut Task, out: StatOut, r: Resolved) -> Result<(), Errno> {
     match &r.target {
         Target::Entry { parent, name } => {
-            stat_into(tid, out, parent.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW)
+            stat_into(task, out, parent.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW)
         }
-        Target::Object(obj) => stat_into(tid, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH),
+        Target::Object(obj) => stat_into(task, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH),
     }
 }
 
@@ -124,7 +123,7 @@ pub fn fd_stat(task: &mut Task, fd: i32, out: StatOut) -> Outcome {
             task.fd_object(fd)?
         };
         task.settle()?;
-        stat_into(task.tid, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH)
+        stat_into(task, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH)
     })();
     r.into()
 }

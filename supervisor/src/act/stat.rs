@@ -9,6 +9,7 @@ use nix::errno::Errno;
 use crate::memory;
 use crate::request::StatOut;
 use crate::sys;
+use crate::task::Task;
 
 /// A stat result as the policy gives it (missing fields are 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -105,11 +106,19 @@ impl FakeStat {
     }
 }
 
+/// Writes `bytes` at `addr` in the program, checking just before that the
+/// notification is still pending: its thread is alive, so its tid names it
+/// and no other process.
+fn write_checked(task: &mut Task, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+    task.check()?;
+    memory::write(task.tid, addr, bytes)
+}
+
 /// Writes a policy's table into the program's buffer.
-pub fn write_fake(tid: u32, out: StatOut, st: &FakeStat) -> Result<(), Errno> {
+pub fn write_fake(task: &mut Task, out: StatOut, st: &FakeStat) -> Result<(), Errno> {
     match out {
-        StatOut::Stat { addr } => memory::write(tid, addr, sys::struct_bytes(&st.to_stat())),
-        StatOut::Statx { addr, .. } => memory::write(tid, addr, sys::struct_bytes(&st.to_statx())),
+        StatOut::Stat { addr } => write_checked(task, addr, sys::struct_bytes(&st.to_stat())),
+        StatOut::Statx { addr, .. } => write_checked(task, addr, sys::struct_bytes(&st.to_statx())),
     }
 }
 
@@ -117,7 +126,7 @@ pub fn write_fake(tid: u32, out: StatOut, st: &FakeStat) -> Result<(), Errno> {
 /// (AT_SYMLINK_NOFOLLOW / AT_EMPTY_PATH) and writes the raw result into its
 /// buffer.
 pub fn stat_into(
-    tid: u32,
+    task: &mut Task,
     out: StatOut,
     dir: BorrowedFd,
     name: &CStr,
@@ -126,7 +135,7 @@ pub fn stat_into(
     match out {
         StatOut::Stat { addr } => {
             let st = sys::fstatat(dir, name, flags)?;
-            memory::write(tid, addr, sys::struct_bytes(&st))
+            write_checked(task, addr, sys::struct_bytes(&st))
         }
         StatOut::Statx {
             addr,
@@ -134,7 +143,7 @@ pub fn stat_into(
             flags: sync,
         } => {
             let st = sys::statx(dir, name, flags | sync, mask)?;
-            memory::write(tid, addr, sys::struct_bytes(&st))
+            write_checked(task, addr, sys::struct_bytes(&st))
         }
     }
 }

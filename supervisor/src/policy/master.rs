@@ -211,12 +211,13 @@ impl UserData for Master {
                 let mut p = take(lua, &mut st, "send")?;
                 let outcome = match outcome {
                     reply::Reply::Direct(o) => o,
-                    reply::Reply::Stat(fake) => match &p.req.args {
-                        Args::Stat { out, .. } => act::stat::write_fake(p.tid, *out, &fake).into(),
+                    reply::Reply::Stat(fake) => match p.req.args.clone() {
+                        Args::Stat { out, .. } => {
+                            act::stat::write_fake(&mut p.task, out, &fake).into()
+                        }
                         _ => Outcome::Fail(Errno::EINVAL),
                     },
                 };
-                let _ = &mut p;
                 st.ensure_started().answer(p.id, outcome);
                 Ok(())
             },
