@@ -312,3 +312,35 @@ fn policy_error_kills_forked_children_too() {
         "the forked cat went on running after the policy failed: {out}"
     );
 }
+
+/// A policy that received requests and then returns does not leave the
+/// rest to the kernel: the run fails closed.
+#[test]
+fn policy_returning_after_receiving_fails_closed() {
+    let policy = r#"local master = require("libc_service").master
+master:receive()
+master:use_slave_credentials()
+"#;
+    let out = Cmd::supervised(
+        Policy::inline(policy),
+        &busybox(&["cat", "/etc/hostname", "/etc/hostname", "/etc/hostname"]),
+    )
+    .run();
+    out.assert_code(124);
+    assert!(
+        out.stderr
+            .contains("returned while the program was running"),
+        "{out}"
+    );
+}
+
+/// A policy that returns before receiving leaves every call to the kernel.
+#[test]
+fn policy_returning_before_receiving_allows_everything() {
+    let policy = r#"local master = require("libc_service").master
+return
+"#;
+    let out = Cmd::supervised(Policy::inline(policy), &busybox(&["cat", "/etc/hostname"])).run();
+    out.assert_clean();
+    assert!(!out.stdout.is_empty(), "{out}");
+}

@@ -147,5 +147,18 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
             "error: the script returned with a request ({f}) not answered"
         )));
     }
+    if let Some(s) = st.session.as_mut() {
+        // The script received requests and then stopped: leaving the rest to
+        // the kernel would be a silent fallback, so the run fails closed.
+        s.kill_and_reap(0);
+        return Err(PolicyError::Lua(
+            "error: the script returned while the program was running \
+             (loop on master:receive(), or return before the first receive() \
+             to leave every call to the kernel)"
+                .into(),
+        ));
+    }
+    // The script never received: by the spec, every request is left to
+    // use_slave_credentials.
     Ok(st.ensure_started().serve_continue())
 }
