@@ -39,9 +39,9 @@ pub fn resolve(
     let name = CString::new(last).ok()?;
     let parent = match sys::open_dir2(start, &dir, libc::RESOLVE_NO_MAGICLINKS) {
         Ok(p) => p,
-        // What the kernel would answer the program as well.
-        Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => return Some(Err(e)),
-        // ELOOP may be a magic link: the slow walk knows.
+        // Any failure may come from the supervisor's view differing from
+        // the program's (ELOOP on a magic link, ENOENT under /proc/self):
+        // the slow walk decides.
         Err(_) => return None,
     };
     use std::os::fd::AsFd;
@@ -63,7 +63,7 @@ pub fn resolve(
         if p != b"/" {
             p.push(b'/');
         }
-        p.extend_from_slice(last_bytes(&name));
+        p.extend_from_slice(name.as_bytes());
         text = p;
     }
     Some(Ok(Resolved {
@@ -72,8 +72,4 @@ pub fn resolve(
         last,
         trailing_slash: false,
     }))
-}
-
-fn last_bytes(c: &CString) -> &[u8] {
-    c.as_bytes()
 }
