@@ -19,14 +19,7 @@ struct OurRoot {
 fn our_root() -> Option<&'static OurRoot> {
     static ROOT: OnceLock<Option<OurRoot>> = OnceLock::new();
     ROOT.get_or_init(|| {
-        let fd = nix::fcntl::open(
-            "/",
-            nix::fcntl::OFlag::O_PATH
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .ok()?;
+        let fd = crate::sys::open_dir_path(c"/").ok()?;
         let id = task::dir_id(fd.as_fd(), c"").ok()?;
         Some(OurRoot { fd, id })
     })
@@ -70,30 +63,33 @@ impl Pending {
         v.iter()
             .all(|r| r.as_ref().map_or(true, |r| !r.path.is_empty()))
     }
+}
 
-    /// Tries the fast path for every path; `None` if any needs the walk.
-    fn resolve_fast(
-        &mut self,
-        paths: &[PathArg],
-        want_text: bool,
-    ) -> Result<Option<Vec<Result<Resolved, Errno>>>, Errno> {
+/// Tries the fast path for every path of `req`; `None` if any needs the walk.
+fn resolve_fast(
+    task: &mut Task,
+    req: &Request,
+    want_text: bool,
+) -> Result<Option<Vec<Result<Resolved, Errno>>>, Errno> {
+    {
         let Some(root) = our_root() else {
             return Ok(None);
         };
         // Read, not yet validated: nothing is done with what the fast path
         // finds before the settle() that ends resolve_objects().
-        let same_root = self.task.root_id()? == root.id;
+        let same_root = task.root_id()? == root.id;
         if !same_root {
             return Ok(None);
         }
-        let follow = self.req.follows_last();
+        let follow = req.follows_last();
+        let paths = req.paths();
         let mut out = Vec::with_capacity(paths.len());
         for p in paths {
             let absolute = p.path.first() == Some(&b'/');
             let start = if absolute {
                 None
             } else {
-                match self.start_of(p) {
+                match start_of(task, &req.args, p) {
                     Ok(fd) => Some(fd),
                     Err(Errno::ESRCH) => return Err(Errno::ESRCH),
                     Err(e) => {
@@ -110,7 +106,9 @@ impl Pending {
         }
         Ok(Some(out))
     }
+}
 
+impl Pending {
     fn resolve_objects(&mut self, want_text: bool) -> Result<(), Errno> {
         if self.resolved.is_none() {
             let plain = match &self.req.args {
@@ -119,8 +117,7 @@ impl Pending {
                 _ => true,
             };
             if plain {
-                let paths: Vec<PathArg> = self.req.paths().into_iter().cloned().collect();
-                if let Some(v) = self.resolve_fast(&paths, want_text)? {
+                if let Some(v) = resolve_fast(&mut self.task, &self.req, want_text)? {
                     // What was resolved must belong to this very notification.
                     self.task.settle()?;
                     self.resolved = Some(v);
@@ -133,13 +130,13 @@ impl Pending {
                 Args::Open { resolve, .. } => (false, *resolve),
                 _ => (false, 0),
             };
-            let paths: Vec<PathArg> = self.req.paths().into_iter().cloned().collect();
+            let paths = self.req.paths();
             let root = self.task.root()?;
             let status = self.task.status()?;
             let (pself, tself) = self.task.proc_selves()?;
             let mut out = Vec::with_capacity(paths.len());
-            for p in &paths {
-                let start = match self.start_of(p) {
+            for p in paths {
+                let start = match start_of(&mut self.task, &self.req.args, p) {
                     Ok(fd) => fd,
                     Err(Errno::ESRCH) => return Err(Errno::ESRCH),
                     Err(e) => {
@@ -157,7 +154,7 @@ impl Pending {
                     proc_self: pself.as_fd(),
                     proc_thread_self: tself.as_fd(),
                     tgid: status.tgid,
-                    tid: self.tid,
+                    tid: self.task.tid,
                 };
                 out.push(resolve::resolve(&l));
             }
@@ -166,22 +163,6 @@ impl Pending {
             self.resolved = Some(out);
         }
         Ok(())
-    }
-
-    fn start_of(&mut self, p: &PathArg) -> Result<OwnedFd, Errno> {
-        match p.dir {
-            Dir::Cwd => self.task.cwd(),
-            Dir::Fd(fd) => {
-                // The dirfd is ignored for absolute paths (even if bad),
-                // except where openat2 scopes the path to it.
-                let scoped = matches!(&self.req.args, Args::Open { resolve, .. }
-                    if resolve & (libc::RESOLVE_IN_ROOT | libc::RESOLVE_BENEATH) != 0);
-                if p.path.first() == Some(&b'/') && !scoped {
-                    return self.task.cwd();
-                }
-                self.task.fd_object(fd)
-            }
-        }
     }
 
     /// Takes the resolved paths (resolving now if not done yet).
@@ -204,5 +185,22 @@ impl Pending {
             }
         }
         Ok(v)
+    }
+}
+
+/// The directory a relative path of the request starts from.
+fn start_of(task: &mut Task, args: &Args, p: &PathArg) -> Result<OwnedFd, Errno> {
+    match p.dir {
+        Dir::Cwd => task.cwd(),
+        Dir::Fd(fd) => {
+            // The dirfd is ignored for absolute paths (even if bad),
+            // except where openat2 scopes the path to it.
+            let scoped = matches!(args, Args::Open { resolve, .. }
+                if resolve & (libc::RESOLVE_IN_ROOT | libc::RESOLVE_BENEATH) != 0);
+            if p.path.first() == Some(&b'/') && !scoped {
+                return task.cwd();
+            }
+            task.fd_object(fd)
+        }
     }
 }

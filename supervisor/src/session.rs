@@ -72,14 +72,7 @@ impl Session {
         let _ = mask.thread_block();
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(LaunchError::Setup)?;
-        let proc = nix::fcntl::open(
-            "/proc",
-            nix::fcntl::OFlag::O_PATH
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(LaunchError::Setup)?;
+        let proc = sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?;
         Ok(Session {
             listener: Arc::new(Listener::new(child.listener)),
             proc: Arc::new(proc),

@@ -86,3 +86,16 @@ pub fn umask(mask: u32) -> u32 {
     // SAFETY: integer argument only.
     unsafe { libc::umask(mask as libc::mode_t) as u32 }
 }
+
+/// An `O_PATH|O_DIRECTORY|O_CLOEXEC` descriptor on `path` (the
+/// supervisor's own `/` and `/proc`).
+pub fn open_dir_path(path: &CStr) -> Result<OwnedFd, Errno> {
+    // SAFETY: path is NUL-terminated; the result is a new descriptor.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    owned(fd as libc::c_long)
+}

@@ -60,11 +60,6 @@ impl Task {
         Ok(t)
     }
 
-    /// The listener this task's notification came from.
-    pub fn listener(&self) -> &Arc<Listener> {
-        &self.listener
-    }
-
     /// Is the notification still pending?  `Err(ESRCH)` when it is not:
     /// the thread died or was interrupted, and nothing read may be used.
     pub fn check(&mut self) -> Result<(), Errno> {

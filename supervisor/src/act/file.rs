@@ -17,17 +17,18 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
     let mut targets = p.take_resolved()?.into_iter();
     let first = targets.next().ok_or(Errno::EINVAL)??;
     let function = p.req.function;
-    let args = p.req.args.clone();
-    let umask = match args {
-        Args::Open { flags, .. } => creating_umask(&mut p.task, flags)?,
-        Args::Mkdir { .. } => p.task.status()?.umask,
+    let args = &p.req.args;
+    let task = &mut p.task;
+    let umask = match *args {
+        Args::Open { flags, .. } => creating_umask(task, flags)?,
+        Args::Mkdir { .. } => task.status()?.umask,
         _ => 0,
     };
     // Everything read from /proc/<tid> belongs to this notification.
-    p.task.settle()?;
-    Ok(match args {
+    task.settle()?;
+    Ok(match *args {
         Args::Open { flags, mode, .. } => open(first, flags, mode & !umask),
-        Args::Stat { out, .. } => stat(&mut p.task, out, first).into(),
+        Args::Stat { out, .. } => stat(task, out, first).into(),
         Args::Access { mode, flags, .. } => access(first, mode, flags).into(),
         Args::Mkdir { mode, .. } => mkdir(first, mode & !umask).into(),
         Args::Unlink { .. } => unlink(first, function == Function::Rmdir).into(),

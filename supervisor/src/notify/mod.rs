@@ -71,11 +71,6 @@ impl Listener {
         sys::addfd(self.fd(), id, fd, None, cloexec)
     }
 
-    /// Installs a duplicate of `fd` at number `at` in the program.
-    pub fn inject_at(&self, id: u64, fd: BorrowedFd, at: i32, cloexec: bool) -> Result<i32, Errno> {
-        sys::addfd(self.fd(), id, fd, Some(at as u32), cloexec)
-    }
-
     fn ignore_gone(r: Result<(), Errno>) {
         // ENOENT: the thread died or was killed meanwhile; its call has no
         // one left to return to.  Anything else is a supervisor bug, but

@@ -75,6 +75,21 @@ fn string_list(lua: &Lua, v: &[&str]) -> mlua::Result<Table> {
     lua.create_sequence_from(v.iter().copied())
 }
 
+/// The outcome of a checked reply; a stat table is written into the
+/// program's buffer here.
+fn settle_reply(p: &mut Pending, r: reply::Reply) -> Outcome {
+    match r {
+        reply::Reply::Direct(o) => o,
+        reply::Reply::Stat(fake) => match &p.req.args {
+            Args::Stat { out, .. } => {
+                let out = *out;
+                act::stat::write_fake(&mut p.task, out, &fake).into()
+            }
+            _ => Outcome::Fail(Errno::EINVAL),
+        },
+    }
+}
+
 impl UserData for Master {
     fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
         f.add_field_method_get("function_", |_, this| {
@@ -209,15 +224,7 @@ impl UserData for Master {
                 let errno = reply::errno_arg(lua, "send", err.as_ref())?;
                 let outcome = reply::outcome(lua, function, &result, errno)?;
                 let mut p = take(lua, &mut st, "send")?;
-                let outcome = match outcome {
-                    reply::Reply::Direct(o) => o,
-                    reply::Reply::Stat(fake) => match p.req.args.clone() {
-                        Args::Stat { out, .. } => {
-                            act::stat::write_fake(&mut p.task, out, &fake).into()
-                        }
-                        _ => Outcome::Fail(Errno::EINVAL),
-                    },
-                };
+                let outcome = settle_reply(&mut p, outcome);
                 st.ensure_started().answer(p.id, outcome);
                 Ok(())
             },
@@ -251,23 +258,28 @@ impl UserData for Master {
                     uds.push(ud);
                 }
                 let is_open = matches!(function, Function::Open | Function::Openat);
-                if errno == 0 && !is_open {
-                    // The result must still be of the right type.
-                    reply::outcome(lua, function, &result, 0)?;
-                }
                 if errno == 0 && is_open && uds.is_empty() {
                     return Err(lua_err(
                         lua,
                         "send_with_fds: open needs one descriptor".into(),
                     ));
                 }
-                let p = take(lua, &mut st, "send_with_fds")?;
-                let session = st.ensure_started();
+                // Everything is checked before the request is taken: a Lua
+                // error never leaves descriptors half-installed.
+                let reply = match errno {
+                    0 if !is_open => Some(reply::outcome(lua, function, &result, 0)?),
+                    _ => None,
+                };
+                for ud in &uds {
+                    ud.borrow::<Descriptor>()?.fd()?;
+                }
+                let mut p = take(lua, &mut st, "send_with_fds")?;
                 if errno != 0 {
+                    let session = st.ensure_started();
                     session.answer(p.id, Outcome::Fail(Errno::from_raw(errno)));
                     return Ok(());
                 }
-                let listener = session.listener().clone();
+                let listener = st.ensure_started().listener().clone();
                 let mut first = None;
                 for ud in &uds {
                     let d = ud.borrow::<Descriptor>()?;
@@ -275,20 +287,16 @@ impl UserData for Master {
                         Ok(n) => first = first.or(Some(n)),
                         Err(Errno::ENOENT) => return Ok(()),
                         Err(e) => {
-                            session.answer(p.id, Outcome::Fail(e));
+                            st.ensure_started().answer(p.id, Outcome::Fail(e));
                             return Ok(());
                         }
                     }
                 }
-                let value = if is_open {
-                    first.unwrap_or(-1) as i64
-                } else {
-                    match reply::outcome(lua, function, &result, 0)? {
-                        reply::Reply::Direct(Outcome::Value(v)) => v,
-                        _ => 0,
-                    }
+                let outcome = match reply {
+                    None => Outcome::Value(first.unwrap_or(-1).into()),
+                    Some(r) => settle_reply(&mut p, r),
                 };
-                session.answer(p.id, Outcome::Value(value));
+                st.ensure_started().answer(p.id, outcome);
                 Ok(())
             },
         );
