@@ -10,8 +10,11 @@
 //! * [`filter`]: generation of the classic-BPF program (libseccomp) that
 //!   sends the mapped calls to the supervisor and kills foreign ABIs;
 //! * [`sys`]: loading that program with `seccomp(2)` and the flags Debian's
-//!   libseccomp 2.5 cannot set (`NEW_LISTENER | WAIT_KILLABLE_RECV`).
+//!   libseccomp 2.5 cannot set (`NEW_LISTENER | WAIT_KILLABLE_RECV`);
+//! * [`builder`]: filters for init scripts (a default action plus
+//!   per-syscall actions), compiled to raw bytes.
 
+pub mod builder;
 pub mod filter;
 pub mod sys;
 pub mod syscalls;
@@ -42,4 +45,14 @@ pub enum Error {
     Buffer(#[source] std::io::Error),
     #[error("libseccomp produced a malformed BPF program ({0} bytes)")]
     Malformed(usize),
+    #[error("unknown syscall name {0:?} (not a syscall of this architecture)")]
+    UnknownSyscall(String),
+    #[error("libseccomp: cannot add a rule for syscall {name}: {source}")]
+    BuilderRule {
+        name: String,
+        #[source]
+        source: libseccomp::error::SeccompError,
+    },
+    #[error("errno {errno} for {name:?} is out of range (1..=4095)")]
+    BadErrno { name: String, errno: i32 },
 }
