@@ -76,6 +76,12 @@ fn fatal(lua: &Lua, what: &str, f: &Fail) -> ! {
         .traceback(Some(&msg), 1)
         .map(|s| s.to_string_lossy())
         .unwrap_or(msg);
+    // The runner's own xpcall frame is noise to the script's author.
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("[C]: in function 'xpcall'"))
+        .collect();
+    let text = text.join("\n");
     eprintln!("init script: {text}");
     if let Some(h) = lua.app_data_ref::<Hook>() {
         (h.0)();
@@ -478,10 +484,17 @@ pub(crate) fn c_table(lua: &Lua) -> mlua::Result<Table> {
     });
     c_fn!(lua, c, "landlock_restrict_self", |_l,
                                              what,
-                                             (fd, _flags): (
+                                             (fd, flags): (
         i64,
-        Option<Value>
+        Option<Table>
     )| {
+        // No flag is supported yet: refuse rather than ignore one.
+        if let Some(f) = names(what, "flags", &flags)?.first() {
+            return Err(arg_err(
+                what,
+                format!("unknown flag {f:?} (no flag is supported)"),
+            ));
+        }
         Ok(ok(sys::landlock_restrict_self(narrow(what, 1, fd)?, 0)))
     });
     // FreeBSD only: present, failing with ENOSYS.

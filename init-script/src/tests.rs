@@ -167,6 +167,7 @@ fn argument_type_errors_are_lua_errors() {
         "C.landlock_create_ruleset({handled_access_fss = {'execute'}})",
         "seccomp_compile('allow', {ptrace = 'maybe'})",
         "seccomp_compile('allow', {no_such_syscall = 'kill'})",
+        "C.landlock_restrict_self(0, {\"log\"})",
     ] {
         assert!(lua.load(src).exec().is_err(), "{src} should be a Lua error");
     }
