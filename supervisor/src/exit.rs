@@ -1,6 +1,9 @@
 //! The supervisor's own exit codes.  Otherwise it exits with the program's
 //! status, or 128 + the signal that killed it.
 
+/// The init script failed (a Lua error, errexit on a failing C call, or
+/// its process ended before the program started).  The program never ran.
+pub const INIT_SCRIPT: i32 = 123;
 /// The policy failed: file missing or unreadable, syntax error, runtime
 /// error, a reply of the wrong type.  The program (if started) is killed.
 pub const POLICY: i32 = 124;

@@ -24,6 +24,13 @@ enum Command {
         /// The Lua policy file.
         #[arg(long, short = 'p', value_name = "FILE")]
         policy: PathBuf,
+        /// A Lua init script run in the child before the program (see
+        /// docs/init-script.md).
+        #[arg(long, value_name = "FILE")]
+        init: Option<PathBuf>,
+        /// A file the supervisor opens for the init script (its `arg`).
+        #[arg(long, value_name = "PATH", requires = "init")]
+        init_arg: Option<PathBuf>,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -36,6 +43,9 @@ enum Command {
 }
 
 fn main() {
+    if std::env::args_os().nth(1).as_deref() == Some(launch::helper::SUBCOMMAND.as_ref()) {
+        launch::helper::main();
+    }
     launch::record_inherited_fds();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -46,12 +56,46 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Command::Run { policy, cmd } => run(policy, cmd),
+        Command::Run {
+            policy,
+            init,
+            init_arg,
+            cmd,
+        } => run(policy, init, init_arg, cmd),
     };
     std::process::exit(code);
 }
 
-fn run(policy_path: PathBuf, cmd: Vec<OsString>) -> i32 {
+/// The `--init FILE [--init-arg PATH]` script, read and opened.
+fn init_script(file: PathBuf, arg: Option<PathBuf>) -> Result<launch::Init, (String, i32)> {
+    let source = std::fs::read(&file).map_err(|e| {
+        (
+            format!("cannot read init script {}: {e}", file.display()),
+            exit::INIT_SCRIPT,
+        )
+    })?;
+    let arg = match arg {
+        Some(p) => Some(std::fs::File::open(&p).map(Into::into).map_err(|e| {
+            (
+                format!("cannot open init argument {}: {e}", p.display()),
+                exit::SUPERVISOR,
+            )
+        })?),
+        None => None,
+    };
+    Ok(launch::Init {
+        source,
+        name: format!("@{}", file.display()),
+        arg,
+    })
+}
+
+fn run(
+    policy_path: PathBuf,
+    init: Option<PathBuf>,
+    init_arg: Option<PathBuf>,
+    cmd: Vec<OsString>,
+) -> i32 {
     if let Err(e) = std::fs::metadata(&policy_path) {
         eprintln!(
             "supervisor: cannot read policy {}: {e}",
@@ -68,13 +112,22 @@ fn run(policy_path: PathBuf, cmd: Vec<OsString>) -> i32 {
         }
     };
     let (program, args) = cmd.split_first().expect("clap requires CMD");
-    let prepared = match launch::Prepared::new(program, args, filter) {
+    let mut prepared = match launch::Prepared::new(program, args, filter) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("supervisor: {e}");
             return e.exit_code();
         }
     };
+    if let Some(file) = init {
+        match init_script(file, init_arg) {
+            Ok(i) => prepared.set_init(Some(i)),
+            Err((msg, code)) => {
+                eprintln!("supervisor: {msg}");
+                return code;
+            }
+        }
+    }
     match policy::run(&policy_path, prepared, map) {
         Ok(code) => code,
         Err(e) => {

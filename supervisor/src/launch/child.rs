@@ -13,6 +13,16 @@ pub(super) struct Image<'a> {
     pub argv: *const *const libc::c_char,
     pub envp: *const *const libc::c_char,
     pub filter: &'a bpf::Program,
+    /// With an init script: re-execute the supervisor as the helper.
+    pub helper: Option<Helper<'a>>,
+}
+
+/// The helper's executable (`/proc/self/exe`, opened before `fork`), its
+/// argv, and the descriptors it must inherit.
+pub(super) struct Helper<'a> {
+    pub exe: RawFd,
+    pub argv: *const *const libc::c_char,
+    pub keep: &'a [RawFd],
 }
 
 fn errno() -> i32 {
@@ -21,7 +31,7 @@ fn errno() -> i32 {
 }
 
 /// Sends `[step, errno]` and, with `fd`, the descriptor as SCM_RIGHTS.
-fn report(sock: RawFd, step: Step, err: i32, fd: Option<RawFd>) {
+pub(super) fn report(sock: RawFd, step: Step, err: i32, fd: Option<RawFd>) {
     let mut body = [0u8; 8];
     body[..4].copy_from_slice(&(step as u32).to_ne_bytes());
     body[4..].copy_from_slice(&err.to_ne_bytes());
@@ -70,6 +80,9 @@ pub(super) fn run(img: &Image) -> ! {
     // SAFETY: resetting a disposition is async-signal-safe.  Rust's runtime
     // ignores SIGPIPE in the supervisor; the program must get the default.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    if let Some(h) = &img.helper {
+        exec_helper(img.sock, h, img.envp);
+    }
     if let Err(e) = bpf::sys::set_no_new_privs() {
         fail(img.sock, Step::NoNewPrivs, e);
     }
@@ -90,4 +103,93 @@ pub(super) fn run(img: &Image) -> ! {
     report(img.sock, Step::Exec, e, None);
     // SAFETY: as above.
     unsafe { libc::_exit(if e == libc::ENOENT { 127 } else { 126 }) }
+}
+
+/// Re-executes the supervisor binary as the init-script helper; never
+/// returns.
+fn exec_helper(sock: RawFd, h: &Helper, envp: *const *const libc::c_char) -> ! {
+    for &fd in h.keep {
+        // SAFETY: fcntl on a descriptor number only clears its
+        // close-on-exec flag, so the helper inherits it.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    // SAFETY: h.exe is open; "" is a NUL-terminated literal; argv and envp
+    // are NULL-terminated arrays prepared before fork and alive here.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            h.exe,
+            c"".as_ptr(),
+            h.argv,
+            envp,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    fail(sock, Step::Helper, errno())
+}
+
+// ---- the helper side (a fresh process: allocation is fine) -------------
+
+/// Takes ownership of a descriptor number passed on the helper's command
+/// line and marks it close-on-exec (the program must not inherit it).
+pub(super) fn own_fd(fd: RawFd) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl on a descriptor number only reads/sets its flags.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return None;
+    }
+    // SAFETY: the supervisor passed this descriptor to the helper for it
+    // alone (it was just checked to be open); nothing else owns it.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Marks a descriptor number close-on-exec (EBADF for a closed one is
+/// ignored).
+pub(super) fn set_cloexec(fd: RawFd) {
+    // SAFETY: fcntl on a descriptor number only sets its flag.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+}
+
+/// `close_range(first, ~0, CLOSE_RANGE_CLOEXEC)`: every descriptor from
+/// `first` on becomes close-on-exec.
+pub(super) fn cloexec_from(first: RawFd) -> Result<(), i32> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: integer arguments only.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// The helper's last steps, those of `run`: the death signal again (a
+/// credential change in the script clears it) and the parent check,
+/// default SIGPIPE (the helper's Rust runtime ignores it), no_new_privs,
+/// the filter, the listener handed over, `execve`.  Never returns.
+pub(super) fn finish_helper(
+    sock: RawFd,
+    parent: libc::pid_t,
+    filter: &bpf::Program,
+    exe: &std::ffi::CStr,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> ! {
+    let img = Image {
+        sock,
+        parent,
+        exe: exe.as_ptr(),
+        argv: argv.as_ptr(),
+        envp: envp.as_ptr(),
+        filter,
+        helper: None,
+    };
+    run(&img)
 }

@@ -1,11 +1,17 @@
 //! Starting the program: everything is prepared (paths, argv, environment,
 //! the BPF program) before `fork`, so that the child runs only raw
 //! syscalls: `no_new_privs`, the filter, handing the listener over, `execve`.
+//!
+//! With an init script, the child instead re-executes the supervisor
+//! binary (`/proc/self/exe`, opened before `fork`) as the hidden helper
+//! `supervisor __init` ([`helper`]), which runs the script in a fresh
+//! single-threaded process and then does the same steps.
 
 mod child;
+pub mod helper;
 
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +30,26 @@ pub(crate) enum Step {
     Filter = 3,
     Exec = 4,
     Setup = 5,
+    /// The init script failed (the helper exits 1 right after).
+    Script = 6,
+    /// The init-script helper could not be started or set up.
+    Helper = 7,
+}
+
+impl Step {
+    fn from_u32(v: u32) -> Option<Step> {
+        [
+            Step::Listener,
+            Step::NoNewPrivs,
+            Step::Filter,
+            Step::Exec,
+            Step::Setup,
+            Step::Script,
+            Step::Helper,
+        ]
+        .into_iter()
+        .find(|s| *s as u32 == v)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +76,12 @@ pub enum LaunchError {
     Setup(Errno),
     #[error("cannot watch the child: {0}")]
     Pidfd(Errno),
+    #[error("init script failed (its process exited with status {0})")]
+    InitScript(i32),
+    #[error("init script failed: its process ended or exec'd before the supervisor started the program (C.execve and C.fexecve cannot start the program under supervisor)")]
+    InitEnded,
+    #[error("cannot start the init-script helper: {0}")]
+    Helper(String),
 }
 
 impl LaunchError {
@@ -60,6 +92,7 @@ impl LaunchError {
             LaunchError::NotExecutable(..) => crate::exit::NOT_EXECUTABLE,
             LaunchError::Exec(_, Errno::ENOENT) => crate::exit::NOT_FOUND,
             LaunchError::Exec(..) => crate::exit::NOT_EXECUTABLE,
+            LaunchError::InitScript(_) | LaunchError::InitEnded => crate::exit::INIT_SCRIPT,
             _ => crate::exit::SUPERVISOR,
         }
     }
@@ -103,15 +136,53 @@ fn protect_fds() {
     }
 }
 
+/// An init script to run in the child before the program.
+pub struct Init {
+    /// The Lua source.
+    pub source: Vec<u8>,
+    /// Its chunk name for messages (`@FILE` or `=name`).
+    pub name: String,
+    /// The descriptor the script sees as `arg`.
+    pub arg: Option<OwnedFd>,
+}
+
+/// Everything the helper needs, made before `fork`.
+struct HelperLaunch {
+    exe: OwnedFd,
+    _script: OwnedFd,
+    _bpf: OwnedFd,
+    _argv: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    keep: Vec<RawFd>,
+}
+
+/// A sealed (read-only) memfd holding `bytes`.
+fn sealed_memfd(name: &std::ffi::CStr, bytes: &[u8]) -> Result<OwnedFd, Errno> {
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    let fd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)?;
+    let mut done = 0;
+    while done < bytes.len() {
+        done += nix::unistd::write(&fd, &bytes[done..])?;
+    }
+    nix::unistd::lseek(&fd, 0, nix::unistd::Whence::SeekSet)?;
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_retain(seals)),
+    )?;
+    Ok(fd)
+}
+
 /// A program ready to be started.
 pub struct Prepared {
     exe: CString,
     display: String,
-    _argv: Vec<CString>,
+    argv: Vec<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
     _envp: Vec<CString>,
     envp_ptrs: Vec<*const libc::c_char>,
     filter: bpf::Program,
+    init: Option<Init>,
 }
 
 /// The started program.
@@ -196,9 +267,71 @@ impl Prepared {
             display: cmd.to_string_lossy().into_owned(),
             argv_ptrs: ptrs(&argv),
             envp_ptrs: ptrs(&envp),
-            _argv: argv,
+            argv,
             _envp: envp,
             filter,
+            init: None,
+        })
+    }
+
+    /// Sets (or, with `None`, removes) the init script.
+    pub fn set_init(&mut self, init: Option<Init>) {
+        self.init = init;
+    }
+
+    /// The helper's descriptors and argv:
+    /// `supervisor __init SOCK PARENT SCRIPT BPF ARG NAME EXE -- ARGV…`.
+    fn helper_launch(
+        &self,
+        init: &Init,
+        sock: RawFd,
+        parent: i32,
+    ) -> Result<HelperLaunch, LaunchError> {
+        let helper = |what: &str, e: Errno| LaunchError::Helper(format!("{what}: {e}"));
+        let exe = nix::fcntl::open(
+            c"/proc/self/exe",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| helper("cannot open /proc/self/exe", e))?;
+        let script = sealed_memfd(c"supervisor-init-script", &init.source)
+            .map_err(|e| helper("cannot pass the script", e))?;
+        let bpf = sealed_memfd(c"supervisor-bpf", &self.filter.to_bytes())
+            .map_err(|e| helper("cannot pass the filter", e))?;
+        let arg = init.arg.as_ref().map(|a| a.as_raw_fd());
+        let mut keep = vec![sock, script.as_raw_fd(), bpf.as_raw_fd()];
+        keep.extend(arg);
+        let mut argv: Vec<CString> = Vec::new();
+        for a in [
+            "supervisor".to_string(),
+            helper::SUBCOMMAND.to_string(),
+            sock.to_string(),
+            parent.to_string(),
+            script.as_raw_fd().to_string(),
+            bpf.as_raw_fd().to_string(),
+            arg.map_or("-".to_string(), |a| a.to_string()),
+        ] {
+            argv.push(CString::new(a).expect("no NUL in numbers"));
+        }
+        argv.push(
+            CString::new(init.name.as_bytes())
+                .map_err(|_| LaunchError::Nul(init.name.clone().into()))?,
+        );
+        argv.push(self.exe.clone());
+        argv.push(c"--".to_owned());
+        argv.extend(self.argv.iter().cloned());
+        let argv_ptrs = argv
+            .iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        Ok(HelperLaunch {
+            exe,
+            _script: script,
+            _bpf: bpf,
+            _argv: argv,
+            argv_ptrs,
+            keep,
         })
     }
 
@@ -215,6 +348,10 @@ impl Prepared {
         )
         .map_err(LaunchError::Socket)?;
         let parent = nix::unistd::getpid();
+        let launch = match &self.init {
+            Some(init) => Some(self.helper_launch(init, theirs.as_raw_fd(), parent.as_raw())?),
+            None => None,
+        };
         let image = child::Image {
             sock: theirs.as_raw_fd(),
             parent: parent.as_raw(),
@@ -222,6 +359,11 @@ impl Prepared {
             argv: self.argv_ptrs.as_ptr(),
             envp: self.envp_ptrs.as_ptr(),
             filter: &self.filter,
+            helper: launch.as_ref().map(|l| child::Helper {
+                exe: l.exe.as_raw_fd(),
+                argv: l.argv_ptrs.as_ptr(),
+                keep: &l.keep,
+            }),
         };
         // SAFETY: the supervisor is single-threaded here (no runtime, no
         // helper thread has been started yet); the child only runs
@@ -231,6 +373,7 @@ impl Prepared {
             ForkResult::Parent { child } => child,
         };
         drop(theirs);
+        drop(launch);
         let kill = |e: LaunchError| {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
@@ -238,6 +381,16 @@ impl Prepared {
         };
         let listener = match receive_report(ours.as_fd()) {
             Report::Listener(fd) => fd,
+            Report::Failed(Step::Script, _) => {
+                // The helper exits 1 right after reporting.
+                let status = match nix::sys::wait::waitpid(pid, None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => c,
+                    Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
+                    _ => -1,
+                };
+                return Err(LaunchError::InitScript(status));
+            }
+            Report::Exec if self.init.is_some() => return Err(kill(LaunchError::InitEnded)),
             other => return Err(kill(self.error(other))),
         };
         match receive_report(ours.as_fd()) {
@@ -257,6 +410,7 @@ impl Prepared {
             Report::Failed(Step::NoNewPrivs, e) => LaunchError::NoNewPrivs(e),
             Report::Failed(Step::Filter, e) => LaunchError::Filter(e),
             Report::Failed(Step::Exec, e) => LaunchError::Exec(self.display.clone(), e),
+            Report::Failed(Step::Helper, e) => LaunchError::Helper(e.to_string()),
             Report::Failed(_, e) => LaunchError::Setup(e),
             _ => LaunchError::NoListener,
         }
@@ -309,12 +463,9 @@ fn receive_report(sock: std::os::fd::BorrowedFd) -> Report {
     }
     let step = u32::from_ne_bytes(body[..4].try_into().unwrap());
     let errno = Errno::from_raw(i32::from_ne_bytes(body[4..].try_into().unwrap()));
-    match (step, fd) {
-        (s, Some(fd)) if s == Step::Listener as u32 => Report::Listener(fd),
-        (s, _) if s == Step::NoNewPrivs as u32 => Report::Failed(Step::NoNewPrivs, errno),
-        (s, _) if s == Step::Filter as u32 => Report::Failed(Step::Filter, errno),
-        (s, _) if s == Step::Exec as u32 => Report::Failed(Step::Exec, errno),
-        (s, _) if s == Step::Setup as u32 => Report::Failed(Step::Setup, errno),
-        _ => Report::Garbled,
+    match (Step::from_u32(step), fd) {
+        (Some(Step::Listener), Some(fd)) => Report::Listener(fd),
+        (Some(Step::Listener), None) | (None, _) => Report::Garbled,
+        (Some(s), _) => Report::Failed(s, errno),
     }
 }

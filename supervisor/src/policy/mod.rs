@@ -9,6 +9,7 @@
 
 pub mod errno;
 pub mod host;
+mod init;
 mod master;
 mod reply;
 
@@ -82,6 +83,7 @@ pub fn new_state(shared: &Shared) -> mlua::Result<Lua> {
         errnos.set(*name, *v)?;
     }
     svc.set("errno", errnos.clone())?;
+    init::install(&lua, &svc, shared)?;
     loaded.set("libc_service", svc)?;
     loaded.set("errno", errnos)?;
     loaded.set("host", host::module(&lua)?)?;
