@@ -62,6 +62,9 @@ pub struct Cmd {
     envs: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
     timeout: Duration,
+    /// `--init` (Lua source, written to `init.lua`) and `--init-arg`.
+    init: Option<String>,
+    init_arg: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -122,6 +125,8 @@ impl Cmd {
             envs: Vec::new(),
             cwd: None,
             timeout: Duration::from_secs(60),
+            init: None,
+            init_arg: None,
         }
     }
 
@@ -139,6 +144,18 @@ impl Cmd {
         self
     }
 
+    /// `--init` with this Lua source (supervised runs only).
+    pub fn init(mut self, src: &str) -> Cmd {
+        self.init = Some(src.to_string());
+        self
+    }
+
+    /// `--init-arg PATH`.
+    pub fn init_arg(mut self, path: impl Into<PathBuf>) -> Cmd {
+        self.init_arg = Some(path.into());
+        self
+    }
+
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Cmd {
         self.cwd = Some(dir.into());
         self
@@ -150,6 +167,7 @@ impl Cmd {
     #[track_caller]
     pub fn run(&self) -> Output {
         let _policy_dir;
+        let init_dir = tempdir();
         let mut command;
         let mut what = Vec::new();
         match &self.policy {
@@ -165,8 +183,20 @@ impl Cmd {
                     }
                 };
                 command = Command::new(supervisor());
-                command.arg("run").arg("--policy").arg(&path).arg("--");
-                what.push(format!("supervisor run --policy {} --", path.display()));
+                command.arg("run");
+                what.push("supervisor run".to_string());
+                if let Some(src) = &self.init {
+                    let p = init_dir.path().join("init.lua");
+                    std::fs::write(&p, src).expect("write the init script");
+                    command.arg("--init").arg(&p);
+                    what.push(format!("--init {}", p.display()));
+                }
+                if let Some(a) = &self.init_arg {
+                    command.arg("--init-arg").arg(a);
+                    what.push(format!("--init-arg {}", a.display()));
+                }
+                command.arg("--policy").arg(&path).arg("--");
+                what.push(format!("--policy {} --", path.display()));
             }
             None => {
                 command = Command::new(&self.argv[0]);

@@ -796,6 +796,16 @@ static void cmd_abuse(char **a)
 	free(big);
 }
 
+/* ---- init scripts ------------------------------------------------------ */
+
+/* ptrace: PTRACE_TRACEME (0) through the raw syscall; prints "ptrace: OK"
+ * or "ptrace: EPERM" (a filter from seccomp_compile). */
+static void cmd_ptrace(char **a)
+{
+	(void)a;
+	result("ptrace", syscall(SYS_ptrace, 0L, 0L, 0L, 0L));
+}
+
 /* ---- dispatch -------------------------------------------------------- */
 
 static const struct {
@@ -826,6 +836,7 @@ static const struct {
 	{ "race-open", 6, cmd_race_open },
 	{ "symlink-race", 6, cmd_symlink_race },
 	{ "abuse", 1, cmd_abuse },
+	{ "ptrace", 0, cmd_ptrace },
 };
 
 int main(int argc, char **argv)
