@@ -234,3 +234,40 @@ fn runtime_and_syntax_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn send_and_receive_a_descriptor() {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .unwrap();
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let (a, b, r, w) = (
+        a.into_raw_fd(),
+        b.into_raw_fd(),
+        r.into_raw_fd(),
+        w.into_raw_fd(),
+    );
+    let lua = state(None);
+    let src = format!(
+        "local n, e = send_with_fd({a}, 'with fd', {r})
+         assert(n == 7 and e == 0)
+         local s, fd, e2 = receive_with_fd({b}, 64)
+         assert(s == 'with fd' and fd >= 0 and e2 == 0)
+         write_all({w}, 'through the passed pipe')
+         local got = C.read(fd, 64)
+         local n3, e3 = send_with_fd({a}, 'no fd')
+         local s4, fd4 = receive_with_fd({b}, 64)
+         for _, x in ipairs({{{a}, {b}, {r}, {w}, fd}}) do C.close(x) end
+         return got, s4, fd4"
+    );
+    let (got, s4, fd4): (String, String, i64) = eval(&lua, &src);
+    assert_eq!(
+        (got.as_str(), s4.as_str(), fd4),
+        ("through the passed pipe", "no fd", -1)
+    );
+}
