@@ -30,7 +30,8 @@ pub(super) const OP_STUB: u32 = 1;
 pub(super) const OP_ADDR: u32 = 2;
 /// A socket of the family and type, connected to the address.
 pub(super) const OP_CLIENT: u32 = 3;
-/// An unconnected UDP socket of the family (to learn the netns cookie).
+/// An unconnected UDP socket of the family bound to the wildcard address
+/// and port 0 (so its port is known), dual-stack for IPv6.
 pub(super) const OP_SOCKET: u32 = 4;
 
 /// Set-up steps reported in the first reply.
@@ -169,7 +170,7 @@ fn serve(sock: RawFd) -> ! {
                 }
                 Err(e) => reply(sock, e, 0, &[]),
             },
-            OP_SOCKET => match sys::socket(a.family, libc::SOCK_DGRAM) {
+            OP_SOCKET => match unconnected(a.family) {
                 Ok(fd) => {
                     reply(sock, 0, 0, &[fd]);
                     sys::close(fd);
@@ -212,6 +213,28 @@ fn stub(a: &Addr) -> Result<(RawFd, RawFd), Errno> {
         Ok(tcp) => Ok((udp, tcp)),
         Err(e) => {
             sys::close(udp);
+            Err(e)
+        }
+    }
+}
+
+fn unconnected(family: i32) -> Result<RawFd, Errno> {
+    let fd = sys::socket(family, libc::SOCK_DGRAM)?;
+    let r = (|| {
+        if family == libc::AF_INET6 {
+            sys::set_int_opt(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)?;
+        }
+        let any = Addr {
+            family,
+            port: 0,
+            ip: [0; 16],
+        };
+        sys::bind(fd, &any)
+    })();
+    match r {
+        Ok(()) => Ok(fd),
+        Err(e) => {
+            sys::close(fd);
             Err(e)
         }
     }

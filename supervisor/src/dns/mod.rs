@@ -78,6 +78,8 @@ pub enum DnsError {
         stream: bool,
         errno: Errno,
     },
+    #[error("cannot make an unconnected {} UDP socket in the DNS namespace: {errno}", if *.ipv6 { "IPv6" } else { "IPv4" })]
+    Unconnected { ipv6: bool, errno: Errno },
     #[error("cannot read the address of the DNS client socket to {server}: {errno}")]
     ClientAddress { server: SocketAddr, errno: Errno },
     #[error("unknown getaddrinfo error {0:?} (expected again, badflags, fail, family, memory, noname, service, socktype or system)")]
@@ -322,41 +324,8 @@ impl Dns {
         stream: bool,
         tid: u32,
     ) -> Result<OwnedFd, DnsError> {
-        if !servable(server) {
-            return Err(DnsError::Unsupported(server));
-        }
+        let listen = self.listen(server)?;
         let ns = self.netns()?;
-        let listen = canonical(server);
-        {
-            let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
-            if !servers.contains(&listen) {
-                let (udp, tcp) = match ns.stub(listen) {
-                    Err(Errno::EADDRNOTAVAIL) => {
-                        ns.add_addr(listen.ip())
-                            .map_err(|errno| DnsError::AddAddress {
-                                ip: listen.ip(),
-                                errno,
-                            })?;
-                        ns.stub(listen)
-                    }
-                    r => r,
-                }
-                .map_err(|errno| DnsError::Listen {
-                    server: listen,
-                    errno,
-                })?;
-                self.cmd
-                    .as_ref()
-                    .ok_or(DnsError::StubGone)?
-                    .send(Cmd::Serve {
-                        server: listen,
-                        udp,
-                        tcp,
-                    })
-                    .map_err(|_| DnsError::StubGone)?;
-                servers.insert(listen);
-            }
-        }
         let fd = ns
             .client(server, stream)
             .map_err(|errno| DnsError::Client {
@@ -370,6 +339,71 @@ impl Dns {
             errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)),
         })?;
         self.shared.register(stream, canonical(local), listen, tid);
+        Ok(fd)
+    }
+
+    /// Makes the stub listen on `server` (UDP socket and TCP listener),
+    /// adding the address to `lo` in the namespace if needed; returns the
+    /// address listened on (an IPv4-mapped `server` is served on its IPv4
+    /// address).  For a program that sends with `sendto` on an
+    /// [`Dns::unconnected_socket`]: call it before letting each send go.
+    pub fn listen(&self, server: SocketAddr) -> Result<SocketAddr, DnsError> {
+        if !servable(server) {
+            return Err(DnsError::Unsupported(server));
+        }
+        let ns = self.netns()?;
+        let listen = canonical(server);
+        let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        if servers.contains(&listen) {
+            return Ok(listen);
+        }
+        let (udp, tcp) = match ns.stub(listen) {
+            Err(Errno::EADDRNOTAVAIL) => {
+                ns.add_addr(listen.ip())
+                    .map_err(|errno| DnsError::AddAddress {
+                        ip: listen.ip(),
+                        errno,
+                    })?;
+                ns.stub(listen)
+            }
+            r => r,
+        }
+        .map_err(|errno| DnsError::Listen {
+            server: listen,
+            errno,
+        })?;
+        self.cmd
+            .as_ref()
+            .ok_or(DnsError::StubGone)?
+            .send(Cmd::Serve {
+                server: listen,
+                udp,
+                tcp,
+            })
+            .map_err(|_| DnsError::StubGone)?;
+        servers.insert(listen);
+        Ok(listen)
+    }
+
+    /// A new UDP socket in the stub namespace, not connected, bound to the
+    /// wildcard address of its family (IPv6: dual-stack, for programs such
+    /// as musl that send to IPv4-mapped addresses) and an ephemeral port:
+    /// the replacement for a program's socket that sends with `sendto` to
+    /// one or more name servers.  The stub listens nowhere new: call
+    /// [`Dns::listen`] for each destination.  Queries arriving on it are
+    /// attributed to program thread `tid`.
+    pub fn unconnected_socket(&self, ipv6: bool, tid: u32) -> Result<OwnedFd, DnsError> {
+        let fd = self
+            .netns()?
+            .unconnected(ipv6)
+            .map_err(|errno| DnsError::Unconnected { ipv6, errno })?;
+        let (fd, local) = local_addr(fd, false);
+        let local = local.map_err(|e| DnsError::ClientAddress {
+            server: SocketAddr::from(([0u8; 4], 0)),
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)),
+        })?;
+        self.shared
+            .register(false, local, SocketAddr::from(([0u8; 4], 0)), tid);
         Ok(fd)
     }
 

@@ -148,6 +148,19 @@ impl Netns {
             .map(drop)
     }
 
+    /// An unconnected UDP socket bound to the wildcard address of its
+    /// family, port 0 (dual-stack for IPv6).
+    pub fn unconnected(&self, ipv6: bool) -> Result<OwnedFd, Errno> {
+        let any = if ipv6 {
+            SocketAddr::from(([0u16; 8], 0))
+        } else {
+            SocketAddr::from(([0u8; 4], 0))
+        };
+        self.call(child::OP_SOCKET, any, false)?
+            .pop()
+            .ok_or(Errno::EPROTO)
+    }
+
     /// A socket connected to `server`.
     pub fn client(&self, server: SocketAddr, stream: bool) -> Result<OwnedFd, Errno> {
         self.call(child::OP_CLIENT, server, stream)?

@@ -9,7 +9,9 @@
 //!   lookup's other query, a retransmission, or a parallel lookup of the
 //!   same name by another thread);
 //! - whose decision was made less than [`WINDOW`] ago and has not yet
-//!   served a query of this type uses it;
+//!   served a query of this type, or has served this very query already
+//!   (same type, DNS id and client port: a retransmission, or musl
+//!   sending one query to every name server at once), uses it;
 //! - otherwise starts a new lookup: a new [`Query`] for the policy.
 //!
 //! So one `getaddrinfo` (A + AAAA, on one socket or two, in parallel or
@@ -50,7 +52,9 @@ pub(super) enum Cmd {
     },
 }
 
-/// (TCP?, client address, server address) → program thread.
+/// (TCP?, client address, server address) → program thread; an
+/// unconnected client socket is registered with its wildcard address and
+/// an unspecified server.
 type ClientKey = (bool, SocketAddr, SocketAddr);
 
 /// What the main loop and the stub thread share.
@@ -84,8 +88,18 @@ impl Shared {
     }
 
     fn tid(&self, stream: bool, client: SocketAddr, server: SocketAddr) -> Option<u32> {
-        let key = (stream, super::canonical(client), server);
-        lock(&self.clients).get(&key).copied()
+        let c = lock(&self.clients);
+        let client = super::canonical(client);
+        let port = client.port();
+        let (v4, v6) = (
+            SocketAddr::from(([0u8; 4], port)),
+            SocketAddr::from(([0u16; 8], port)),
+        );
+        let nowhere = SocketAddr::from(([0u8; 4], 0));
+        c.get(&(stream, client, server))
+            .or_else(|| c.get(&(stream, v4, nowhere)))
+            .or_else(|| c.get(&(stream, v6, nowhere)))
+            .copied()
     }
 
     fn push(&self, q: Query) {
@@ -117,6 +131,8 @@ struct Entry {
     decided: Option<Instant>,
     /// Served a query of type A, AAAA.
     used: [bool; 2],
+    /// (type, DNS id, client port) of the queries it served.
+    copies: Vec<(RecordType, u16, u16)>,
     generation: u64,
 }
 
@@ -245,7 +261,8 @@ async fn handle(
         Parsed::Drop => return None,
     };
     let tid = ctx.shared.tid(tcp, client, server);
-    let (mut rx, generation) = join(ctx, &name, qtype, tid, server);
+    let copy = (qtype, wire::id(msg), client.port());
+    let (mut rx, generation) = join(ctx, &name, copy, tid, server);
     let outcome = match rx.wait_for(|o| o.is_some()).await {
         Ok(o) => o.clone().unwrap_or(Outcome::Dropped),
         Err(_) => Outcome::Dropped,
@@ -277,18 +294,22 @@ async fn handle(
 fn join(
     ctx: &Arc<Ctx>,
     name: &str,
-    qtype: RecordType,
+    copy: (RecordType, u16, u16),
     tid: Option<u32>,
     server: SocketAddr,
 ) -> (watch::Receiver<Option<Outcome>>, u64) {
+    let qtype = copy.0;
     let i = qtype.index();
     let mut t = lock(&ctx.table);
     let now = Instant::now();
     t.names
         .retain(|_, e| e.decided.is_none_or(|d| now.duration_since(d) < WINDOW));
     if let Some(e) = t.names.get_mut(name) {
-        if e.decided.is_none() || !e.used[i] {
+        if e.decided.is_none() || !e.used[i] || e.copies.contains(&copy) {
             e.used[i] = true;
+            if e.copies.len() < 64 && !e.copies.contains(&copy) {
+                e.copies.push(copy);
+            }
             return (e.rx.clone(), e.generation);
         }
     }
@@ -303,6 +324,7 @@ fn join(
             rx: wrx.clone(),
             decided: None,
             used,
+            copies: vec![copy],
             generation,
         },
     );

@@ -151,7 +151,7 @@ fn pinned_lookup(server: &str) {
     let q = next_query(&dns);
     assert_eq!(q.name, NAME);
     assert_eq!(q.tid, Some(4242));
-    assert_eq!(q.server, server.parse::<SocketAddr>().unwrap());
+    assert_eq!(q.server, canonical(server.parse::<SocketAddr>().unwrap()));
     q.answer(Answer::Addresses(pinned()));
     let replies = [recv(&s), recv(&s)];
     for r in &replies {
@@ -188,6 +188,48 @@ fn udp_to_ipv6_loopback_is_one_query_for_a_and_aaaa() {
 #[test]
 fn udp_to_other_ipv6_and_port_is_served() {
     pinned_lookup("[fd00::53]:5353");
+}
+
+#[test]
+fn udp_to_an_ipv4_mapped_server_is_served() {
+    // An AF_INET6 program socket sending to ::ffff:a.b.c.d.
+    pinned_lookup("[::ffff:10.0.2.3]:53");
+}
+
+#[test]
+fn an_unconnected_socket_reaches_several_servers() {
+    // musl: one unconnected dual-stack socket, sendto every name server
+    // (IPv4 ones as mapped addresses), first answer wins.
+    let Some(dns) = start(nowhere()) else { return };
+    let s = UdpSocket::from(dns.unconnected_socket(true, 77).unwrap());
+    s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let servers: Vec<SocketAddr> = ["[::ffff:10.0.2.3]:53", "[::ffff:10.0.2.4]:53", "[::1]:53"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    for &server in &servers {
+        dns.listen(server).unwrap();
+    }
+    // The same query (same id) to every server.
+    for &server in &servers {
+        s.send_to(&query(0x3333, NAME, TYPE::A), server).unwrap();
+    }
+    let q = next_query(&dns);
+    assert_eq!(q.tid, Some(77));
+    q.answer(Answer::Addresses(pinned()));
+    let mut buf = [0u8; 512];
+    let mut from = Vec::new();
+    for _ in &servers {
+        let (n, src) = s.recv_from(&mut buf).unwrap();
+        let r = decode(&buf[..n]);
+        assert_eq!(r, (0x3333, RCODE::NoError, vec![pinned()[0]]));
+        from.push(src);
+    }
+    from.sort();
+    let mut want = servers.clone();
+    want.sort();
+    assert_eq!(from, want, "each reply from the server asked");
+    no_more_queries(&dns);
 }
 
 #[test]
