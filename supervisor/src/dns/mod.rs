@@ -158,7 +158,7 @@ pub struct Query {
     /// The type of the query that started this lookup (the other type of
     /// the same lookup shares the answer).
     pub qtype: RecordType,
-    /// The name server the program asked.
+    /// The name server the program asked (IPv4 for an IPv4-mapped one).
     pub server: SocketAddr,
     reply: oneshot::Sender<Answer>,
 }
