@@ -8,6 +8,7 @@
 //! crate.
 
 pub mod act;
+pub mod dns;
 pub mod exit;
 pub mod launch;
 pub mod memory;
