@@ -2,7 +2,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 
 use crate::syscalls::{Disposition, SyscallMap, TABLE};
 use crate::Error;
@@ -106,11 +106,16 @@ pub fn notify_filter(map: &SyscallMap) -> Result<Program, Error> {
             .find(|(s, _, _)| *s == sys)
             .map(|(_, _, d)| *d)
             .unwrap_or(Disposition::Notify);
-        let action = match disposition {
-            Disposition::Notify => ScmpAction::Notify,
-        };
-        ctx.add_rule_exact(action, ScmpSyscall::from(nr))
-            .map_err(|source| Error::Rule { name, source })?;
+        let syscall = ScmpSyscall::from(nr);
+        match disposition {
+            Disposition::Notify => ctx.add_rule_exact(ScmpAction::Notify, syscall),
+            Disposition::NotifyIfSet(arg) => ctx.add_rule_conditional_exact(
+                ScmpAction::Notify,
+                syscall,
+                &[ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)],
+            ),
+        }
+        .map_err(|source| Error::Rule { name, source })?;
     }
     export(&ctx)
 }

@@ -25,6 +25,11 @@ pub enum Sys {
     Faccessat2,
     Mkdir,
     Mkdirat,
+    Connect,
+    Bind,
+    Sendto,
+    Sendmsg,
+    Sendmmsg,
 }
 
 /// What the filter does with a syscall of the table.
@@ -32,6 +37,10 @@ pub enum Sys {
 pub enum Disposition {
     /// Sent to the supervisor (`SECCOMP_RET_USER_NOTIF`).
     Notify,
+    /// Sent to the supervisor when argument `n` (a register, so the check
+    /// cannot be raced) is non-zero; allowed otherwise.  `sendto` with a
+    /// NULL destination names no address and is an ordinary write.
+    NotifyIfSet(u32),
 }
 
 /// The table: every syscall that reaches the supervisor.
@@ -55,6 +64,13 @@ pub const TABLE: &[(Sys, &str, Disposition)] = &[
     (Sys::Faccessat2, "faccessat2", Disposition::Notify),
     (Sys::Mkdir, "mkdir", Disposition::Notify),
     (Sys::Mkdirat, "mkdirat", Disposition::Notify),
+    (Sys::Connect, "connect", Disposition::Notify),
+    (Sys::Bind, "bind", Disposition::Notify),
+    (Sys::Sendto, "sendto", Disposition::NotifyIfSet(4)),
+    // The address of sendmsg/sendmmsg is in memory, out of the filter's
+    // reach: every call is trapped.
+    (Sys::Sendmsg, "sendmsg", Disposition::Notify),
+    (Sys::Sendmmsg, "sendmmsg", Disposition::Notify),
 ];
 
 impl Sys {

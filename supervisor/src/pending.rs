@@ -34,6 +34,8 @@ pub struct Pending {
     pub task: Task,
     resolved: Option<Vec<Result<Resolved, Errno>>>,
     pub descriptors_taken: bool,
+    /// For a socket request: the program's socket.
+    pub sock: Option<crate::act::net::Socket>,
 }
 
 impl Pending {
@@ -45,6 +47,7 @@ impl Pending {
             task,
             resolved: None,
             descriptors_taken: false,
+            sock: None,
         }
     }
 
@@ -179,6 +182,9 @@ impl Pending {
         }
         self.descriptors_taken = true;
         let mut v = Vec::new();
+        if let Some(s) = &self.sock {
+            v.push(s.fd.try_clone().map_err(|_| Errno::EMFILE)?);
+        }
         for p in self.req.paths() {
             if let Dir::Fd(fd) = p.dir {
                 v.push(self.task.getfd(fd)?);

@@ -18,11 +18,13 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
+use crate::act::net::Socket;
 use crate::act::{self, Outcome};
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};
 use crate::pending::Pending;
-use crate::request::{self, Decoded};
+use crate::request::net::{self, Class, NetAddr, SockCall, SockOp};
+use crate::request::{self, Args, Decoded, Dir, Function, PathArg, Request};
 use crate::sys;
 use crate::task::Task;
 
@@ -157,6 +159,11 @@ impl Session {
                 self.listener.reply_errno(n.id, e);
                 None
             }
+            Decoded::Value(v) => {
+                self.listener.reply_value(n.id, v);
+                None
+            }
+            Decoded::Socket(call) => self.socket(&n, sys, call),
             Decoded::FdStat { fd, out } => {
                 let o = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
                     Ok(mut t) => act::fd_stat(&mut t, fd, out),
@@ -176,6 +183,62 @@ impl Session {
                         None
                     }
                 }
+            }
+        }
+    }
+
+    /// A socket call: a request for the policy if it names an inet or unix
+    /// address, else done here.
+    fn socket(&mut self, n: &Notif, sys: bpf::Sys, call: SockCall) -> Option<Box<Pending>> {
+        let mut task = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
+            Ok(t) => t,
+            Err(Errno::ESRCH) => return None,
+            Err(e) => {
+                self.listener.reply_errno(n.id, e);
+                return None;
+            }
+        };
+        let sock = match Socket::of(&mut task, call.fd) {
+            Ok(s) => s,
+            Err(e) => {
+                self.answer(n.id, Outcome::Fail(e).normalize());
+                return None;
+            }
+        };
+        let flags = call.payload.as_ref().map_or(0, |p| p.flags);
+        // Pass-through, safe against rewritten memory: a socket of another
+        // family (netlink, packet, vsock, …) only takes addresses of its
+        // own family, never an inet or unix one; a send without a
+        // destination on a socket that ignores destinations cannot gain one.
+        // The kernel runs these with the program's own credentials.
+        if !sock.is_mapped_family()
+            || (call.addr.is_none() && call.op == SockOp::Send && sock.ignores_destination(flags))
+        {
+            self.listener.reply_continue(n.id);
+            return None;
+        }
+        match net::classify(&call, sock.domain) {
+            Class::Plain => {
+                let o = act::net::plain(&mut task, sock, &call);
+                self.answer(n.id, o);
+                None
+            }
+            Class::Mapped(addr) => {
+                let path = match &addr {
+                    NetAddr::Unix(p) if !addr.is_abstract() => Some(PathArg {
+                        dir: Dir::Cwd,
+                        path: p.clone(),
+                    }),
+                    _ => None,
+                };
+                let req = Request {
+                    function: Function::of_socket(call.op, &addr),
+                    sys,
+                    args: Args::Socket { call, addr, path },
+                };
+                let mut p = Pending::new(req, task);
+                p.sock = Some(sock);
+                Some(Box::new(p))
             }
         }
     }

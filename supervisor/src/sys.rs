@@ -99,3 +99,141 @@ pub fn open_dir_path(path: &CStr) -> Result<OwnedFd, Errno> {
     };
     owned(fd as libc::c_long)
 }
+
+/// `getsockopt(fd, SOL_SOCKET, name)` for an int option.
+pub fn sock_int(fd: BorrowedFd, name: i32) -> Result<i32, Errno> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `v`.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    Errno::result(r).map(|_| v)
+}
+
+/// `fcntl(fd, F_GETFL)`.
+pub fn file_flags(fd: BorrowedFd) -> Result<i32, Errno> {
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })
+}
+
+/// `connect(fd, addr)` with a raw address as copied from the program.
+pub fn connect_raw(fd: BorrowedFd, addr: &[u8]) -> Result<(), Errno> {
+    // SAFETY: the kernel reads `addr.len()` bytes of the slice.
+    let r = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// `bind(fd, addr)` with a raw address.
+pub fn bind_raw(fd: BorrowedFd, addr: &[u8]) -> Result<(), Errno> {
+    // SAFETY: the kernel reads `addr.len()` bytes of the slice.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// `sendmsg(fd, {name, data, control}, flags)`; returns the bytes sent.
+pub fn sendmsg_raw(
+    fd: BorrowedFd,
+    name: Option<&[u8]>,
+    data: &[u8],
+    control: &[u8],
+    flags: i32,
+) -> Result<usize, Errno> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; every pointer set below points
+    // into slices that outlive the call, and the kernel only reads them.
+    let r = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        if let Some(n) = name {
+            msg.msg_name = n.as_ptr() as *mut libc::c_void;
+            msg.msg_namelen = n.len() as libc::socklen_t;
+        }
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if !control.is_empty() {
+            msg.msg_control = control.as_ptr() as *mut libc::c_void;
+            msg.msg_controllen = control.len();
+        }
+        libc::sendmsg(fd.as_raw_fd(), &msg, flags)
+    };
+    Errno::result(r).map(|n| n as usize)
+}
+
+/// `fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW)` through `fchmodat2`
+/// (Linux 6.6), which never follows a symlink planted meanwhile.
+pub fn fchmodat_nofollow(dirfd: BorrowedFd, name: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: `name` is NUL-terminated; integer arguments otherwise.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fchmodat2,
+            dirfd.as_raw_fd(),
+            name.as_ptr(),
+            mode,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// `tkill(tid, sig)`: a signal for one thread.
+pub fn tkill(tid: u32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe { libc::syscall(libc::SYS_tkill, tid as libc::pid_t, sig) }).map(drop)
+}
+
+/// `socket(domain, ty, 0)`.
+pub fn socket(domain: i32, ty: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: integer arguments only; the result is a new descriptor.
+    owned(unsafe { libc::socket(domain, ty, 0) } as libc::c_long)
+}
+
+/// `listen(fd, backlog)`.
+pub fn listen(fd: BorrowedFd, backlog: i32) -> Result<(), Errno> {
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
+}
+
+/// `accept4(fd, NULL, NULL, SOCK_CLOEXEC)`.
+pub fn accept(fd: BorrowedFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: NULL address pointers are allowed; the result is a new
+    // descriptor.
+    owned(unsafe {
+        libc::accept4(
+            fd.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_CLOEXEC,
+        )
+    } as libc::c_long)
+}
+
+/// `getsockname(fd)`: the raw address bytes.
+pub fn getsockname(fd: BorrowedFd) -> Result<Vec<u8>, Errno> {
+    let mut buf = [0u8; 128];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `buf`.
+    let r = unsafe { libc::getsockname(fd.as_raw_fd(), buf.as_mut_ptr().cast(), &mut len) };
+    Errno::result(r)?;
+    Ok(buf[..(len as usize).min(buf.len())].to_vec())
+}

@@ -21,6 +21,12 @@ use crate::sys;
 pub struct Status {
     pub tgid: u32,
     pub umask: u32,
+    /// The thread group id in the program's own pid namespace.
+    pub own_tgid: u32,
+    /// Real, effective, saved user ids (as the supervisor sees them).
+    pub uids: [u32; 3],
+    /// Real, effective, saved group ids.
+    pub gids: [u32; 3],
 }
 
 /// The identity of a directory: device, inode, mount id.
@@ -58,6 +64,20 @@ impl Task {
         };
         t.settle()?;
         Ok(t)
+    }
+
+    pub fn listener(&self) -> &Arc<Listener> {
+        &self.listener
+    }
+
+    /// A handle that can check this notification and write into the
+    /// program from another thread (for work answered off the loop).
+    pub fn writer(&self) -> Writer {
+        Writer {
+            listener: self.listener.clone(),
+            id: self.id,
+            tid: self.tid,
+        }
     }
 
     /// Is the notification still pending?  `Err(ESRCH)` when it is not:
@@ -142,6 +162,24 @@ impl Task {
         r
     }
 
+    /// Is the program's descriptor `fd` close-on-exec?
+    pub fn fd_cloexec(&mut self, fd: i32) -> Result<bool, Errno> {
+        let name = CString::new(format!("fdinfo/{fd}")).map_err(|_| Errno::EINVAL)?;
+        let dir = self.dir()?;
+        let f = sys::openat(dir, &name, libc::O_RDONLY | libc::O_CLOEXEC, 0);
+        self.dirty = true;
+        let f = f.map_err(|e| if e == Errno::ENOENT { Errno::EBADF } else { e })?;
+        let mut buf = [0u8; 512];
+        let n = nix::unistd::read(&f, &mut buf)?;
+        let text = std::str::from_utf8(&buf[..n]).map_err(|_| Errno::EIO)?;
+        let flags = text
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            .ok_or(Errno::EIO)?;
+        Ok(flags & libc::O_CLOEXEC as u32 != 0)
+    }
+
     /// `/proc/<tid>/status`, read once.
     pub fn status(&mut self) -> Result<Status, Errno> {
         if let Some(s) = self.status {
@@ -161,7 +199,26 @@ impl Task {
         };
         let tgid = field("Tgid:")?.parse().map_err(|_| Errno::EIO)?;
         let umask = u32::from_str_radix(field("Umask:")?, 8).map_err(|_| Errno::EIO)?;
-        let s = Status { tgid, umask };
+        let ids = |key: &str| -> Result<[u32; 3], Errno> {
+            let mut it = field(key)?.split_whitespace().map(str::parse::<u32>);
+            let mut out = [0u32; 3];
+            for o in &mut out {
+                *o = it.next().ok_or(Errno::EIO)?.map_err(|_| Errno::EIO)?;
+            }
+            Ok(out)
+        };
+        let own_tgid = field("NStgid:")?
+            .split_whitespace()
+            .last()
+            .and_then(|v| v.parse().ok())
+            .ok_or(Errno::EIO)?;
+        let s = Status {
+            tgid,
+            umask,
+            own_tgid,
+            uids: ids("Uid:")?,
+            gids: ids("Gid:")?,
+        };
         self.status = Some(s);
         Ok(s)
     }
@@ -197,4 +254,26 @@ pub fn dir_id(dir: BorrowedFd, name: &std::ffi::CStr) -> Result<DirId, Errno> {
         st.stx_ino,
         st.stx_mnt_id,
     ))
+}
+
+/// Writes into the program for one notification, checking first that the
+/// notification is still pending (so the tid is still the same thread).
+pub struct Writer {
+    listener: Arc<Listener>,
+    id: u64,
+    tid: u32,
+}
+
+impl Writer {
+    pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        if !self.listener.id_valid(self.id) {
+            return Err(Errno::ESRCH);
+        }
+        crate::memory::write(self.tid, addr, data)
+    }
+
+    /// The notifying thread.
+    pub fn tid(&self) -> u32 {
+        self.tid
+    }
 }

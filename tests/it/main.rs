@@ -18,4 +18,5 @@ mod bad_input;
 mod file_calls;
 mod init_script;
 mod launcher;
+mod net;
 mod races;

@@ -65,6 +65,7 @@ pub struct Cmd {
     /// `--init` (Lua source, written to `init.lua`) and `--init-arg`.
     init: Option<String>,
     init_arg: Option<PathBuf>,
+    netns: bool,
 }
 
 /// What a run produced.
@@ -127,6 +128,7 @@ impl Cmd {
             timeout: Duration::from_secs(60),
             init: None,
             init_arg: None,
+            netns: false,
         }
     }
 
@@ -153,6 +155,13 @@ impl Cmd {
     /// `--init-arg PATH`.
     pub fn init_arg(mut self, path: impl Into<PathBuf>) -> Cmd {
         self.init_arg = Some(path.into());
+        self
+    }
+
+    /// Runs the command (supervisor and program) in a new, empty network
+    /// namespace: nothing it sends can leave the machine.
+    pub fn in_new_netns(mut self) -> Cmd {
+        self.netns = true;
         self
     }
 
@@ -218,6 +227,20 @@ impl Cmd {
         }
         if let Some(d) = &self.cwd {
             command.current_dir(d);
+        }
+        if self.netns {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: unshare is async-signal-safe; nothing else runs
+            // between fork and exec here.
+            unsafe {
+                command.pre_exec(|| {
+                    if libc::unshare(libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            what.insert(0, "(new netns)".into());
         }
         let what = what.join(" ");
         command
@@ -369,6 +392,9 @@ pub struct Probes {
     pub musl: PathBuf,
     /// tests/probes/probe.c, `gcc -O2` (dynamic, glibc).
     pub glibc: PathBuf,
+    /// tests/probes/net.c, static musl and dynamic glibc.
+    pub net_musl: PathBuf,
+    pub net_glibc: PathBuf,
 }
 
 fn compile(compiler: &str, extra: &[&str], src: &Path, out: &Path) {
@@ -408,7 +434,17 @@ pub fn probes() -> &'static Probes {
         let glibc = dir.join("probe-glibc-dynamic");
         compile("musl-gcc", &["-static"], &src, &musl);
         compile("gcc", &[], &src, &glibc);
-        Probes { musl, glibc }
+        let net = repo().join("tests/probes/net.c");
+        let net_musl = dir.join("netprobe-musl-static");
+        let net_glibc = dir.join("netprobe-glibc-dynamic");
+        compile("musl-gcc", &["-static"], &net, &net_musl);
+        compile("gcc", &[], &net, &net_glibc);
+        Probes {
+            musl,
+            glibc,
+            net_musl,
+            net_glibc,
+        }
     })
 }
 
@@ -449,6 +485,18 @@ impl Kind {
             Kind::Glibc => &probes().glibc,
             Kind::Busybox => panic!("busybox is no probe"),
         }
+    }
+
+    /// argv for the network probe of this kind with `args`.
+    pub fn net_argv<S: AsRef<OsStr>>(self, args: &[S]) -> Vec<OsString> {
+        let p = match self {
+            Kind::Musl => &probes().net_musl,
+            Kind::Glibc => &probes().net_glibc,
+            Kind::Busybox => panic!("busybox is no probe"),
+        };
+        let mut v = vec![p.as_os_str().to_os_string()];
+        v.extend(args.iter().map(|a| a.as_ref().to_os_string()));
+        v
     }
 
     /// argv for the probe of this kind with `args`.

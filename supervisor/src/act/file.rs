@@ -36,6 +36,7 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
             let second = targets.next().ok_or(Errno::EINVAL)??;
             rename(first, second, flags).into()
         }
+        Args::Socket { .. } => Outcome::Fail(Errno::EINVAL),
     })
 }
 

@@ -2,6 +2,7 @@
 //! exactly the request the policy saw, on the objects resolved for it.
 
 mod file;
+pub mod net;
 pub mod stat;
 
 use std::os::fd::OwnedFd;
@@ -37,9 +38,23 @@ impl From<Result<(), Errno>> for Outcome {
     }
 }
 
+impl Outcome {
+    /// A failure because the notification is gone is no answer at all.
+    pub fn normalize(self) -> Outcome {
+        match self {
+            Outcome::Fail(Errno::ESRCH) => Outcome::Gone,
+            o => o,
+        }
+    }
+}
+
 /// Performs `p` with the supervisor's authority.
 pub fn perform(p: &mut Pending) -> Outcome {
-    match file::perform(p) {
+    let r = match p.req.args {
+        crate::request::Args::Socket { .. } => net::perform(p),
+        _ => file::perform(p),
+    };
+    match r {
         Ok(o) => o,
         Err(Errno::ESRCH) => Outcome::Gone,
         Err(e) => Outcome::Fail(e),

@@ -30,39 +30,35 @@ fn errno() -> i32 {
     unsafe { *libc::__errno_location() }
 }
 
-/// Sends `[step, errno]` and, with `fd`, the descriptor as SCM_RIGHTS.
-pub(super) fn report(sock: RawFd, step: Step, err: i32, fd: Option<RawFd>) {
+/// Sends `[step, value]` (an errno, or the listener's number) with a
+/// plain `write`: once the notify filter is loaded, `sendmsg` is a trapped
+/// call, and the supervisor is not answering yet.
+pub(super) fn report(sock: RawFd, step: Step, value: i32) {
     let mut body = [0u8; 8];
     body[..4].copy_from_slice(&(step as u32).to_ne_bytes());
-    body[4..].copy_from_slice(&err.to_ne_bytes());
-    let mut iov = libc::iovec {
-        iov_base: body.as_mut_ptr().cast(),
-        iov_len: body.len(),
-    };
-    // Room for one cmsghdr carrying one int, aligned as cmsghdr.
-    let mut cbuf = [0u64; 4];
-    // SAFETY: msghdr is plain data; every pointer set below points into
-    // this stack frame, which outlives the sendmsg call.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        if let Some(fd) = fd {
-            let space = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-            msg.msg_control = cbuf.as_mut_ptr().cast();
-            msg.msg_controllen = space;
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            (*c).cmsg_level = libc::SOL_SOCKET;
-            (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
+    body[4..].copy_from_slice(&value.to_ne_bytes());
+    // SAFETY: writes 8 bytes from this stack buffer.
+    unsafe { libc::write(sock, body.as_ptr().cast(), body.len()) };
+}
+
+/// Waits for the supervisor's go-ahead (it has taken the listener).
+fn wait_ack(sock: RawFd) -> bool {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: reads at most 1 byte into this stack buffer.
+        let r = unsafe { libc::read(sock, b.as_mut_ptr().cast(), 1) };
+        if r == 1 {
+            return true;
         }
-        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        return false;
     }
 }
 
 fn fail(sock: RawFd, step: Step, err: i32) -> ! {
-    report(sock, step, err, None);
+    report(sock, step, err);
     // SAFETY: _exit is async-signal-safe and never returns.
     unsafe { libc::_exit(crate::exit::SUPERVISOR) }
 }
@@ -92,7 +88,13 @@ pub(super) fn run(img: &Image) -> ! {
         Ok(fd) => fd,
         Err(e) => fail(img.sock, Step::Filter, e),
     };
-    report(img.sock, Step::Listener, 0, Some(listener));
+    // The supervisor takes the listener with pidfd_getfd (passing it with
+    // SCM_RIGHTS would need sendmsg, now trapped), then says go.
+    report(img.sock, Step::Listener, listener);
+    if !wait_ack(img.sock) {
+        // SAFETY: _exit is async-signal-safe and never returns.
+        unsafe { libc::_exit(crate::exit::SUPERVISOR) }
+    }
     // SAFETY: closing our copy; the supervisor holds its own.  The listener
     // is close-on-exec anyway: the program never sees it.
     unsafe { libc::close(listener) };
@@ -100,7 +102,7 @@ pub(super) fn run(img: &Image) -> ! {
     // NULL-terminated arrays prepared before fork and alive in this image.
     unsafe { libc::execve(img.exe, img.argv, img.envp) };
     let e = errno();
-    report(img.sock, Step::Exec, e, None);
+    report(img.sock, Step::Exec, e);
     // SAFETY: as above.
     unsafe { libc::_exit(if e == libc::ENOENT { 127 } else { 126 }) }
 }

@@ -91,7 +91,7 @@ pub fn main() -> ! {
     let sock = a.sock;
     let fail = |what: &str, e: Errno| -> ! {
         eprintln!("supervisor: init-script helper: {what}: {e}");
-        child::report(sock, Step::Helper, e as i32, None);
+        child::report(sock, Step::Helper, e as i32);
         std::process::exit(crate::exit::SUPERVISOR)
     };
     child::set_cloexec(sock);
@@ -116,7 +116,7 @@ pub fn main() -> ! {
     let highest = before.iter().copied().max().unwrap_or(2);
 
     let on_errexit = init_script::Hook(Box::new(move || {
-        child::report(sock, Step::Script, 0, None);
+        child::report(sock, Step::Script, 0);
     }));
     let opts = init_script::Options {
         arg: a.arg,
@@ -124,7 +124,7 @@ pub fn main() -> ! {
     };
     if let Err(e) = init_script::run(&source, &a.name, opts) {
         eprintln!("init script: {e}");
-        child::report(sock, Step::Script, 0, None);
+        child::report(sock, Step::Script, 0);
         std::process::exit(1);
     }
 

@@ -11,7 +11,7 @@ mod child;
 pub mod helper;
 
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -74,6 +74,8 @@ pub enum LaunchError {
     Exec(String, Errno),
     #[error("child set-up failed: {0}")]
     Setup(Errno),
+    #[error("cannot take the seccomp listener from the child (pidfd_getfd): {0}")]
+    TakeListener(Errno),
     #[error("cannot watch the child: {0}")]
     Pidfd(Errno),
     #[error("init script failed (its process exited with status {0})")]
@@ -379,8 +381,15 @@ impl Prepared {
             let _ = nix::sys::wait::waitpid(pid, None);
             e
         };
+        let pidfd = sys::pidfd_open(pid.as_raw()).map_err(|e| kill(LaunchError::Pidfd(e)))?;
         let listener = match receive_report(ours.as_fd()) {
-            Report::Listener(fd) => fd,
+            Report::Listener(n) => {
+                let fd = sys::pidfd_getfd(pidfd.as_fd(), n)
+                    .map_err(|e| kill(LaunchError::TakeListener(e)))?;
+                // Go: the child may now close its copy and exec.
+                let _ = nix::unistd::write(&ours, &[1u8]);
+                fd
+            }
             Report::Failed(Step::Script, _) => {
                 // The helper exits 1 right after reporting.
                 let status = match nix::sys::wait::waitpid(pid, None) {
@@ -397,7 +406,6 @@ impl Prepared {
             Report::Exec => {}
             other => return Err(kill(self.error(other))),
         }
-        let pidfd = sys::pidfd_open(pid.as_raw()).map_err(|e| kill(LaunchError::Pidfd(e)))?;
         Ok(Child {
             pid,
             pidfd,
@@ -418,7 +426,8 @@ impl Prepared {
 }
 
 enum Report {
-    Listener(OwnedFd),
+    /// The listener's number in the child.
+    Listener(i32),
     /// The socket closed: `execve` succeeded (it is close-on-exec).
     Exec,
     Failed(Step, Errno),
@@ -426,46 +435,25 @@ enum Report {
 }
 
 fn receive_report(sock: std::os::fd::BorrowedFd) -> Report {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut body = [0u8; 8];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut body)];
-    let msg = loop {
-        match recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
+    let n = loop {
+        match nix::unistd::read(sock, &mut body) {
             Err(Errno::EINTR) => continue,
             Err(_) => return Report::Garbled,
-            Ok(m) => break m,
+            Ok(n) => break n,
         }
     };
-    if msg.bytes == 0 {
+    if n == 0 {
         return Report::Exec;
     }
-    let mut fd = None;
-    if let Ok(cmsgs) = msg.cmsgs() {
-        for c in cmsgs {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                for f in fds {
-                    // SAFETY: SCM_RIGHTS just installed this descriptor in
-                    // our table; nothing else owns it.
-                    let owned = unsafe { OwnedFd::from_raw_fd(f) };
-                    fd = fd.or(Some(owned));
-                }
-            }
-        }
-    }
-    if msg.bytes != 8 {
+    if n != 8 {
         return Report::Garbled;
     }
-    let step = u32::from_ne_bytes(body[..4].try_into().unwrap());
-    let errno = Errno::from_raw(i32::from_ne_bytes(body[4..].try_into().unwrap()));
-    match (Step::from_u32(step), fd) {
-        (Some(Step::Listener), Some(fd)) => Report::Listener(fd),
-        (Some(Step::Listener), None) | (None, _) => Report::Garbled,
-        (Some(s), _) => Report::Failed(s, errno),
+    let step = u32::from_ne_bytes(body[..4].try_into().expect("4 bytes"));
+    let value = i32::from_ne_bytes(body[4..].try_into().expect("4 bytes"));
+    match Step::from_u32(step) {
+        Some(Step::Listener) => Report::Listener(value),
+        None => Report::Garbled,
+        Some(s) => Report::Failed(s, Errno::from_raw(value)),
     }
 }

@@ -71,6 +71,13 @@ impl Listener {
         sys::addfd(self.fd(), id, fd, None, cloexec)
     }
 
+    /// Installs a duplicate of `fd` in the program at number `at`,
+    /// replacing what was there (`SECCOMP_ADDFD_FLAG_SETFD`).
+    pub fn inject_at(&self, id: u64, fd: BorrowedFd, at: i32, cloexec: bool) -> Result<i32, Errno> {
+        let at = u32::try_from(at).map_err(|_| Errno::EBADF)?;
+        sys::addfd(self.fd(), id, fd, Some(at), cloexec)
+    }
+
     fn ignore_gone(r: Result<(), Errno>) {
         // ENOENT: the thread died or was killed meanwhile; its call has no
         // one left to return to.  Anything else is a supervisor bug, but

@@ -215,5 +215,6 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
             }
         })?,
     )?;
+    super::host_net::install(lua, &host)?;
     Ok(host)
 }

@@ -13,6 +13,7 @@ use crate::act::{self, Outcome};
 use crate::launch::Prepared;
 use crate::pending::Pending;
 use crate::request::flags::{self, Amode};
+use crate::request::net::{NetAddr, SockCall, SockOp};
 use crate::request::{Args, Function};
 use crate::session::{Next, Session};
 
@@ -79,6 +80,13 @@ fn string_list(lua: &Lua, v: &[&str]) -> mlua::Result<Table> {
 /// program's buffer here.
 fn settle_reply(p: &mut Pending, r: reply::Reply) -> Outcome {
     match r {
+        reply::Reply::Direct(Outcome::Value(v)) => match &p.req.args {
+            // A send the policy lets "succeed" reports its data sent.
+            Args::Socket { call, .. } if call.op == SockOp::Send => {
+                act::net::pretend_sent(&p.task, call)
+            }
+            _ => Outcome::Value(v),
+        },
         reply::Reply::Direct(o) => o,
         reply::Reply::Stat(fake) => match &p.req.args {
             Args::Stat { out, .. } => {
@@ -88,6 +96,39 @@ fn settle_reply(p: &mut Pending, r: reply::Reply) -> Outcome {
             _ => Outcome::Fail(Errno::EINVAL),
         },
     }
+}
+
+/// send_with_fds on a socket request: the first descriptor takes the
+/// place of the program's socket (same fd number, same close-on-exec);
+/// connect and bind then succeed, a send goes out on the new socket.
+fn replace_socket(p: &mut Pending, call: &SockCall, uds: &[AnyUserData]) -> mlua::Result<Outcome> {
+    let Some(ud) = uds.first() else {
+        return Err(mlua::Error::RuntimeError(
+            "send_with_fds: a socket request needs one descriptor".into(),
+        ));
+    };
+    let d = ud.borrow::<Descriptor>()?;
+    let fd = d.fd()?;
+    let cloexec = match p.task.fd_cloexec(call.fd) {
+        Ok(c) => c,
+        Err(e) => return Ok(Outcome::Fail(e).normalize()),
+    };
+    if let Err(e) = p.task.settle() {
+        return Ok(Outcome::Fail(e).normalize());
+    }
+    let listener = p.task.listener().clone();
+    match listener.inject_at(p.id, fd, call.fd, cloexec) {
+        Ok(_) => {}
+        Err(Errno::ENOENT) => return Ok(Outcome::Gone),
+        Err(e) => return Ok(Outcome::Fail(e)),
+    }
+    Ok(match (&call.payload, call.op) {
+        (Some(pl), SockOp::Send) => match act::net::Socket::of_own(fd) {
+            Ok(sock) => act::net::send(&mut p.task, &sock, None, pl),
+            Err(e) => Outcome::Fail(e),
+        },
+        _ => Outcome::Value(0),
+    })
 }
 
 impl UserData for Master {
@@ -172,6 +213,23 @@ impl UserData for Master {
                     vec![path(&at.path)?, amode]
                 }
                 Args::Mkdir { at, mode } => vec![path(&at.path)?, Value::Integer(*mode as i64)],
+                Args::Socket { addr, .. } => match addr {
+                    NetAddr::Unix(p) => vec![path(p)?],
+                    NetAddr::Inet(a) => vec![
+                        Value::String(lua.create_string(a.ip().to_string())?),
+                        Value::Integer(a.port().into()),
+                    ],
+                    NetAddr::Inet6(a) => {
+                        let text = match a.scope_id() {
+                            0 => a.ip().to_string(),
+                            s => format!("{}%{s}", a.ip()),
+                        };
+                        vec![
+                            Value::String(lua.create_string(text)?),
+                            Value::Integer(a.port().into()),
+                        ]
+                    }
+                },
             };
             Ok(MultiValue::from_vec(v))
         });
@@ -277,6 +335,12 @@ impl UserData for Master {
                 if errno != 0 {
                     let session = st.ensure_started();
                     session.answer(p.id, Outcome::Fail(Errno::from_raw(errno)));
+                    return Ok(());
+                }
+                if let Args::Socket { call, .. } = &p.req.args {
+                    let call = call.clone();
+                    let outcome = replace_socket(&mut p, &call, &uds)?;
+                    st.ensure_started().answer(p.id, outcome);
                     return Ok(());
                 }
                 let listener = st.ensure_started().listener().clone();

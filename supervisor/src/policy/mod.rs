@@ -9,6 +9,7 @@
 
 pub mod errno;
 pub mod host;
+mod host_net;
 mod init;
 mod master;
 mod reply;

@@ -5,6 +5,7 @@
 //! from then on decides and acts on this copy only.
 
 pub mod flags;
+pub mod net;
 
 use bpf::Sys;
 use nix::errno::Errno;
@@ -25,6 +26,12 @@ pub enum Function {
     Eaccess,
     Mkdir,
     Rmdir,
+    ConnectUnix,
+    ConnectInet,
+    ConnectInet6,
+    BindUnix,
+    BindInet,
+    BindInet6,
 }
 
 impl Function {
@@ -40,6 +47,26 @@ impl Function {
             Function::Eaccess => "eaccess",
             Function::Mkdir => "mkdir",
             Function::Rmdir => "rmdir",
+            Function::ConnectUnix => "connect_unix",
+            Function::ConnectInet => "connect_inet",
+            Function::ConnectInet6 => "connect_inet6",
+            Function::BindUnix => "bind_unix",
+            Function::BindInet => "bind_inet",
+            Function::BindInet6 => "bind_inet6",
+        }
+    }
+
+    /// The request a socket call with a mapped address becomes.  A send
+    /// that names a destination is a connect to it.
+    pub fn of_socket(op: net::SockOp, addr: &net::NetAddr) -> Function {
+        use net::{NetAddr, SockOp};
+        match (op, addr) {
+            (SockOp::Bind, NetAddr::Unix(_)) => Function::BindUnix,
+            (SockOp::Bind, NetAddr::Inet(_)) => Function::BindInet,
+            (SockOp::Bind, NetAddr::Inet6(_)) => Function::BindInet6,
+            (_, NetAddr::Unix(_)) => Function::ConnectUnix,
+            (_, NetAddr::Inet(_)) => Function::ConnectInet,
+            (_, NetAddr::Inet6(_)) => Function::ConnectInet6,
         }
     }
 }
@@ -100,6 +127,13 @@ pub enum Args {
         at: PathArg,
         mode: u32,
     },
+    /// connect, bind, or a send naming a destination.
+    Socket {
+        call: net::SockCall,
+        addr: net::NetAddr,
+        /// A unix path name, resolved like a file path (not abstract names).
+        path: Option<PathArg>,
+    },
 }
 
 /// A request for the policy.
@@ -120,6 +154,7 @@ impl Request {
             | Args::Access { at, .. }
             | Args::Mkdir { at, .. } => vec![at],
             Args::Rename { from, to, .. } => vec![from, to],
+            Args::Socket { path, .. } => path.iter().collect(),
         }
     }
 
@@ -132,6 +167,8 @@ impl Request {
             }
             Args::Stat { .. } => self.function == Function::Stat,
             Args::Access { flags, .. } => flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            // connect follows a symlink to the socket; bind creates the name.
+            Args::Socket { call, .. } => call.op != net::SockOp::Bind,
             Args::Unlink { .. } | Args::Rename { .. } | Args::Mkdir { .. } => false,
         }
     }
@@ -148,6 +185,10 @@ pub enum Decoded {
     /// Answered at once with this errno, as the kernel would (bad pointer,
     /// over-long path, invalid flags): the policy never sees it.
     Fail(Errno),
+    /// A socket call: which request it is depends on the socket's family.
+    Socket(net::SockCall),
+    /// Answered at once with this value (sendmmsg of no message).
+    Value(i64),
 }
 
 const STAT_FLAGS: i32 = libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_EMPTY_PATH;
@@ -210,6 +251,12 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
         }))
     };
     match sys {
+        Sys::Connect | Sys::Bind | Sys::Sendto | Sys::Sendmsg | Sys::Sendmmsg => {
+            Ok(match net::decode(sys, d, tid)? {
+                Some(call) => Decoded::Socket(call),
+                None => Decoded::Value(0),
+            })
+        }
         Sys::Open | Sys::Creat | Sys::Openat => {
             let (dir, path, flags, mode) = match sys {
                 Sys::Open => (Dir::Cwd, a[0], a[1] as i32, a[2]),

@@ -1,0 +1,459 @@
+/*
+ * The network probe: socket calls and name lookups, each printing what it
+ * got (values and errno names) for the integration tests.
+ *
+ * Usage: netprobe CMD ARGS... [CMD ARGS...]...
+ * Addresses are written KIND:ADDRESS with KIND one of tcp, udp (IPv4 or
+ * [IPv6]:port), unix, unixdg (a path; a leading '@' makes it abstract).
+ * Built static with musl-gcc and dynamic with gcc (glibc).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *ename(int e)
+{
+	static char buf[32];
+	switch (e) {
+	case 0: return "OK";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EINTR: return "EINTR";
+	case EBADF: return "EBADF";
+	case EAGAIN: return "EAGAIN";
+	case EACCES: return "EACCES";
+	case EFAULT: return "EFAULT";
+	case EINVAL: return "EINVAL";
+	case ENOTSOCK: return "ENOTSOCK";
+	case EADDRINUSE: return "EADDRINUSE";
+	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+	case ENETUNREACH: return "ENETUNREACH";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case EINPROGRESS: return "EINPROGRESS";
+	case EISCONN: return "EISCONN";
+	case ENOTCONN: return "ENOTCONN";
+	case EAFNOSUPPORT: return "EAFNOSUPPORT";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EHOSTUNREACH: return "EHOSTUNREACH";
+	case EPIPE: return "EPIPE";
+	case ENAMETOOLONG: return "ENAMETOOLONG";
+	case EDESTADDRREQ: return "EDESTADDRREQ";
+	}
+	snprintf(buf, sizeof buf, "E#%d", e);
+	return buf;
+}
+
+struct addr {
+	int family, type;
+	socklen_t len;
+	struct sockaddr_storage sa;
+};
+
+static void usage_die(const char *what, const char *arg)
+{
+	fprintf(stderr, "netprobe: %s: %s\n", what, arg);
+	exit(2);
+}
+
+/* Parses KIND:ADDRESS. */
+static struct addr parse(const char *spec)
+{
+	struct addr a;
+	const char *colon = strchr(spec, ':');
+	memset(&a, 0, sizeof a);
+	if (!colon)
+		usage_die("bad address", spec);
+	size_t kl = colon - spec;
+	const char *rest = colon + 1;
+	if ((kl == 4 && !strncmp(spec, "unix", 4)) || (kl == 6 && !strncmp(spec, "unixdg", 6))) {
+		struct sockaddr_un *u = (struct sockaddr_un *)&a.sa;
+		size_t n = strlen(rest);
+		a.family = AF_UNIX;
+		a.type = kl == 4 ? SOCK_STREAM : SOCK_DGRAM;
+		u->sun_family = AF_UNIX;
+		if (n >= sizeof u->sun_path)
+			usage_die("path too long", rest);
+		memcpy(u->sun_path, rest, n);
+		if (rest[0] == '@') {
+			u->sun_path[0] = 0;
+			a.len = offsetof(struct sockaddr_un, sun_path) + n;
+		} else {
+			a.len = offsetof(struct sockaddr_un, sun_path) + n + 1;
+		}
+		return a;
+	}
+	if (kl == 3 && !strncmp(spec, "tcp", 3))
+		a.type = SOCK_STREAM;
+	else if (kl == 3 && !strncmp(spec, "udp", 3))
+		a.type = SOCK_DGRAM;
+	else
+		usage_die("bad kind", spec);
+	char host[128];
+	const char *port;
+	if (rest[0] == '[') {
+		const char *end = strchr(rest, ']');
+		if (!end || end[1] != ':' || (size_t)(end - rest - 1) >= sizeof host)
+			usage_die("bad address", spec);
+		memcpy(host, rest + 1, end - rest - 1);
+		host[end - rest - 1] = 0;
+		port = end + 2;
+	} else {
+		const char *c = strrchr(rest, ':');
+		if (!c || (size_t)(c - rest) >= sizeof host)
+			usage_die("bad address", spec);
+		memcpy(host, rest, c - rest);
+		host[c - rest] = 0;
+		port = c + 1;
+	}
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&a.sa;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a.sa;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		a.family = v4->sin_family = AF_INET;
+		v4->sin_port = htons(atoi(port));
+		a.len = sizeof *v4;
+	} else {
+		char *pct = strchr(host, '%');
+		if (pct) {
+			*pct = 0;
+			v6->sin6_scope_id = atoi(pct + 1);
+		}
+		if (inet_pton(AF_INET6, host, &v6->sin6_addr) != 1)
+			usage_die("bad IP address", host);
+		a.family = v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(atoi(port));
+		a.len = sizeof *v6;
+	}
+	return a;
+}
+
+static int sock_for(const struct addr *a, int extra)
+{
+	int fd = socket(a->family, a->type | SOCK_CLOEXEC | extra, 0);
+	if (fd < 0) {
+		printf("socket: %s\n", ename(errno));
+		fflush(stdout);
+		exit(2);
+	}
+	return fd;
+}
+
+/* Prints what arrives on fd within 3 s. */
+static void print_incoming(const char *label, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[256];
+	if (poll(&p, 1, 3000) <= 0) {
+		printf("%s: (nothing)\n", label);
+		return;
+	}
+	ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+	if (n < 0) {
+		printf("%s: %s\n", label, ename(errno));
+		return;
+	}
+	buf[n] = 0;
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	printf("%s: %s\n", label, buf);
+}
+
+static void cmd_connect(char **a)
+{
+	struct addr ad = parse(a[0]);
+	int fd = sock_for(&ad, 0);
+	int r = connect(fd, (struct sockaddr *)&ad.sa, ad.len);
+	printf("connect: %s\n", r < 0 ? ename(errno) : "OK");
+	if (r == 0 && ad.type == SOCK_STREAM)
+		print_incoming("read", fd);
+	close(fd);
+}
+
+static void cmd_connect_nonblock(char **a)
+{
+	struct addr ad = parse(a[0]);
+	int fd = sock_for(&ad, SOCK_NONBLOCK);
+	int r = connect(fd, (struct sockaddr *)&ad.sa, ad.len);
+	printf("connect: %s\n", r < 0 ? ename(errno) : "OK");
+	if (r < 0 && errno == EINPROGRESS) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int err = 0;
+		socklen_t l = sizeof err;
+		poll(&p, 1, 3000);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
+		printf("so_error: %s\n", ename(err));
+	}
+	close(fd);
+}
+
+static void cmd_bind(char **a)
+{
+	struct addr ad = parse(a[0]);
+	int fd = sock_for(&ad, 0);
+	int r = bind(fd, (struct sockaddr *)&ad.sa, ad.len);
+	printf("bind: %s\n", r < 0 ? ename(errno) : "OK");
+	close(fd);
+}
+
+static void cmd_bind_recv(char **a)
+{
+	struct addr ad = parse(a[0]);
+	int fd = sock_for(&ad, 0);
+	int r = bind(fd, (struct sockaddr *)&ad.sa, ad.len);
+	printf("bind: %s\n", r < 0 ? ename(errno) : "OK");
+	if (r == 0)
+		print_incoming("recv", fd);
+	close(fd);
+}
+
+/* Binds a unix socket file and prints its permission bits. */
+static void cmd_bind_mode(char **a)
+{
+	struct addr ad = parse(a[0]);
+	int fd = sock_for(&ad, 0);
+	struct stat st;
+	umask(077);
+	int r = bind(fd, (struct sockaddr *)&ad.sa, ad.len);
+	printf("bind: %s\n", r < 0 ? ename(errno) : "OK");
+	if (r == 0 && stat(((struct sockaddr_un *)&ad.sa)->sun_path, &st) == 0)
+		printf("mode: %o\n", st.st_mode & 07777);
+	close(fd);
+}
+
+static void cmd_sendto(char **a)
+{
+	struct addr ad = parse(a[0]);
+	int fd = sock_for(&ad, 0);
+	ssize_t r = sendto(fd, a[1], strlen(a[1]), 0, (struct sockaddr *)&ad.sa, ad.len);
+	if (r < 0)
+		printf("sendto: %s\n", ename(errno));
+	else
+		printf("sendto: %zd\n", r);
+	close(fd);
+}
+
+static void cmd_sendmsg(char **a)
+{
+	struct addr ad = parse(a[0]);
+	int fd = sock_for(&ad, 0);
+	struct iovec iov = { .iov_base = a[1], .iov_len = strlen(a[1]) };
+	struct msghdr m = { .msg_name = &ad.sa, .msg_namelen = ad.len, .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t r = sendmsg(fd, &m, 0);
+	if (r < 0)
+		printf("sendmsg: %s\n", ename(errno));
+	else
+		printf("sendmsg: %zd\n", r);
+	close(fd);
+}
+
+static void cmd_sendmmsg(char **a)
+{
+	struct addr ad = parse(a[0]);
+	int fd = sock_for(&ad, 0);
+	struct iovec iov = { .iov_base = a[1], .iov_len = strlen(a[1]) };
+	struct mmsghdr m[2];
+	memset(m, 0, sizeof m);
+	for (int i = 0; i < 2; i++) {
+		m[i].msg_hdr.msg_name = &ad.sa;
+		m[i].msg_hdr.msg_namelen = ad.len;
+		m[i].msg_hdr.msg_iov = &iov;
+		m[i].msg_hdr.msg_iovlen = 1;
+	}
+	int r = sendmmsg(fd, m, 2, 0);
+	if (r < 0)
+		printf("sendmmsg: %s\n", ename(errno));
+	else
+		printf("sendmmsg: %d (first %u bytes)\n", r, m[0].msg_len);
+	close(fd);
+}
+
+/* Connects a datagram socket, then sends on it without an address. */
+static void cmd_connected_send(char **a)
+{
+	struct addr ad = parse(a[0]);
+	int fd = sock_for(&ad, 0);
+	int r = connect(fd, (struct sockaddr *)&ad.sa, ad.len);
+	printf("connect: %s\n", r < 0 ? ename(errno) : "OK");
+	ssize_t n = send(fd, a[1], strlen(a[1]), 0);
+	if (n < 0)
+		printf("send: %s\n", ename(errno));
+	else
+		printf("send: %zd\n", n);
+	struct iovec iov = { .iov_base = a[1], .iov_len = strlen(a[1]) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	n = sendmsg(fd, &m, 0);
+	if (n < 0)
+		printf("sendmsg: %s\n", ename(errno));
+	else
+		printf("sendmsg: %zd\n", n);
+	close(fd);
+}
+
+static long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static struct sockaddr_in stall_addr;
+static volatile int stall_done;
+
+static void *stall_connector(void *arg)
+{
+	(void)arg;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	connect(fd, (struct sockaddr *)&stall_addr, sizeof stall_addr);
+	stall_done = 1;
+	return NULL;
+}
+
+/*
+ * A thread connects to a listener whose accept queue is full (the peer
+ * never answers), while the main thread opens FILE N times.  Prints the
+ * time the opens took and whether the connect was still pending.
+ */
+static void cmd_connect_stall(char **a)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	stall_addr.sin_family = AF_INET;
+	stall_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof stall_addr;
+	if (bind(l, (struct sockaddr *)&stall_addr, sl) < 0 || listen(l, 0) < 0 ||
+	    getsockname(l, (struct sockaddr *)&stall_addr, &sl) < 0) {
+		printf("listener: %s\n", ename(errno));
+		return;
+	}
+	/* Fill the accept queue: later SYNs are dropped. */
+	for (int i = 0; i < 4; i++) {
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		connect(c, (struct sockaddr *)&stall_addr, sizeof stall_addr);
+	}
+	usleep(200000);
+	pthread_t t;
+	pthread_create(&t, NULL, stall_connector, NULL);
+	usleep(500000);
+	int n = atoi(a[1]);
+	long t0 = now_ms();
+	for (int i = 0; i < n; i++) {
+		int fd = open(a[0], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			printf("open: %s\n", ename(errno));
+			return;
+		}
+		close(fd);
+	}
+	long dt = now_ms() - t0;
+	printf("opens: %d in %ld ms\n", n, dt);
+	printf("connect pending: %s\n", stall_done ? "no" : "yes");
+	fflush(stdout);
+	_exit(0);
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static const char *gai_name(int e)
+{
+	switch (e) {
+	case EAI_NONAME: return "EAI_NONAME";
+	case EAI_AGAIN: return "EAI_AGAIN";
+	case EAI_FAIL: return "EAI_FAIL";
+#ifdef EAI_NODATA
+	case EAI_NODATA: return "EAI_NODATA";
+#endif
+	case EAI_SYSTEM: return "EAI_SYSTEM";
+	case EAI_FAMILY: return "EAI_FAMILY";
+	case EAI_SERVICE: return "EAI_SERVICE";
+	}
+	return "EAI_OTHER";
+}
+
+/* getaddrinfo(NAME, NULL) with AF_UNSPEC/SOCK_STREAM: the sorted addresses. */
+static void cmd_resolve(char **a)
+{
+	struct addrinfo hints, *res, *p;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	int r = getaddrinfo(a[0], NULL, &hints, &res);
+	if (r != 0) {
+		printf("gai: %s\n", gai_name(r));
+		return;
+	}
+	char *list[64];
+	int n = 0;
+	for (p = res; p && n < 64; p = p->ai_next) {
+		char buf[INET6_ADDRSTRLEN];
+		const void *src = p->ai_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)p->ai_addr)->sin_addr
+			: (const void *)&((struct sockaddr_in6 *)p->ai_addr)->sin6_addr;
+		inet_ntop(p->ai_family, src, buf, sizeof buf);
+		list[n++] = strdup(buf);
+	}
+	qsort(list, n, sizeof list[0], cmp_str);
+	for (int i = 0; i < n; i++)
+		printf("addr: %s\n", list[i]);
+	freeaddrinfo(res);
+}
+
+static const struct {
+	const char *name;
+	int nargs;
+	void (*fn)(char **);
+} cmds[] = {
+	{ "connect", 1, cmd_connect },
+	{ "connect-nonblock", 1, cmd_connect_nonblock },
+	{ "bind", 1, cmd_bind },
+	{ "bind-recv", 1, cmd_bind_recv },
+	{ "bind-mode", 1, cmd_bind_mode },
+	{ "sendto", 2, cmd_sendto },
+	{ "sendmsg", 2, cmd_sendmsg },
+	{ "sendmmsg", 2, cmd_sendmmsg },
+	{ "connected-send", 2, cmd_connected_send },
+	{ "connect-stall", 2, cmd_connect_stall },
+	{ "resolve", 1, cmd_resolve },
+};
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2) {
+		fprintf(stderr, "usage: netprobe CMD ARGS... [CMD ARGS...]...\n");
+		return 2;
+	}
+	while (i < argc) {
+		size_t k;
+		for (k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
+			if (strcmp(argv[i], cmds[k].name) == 0)
+				break;
+		if (k == sizeof cmds / sizeof cmds[0]) {
+			fprintf(stderr, "netprobe: unknown command %s\n", argv[i]);
+			return 2;
+		}
+		if (cmds[k].nargs > argc - i - 1) {
+			fprintf(stderr, "netprobe: %s needs %d arguments\n", argv[i], cmds[k].nargs);
+			return 2;
+		}
+		cmds[k].fn(argv + i + 1);
+		i += 1 + cmds[k].nargs;
+	}
+	fflush(stdout);
+	return 0;
+}
