@@ -31,6 +31,11 @@ enum Command {
         /// A file the supervisor opens for the init script (its `arg`).
         #[arg(long, value_name = "PATH", requires = "init")]
         init_arg: Option<PathBuf>,
+        /// The name server (IP:PORT) that answers the lookups the policy
+        /// forwards (use_master_credentials on getaddrinfo); default: the
+        /// first nameserver of /etc/resolv.conf.
+        #[arg(long, value_name = "IP:PORT")]
+        dns_upstream: Option<std::net::SocketAddr>,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -60,8 +65,14 @@ fn main() {
             policy,
             init,
             init_arg,
+            dns_upstream,
             cmd,
-        } => run(policy, init, init_arg, cmd),
+        } => {
+            if let Some(u) = dns_upstream {
+                let _ = supervisor::session::DNS_UPSTREAM.set(u);
+            }
+            run(policy, init, init_arg, cmd)
+        }
     };
     std::process::exit(code);
 }

@@ -20,6 +20,7 @@ use nix::unistd::Pid;
 
 use crate::act::net::Socket;
 use crate::act::{self, Outcome};
+use crate::dns::Dns;
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};
 use crate::pending::Pending;
@@ -32,6 +33,8 @@ use crate::task::Task;
 pub enum Next {
     /// A request for the policy.
     Request(Box<Pending>),
+    /// A name lookup for the policy (`getaddrinfo`).
+    Lookup(crate::dns::Query),
     /// The program exited; the supervisor's exit code.
     Exited(i32),
 }
@@ -46,7 +49,14 @@ pub struct Session {
     runtime: Option<tokio::runtime::Runtime>,
     /// The program's wait status, once reaped.
     status: Option<WaitStatus>,
+    /// The DNS stub, started at the program's first lookup.
+    dns: Option<Dns>,
+    dns_failed: bool,
 }
+
+/// The upstream name server for lookups the policy forwards (`--dns-upstream`);
+/// unset: the first nameserver of the host's resolv.conf.
+pub static DNS_UPSTREAM: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
 
 const FORWARDED: [Signal; 4] = [
     Signal::SIGINT,
@@ -84,6 +94,8 @@ impl Session {
             map,
             runtime: None,
             status: None,
+            dns: None,
+            dns_failed: false,
         })
     }
 
@@ -94,12 +106,18 @@ impl Session {
     /// Waits for the next request for the policy, answering the others.
     pub fn next_request(&mut self) -> Next {
         loop {
+            if let Some(q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
+                return Next::Lookup(q);
+            }
             let (sig, notif, dead) = {
-                let mut fds = [
+                let mut fds = vec![
                     PollFd::new(self.listener.fd(), PollFlags::POLLIN),
                     PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN),
                 ];
+                if let Some(d) = &self.dns {
+                    fds.push(PollFd::new(d.wake_fd(), PollFlags::POLLIN));
+                }
                 match poll(&mut fds, PollTimeout::NONE) {
                     Ok(_) => {}
                     Err(Errno::EINTR) => continue,
@@ -218,6 +236,14 @@ impl Session {
             return None;
         }
         match net::classify(&call, sock.domain) {
+            Class::Mapped(addr) if act::dns::is_lookup(&call, &addr, &sock) => {
+                let o = match self.dns() {
+                    Some(d) => act::dns::capture(d, &mut task, sock, &call),
+                    None => Outcome::Fail(Errno::ECONNREFUSED),
+                };
+                self.answer(n.id, o);
+                None
+            }
             Class::Plain => {
                 let o = act::net::plain(&mut task, sock, &call);
                 self.answer(n.id, o);
@@ -241,6 +267,24 @@ impl Session {
                 Some(Box::new(p))
             }
         }
+    }
+
+    /// The DNS stub, started now if need be.  A stub that cannot start
+    /// (no network namespace to be had) is reported once; lookups then fail.
+    fn dns(&mut self) -> Option<&Dns> {
+        if self.dns.is_none() && !self.dns_failed {
+            let cfg = crate::dns::Config {
+                upstream: DNS_UPSTREAM.get().copied(),
+            };
+            match Dns::start(cfg) {
+                Ok(d) => self.dns = Some(d),
+                Err(e) => {
+                    eprintln!("supervisor: cannot start the DNS stub, name lookups will fail: {e}");
+                    self.dns_failed = true;
+                }
+            }
+        }
+        self.dns.as_ref()
     }
 
     /// Answers notification `id` with `o` (exactly once).
@@ -294,6 +338,7 @@ impl Session {
         loop {
             match self.next_request() {
                 Next::Request(p) => self.listener.reply_continue(p.id),
+                Next::Lookup(q) => q.answer(crate::dns::Answer::Upstream),
                 Next::Exited(code) => return code,
             }
         }

@@ -123,6 +123,12 @@ pub fn file_flags(fd: BorrowedFd) -> Result<i32, Errno> {
     Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })
 }
 
+/// `fcntl(fd, F_SETFL, flags)`.
+pub fn set_file_flags(fd: BorrowedFd, flags: i32) -> Result<(), Errno> {
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) }).map(drop)
+}
+
 /// `connect(fd, addr)` with a raw address as copied from the program.
 pub fn connect_raw(fd: BorrowedFd, addr: &[u8]) -> Result<(), Errno> {
     // SAFETY: the kernel reads `addr.len()` bytes of the slice.

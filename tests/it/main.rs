@@ -15,6 +15,7 @@ mod util;
 
 mod abuse;
 mod bad_input;
+mod dns;
 mod file_calls;
 mod init_script;
 mod launcher;

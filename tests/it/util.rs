@@ -66,6 +66,8 @@ pub struct Cmd {
     init: Option<String>,
     init_arg: Option<PathBuf>,
     netns: bool,
+    /// Options for `supervisor run` (before `--`).
+    options: Vec<OsString>,
 }
 
 /// What a run produced.
@@ -129,6 +131,7 @@ impl Cmd {
             init: None,
             init_arg: None,
             netns: false,
+            options: Vec::new(),
         }
     }
 
@@ -155,6 +158,12 @@ impl Cmd {
     /// `--init-arg PATH`.
     pub fn init_arg(mut self, path: impl Into<PathBuf>) -> Cmd {
         self.init_arg = Some(path.into());
+        self
+    }
+
+    /// An option for `supervisor run` (supervised runs only).
+    pub fn option(mut self, opt: impl AsRef<OsStr>) -> Cmd {
+        self.options.push(opt.as_ref().to_os_string());
         self
     }
 
@@ -203,6 +212,10 @@ impl Cmd {
                 if let Some(a) = &self.init_arg {
                     command.arg("--init-arg").arg(a);
                     what.push(format!("--init-arg {}", a.display()));
+                }
+                for o in &self.options {
+                    command.arg(o);
+                    what.push(o.to_string_lossy().into_owned());
                 }
                 command.arg("--policy").arg(&path).arg("--");
                 what.push(format!("--policy {} --", path.display()));
@@ -445,6 +458,43 @@ pub fn probes() -> &'static Probes {
             net_musl,
             net_glibc,
         }
+    })
+}
+
+/// tests/probes/resolve.go built with Go's own resolver (CGO_ENABLED=0:
+/// static, no libc), once.
+pub fn go_probe() -> &'static Path {
+    static GO: OnceLock<PathBuf> = OnceLock::new();
+    GO.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        std::fs::create_dir_all(&dir).expect("create the probe directory");
+        let out = dir.join("resolve-go-static");
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let o = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&tmp)
+            .arg(repo().join("tests/probes/resolve.go"))
+            .env("CGO_ENABLED", "0")
+            .env("GOCACHE", dir.join("go-cache"))
+            .env("GOPATH", dir.join("go-path"))
+            .env("GO111MODULE", "off")
+            .env("GOFLAGS", "")
+            .output();
+        let o = match o {
+            Ok(o) => o,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                "\n\n*** `go` was not found: the DNS tests build a static Go program \
+                 (apt-get install golang-go). ***\n"
+            ),
+            Err(e) => panic!("cannot run go: {e}"),
+        };
+        assert!(
+            o.status.success(),
+            "go build failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::fs::rename(&tmp, &out).expect("move the Go probe in place");
+        out
     })
 }
 

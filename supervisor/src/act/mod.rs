@@ -1,6 +1,7 @@
 //! Acting with the supervisor's authority (`use_master_credentials`):
 //! exactly the request the policy saw, on the objects resolved for it.
 
+pub mod dns;
 mod file;
 pub mod net;
 pub mod stat;

@@ -22,6 +22,8 @@ pub struct State {
     pub program: Option<(Prepared, bpf::SyscallMap)>,
     pub session: Option<Session>,
     pub current: Option<Box<Pending>>,
+    /// The name lookup being decided (`getaddrinfo`), instead of `current`.
+    pub lookup: Option<crate::dns::Query>,
 }
 
 impl State {
@@ -50,6 +52,8 @@ impl State {
 }
 
 pub type Shared = Rc<RefCell<State>>;
+
+const GETADDRINFO: &str = "getaddrinfo";
 
 /// The master userdata.
 pub struct Master(pub Shared);
@@ -134,15 +138,18 @@ fn replace_socket(p: &mut Pending, call: &SockCall, uds: &[AnyUserData]) -> mlua
 impl UserData for Master {
     fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
         f.add_field_method_get("function_", |_, this| {
-            Ok(this
-                .0
-                .borrow()
-                .current
-                .as_ref()
-                .map(|p| p.req.function.name()))
+            let st = this.0.borrow();
+            if st.lookup.is_some() {
+                return Ok(Some(GETADDRINFO));
+            }
+            Ok(st.current.as_ref().map(|p| p.req.function.name()))
         });
         f.add_field_method_get("tid", |_, this| {
-            Ok(this.0.borrow().current.as_ref().map(|p| p.tid))
+            let st = this.0.borrow();
+            if let Some(q) = &st.lookup {
+                return Ok(q.tid);
+            }
+            Ok(st.current.as_ref().map(|p| p.tid))
         });
         f.add_field_method_get("syscall", |_, this| {
             Ok(this.0.borrow().current.as_ref().map(|p| p.req.sys.name()))
@@ -152,8 +159,12 @@ impl UserData for Master {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("receive", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
-            if let Some(p) = &st.current {
-                let f = p.req.function.name();
+            let unanswered = st
+                .current
+                .as_ref()
+                .map(|p| p.req.function.name())
+                .or(st.lookup.as_ref().map(|_| GETADDRINFO));
+            if let Some(f) = unanswered {
                 return Err(lua_err(
                     lua,
                     format!("receive: the previous request ({f}) was not answered"),
@@ -166,6 +177,10 @@ impl UserData for Master {
                     st.current = Some(p);
                     Ok(f)
                 }
+                Next::Lookup(q) => {
+                    st.lookup = Some(q);
+                    Ok(GETADDRINFO)
+                }
                 Next::Exited(code) => {
                     // The program is gone: the run is over, whatever the
                     // policy would do next.
@@ -176,6 +191,12 @@ impl UserData for Master {
 
         m.add_method("arguments", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
+            if let Some(q) = &st.lookup {
+                // What DNS carries: the name (the service and protocol of
+                // the program's call stay in the program).
+                let name = Value::String(lua.create_string(&q.name)?);
+                return Ok(MultiValue::from_vec(vec![name, Value::Nil, Value::Nil]));
+            }
             let p = current(lua, &mut st, "arguments")?;
             let path = |b: &[u8]| lua.create_string(b).map(Value::String);
             let v: Vec<Value> = match &p.req.args {
@@ -236,6 +257,9 @@ impl UserData for Master {
 
         m.add_method("descriptors", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
+            if st.lookup.is_some() {
+                return Ok(MultiValue::new());
+            }
             let p = current(lua, &mut st, "descriptors")?;
             match p.descriptors() {
                 Ok(fds) => {
@@ -251,6 +275,9 @@ impl UserData for Master {
 
         m.add_method("resolved", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
+            if st.lookup.is_some() {
+                return Ok(MultiValue::new());
+            }
             let p = current(lua, &mut st, "resolved")?;
             let rs = match p.resolve() {
                 Ok(rs) => rs,
@@ -278,6 +305,13 @@ impl UserData for Master {
             "send",
             |lua, this, (result, err): (Value, Option<Value>)| {
                 let mut st = this.0.borrow_mut();
+                if st.lookup.is_some() {
+                    let answer = super::lookup::answer(lua, &result)?;
+                    if let Some(q) = st.lookup.take() {
+                        q.answer(answer);
+                    }
+                    return Ok(());
+                }
                 let function = current(lua, &mut st, "send")?.req.function;
                 let errno = reply::errno_arg(lua, "send", err.as_ref())?;
                 let outcome = reply::outcome(lua, function, &result, errno)?;
@@ -292,6 +326,12 @@ impl UserData for Master {
             "send_with_fds",
             |lua, this, (result, fds, err): (Value, Table, Option<Value>)| {
                 let mut st = this.0.borrow_mut();
+                if st.lookup.is_some() {
+                    return Err(lua_err(
+                        lua,
+                        "send_with_fds: getaddrinfo takes no descriptors (use send)".into(),
+                    ));
+                }
                 let p = current(lua, &mut st, "send_with_fds")?;
                 let function = p.req.function;
                 let cloexec = match &p.req.args {
@@ -367,6 +407,11 @@ impl UserData for Master {
 
         m.add_method("use_slave_credentials", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
+            if let Some(q) = st.lookup.take() {
+                // The supervisor's own resolver, never the program's network.
+                q.answer(crate::dns::Answer::Upstream);
+                return Ok(());
+            }
             let p = take(lua, &mut st, "use_slave_credentials")?;
             st.ensure_started().listener().reply_continue(p.id);
             Ok(())
@@ -374,6 +419,10 @@ impl UserData for Master {
 
         m.add_method("use_master_credentials", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
+            if let Some(q) = st.lookup.take() {
+                q.answer(crate::dns::Answer::Upstream);
+                return Ok(());
+            }
             let mut p = take(lua, &mut st, "use_master_credentials")?;
             let outcome = act::perform(&mut p);
             st.ensure_started().answer(p.id, outcome);

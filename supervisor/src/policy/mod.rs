@@ -11,6 +11,7 @@ pub mod errno;
 pub mod host;
 mod host_net;
 mod init;
+mod lookup;
 mod master;
 mod reply;
 
@@ -101,6 +102,7 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
         program: Some((program, map)),
         session: None,
         current: None,
+        lookup: None,
     }));
     let lua = new_state(&shared).map_err(|e| PolicyError::Lua(format!("set-up failed: {e}")))?;
     let chunk = lua

@@ -1,0 +1,115 @@
+//! Name lookups: the program's DNS traffic goes to the supervisor's stub.
+//!
+//! A connect or an addressed send of an inet socket to port 53 is not a
+//! connect request: the program's socket is replaced, at the same number,
+//! by a socket of the stub's private network namespace where the stub
+//! listens on exactly the address the program asked (see docs/dns.md).
+//! The program's resolver then talks to the stub, whose queries reach the
+//! policy as `getaddrinfo` requests.  Nothing the program sends to port 53
+//! leaves through its own network access.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::errno::Errno;
+
+use super::net::{self, Socket};
+use super::Outcome;
+use crate::dns::Dns;
+use crate::request::net::{NetAddr, SockCall, SockOp};
+use crate::sys;
+use crate::task::Task;
+
+/// The DNS port.
+pub const PORT: u16 = 53;
+
+/// Is `call` (mapped to `addr`) a name lookup to capture?
+pub fn is_lookup(call: &SockCall, addr: &NetAddr, sock: &Socket) -> bool {
+    let port = match addr {
+        NetAddr::Inet(a) => a.port(),
+        NetAddr::Inet6(a) => a.port(),
+        NetAddr::Unix(_) => return false,
+    };
+    port == PORT
+        && call.op != SockOp::Bind
+        && matches!(sock.ty, libc::SOCK_DGRAM | libc::SOCK_STREAM)
+}
+
+/// The server address exactly as the program wrote it (an IPv4-mapped
+/// address stays IPv6 on an IPv6 socket).
+fn server_of(call: &SockCall) -> Option<SocketAddr> {
+    match NetAddr::from_raw(call.addr.as_deref()?)? {
+        NetAddr::Inet(a) => Some(a.into()),
+        NetAddr::Inet6(a) => Some(a.into()),
+        NetAddr::Unix(_) => None,
+    }
+}
+
+/// Sends the lookup of `call` to the stub; answers the notification.
+pub fn capture(dns: &Dns, task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
+    let Some(server) = server_of(call) else {
+        return Outcome::Fail(Errno::EINVAL);
+    };
+    if dns.is_stub_socket(sock.fd.as_fd()) {
+        // Already the stub's: its namespace holds nothing but stubs.  Make
+        // sure one listens on this server too, then do the call as asked.
+        if let Err(e) = dns.listen(server) {
+            return failed(&e, server);
+        }
+        return net::plain(task, sock, call);
+    }
+    let stream = sock.ty == libc::SOCK_STREAM;
+    let fresh = match (call.op, stream) {
+        // An unconnected datagram socket may send to several servers
+        // (musl asks all of them at once).
+        (SockOp::Send, false) => dns
+            .listen(server)
+            .and_then(|_| dns.unconnected_socket(sock.domain == libc::AF_INET6, task.tid)),
+        _ => dns.client_socket(server, stream, task.tid),
+    };
+    let fresh = match fresh {
+        Ok(f) => f,
+        Err(e) => return failed(&e, server),
+    };
+    if let Err(e) = replace(task, &sock, call.fd, &fresh) {
+        return Outcome::Fail(e).normalize();
+    }
+    match call.op {
+        SockOp::Send => match (&call.payload, Socket::of_own(fresh.as_fd())) {
+            (Some(p), Ok(s)) => {
+                let to = if stream { None } else { call.addr.clone() };
+                net::send(task, &s, to, p)
+            }
+            (_, Err(e)) => Outcome::Fail(e),
+            (None, _) => Outcome::Fail(Errno::EINVAL),
+        },
+        // Already connected to the stub.
+        _ => Outcome::Value(0),
+    }
+}
+
+/// Installs `fresh` at the program's `fd`, with the program's
+/// `O_NONBLOCK` and close-on-exec.
+fn replace(task: &mut Task, sock: &Socket, fd: i32, fresh: &OwnedFd) -> Result<(), Errno> {
+    if sock.nonblocking {
+        let fl = sys::file_flags(fresh.as_fd())?;
+        sys::set_file_flags(fresh.as_fd(), fl | libc::O_NONBLOCK)?;
+    }
+    let cloexec = task.fd_cloexec(fd)?;
+    task.settle()?;
+    match task
+        .listener()
+        .clone()
+        .inject_at(task.id, fresh.as_fd(), fd, cloexec)
+    {
+        Ok(_) => Ok(()),
+        Err(Errno::ENOENT) => Err(Errno::ESRCH),
+        Err(e) => Err(e),
+    }
+}
+
+fn failed(e: &crate::dns::DnsError, server: SocketAddr) -> Outcome {
+    eprintln!("supervisor: name lookup to {server} not served: {e}");
+    // What a resolver sees from a server that is not there.
+    Outcome::Fail(Errno::ECONNREFUSED)
+}
