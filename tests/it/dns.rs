@@ -1,4 +1,5 @@
-//! Name lookups under the policy: glibc (getent, the dynamic probe), musl
+//! Name lookups under the policy: glibc (getent, the dynamic and the
+//! static probe), musl
 //! (the static probe), Go (a static binary with Go's own resolver) and
 //! busybox nslookup all reach the policy as `getaddrinfo` requests.
 //!
@@ -38,6 +39,14 @@ fn resolvers(name: &str) -> Vec<(&'static str, Vec<std::ffi::OsString>)> {
     vec![
         ("musl", Kind::Musl.net_argv(&["resolve", name])),
         ("glibc", Kind::Glibc.net_argv(&["resolve", name])),
+        (
+            "glibc-static",
+            vec![
+                crate::util::probes().net_glibc_static.clone().into(),
+                "resolve".into(),
+                name.into(),
+            ],
+        ),
         ("go", vec![go_probe().into(), name.into()]),
     ]
 }

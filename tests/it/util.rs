@@ -408,6 +408,8 @@ pub struct Probes {
     /// tests/probes/net.c, static musl and dynamic glibc.
     pub net_musl: PathBuf,
     pub net_glibc: PathBuf,
+    /// tests/probes/net.c, `gcc -static` (glibc's resolver linked in).
+    pub net_glibc_static: PathBuf,
 }
 
 fn compile(compiler: &str, extra: &[&str], src: &Path, out: &Path) {
@@ -452,11 +454,14 @@ pub fn probes() -> &'static Probes {
         let net_glibc = dir.join("netprobe-glibc-dynamic");
         compile("musl-gcc", &["-static"], &net, &net_musl);
         compile("gcc", &[], &net, &net_glibc);
+        let net_glibc_static = dir.join("netprobe-glibc-static");
+        compile("gcc", &["-static"], &net, &net_glibc_static);
         Probes {
             musl,
             glibc,
             net_musl,
             net_glibc,
+            net_glibc_static,
         }
     })
 }
