@@ -8,7 +8,7 @@
 //! `kill` here wins over the supervisor, and `allow` leaves the decision to
 //! it.
 
-use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{ScmpAction, ScmpSyscall};
 
 use crate::filter::{export, Program};
 use crate::Error;
@@ -61,17 +61,8 @@ pub fn build(default: Action, rules: &[(String, Action)]) -> Result<Program, Err
             }
         }
     }
-    let mut ctx = ScmpFilterContext::new(default.scmp()).map_err(Error::Context)?;
-    ctx.set_act_badarch(ScmpAction::KillProcess)
-        .map_err(|source| Error::Attribute {
-            attr: "act_badarch",
-            source,
-        })?;
     // Whoever loads the bytes decides about no_new_privs.
-    ctx.set_ctl_nnp(false).map_err(|source| Error::Attribute {
-        attr: "ctl_nnp",
-        source,
-    })?;
+    let mut ctx = crate::filter::context(default.scmp())?;
     for (name, action) in rules {
         let sys = ScmpSyscall::from_name(name).map_err(|_| Error::UnknownSyscall(name.clone()))?;
         if *action == default {

@@ -84,21 +84,28 @@ fn memfd() -> std::io::Result<std::fs::File> {
     Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
-/// The supervisor's filter for the native architecture: every syscall of
-/// the table goes to the listener; a foreign ABI (i386 through `int 0x80`,
-/// x32) kills the process; everything else runs untouched.
-pub fn notify_filter(map: &SyscallMap) -> Result<Program, Error> {
-    let mut ctx = ScmpFilterContext::new(ScmpAction::Allow).map_err(Error::Context)?;
+/// A context with `default`, a foreign ABI killing the process, and
+/// no_new_privs left to whoever loads the program.
+pub(crate) fn context(default: ScmpAction) -> Result<ScmpFilterContext, Error> {
+    let mut ctx = ScmpFilterContext::new(default).map_err(Error::Context)?;
     ctx.set_act_badarch(ScmpAction::KillProcess)
         .map_err(|source| Error::Attribute {
             attr: "act_badarch",
             source,
         })?;
-    // The launcher sets no_new_privs itself, before loading.
     ctx.set_ctl_nnp(false).map_err(|source| Error::Attribute {
         attr: "ctl_nnp",
         source,
     })?;
+    Ok(ctx)
+}
+
+/// The supervisor's filter for the native architecture: every syscall of
+/// the table goes to the listener; a foreign ABI (i386 through `int 0x80`,
+/// x32) kills the process; everything else runs untouched.
+pub fn notify_filter(map: &SyscallMap) -> Result<Program, Error> {
+    // The launcher sets no_new_privs itself, before loading.
+    let mut ctx = context(ScmpAction::Allow)?;
     for &(sys, nr) in map.present() {
         let name = sys.name();
         let disposition = TABLE
