@@ -33,6 +33,8 @@ pub struct Pending {
     pub req: Request,
     pub task: Task,
     resolved: Option<Vec<Result<Resolved, Errno>>>,
+    /// For each path that failed to resolve: where (see [`resolve::resolve_traced`]).
+    traces: Vec<Vec<u8>>,
     pub descriptors_taken: bool,
     /// For a socket request: the program's socket.
     pub sock: Option<crate::act::net::Socket>,
@@ -46,6 +48,7 @@ impl Pending {
             req,
             task,
             resolved: None,
+            traces: Vec::new(),
             descriptors_taken: false,
             sock: None,
         }
@@ -60,6 +63,14 @@ impl Pending {
         }
         self.resolve_objects(true)?;
         Ok(self.resolved.as_deref().unwrap_or(&[]))
+    }
+
+    /// Where the resolution of path `i` failed: the canonical text of the
+    /// object it stopped at, or empty when the failure says nothing about
+    /// the file system (see [`resolve::resolve_traced`]).  Empty for a path
+    /// that resolved, or before [`Pending::resolve`].
+    pub fn failure_text(&self, i: usize) -> &[u8] {
+        self.traces.get(i).map_or(&[], |t| &t[..])
     }
 
     fn has_text(&self, v: &[Result<Resolved, Errno>]) -> bool {
@@ -123,6 +134,7 @@ impl Pending {
                 if let Some(v) = resolve_fast(&mut self.task, &self.req, want_text)? {
                     // What was resolved must belong to this very notification.
                     self.task.settle()?;
+                    self.traces.clear();
                     self.resolved = Some(v);
                     return Ok(());
                 }
@@ -138,12 +150,14 @@ impl Pending {
             let status = self.task.status()?;
             let (pself, tself) = self.task.proc_selves()?;
             let mut out = Vec::with_capacity(paths.len());
+            self.traces.clear();
             for p in paths {
                 let start = match start_of(&mut self.task, &self.req.args, p) {
                     Ok(fd) => fd,
                     Err(Errno::ESRCH) => return Err(Errno::ESRCH),
                     Err(e) => {
                         out.push(Err(e));
+                        self.traces.push(Vec::new());
                         continue;
                     }
                 };
@@ -159,7 +173,13 @@ impl Pending {
                     tgid: status.tgid,
                     tid: self.task.tid,
                 };
-                out.push(resolve::resolve(&l));
+                let mut trace = Vec::new();
+                let r = resolve::resolve_traced(&l, &mut trace);
+                if r.is_ok() {
+                    trace.clear();
+                }
+                out.push(r);
+                self.traces.push(trace);
             }
             // What was resolved must belong to this very notification.
             self.task.settle()?;

@@ -103,6 +103,12 @@ impl Session {
         &self.listener
     }
 
+    /// The names whose lookups gave the program `ip` (none before the
+    /// first lookup).
+    pub fn names_of(&self, ip: std::net::IpAddr) -> Vec<String> {
+        self.dns.as_ref().map_or_else(Vec::new, |d| d.names_of(ip))
+    }
+
     /// Waits for the next request for the policy, answering the others.
     pub fn next_request(&mut self) -> Next {
         loop {

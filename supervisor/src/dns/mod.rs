@@ -14,6 +14,7 @@
 //! DNS wire format, `sys.rs` every `unsafe`.
 
 mod child;
+mod learned;
 mod netns;
 mod stub;
 mod sys;
@@ -418,6 +419,11 @@ impl Dns {
     /// Readable (POLLIN) while lookups wait in [`Dns::try_recv`].
     pub fn wake_fd(&self) -> BorrowedFd<'_> {
         self.shared.wake.as_fd()
+    }
+
+    /// The names whose lookups gave the program `ip` (docs/rules.md, `name:`).
+    pub fn names_of(&self, ip: IpAddr) -> Vec<String> {
+        self.shared.learned.names(ip)
     }
 
     /// The next lookup waiting for the policy, if any.

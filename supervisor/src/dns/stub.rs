@@ -63,6 +63,8 @@ pub(super) struct Shared {
     /// Readable exactly while `queue` is not empty.
     pub wake: EventFd,
     clients: Mutex<HashMap<ClientKey, u32>>,
+    /// The addresses each name gave the program.
+    pub learned: super::learned::Learned,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -76,6 +78,7 @@ impl Shared {
             wake: EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
                 .map_err(DnsError::EventFd)?,
             clients: Mutex::new(HashMap::new()),
+            learned: Default::default(),
         })
     }
 
@@ -285,6 +288,10 @@ async fn handle(
         if !tcp && wire::truncated(r) {
             give_back(ctx, &name, qtype, generation);
         }
+        // Before the program can read the reply (and connect).
+        ctx.shared
+            .learned
+            .record(&name, &wire::answer_addresses(r));
     }
     out
 }

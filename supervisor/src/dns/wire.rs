@@ -186,3 +186,20 @@ pub(super) fn truncated(m: &[u8]) -> bool {
 pub(super) fn id(m: &[u8]) -> u16 {
     be16(m, 0)
 }
+
+/// The addresses in the answer section of reply `m` (A and AAAA records,
+/// whatever their owner name: a CNAME chain ends on another name), as
+/// the program will see them; none if `m` does not parse.
+pub(super) fn answer_addresses(m: &[u8]) -> Vec<IpAddr> {
+    let Ok(p) = Packet::parse(m) else {
+        return Vec::new();
+    };
+    p.answers
+        .iter()
+        .filter_map(|rr| match &rr.rdata {
+            RData::A(a) => Some(IpAddr::from(std::net::Ipv4Addr::from(a.address))),
+            RData::AAAA(a) => Some(IpAddr::from(std::net::Ipv6Addr::from(a.address)).to_canonical()),
+            _ => None,
+        })
+        .collect()
+}

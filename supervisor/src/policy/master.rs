@@ -24,6 +24,9 @@ pub struct State {
     pub current: Option<Box<Pending>>,
     /// The name lookup being decided (`getaddrinfo`), instead of `current`.
     pub lookup: Option<crate::dns::Query>,
+    /// Why the current request is being answered as it is (see
+    /// [`super::Decision`]); cleared by `receive()`.
+    pub decision: Option<super::Decision>,
 }
 
 impl State {
@@ -170,6 +173,7 @@ impl UserData for Master {
                     format!("receive: the previous request ({f}) was not answered"),
                 ));
             }
+            st.decision = None;
             let session = st.ensure_started();
             match session.next_request() {
                 Next::Request(p) => {

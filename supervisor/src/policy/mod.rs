@@ -7,6 +7,7 @@
 //! `use_slave_credentials`.  Any Lua error ends the run fail-closed: the
 //! program is killed and the supervisor exits with [`crate::exit::POLICY`].
 
+mod decision;
 pub mod errno;
 pub mod host;
 mod host_net;
@@ -14,6 +15,7 @@ mod init;
 mod lookup;
 mod master;
 mod reply;
+pub mod rules;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -22,6 +24,7 @@ use std::rc::Rc;
 use mlua::{Lua, LuaOptions, MultiValue, StdLib, Value};
 
 use crate::launch::Prepared;
+pub use decision::Decision;
 pub use master::{Master, Shared, State};
 
 /// A Lua error whose message starts with the caller's `file:line`.
@@ -89,6 +92,7 @@ pub fn new_state(shared: &Shared) -> mlua::Result<Lua> {
     loaded.set("libc_service", svc)?;
     loaded.set("errno", errnos)?;
     loaded.set("host", host::module(&lua)?)?;
+    loaded.set("rules", rules::module(&lua, shared)?)?;
     Ok(lua)
 }
 
@@ -103,6 +107,7 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
         session: None,
         current: None,
         lookup: None,
+        decision: None,
     }));
     let lua = new_state(&shared).map_err(|e| PolicyError::Lua(format!("set-up failed: {e}")))?;
     let chunk = lua

@@ -135,6 +135,17 @@ const KNOWN: u64 = SCOPED
 /// expected to retry without it, as openat2 callers must anyway). With RESOLVE_BENEATH or
 /// RESOLVE_IN_ROOT, a `..` that races with a rename also fails with EAGAIN, like openat2.
 pub fn resolve(l: &Lookup) -> Result<Resolved, Errno> {
+    resolve_traced(l, &mut Vec::new())
+}
+
+/// [`resolve`]; on failure, `trace` holds the canonical text (program's view) of the object
+/// the walk failed on: the directory reached plus the component that could not be walked
+/// (missing, not a directory, a symlink loop, …), or the directory itself for `..`. It is
+/// left empty when the failure says nothing about the file system (the path or flags are
+/// invalid, the start descriptor is not a directory). Path rules decide on it whether the
+/// errno may be told (see docs/rules.md).
+pub fn resolve_traced(l: &Lookup, trace: &mut Vec<u8>) -> Result<Resolved, Errno> {
+    trace.clear();
     if l.path.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
@@ -164,7 +175,7 @@ pub fn resolve(l: &Lookup) -> Result<Resolved, Errno> {
             trailing_slash: false,
         });
     }
-    Walker::new(l, root_text)?.run()
+    Walker::new(l, root_text)?.run(trace)
 }
 
 fn entry(parent: OwnedFd, name: CString) -> Target {
@@ -285,7 +296,16 @@ impl<'l, 'a> Walker<'l, 'a> {
         self.l.resolve & f != 0
     }
 
-    fn run(mut self) -> Result<Resolved, Errno> {
+    /// The failure text for `name` of the current directory (`None`: the directory).
+    fn trace(&self, trace: &mut Vec<u8>, name: Option<&[u8]>) {
+        trace.clear();
+        trace.extend_from_slice(&self.text);
+        if let Some(n) = name {
+            push_text(trace, n);
+        }
+    }
+
+    fn run(mut self, trace: &mut Vec<u8>) -> Result<Resolved, Errno> {
         let mut end = Last::Dot;
         while let Some(comp) = self.rest.pop() {
             let last = self.rest.is_empty();
@@ -295,7 +315,10 @@ impl<'l, 'a> Walker<'l, 'a> {
                     continue;
                 }
                 b".." => {
-                    self.dotdot()?;
+                    if let Err(e) = self.dotdot() {
+                        self.trace(trace, None);
+                        return Err(e);
+                    }
                     end = Last::Dot;
                     continue;
                 }
@@ -303,15 +326,40 @@ impl<'l, 'a> Walker<'l, 'a> {
                 name => {
                     let follow = !last || self.l.follow_last || self.trailing;
                     let thread = name == b"thread-self";
-                    if follow && (thread || name == b"self") && self.at_proc_root()? {
-                        self.proc_self(thread)?;
-                        end = Last::Exists {
-                            mode: self.cur_st.mode,
+                    if follow && (thread || name == b"self") {
+                        let r = match self.at_proc_root() {
+                            Ok(true) => self.proc_self(thread).map(|()| true),
+                            other => other,
                         };
-                        continue;
+                        match r {
+                            Ok(true) => {
+                                end = Last::Exists {
+                                    mode: self.cur_st.mode,
+                                };
+                                continue;
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                self.trace(trace, Some(name));
+                                return Err(e);
+                            }
+                        }
                     }
                     end = Last::Dot;
-                    match self.step(comp, last, follow)? {
+                    // The component's bytes, kept for the trace (step takes it).
+                    trace.clear();
+                    trace.extend_from_slice(name);
+                    let step = match self.step(comp, last, follow) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            // step() leaves the current directory and its text
+                            // as they were when it failed.
+                            let name = std::mem::take(trace);
+                            self.trace(trace, Some(&name));
+                            return Err(e);
+                        }
+                    };
+                    match step {
                         Step::Continue => continue,
                         Step::Entry(name, last) => {
                             push_text(&mut self.text, name.as_bytes());
@@ -384,6 +432,9 @@ impl<'l, 'a> Walker<'l, 'a> {
         if self.flag(SCOPED) {
             return Err(Errno::EXDEV);
         }
+        if !self.own_magic()? {
+            return Err(Errno::EACCES);
+        }
         let obj = sys::open_follow(self.cur.as_fd(), name)?;
         let st = sys::fstat(obj.as_fd())?;
         self.check_xdev(&st)?;
@@ -401,6 +452,30 @@ impl<'l, 'a> Walker<'l, 'a> {
         self.text = text;
         self.up.clear();
         Ok(Step::Continue)
+    }
+
+    /// Whether the magic links of the current directory are the calling
+    /// process's own: the directory is, or is below, the process's
+    /// `/proc/<tgid>`.  Another process's descriptors, working directory or
+    /// root are never followed: the supervisor would reach them with its
+    /// own authority (its own descriptors among them), not the program's.
+    fn own_magic(&self) -> Result<bool, Errno> {
+        let me = sys::fstat(self.l.proc_self)?;
+        let mut st = self.cur_st;
+        let mut dir: Option<OwnedFd> = None;
+        // /proc/<pid>, …/fd, …/task/<tid>/fd: at most three levels up.
+        for _ in 0..4 {
+            if st.same_inode(&me) {
+                return Ok(true);
+            }
+            if st.ino == PROC_ROOT_INO {
+                break;
+            }
+            let up = sys::open_nofollow(dir.as_ref().map_or(self.cur.as_fd(), |d| d.as_fd()), c"..")?;
+            st = sys::fstat(up.as_fd())?;
+            dir = Some(up);
+        }
+        Ok(false)
     }
 
     /// Put the components of the symlink body `body` in front of the rest.

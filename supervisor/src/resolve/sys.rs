@@ -39,6 +39,10 @@ impl Stat {
             mnt_id: self.mnt_id,
         }
     }
+    /// The same inode (whatever mount it was reached through).
+    pub fn same_inode(&self, o: &Stat) -> bool {
+        self.dev == o.dev && self.ino == o.ino
+    }
     pub fn is_dir(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFDIR
     }

@@ -474,6 +474,41 @@ fn proc_self_of_a_child_is_the_childs() {
 }
 
 #[test]
+fn another_process_magic_links_are_not_followed() {
+    let t = TempDir::new();
+    t.write("f", "");
+    let file = File::open(t.join("f")).unwrap();
+    let n = file.as_raw_fd();
+    let me = getpid().as_raw();
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .current_dir(t.join(""))
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // The child resolving the test process's descriptor, cwd and root, by
+    // number, directly or through a task directory or a symlink.
+    let ctx = Ctx::for_task("/", "/", pid, pid);
+    t.symlink("link", &format!("/proc/{me}/fd/{n}"));
+    for p in [
+        format!("/proc/{me}/fd/{n}"),
+        format!("/proc/{me}/task/{me}/fd/{n}"),
+        format!("/proc/{me}/cwd"),
+        format!("/proc/{me}/root/etc"),
+        t.join("link").display().to_string(),
+    ] {
+        assert_eq!(ctx.get(&p).unwrap_err(), Errno::EACCES, "{p}");
+    }
+    // Its own, by number too.
+    let r = ctx.get(&format!("/proc/{pid}/cwd")).unwrap();
+    assert_eq!(r.path, t.text(""));
+    // Not following the last component: the link itself is fine.
+    assert!(ctx.nofollow(&format!("/proc/{me}/fd/{n}")).is_ok());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
 fn resolve_beneath() {
     let t = TempDir::new();
     t.mkdir("a");
@@ -664,4 +699,30 @@ fn concurrent_rename_cannot_mislead_dotdot() {
     race(&t, "a/sub/../f", move || {
         renameat2(&dir, "a/sub", &dir, "b/sub", RenameFlags::RENAME_EXCHANGE).unwrap();
     });
+}
+
+#[test]
+fn a_failure_is_traced_to_where_it_happened() {
+    let t = TempDir::new();
+    t.mkdir("a");
+    t.write("a/file", "");
+    t.mkdir("b");
+    t.symlink("a/link", "../b/nothere");
+    let ctx = Ctx::new("/", &t.0);
+    let traced = |p: &str| {
+        let mut trace = b"stale".to_vec();
+        let l = ctx.lookup(p.as_bytes(), true, 0);
+        let e = super::resolve_traced(&l, &mut trace).unwrap_err();
+        (e, String::from_utf8(trace).unwrap())
+    };
+    let text = |rel: &str| String::from_utf8(t.text(rel)).unwrap();
+    assert_eq!(traced("a/missing/x"), (Errno::ENOENT, text("a/missing")));
+    assert_eq!(traced("a/file/x"), (Errno::ENOTDIR, text("a/file")));
+    // Through a symlink: where the walk really was.
+    assert_eq!(traced("a/link/x"), (Errno::ENOENT, text("b/nothere")));
+    // A trailing slash on a file.
+    assert_eq!(traced("a/file/"), (Errno::ENOTDIR, text("a/file")));
+    // Failures that say nothing about the file system leave it empty.
+    let long = "x".repeat(300);
+    assert_eq!(traced(&long), (Errno::ENAMETOOLONG, String::new()));
 }

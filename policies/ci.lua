@@ -1,0 +1,183 @@
+-- A sandbox for a CI job (a build and its tests):
+--
+--   * read the system and the workspace, but not the usual secrets
+--     ($HOME/.ssh, .aws, .netrc, .gnupg, cloud and registry credentials,
+--     /etc/shadow, the environment of other processes);
+--   * write, create and delete only inside the workspace
+--     ($SUPERVISOR_WORKSPACE, default the working directory), a private
+--     /tmp (a fresh tmpfs only this job sees) and the directories listed
+--     in $SUPERVISOR_WRITABLE (comma-separated, e.g. "$HOME/.cache");
+--   * connect only to loopback and to the hosts of $SUPERVISOR_ALLOW_HOSTS
+--     (comma-separated names or "*.suffix": their lookups are answered
+--     by the supervisor's resolver, and connects to the addresses they
+--     gave are allowed); every other lookup is not found;
+--   * no new privileges, no capabilities, and a Landlock backstop: the
+--     program cannot write, create, remove or link anything, nor bind or
+--     connect TCP sockets, nor signal processes outside the job by itself;
+--     what the rules allow, the supervisor does for it.
+--
+-- Every allowed file call is performed by the supervisor on the objects
+-- the rules were checked against (use_master_credentials): a path swapped
+-- after the decision changes nothing.  See docs/rules.md and the README
+-- ("Use in CI").
+local libc_service = require "libc_service"
+local rules = require "rules"
+
+local function under(path, dir)
+  return path == dir or path:sub(1, #dir + 1) == dir .. "/"
+end
+
+local cwd = rules.cwd()
+local workspace = os.getenv("SUPERVISOR_WORKSPACE") or cwd
+if workspace:sub(1, 1) ~= "/" then
+  error("SUPERVISOR_WORKSPACE must be an absolute path, not " .. workspace)
+end
+workspace = workspace:gsub("/+$", "")
+if workspace == "" or workspace == "/tmp" then
+  error("the workspace cannot be / or /tmp (it is " .. (workspace == "" and "/" or workspace) .. ")")
+end
+if under(cwd, "/tmp") and not under(cwd, workspace) then
+  -- /tmp is replaced by a private one: this directory would not exist.
+  error("the working directory " .. cwd .. " is under /tmp but outside the workspace " .. workspace)
+end
+
+-- The init script runs in the job's first process before it starts.
+libc_service.init = {
+  script = ([==[
+    local WORKSPACE, CWD = %q, %q
+
+    local function status(field)           -- a line of /proc/self/status
+      local fd = C.open("/proc/self/status", C.O_RDONLY | C.O_CLOEXEC)
+      local s = C.read(fd, 65536)
+      C.close(fd)
+      return s:match("\n" .. field .. ":%%s*([^\n]*)")
+    end
+    local privileged = status("CapEff") ~= "0000000000000000"
+
+    -- A private /tmp: a new mount namespace (and, without privileges, a
+    -- user namespace mapping only our own ids) with a fresh tmpfs there.
+    if privileged then
+      C.unshare(C.CLONE_NEWNS)
+    else
+      local uid = status("Uid"):match("^(%%d+)")
+      local gid = status("Gid"):match("^(%%d+)")
+      C.unshare(C.CLONE_NEWUSER | C.CLONE_NEWNS)
+      for _, m in ipairs({{"/proc/self/setgroups", "deny"},
+                          {"/proc/self/uid_map", uid .. " " .. uid .. " 1"},
+                          {"/proc/self/gid_map", gid .. " " .. gid .. " 1"}}) do
+        local fd = C.open(m[1], C.O_WRONLY | C.O_CLOEXEC)
+        write_all(fd, m[2])
+        C.close(fd)
+      end
+    end
+    C.mount("none", "/", nil, C.MS_REC | C.MS_PRIVATE)
+    local keep
+    if WORKSPACE:sub(1, 5) == "/tmp/" then
+      keep = C.open(WORKSPACE, C.O_PATH | C.O_DIRECTORY | C.O_CLOEXEC)
+    end
+    C.mount("tmpfs", "/tmp", "tmpfs", C.MS_NOSUID | C.MS_NODEV, "mode=1777")
+    if keep then
+      -- A workspace under /tmp stays where it was.
+      local p = "/tmp"
+      for c in WORKSPACE:sub(6):gmatch("[^/]+") do
+        p = p .. "/" .. c
+        errexit = false
+        local _, e = C.mkdir(p, mode(7, 5, 5))
+        errexit = true
+        if e ~= 0 and e ~= C.EEXIST then error("mkdir " .. p .. " failed") end
+      end
+      C.mount("/proc/self/fd/" .. keep, WORKSPACE, nil, C.MS_BIND | C.MS_REC)
+      C.close(keep)
+    end
+    C.chdir(CWD)                             -- the directory as now mounted
+
+    -- The Landlock backstop.
+    local abi = C.landlock_create_ruleset(nil, {"version"})
+    local attr = {handled_access_fs = {"write_file", "remove_dir", "remove_file",
+      "make_char", "make_dir", "make_reg", "make_sock", "make_fifo", "make_block",
+      "make_sym"}}
+    if abi >= 2 then table.insert(attr.handled_access_fs, "refer") end
+    if abi >= 3 then table.insert(attr.handled_access_fs, "truncate") end
+    if abi >= 4 then attr.handled_access_net = {"bind_tcp", "connect_tcp"} end
+    if abi >= 6 then attr.scoped = {"abstract_unix_socket", "signal"} end
+    local ruleset = C.landlock_create_ruleset(attr)
+    set_no_new_privs()
+    C.landlock_restrict_self(ruleset)
+
+    -- No capabilities, and none regained by executing as root.
+    if privileged then
+      C.cap_set_secbits(C.SECBIT_NOROOT | C.SECBIT_NOROOT_LOCKED
+        | C.SECBIT_NO_SETUID_FIXUP | C.SECBIT_NO_SETUID_FIXUP_LOCKED
+        | C.SECBIT_NO_CAP_AMBIENT_RAISE | C.SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
+    end
+    C.cap_reset_ambient()
+    C.cap_set_proc("=")
+  ]==]):format(workspace, cwd),
+}
+
+local writable = { "write", "create", "delete" }
+local policy = {
+  errno = "EACCES",
+  default = { read = "deny", write = "deny", create = "deny", delete = "deny",
+              connect = "deny", bind = "deny", resolve = "deny" },
+
+  -- The system and the workspace.
+  { "allow", "read", "/" },
+  { "allow", { "read", "write", "create", "delete" }, workspace .. "/" },
+  { "allow", writable, "/tmp/" },
+
+  -- Secrets (and the files that would let a job plant one: authorized_keys).
+  { "deny", { "read", "write", "create", "delete" }, "$HOME/.ssh/" },
+  { "deny", "read", "$HOME/.aws/" },
+  { "deny", "read", "$HOME/.azure/" },
+  { "deny", "read", "$HOME/.config/gcloud/" },
+  { "deny", "read", "$HOME/.config/gh/" },
+  { "deny", "read", "$HOME/.kube/" },
+  { "deny", "read", "$HOME/.docker/" },
+  { "deny", "read", "$HOME/.gnupg/" },
+  { "deny", "read", "$HOME/.netrc" },
+  { "deny", "read", "$HOME/.git-credentials" },
+  { "deny", "read", "$HOME/.npmrc" },
+  { "deny", "read", "$HOME/.pypirc" },
+  { "deny", "read", "$HOME/.cargo/credentials" },
+  { "deny", "read", "$HOME/.cargo/credentials.toml" },
+  { "deny", "read", "/etc/shadow" },
+  { "deny", "read", "/etc/gshadow" },
+  { "deny", "read", "/etc/ssh/*_key" },
+  { "deny", "read", "/proc/*/environ" },
+  { "deny", "read", "/proc/*/task/*/environ" },
+  { "deny", "read", "/proc/*/mem" },
+  { "deny", "read", "/proc/*/task/*/mem" },
+
+  -- Devices and terminals a job writes to.
+  { "allow", "write", "/dev/null" },
+  { "allow", "write", "/dev/zero" },
+  { "allow", "write", "/dev/full" },
+  { "allow", "write", "/dev/tty" },
+  { "allow", "write", "/dev/pts/" },
+  -- The job's own pipes (`> /dev/stderr`, reached through /proc/self/fd):
+  -- opened by the kernel as the program, where Landlock keeps it from the
+  -- descriptors of processes outside the job and from writing any file.
+  { "allow", "write", "pipe:*", how = "slave" },
+
+  -- Network: loopback only (no listening on other addresses).
+  { "allow", "connect", "127.0.0.0/8" },
+  { "allow", "connect", "::1" },
+  { "allow", "bind", "127.0.0.0/8" },
+  { "allow", "bind", "::1" },
+  { "allow", "bind", "0.0.0.0", port = 0 },  -- an ephemeral port for a client
+  { "allow", "bind", "::", port = 0 },
+  { "allow", { "connect", "bind" }, "unix:" .. workspace .. "/" },
+  { "allow", { "connect", "bind" }, "unix:/tmp/" },
+}
+
+for dir in (os.getenv("SUPERVISOR_WRITABLE") or ""):gmatch("[^,]+") do
+  dir = dir:gsub("^%s+", ""):gsub("%s+$", ""):gsub("/+$", "")
+  table.insert(policy, { "allow", { "read", "write", "create", "delete" }, dir .. "/" })
+end
+for host in (os.getenv("SUPERVISOR_ALLOW_HOSTS") or ""):gmatch("[^,%s]+") do
+  table.insert(policy, { "allow", "resolve", host })
+  table.insert(policy, { "allow", "connect", "name:" .. host })
+end
+
+return rules.run(policy)

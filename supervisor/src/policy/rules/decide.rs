@@ -1,0 +1,290 @@
+//! A request → the (kind, subject) pairs it is checked as → one choice:
+//! perform it (race-free, or as the program), refuse it, or tell the
+//! errno its path failed with.
+//!
+//! Paths are decided on their canonical text in the program's view
+//! (`Pending::resolve`: symlinks followed as the call follows them), the
+//! objects the supervisor then acts on.  A path that failed to resolve is
+//! decided on where it failed (`Pending::failure_text`): its errno is told
+//! only if the request's kinds are allowed there, so a failure never
+//! reveals what lies where the rules deny.
+
+use std::net::IpAddr;
+
+use nix::errno::Errno;
+
+use super::set::{Refusal, Ruleset, Verdict};
+use super::spec::{Action, How, Kind};
+use crate::pending::Pending;
+use crate::policy::Decision;
+use crate::request::net::{NetAddr, SockOp};
+use crate::request::Args;
+use crate::resolve::Last;
+
+/// How to answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// `use_master_credentials()`.
+    Master,
+    /// `use_slave_credentials()`.
+    Slave,
+    /// A denial.
+    Refuse(Refusal),
+    /// The call fails with this errno (its path does not resolve).
+    Fail(i32),
+}
+
+/// A change to an allowed open, so that what the supervisor performs is
+/// exactly what was decided even if the file appears or disappears after
+/// the decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenFix {
+    None,
+    /// Decided as creating a missing file where writing an existing one is
+    /// not allowed: add `O_EXCL`.
+    AddExcl,
+    /// Decided as opening an existing file where creating one is not
+    /// allowed: drop `O_CREAT`.
+    DropCreat,
+}
+
+/// The decision on one request.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub answer: Answer,
+    pub decision: Decision,
+    pub fix: OpenFix,
+}
+
+/// What the request does, copied before its paths are resolved.
+enum Shape {
+    Open { flags: i32 },
+    Only(Kind),
+    Rename { exchange: bool },
+}
+
+fn shape(p: &Pending) -> Shape {
+    match &p.req.args {
+        Args::Open { flags, .. } => Shape::Open { flags: *flags },
+        Args::Stat { .. } | Args::Access { .. } => Shape::Only(Kind::Read),
+        Args::Mkdir { .. } => Shape::Only(Kind::Create),
+        Args::Unlink { .. } => Shape::Only(Kind::Delete),
+        Args::Rename { flags, .. } => Shape::Rename {
+            exchange: flags & libc::RENAME_EXCHANGE != 0,
+        },
+        Args::Socket { call, .. } => Shape::Only(if call.op == SockOp::Bind {
+            Kind::Bind
+        } else {
+            Kind::Connect
+        }),
+    }
+}
+
+/// The kinds an open is, given what its last component was (`None`: the
+/// path did not resolve).
+fn open_kinds(flags: i32, last: Option<Last>) -> Vec<Kind> {
+    if flags & libc::O_PATH != 0 {
+        return vec![Kind::Read];
+    }
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        return vec![Kind::Create];
+    }
+    if flags & libc::O_CREAT != 0
+        && (flags & libc::O_EXCL != 0 || !matches!(last, Some(Last::Exists { .. } | Last::Dot)))
+    {
+        return vec![Kind::Create];
+    }
+    let acc = flags & libc::O_ACCMODE;
+    let mut v = Vec::with_capacity(2);
+    if acc != libc::O_WRONLY {
+        v.push(Kind::Read);
+    }
+    if acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
+        v.push(Kind::Write);
+    }
+    v
+}
+
+#[cfg(test)]
+pub fn open_kinds_for_test(flags: i32, last: Option<Last>) -> Vec<Kind> {
+    open_kinds(flags, last)
+}
+
+fn kinds_of(shape: &Shape, i: usize, last: Option<Last>) -> Vec<Kind> {
+    match *shape {
+        Shape::Open { flags } => open_kinds(flags, last),
+        Shape::Only(k) => vec![k],
+        Shape::Rename { exchange } => match (i, exchange) {
+            (0, false) => vec![Kind::Delete],
+            _ => vec![Kind::Delete, Kind::Create],
+        },
+    }
+}
+
+/// Combines the verdicts of one request.
+fn combine(set: &Ruleset, verdicts: &[Verdict], failed: Option<i32>) -> Choice {
+    if let Some(v) = verdicts.iter().find(|v| v.action == Action::Deny) {
+        return Choice {
+            answer: Answer::Refuse(v.refusal),
+            decision: Decision {
+                allowed: false,
+                rule: v.rule.map(|i| set.rules[i].number),
+                text: set.describe(v),
+            },
+            fix: OpenFix::None,
+        };
+    }
+    let mut text = String::new();
+    for v in verdicts {
+        let d = set.describe(v);
+        if !text.split(" + ").any(|t| t == d) {
+            if !text.is_empty() {
+                text.push_str(" + ");
+            }
+            text.push_str(&d);
+        }
+    }
+    let answer = match failed {
+        Some(e) => Answer::Fail(e),
+        None if verdicts.iter().all(|v| v.how == How::Slave) => Answer::Slave,
+        None => Answer::Master,
+    };
+    Choice {
+        answer,
+        decision: Decision {
+            // Allowed by the rules (a failed path then fails the call).
+            allowed: true,
+            rule: verdicts
+                .first()
+                .and_then(|v| v.rule.map(|i| set.rules[i].number)),
+            text,
+        },
+        fix: OpenFix::None,
+    }
+}
+
+/// A request no rule can apply to: it fails with `e` whatever the rules.
+fn invalid(e: Errno, why: &str) -> Choice {
+    Choice {
+        answer: Answer::Fail(e as i32),
+        decision: Decision {
+            allowed: false,
+            rule: None,
+            text: format!("{why} ({})", crate::policy::errno::name(e as i32).unwrap_or("?")),
+        },
+        fix: OpenFix::None,
+    }
+}
+
+/// Decides the name lookup of `name`.
+pub fn lookup(set: &Ruleset, name: &str) -> Choice {
+    let v = set.name(name);
+    let mut c = combine(set, &[v], None);
+    if c.answer == Answer::Slave {
+        c.answer = Answer::Master; // both mean the supervisor's resolver
+    }
+    c
+}
+
+/// Decides request `p`.  `names_of` gives the names an address was learnt
+/// from (for `name:` rules).
+pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<String>) -> Choice {
+    let shape = shape(p);
+    if let Args::Socket { addr, .. } = &p.req.args {
+        let kind = match shape {
+            Shape::Only(k) => k,
+            _ => Kind::Connect,
+        };
+        let v = match addr {
+            NetAddr::Inet(a) => {
+                let ip = IpAddr::V4(*a.ip());
+                Some(set.addr(kind, ip, a.port(), &names_of(ip)))
+            }
+            NetAddr::Inet6(a) => {
+                let ip = IpAddr::V6(*a.ip());
+                Some(set.addr(kind, ip, a.port(), &names_of(ip)))
+            }
+            NetAddr::Unix(name) if addr.is_abstract() => {
+                let mut text = Vec::with_capacity(name.len());
+                text.push(b'@');
+                text.extend_from_slice(&name[1..]);
+                Some(set.path(kind, &text))
+            }
+            NetAddr::Unix(_) => None,
+        };
+        if let Some(v) = v {
+            return combine(set, &[v], None);
+        }
+    }
+    // Paths: resolve, then read where failures stopped.
+    if let Err(e) = p.resolve() {
+        return invalid(e, "the request could not be resolved");
+    }
+    let n = p.req.paths().len();
+    let traces: Vec<Vec<u8>> = (0..n).map(|i| p.failure_text(i).to_vec()).collect();
+    let rs = match p.resolve() {
+        Ok(rs) => rs,
+        Err(e) => return invalid(e, "the request could not be resolved"),
+    };
+    let mut verdicts = Vec::with_capacity(3);
+    let mut failed = None;
+    let mut fix = OpenFix::None;
+    for (i, r) in rs.iter().enumerate() {
+        match r {
+            Ok(r) => {
+                for k in kinds_of(&shape, i, Some(r.last)) {
+                    verdicts.push(set.path(k, &r.path));
+                }
+                if let Shape::Open { flags } = shape {
+                    fix = open_fix(set, flags, r.last, &r.path);
+                }
+            }
+            Err(e) => {
+                let t = &traces[i];
+                if t.is_empty() {
+                    return invalid(*e, "the path is invalid");
+                }
+                failed = failed.or(Some(*e as i32));
+                for k in kinds_of(&shape, i, None) {
+                    verdicts.push(set.path(k, t));
+                }
+            }
+        }
+    }
+    if verdicts.is_empty() {
+        return invalid(Errno::EINVAL, "the request names nothing");
+    }
+    let mut c = combine(set, &verdicts, failed);
+    if c.answer == Answer::Master {
+        c.fix = fix;
+    }
+    c
+}
+
+/// The [`OpenFix`] for an open with `flags` of `path` whose last
+/// component was `last`.
+fn open_fix(set: &Ruleset, flags: i32, last: Last, path: &[u8]) -> OpenFix {
+    if flags & libc::O_CREAT == 0 || flags & (libc::O_PATH | libc::O_EXCL) != 0 {
+        return OpenFix::None;
+    }
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        return OpenFix::None;
+    }
+    let allowed = |k| set.path(k, path).action == Action::Allow;
+    match last {
+        Last::Missing if !allowed(Kind::Write) => OpenFix::AddExcl,
+        Last::Exists { .. } | Last::Dot if !allowed(Kind::Create) => OpenFix::DropCreat,
+        _ => OpenFix::None,
+    }
+}
+
+/// Applies `fix` to the copy of the request the supervisor performs.
+pub fn apply(p: &mut Pending, fix: OpenFix) {
+    if let Args::Open { flags, .. } = &mut p.req.args {
+        match fix {
+            OpenFix::None => {}
+            OpenFix::AddExcl => *flags |= libc::O_EXCL,
+            OpenFix::DropCreat => *flags &= !(libc::O_CREAT | libc::O_EXCL),
+        }
+    }
+}

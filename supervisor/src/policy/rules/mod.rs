@@ -1,0 +1,209 @@
+//! `require "rules"`: declarative policies (docs/rules.md).
+//!
+//! ```lua
+//! local rules = require "rules"
+//! return rules.run {
+//!   default = { read = "allow" },
+//!   { "deny", "read", "$HOME/.ssh/" },
+//!   { "allow", { "write", "create", "delete" }, "/tmp/" },
+//! }
+//! ```
+//!
+//! A rules table is checked and compiled once (`load.rs`) into matchers
+//! that run in Rust: a trie of path components per kind (`paths.rs`,
+//! globs in `glob.rs`), CIDR sets and name suffixes (`net.rs`).  Each
+//! request is decided (`decide.rs`) on what the supervisor will act on —
+//! the canonical, resolved paths — and answered through the master
+//! object (`use_master_credentials()`, …) with its [`super::Decision`] in
+//! [`State::decision`] for the audit log.
+
+mod decide;
+mod glob;
+mod load;
+mod net;
+mod paths;
+mod set;
+mod spec;
+#[cfg(test)]
+mod tests;
+
+use std::net::IpAddr;
+use std::rc::Rc;
+
+use mlua::{AnyUserData, Lua, LuaString, MultiValue, ObjectLike, Table, UserData, UserDataMethods, Value};
+
+use super::{lua_err, Master, Shared, State};
+use crate::dns::GaiError;
+use decide::{Answer, Choice};
+use set::{Refusal, Ruleset};
+use spec::Kind;
+
+/// The getaddrinfo error names of the spec.
+fn gai_name(e: GaiError) -> &'static str {
+    match e {
+        GaiError::Again => "again",
+        GaiError::Badflags => "badflags",
+        GaiError::Fail => "fail",
+        GaiError::Family => "family",
+        GaiError::Memory => "memory",
+        GaiError::Noname => "noname",
+        GaiError::Service => "service",
+        GaiError::Socktype => "socktype",
+        GaiError::System => "system",
+    }
+}
+
+fn refusal_name(r: Refusal) -> &'static str {
+    match r {
+        Refusal::Errno(e) => super::errno::name(e).unwrap_or("EIO"),
+        Refusal::Gai(g) => gai_name(g),
+    }
+}
+
+/// A compiled rules policy (`rules.policy{…}`).
+pub struct Policy {
+    set: Rc<Ruleset>,
+    shared: Shared,
+    master: AnyUserData,
+}
+
+impl Policy {
+    /// Decides the current request.
+    fn choose(&self, lua: &Lua, what: &str) -> mlua::Result<Choice> {
+        let mut st = self.shared.borrow_mut();
+        if let Some(q) = &st.lookup {
+            return Ok(decide::lookup(&self.set, &q.name));
+        }
+        let State {
+            current, session, ..
+        } = &mut *st;
+        let p = current.as_mut().ok_or_else(|| {
+            lua_err(
+                lua,
+                format!("{what}: no request (call master:receive() first)"),
+            )
+        })?;
+        let names = |ip: IpAddr| session.as_ref().map_or_else(Vec::new, |s| s.names_of(ip));
+        Ok(decide::request(&self.set, p, &names))
+    }
+
+    /// Decides and answers the current request; returns the decision's text.
+    fn answer(&self, lua: &Lua) -> mlua::Result<String> {
+        let c = self.choose(lua, "answer")?;
+        {
+            let mut st = self.shared.borrow_mut();
+            if let Some(p) = st.current.as_mut() {
+                decide::apply(p, c.fix);
+            }
+            st.decision = Some(c.decision.clone());
+        }
+        let m = &self.master;
+        match c.answer {
+            Answer::Master => m.call_method::<()>("use_master_credentials", ())?,
+            Answer::Slave => m.call_method::<()>("use_slave_credentials", ())?,
+            Answer::Refuse(Refusal::Errno(e)) | Answer::Fail(e) => {
+                m.call_method::<()>("send", (-1, e))?
+            }
+            Answer::Refuse(Refusal::Gai(g)) => m.call_method::<()>("send", gai_name(g))?,
+        }
+        Ok(c.decision.text)
+    }
+}
+
+impl UserData for Policy {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // p:decide() → action ("allow", "deny" or "fail"), errno name (or
+        // getaddrinfo error) or nil, description, how ("master"/"slave").
+        m.add_method("decide", |lua, this, _master: Option<Value>| {
+            let c = this.choose(lua, "decide")?;
+            let (action, err, how) = match c.answer {
+                Answer::Master => ("allow", None, Some("master")),
+                Answer::Slave => ("allow", None, Some("slave")),
+                Answer::Refuse(r) => ("deny", Some(refusal_name(r)), None),
+                Answer::Fail(e) => ("fail", super::errno::name(e), None),
+            };
+            Ok((action, err, c.decision.text, how))
+        });
+        // p:answer() → the description of the answer it gave.
+        m.add_method("answer", |lua, this, _master: Option<Value>| {
+            this.answer(lua)
+        });
+        // p:match(kind, subject[, port]) → action, description: the rule for
+        // a canonical path, an address and port, or a name (no request).
+        m.add_method(
+            "match",
+            |lua, this, (kind, subject, port): (String, LuaString, Option<u16>)| {
+                let kind = Kind::by_name(&kind)
+                    .ok_or_else(|| lua_err(lua, format!("match: unknown kind {kind:?}")))?;
+                let s = subject.as_bytes();
+                let v = match kind {
+                    Kind::Resolve => this.set.name(&String::from_utf8_lossy(&s)),
+                    Kind::Connect | Kind::Bind => {
+                        if let Some(p) = s.strip_prefix(b"unix:") {
+                            this.set.path(kind, p)
+                        } else {
+                            let ip = std::str::from_utf8(&s)
+                                .ok()
+                                .and_then(|t| t.parse::<IpAddr>().ok())
+                                .ok_or_else(|| {
+                                    lua_err(lua, "match: not an address or unix:PATH".into())
+                                })?;
+                            this.set.addr(kind, ip, port.unwrap_or(0), &[])
+                        }
+                    }
+                    _ => this.set.path(kind, &s),
+                };
+                Ok((v.action.name(), this.set.describe(&v)))
+            },
+        );
+    }
+}
+
+/// Compiles a rules table; mistakes are Lua errors at the caller's line.
+fn compile(lua: &Lua, shared: &Shared, t: Value) -> mlua::Result<Policy> {
+    let Value::Table(t) = t else {
+        return Err(lua_err(
+            lua,
+            format!("rules: expected a table of rules, not {}", t.type_name()),
+        ));
+    };
+    let set = load::load(&t).map_err(|e| lua_err(lua, format!("rules: {e}")))?;
+    Ok(Policy {
+        set: Rc::new(set),
+        shared: shared.clone(),
+        master: lua.create_userdata(Master(shared.clone()))?,
+    })
+}
+
+/// The `rules` module.
+pub fn module(lua: &Lua, shared: &Shared) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+    let sh = shared.clone();
+    m.set(
+        "policy",
+        lua.create_function(move |lua, t: Value| compile(lua, &sh, t))?,
+    )?;
+    let sh = shared.clone();
+    m.set(
+        "run",
+        lua.create_function(move |lua, t: Value| -> mlua::Result<MultiValue> {
+            let p = compile(lua, &sh, t)?;
+            loop {
+                // receive() does not return once the program has exited.
+                p.master.call_method::<()>("receive", ())?;
+                p.answer(lua)?;
+            }
+        })?,
+    )?;
+    m.set(
+        "cwd",
+        lua.create_function(|lua, ()| {
+            use std::os::unix::ffi::OsStrExt;
+            let d = std::env::current_dir()
+                .and_then(std::fs::canonicalize)
+                .map_err(|e| lua_err(lua, format!("rules.cwd: {e}")))?;
+            lua.create_string(d.as_os_str().as_bytes())
+        })?,
+    )?;
+    Ok(m)
+}

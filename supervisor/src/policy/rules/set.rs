@@ -1,0 +1,155 @@
+//! A loaded rule set and its queries: one (kind, subject) → the rule that
+//! decides it, or the kind's default.
+
+use std::net::IpAddr;
+
+use super::net::{AddrSet, NameSet};
+use super::paths::PathSet;
+use super::spec::{best, Action, Hit, How, Kind};
+use crate::dns::GaiError;
+
+/// What a denial answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The call fails with this errno.
+    Errno(i32),
+    /// The lookup fails with this `getaddrinfo` error.
+    Gai(GaiError),
+}
+
+/// One rule as written (its `$VAR`s expanded).
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// 1-based, in the order written.
+    pub number: usize,
+    pub action: Action,
+    pub pattern: String,
+    pub refusal: Option<Refusal>,
+    pub how: How,
+}
+
+/// The answer for a kind no rule matches.
+#[derive(Clone, Copy, Debug)]
+pub struct Fallback {
+    pub action: Action,
+    pub refusal: Option<Refusal>,
+    pub how: How,
+}
+
+/// What decided one (kind, subject).
+#[derive(Clone, Copy, Debug)]
+pub struct Verdict {
+    pub kind: Kind,
+    /// The rule (index into [`Ruleset::rules`]), or `None` for the default.
+    pub rule: Option<usize>,
+    pub action: Action,
+    pub refusal: Refusal,
+    pub how: How,
+}
+
+#[derive(Debug)]
+pub struct Ruleset {
+    pub rules: Vec<Rule>,
+    pub defaults: [Fallback; 7],
+    /// The errno of denials without one of their own.
+    pub errno: i32,
+    /// read, write, create, delete, connect (unix), bind (unix).
+    pub paths: [PathSet; 6],
+    /// connect, bind.
+    pub addrs: [AddrSet; 2],
+    /// resolve.
+    pub names: NameSet,
+    /// connect to an address learnt from a name (`name:` patterns).
+    pub links: NameSet,
+}
+
+impl Ruleset {
+    /// The verdict of `hit` (or of the default) for `kind`.
+    pub fn verdict(&self, kind: Kind, hit: Option<Hit>) -> Verdict {
+        let fallback = if kind == Kind::Resolve {
+            Refusal::Gai(GaiError::Noname)
+        } else {
+            Refusal::Errno(self.errno)
+        };
+        match hit {
+            Some(h) => {
+                let r = &self.rules[h.rule as usize];
+                Verdict {
+                    kind,
+                    rule: Some(h.rule as usize),
+                    action: r.action,
+                    refusal: r.refusal.unwrap_or(fallback),
+                    how: r.how,
+                }
+            }
+            None => {
+                let d = &self.defaults[kind.index()];
+                Verdict {
+                    kind,
+                    rule: None,
+                    action: d.action,
+                    refusal: d.refusal.unwrap_or(fallback),
+                    how: d.how,
+                }
+            }
+        }
+    }
+
+    /// A path (or unix socket name) for a file kind, connect or bind.
+    pub fn path(&self, kind: Kind, text: &[u8]) -> Verdict {
+        let hit = match kind {
+            Kind::Resolve => None,
+            k => self.paths[k.index()].lookup(text),
+        };
+        self.verdict(kind, hit)
+    }
+
+    /// An address for connect or bind; `names` are the names the program
+    /// learnt `ip` from (connect only).
+    pub fn addr(&self, kind: Kind, ip: IpAddr, port: u16, names: &[String]) -> Verdict {
+        let set = match kind {
+            Kind::Connect => &self.addrs[0],
+            Kind::Bind => &self.addrs[1],
+            _ => return self.verdict(kind, None),
+        };
+        let mut hit = set.lookup(ip, port);
+        if kind == Kind::Connect && !self.links.is_empty() {
+            // The best name rule among the names; then it counts as a rule
+            // on the host address for any port: it beats a shorter prefix,
+            // and ties with any rule on the very address (where a denial
+            // wins).
+            let named = names
+                .iter()
+                .fold(None, |f, n| best(f, self.links.lookup(n, Some(port))));
+            if let Some(mut h) = named {
+                h.spec = [AddrSet::host_len(ip), 0, 0];
+                hit = best(hit, Some(h));
+            }
+        }
+        self.verdict(kind, hit)
+    }
+
+    /// A name for resolve.
+    pub fn name(&self, name: &str) -> Verdict {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        self.verdict(Kind::Resolve, self.names.lookup(&name, None))
+    }
+
+    /// The audit text of a verdict: `rule 3 (allow read /usr/)`,
+    /// `default deny write`.
+    pub fn describe(&self, v: &Verdict) -> String {
+        match v.rule {
+            Some(i) => {
+                let r = &self.rules[i];
+                format!(
+                    "rule {} ({} {} {})",
+                    r.number,
+                    r.action.name(),
+                    v.kind.name(),
+                    r.pattern
+                )
+            }
+            None => format!("default {} {}", v.action.name(), v.kind.name()),
+        }
+    }
+}
