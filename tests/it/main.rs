@@ -15,9 +15,11 @@ mod util;
 
 mod abuse;
 mod bad_input;
+mod ci_job;
 mod dns;
 mod file_calls;
 mod init_script;
 mod launcher;
 mod net;
 mod races;
+mod rules;

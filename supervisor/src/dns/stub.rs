@@ -289,9 +289,7 @@ async fn handle(
             give_back(ctx, &name, qtype, generation);
         }
         // Before the program can read the reply (and connect).
-        ctx.shared
-            .learned
-            .record(&name, &wire::answer_addresses(r));
+        ctx.shared.learned.record(&name, &wire::answer_addresses(r));
     }
     out
 }

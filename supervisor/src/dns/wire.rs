@@ -198,7 +198,9 @@ pub(super) fn answer_addresses(m: &[u8]) -> Vec<IpAddr> {
         .iter()
         .filter_map(|rr| match &rr.rdata {
             RData::A(a) => Some(IpAddr::from(std::net::Ipv4Addr::from(a.address))),
-            RData::AAAA(a) => Some(IpAddr::from(std::net::Ipv6Addr::from(a.address)).to_canonical()),
+            RData::AAAA(a) => {
+                Some(IpAddr::from(std::net::Ipv6Addr::from(a.address)).to_canonical())
+            }
             _ => None,
         })
         .collect()

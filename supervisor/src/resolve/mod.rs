@@ -471,7 +471,8 @@ impl<'l, 'a> Walker<'l, 'a> {
             if st.ino == PROC_ROOT_INO {
                 break;
             }
-            let up = sys::open_nofollow(dir.as_ref().map_or(self.cur.as_fd(), |d| d.as_fd()), c"..")?;
+            let up =
+                sys::open_nofollow(dir.as_ref().map_or(self.cur.as_fd(), |d| d.as_fd()), c"..")?;
             st = sys::fstat(up.as_fd())?;
             dir = Some(up);
         }

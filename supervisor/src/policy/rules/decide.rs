@@ -170,7 +170,10 @@ fn invalid(e: Errno, why: &str) -> Choice {
         decision: Decision {
             allowed: false,
             rule: None,
-            text: format!("{why} ({})", crate::policy::errno::name(e as i32).unwrap_or("?")),
+            text: format!(
+                "{why} ({})",
+                crate::policy::errno::name(e as i32).unwrap_or("?")
+            ),
         },
         fix: OpenFix::None,
     }

@@ -81,9 +81,11 @@ fn refusal(v: &Value, kinds: &[Kind]) -> Result<Option<Refusal>> {
     }
     if kinds.contains(&Kind::Resolve) {
         if kinds.len() > 1 {
-            return Err("errno: resolve takes a getaddrinfo error, the other kinds an errno: \
+            return Err(
+                "errno: resolve takes a getaddrinfo error, the other kinds an errno: \
                         write them as separate rules"
-                .into());
+                    .into(),
+            );
         }
         let name = text(v).unwrap_or_default();
         return name
@@ -128,7 +130,9 @@ pub fn expand(s: &str) -> Result<String> {
             && !name.starts_with(|c: char| c.is_ascii_digit())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            return Err(format!("bad variable name after $ in {s:?} (write $$ for a $)"));
+            return Err(format!(
+                "bad variable name after $ in {s:?} (write $$ for a $)"
+            ));
         }
         match std::env::var(name) {
             Ok(v) if !v.is_empty() => out.push_str(&v),
@@ -186,9 +190,8 @@ fn canonical_variant(p: &str) -> Option<String> {
         .iter()
         .position(|c| glob::is_wild(c.as_bytes()) || *c == "**" || c.contains('\\'))
         .unwrap_or(comps.len());
-    let special = |s: &str| {
-        s == "/proc" || s.starts_with("/proc/") || s == "/dev" || s.starts_with("/dev/")
-    };
+    let special =
+        |s: &str| s == "/proc" || s.starts_with("/proc/") || s == "/dev" || s.starts_with("/dev/");
     for n in (1..=lit).rev() {
         let prefix = format!("/{}", comps[..n].join("/"));
         let Ok(canon) = std::fs::canonicalize(Path::new(&prefix)) else {
@@ -244,9 +247,9 @@ fn cidr(p: &str) -> Result<Vec<(IpAddr, u8)>> {
         Some((a, l)) => (a, Some(l)),
         None => (p, None),
     };
-    let ip: IpAddr = a.parse().map_err(|_| {
-        format!("{p:?}: not an address or CIDR (\"10.0.0.0/8\", \"::1\", \"*\")")
-    })?;
+    let ip: IpAddr = a
+        .parse()
+        .map_err(|_| format!("{p:?}: not an address or CIDR (\"10.0.0.0/8\", \"::1\", \"*\")"))?;
     let bits = if ip.is_ipv4() { 32 } else { 128 };
     let len = match len {
         None => bits,
@@ -323,7 +326,8 @@ fn default_entry(kind: Kind, v: &Value) -> Result<Fallback> {
                 let (k, _) = pair.map_err(|e| e.to_string())?;
                 match &k {
                     Value::Integer(1) => {}
-                    Value::String(s) if matches!(&*s.to_str().map_err(|e| e.to_string())?, "errno" | "how") => {}
+                    Value::String(s)
+                        if matches!(&*s.to_str().map_err(|e| e.to_string())?, "errno" | "how") => {}
                     other => return Err(what(format!("unknown field {}", describe(other)))),
                 }
             }
@@ -435,7 +439,8 @@ fn add_rule(set: &mut Ruleset, number: usize, r: &Table) -> Result<()> {
     let act = action(&r.raw_get::<Value>(1).map_err(|e| e.to_string())?)?;
     let kinds = kinds(&r.raw_get::<Value>(2).map_err(|e| e.to_string())?)?;
     let raw = r.raw_get::<Value>(3).map_err(|e| e.to_string())?;
-    let raw = text(&raw).ok_or_else(|| format!("the pattern must be a string, not {}", describe(&raw)))?;
+    let raw = text(&raw)
+        .ok_or_else(|| format!("the pattern must be a string, not {}", describe(&raw)))?;
     let pattern = expand(&raw)?;
     let refusal = refusal(&get("errno")?, &kinds)?;
     let how = how(&get("how")?)?;
@@ -477,7 +482,10 @@ fn add_pattern(
         if port_v.is_nil() {
             Ok(())
         } else {
-            Err(format!("port: {} rules on {pattern:?} take no port", kind.name()))
+            Err(format!(
+                "port: {} rules on {pattern:?} take no port",
+                kind.name()
+            ))
         }
     };
     match kind {
@@ -487,7 +495,8 @@ fn add_pattern(
         }
         Kind::Resolve => {
             no_port()?;
-            set.names.insert(&name_pattern(pattern)?, Ports::ANY, index, act);
+            set.names
+                .insert(&name_pattern(pattern)?, Ports::ANY, index, act);
             Ok(())
         }
         Kind::Connect | Kind::Bind => {

@@ -30,7 +30,9 @@ mod tests;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-use mlua::{AnyUserData, Lua, LuaString, MultiValue, ObjectLike, Table, UserData, UserDataMethods, Value};
+use mlua::{
+    AnyUserData, Lua, LuaString, MultiValue, ObjectLike, Table, UserData, UserDataMethods, Value,
+};
 
 use super::{lua_err, Master, Shared, State};
 use crate::dns::GaiError;

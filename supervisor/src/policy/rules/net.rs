@@ -131,7 +131,11 @@ impl NameSet {
         let (slot, class, len) = if pattern == "*" {
             (&mut self.any, ANY, 0)
         } else if let Some(s) = pattern.strip_prefix("*.") {
-            (self.suffix.entry(s.to_owned()).or_default(), SUFFIX, s.len())
+            (
+                self.suffix.entry(s.to_owned()).or_default(),
+                SUFFIX,
+                s.len(),
+            )
         } else {
             (
                 self.exact.entry(pattern.to_owned()).or_default(),

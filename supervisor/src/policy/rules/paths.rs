@@ -77,10 +77,7 @@ impl PathSet {
             .unwrap_or(comps.len());
         let mut node = &mut self.root;
         for c in &comps[..first_wild] {
-            node = node
-                .children
-                .entry(glob::unescape(c).into())
-                .or_default();
+            node = node.children.entry(glob::unescape(c).into()).or_default();
         }
         if first_wild < comps.len() {
             let segs = comps[first_wild..]

@@ -56,10 +56,16 @@ fn the_most_specific_path_rule_wins() {
     assert!(!allowed(&s, Kind::Read, "/usr/lib/secret"));
     assert!(!allowed(&s, Kind::Read, "/usr/lib/secret/a/b"));
     assert!(allowed(&s, Kind::Read, "/usr/lib/secret/ok"));
-    assert!(!allowed(&s, Kind::Read, "/usr/lib/secret/ok/below"), "exact is exact");
+    assert!(
+        !allowed(&s, Kind::Read, "/usr/lib/secret/ok/below"),
+        "exact is exact"
+    );
     assert!(!allowed(&s, Kind::Read, "/usr/share/a.key"));
     assert!(allowed(&s, Kind::Read, "/usr/share/a.key.txt"));
-    assert!(allowed(&s, Kind::Read, "/usr/share/sub/a.key"), "* stays in its component");
+    assert!(
+        allowed(&s, Kind::Read, "/usr/share/sub/a.key"),
+        "* stays in its component"
+    );
     assert!(allowed(&s, Kind::Read, "/usr/share/public.key"));
     assert_eq!(
         path(&s, Kind::Read, "/etc/passwd"),
@@ -78,7 +84,10 @@ fn the_most_specific_path_rule_wins() {
 fn ties_go_to_the_denial() {
     let s = set(r#"{ { "allow", "read", "/a/" }, { "deny", "read", "/a/" },
                      { "allow", "connect", "10.0.0.0/8" }, { "deny", "connect", "10.0.0.0/8" } }"#);
-    assert_eq!(path(&s, Kind::Read, "/a/b"), (Action::Deny, "rule 2 (deny read /a/)".into()));
+    assert_eq!(
+        path(&s, Kind::Read, "/a/b"),
+        (Action::Deny, "rule 2 (deny read /a/)".into())
+    );
     let v = s.addr(Kind::Connect, "10.1.1.1".parse().unwrap(), 80, &[]);
     assert_eq!(v.action, Action::Deny);
 }
@@ -98,7 +107,10 @@ fn globs() {
     assert!(allowed(&s, Kind::Read, "/etc/a.conf"));
     assert!(allowed(&s, Kind::Read, "/etc/.conf"));
     assert!(!allowed(&s, Kind::Read, "/etc/a.conf/x"));
-    assert!(allowed(&s, Kind::Read, "/srv/index.html"), "** matches no component");
+    assert!(
+        allowed(&s, Kind::Read, "/srv/index.html"),
+        "** matches no component"
+    );
     assert!(allowed(&s, Kind::Read, "/srv/a/b/c/index.html"));
     assert!(!allowed(&s, Kind::Read, "/srv/a/index.htm"));
     assert!(allowed(&s, Kind::Read, "/home/u/.config"));
@@ -120,32 +132,67 @@ fn patterns_are_checked() {
     for (src, want) in [
         (r#"{ { "allow", "read", "usr/" } }"#, "must be absolute"),
         (r#"{ { "allow", "read", "/a/../b" } }"#, "no . or .."),
-        (r#"{ { "allow", "read", "/a/b**/" } }"#, "** must be a whole component"),
+        (
+            r#"{ { "allow", "read", "/a/b**/" } }"#,
+            "** must be a whole component",
+        ),
         (r#"{ { "allow", "raed", "/a" } }"#, "unknown kind \"raed\""),
         (r#"{ { "permit", "read", "/a" } }"#, "\"allow\" or \"deny\""),
-        (r#"{ { "deny", "read", "/a", errno = "EWHAT" } }"#, "unknown errno name"),
-        (r#"{ { "deny", "read", "/a", errorno = "EIO" } }"#, "unknown field \"errorno\""),
+        (
+            r#"{ { "deny", "read", "/a", errno = "EWHAT" } }"#,
+            "unknown errno name",
+        ),
+        (
+            r#"{ { "deny", "read", "/a", errorno = "EIO" } }"#,
+            "unknown field \"errorno\"",
+        ),
         (r#"{ { "deny", "read", "/a", port = 80 } }"#, "take no port"),
-        (r#"{ { "deny", "resolve", "a.example", errno = "EACCES" } }"#, "getaddrinfo error"),
-        (r#"{ { "allow", "bind", "name:a.example" } }"#, "for connect, not bind"),
-        (r#"{ { "allow", "connect", "10.0.0.0/33" } }"#, "bad prefix length"),
-        (r#"{ { "allow", "connect", "10.0.0.1", port = {90, 80} } }"#, "lo <= hi"),
-        (r#"{ { "allow", "connect", "example.org" } }"#, "not an address"),
+        (
+            r#"{ { "deny", "resolve", "a.example", errno = "EACCES" } }"#,
+            "getaddrinfo error",
+        ),
+        (
+            r#"{ { "allow", "bind", "name:a.example" } }"#,
+            "for connect, not bind",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.0/33" } }"#,
+            "bad prefix length",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.1", port = {90, 80} } }"#,
+            "lo <= hi",
+        ),
+        (
+            r#"{ { "allow", "connect", "example.org" } }"#,
+            "not an address",
+        ),
         (r#"{ { "allow", "resolve", "a.*.org" } }"#, "a name pattern"),
-        (r#"{ { "allow", "read", "/a", how = "kernel" } }"#, "how must be"),
-        (r#"{ default = { raed = "allow" } }"#, "default: unknown kind"),
+        (
+            r#"{ { "allow", "read", "/a", how = "kernel" } }"#,
+            "how must be",
+        ),
+        (
+            r#"{ default = { raed = "allow" } }"#,
+            "default: unknown kind",
+        ),
         (r#"{ default = { read = "maybe" } }"#, "default.read"),
         (r#"{ errno = "ENOPE" }"#, "errno: unknown errno name"),
         (r#"{ defaults = {} }"#, "unknown field \"defaults\""),
         (r#"{ "allow" }"#, "rule 1: must be a table"),
-        (r#"{ [1] = {"allow","read","/"}, [3] = {"allow","read","/"} }"#, "without holes"),
-        (r#"{ { "allow", "read", "$SUPERVISOR_TEST_UNSET_VAR/x" } }"#, "is not set"),
+        (
+            r#"{ [1] = {"allow","read","/"}, [3] = {"allow","read","/"} }"#,
+            "without holes",
+        ),
+        (
+            r#"{ { "allow", "read", "$SUPERVISOR_TEST_UNSET_VAR/x" } }"#,
+            "is not set",
+        ),
     ] {
         let e = try_load(src).expect_err(src);
         assert!(e.contains(want), "{src}: {e:?} does not say {want:?}");
     }
-    assert!(try_load(r#"{ { "allow", "read", "/a/" } }"#)
-        .unwrap_err_or_ok());
+    assert!(try_load(r#"{ { "allow", "read", "/a/" } }"#).unwrap_err_or_ok());
 }
 
 trait OkCheck {
@@ -165,8 +212,12 @@ fn variables_are_expanded_and_must_be_set() {
         expand("$SUPERVISOR_RULES_TEST_DIR/x/${SUPERVISOR_RULES_TEST_DIR}$$").unwrap(),
         "/opt/ws/x//opt/ws$"
     );
-    assert!(expand("$SUPERVISOR_RULES_TEST_EMPTY/").unwrap_err().contains("is empty"));
-    assert!(expand("${SUPERVISOR_RULES_TEST_DIR").unwrap_err().contains("unclosed"));
+    assert!(expand("$SUPERVISOR_RULES_TEST_EMPTY/")
+        .unwrap_err()
+        .contains("is empty"));
+    assert!(expand("${SUPERVISOR_RULES_TEST_DIR")
+        .unwrap_err()
+        .contains("unclosed"));
     assert!(expand("/a$/b").unwrap_err().contains("bad variable name"));
     let s = set(r#"{ { "allow", "write", "$SUPERVISOR_RULES_TEST_DIR/" } }"#);
     assert_eq!(
@@ -186,15 +237,31 @@ fn a_rule_on_a_symlinked_directory_also_covers_its_target() {
         r#"{{ {{ "deny", "read", "{}/" }}, default = {{ read = "allow" }} }}"#,
         link.display()
     ));
-    assert!(!allowed(&s, Kind::Read, &format!("{}/secret", real.display())));
-    assert!(!allowed(&s, Kind::Read, &format!("{}/secret", link.display())));
-    assert!(allowed(&s, Kind::Read, &format!("{}x/secret", real.display())));
+    assert!(!allowed(
+        &s,
+        Kind::Read,
+        &format!("{}/secret", real.display())
+    ));
+    assert!(!allowed(
+        &s,
+        Kind::Read,
+        &format!("{}/secret", link.display())
+    ));
+    assert!(allowed(
+        &s,
+        Kind::Read,
+        &format!("{}x/secret", real.display())
+    ));
     // Missing components after an existing symlinked prefix too.
     let s = set(&format!(
         r#"{{ {{ "deny", "read", "{}/not/yet" }}, default = {{ read = "allow" }} }}"#,
         link.display()
     ));
-    assert!(!allowed(&s, Kind::Read, &format!("{}/not/yet", real.display())));
+    assert!(!allowed(
+        &s,
+        Kind::Read,
+        &format!("{}/not/yet", real.display())
+    ));
 }
 
 #[test]
@@ -213,18 +280,38 @@ fn addresses_longest_prefix_then_narrowest_ports() {
         let v = s.addr(Kind::Connect, a.parse::<IpAddr>().unwrap(), port, &[]);
         (v.action, s.describe(&v))
     };
-    assert_eq!(c("10.9.9.9", 80), (Action::Allow, "rule 1 (allow connect 10.0.0.0/8)".into()));
+    assert_eq!(
+        c("10.9.9.9", 80),
+        (Action::Allow, "rule 1 (allow connect 10.0.0.0/8)".into())
+    );
     assert_eq!(c("10.1.9.9", 80).0, Action::Deny);
-    assert_eq!(c("10.1.9.9", 443), (Action::Allow, "rule 3 (allow connect 10.1.0.0/16)".into()));
+    assert_eq!(
+        c("10.1.9.9", 443),
+        (Action::Allow, "rule 3 (allow connect 10.1.0.0/16)".into())
+    );
     assert_eq!(c("10.1.2.3", 8080).0, Action::Allow);
-    assert_eq!(c("10.1.2.3", 9000).0, Action::Deny, "the /16 denial, out of the /32's ports");
-    assert_eq!(c("::ffff:10.9.9.9", 80).0, Action::Allow, "IPv4-mapped is IPv4");
-    assert_eq!(c("11.0.0.1", 80), (Action::Deny, "default deny connect".into()));
+    assert_eq!(
+        c("10.1.2.3", 9000).0,
+        Action::Deny,
+        "the /16 denial, out of the /32's ports"
+    );
+    assert_eq!(
+        c("::ffff:10.9.9.9", 80).0,
+        Action::Allow,
+        "IPv4-mapped is IPv4"
+    );
+    assert_eq!(
+        c("11.0.0.1", 80),
+        (Action::Deny, "default deny connect".into())
+    );
     assert_eq!(c("::1", 5).0, Action::Allow);
     assert_eq!(c("::2", 5).0, Action::Deny);
     assert_eq!(c("fd12::1", 22).0, Action::Allow);
     assert_eq!(c("fd12::1", 23).0, Action::Deny);
-    let b = |a: &str, port| s.addr(Kind::Bind, a.parse::<IpAddr>().unwrap(), port, &[]).action;
+    let b = |a: &str, port| {
+        s.addr(Kind::Bind, a.parse::<IpAddr>().unwrap(), port, &[])
+            .action
+    };
     assert_eq!(b("0.0.0.0", 80), Action::Deny);
     assert_eq!(b("::", 80), Action::Deny, "* covers both families");
     assert_eq!(b("127.0.0.1", 8080), Action::Allow);
@@ -244,11 +331,21 @@ fn names_exact_suffix_and_any() {
     };
     assert_eq!(n("www.example.org").0, Action::Allow);
     assert_eq!(n("a.b.example.org").0, Action::Allow);
-    assert_eq!(n("example.org").0, Action::Deny, "*.suffix is below the suffix only");
-    assert_eq!(n("ads.example.org"), (Action::Deny, Refusal::Gai(crate::dns::GaiError::Again)));
+    assert_eq!(
+        n("example.org").0,
+        Action::Deny,
+        "*.suffix is below the suffix only"
+    );
+    assert_eq!(
+        n("ads.example.org"),
+        (Action::Deny, Refusal::Gai(crate::dns::GaiError::Again))
+    );
     assert_eq!(n("x.ads.example.org").0, Action::Allow);
     assert_eq!(n("EXAMPLE.com.").0, Action::Allow);
-    assert_eq!(n("notexample.org"), (Action::Deny, Refusal::Gai(crate::dns::GaiError::Noname)));
+    assert_eq!(
+        n("notexample.org"),
+        (Action::Deny, Refusal::Gai(crate::dns::GaiError::Noname))
+    );
     let s = set(r#"{ { "allow", "resolve", "*" }, { "deny", "resolve", "*.bad" } }"#);
     assert_eq!(s.name("anything").action, Action::Allow);
     assert_eq!(s.name("x.bad").action, Action::Deny);
@@ -269,14 +366,37 @@ fn learnt_names_are_as_specific_as_the_host_address() {
     let v = c("10.0.0.5", 443, &["git.corp.example"]);
     assert_eq!(
         (v.action, s.describe(&v)),
-        (Action::Allow, "rule 2 (allow connect name:*.corp.example)".into())
+        (
+            Action::Allow,
+            "rule 2 (allow connect name:*.corp.example)".into()
+        )
     );
-    assert_eq!(c("10.0.0.5", 80, &["git.corp.example"]).action, Action::Deny, "port");
-    assert_eq!(c("10.0.0.5", 443, &[]).action, Action::Deny, "not learnt from a name");
-    assert_eq!(c("10.0.0.5", 443, &["git.other.example"]).action, Action::Deny);
-    assert_eq!(c("10.0.0.9", 443, &["git.corp.example"]).action, Action::Deny, "tie: deny");
     assert_eq!(
-        c("10.0.0.5", 443, &["git.corp.example", "secret.corp.example"]).action,
+        c("10.0.0.5", 80, &["git.corp.example"]).action,
+        Action::Deny,
+        "port"
+    );
+    assert_eq!(
+        c("10.0.0.5", 443, &[]).action,
+        Action::Deny,
+        "not learnt from a name"
+    );
+    assert_eq!(
+        c("10.0.0.5", 443, &["git.other.example"]).action,
+        Action::Deny
+    );
+    assert_eq!(
+        c("10.0.0.9", 443, &["git.corp.example"]).action,
+        Action::Deny,
+        "tie: deny"
+    );
+    assert_eq!(
+        c(
+            "10.0.0.5",
+            443,
+            &["git.corp.example", "secret.corp.example"]
+        )
+        .action,
         Action::Deny,
         "the more specific name"
     );
@@ -290,7 +410,10 @@ fn open_kinds_by_flags_and_existence() {
     assert_eq!(open_kinds(O_RDONLY, ex), [Kind::Read]);
     assert_eq!(open_kinds(O_WRONLY, ex), [Kind::Write]);
     assert_eq!(open_kinds(O_RDWR, ex), [Kind::Read, Kind::Write]);
-    assert_eq!(open_kinds(O_RDONLY | O_TRUNC, ex), [Kind::Read, Kind::Write]);
+    assert_eq!(
+        open_kinds(O_RDONLY | O_TRUNC, ex),
+        [Kind::Read, Kind::Write]
+    );
     assert_eq!(open_kinds(O_WRONLY | O_CREAT, ex), [Kind::Write]);
     assert_eq!(open_kinds(O_WRONLY | O_CREAT, missing), [Kind::Create]);
     assert_eq!(open_kinds(O_WRONLY | O_CREAT | O_EXCL, ex), [Kind::Create]);
@@ -310,10 +433,16 @@ fn defaults_with_errno_and_how() {
     let v = s.path(Kind::Read, b"/a");
     assert_eq!((v.action, v.how), (Action::Allow, super::spec::How::Slave));
     assert_eq!(s.path(Kind::Write, b"/x/y").refusal, Refusal::Errno(30));
-    assert_eq!(s.path(Kind::Write, b"/y").refusal, Refusal::Errno(libc::EPERM));
+    assert_eq!(
+        s.path(Kind::Write, b"/y").refusal,
+        Refusal::Errno(libc::EPERM)
+    );
     let v = s.addr(Kind::Connect, "1.2.3.4".parse().unwrap(), 1, &[]);
     assert_eq!(v.refusal, Refusal::Errno(libc::ENETUNREACH));
-    assert_eq!(s.name("x").refusal, Refusal::Gai(crate::dns::GaiError::Again));
+    assert_eq!(
+        s.name("x").refusal,
+        Refusal::Gai(crate::dns::GaiError::Again)
+    );
     let s = set(r#"{ default = "allow" }"#);
     assert!(allowed(&s, Kind::Delete, "/anything"));
     let _ = Answer::Master;

@@ -1,0 +1,17 @@
+-- Read-only: the program reads what it likes, but writes, creates and
+-- deletes only inside a scratch directory, $SCRATCH (default /tmp), and
+-- on the terminal and /dev/null.  The network is left alone (see
+-- no-network.lua to close it too).
+local rules = require "rules"
+
+local scratch = (os.getenv("SCRATCH") or "/tmp"):gsub("/+$", "")
+
+return rules.run {
+  default = { read = "allow", write = "deny", create = "deny", delete = "deny",
+              connect = "allow", bind = "allow", resolve = "allow" },
+  errno = "EROFS",
+  { "allow", { "write", "create", "delete" }, scratch .. "/" },
+  { "allow", "write", "/dev/null" },
+  { "allow", "write", "/dev/tty" },
+  { "allow", "write", "/dev/pts/" },
+}

@@ -1,0 +1,164 @@
+//! policies/ci.lua on a CI-like job: a small C project built and tested
+//! with make and cc in a temporary workspace, then a job that tries to
+//! plant an SSH key, write outside the workspace and reach a non-loopback
+//! address — everything inside a network namespace the test made, where
+//! that address exists, so nothing can leave the machine.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use crate::rules::{dir_outside_tmp, dns_server, greeter, in_netns};
+use crate::util::{canon, tempdir, Cmd, Kind, Policy};
+
+const MAKEFILE: &str = "\
+CFLAGS = -O2 -Wall -Werror
+all: hello
+hello: main.o util.o
+\t$(CC) -o $@ $^
+unit: test.o util.o
+\t$(CC) -o $@ $^
+check: hello unit
+\t./unit
+\t./hello > out.txt
+\tgrep -qx 5 out.txt
+\techo scratch > /tmp/job-scratch && cat /tmp/job-scratch
+\techo tests passed
+attack:
+\t-echo 'ssh-ed25519 AAAA attacker' >> $(HOME)/.ssh/authorized_keys
+\t-echo pwned > $(OUTSIDE)/pwned
+\t-mkdir $(OUTSIDE)/dir
+\t-cat $(HOME)/.ssh/id_ed25519
+\t-$(NETPROBE) connect tcp:10.1.2.3:$(PORT) connect tcp:127.0.0.1:$(LOCAL) resolve allowed.test connect tcp:10.1.2.4:$(PORT) resolve other.test
+";
+
+fn write_project(ws: &Path) {
+    let files = [
+        ("Makefile", MAKEFILE),
+        ("util.h", "int add(int a, int b);\n"),
+        ("util.c", "#include \"util.h\"\nint add(int a, int b) { return a + b; }\n"),
+        (
+            "main.c",
+            "#include <stdio.h>\n#include \"util.h\"\nint main(void) { printf(\"%d\\n\", add(2, 3)); return 0; }\n",
+        ),
+        (
+            "test.c",
+            "#include <assert.h>\n#include \"util.h\"\nint main(void) { assert(add(2, 2) == 4); return 0; }\n",
+        ),
+    ];
+    for (name, content) in files {
+        std::fs::write(ws.join(name), content).unwrap();
+    }
+}
+
+#[test]
+fn a_ci_job_under_policies_ci_lua() {
+    for tool in ["make", "cc"] {
+        assert!(
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .status()
+                .is_ok_and(|s| s.success()),
+            "{tool} is needed (apt-get install make gcc; .ci/setup does)"
+        );
+    }
+    // The workspace is under /tmp (the program's private /tmp keeps it
+    // visible); HOME and the "outside" directory are not, so the program
+    // sees them.
+    let ws_dir = tempdir();
+    let ws = canon(&ws_dir);
+    write_project(&ws);
+    let home = dir_outside_tmp("home");
+    std::fs::create_dir(home.join(".ssh")).unwrap();
+    std::fs::write(
+        home.join(".ssh/authorized_keys"),
+        "ssh-ed25519 BBBB owner\n",
+    )
+    .unwrap();
+    std::fs::write(home.join(".ssh/id_ed25519"), "PRIVATE KEY\n").unwrap();
+    let outside = dir_outside_tmp("outside");
+    let netprobe = Kind::Musl.net_argv::<&str>(&[]).remove(0);
+    let ws2 = ws.clone();
+    let (home2, outside2) = (home.clone(), outside.clone());
+    let (build, attack, control) = in_netns(&["10.1.2.3/32", "10.1.2.4/32"], move || {
+        let port = greeter("0.0.0.0:0");
+        let local = greeter("127.0.0.1:0");
+        let dns = dns_server(&[
+            ("allowed.test", Ipv4Addr::new(10, 1, 2, 4)),
+            ("other.test", Ipv4Addr::new(10, 1, 2, 3)),
+        ]);
+        let job = |target: &str, policy: Option<Policy>| {
+            let mut c = match policy {
+                Some(p) => Cmd::supervised(p, &["make", "-s", target]),
+                None => Cmd::native(&["make", "-s", target]),
+            };
+            c = c
+                .option(format!("--dns-upstream=127.0.0.1:{dns}"))
+                .cwd(&ws2)
+                .env("HOME", &home2)
+                .env("OUTSIDE", &outside2)
+                .env("NETPROBE", &netprobe)
+                .env("PORT", port.to_string())
+                .env("LOCAL", local.to_string())
+                .env("SUPERVISOR_ALLOW_HOSTS", "allowed.test");
+            c.run()
+        };
+        let ci = || Some(Policy::example("ci"));
+        let build = job("check", ci());
+        let attack = job("attack", ci());
+        // The same probe without the sandbox reaches 10.1.2.3: the denial
+        // above is the policy's, not the namespace's.
+        let control = Cmd::native(&[
+            netprobe.clone(),
+            "connect".into(),
+            format!("tcp:10.1.2.3:{port}").into(),
+        ])
+        .run();
+        (build, attack, control)
+    });
+
+    // The build and the tests pass; the outputs are in the workspace; the
+    // private /tmp was the job's own.
+    build.assert_code(0);
+    assert_eq!(build.stdout, "scratch\ntests passed\n", "{build}");
+    for f in ["hello", "unit", "main.o", "util.o", "test.o", "out.txt"] {
+        assert!(ws.join(f).is_file(), "{f} was not built: {build}");
+    }
+    assert!(
+        !Path::new("/tmp/job-scratch").exists(),
+        "the job wrote the machine's /tmp"
+    );
+
+    // The attacks fail; nothing changed outside the workspace.
+    attack.assert_code(0);
+    assert_eq!(
+        std::fs::read_to_string(home.join(".ssh/authorized_keys")).unwrap(),
+        "ssh-ed25519 BBBB owner\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "something was written outside the workspace"
+    );
+    for what in [".ssh/authorized_keys", "/pwned", "/dir", ".ssh/id_ed25519"] {
+        assert!(
+            attack
+                .stderr
+                .lines()
+                .any(|l| l.contains(what) && l.ends_with("Permission denied")),
+            "no \"{what}: Permission denied\" in {attack}"
+        );
+    }
+    assert!(!attack.stdout.contains("PRIVATE KEY"), "{attack}");
+    // Non-loopback: denied; loopback: allowed; a host of
+    // SUPERVISOR_ALLOW_HOSTS: found, and its address reachable; any other
+    // name: not found.
+    assert_eq!(
+        attack.stdout,
+        "connect: EACCES\nconnect: OK\nread: hello\naddr: 10.1.2.4\nconnect: OK\nread: hello\n\
+         gai: EAI_NONAME\n",
+        "{attack}"
+    );
+    assert_eq!(control.stdout, "connect: OK\nread: hello\n", "{control}");
+    let _ = std::fs::remove_dir_all(&home);
+    let _ = std::fs::remove_dir_all(&outside);
+}
