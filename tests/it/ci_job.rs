@@ -162,3 +162,64 @@ fn a_ci_job_under_policies_ci_lua() {
     let _ = std::fs::remove_dir_all(&home);
     let _ = std::fs::remove_dir_all(&outside);
 }
+
+/// Gives `path` and everything below it to `uid`:`gid`.
+fn chown_all(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+    if path.is_dir() && !path.is_symlink() {
+        for e in std::fs::read_dir(path).unwrap() {
+            chown_all(&e.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+/// The same policy for a job run as an unprivileged user: the private /tmp
+/// comes from a user namespace that maps only the job's own ids.
+#[test]
+fn a_ci_job_as_an_unprivileged_user() {
+    const NOBODY: u32 = 65534;
+    let ws_dir = tempdir();
+    let ws = canon(&ws_dir);
+    write_project(&ws);
+    let home = dir_outside_tmp("nobody-home");
+    std::fs::create_dir(home.join(".ssh")).unwrap();
+    std::fs::write(
+        home.join(".ssh/authorized_keys"),
+        "ssh-ed25519 BBBB owner\n",
+    )
+    .unwrap();
+    chown_all(&ws, NOBODY, NOBODY);
+    chown_all(&home, NOBODY, NOBODY);
+    let ci = crate::util::repo().join("policies/ci.lua");
+    let o = Cmd::native(&[
+        "setpriv".as_ref(),
+        "--reuid=65534".as_ref(),
+        "--regid=65534".as_ref(),
+        "--clear-groups".as_ref(),
+        crate::util::supervisor().as_ref(),
+        "run".as_ref(),
+        "--policy".as_ref(),
+        ci.as_os_str(),
+        "--".as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        std::ffi::OsStr::new(
+            "make -s check && id -u && echo key >> \"$HOME/.ssh/authorized_keys\"; true",
+        ),
+    ])
+    .cwd(&ws)
+    .env("HOME", &home)
+    .run();
+    o.assert_code(0);
+    assert_eq!(o.stdout, "scratch\ntests passed\n65534\n", "{o}");
+    assert!(
+        o.stderr.contains(".ssh/authorized_keys: Permission denied"),
+        "{o}"
+    );
+    assert!(ws.join("hello").is_file(), "{o}");
+    assert_eq!(
+        std::fs::read_to_string(home.join(".ssh/authorized_keys")).unwrap(),
+        "ssh-ed25519 BBBB owner\n"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -696,3 +696,25 @@ fn example_policy_read_only() {
     assert_eq!(std::fs::read_to_string(d.join("data")).unwrap(), "data\n");
     assert!(!d.join("new").exists() && !d.join("dir").exists());
 }
+
+/// The benchmark's rules policies (bench/policies/rules-*.lua) load and
+/// decide alike: what they measure is the same work.
+#[test]
+fn the_benchmark_rules_policies_decide_alike() {
+    let t = tempdir();
+    let d = canon(&t);
+    std::fs::write(d.join("target"), "bench target\n").unwrap();
+    let target = d.join("target").display().to_string();
+    for n in ["1", "1000"] {
+        let p = Policy::file(crate::util::repo().join(format!("bench/policies/rules-{n}.lua")));
+        let o = Cmd::supervised(p, &probe(&["cat", &target, "write", &target, "x"]))
+            .env("BENCH_DIR", &d)
+            .run();
+        o.assert_clean();
+        assert_eq!(
+            o.stdout,
+            format!("cat {target}: [bench target\n]\nwrite {target}: EACCES\n"),
+            "rules-{n}: {o}"
+        );
+    }
+}

@@ -115,9 +115,118 @@ pub struct Glob {
 }
 
 impl Glob {
+    /// The byte the last component of a path must end with for the glob to
+    /// match it, if the glob says (it ends in a literal byte); lets a node
+    /// try only the globs that can match a path's last component.
+    pub fn last_byte(&self) -> Option<u8> {
+        if self.prefix {
+            return None;
+        }
+        match self.segs.last()? {
+            Seg::Lit(l) => l.last().copied(),
+            Seg::Wild(w) => {
+                // The last token: a wildcard, an escaped byte or a byte.
+                let mut last = None;
+                let mut i = 0;
+                while i < w.len() {
+                    match w[i] {
+                        b'\\' if i + 1 < w.len() => {
+                            last = Some(w[i + 1]);
+                            i += 2;
+                        }
+                        b'*' | b'?' | b'\\' => {
+                            last = None;
+                            i += 1;
+                        }
+                        c => {
+                            last = Some(c);
+                            i += 1;
+                        }
+                    }
+                }
+                last
+            }
+            Seg::Any => None,
+        }
+    }
+
+    fn seg_matches(seg: &Seg, comp: &[u8]) -> bool {
+        match seg {
+            Seg::Lit(l) => comp == &l[..],
+            Seg::Wild(w) => wild(w, comp, false),
+            Seg::Any => true,
+        }
+    }
+
     /// Does the glob match the path made of `comps`?
     pub fn matches(&self, comps: &[&[u8]]) -> bool {
-        // reach[j]: the segments seen so far can match comps[..j].
+        let n = comps.len();
+        // Cheap rejections first: the last segment against the last
+        // component, the first against the first.
+        if !self.prefix {
+            match (self.segs.last(), comps.last()) {
+                (Some(Seg::Any), _) => {}
+                (Some(seg), Some(c)) if !Self::seg_matches(seg, c) => return false,
+                (Some(_), None) => return false,
+                _ => {}
+            }
+        }
+        match (self.segs.first(), comps.first()) {
+            (Some(Seg::Any), _) | (None, _) => {}
+            (Some(seg), Some(c)) if !Self::seg_matches(seg, c) => return false,
+            (Some(_), None) => return false,
+            _ => {}
+        }
+        if n < 128 {
+            self.matches_small(comps)
+        } else {
+            self.matches_large(comps)
+        }
+    }
+
+    /// [`Glob::matches`] for fewer than 128 components: `reach` as a bit set
+    /// (bit j: the segments so far can match comps[..j]).
+    fn matches_small(&self, comps: &[&[u8]]) -> bool {
+        let n = comps.len();
+        let all: u128 = if n + 1 >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << (n + 1)) - 1
+        };
+        let mut reach: u128 = 1;
+        for seg in &self.segs {
+            let next = match seg {
+                Seg::Any => {
+                    // Every position at or after the first reachable one.
+                    let low = reach & reach.wrapping_neg();
+                    !(low - 1) & all
+                }
+                seg => {
+                    let mut next = 0u128;
+                    let mut r = reach & (all >> 1);
+                    while r != 0 {
+                        let j = r.trailing_zeros() as usize;
+                        r &= r - 1;
+                        if j < n && Self::seg_matches(seg, comps[j]) {
+                            next |= 1u128 << (j + 1);
+                        }
+                    }
+                    next
+                }
+            };
+            reach = next;
+            if reach == 0 {
+                return false;
+            }
+        }
+        if self.prefix {
+            true
+        } else {
+            reach & (1u128 << n) != 0
+        }
+    }
+
+    fn matches_large(&self, comps: &[&[u8]]) -> bool {
         let n = comps.len();
         let mut reach = vec![false; n + 1];
         reach[0] = true;
@@ -131,14 +240,9 @@ impl Glob {
                         next[j] = on;
                     }
                 }
-                Seg::Lit(l) => {
+                seg => {
                     for j in 0..n {
-                        next[j + 1] = reach[j] && comps[j] == &l[..];
-                    }
-                }
-                Seg::Wild(w) => {
-                    for j in 0..n {
-                        next[j + 1] = reach[j] && wild(w, comps[j], false);
+                        next[j + 1] = reach[j] && Self::seg_matches(seg, comps[j]);
                     }
                 }
             }

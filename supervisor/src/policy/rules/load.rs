@@ -375,7 +375,7 @@ pub fn load(t: &Table) -> Result<Ruleset> {
                     Value::Table(d) => {
                         for pair in d.clone().pairs::<Value, Value>() {
                             let (dk, _) = pair.map_err(|e| e.to_string())?;
-                            if !text(&dk).is_some_and(|s| Kind::by_name(&s).is_some()) {
+                            if text(&dk).is_none_or(|s| Kind::by_name(&s).is_none()) {
                                 return Err(format!(
                                     "default: unknown kind {} (read, write, create, delete, \
                                      connect, bind, resolve)",

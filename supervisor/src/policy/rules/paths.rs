@@ -9,6 +9,7 @@
 //! `@name`) are matched whole against the patterns written for them.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::glob::{self, Glob, Seg};
 use super::spec::{best, Hit, Spec};
@@ -17,11 +18,43 @@ const EXACT: u32 = 3;
 const GLOB: u32 = 2;
 const PREFIX: u32 = 1;
 
+/// FNV-1a: path components are short, and the keys are the policy's own
+/// (the program only chooses what is looked up, which cannot degrade a
+/// map it cannot fill).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Map<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<Fnv>>;
+
+/// Components of a path looked up without allocating, up to this many.
+const INLINE: usize = 32;
+
 #[derive(Default, Debug)]
 struct Node {
-    children: HashMap<Box<[u8]>, Node>,
+    children: Map<Node>,
     exact: Option<Hit>,
     prefix: Option<Hit>,
+    /// Globs anchored here, by the byte a path's last component must end
+    /// with (see [`Glob::last_byte`])…
+    globs_by_end: HashMap<u8, Vec<(Glob, Hit)>>,
+    /// …and the others.
     globs: Vec<(Glob, Hit)>,
 }
 
@@ -30,7 +63,7 @@ struct Node {
 pub struct PathSet {
     root: Node,
     /// Patterns for texts that are not absolute paths: exact ones…
-    other_exact: HashMap<Box<[u8]>, Hit>,
+    other_exact: Map<Hit>,
     /// …and wildcard ones (`*` matches any bytes there).
     other_wild: Vec<(Box<[u8]>, Hit)>,
 }
@@ -97,7 +130,11 @@ impl PathSet {
                 action,
                 spec: [lit, GLOB, 0],
             };
-            node.globs.push((Glob { segs, prefix }, hit));
+            let g = Glob { segs, prefix };
+            match g.last_byte() {
+                Some(b) => node.globs_by_end.entry(b).or_default().push((g, hit)),
+                None => node.globs.push((g, hit)),
+            }
             return;
         }
         let (slot, class) = if prefix || comps.is_empty() {
@@ -124,25 +161,50 @@ impl PathSet {
             }
             return found;
         }
-        let comps: Vec<&[u8]> = components(path).collect();
+        let mut inline: [&[u8]; INLINE] = [&[]; INLINE];
+        let mut n = 0;
+        let mut heap = Vec::new();
+        for c in components(path) {
+            if n < INLINE {
+                inline[n] = c;
+            } else {
+                if heap.is_empty() {
+                    heap.extend_from_slice(&inline);
+                }
+                heap.push(c);
+            }
+            n += 1;
+        }
+        let comps: &[&[u8]] = if n <= INLINE { &inline[..n] } else { &heap };
+        let end = comps.last().and_then(|c| c.last()).copied();
         let mut node = &self.root;
         let mut found = node.prefix;
         for (i, c) in comps.iter().enumerate() {
-            found = globs(node, &comps[i..], found);
+            found = globs(node, &comps[i..], end, found);
             match node.children.get(*c) {
                 Some(n) => node = n,
                 None => return found,
             }
             found = best(found, node.prefix);
         }
-        found = globs(node, &[], found);
+        found = globs(node, &[], end, found);
         best(found, node.exact)
     }
 }
 
-/// `found`, or a glob of `node` matching `rest` if better.
-fn globs(node: &Node, rest: &[&[u8]], mut found: Option<Hit>) -> Option<Hit> {
-    for (g, hit) in &node.globs {
+/// `found`, or a glob of `node` matching `rest` if better; `end` is the
+/// last byte of the path's last component.
+fn globs(node: &Node, rest: &[&[u8]], end: Option<u8>, mut found: Option<Hit>) -> Option<Hit> {
+    if !node.globs_by_end.is_empty() && !rest.is_empty() {
+        if let Some(v) = end.and_then(|b| node.globs_by_end.get(&b)) {
+            found = try_globs(v, rest, found);
+        }
+    }
+    try_globs(&node.globs, rest, found)
+}
+
+fn try_globs(v: &[(Glob, Hit)], rest: &[&[u8]], mut found: Option<Hit>) -> Option<Hit> {
+    for (g, hit) in v {
         // Only a glob that could win is worth matching.
         if found.is_some_and(|f| f.cmp_best(hit) != std::cmp::Ordering::Greater) {
             continue;

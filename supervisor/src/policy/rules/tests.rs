@@ -449,8 +449,8 @@ fn defaults_with_errno_and_how() {
 }
 
 #[test]
-fn many_rules_cost_no_more_per_lookup() {
-    // Not a timing test: a 1,000-rule set answers like the 1-rule set.
+fn a_thousand_rules_still_decide_each_path() {
+    // The right rule among a thousand.
     let mut src = String::from("{ default = { read = \"deny\" }, ");
     for i in 0..1000 {
         src.push_str(&format!("{{ \"allow\", \"read\", \"/opt/d{i}/\" }}, "));
@@ -460,4 +460,79 @@ fn many_rules_cost_no_more_per_lookup() {
     assert!(allowed(&s, Kind::Read, "/opt/d999/x"));
     assert!(!allowed(&s, Kind::Read, "/opt/d7/secret"));
     assert!(!allowed(&s, Kind::Read, "/opt/d1000/x"));
+}
+
+/// The cost of one lookup in bench/policies/rules-1.lua and
+/// rules-1000.lua (a measurement, not a test):
+/// `cargo test --release -p supervisor --lib lookup_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn lookup_cost_1_vs_1000_rules() {
+    let lua = Lua::new();
+    let load_file = |p: &str| {
+        std::env::set_var("BENCH_DIR", "/dev/shm/supervisor-bench.abcdef");
+        let src = std::fs::read_to_string(p).unwrap();
+        let src = src
+            .replace("return rules.run(t)", "return t")
+            .replace("return rules.run {", "return {");
+        let src = src.replace("local rules = require \"rules\"", "");
+        let v: Value = lua.load(&src).eval().unwrap();
+        match v {
+            Value::Table(t) => load::load(&t).unwrap(),
+            _ => panic!(),
+        }
+    };
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/policies/");
+    let one = load_file(&format!("{root}rules-1.lua"));
+    let many = load_file(&format!("{root}rules-1000.lua"));
+    let path = b"/dev/shm/supervisor-bench.abcdef/target";
+    for (name, s) in [("1", &one), ("1000", &many), ("1", &one), ("1000", &many)] {
+        let t = std::time::Instant::now();
+        let n = 200_000;
+        for _ in 0..n {
+            std::hint::black_box(s.path(Kind::Read, std::hint::black_box(path)));
+        }
+        eprintln!("{name}: {:?} per lookup", t.elapsed() / n);
+    }
+}
+
+#[test]
+fn glob_indexing_by_last_byte_misses_nothing() {
+    use super::glob::{Glob, Seg};
+    let g = |p: &str| Glob {
+        segs: vec![Seg::Wild(p.as_bytes().into())],
+        prefix: false,
+    };
+    assert_eq!(g("*.conf").last_byte(), Some(b'f'));
+    assert_eq!(g("a*").last_byte(), None);
+    assert_eq!(g("a?").last_byte(), None);
+    assert_eq!(g("a\\*").last_byte(), Some(b'*'));
+    assert_eq!(
+        g("a\\\\*").last_byte(),
+        None,
+        "an escaped \\ then a wildcard"
+    );
+    assert_eq!(g("a\\").last_byte(), None);
+    // Through the sets: every kind of glob still matches.
+    let s = set(r#"{
+        { "deny", "read", "/d/a\\\\*" },
+        { "deny", "read", "/d/*.conf" },
+        { "deny", "read", "/d/x\\*" },
+        { "deny", "read", "/**/k?" },
+        { "deny", "read", "/e/*/" },
+        default = { read = "allow" },
+    }"#);
+    for p in [
+        "/d/a\\zzz",
+        "/d/b.conf",
+        "/d/x*",
+        "/q/r/ka",
+        "/e/f",
+        "/e/f/g",
+    ] {
+        assert!(!allowed(&s, Kind::Read, p), "{p}");
+    }
+    for p in ["/d/azzz", "/d/b.con", "/d/xy", "/q/r/k", "/e"] {
+        assert!(allowed(&s, Kind::Read, p), "{p}");
+    }
 }
