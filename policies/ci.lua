@@ -2,7 +2,7 @@
 --
 --   * read the system and the workspace, but not the usual secrets
 --     ($HOME/.ssh, .aws, .netrc, .gnupg, cloud and registry credentials,
---     /etc/shadow, the environment of other processes);
+--     /etc/shadow, SSH host keys, the environment and memory of processes);
 --   * write, create and delete only inside the workspace
 --     ($SUPERVISOR_WORKSPACE, default the working directory), a private
 --     /tmp (a fresh tmpfs only this job sees) and the directories listed
@@ -116,6 +116,7 @@ libc_service.init = {
 }
 
 local writable = { "write", "create", "delete" }
+local ws = rules.literal(workspace)         -- a path, not a pattern
 local policy = {
   errno = "EACCES",
   default = { read = "deny", write = "deny", create = "deny", delete = "deny",
@@ -123,7 +124,7 @@ local policy = {
 
   -- The system and the workspace.
   { "allow", "read", "/" },
-  { "allow", { "read", "write", "create", "delete" }, workspace .. "/" },
+  { "allow", { "read", "write", "create", "delete" }, ws .. "/" },
   { "allow", writable, "/tmp/" },
 
   -- Secrets (and the files that would let a job plant one: authorized_keys).
@@ -167,7 +168,7 @@ local policy = {
   { "allow", "bind", "::1" },
   { "allow", "bind", "0.0.0.0", port = 0 },  -- an ephemeral port for a client
   { "allow", "bind", "::", port = 0 },
-  { "allow", { "connect", "bind" }, "unix:" .. workspace .. "/" },
+  { "allow", { "connect", "bind" }, "unix:" .. ws .. "/" },
   { "allow", { "connect", "bind" }, "unix:/tmp/" },
 }
 

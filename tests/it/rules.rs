@@ -718,3 +718,31 @@ fn the_benchmark_rules_policies_decide_alike() {
         );
     }
 }
+
+/// `rules.literal`: a path from the environment as a pattern matching just
+/// that path, whatever its characters.
+#[test]
+fn literal_paths_are_not_patterns() {
+    let t = tempdir();
+    let r = canon(&t);
+    for d in ["a*b$c?", "aXb$c?", "a*b"] {
+        std::fs::create_dir(r.join(d)).unwrap();
+        std::fs::write(r.join(d).join("f"), d).unwrap();
+    }
+    let policy = Policy::inline(
+        r#"local rules = require "rules"
+           return rules.run {
+             default = { read = "deny" },
+             { "allow", "read", rules.literal(os.getenv("R") .. "/a*b$c?") .. "/" },
+           }"#,
+    );
+    let p = |s: &str| r.join(s).join("f").display().to_string();
+    let o = Cmd::supervised(
+        policy,
+        &probe(&["cat", &p("a*b$c?"), "cat", &p("aXb$c?"), "cat", &p("a*b")]),
+    )
+    .env("R", &r)
+    .run();
+    o.assert_clean();
+    assert_eq!(results(&o), ["[a*b$c?]", "EACCES", "EACCES"], "{o}");
+}

@@ -198,14 +198,22 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
             Shape::Only(k) => k,
             _ => Kind::Connect,
         };
+        // The names an address was learnt from matter to `name:` rules only.
+        let names = |ip| {
+            if set.links.is_empty() || kind != Kind::Connect {
+                Vec::new()
+            } else {
+                names_of(ip)
+            }
+        };
         let v = match addr {
             NetAddr::Inet(a) => {
                 let ip = IpAddr::V4(*a.ip());
-                Some(set.addr(kind, ip, a.port(), &names_of(ip)))
+                Some(set.addr(kind, ip, a.port(), &names(ip)))
             }
             NetAddr::Inet6(a) => {
                 let ip = IpAddr::V6(*a.ip());
-                Some(set.addr(kind, ip, a.port(), &names_of(ip)))
+                Some(set.addr(kind, ip, a.port(), &names(ip)))
             }
             NetAddr::Unix(name) if addr.is_abstract() => {
                 let mut text = Vec::with_capacity(name.len());

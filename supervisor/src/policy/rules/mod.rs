@@ -198,6 +198,20 @@ pub fn module(lua: &Lua, shared: &Shared) -> mlua::Result<Table> {
         })?,
     )?;
     m.set(
+        "literal",
+        lua.create_function(|lua, s: LuaString| {
+            let mut out = Vec::with_capacity(s.as_bytes().len() + 4);
+            for &b in s.as_bytes().iter() {
+                match b {
+                    b'\\' | b'*' | b'?' => out.extend([b'\\', b]),
+                    b'$' => out.extend(b"$$"),
+                    b => out.push(b),
+                }
+            }
+            lua.create_string(out)
+        })?,
+    )?;
+    m.set(
         "cwd",
         lua.create_function(|lua, ()| {
             use std::os::unix::ffi::OsStrExt;
