@@ -208,6 +208,35 @@ pub fn tkill(tid: u32, sig: i32) -> Result<(), Errno> {
     Errno::result(unsafe { libc::syscall(libc::SYS_tkill, tid as libc::pid_t, sig) }).map(drop)
 }
 
+/// The calling thread's kernel id.
+pub fn gettid() -> i32 {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// The signal that takes a supervisor thread out of a blocking call done
+/// for the program (see `interrupt`): the first real-time signal, which
+/// nothing else here uses.
+pub fn wake_signal() -> i32 {
+    libc::SIGRTMIN()
+}
+
+extern "C" fn wake_handler(_: libc::c_int) {}
+
+/// Installs a handler for [`wake_signal`] that does nothing, without
+/// `SA_RESTART`: the signal only makes a blocking call fail with `EINTR`.
+pub fn install_wake_handler() -> Result<(), Errno> {
+    // SAFETY: a zeroed sigaction is valid; the handler is an
+    // async-signal-safe function that does nothing.
+    let r = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = wake_handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(wake_signal(), &sa, std::ptr::null_mut())
+    };
+    Errno::result(r).map(drop)
+}
+
 /// `socket(domain, ty, 0)`.
 pub fn socket(domain: i32, ty: i32) -> Result<OwnedFd, Errno> {
     // SAFETY: integer arguments only; the result is a new descriptor.
