@@ -537,6 +537,31 @@ fn a_connect_abandoned_by_a_killed_thread_is_released() {
 }
 
 #[test]
+fn a_privileged_port_is_bound_for_an_unprivileged_program() {
+    // The init script makes the program nobody: port 80 is refused to it
+    // (use_slave_credentials: the kernel decides with the program's
+    // credentials), and bound for it by the supervisor
+    // (use_master_credentials).  In a namespace of the test's own, so that
+    // nothing on the machine holds port 80.
+    let drop = "assert(C.setresgid(65534, 65534, 65534) == 0)\n\
+                assert(C.setresuid(65534, 65534, 65534) == 0)";
+    for kind in KINDS {
+        let argv = kind.net_argv(&["bind", "tcp:0.0.0.0:80"]);
+        for (answer, want) in [
+            ("master:use_slave_credentials()", "bind: EACCES\n"),
+            ("master:use_master_credentials()", "bind: OK\n"),
+        ] {
+            let o = Cmd::supervised(policy(answer), &argv)
+                .init(drop)
+                .in_new_netns()
+                .run();
+            o.assert_clean();
+            assert_eq!(o.stdout, want, "{kind:?} {answer}: {o}");
+        }
+    }
+}
+
+#[test]
 fn other_families_and_unaddressed_sends_pass() {
     // A netlink socket is not the policy's business; a TCP stream send
     // names no destination.  Here: `ip`-less check with a connected TCP
