@@ -82,6 +82,8 @@ pub(super) fn run(img: &Image) -> ! {
     if let Err(e) = bpf::sys::set_no_new_privs() {
         fail(img.sock, Step::NoNewPrivs, e);
     }
+    // Out of reach of the supervisor: see scope_out.
+    scope_out();
     // The filter comes last: from here on every mapped call of this process
     // waits for the supervisor.
     let listener = match bpf::sys::load_listener(img.filter) {
@@ -105,6 +107,62 @@ pub(super) fn run(img: &Image) -> ! {
     report(img.sock, Step::Exec, e);
     // SAFETY: as above.
     unsafe { libc::_exit(if e == libc::ENOENT { 127 } else { 126 }) }
+}
+
+/// `struct landlock_ruleset_attr` (Landlock ABI 6).
+#[repr(C)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+/// `LANDLOCK_SCOPE_SIGNAL`.
+const SCOPE_SIGNAL: u64 = 1 << 1;
+
+/// Puts this process (and so the program) in a Landlock domain that
+/// handles no file or network access but scopes signals: from now on it
+/// can neither signal nor ptrace (`ptrace`, `process_vm_*`,
+/// `pidfd_getfd`, `/proc/<pid>/mem`, …) any process outside the domain,
+/// the supervisor first, whatever its credentials or capabilities.  On a
+/// kernel without Landlock ABI 6 (Linux 6.12) this does nothing (the
+/// supervisor warns; see docs/security.md).
+pub(crate) fn scope_out() {
+    let attr = RulesetAttr {
+        handled_access_fs: 0,
+        handled_access_net: 0,
+        scoped: SCOPE_SIGNAL,
+    };
+    // SAFETY: landlock_create_ruleset reads `attr` (of the size given);
+    // landlock_restrict_self and close take integers only.
+    unsafe {
+        let fd = libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            &attr as *const RulesetAttr,
+            std::mem::size_of::<RulesetAttr>(),
+            0u32,
+        );
+        if fd >= 0 {
+            libc::syscall(libc::SYS_landlock_restrict_self, fd as libc::c_int, 0u32);
+            libc::close(fd as libc::c_int);
+        }
+    }
+}
+
+/// Whether [`scope_out`] can work here: the kernel's Landlock ABI is 6 or
+/// more.
+pub fn can_scope_out() -> bool {
+    const VERSION: u32 = 1;
+    // SAFETY: with the VERSION flag the kernel reads no attribute.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<RulesetAttr>(),
+            0usize,
+            VERSION,
+        )
+    };
+    v >= 6
 }
 
 /// Re-executes the supervisor binary as the init-script helper; never

@@ -10,6 +10,8 @@
 mod child;
 pub mod helper;
 
+pub use child::can_scope_out;
+
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -406,6 +408,10 @@ impl Prepared {
             Report::Exec => {}
             other => return Err(kill(self.error(other))),
         }
+        // From now on no process without CAP_SYS_PTRACE may ptrace the
+        // supervisor, take its descriptors or open its /proc files (the
+        // listener is taken: pidfd_getfd on the child is done).
+        sys::set_not_dumpable();
         Ok(Child {
             pid,
             pidfd,
