@@ -13,6 +13,7 @@ pub mod exit;
 pub mod launch;
 pub mod memory;
 pub mod notify;
+pub mod own;
 pub mod pending;
 pub mod policy;
 pub mod reap;
