@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 use super::Step;
 
 /// Everything the child needs, prepared before `fork`.
+#[derive(Clone, Copy)]
 pub(super) struct Image<'a> {
     pub sock: RawFd,
     pub parent: libc::pid_t,
@@ -19,6 +20,7 @@ pub(super) struct Image<'a> {
 
 /// The helper's executable (`/proc/self/exe`, opened before `fork`), its
 /// argv, and the descriptors it must inherit.
+#[derive(Clone, Copy)]
 pub(super) struct Helper<'a> {
     pub exe: RawFd,
     pub argv: *const *const libc::c_char,
@@ -65,9 +67,12 @@ fn fail(sock: RawFd, step: Step, err: i32) -> ! {
 
 /// Runs in the child; never returns.
 pub(super) fn run(img: &Image) -> ! {
+    // The supervisor takes the listener from this process: it needs its pid.
+    // SAFETY: getpid has no arguments.
+    report(img.sock, Step::Pid, unsafe { libc::getpid() });
     // SAFETY: integer-argument prctl/getppid.
     unsafe {
-        // The program dies with the supervisor, SIGKILL included.
+        // The program dies with its parent, the keeper (see keeper.rs).
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         if libc::getppid() != img.parent {
             libc::_exit(crate::exit::SUPERVISOR);

@@ -9,6 +9,7 @@
 
 mod child;
 pub mod helper;
+mod keeper;
 
 pub use child::can_scope_out;
 
@@ -36,6 +37,8 @@ pub(crate) enum Step {
     Script = 6,
     /// The init-script helper could not be started or set up.
     Helper = 7,
+    /// The program's pid (its first message; the keeper is its parent).
+    Pid = 8,
 }
 
 impl Step {
@@ -48,6 +51,7 @@ impl Step {
             Step::Setup,
             Step::Script,
             Step::Helper,
+            Step::Pid,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -191,7 +195,10 @@ pub struct Prepared {
 
 /// The started program.
 pub struct Child {
+    /// The keeper (see keeper.rs): the program's parent, which forwards
+    /// signals to it and ends with its wait status.
     pub pid: Pid,
+    /// A pidfd of the keeper.
     pub pidfd: OwnedFd,
     pub listener: OwnedFd,
 }
@@ -370,23 +377,30 @@ impl Prepared {
             }),
         };
         // SAFETY: the supervisor is single-threaded here (no runtime, no
-        // helper thread has been started yet); the child only runs
-        // `child::run`, which makes raw syscalls and never allocates.
+        // helper thread has been started yet); the child is the keeper,
+        // which forks the program (`child::run`: raw syscalls, no
+        // allocation).
         let pid = match unsafe { nix::unistd::fork() }.map_err(LaunchError::Fork)? {
-            ForkResult::Child => child::run(&image),
+            ForkResult::Child => keeper::run(&image),
             ForkResult::Parent { child } => child,
         };
+        crate::own::register(pid.as_raw());
         drop(theirs);
         drop(launch);
+        // Killing the keeper kills the program (its death signal).
         let kill = |e: LaunchError| {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
             e
         };
         let pidfd = sys::pidfd_open(pid.as_raw()).map_err(|e| kill(LaunchError::Pidfd(e)))?;
+        let program = match receive_report(ours.as_fd()) {
+            Report::Pid(p) => sys::pidfd_open(p).map_err(|e| kill(LaunchError::Pidfd(e)))?,
+            other => return Err(kill(self.error(other))),
+        };
         let listener = match receive_report(ours.as_fd()) {
             Report::Listener(n) => {
-                let fd = sys::pidfd_getfd(pidfd.as_fd(), n)
+                let fd = sys::pidfd_getfd(program.as_fd(), n)
                     .map_err(|e| kill(LaunchError::TakeListener(e)))?;
                 // Go: the child may now close its copy and exec.
                 let _ = nix::unistd::write(&ours, &[1u8]);
@@ -432,6 +446,8 @@ impl Prepared {
 }
 
 enum Report {
+    /// The program's pid.
+    Pid(i32),
     /// The listener's number in the child.
     Listener(i32),
     /// The socket closed: `execve` succeeded (it is close-on-exec).
@@ -459,6 +475,7 @@ fn receive_report(sock: std::os::fd::BorrowedFd) -> Report {
     let value = i32::from_ne_bytes(body[4..].try_into().expect("4 bytes"));
     match Step::from_u32(step) {
         Some(Step::Listener) => Report::Listener(value),
+        Some(Step::Pid) => Report::Pid(value),
         None => Report::Garbled,
         Some(s) => Report::Failed(s, Errno::from_raw(value)),
     }
