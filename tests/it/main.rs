@@ -14,6 +14,8 @@
 mod util;
 
 mod abuse;
+mod attack_bypass;
+mod attack_races;
 mod bad_input;
 mod dns;
 mod file_calls;
