@@ -67,9 +67,6 @@ fn fail(sock: RawFd, step: Step, err: i32) -> ! {
 
 /// Runs in the child; never returns.
 pub(super) fn run(img: &Image) -> ! {
-    // The supervisor takes the listener from this process: it needs its pid.
-    // SAFETY: getpid has no arguments.
-    report(img.sock, Step::Pid, unsafe { libc::getpid() });
     // SAFETY: integer-argument prctl/getppid.
     unsafe {
         // The program dies with its parent, the keeper (see keeper.rs).

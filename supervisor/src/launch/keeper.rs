@@ -76,6 +76,10 @@ pub(super) fn run(img: &Image) -> ! {
         };
         // SAFETY: the program starts with no signal blocked.
         unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) };
+        // The supervisor takes the listener from the program: it needs
+        // its pid.
+        // SAFETY: getpid has no arguments.
+        child::report(img.sock, Step::Pid, unsafe { libc::getpid() });
         child::run(&Image { parent: me, ..*img });
     }
     if program < 0 {
