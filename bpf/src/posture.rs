@@ -58,30 +58,78 @@ const fn always(name: &'static str, errno: i32, why: &'static str) -> Refusal {
 /// The refused syscalls.
 pub const REFUSED: &[Refusal] = &[
     // Submission queues run open, connect, … in the kernel, never trapped.
-    always("io_uring_setup", libc::ENOSYS, "io_uring runs file and socket operations in the kernel, out of the filter's sight"),
+    always(
+        "io_uring_setup",
+        libc::ENOSYS,
+        "io_uring runs file and socket operations in the kernel, out of the filter's sight",
+    ),
     always("io_uring_enter", libc::ENOSYS, "io_uring"),
     always("io_uring_register", libc::ENOSYS, "io_uring"),
     // File handles: a path-free way to open any file of a file system.
-    always("open_by_handle_at", libc::EPERM, "opens a file by handle, without a path"),
-    always("name_to_handle_at", libc::EOPNOTSUPP, "looks a path up outside the policy and makes a handle to reopen it"),
+    always(
+        "open_by_handle_at",
+        libc::EPERM,
+        "opens a file by handle, without a path",
+    ),
+    always(
+        "name_to_handle_at",
+        libc::EOPNOTSUPP,
+        "looks a path up outside the policy and makes a handle to reopen it",
+    ),
     // fanotify events carry descriptors of the files accessed.
-    always("fanotify_init", libc::EPERM, "fanotify events carry open descriptors of other files"),
+    always(
+        "fanotify_init",
+        libc::EPERM,
+        "fanotify events carry open descriptors of other files",
+    ),
     always("fanotify_mark", libc::EPERM, "fanotify"),
     // Changing what a path names: the policy decides on names.
-    always("mount", libc::EPERM, "a bind mount gives a denied file a second name"),
-    always("umount2", libc::EPERM, "unmounting changes what a path names"),
-    always("pivot_root", libc::EPERM, "changes the root paths are resolved from"),
-    always("chroot", libc::EPERM, "changes the root paths are resolved from"),
-    always("open_tree", libc::EPERM, "a mount (or an O_PATH descriptor) of any path, outside the policy"),
+    always(
+        "mount",
+        libc::EPERM,
+        "a bind mount gives a denied file a second name",
+    ),
+    always(
+        "umount2",
+        libc::EPERM,
+        "unmounting changes what a path names",
+    ),
+    always(
+        "pivot_root",
+        libc::EPERM,
+        "changes the root paths are resolved from",
+    ),
+    always(
+        "chroot",
+        libc::EPERM,
+        "changes the root paths are resolved from",
+    ),
+    always(
+        "open_tree",
+        libc::EPERM,
+        "a mount (or an O_PATH descriptor) of any path, outside the policy",
+    ),
     always("move_mount", libc::EPERM, "mount API"),
     always("fsopen", libc::EPERM, "mount API"),
     always("fsconfig", libc::EPERM, "mount API"),
     always("fsmount", libc::EPERM, "mount API"),
     always("fspick", libc::EPERM, "mount API"),
     always("mount_setattr", libc::EPERM, "mount API"),
-    always("setns", libc::EPERM, "joining another mount or network namespace changes what names and addresses reach"),
-    always("link", libc::EPERM, "a hard link gives a denied file a second name"),
-    always("linkat", libc::EPERM, "a hard link gives a denied file a second name"),
+    always(
+        "setns",
+        libc::EPERM,
+        "joining another mount or network namespace changes what names and addresses reach",
+    ),
+    always(
+        "link",
+        libc::EPERM,
+        "a hard link gives a denied file a second name",
+    ),
+    always(
+        "linkat",
+        libc::EPERM,
+        "a hard link gives a denied file a second name",
+    ),
     // Creating or destroying content by path.
     Refusal {
         name: "mknod",
@@ -104,8 +152,16 @@ pub const REFUSED: &[Refusal] = &[
         why: "as mknod",
     },
     always("truncate", libc::EPERM, "destroys a file's content by path"),
-    always("acct", libc::EPERM, "the kernel writes accounting records to a file by path"),
-    always("swapon", libc::EPERM, "the kernel writes to a swap file by path"),
+    always(
+        "acct",
+        libc::EPERM,
+        "the kernel writes accounting records to a file by path",
+    ),
+    always(
+        "swapon",
+        libc::EPERM,
+        "the kernel writes to a swap file by path",
+    ),
     always("swapoff", libc::EPERM, "swap"),
     always("uselib", libc::ENOSYS, "maps a library by path"),
 ];

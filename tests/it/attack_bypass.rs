@@ -47,7 +47,11 @@ fn file_handles_are_refused() {
 fn mounts_are_refused() {
     let tmp = tempdir();
     let mnt = canon(&tmp);
-    let out = deny("/etc/shadow", &["mount-bind", "/etc", mnt.to_str().unwrap()]).run();
+    let out = deny(
+        "/etc/shadow",
+        &["mount-bind", "/etc", mnt.to_str().unwrap()],
+    )
+    .run();
     out.assert_clean();
     for call in ["mount", "open_tree", "umount2"] {
         assert_eq!(outcome(&out, call), "EPERM", "{call}: {out}");

@@ -89,7 +89,10 @@ fn a_directory_moved_during_resolution_does_not_escape() {
     let moves = mover.join().unwrap();
     out.assert_clean();
     let c = counters(&out, "dir-race:");
-    assert_eq!(c["leaks"], 0, "the secret outside the jail was opened: {out}");
+    assert_eq!(
+        c["leaks"], 0,
+        "the secret outside the jail was opened: {out}"
+    );
     assert!(moves > 0, "the directory never moved: {out}");
     assert!(
         c["denied"] > 0,
@@ -228,5 +231,8 @@ fn the_umask_is_honoured_on_brokered_creates() {
     out.assert_clean();
     assert_eq!(out.stdout, "open: 640\ncreat: 640\nmkdir: 750\n", "{out}");
     let mode = |n: &str| std::fs::metadata(dir.join(n)).unwrap().mode() & 0o7777;
-    assert_eq!((mode("open"), mode("creat"), mode("dir")), (0o640, 0o640, 0o750));
+    assert_eq!(
+        (mode("open"), mode("creat"), mode("dir")),
+        (0o640, 0o640, 0o750)
+    );
 }

@@ -15,6 +15,7 @@ mod util;
 
 mod abuse;
 mod attack_bypass;
+mod attack_lifecycle;
 mod attack_paths;
 mod attack_races;
 mod bad_input;
