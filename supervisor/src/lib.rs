@@ -10,6 +10,7 @@
 pub mod act;
 pub mod dns;
 pub mod exit;
+pub mod fuzzing;
 pub mod launch;
 pub mod memory;
 pub mod notify;
