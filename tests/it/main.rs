@@ -25,3 +25,4 @@ mod init_script;
 mod launcher;
 mod net;
 mod races;
+mod soak;

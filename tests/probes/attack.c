@@ -869,6 +869,37 @@ static void cmd_fork_bomb(char **a)
 	}
 }
 
+/* soak N FILE: N mapped calls on FILE (open+close, stat, access, an open
+ * of a missing name: four kinds of answer), then "soak: calls=N errors=E". */
+static void cmd_soak(char **a)
+{
+	long n = strtol(a[0], NULL, 10), errors = 0;
+	char missing[4200];
+	struct stat st;
+	snprintf(missing, sizeof missing, "%s.missing", a[1]);
+	for (long i = 0; i < n; i++) {
+		int fd;
+		switch (i & 3) {
+		case 0:
+			fd = open(a[1], O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				errors++;
+			else
+				close(fd);
+			break;
+		case 1:
+			errors += stat(a[1], &st) < 0;
+			break;
+		case 2:
+			errors += access(a[1], R_OK) < 0;
+			break;
+		default:
+			errors += !(open(missing, O_RDONLY | O_CLOEXEC) < 0 && errno == ENOENT);
+		}
+	}
+	printf("soak: calls=%ld errors=%ld\n", n, errors);
+}
+
 /* ---- lifecycle ---------------------------------------------------------- */
 
 static void *idle_thread(void *arg)
@@ -1010,6 +1041,7 @@ static const struct {
 	{ "signal-storm", 2, cmd_signal_storm },
 	{ "herd", 2, cmd_herd },
 	{ "fork-bomb", 1, cmd_fork_bomb },
+	{ "soak", 2, cmd_soak },
 	{ "family", 1, cmd_family },
 	{ "fifo-open", 2, cmd_fifo_open },
 	{ "pid-reuse", 1, cmd_pid_reuse },
