@@ -172,7 +172,9 @@ fn check_request(req: &request::Request) {
         assert!(!p.path.contains(&0), "NUL in a path");
     }
     match &req.args {
-        Args::Open { flags: f, resolve, .. } => {
+        Args::Open {
+            flags: f, resolve, ..
+        } => {
             let _ = flags::open_flags(*f);
             let _ = flags::resolve_flags(*resolve);
         }
@@ -253,8 +255,14 @@ fn value(lua: &mlua::Lua, b: &mut Bytes, depth: u32) -> mlua::Result<mlua::Value
         }),
         5 => {
             let s = match b.byte() % 4 {
-                0 => ["EACCES", "noname", "regular", "127.0.0.1", "::1", "fe80::1%2"]
-                    [b.byte() as usize % 6]
+                0 => [
+                    "EACCES",
+                    "noname",
+                    "regular",
+                    "127.0.0.1",
+                    "::1",
+                    "fe80::1%2",
+                ][b.byte() as usize % 6]
                     .as_bytes()
                     .to_vec(),
                 _ => b.slice(64).to_vec(),
@@ -418,7 +426,12 @@ mod tests {
         run(
             "reply",
             reply,
-            &[b"", b"\x06\x05\x01\x07\x0a", b"\x05\x00\x02", b"\x04\x00\x04\x01"],
+            &[
+                b"",
+                b"\x06\x05\x01\x07\x0a",
+                b"\x05\x00\x02",
+                b"\x04\x00\x04\x01",
+            ],
             200,
         );
     }

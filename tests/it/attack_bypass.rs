@@ -229,3 +229,20 @@ fn the_programs_own_opens_never_reach_the_supervisors_memory() {
     }
     assert_eq!(outcome(&out, "proc-fds-opened"), "0", "{out}");
 }
+
+/// An init script's own filter that refuses the Landlock calls cannot
+/// switch the supervisor's protection off unnoticed: the launch fails
+/// (125) with a message naming the cause, and the program never runs.
+#[test]
+fn an_init_script_cannot_switch_the_landlock_scope_off() {
+    let script = r#"
+set_no_new_privs()
+C.seccomp_set_mode_filter(seccomp_compile("allow", { landlock_create_ruleset = "EPERM" }))
+"#;
+    let out = Cmd::supervised(Policy::example("allow-all"), &attack(&["kill-parent"]))
+        .init(script)
+        .run();
+    out.assert_code(125);
+    assert!(out.stderr.contains("Landlock"), "{out}");
+    assert_eq!(out.stdout, "", "{out}");
+}

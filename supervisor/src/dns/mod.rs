@@ -456,5 +456,9 @@ pub(crate) fn fuzz_wire(msg: &[u8]) {
             let _ = wire::reply(msg, rcode, &addrs[..0], 12);
         }
     }
-    let _ = (wire::truncated(msg), wire::id(msg), wire::is_reply_to(msg, 0));
+    let _ = (
+        wire::truncated(msg),
+        wire::id(msg),
+        wire::is_reply_to(msg, 0),
+    );
 }

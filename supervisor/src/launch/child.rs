@@ -14,6 +14,9 @@ pub(super) struct Image<'a> {
     pub argv: *const *const libc::c_char,
     pub envp: *const *const libc::c_char,
     pub filter: &'a bpf::Program,
+    /// The kernel can scope signals (Landlock ABI 6): entering the domain
+    /// must work.
+    pub scope: bool,
     /// With an init script: re-execute the supervisor as the helper.
     pub helper: Option<Helper<'a>>,
 }
@@ -85,7 +88,11 @@ pub(super) fn run(img: &Image) -> ! {
         fail(img.sock, Step::NoNewPrivs, e);
     }
     // Out of reach of the supervisor: see scope_out.
-    scope_out();
+    if let Err(e) = scope_out() {
+        if img.scope {
+            fail(img.sock, Step::Scope, e);
+        }
+    }
     // The filter comes last: from here on every mapped call of this process
     // waits for the supervisor.
     let listener = match bpf::sys::load_listener(img.filter) {
@@ -129,7 +136,7 @@ const SCOPE_SIGNAL: u64 = 1 << 1;
 /// the supervisor first, whatever its credentials or capabilities.  On a
 /// kernel without Landlock ABI 6 (Linux 6.12) this does nothing (the
 /// supervisor warns; see docs/security.md).
-pub(crate) fn scope_out() {
+pub(crate) fn scope_out() -> Result<(), i32> {
     let attr = RulesetAttr {
         handled_access_fs: 0,
         handled_access_net: 0,
@@ -144,11 +151,17 @@ pub(crate) fn scope_out() {
             std::mem::size_of::<RulesetAttr>(),
             0u32,
         );
-        if fd >= 0 {
-            libc::syscall(libc::SYS_landlock_restrict_self, fd as libc::c_int, 0u32);
-            libc::close(fd as libc::c_int);
+        if fd < 0 {
+            return Err(errno());
+        }
+        let r = libc::syscall(libc::SYS_landlock_restrict_self, fd as libc::c_int, 0u32);
+        let e = errno();
+        libc::close(fd as libc::c_int);
+        if r < 0 {
+            return Err(e);
         }
     }
+    Ok(())
 }
 
 /// Whether [`scope_out`] can work here: the kernel's Landlock ABI is 6 or
@@ -239,6 +252,7 @@ pub(super) fn cloexec_from(first: RawFd) -> Result<(), i32> {
 pub(super) fn finish_helper(
     sock: RawFd,
     parent: libc::pid_t,
+    scope: bool,
     filter: &bpf::Program,
     exe: &std::ffi::CStr,
     argv: &[*const libc::c_char],
@@ -251,6 +265,7 @@ pub(super) fn finish_helper(
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
         filter,
+        scope,
         helper: None,
     };
     run(&img)

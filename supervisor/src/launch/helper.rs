@@ -85,6 +85,9 @@ pub fn main() -> ! {
     // before the exec still holds, so it is alive now.
     // SAFETY: getppid has no arguments.
     let parent = unsafe { libc::getppid() };
+    // Asked before the script: a filter of the script's own must not turn
+    // the Landlock scope off unnoticed.
+    let scope = child::can_scope_out();
     let args: Vec<OsString> = std::env::args_os().collect();
     let Some(a) = parse(&args) else {
         eprintln!(
@@ -145,5 +148,5 @@ pub fn main() -> ! {
     }
     let argv = ptrs(&a.argv);
     let envp_ptrs = ptrs(&envp);
-    child::finish_helper(sock, parent, &filter, &a.exe, &argv, &envp_ptrs)
+    child::finish_helper(sock, parent, scope, &filter, &a.exe, &argv, &envp_ptrs)
 }

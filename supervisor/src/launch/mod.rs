@@ -39,6 +39,8 @@ pub(crate) enum Step {
     Helper = 7,
     /// The program's pid (its first message; the keeper is its parent).
     Pid = 8,
+    /// The Landlock domain scoping signals could not be entered.
+    Scope = 9,
 }
 
 impl Step {
@@ -52,6 +54,7 @@ impl Step {
             Step::Script,
             Step::Helper,
             Step::Pid,
+            Step::Scope,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -80,6 +83,8 @@ pub enum LaunchError {
     Exec(String, Errno),
     #[error("child set-up failed: {0}")]
     Setup(Errno),
+    #[error("cannot enter the Landlock domain that keeps the program away from the supervisor: {0} (an init script's seccomp filter must allow landlock_create_ruleset and landlock_restrict_self)")]
+    Scope(Errno),
     #[error("cannot take the seccomp listener from the child (pidfd_getfd): {0}")]
     TakeListener(Errno),
     #[error("cannot watch the child: {0}")]
@@ -370,6 +375,7 @@ impl Prepared {
             argv: self.argv_ptrs.as_ptr(),
             envp: self.envp_ptrs.as_ptr(),
             filter: &self.filter,
+            scope: child::can_scope_out(),
             helper: launch.as_ref().map(|l| child::Helper {
                 exe: l.exe.as_raw_fd(),
                 argv: l.argv_ptrs.as_ptr(),
@@ -439,6 +445,7 @@ impl Prepared {
             Report::Failed(Step::Filter, e) => LaunchError::Filter(e),
             Report::Failed(Step::Exec, e) => LaunchError::Exec(self.display.clone(), e),
             Report::Failed(Step::Helper, e) => LaunchError::Helper(e.to_string()),
+            Report::Failed(Step::Scope, e) => LaunchError::Scope(e),
             Report::Failed(_, e) => LaunchError::Setup(e),
             _ => LaunchError::NoListener,
         }

@@ -47,9 +47,9 @@ fn address(
         let text = String::from_utf8_lossy(&bytes);
         let msg = match port {
             None => format!("{what}: not a unix path: {text:?} (empty, or a NUL inside)"),
-            Some(_) => format!(
-                "{what}: not an IP address: {text:?} (give a port only with an IP address)"
-            ),
+            Some(_) => {
+                format!("{what}: not an IP address: {text:?} (give a port only with an IP address)")
+            }
         };
         lua_err(lua, msg)
     })?;
