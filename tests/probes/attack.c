@@ -976,7 +976,7 @@ static void cmd_pid_reuse(char **a)
 		stat(a[0], &victim);
 		_exit(0);
 	}
-	sleep_ms(300);
+	sleep_ms(500);
 	kill(c, SIGKILL);
 	waitpid(c, NULL, 0);
 	char num[32];
@@ -992,7 +992,7 @@ static void cmd_pid_reuse(char **a)
 			if (getpid() != c)
 				_exit(7);
 			memset(&victim, 0x5a, sizeof victim);
-			sleep_ms(2500);
+			sleep_ms(4000);
 			const unsigned char *b = (const void *)&victim;
 			for (size_t i = 0; i < sizeof victim; i++)
 				if (b[i] != 0x5a)
