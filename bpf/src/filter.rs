@@ -134,7 +134,10 @@ pub fn notify_filter(map: &SyscallMap, posture: &Posture) -> Result<Program, Err
             .unwrap_or(Disposition::Notify);
         let syscall = ScmpSyscall::from(nr);
         match disposition {
-            Disposition::Notify => ctx.add_rule_exact(ScmpAction::Notify, syscall),
+            Disposition::Posture if !posture.refuse_unmapped => continue,
+            Disposition::Notify | Disposition::Posture => {
+                ctx.add_rule_exact(ScmpAction::Notify, syscall)
+            }
             Disposition::NotifyIfSet(arg) => ctx.add_rule_conditional_exact(
                 ScmpAction::Notify,
                 syscall,

@@ -157,7 +157,7 @@ pub fn request(data: &[u8]) {
                 let _ = p.total();
             }
         }
-        Decoded::FdStat { .. } | Decoded::Fail(_) | Decoded::Value(_) => {}
+        Decoded::FdStat { .. } | Decoded::Fail(_) | Decoded::Value(_) | Decoded::Listen { .. } => {}
     }
     let _: &str = Sys::name(sys);
 }
