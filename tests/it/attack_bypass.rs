@@ -246,3 +246,22 @@ C.seccomp_set_mode_filter(seccomp_compile("allow", { landlock_create_ruleset = "
     assert!(out.stderr.contains("Landlock"), "{out}");
     assert_eq!(out.stdout, "", "{out}");
 }
+
+/// listen() on an unbound TCP socket would bind it to a port on 0.0.0.0
+/// without a bind request: refused (EDESTADDRREQ), the socket stays
+/// unbound; after a brokered bind, listen works; with --allow-unmapped
+/// the kernel autobinds as usual.
+#[test]
+fn listen_never_binds_without_a_bind_request() {
+    let out = deny("/etc/shadow", &["listen"]).run();
+    out.assert_clean();
+    assert_eq!(outcome(&out, "listen-unbound"), "EDESTADDRREQ", "{out}");
+    assert_eq!(outcome(&out, "port-after"), "none", "{out}");
+    assert_eq!(outcome(&out, "bind"), "OK", "{out}");
+    assert_eq!(outcome(&out, "listen-bound"), "OK", "{out}");
+    assert_eq!(outcome(&out, "listen-not-a-socket"), "ENOTSOCK", "{out}");
+    let out = deny("/etc/shadow", &["listen"]).option(ALLOW).run();
+    out.assert_clean();
+    assert_eq!(outcome(&out, "listen-unbound"), "OK", "{out}");
+    assert_eq!(outcome(&out, "port-after"), "bound", "{out}");
+}

@@ -105,6 +105,7 @@ static const char *ename(int e)
 	case EOPNOTSUPP: return "EOPNOTSUPP";
 	case ECONNREFUSED: return "ECONNREFUSED";
 	case ENOTSOCK: return "ENOTSOCK";
+	case EDESTADDRREQ: return "EDESTADDRREQ";
 	case EAFNOSUPPORT: return "EAFNOSUPPORT";
 	}
 	snprintf(buf, sizeof buf, "E#%d", e);
@@ -251,6 +252,29 @@ static void cmd_upper_bits(char **a)
 {
 	long fd = syscall(SYS_openat, (long)(0x0000000300000000UL | (unsigned)AT_FDCWD), a[0], O_RDONLY);
 	result("openat-upper-bits", fd);
+}
+
+#include <netinet/in.h>
+
+/* listen: listen() on an unbound TCP socket (the kernel would pick a
+ * port on 0.0.0.0), then on one bound to 127.0.0.1:0 through bind. */
+static void cmd_listen(char **a)
+{
+	(void)a;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	result("listen-unbound", listen(s, 5));
+	memset(&sin, 0, sizeof sin);
+	getsockname(s, (struct sockaddr *)&sin, &len);
+	printf("port-after: %s\n", sin.sin_port ? "bound" : "none");
+	int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	result("bind", bind(t, (struct sockaddr *)&sin, sizeof sin));
+	result("listen-bound", listen(t, 5));
+	result("listen-not-a-socket", listen(1, 5));
 }
 
 static int install(struct sock_filter *f, unsigned short n, unsigned long flags)
@@ -1024,6 +1048,7 @@ static const struct {
 	{ "fanotify", 0, cmd_fanotify },
 	{ "setns", 0, cmd_setns },
 	{ "upper-bits", 1, cmd_upper_bits },
+	{ "listen", 0, cmd_listen },
 	{ "own-filter-allow", 1, cmd_own_filter_allow },
 	{ "own-filter-trap", 1, cmd_own_filter_trap },
 	{ "second-listener", 1, cmd_second_listener },
