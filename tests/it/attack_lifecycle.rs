@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{attack, canon, outcome, supervisor, tempdir, write_file, Cmd, Policy};
+use crate::util::{attack, canon, counters, outcome, supervisor, tempdir, write_file, Cmd, Policy};
 
 /// Whether process `pid` exists and is not a zombie.
 fn alive(pid: i32) -> bool {
@@ -62,8 +62,10 @@ fn signal_storm_during_brokered_unlinks() {
     )
     .run();
     out.assert_clean();
-    let c = outcome(&out, "signal-storm");
-    assert_eq!(c, "calls=6000 errors=0 eintr=0 signals=many", "{out}");
+    let c = counters(&out, "signal-storm:");
+    assert_eq!((c["calls"], c["errors"], c["eintr"]), (6000, 0, 0), "{out}");
+    // A storm indeed (thousands on an idle machine; fewer under load).
+    assert!(c["signals"] >= 300, "too few signals for a storm: {out}");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{out}");
 }
 
