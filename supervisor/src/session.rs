@@ -186,6 +186,14 @@ impl Session {
                 None
             }
             Decoded::Socket(call) => self.socket(&n, sys, call),
+            Decoded::Listen { fd, backlog } => {
+                let o = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
+                    Ok(mut t) => act::listen::listen(&mut t, fd, backlog),
+                    Err(_) => Outcome::Gone,
+                };
+                self.answer(n.id, n.pid, o);
+                None
+            }
             Decoded::FdStat { fd, out } => {
                 let o = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
                     Ok(mut t) => act::fd_stat(&mut t, fd, out),

@@ -87,6 +87,14 @@ pub fn umask(mask: u32) -> u32 {
     unsafe { libc::umask(mask as libc::mode_t) as u32 }
 }
 
+/// Makes the supervisor not dumpable (`PR_SET_DUMPABLE` 0): its
+/// `/proc/<pid>` files belong to root, and ptrace access to it (ptrace,
+/// `process_vm_*`, `pidfd_getfd`) needs CAP_SYS_PTRACE.
+pub fn set_not_dumpable() {
+    // SAFETY: integer-argument prctl.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
 /// An `O_PATH|O_DIRECTORY|O_CLOEXEC` descriptor on `path` (the
 /// supervisor's own `/` and `/proc`).
 pub fn open_dir_path(path: &CStr) -> Result<OwnedFd, Errno> {

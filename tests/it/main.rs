@@ -14,6 +14,10 @@
 mod util;
 
 mod abuse;
+mod attack_bypass;
+mod attack_lifecycle;
+mod attack_paths;
+mod attack_races;
 mod bad_input;
 mod dns;
 mod file_calls;
@@ -21,3 +25,4 @@ mod init_script;
 mod launcher;
 mod net;
 mod races;
+mod soak;

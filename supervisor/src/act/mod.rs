@@ -3,6 +3,7 @@
 
 pub mod dns;
 mod file;
+pub mod listen;
 pub mod net;
 pub mod stat;
 
