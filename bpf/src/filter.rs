@@ -4,6 +4,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 
+use crate::posture::{When, REFUSED};
 use crate::syscalls::{Disposition, SyscallMap, TABLE};
 use crate::Error;
 
@@ -100,10 +101,28 @@ pub(crate) fn context(default: ScmpAction) -> Result<ScmpFilterContext, Error> {
     Ok(ctx)
 }
 
+/// What the notify filter does besides trapping the mapped calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Posture {
+    /// Refuse the calls of [`REFUSED`] (the default); `false` lets them
+    /// run, for trusted programs (`--allow-unmapped`).
+    pub refuse_unmapped: bool,
+}
+
+impl Default for Posture {
+    fn default() -> Self {
+        Posture {
+            refuse_unmapped: true,
+        }
+    }
+}
+
 /// The supervisor's filter for the native architecture: every syscall of
-/// the table goes to the listener; a foreign ABI (i386 through `int 0x80`,
-/// x32) kills the process; everything else runs untouched.
-pub fn notify_filter(map: &SyscallMap) -> Result<Program, Error> {
+/// the table goes to the listener; with `posture.refuse_unmapped`, the
+/// calls that would go around the table fail with their errno; a foreign
+/// ABI (i386 through `int 0x80`, x32) kills the process; everything else
+/// runs untouched.
+pub fn notify_filter(map: &SyscallMap, posture: &Posture) -> Result<Program, Error> {
     // The launcher sets no_new_privs itself, before loading.
     let mut ctx = context(ScmpAction::Allow)?;
     for &(sys, nr) in map.present() {
@@ -115,7 +134,10 @@ pub fn notify_filter(map: &SyscallMap) -> Result<Program, Error> {
             .unwrap_or(Disposition::Notify);
         let syscall = ScmpSyscall::from(nr);
         match disposition {
-            Disposition::Notify => ctx.add_rule_exact(ScmpAction::Notify, syscall),
+            Disposition::Posture if !posture.refuse_unmapped => continue,
+            Disposition::Notify | Disposition::Posture => {
+                ctx.add_rule_exact(ScmpAction::Notify, syscall)
+            }
             Disposition::NotifyIfSet(arg) => ctx.add_rule_conditional_exact(
                 ScmpAction::Notify,
                 syscall,
@@ -124,7 +146,33 @@ pub fn notify_filter(map: &SyscallMap) -> Result<Program, Error> {
         }
         .map_err(|source| Error::Rule { name, source })?;
     }
+    if posture.refuse_unmapped {
+        refuse(&mut ctx, map)?;
+    }
     export(&ctx)
+}
+
+/// Adds the refusals of [`REFUSED`] that exist on the map's architecture.
+fn refuse(ctx: &mut ScmpFilterContext, map: &SyscallMap) -> Result<(), Error> {
+    for r in REFUSED {
+        let nr = match ScmpSyscall::from_name_by_arch(r.name, map.arch()) {
+            Ok(nr) if i32::from(nr) >= 0 => nr,
+            // Not a syscall of this architecture (or unknown to this
+            // libseccomp): nothing to refuse.
+            _ => continue,
+        };
+        let action = ScmpAction::Errno(r.errno);
+        let name = r.name;
+        match r.when {
+            When::Always => ctx.add_rule_exact(action, nr).map(drop),
+            When::Masked { arg, mask, values } => values.iter().try_for_each(|&v| {
+                let cmp = ScmpArgCompare::new(arg, ScmpCompareOp::MaskedEqual(mask), v);
+                ctx.add_rule_conditional_exact(action, nr, &[cmp]).map(drop)
+            }),
+        }
+        .map_err(|source| Error::Rule { name, source })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -133,10 +181,24 @@ mod tests {
 
     #[test]
     fn filter_exports_and_roundtrips() {
-        let p = notify_filter(&SyscallMap::native()).unwrap();
+        let p = notify_filter(&SyscallMap::native(), &Posture::default()).unwrap();
         assert!(p.instructions().len() > 10);
         let again = Program::from_bytes(&p.to_bytes()).unwrap();
         assert_eq!(again.to_bytes(), p.to_bytes());
+    }
+
+    #[test]
+    fn the_posture_adds_refusals() {
+        let map = SyscallMap::native();
+        let strict = notify_filter(&map, &Posture::default()).unwrap();
+        let open = notify_filter(
+            &map,
+            &Posture {
+                refuse_unmapped: false,
+            },
+        )
+        .unwrap();
+        assert!(strict.instructions().len() > open.instructions().len() + REFUSED.len() / 2);
     }
 
     #[test]

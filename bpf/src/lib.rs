@@ -9,6 +9,8 @@
 //!   the supervisor to decode a notification;
 //! * [`filter`]: generation of the classic-BPF program (libseccomp) that
 //!   sends the mapped calls to the supervisor and kills foreign ABIs;
+//! * [`posture`]: the calls that reach files or sockets without a mapped
+//!   call, refused by that filter unless the user trusts the program;
 //! * [`sys`]: loading that program with `seccomp(2)` and the flags Debian's
 //!   libseccomp 2.5 cannot set (`NEW_LISTENER | WAIT_KILLABLE_RECV`);
 //! * [`builder`]: filters for init scripts (a default action plus
@@ -16,10 +18,11 @@
 
 pub mod builder;
 pub mod filter;
+pub mod posture;
 pub mod sys;
 pub mod syscalls;
 
-pub use filter::{notify_filter, Program};
+pub use filter::{notify_filter, Posture, Program};
 pub use syscalls::{Sys, SyscallMap};
 
 /// Errors of this crate: one variant per failing step.

@@ -30,6 +30,7 @@ pub enum Sys {
     Sendto,
     Sendmsg,
     Sendmmsg,
+    Listen,
 }
 
 /// What the filter does with a syscall of the table.
@@ -41,6 +42,9 @@ pub enum Disposition {
     /// cannot be raced) is non-zero; allowed otherwise.  `sendto` with a
     /// NULL destination names no address and is an ordinary write.
     NotifyIfSet(u32),
+    /// Sent to the supervisor under the default posture only (see
+    /// [`crate::posture`]); with `--allow-unmapped` the kernel runs it.
+    Posture,
 }
 
 /// The table: every syscall that reaches the supervisor.
@@ -71,6 +75,9 @@ pub const TABLE: &[(Sys, &str, Disposition)] = &[
     // reach: every call is trapped.
     (Sys::Sendmsg, "sendmsg", Disposition::Notify),
     (Sys::Sendmmsg, "sendmmsg", Disposition::Notify),
+    // listen() on an unbound inet socket binds it (the kernel's autobind)
+    // to a port on the wildcard address without a bind request.
+    (Sys::Listen, "listen", Disposition::Posture),
 ];
 
 impl Sys {

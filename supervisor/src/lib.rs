@@ -10,9 +10,12 @@
 pub mod act;
 pub mod dns;
 pub mod exit;
+pub mod fuzzing;
+pub mod interrupt;
 pub mod launch;
 pub mod memory;
 pub mod notify;
+pub mod own;
 pub mod pending;
 pub mod policy;
 pub mod reap;

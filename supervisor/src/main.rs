@@ -36,6 +36,12 @@ enum Command {
         /// first nameserver of /etc/resolv.conf.
         #[arg(long, value_name = "IP:PORT")]
         dns_upstream: Option<std::net::SocketAddr>,
+        /// Let the program make the calls the default posture refuses
+        /// because they reach files or sockets without a mapped call
+        /// (io_uring, open_by_handle_at, mount, link, …; see
+        /// docs/security.md).  For trusted programs only.
+        #[arg(long)]
+        allow_unmapped: bool,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -66,12 +72,16 @@ fn main() {
             init,
             init_arg,
             dns_upstream,
+            allow_unmapped,
             cmd,
         } => {
             if let Some(u) = dns_upstream {
                 let _ = supervisor::session::DNS_UPSTREAM.set(u);
             }
-            run(policy, init, init_arg, cmd)
+            let posture = bpf::Posture {
+                refuse_unmapped: !allow_unmapped,
+            };
+            run(policy, init, init_arg, posture, cmd)
         }
     };
     std::process::exit(code);
@@ -105,6 +115,7 @@ fn run(
     policy_path: PathBuf,
     init: Option<PathBuf>,
     init_arg: Option<PathBuf>,
+    posture: bpf::Posture,
     cmd: Vec<OsString>,
 ) -> i32 {
     if let Err(e) = std::fs::metadata(&policy_path) {
@@ -115,7 +126,13 @@ fn run(
         return exit::POLICY;
     }
     let map = bpf::SyscallMap::native();
-    let filter = match bpf::notify_filter(&map) {
+    if !launch::can_scope_out() {
+        eprintln!(
+            "supervisor: warning: this kernel lacks Landlock signal scoping (Linux 6.12): \
+             the program can signal the supervisor"
+        );
+    }
+    let filter = match bpf::notify_filter(&map, &posture) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("supervisor: cannot build the seccomp filter: {e}");

@@ -21,6 +21,7 @@ use nix::unistd::Pid;
 use crate::act::net::Socket;
 use crate::act::{self, Outcome};
 use crate::dns::Dns;
+use crate::interrupt::Watch;
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};
 use crate::pending::Pending;
@@ -47,6 +48,8 @@ pub struct Session {
     sigfd: SignalFd,
     map: SyscallMap,
     runtime: Option<tokio::runtime::Runtime>,
+    /// Watches threads with blocking work in flight, started with it.
+    watch: Option<Watch>,
     /// The program's wait status, once reaped.
     status: Option<WaitStatus>,
     /// The DNS stub, started at the program's first lookup.
@@ -93,6 +96,7 @@ impl Session {
             sigfd,
             map,
             runtime: None,
+            watch: None,
             status: None,
             dns: None,
             dns_failed: false,
@@ -188,12 +192,20 @@ impl Session {
                 None
             }
             Decoded::Socket(call) => self.socket(&n, sys, call),
+            Decoded::Listen { fd, backlog } => {
+                let o = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
+                    Ok(mut t) => act::listen::listen(&mut t, fd, backlog),
+                    Err(_) => Outcome::Gone,
+                };
+                self.answer(n.id, n.pid, o);
+                None
+            }
             Decoded::FdStat { fd, out } => {
                 let o = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
                     Ok(mut t) => act::fd_stat(&mut t, fd, out),
                     Err(_) => Outcome::Gone,
                 };
-                self.answer(n.id, o);
+                self.answer(n.id, n.pid, o);
                 None
             }
             Decoded::Policy(req) => {
@@ -225,7 +237,7 @@ impl Session {
         let sock = match Socket::of(&mut task, call.fd) {
             Ok(s) => s,
             Err(e) => {
-                self.answer(n.id, Outcome::Fail(e).normalize());
+                self.answer(n.id, n.pid, Outcome::Fail(e).normalize());
                 return None;
             }
         };
@@ -247,12 +259,12 @@ impl Session {
                     Some(d) => act::dns::capture(d, &mut task, sock, &call),
                     None => Outcome::Fail(Errno::ECONNREFUSED),
                 };
-                self.answer(n.id, o);
+                self.answer(n.id, n.pid, o);
                 None
             }
             Class::Plain => {
                 let o = act::net::plain(&mut task, sock, &call);
-                self.answer(n.id, o);
+                self.answer(n.id, n.pid, o);
                 None
             }
             Class::Mapped(addr) => {
@@ -293,8 +305,10 @@ impl Session {
         self.dns.as_ref()
     }
 
-    /// Answers notification `id` with `o` (exactly once).
-    pub fn answer(&mut self, id: u64, o: Outcome) {
+    /// Answers notification `id` of thread `tid` with `o` (exactly once).
+    /// Blocking work runs on a blocking thread, watched so that a signal
+    /// to `tid` interrupts it as it would the program's own call.
+    pub fn answer(&mut self, id: u64, tid: u32, o: Outcome) {
         match o {
             Outcome::Blocking(job) => {
                 let l = self.listener.clone();
@@ -305,10 +319,28 @@ impl Session {
                         .build()
                         .ok();
                 }
+                if self.watch.is_none() {
+                    self.watch = Watch::start();
+                }
+                let ticket = match &self.watch {
+                    Some(w) => match w.register(&self.listener, &self.proc, id, tid) {
+                        Ok(t) => Some(t),
+                        Err(Errno::ESRCH) => return,
+                        Err(e) => return answer(&l, id, Outcome::Fail(e)),
+                    },
+                    None => None,
+                };
+                let work = move || {
+                    let o = match ticket {
+                        Some(t) => t.run(job),
+                        None => job(),
+                    };
+                    answer(&l, id, o)
+                };
                 match &self.runtime {
-                    Some(rt) => drop(rt.spawn_blocking(move || answer(&l, id, job()))),
+                    Some(rt) => drop(rt.spawn_blocking(work)),
                     // No thread to be had: do it here rather than not at all.
-                    None => answer(&l, id, job()),
+                    None => work(),
                 }
             }
             o => answer(&self.listener, id, o),
@@ -362,6 +394,7 @@ pub fn answer(l: &Listener, id: u64, o: Outcome) {
             Err(e) => l.reply_errno(id, e),
         },
         Outcome::Blocking(job) => answer(l, id, job()),
+        Outcome::Restart => l.reply_restart(id),
         Outcome::Gone => {}
     }
 }

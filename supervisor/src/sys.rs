@@ -87,6 +87,14 @@ pub fn umask(mask: u32) -> u32 {
     unsafe { libc::umask(mask as libc::mode_t) as u32 }
 }
 
+/// Makes the supervisor not dumpable (`PR_SET_DUMPABLE` 0): its
+/// `/proc/<pid>` files belong to root, and ptrace access to it (ptrace,
+/// `process_vm_*`, `pidfd_getfd`) needs CAP_SYS_PTRACE.
+pub fn set_not_dumpable() {
+    // SAFETY: integer-argument prctl.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
 /// An `O_PATH|O_DIRECTORY|O_CLOEXEC` descriptor on `path` (the
 /// supervisor's own `/` and `/proc`).
 pub fn open_dir_path(path: &CStr) -> Result<OwnedFd, Errno> {
@@ -206,6 +214,35 @@ pub fn fchmodat_nofollow(dirfd: BorrowedFd, name: &CStr, mode: u32) -> Result<()
 pub fn tkill(tid: u32, sig: i32) -> Result<(), Errno> {
     // SAFETY: integer arguments only.
     Errno::result(unsafe { libc::syscall(libc::SYS_tkill, tid as libc::pid_t, sig) }).map(drop)
+}
+
+/// The calling thread's kernel id.
+pub fn gettid() -> i32 {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// The signal that takes a supervisor thread out of a blocking call done
+/// for the program (see `interrupt`): the first real-time signal, which
+/// nothing else here uses.
+pub fn wake_signal() -> i32 {
+    libc::SIGRTMIN()
+}
+
+extern "C" fn wake_handler(_: libc::c_int) {}
+
+/// Installs a handler for [`wake_signal`] that does nothing, without
+/// `SA_RESTART`: the signal only makes a blocking call fail with `EINTR`.
+pub fn install_wake_handler() -> Result<(), Errno> {
+    // SAFETY: a zeroed sigaction is valid; the handler is an
+    // async-signal-safe function that does nothing.
+    let r = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = wake_handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(wake_signal(), &sa, std::ptr::null_mut())
+    };
+    Errno::result(r).map(drop)
 }
 
 /// `socket(domain, ty, 0)`.

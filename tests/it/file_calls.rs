@@ -547,3 +547,33 @@ fn broker_all_openat2_in_root_absolute_path_stays_under_dirfd() {
         }
     }
 }
+
+/// A FIFO open done by the supervisor (it blocks until a writer comes) is
+/// interrupted by a handled signal as the native open is: EINTR without
+/// SA_RESTART; with it, the open is restarted and meets the writer.
+#[test]
+fn a_signal_interrupts_a_brokered_fifo_open_as_it_would_a_native_one() {
+    for kind in [Kind::Musl, Kind::Glibc] {
+        for (mode, want) in [
+            ("eintr", "open: EINTR handled: 1\n"),
+            ("restart", "open: OK handled: 1\n"),
+        ] {
+            for supervised in [false, true] {
+                let dir = tempdir();
+                let fifo = dir.path().join("fifo");
+                let argv = kind.probe_argv(&["fifo-signal", mode, fifo.to_str().unwrap()]);
+                let cmd = if supervised {
+                    Cmd::supervised(Policy::example("broker-all"), &argv)
+                } else {
+                    Cmd::native(&argv)
+                };
+                let o = cmd.run();
+                o.assert_clean();
+                assert_eq!(
+                    o.stdout, want,
+                    "{kind:?} {mode} supervised={supervised}: {o}"
+                );
+            }
+        }
+    }
+}

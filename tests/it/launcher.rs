@@ -35,17 +35,27 @@ fn x32_syscall_kills_with_sigsys() {
 }
 
 /// A syscall the filter does not map (getppid) runs untouched: the program
-/// sees the supervisor as its parent.
+/// sees its real parent, the supervisor's keeper (a child of the
+/// supervisor: see launch/keeper.rs), which is gone with the run.
 #[test]
 fn unmapped_syscall_runs_untouched() {
     for kind in [Kind::Musl, Kind::Glibc] {
-        let out =
-            Cmd::supervised(Policy::example("allow-all"), &kind.probe_argv(&["getppid"])).run();
+        let argv = kind.probe_argv(&["getppid", "getppid"]);
+        let out = Cmd::supervised(Policy::example("allow-all"), &argv).run();
         out.assert_clean();
-        assert_eq!(
-            out.stdout,
-            format!("getppid: {}\n", out.pid),
-            "{kind:?}: {out}"
+        let ppid: u32 = out
+            .stdout
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("getppid: "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{kind:?}: no getppid line: {out}"));
+        assert_ne!(ppid, out.pid, "{kind:?}: the keeper is the parent: {out}");
+        assert!(ppid > 1, "{kind:?}: {out}");
+        assert_eq!(out.stdout, format!("getppid: {ppid}\ngetppid: {ppid}\n"));
+        assert!(
+            !std::path::Path::new(&format!("/proc/{ppid}")).exists(),
+            "{kind:?}: the keeper outlived the run: {out}"
         );
     }
 }

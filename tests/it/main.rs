@@ -14,6 +14,10 @@
 mod util;
 
 mod abuse;
+mod attack_bypass;
+mod attack_lifecycle;
+mod attack_paths;
+mod attack_races;
 mod bad_input;
 mod ci_job;
 mod dns;
@@ -23,3 +27,4 @@ mod launcher;
 mod net;
 mod races;
 mod rules;
+mod soak;

@@ -496,6 +496,72 @@ fn a_blocked_connect_does_not_delay_other_threads() {
 }
 
 #[test]
+fn a_signal_interrupts_a_brokered_connect_as_it_would_a_native_one() {
+    // The connect waits on a peer that never answers; a handled signal
+    // arrives after 0.7 s.  Natively: EINTR without SA_RESTART, a restarted
+    // (and here completed) connect with it; the handler runs once either
+    // way.  Under the supervisor the connect is done by a supervisor
+    // thread, for both a thread-directed signal and a single-threaded
+    // program's alarm.
+    let cases = [
+        ("eintr", "connect: EINTR handled: 1 in time: yes\n"),
+        ("restart", "connect: OK handled: 1 in time: yes\n"),
+        ("alarm", "connect: EINTR handled: 1 in time: yes\n"),
+    ];
+    for kind in KINDS {
+        for (mode, want) in cases {
+            let argv = kind.net_argv(&["connect-signal", mode]);
+            let native = Cmd::native(&argv).run();
+            native.assert_clean();
+            assert_eq!(native.stdout, want, "{kind:?} {mode} native: {native}");
+            let o = Cmd::supervised(policy("master:use_master_credentials()"), &argv).run();
+            o.assert_clean();
+            assert_eq!(o.stdout, want, "{kind:?} {mode} supervised: {o}");
+        }
+    }
+}
+
+#[test]
+fn a_connect_abandoned_by_a_killed_thread_is_released() {
+    // A child blocked in a brokered connect is killed: the supervisor's
+    // copy of its socket must not keep connecting.
+    for kind in KINDS {
+        let argv = kind.net_argv(&["connect-abandon", "-"]);
+        let o = Cmd::supervised(policy("master:use_master_credentials()"), &argv).run();
+        o.assert_clean();
+        assert_eq!(
+            o.stdout, "connecting: 1, with the child: 2, after it was killed: 1\n",
+            "{kind:?}: {o}"
+        );
+    }
+}
+
+#[test]
+fn a_privileged_port_is_bound_for_an_unprivileged_program() {
+    // The init script makes the program nobody: port 80 is refused to it
+    // (use_slave_credentials: the kernel decides with the program's
+    // credentials), and bound for it by the supervisor
+    // (use_master_credentials).  In a namespace of the test's own, so that
+    // nothing on the machine holds port 80.
+    let drop = "assert(C.setresgid(65534, 65534, 65534) == 0)\n\
+                assert(C.setresuid(65534, 65534, 65534) == 0)";
+    for kind in KINDS {
+        let argv = kind.net_argv(&["bind", "tcp:0.0.0.0:80"]);
+        for (answer, want) in [
+            ("master:use_slave_credentials()", "bind: EACCES\n"),
+            ("master:use_master_credentials()", "bind: OK\n"),
+        ] {
+            let o = Cmd::supervised(policy(answer), &argv)
+                .init(drop)
+                .in_new_netns()
+                .run();
+            o.assert_clean();
+            assert_eq!(o.stdout, want, "{kind:?} {answer}: {o}");
+        }
+    }
+}
+
+#[test]
 fn other_families_and_unaddressed_sends_pass() {
     // A netlink socket is not the policy's business; a TCP stream send
     // names no destination.  Here: `ip`-less check with a connected TCP

@@ -410,6 +410,8 @@ pub struct Probes {
     pub net_glibc: PathBuf,
     /// tests/probes/net.c, `gcc -static` (glibc's resolver linked in).
     pub net_glibc_static: PathBuf,
+    /// tests/probes/attack.c, `musl-gcc -static`: the security suite.
+    pub attack: PathBuf,
 }
 
 fn compile(compiler: &str, extra: &[&str], src: &Path, out: &Path) {
@@ -456,14 +458,58 @@ pub fn probes() -> &'static Probes {
         compile("gcc", &[], &net, &net_glibc);
         let net_glibc_static = dir.join("netprobe-glibc-static");
         compile("gcc", &["-static"], &net, &net_glibc_static);
+        let attack = dir.join("attack-musl-static");
+        compile(
+            "musl-gcc",
+            &["-static"],
+            &repo().join("tests/probes/attack.c"),
+            &attack,
+        );
         Probes {
             musl,
             glibc,
             net_musl,
             net_glibc,
             net_glibc_static,
+            attack,
         }
     })
+}
+
+/// argv for the attack program (tests/probes/attack.c) with `args`.
+pub fn attack<S: AsRef<OsStr>>(args: &[S]) -> Vec<OsString> {
+    let mut v = vec![probes().attack.as_os_str().to_os_string()];
+    v.extend(args.iter().map(|a| a.as_ref().to_os_string()));
+    v
+}
+
+/// The `name=N` counters of the stdout line starting with `prefix`.
+#[track_caller]
+pub fn counters(out: &Output, prefix: &str) -> std::collections::HashMap<String, u64> {
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line: {out}"));
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| {
+            let n = v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad counter {w:?} in {line:?}", w = (k, v)));
+            (k.to_string(), n)
+        })
+        .collect()
+}
+
+/// The outcome printed for `label` ("label: OUTCOME").
+#[track_caller]
+pub fn outcome<'a>(out: &'a Output, label: &str) -> &'a str {
+    let prefix = format!("{label}: ");
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {label:?} line: {out}"))
 }
 
 /// tests/probes/resolve.go built with Go's own resolver (CGO_ENABLED=0:

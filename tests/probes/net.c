@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -363,6 +365,141 @@ static void cmd_connect_stall(char **a)
 	_exit(0);
 }
 
+static volatile sig_atomic_t handled;
+static volatile int connected;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+static int sig_listener;
+static pthread_t main_thread;
+
+/* Signals the main thread, then accepts every connection until the main
+ * thread's connect is done (freeing the accept queue for its next SYN). */
+static void *signaller(void *arg)
+{
+	(void)arg;
+	usleep(700000);
+	pthread_kill(main_thread, SIGUSR1);
+	while (!connected) {
+		int c = accept4(sig_listener, NULL, NULL, SOCK_NONBLOCK);
+		if (c < 0)
+			usleep(10000);
+	}
+	return NULL;
+}
+
+/*
+ * A blocking connect to a peer that does not answer (full accept queue),
+ * interrupted by a handled signal.  MODE: "eintr" (SIGUSR1 to the thread,
+ * no SA_RESTART: the connect fails with EINTR), "restart" (SA_RESTART, and
+ * the queue is drained after the signal: the connect completes), "alarm"
+ * (a single-threaded program's SIGALRM, no SA_RESTART).  Prints the
+ * connect's result, how many times the handler ran, and whether it all took
+ * less than 20 s (the connect's own time-out is minutes).
+ */
+static void cmd_connect_signal(char **a)
+{
+	int restart = !strcmp(a[0], "restart"), alarmed = !strcmp(a[0], "alarm");
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	stall_addr.sin_family = AF_INET;
+	stall_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof stall_addr;
+	if (bind(l, (struct sockaddr *)&stall_addr, sl) < 0 || listen(l, 0) < 0 ||
+	    getsockname(l, (struct sockaddr *)&stall_addr, &sl) < 0) {
+		printf("listener: %s\n", ename(errno));
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		connect(c, (struct sockaddr *)&stall_addr, sizeof stall_addr);
+	}
+	usleep(200000);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = restart ? SA_RESTART : 0;
+	sigaction(alarmed ? SIGALRM : SIGUSR1, &sa, NULL);
+	sig_listener = l;
+	main_thread = pthread_self();
+	pthread_t t;
+	if (alarmed)
+		alarm(1);
+	else
+		pthread_create(&t, NULL, signaller, NULL);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	long t0 = now_ms();
+	int r = connect(fd, (struct sockaddr *)&stall_addr, sizeof stall_addr);
+	int e = errno;
+	long dt = now_ms() - t0;
+	connected = 1;
+	printf("connect: %s handled: %d in time: %s\n", r ? ename(e) : "OK", (int)handled,
+	       dt < 20000 ? "yes" : "no");
+	fflush(stdout);
+	_exit(0);
+}
+
+/* The number of SYN_SENT TCP sockets connecting to PORT on loopback. */
+static int syn_sent_to(int port)
+{
+	FILE *f = fopen("/proc/net/tcp", "re");
+	char line[512];
+	int n = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		unsigned rport, st;
+		if (sscanf(line, "%*d: %*8x:%*4x %*8x:%4x %2x", &rport, &st) == 2 &&
+		    (int)rport == port && st == 2)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * A child blocks in a connect to a peer that does not answer and is killed
+ * with SIGKILL.  Prints the number of sockets still trying to connect to
+ * the peer before and after: the child's socket must be gone with it.
+ */
+static void cmd_connect_abandon(char **a)
+{
+	(void)a;
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	stall_addr.sin_family = AF_INET;
+	stall_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof stall_addr;
+	if (bind(l, (struct sockaddr *)&stall_addr, sl) < 0 || listen(l, 0) < 0 ||
+	    getsockname(l, (struct sockaddr *)&stall_addr, &sl) < 0) {
+		printf("listener: %s\n", ename(errno));
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		connect(c, (struct sockaddr *)&stall_addr, sizeof stall_addr);
+	}
+	usleep(200000);
+	int port = ntohs(stall_addr.sin_port);
+	int before = syn_sent_to(port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		connect(fd, (struct sockaddr *)&stall_addr, sizeof stall_addr);
+		_exit(0);
+	}
+	usleep(700000);
+	int during = syn_sent_to(port);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* The watch looks every few ms; give it ample time. */
+	usleep(500000);
+	printf("connecting: %d, with the child: %d, after it was killed: %d\n", before, during,
+	       syn_sent_to(port));
+}
+
 static int cmp_str(const void *x, const void *y)
 {
 	return strcmp(*(char *const *)x, *(char *const *)y);
@@ -427,6 +564,8 @@ static const struct {
 	{ "sendmmsg", 2, cmd_sendmmsg },
 	{ "connected-send", 2, cmd_connected_send },
 	{ "connect-stall", 2, cmd_connect_stall },
+	{ "connect-signal", 1, cmd_connect_signal },
+	{ "connect-abandon", 1, cmd_connect_abandon },
 	{ "resolve", 1, cmd_resolve },
 };
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -806,6 +807,57 @@ static void cmd_ptrace(char **a)
 	result("ptrace", syscall(SYS_ptrace, 0L, 0L, 0L, 0L));
 }
 
+/* ---- signals during a blocking open ---------------------------------- */
+
+static volatile sig_atomic_t fifo_handled;
+static pthread_t fifo_main;
+static const char *fifo_path;
+
+static void fifo_on_signal(int sig)
+{
+	(void)sig;
+	fifo_handled++;
+}
+
+/* Signals the main thread after 0.5 s; for "restart", then opens the FIFO
+ * for writing so that the restarted open finds its peer. */
+static void *fifo_signaller(void *arg)
+{
+	usleep(500000);
+	pthread_kill(fifo_main, SIGUSR1);
+	if (arg) {
+		usleep(300000);
+		open(fifo_path, O_WRONLY | O_CLOEXEC);
+	}
+	return NULL;
+}
+
+/* fifo-signal MODE FIFO: opens FIFO (made here) for reading, which blocks
+ * until a writer comes; a handled SIGUSR1 arrives meanwhile.  MODE
+ * "eintr": no SA_RESTART, the open fails with EINTR; "restart":
+ * SA_RESTART, and a writer comes after the signal: the open succeeds.
+ * Prints the open's result and how many times the handler ran. */
+static void cmd_fifo_signal(char **a)
+{
+	int restart = !strcmp(a[0], "restart");
+	fifo_path = a[1];
+	if (mkfifo(fifo_path, 0600) < 0) {
+		printf("mkfifo: %s\n", ename(errno));
+		return;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fifo_on_signal;
+	sa.sa_flags = restart ? SA_RESTART : 0;
+	sigaction(SIGUSR1, &sa, NULL);
+	fifo_main = pthread_self();
+	pthread_t t;
+	pthread_create(&t, NULL, fifo_signaller, restart ? (void *)1 : NULL);
+	int fd = open(fifo_path, O_RDONLY | O_CLOEXEC);
+	printf("open: %s handled: %d\n", fd < 0 ? ename(errno) : "OK", (int)fifo_handled);
+	pthread_join(t, NULL);
+}
+
 /* ---- dispatch -------------------------------------------------------- */
 
 static const struct {
@@ -837,6 +889,7 @@ static const struct {
 	{ "symlink-race", 6, cmd_symlink_race },
 	{ "abuse", 1, cmd_abuse },
 	{ "ptrace", 0, cmd_ptrace },
+	{ "fifo-signal", 2, cmd_fifo_signal },
 };
 
 int main(int argc, char **argv)

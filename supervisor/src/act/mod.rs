@@ -3,6 +3,7 @@
 
 pub mod dns;
 mod file;
+pub mod listen;
 pub mod net;
 pub mod stat;
 
@@ -25,6 +26,10 @@ pub enum Outcome {
     /// Work that may block (opening a FIFO or a device): run it off the
     /// request loop, then answer with its outcome.
     Blocking(Box<dyn FnOnce() -> Outcome + Send>),
+    /// A signal interrupted blocking work done for the call: the kernel
+    /// restarts the call or fails it with EINTR, as for its own calls
+    /// (`-ERESTARTSYS`; see `interrupt`).
+    Restart,
     /// The notification is gone (thread died or was killed): no answer.
     Gone,
 }

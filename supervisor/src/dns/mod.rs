@@ -445,3 +445,26 @@ impl Drop for Dns {
         self.netns.take();
     }
 }
+
+/// A message from the program, parsed and answered as the stub does (the
+/// entry point of crate::fuzzing).
+pub(crate) fn fuzz_wire(msg: &[u8]) {
+    use simple_dns::RCODE;
+    if let wire::Parsed::Ask { .. } = wire::parse_query(msg) {
+        let limit = wire::udp_limit(msg);
+        let addrs: [std::net::IpAddr; 3] = [
+            std::net::Ipv4Addr::new(10, 0, 0, 1).into(),
+            std::net::Ipv6Addr::LOCALHOST.into(),
+            std::net::Ipv4Addr::new(1, 2, 3, 4).to_ipv6_mapped().into(),
+        ];
+        for rcode in [RCODE::NoError, RCODE::NameError] {
+            let _ = wire::reply(msg, rcode, &addrs, limit);
+            let _ = wire::reply(msg, rcode, &addrs[..0], 12);
+        }
+    }
+    let _ = (
+        wire::truncated(msg),
+        wire::id(msg),
+        wire::is_reply_to(msg, 0),
+    );
+}

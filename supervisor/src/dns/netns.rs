@@ -84,6 +84,7 @@ impl Netns {
             child::run(theirs.as_raw_fd(), parent);
         }
         drop(theirs);
+        crate::own::register(pid);
         let mut ns = Netns {
             sock: Mutex::new(Some(mine)),
             pid,

@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 use super::Step;
 
 /// Everything the child needs, prepared before `fork`.
+#[derive(Clone, Copy)]
 pub(super) struct Image<'a> {
     pub sock: RawFd,
     pub parent: libc::pid_t,
@@ -13,12 +14,16 @@ pub(super) struct Image<'a> {
     pub argv: *const *const libc::c_char,
     pub envp: *const *const libc::c_char,
     pub filter: &'a bpf::Program,
+    /// The kernel can scope signals (Landlock ABI 6): entering the domain
+    /// must work.
+    pub scope: bool,
     /// With an init script: re-execute the supervisor as the helper.
     pub helper: Option<Helper<'a>>,
 }
 
 /// The helper's executable (`/proc/self/exe`, opened before `fork`), its
 /// argv, and the descriptors it must inherit.
+#[derive(Clone, Copy)]
 pub(super) struct Helper<'a> {
     pub exe: RawFd,
     pub argv: *const *const libc::c_char,
@@ -67,7 +72,7 @@ fn fail(sock: RawFd, step: Step, err: i32) -> ! {
 pub(super) fn run(img: &Image) -> ! {
     // SAFETY: integer-argument prctl/getppid.
     unsafe {
-        // The program dies with the supervisor, SIGKILL included.
+        // The program dies with its parent, the keeper (see keeper.rs).
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         if libc::getppid() != img.parent {
             libc::_exit(crate::exit::SUPERVISOR);
@@ -81,6 +86,12 @@ pub(super) fn run(img: &Image) -> ! {
     }
     if let Err(e) = bpf::sys::set_no_new_privs() {
         fail(img.sock, Step::NoNewPrivs, e);
+    }
+    // Out of reach of the supervisor: see scope_out.
+    if let Err(e) = scope_out() {
+        if img.scope {
+            fail(img.sock, Step::Scope, e);
+        }
     }
     // The filter comes last: from here on every mapped call of this process
     // waits for the supervisor.
@@ -105,6 +116,68 @@ pub(super) fn run(img: &Image) -> ! {
     report(img.sock, Step::Exec, e);
     // SAFETY: as above.
     unsafe { libc::_exit(if e == libc::ENOENT { 127 } else { 126 }) }
+}
+
+/// `struct landlock_ruleset_attr` (Landlock ABI 6).
+#[repr(C)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+/// `LANDLOCK_SCOPE_SIGNAL`.
+const SCOPE_SIGNAL: u64 = 1 << 1;
+
+/// Puts this process (and so the program) in a Landlock domain that
+/// handles no file or network access but scopes signals: from now on it
+/// can neither signal nor ptrace (`ptrace`, `process_vm_*`,
+/// `pidfd_getfd`, `/proc/<pid>/mem`, …) any process outside the domain,
+/// the supervisor first, whatever its credentials or capabilities.  On a
+/// kernel without Landlock ABI 6 (Linux 6.12) this does nothing (the
+/// supervisor warns; see docs/security.md).
+pub(crate) fn scope_out() -> Result<(), i32> {
+    let attr = RulesetAttr {
+        handled_access_fs: 0,
+        handled_access_net: 0,
+        scoped: SCOPE_SIGNAL,
+    };
+    // SAFETY: landlock_create_ruleset reads `attr` (of the size given);
+    // landlock_restrict_self and close take integers only.
+    unsafe {
+        let fd = libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            &attr as *const RulesetAttr,
+            std::mem::size_of::<RulesetAttr>(),
+            0u32,
+        );
+        if fd < 0 {
+            return Err(errno());
+        }
+        let r = libc::syscall(libc::SYS_landlock_restrict_self, fd as libc::c_int, 0u32);
+        let e = errno();
+        libc::close(fd as libc::c_int);
+        if r < 0 {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Whether [`scope_out`] can work here: the kernel's Landlock ABI is 6 or
+/// more.
+pub fn can_scope_out() -> bool {
+    const VERSION: u32 = 1;
+    // SAFETY: with the VERSION flag the kernel reads no attribute.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<RulesetAttr>(),
+            0usize,
+            VERSION,
+        )
+    };
+    v >= 6
 }
 
 /// Re-executes the supervisor binary as the init-script helper; never
@@ -179,6 +252,7 @@ pub(super) fn cloexec_from(first: RawFd) -> Result<(), i32> {
 pub(super) fn finish_helper(
     sock: RawFd,
     parent: libc::pid_t,
+    scope: bool,
     filter: &bpf::Program,
     exe: &std::ffi::CStr,
     argv: &[*const libc::c_char],
@@ -191,6 +265,7 @@ pub(super) fn finish_helper(
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
         filter,
+        scope,
         helper: None,
     };
     run(&img)

@@ -28,10 +28,11 @@ use super::{child, open_fds, Step};
 pub const SUBCOMMAND: &str = "__init";
 
 /// The helper's command line:
-/// `supervisor __init SOCK PARENT SCRIPT BPF ARG|- NAME EXE -- ARGV…`.
+/// `supervisor __init SOCK PARENT SCRIPT BPF ARG|- NAME EXE -- ARGV…`
+/// (PARENT, the supervisor's pid, is informative: the helper's parent is
+/// the keeper).
 struct Args {
     sock: RawFd,
-    parent: libc::pid_t,
     script: RawFd,
     bpf: RawFd,
     arg: Option<RawFd>,
@@ -52,7 +53,6 @@ fn parse(args: &[OsString]) -> Option<Args> {
     let cstr = |s: &OsString| CString::new(s.as_bytes()).ok();
     Some(Args {
         sock: num(2)?,
-        parent: num(3)?,
         script: num(4)?,
         bpf: num(5)?,
         arg,
@@ -81,6 +81,13 @@ fn ptrs(v: &[CString]) -> Vec<*const libc::c_char> {
 
 /// The helper's `main`; never returns.
 pub fn main() -> ! {
+    // Our parent is the keeper (launch/keeper.rs): the death signal set
+    // before the exec still holds, so it is alive now.
+    // SAFETY: getppid has no arguments.
+    let parent = unsafe { libc::getppid() };
+    // Asked before the script: a filter of the script's own must not turn
+    // the Landlock scope off unnoticed.
+    let scope = child::can_scope_out();
     let args: Vec<OsString> = std::env::args_os().collect();
     let Some(a) = parse(&args) else {
         eprintln!(
@@ -141,5 +148,5 @@ pub fn main() -> ! {
     }
     let argv = ptrs(&a.argv);
     let envp_ptrs = ptrs(&envp);
-    child::finish_helper(sock, a.parent, &filter, &a.exe, &argv, &envp_ptrs)
+    child::finish_helper(sock, parent, scope, &filter, &a.exe, &argv, &envp_ptrs)
 }

@@ -9,6 +9,9 @@
 
 mod child;
 pub mod helper;
+mod keeper;
+
+pub use child::can_scope_out;
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -34,6 +37,10 @@ pub(crate) enum Step {
     Script = 6,
     /// The init-script helper could not be started or set up.
     Helper = 7,
+    /// The program's pid (its first message; the keeper is its parent).
+    Pid = 8,
+    /// The Landlock domain scoping signals could not be entered.
+    Scope = 9,
 }
 
 impl Step {
@@ -46,6 +53,8 @@ impl Step {
             Step::Setup,
             Step::Script,
             Step::Helper,
+            Step::Pid,
+            Step::Scope,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -74,6 +83,8 @@ pub enum LaunchError {
     Exec(String, Errno),
     #[error("child set-up failed: {0}")]
     Setup(Errno),
+    #[error("cannot enter the Landlock domain that keeps the program away from the supervisor: {0} (an init script's seccomp filter must allow landlock_create_ruleset and landlock_restrict_self)")]
+    Scope(Errno),
     #[error("cannot take the seccomp listener from the child (pidfd_getfd): {0}")]
     TakeListener(Errno),
     #[error("cannot watch the child: {0}")]
@@ -189,7 +200,10 @@ pub struct Prepared {
 
 /// The started program.
 pub struct Child {
+    /// The keeper (see keeper.rs): the program's parent, which forwards
+    /// signals to it and ends with its wait status.
     pub pid: Pid,
+    /// A pidfd of the keeper.
     pub pidfd: OwnedFd,
     pub listener: OwnedFd,
 }
@@ -361,6 +375,7 @@ impl Prepared {
             argv: self.argv_ptrs.as_ptr(),
             envp: self.envp_ptrs.as_ptr(),
             filter: &self.filter,
+            scope: child::can_scope_out(),
             helper: launch.as_ref().map(|l| child::Helper {
                 exe: l.exe.as_raw_fd(),
                 argv: l.argv_ptrs.as_ptr(),
@@ -368,23 +383,30 @@ impl Prepared {
             }),
         };
         // SAFETY: the supervisor is single-threaded here (no runtime, no
-        // helper thread has been started yet); the child only runs
-        // `child::run`, which makes raw syscalls and never allocates.
+        // helper thread has been started yet); the child is the keeper,
+        // which forks the program (`child::run`: raw syscalls, no
+        // allocation).
         let pid = match unsafe { nix::unistd::fork() }.map_err(LaunchError::Fork)? {
-            ForkResult::Child => child::run(&image),
+            ForkResult::Child => keeper::run(&image),
             ForkResult::Parent { child } => child,
         };
+        crate::own::register(pid.as_raw());
         drop(theirs);
         drop(launch);
+        // Killing the keeper kills the program (its death signal).
         let kill = |e: LaunchError| {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
             e
         };
         let pidfd = sys::pidfd_open(pid.as_raw()).map_err(|e| kill(LaunchError::Pidfd(e)))?;
+        let program = match receive_report(ours.as_fd()) {
+            Report::Pid(p) => sys::pidfd_open(p).map_err(|e| kill(LaunchError::Pidfd(e)))?,
+            other => return Err(kill(self.error(other))),
+        };
         let listener = match receive_report(ours.as_fd()) {
             Report::Listener(n) => {
-                let fd = sys::pidfd_getfd(pidfd.as_fd(), n)
+                let fd = sys::pidfd_getfd(program.as_fd(), n)
                     .map_err(|e| kill(LaunchError::TakeListener(e)))?;
                 // Go: the child may now close its copy and exec.
                 let _ = nix::unistd::write(&ours, &[1u8]);
@@ -406,6 +428,10 @@ impl Prepared {
             Report::Exec => {}
             other => return Err(kill(self.error(other))),
         }
+        // From now on no process without CAP_SYS_PTRACE may ptrace the
+        // supervisor, take its descriptors or open its /proc files (the
+        // listener is taken: pidfd_getfd on the child is done).
+        sys::set_not_dumpable();
         Ok(Child {
             pid,
             pidfd,
@@ -419,6 +445,7 @@ impl Prepared {
             Report::Failed(Step::Filter, e) => LaunchError::Filter(e),
             Report::Failed(Step::Exec, e) => LaunchError::Exec(self.display.clone(), e),
             Report::Failed(Step::Helper, e) => LaunchError::Helper(e.to_string()),
+            Report::Failed(Step::Scope, e) => LaunchError::Scope(e),
             Report::Failed(_, e) => LaunchError::Setup(e),
             _ => LaunchError::NoListener,
         }
@@ -426,6 +453,8 @@ impl Prepared {
 }
 
 enum Report {
+    /// The program's pid.
+    Pid(i32),
     /// The listener's number in the child.
     Listener(i32),
     /// The socket closed: `execve` succeeded (it is close-on-exec).
@@ -453,6 +482,7 @@ fn receive_report(sock: std::os::fd::BorrowedFd) -> Report {
     let value = i32::from_ne_bytes(body[4..].try_into().expect("4 bytes"));
     match Step::from_u32(step) {
         Some(Step::Listener) => Report::Listener(value),
+        Some(Step::Pid) => Report::Pid(value),
         None => Report::Garbled,
         Some(s) => Report::Failed(s, Errno::from_raw(value)),
     }

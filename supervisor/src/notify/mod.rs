@@ -61,6 +61,14 @@ impl Listener {
         Self::ignore_gone(sys::send(self.fd(), id, 0, -(e as i32), 0));
     }
 
+    /// The call was interrupted by a signal: `-ERESTARTSYS`, which the
+    /// kernel turns into a restart or EINTR when it delivers the signal.
+    /// Only for a thread whose signal-pending flag is certainly set.
+    pub fn reply_restart(&self, id: u64) {
+        const ERESTARTSYS: i32 = 512;
+        Self::ignore_gone(sys::send(self.fd(), id, 0, -ERESTARTSYS, 0));
+    }
+
     /// The kernel runs the call itself, with the program's credentials.
     pub fn reply_continue(&self, id: u64) {
         Self::ignore_gone(sys::send(self.fd(), id, 0, 0, sys::FLAG_CONTINUE));

@@ -44,13 +44,14 @@ fn address(
     };
     let bytes = addr.as_bytes();
     let parsed = NetAddr::parse(&bytes, port).ok_or_else(|| {
-        lua_err(
-            lua,
-            format!(
-                "{what}: not an IP address: {:?} (give a port only with an IP address)",
-                String::from_utf8_lossy(&bytes)
-            ),
-        )
+        let text = String::from_utf8_lossy(&bytes);
+        let msg = match port {
+            None => format!("{what}: not a unix path: {text:?} (empty, or a NUL inside)"),
+            Some(_) => {
+                format!("{what}: not an IP address: {text:?} (give a port only with an IP address)")
+            }
+        };
+        lua_err(lua, msg)
     })?;
     parsed
         .to_raw()

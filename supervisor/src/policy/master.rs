@@ -321,7 +321,7 @@ impl UserData for Master {
                 let outcome = reply::outcome(lua, function, &result, errno)?;
                 let mut p = take(lua, &mut st, "send")?;
                 let outcome = settle_reply(&mut p, outcome);
-                st.ensure_started().answer(p.id, outcome);
+                st.ensure_started().answer(p.id, p.task.tid, outcome);
                 Ok(())
             },
         );
@@ -378,13 +378,13 @@ impl UserData for Master {
                 let mut p = take(lua, &mut st, "send_with_fds")?;
                 if errno != 0 {
                     let session = st.ensure_started();
-                    session.answer(p.id, Outcome::Fail(Errno::from_raw(errno)));
+                    session.answer(p.id, p.task.tid, Outcome::Fail(Errno::from_raw(errno)));
                     return Ok(());
                 }
                 if let Args::Socket { call, .. } = &p.req.args {
                     let call = call.clone();
                     let outcome = replace_socket(&mut p, &call, &uds)?;
-                    st.ensure_started().answer(p.id, outcome);
+                    st.ensure_started().answer(p.id, p.task.tid, outcome);
                     return Ok(());
                 }
                 let listener = st.ensure_started().listener().clone();
@@ -395,7 +395,8 @@ impl UserData for Master {
                         Ok(n) => first = first.or(Some(n)),
                         Err(Errno::ENOENT) => return Ok(()),
                         Err(e) => {
-                            st.ensure_started().answer(p.id, Outcome::Fail(e));
+                            st.ensure_started()
+                                .answer(p.id, p.task.tid, Outcome::Fail(e));
                             return Ok(());
                         }
                     }
@@ -404,7 +405,7 @@ impl UserData for Master {
                     None => Outcome::Value(first.unwrap_or(-1).into()),
                     Some(r) => settle_reply(&mut p, r),
                 };
-                st.ensure_started().answer(p.id, outcome);
+                st.ensure_started().answer(p.id, p.task.tid, outcome);
                 Ok(())
             },
         );
@@ -429,7 +430,7 @@ impl UserData for Master {
             }
             let mut p = take(lua, &mut st, "use_master_credentials")?;
             let outcome = act::perform(&mut p);
-            st.ensure_started().answer(p.id, outcome);
+            st.ensure_started().answer(p.id, p.task.tid, outcome);
             Ok(())
         });
     }

@@ -26,6 +26,9 @@ use mlua::{Lua, LuaOptions, MultiValue, StdLib, Value};
 use crate::launch::Prepared;
 pub use decision::Decision;
 pub use master::{Master, Shared, State};
+// The reply decoders, for crate::fuzzing.
+pub(crate) use lookup::answer as lookup_answer;
+pub(crate) use reply::{errno_arg, fake_stat, outcome as reply_outcome};
 
 /// A Lua error whose message starts with the caller's `file:line`.
 pub fn lua_err(lua: &Lua, msg: String) -> mlua::Error {

@@ -189,6 +189,8 @@ pub enum Decoded {
     Socket(net::SockCall),
     /// Answered at once with this value (sendmmsg of no message).
     Value(i64),
+    /// `listen(fd, backlog)`: done by the supervisor (see act::listen).
+    Listen { fd: i32, backlog: i32 },
 }
 
 const STAT_FLAGS: i32 = libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_EMPTY_PATH;
@@ -251,6 +253,10 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
         }))
     };
     match sys {
+        Sys::Listen => Ok(Decoded::Listen {
+            fd: fd_arg(a[0]),
+            backlog: a[1] as i32,
+        }),
         Sys::Connect | Sys::Bind | Sys::Sendto | Sys::Sendmsg | Sys::Sendmmsg => {
             Ok(match net::decode(sys, d, tid)? {
                 Some(call) => Decoded::Socket(call),

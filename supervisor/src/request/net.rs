@@ -135,7 +135,10 @@ impl NetAddr {
     /// abstract name starts with a NUL byte).
     pub fn parse(text: &[u8], port: Option<u16>) -> Option<NetAddr> {
         let Some(port) = port else {
-            return (!text.is_empty()).then(|| NetAddr::Unix(text.to_vec()));
+            // A path stops at its first NUL for the kernel: one inside the
+            // text would name another file than the policy wrote.
+            let path_with_nul = text.first() != Some(&0) && text.contains(&0);
+            return (!text.is_empty() && !path_with_nul).then(|| NetAddr::Unix(text.to_vec()));
         };
         let s = std::str::from_utf8(text).ok()?;
         let (ip, scope) = match s.split_once('%') {

@@ -388,6 +388,9 @@ impl<'l, 'a> Walker<'l, 'a> {
 
     /// Walk one ordinary component `name` of the current directory.
     fn step(&mut self, name: CString, last: bool, follow: bool) -> Result<Step, Errno> {
+        if name.as_bytes().iter().all(u8::is_ascii_digit) && self.at_proc_root()? {
+            self.refuse_supervisor(&name)?;
+        }
         let fd = match sys::open_nofollow(self.cur.as_fd(), &name) {
             Err(Errno::ENOENT) if last => return Ok(Step::Entry(name, Last::Missing)),
             r => r?,
@@ -538,6 +541,38 @@ impl<'l, 'a> Walker<'l, 'a> {
         Ok(self.cur_st.ino == PROC_ROOT_INO
             && self.cur_st.is_dir()
             && sys::is_procfs(self.cur.as_fd())?)
+    }
+
+    /// `/proc/<pid>` at the procfs root we are at, when `pid` names the
+    /// supervisor (any of its threads) or a process it started for itself
+    /// (the DNS namespace child): EACCES.  The supervisor acts with its own
+    /// credentials, which reach its own memory, descriptors and root
+    /// (`mem`, `fd/N`, `root`, …): the program must never get at them, and
+    /// no policy may grant it.
+    fn refuse_supervisor(&self, pid: &CString) -> Result<(), Errno> {
+        // Our own pid as this procfs instance numbers it; none if it is the
+        // procfs of a pid namespace we are not in (it cannot show us).
+        let Ok(me) = sys::read_link_at(self.cur.as_fd(), c"self") else {
+            return Ok(());
+        };
+        if pid.as_bytes() == me.as_slice() {
+            return Err(Errno::EACCES);
+        }
+        let mut task = me.clone();
+        task.extend_from_slice(b"/task/");
+        task.extend_from_slice(pid.as_bytes());
+        let task = CString::new(task).map_err(|_| Errno::EINVAL)?;
+        if sys::stat(self.cur.as_fd(), &task).is_ok() {
+            return Err(Errno::EACCES);
+        }
+        let ours = me == std::process::id().to_string().as_bytes();
+        let n = std::str::from_utf8(pid.as_bytes())
+            .ok()
+            .and_then(|s| s.parse::<i32>().ok());
+        if ours && n.is_some_and(crate::own::is_own) {
+            return Err(Errno::EACCES);
+        }
+        Ok(())
     }
 
     /// Follow `self` (or `thread-self`) at a procfs root: go to the program's

@@ -106,6 +106,11 @@ pub(super) fn read_link(link: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
     Ok(readlinkat(link, c"")?.into_vec())
 }
 
+/// Body of the symlink `name` in the directory `dir`.
+pub(super) fn read_link_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<Vec<u8>, Errno> {
+    Ok(readlinkat(dir, name)?.into_vec())
+}
+
 /// The supervisor's view of where `fd` points: `readlink /proc/self/fd/<fd>`.
 pub(super) fn fd_path(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
     Ok(readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str())?.into_vec())

@@ -1,0 +1,6 @@
+//! cargo-fuzz target: supervisor::fuzzing::request (see its documentation).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    supervisor::fuzzing::request(data);
+});
