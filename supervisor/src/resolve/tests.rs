@@ -477,35 +477,43 @@ fn proc_self_of_a_child_is_the_childs() {
 fn another_process_magic_links_are_not_followed() {
     let t = TempDir::new();
     t.write("f", "");
-    let file = File::open(t.join("f")).unwrap();
-    let n = file.as_raw_fd();
-    let me = getpid().as_raw();
-    let mut child = std::process::Command::new("sleep")
-        .arg("60")
-        .current_dir(t.join(""))
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    // The child resolving the test process's descriptor, cwd and root, by
-    // number, directly or through a task directory or a symlink.
+    t.mkdir("cwd");
+    let spawn = |stdin: &str, cwd: &str| {
+        std::process::Command::new("sleep")
+            .arg("60")
+            .stdin(File::open(t.join(stdin)).unwrap())
+            .current_dir(t.join(cwd))
+            .spawn()
+            .unwrap()
+    };
+    // The "program" and another process (not the supervisor: the test
+    // process is that, refused on its own grounds).
+    let mut program = spawn("f", "");
+    let mut other = spawn("f", "cwd");
+    let (pid, o) = (program.id(), other.id());
     let ctx = Ctx::for_task("/", "/", pid, pid);
-    t.symlink("link", &format!("/proc/{me}/fd/{n}"));
+    t.symlink("link", &format!("/proc/{o}/fd/0"));
     for p in [
-        format!("/proc/{me}/fd/{n}"),
-        format!("/proc/{me}/task/{me}/fd/{n}"),
-        format!("/proc/{me}/cwd"),
-        format!("/proc/{me}/root/etc"),
+        format!("/proc/{o}/fd/0"),
+        format!("/proc/{o}/task/{o}/fd/0"),
+        format!("/proc/{o}/cwd"),
+        format!("/proc/{o}/cwd/x"),
+        format!("/proc/{o}/root/etc"),
         t.join("link").display().to_string(),
     ] {
         assert_eq!(ctx.get(&p).unwrap_err(), Errno::EACCES, "{p}");
     }
     // Its own, by number too.
-    let r = ctx.get(&format!("/proc/{pid}/cwd")).unwrap();
+    let r = ctx.get(&format!("/proc/{pid}/fd/0")).unwrap();
+    assert_eq!(r.path, t.text("f"));
+    let r = ctx.get(&format!("/proc/{pid}/task/{pid}/cwd")).unwrap();
     assert_eq!(r.path, t.text(""));
     // Not following the last component: the link itself is fine.
-    assert!(ctx.nofollow(&format!("/proc/{me}/fd/{n}")).is_ok());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    assert!(ctx.nofollow(&format!("/proc/{o}/fd/0")).is_ok());
+    for c in [&mut program, &mut other] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
 }
 
 #[test]
