@@ -5,9 +5,10 @@
 //! it (one copy of each argument, see [`memory`]), [`policy`] decides,
 //! [`act`] performs (resolving paths with [`resolve`]), and [`notify`]
 //! answers.  [`launch`] starts the program with the filter from the `bpf`
-//! crate.
+//! crate.  [`audit`] records every request (`--log`, `--summary`).
 
 pub mod act;
+pub mod audit;
 pub mod dns;
 pub mod exit;
 pub mod launch;

@@ -1,10 +1,10 @@
-//! `supervisor run --policy p.lua -- cmd args…`
+//! `supervisor run --policy p.lua -- cmd args…`, `supervisor check p.lua`
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use supervisor::{exit, launch, policy};
+use supervisor::{audit, exit, launch, policy};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,14 @@ enum Command {
         /// first nameserver of /etc/resolv.conf.
         #[arg(long, value_name = "IP:PORT")]
         dns_upstream: Option<std::net::SocketAddr>,
+        /// Write one JSON line per request to FILE (created or truncated;
+        /// see docs/audit.md).  A failed write ends the run (exit 125).
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// At exit, print on stderr a table of requests per function and
+        /// decision, and what was denied.
+        #[arg(long)]
+        summary: bool,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -44,6 +52,17 @@ enum Command {
             value_name = "CMD"
         )]
         cmd: Vec<OsString>,
+    },
+    /// Load a policy without starting any program: run it up to its first
+    /// master:receive() and report errors with FILE:LINE.  Exit 0 if good,
+    /// 124 if the policy fails, 123 if the init script does not compile.
+    Check {
+        /// The Lua policy file.
+        #[arg(value_name = "POLICY")]
+        policy: PathBuf,
+        /// An init script to compile along (as `run --init`).
+        #[arg(long, value_name = "FILE")]
+        init: Option<PathBuf>,
     },
 }
 
@@ -66,15 +85,31 @@ fn main() {
             init,
             init_arg,
             dns_upstream,
+            log,
+            summary,
             cmd,
         } => {
             if let Some(u) = dns_upstream {
                 let _ = supervisor::session::DNS_UPSTREAM.set(u);
             }
-            run(policy, init, init_arg, cmd)
+            match audit::start(&audit::Config { log, summary }) {
+                Ok(()) => run(policy, init, init_arg, cmd),
+                Err(e) => {
+                    eprintln!("supervisor: {e}");
+                    exit::SUPERVISOR
+                }
+            }
         }
+        Command::Check { policy, init } => match init.map(|f| init_script(f, None)) {
+            Some(Err((msg, code))) => {
+                eprintln!("supervisor: {msg}");
+                code
+            }
+            Some(Ok(i)) => policy::check::check(&policy, Some(i)),
+            None => policy::check::check(&policy, None),
+        },
     };
-    std::process::exit(code);
+    exit::exit(code);
 }
 
 /// The `--init FILE [--init-arg PATH]` script, read and opened.
