@@ -19,8 +19,8 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use crate::act::net::Socket;
-use crate::audit;
 use crate::act::{self, Outcome};
+use crate::audit;
 use crate::dns::Dns;
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};

@@ -42,15 +42,23 @@ fn assert_shape(r: &Value) {
         t.len() == 27 && t.ends_with('Z') && &t[10..11] == "T",
         "time {t}"
     );
-    for k in ["function", "decision", "answer", "outcome"] {
+    for k in ["function", "answer", "outcome"] {
         s(r, k);
     }
+    // Only a request nobody decided on (the run ended first) has none.
+    assert!(
+        r["decision"].is_string() || (r["decision"].is_null() && r["outcome"] == "abandoned"),
+        "decision in {r}"
+    );
     assert!(r["tid"].is_u64() || r["tid"].is_null(), "tid in {r}");
     assert!(r["pid"].is_u64() || r["pid"].is_null(), "pid in {r}");
     assert!(r["arguments"].is_object(), "arguments in {r}");
     assert!(r["denied"].is_boolean(), "denied in {r}");
     assert!(r["duration_us"].is_u64(), "duration_us in {r}");
-    assert!(r["errno"].is_string() || r["errno"].is_null(), "errno in {r}");
+    assert!(
+        r["errno"].is_string() || r["errno"].is_null(),
+        "errno in {r}"
+    );
     match s(r, "outcome") {
         "value" => assert!(r["result"].is_i64() || r["result"].is_array(), "{r}"),
         "error" => assert!(r["errno"].is_string() && r["result"].is_null(), "{r}"),
@@ -96,7 +104,8 @@ fn every_request_has_exactly_one_json_record() {
     write_file(&file, "x", 0o644);
     let counter = d.join("seen");
     let argv = Kind::Musl.probe_argv(&["abuse".as_ref(), file.as_os_str()]);
-    let cmd = Cmd::supervised(Policy::inline(&counting_policy(&counter)), &argv).option("--summary");
+    let cmd =
+        Cmd::supervised(Policy::inline(&counting_policy(&counter)), &argv).option("--summary");
     let (o, recs) = logged(cmd, &d);
     assert_eq!(o.code, 0, "{o}");
     assert!(!recs.is_empty());
@@ -127,7 +136,11 @@ fn every_request_has_exactly_one_json_record() {
     assert!(by_supervisor.iter().all(|r| s(r, "answer") == "supervisor"));
     assert_eq!(
         recs.len(),
-        seen.len() + recs.iter().filter(|r| s(r, "answer") == "supervisor").count(),
+        seen.len()
+            + recs
+                .iter()
+                .filter(|r| s(r, "answer") == "supervisor")
+                .count(),
         "every record is the policy's or the supervisor's"
     );
     // Who asked.
@@ -195,7 +208,10 @@ end
         .iter()
         .find(|r| r["arguments"]["path"] == public.to_str().unwrap())
         .expect("the public file's record");
-    assert_eq!(s(allowed, "decision"), format!("policy {}:8", pfile.display()));
+    assert_eq!(
+        s(allowed, "decision"),
+        format!("policy {}:8", pfile.display())
+    );
     assert_eq!(s(allowed, "answer"), "use_master_credentials");
     assert_eq!(s(allowed, "outcome"), "value");
     assert!(allowed["result"].as_i64().unwrap() >= 0);
@@ -207,10 +223,16 @@ end
         .nth(1)
         .unwrap_or_else(|| panic!("no denied section: {o}"));
     let row: Vec<&str> = den.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!(row, ["open", secret.to_str().unwrap(), "EACCES", "1"], "{o}");
+    assert_eq!(
+        row,
+        ["open", secret.to_str().unwrap(), "EACCES", "1"],
+        "{o}"
+    );
     let line6 = format!("policy {}:6", pfile.display());
     assert!(
-        o.stderr.lines().any(|l| l.contains(&line6) && l.trim_end().ends_with(" 1       1")),
+        o.stderr
+            .lines()
+            .any(|l| l.contains(&line6) && l.trim_end().ends_with(" 1       1")),
         "{o}"
     );
 }
@@ -282,8 +304,11 @@ while true do
 end"#;
     for (name, ok) in [("anonymous.invalid", true), ("blocked.invalid", false)] {
         let (o, recs) = logged(
-            Cmd::supervised(Policy::inline(policy), &Kind::Musl.net_argv(&["resolve", name]))
-                .in_new_netns(),
+            Cmd::supervised(
+                Policy::inline(policy),
+                &Kind::Musl.net_argv(&["resolve", name]),
+            )
+            .in_new_netns(),
             &d,
         );
         for r in &recs {
@@ -360,14 +385,20 @@ fn a_failed_log_write_ends_the_run() {
     let marker = d.join("marker");
     let o = Cmd::supervised(
         Policy::example("broker-all"),
-        &busybox(&["sh", "-c", &format!("cat /etc/hostname; touch {}", marker.display())]),
+        &busybox(&[
+            "sh",
+            "-c",
+            &format!("cat /etc/hostname; touch {}", marker.display()),
+        ]),
     )
     .option("--log")
     .option("/dev/full")
     .run();
     o.assert_code(125);
     assert_eq!(
-        o.stderr.matches("cannot write the audit log /dev/full").count(),
+        o.stderr
+            .matches("cannot write the audit log /dev/full")
+            .count(),
         1,
         "{o}"
     );
@@ -476,7 +507,10 @@ fn check_reports_errors_with_file_and_line() {
     let o = check(&[&p]);
     o.assert_code(124);
     assert!(
-        o.stderr.starts_with(&format!("supervisor: policy syntax error: {}:5:", p.display())),
+        o.stderr.starts_with(&format!(
+            "supervisor: policy syntax error: {}:5:",
+            p.display()
+        )),
         "{o}"
     );
     // Runtime error before the first receive.
@@ -488,7 +522,8 @@ fn check_reports_errors_with_file_and_line() {
     let o = check(&[&p]);
     o.assert_code(124);
     assert!(
-        o.stderr.starts_with(&format!("supervisor: policy error: {}:4:", p.display())),
+        o.stderr
+            .starts_with(&format!("supervisor: policy error: {}:4:", p.display())),
         "{o}"
     );
     // A wrong assignment to libc_service.init.
@@ -499,7 +534,13 @@ fn check_reports_errors_with_file_and_line() {
     );
     let o = check(&[&p]);
     o.assert_code(124);
-    assert!(o.stderr.contains(&format!("{}:2: libc_service.init must be a table", p.display())), "{o}");
+    assert!(
+        o.stderr.contains(&format!(
+            "{}:2: libc_service.init must be a table",
+            p.display()
+        )),
+        "{o}"
+    );
     // A request method without a request.
     let p = policy_file(
         &d,
@@ -508,7 +549,11 @@ fn check_reports_errors_with_file_and_line() {
     );
     let o = check(&[&p]);
     o.assert_code(124);
-    assert!(o.stderr.contains(&format!("{}:2: send: no request", p.display())), "{o}");
+    assert!(
+        o.stderr
+            .contains(&format!("{}:2: send: no request", p.display())),
+        "{o}"
+    );
     // Missing file.
     let o = check(&[&d.join("missing.lua")]);
     o.assert_code(124);
@@ -527,14 +572,18 @@ fn check_compiles_the_init_script() {
     let o = check(&[&p]);
     o.assert_code(123);
     assert!(
-        o.stderr.contains("init script syntax error: libc_service.init.script:2:"),
+        o.stderr
+            .contains("init script syntax error: libc_service.init.script:2:"),
         "{o}"
     );
     let good = policy_file(&d, "good.lua", "require('libc_service').master:receive()\n");
     let bad_init = policy_file(&d, "init.lua", "local a =\n");
     let o = check(&[&good, Path::new("--init"), &bad_init]);
     o.assert_code(123);
-    assert!(o.stderr.contains(&format!("{}:2:", bad_init.display())), "{o}");
+    assert!(
+        o.stderr.contains(&format!("{}:2:", bad_init.display())),
+        "{o}"
+    );
 }
 
 #[test]
@@ -570,4 +619,67 @@ fn check_runs_nothing_past_the_first_receive() {
     let o = check(&[&p]);
     o.assert_code(0);
     assert!(o.stdout.contains("returns without master:receive()"), "{o}");
+}
+
+#[test]
+fn a_request_left_by_a_failing_policy_is_recorded_as_abandoned() {
+    let dir = tempdir();
+    let d = canon(&dir);
+    let file = d.join("f");
+    write_file(&file, "x", 0o644);
+    // A wrong reply type: the run ends (124) with the request unanswered.
+    let (o, recs) = logged(
+        Cmd::supervised(
+            Policy::inline(
+                "local master = require('libc_service').master\nmaster:receive()\nmaster:send('nope')\n",
+            ),
+            &busybox(&["cat", file.to_str().unwrap()]),
+        )
+        .option("--summary"),
+        &d,
+    );
+    o.assert_code(124);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_shape(&recs[0]);
+    assert_eq!(s(&recs[0], "outcome"), "abandoned");
+    assert!(recs[0]["decision"].is_null());
+    assert_eq!(s(&recs[0], "answer"), "none");
+    assert!(
+        o.stderr
+            .contains("supervisor: summary: 1 requests, 0 denied, 1 abandoned"),
+        "{o}"
+    );
+}
+
+#[test]
+fn threads_are_recorded_under_their_process() {
+    let dir = tempdir();
+    let d = canon(&dir);
+    for k in 0..8 {
+        write_file(&d.join(format!("f{k}")), &format!("content {k}\n"), 0o644);
+    }
+    let (o, recs) = logged(
+        Cmd::supervised(
+            Policy::example("broker-all"),
+            &Kind::Musl.probe_argv(&["threads", d.to_str().unwrap()]),
+        ),
+        &d,
+    );
+    o.assert_clean();
+    // 8 threads × 8 files × 50 rounds, an open and a stat each.
+    let opens: Vec<&Value> = recs.iter().filter(|r| s(r, "function") == "open").collect();
+    assert_eq!(opens.len(), 3200, "{o}");
+    let pid = recs[0]["pid"].as_u64().unwrap();
+    assert!(
+        recs.iter().all(|r| r["pid"].as_u64() == Some(pid)),
+        "one process"
+    );
+    let mut tids: Vec<u64> = opens.iter().map(|r| r["tid"].as_u64().unwrap()).collect();
+    tids.sort();
+    tids.dedup();
+    assert_eq!(tids.len(), 8, "eight threads");
+    assert!(
+        !tids.contains(&pid),
+        "the opening threads are not the leader"
+    );
 }

@@ -177,13 +177,7 @@ pub fn received(l: &Listener, id: u64, tid: u32, syscall: &'static str) {
         // Read while the notification is pending, then checked: if it is
         // still pending, the thread was alive throughout and its tid not
         // reused, so what was read is that thread's.
-        let pid = std::fs::read_to_string(format!("/proc/{tid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Tgid:"))
-                    .and_then(|v| v.trim().parse().ok())
-            });
+        let pid = thread_group(tid);
         let exe = std::fs::read_link(format!("/proc/{tid}/exe")).ok();
         if l.id_valid(id) {
             e.pid = pid;
@@ -192,6 +186,29 @@ pub fn received(l: &Listener, id: u64, tid: u32, syscall: &'static str) {
     }
     if let Some((_, mut g)) = inner() {
         g.open.insert(Key::Notif(id), e);
+    }
+}
+
+/// The thread group (process) of thread `tid`.
+fn thread_group(tid: u32) -> Option<u32> {
+    // pidfd_open without PIDFD_THREAD takes only a thread-group leader:
+    // the common case costs two cheap syscalls instead of rendering
+    // /proc/<tid>/status.
+    // A thread that is not the leader: EINVAL before Linux 6.9, ENOENT
+    // since (and for a thread that is gone, whose status read then fails).
+    use nix::errno::Errno;
+    match crate::sys::pidfd_open(tid as i32) {
+        Ok(_) => Some(tid),
+        Err(Errno::EINVAL | Errno::ENOENT) => {
+            std::fs::read_to_string(format!("/proc/{tid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Tgid:"))
+                        .and_then(|v| v.trim().parse().ok())
+                })
+        }
+        Err(_) => None,
     }
 }
 
@@ -230,10 +247,7 @@ pub fn decided(key: Key, how: How, at: impl FnOnce() -> String) {
     with(key, |e| {
         e.decision = Some(match e.label.take() {
             Some(text) => Decision::Rule { text, how },
-            None => Decision::Policy {
-                at: at.into(),
-                how,
-            },
+            None => Decision::Policy { at: at.into(), how },
         })
     });
 }

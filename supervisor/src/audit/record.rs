@@ -228,7 +228,11 @@ pub fn arguments(req: &Request) -> (String, Option<String>) {
             path_field(&mut o, "path", at);
             Some(lossy(at))
         }
-        Args::Rename { from, to, flags: fl } => {
+        Args::Rename {
+            from,
+            to,
+            flags: fl,
+        } => {
             path_field(&mut o, "from", from);
             path_field(&mut o, "to", to);
             names(&mut o, "flags", &flags::rename_flags(*fl));

@@ -59,7 +59,13 @@ impl Summary {
             .counts
             .iter()
             .map(|((f, d, a), (n, den))| {
-                [f.clone(), d.clone(), a.clone(), n.to_string(), den.to_string()]
+                [
+                    f.clone(),
+                    d.clone(),
+                    a.clone(),
+                    n.to_string(),
+                    den.to_string(),
+                ]
             })
             .collect();
         table(
@@ -127,26 +133,71 @@ mod tests {
     #[test]
     fn counts_and_denials() {
         let mut s = Summary::default();
-        s.add("open", "policy p.lua:5", "use_master_credentials", None, false);
-        s.add("open", "policy p.lua:5", "use_master_credentials", None, false);
-        s.add("open", "policy p.lua:3", "send", Some(("/root/.ssh/x", "EACCES")), false);
-        s.add("connect_inet", "policy p.lua:3", "send", Some(("10.0.0.1:80", "EACCES")), false);
+        s.add(
+            "open",
+            "policy p.lua:5",
+            "use_master_credentials",
+            None,
+            false,
+        );
+        s.add(
+            "open",
+            "policy p.lua:5",
+            "use_master_credentials",
+            None,
+            false,
+        );
+        s.add(
+            "open",
+            "policy p.lua:3",
+            "send",
+            Some(("/root/.ssh/x", "EACCES")),
+            false,
+        );
+        s.add(
+            "connect_inet",
+            "policy p.lua:3",
+            "send",
+            Some(("10.0.0.1:80", "EACCES")),
+            false,
+        );
         let t = s.render();
-        assert!(t.starts_with("supervisor: summary: 4 requests, 2 denied, 0 abandoned\n"), "{t}");
-        let lines: Vec<&str> = t.lines().collect();
-        assert!(lines[1].contains("function") && lines[1].contains("denied"), "{t}");
         assert!(
-            lines.iter().any(|l| l.split_whitespace().collect::<Vec<_>>()
-                == ["open", "policy", "p.lua:5", "use_master_credentials", "2", "0"]),
+            t.starts_with("supervisor: summary: 4 requests, 2 denied, 0 abandoned\n"),
+            "{t}"
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[1].contains("function") && lines[1].contains("denied"),
+            "{t}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == [
+                        "open",
+                        "policy",
+                        "p.lua:5",
+                        "use_master_credentials",
+                        "2",
+                        "0"
+                    ]),
             "{t}"
         );
         let den = t.split("denied:\n").nth(1).expect("a denied section");
-        assert!(den.contains("/root/.ssh/x") && den.contains("10.0.0.1:80"), "{t}");
+        assert!(
+            den.contains("/root/.ssh/x") && den.contains("10.0.0.1:80"),
+            "{t}"
+        );
     }
 
     #[test]
     fn empty_run() {
         let t = Summary::default().render();
-        assert_eq!(t, "supervisor: summary: 0 requests, 0 denied, 0 abandoned\n");
+        assert_eq!(
+            t,
+            "supervisor: summary: 0 requests, 0 denied, 0 abandoned\n"
+        );
     }
 }

@@ -7,8 +7,8 @@
 //! `use_slave_credentials`.  Any Lua error ends the run fail-closed: the
 //! program is killed and the supervisor exits with [`crate::exit::POLICY`].
 
-mod decision;
 pub mod check;
+mod decision;
 pub mod errno;
 pub mod host;
 mod host_net;
