@@ -12,6 +12,7 @@ pub mod audit;
 pub mod dns;
 pub mod exit;
 pub mod launch;
+pub mod learn;
 pub mod memory;
 pub mod notify;
 pub mod pending;

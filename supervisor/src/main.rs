@@ -53,6 +53,30 @@ enum Command {
         )]
         cmd: Vec<OsString>,
     },
+    /// Run a program allowing everything (each call performed by the
+    /// supervisor) and write a rules policy that allows what it did.
+    Learn {
+        /// Where to write the policy.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// As for `run`.
+        #[arg(long, value_name = "IP:PORT")]
+        dns_upstream: Option<std::net::SocketAddr>,
+        /// As for `run`.
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// As for `run`.
+        #[arg(long)]
+        summary: bool,
+        /// The program and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        cmd: Vec<OsString>,
+    },
     /// Load a policy without starting any program: run it up to its first
     /// master:receive() and report errors with FILE:LINE.  Exit 0 if good,
     /// 124 if the policy fails, 123 if the init script does not compile.
@@ -94,6 +118,24 @@ fn main() {
             }
             match audit::start(&audit::Config { log, summary }) {
                 Ok(()) => run(policy, init, init_arg, cmd),
+                Err(e) => {
+                    eprintln!("supervisor: {e}");
+                    exit::SUPERVISOR
+                }
+            }
+        }
+        Command::Learn {
+            output,
+            dns_upstream,
+            log,
+            summary,
+            cmd,
+        } => {
+            if let Some(u) = dns_upstream {
+                let _ = supervisor::session::DNS_UPSTREAM.set(u);
+            }
+            match audit::start(&audit::Config { log, summary }) {
+                Ok(()) => learn(&output, cmd),
                 Err(e) => {
                     eprintln!("supervisor: {e}");
                     exit::SUPERVISOR
@@ -149,21 +191,9 @@ fn run(
         );
         return exit::POLICY;
     }
-    let map = bpf::SyscallMap::native();
-    let filter = match bpf::notify_filter(&map) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("supervisor: cannot build the seccomp filter: {e}");
-            return exit::SUPERVISOR;
-        }
-    };
-    let (program, args) = cmd.split_first().expect("clap requires CMD");
-    let mut prepared = match launch::Prepared::new(program, args, filter) {
+    let (mut prepared, map) = match prepare(&cmd) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("supervisor: {e}");
-            return e.exit_code();
-        }
+        Err(code) => return code,
     };
     if let Some(file) = init {
         match init_script(file, init_arg) {
@@ -181,4 +211,36 @@ fn run(
             exit::POLICY
         }
     }
+}
+
+/// The filter and the program, ready to start; else the exit code.
+fn prepare(cmd: &[OsString]) -> Result<(launch::Prepared, bpf::SyscallMap), i32> {
+    let map = bpf::SyscallMap::native();
+    let filter = match bpf::notify_filter(&map) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("supervisor: cannot build the seccomp filter: {e}");
+            return Err(exit::SUPERVISOR);
+        }
+    };
+    let (program, args) = cmd.split_first().expect("clap requires CMD");
+    match launch::Prepared::new(program, args, filter) {
+        Ok(p) => Ok((p, map)),
+        Err(e) => {
+            eprintln!("supervisor: {e}");
+            Err(e.exit_code())
+        }
+    }
+}
+
+fn learn(output: &std::path::Path, cmd: Vec<OsString>) -> i32 {
+    let (prepared, map) = match prepare(&cmd) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let text: Vec<String> = cmd
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    supervisor::learn::learn(prepared, map, output, &text.join(" "))
 }

@@ -683,3 +683,67 @@ fn threads_are_recorded_under_their_process() {
         "the opening threads are not the leader"
     );
 }
+
+// ---- supervisor learn ----------------------------------------------------
+
+fn learn(out: &Path, argv: &[&str], cwd: &Path) -> Output {
+    let o = Command::new(supervisor())
+        .arg("learn")
+        .arg("-o")
+        .arg(out)
+        .arg("--")
+        .args(argv)
+        .current_dir(cwd)
+        .output()
+        .expect("run supervisor learn");
+    let o = Output {
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+        code: o.status.code().unwrap_or(-1),
+        pid: 0,
+        what: format!("supervisor learn -o {} -- {argv:?}", out.display()),
+    };
+    assert!(!o.stderr.contains("panicked"), "{o}");
+    o
+}
+
+#[test]
+fn learn_writes_a_rules_policy_of_what_the_job_did() {
+    let dir = tempdir();
+    let d = canon(&dir);
+    let ws = d.join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    write_file(&ws.join("input"), "data\n", 0o644);
+    let out = d.join("learnt.lua");
+    let job = "cat input > output; mkdir build; echo x > build/a; echo y > build/b; \
+               echo t > tmp.kept; rm tmp.kept; exit 3";
+    let o = learn(&out, &[crate::util::BUSYBOX, "sh", "-c", job], &ws);
+    o.assert_code(3); // the job's own status
+    let text = std::fs::read_to_string(&out).expect("the learnt policy");
+    let w = ws.to_str().unwrap();
+    for rule in [
+        format!("{{ \"allow\", \"read\", \"{w}/input\" }},"),
+        format!("{{ \"allow\", \"create\", \"{w}/output\" }},"),
+        format!("{{ \"allow\", \"write\", \"{w}/output\" }},"),
+        // The directory the job made, whole.
+        format!("{{ \"allow\", \"create\", \"{w}/build/\" }},"),
+        format!("{{ \"allow\", \"write\", \"{w}/build/\" }},"),
+        format!("{{ \"allow\", \"delete\", \"{w}/tmp.kept\" }},"),
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim() == rule),
+            "{rule} not in\n{text}"
+        );
+    }
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with('{') && l.contains("build/a")),
+        "folded into build/: {text}"
+    );
+    assert!(text.contains("return rules.run {"), "{text}");
+    // It is Lua; `check` runs it until `require "rules"`, which needs the
+    // rules module (not part of this branch).
+    let o = check(&[&out]);
+    assert!(o.code == 0 || o.stderr.contains("module 'rules' not found"), "{o}");
+}
