@@ -745,5 +745,8 @@ fn learn_writes_a_rules_policy_of_what_the_job_did() {
     // It is Lua; `check` runs it until `require "rules"`, which needs the
     // rules module (not part of this branch).
     let o = check(&[&out]);
-    assert!(o.code == 0 || o.stderr.contains("module 'rules' not found"), "{o}");
+    assert!(
+        o.code == 0 || o.stderr.contains("module 'rules' not found"),
+        "{o}"
+    );
 }

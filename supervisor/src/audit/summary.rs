@@ -101,7 +101,7 @@ fn table<const N: usize>(o: &mut String, head: [&str; N], rows: &[[String; N]], 
         }
     }
     let mut line = |cells: Vec<&str>| {
-        o.push_str(" ");
+        o.push(' ');
         for (i, c) in cells.iter().enumerate() {
             let pad = w[i] - c.chars().count();
             o.push(' ');

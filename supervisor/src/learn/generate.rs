@@ -212,7 +212,7 @@ fn patterns(seen: &Seen, k: Kind) -> BTreeSet<Vec<u8>> {
 pub fn lua_str(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() + 2);
     s.push('"');
-    for (i, &c) in b.iter().enumerate() {
+    for &c in b {
         match c {
             b'"' => s.push_str("\\\""),
             b'\\' => s.push_str("\\\\"),
@@ -221,7 +221,6 @@ pub fn lua_str(b: &[u8]) -> String {
             _ => {
                 // Three digits always: a digit may follow.
                 let _ = write!(s, "\\{c:03}");
-                let _ = i;
             }
         }
     }
@@ -361,8 +360,10 @@ mod tests {
 
     #[test]
     fn what_the_program_made_folds_into_its_directory() {
-        let mut s = Seen::default();
-        s.made_dirs = set(&["/w/build", "/w/build/obj"]);
+        let mut s = Seen {
+            made_dirs: set(&["/w/build", "/w/build/obj"]),
+            ..Default::default()
+        };
         s.path(Kind::Create, b"/w/build");
         s.path(Kind::Create, b"/w/build/obj");
         s.path(Kind::Create, b"/w/build/obj/a.o");
