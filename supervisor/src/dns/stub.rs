@@ -335,6 +335,7 @@ fn join(
         tid,
         qtype,
         server,
+        audit: None,
         reply: otx,
     });
     let (ctx, name) = (ctx.clone(), name.to_owned());
