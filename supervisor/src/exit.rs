@@ -14,3 +14,15 @@ pub const SUPERVISOR: i32 = 125;
 pub const NOT_EXECUTABLE: i32 = 126;
 /// The program was not found.
 pub const NOT_FOUND: i32 = 127;
+
+/// Ends the supervisor with `code`, after the audit trail is complete
+/// (the records still open written as abandoned, the summary printed).  A
+/// run whose audit log failed exits with [`SUPERVISOR`] whatever `code`.
+pub fn exit(code: i32) -> ! {
+    let code = if crate::audit::finish() {
+        code
+    } else {
+        SUPERVISOR
+    };
+    std::process::exit(code)
+}

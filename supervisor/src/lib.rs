@@ -5,14 +5,16 @@
 //! it (one copy of each argument, see [`memory`]), [`policy`] decides,
 //! [`act`] performs (resolving paths with [`resolve`]), and [`notify`]
 //! answers.  [`launch`] starts the program with the filter from the `bpf`
-//! crate.
+//! crate.  [`audit`] records every request (`--log`, `--summary`).
 
 pub mod act;
+pub mod audit;
 pub mod dns;
 pub mod exit;
 pub mod fuzzing;
 pub mod interrupt;
 pub mod launch;
+pub mod learn;
 pub mod memory;
 pub mod notify;
 pub mod own;

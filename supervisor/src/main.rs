@@ -1,10 +1,10 @@
-//! `supervisor run --policy p.lua -- cmd args…`
+//! `supervisor run --policy p.lua -- cmd args…`, `supervisor check p.lua`
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use supervisor::{exit, launch, policy};
+use supervisor::{audit, exit, launch, policy};
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +42,14 @@ enum Command {
         /// docs/security.md).  For trusted programs only.
         #[arg(long)]
         allow_unmapped: bool,
+        /// Write one JSON line per request to FILE (created or truncated;
+        /// see docs/audit.md).  A failed write ends the run (exit 125).
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// At exit, print on stderr a table of requests per function and
+        /// decision, and what was denied.
+        #[arg(long)]
+        summary: bool,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -50,6 +58,41 @@ enum Command {
             value_name = "CMD"
         )]
         cmd: Vec<OsString>,
+    },
+    /// Run a program allowing everything (each call performed by the
+    /// supervisor) and write a rules policy that allows what it did.
+    Learn {
+        /// Where to write the policy.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// As for `run`.
+        #[arg(long, value_name = "IP:PORT")]
+        dns_upstream: Option<std::net::SocketAddr>,
+        /// As for `run`.
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// As for `run`.
+        #[arg(long)]
+        summary: bool,
+        /// The program and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        cmd: Vec<OsString>,
+    },
+    /// Load a policy without starting any program: run it up to its first
+    /// master:receive() and report errors with FILE:LINE.  Exit 0 if good,
+    /// 124 if the policy fails, 123 if the init script does not compile.
+    Check {
+        /// The Lua policy file.
+        #[arg(value_name = "POLICY")]
+        policy: PathBuf,
+        /// An init script to compile along (as `run --init`).
+        #[arg(long, value_name = "FILE")]
+        init: Option<PathBuf>,
     },
 }
 
@@ -73,6 +116,8 @@ fn main() {
             init_arg,
             dns_upstream,
             allow_unmapped,
+            log,
+            summary,
             cmd,
         } => {
             if let Some(u) = dns_upstream {
@@ -81,10 +126,42 @@ fn main() {
             let posture = bpf::Posture {
                 refuse_unmapped: !allow_unmapped,
             };
-            run(policy, init, init_arg, posture, cmd)
+            match audit::start(&audit::Config { log, summary }) {
+                Ok(()) => run(policy, init, init_arg, posture, cmd),
+                Err(e) => {
+                    eprintln!("supervisor: {e}");
+                    exit::SUPERVISOR
+                }
+            }
         }
+        Command::Learn {
+            output,
+            dns_upstream,
+            log,
+            summary,
+            cmd,
+        } => {
+            if let Some(u) = dns_upstream {
+                let _ = supervisor::session::DNS_UPSTREAM.set(u);
+            }
+            match audit::start(&audit::Config { log, summary }) {
+                Ok(()) => learn(&output, cmd),
+                Err(e) => {
+                    eprintln!("supervisor: {e}");
+                    exit::SUPERVISOR
+                }
+            }
+        }
+        Command::Check { policy, init } => match init.map(|f| init_script(f, None)) {
+            Some(Err((msg, code))) => {
+                eprintln!("supervisor: {msg}");
+                code
+            }
+            Some(Ok(i)) => policy::check::check(&policy, Some(i)),
+            None => policy::check::check(&policy, None),
+        },
     };
-    std::process::exit(code);
+    exit::exit(code);
 }
 
 /// The `--init FILE [--init-arg PATH]` script, read and opened.
@@ -125,27 +202,9 @@ fn run(
         );
         return exit::POLICY;
     }
-    let map = bpf::SyscallMap::native();
-    if !launch::can_scope_out() {
-        eprintln!(
-            "supervisor: warning: this kernel lacks Landlock signal scoping (Linux 6.12): \
-             the program can signal the supervisor"
-        );
-    }
-    let filter = match bpf::notify_filter(&map, &posture) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("supervisor: cannot build the seccomp filter: {e}");
-            return exit::SUPERVISOR;
-        }
-    };
-    let (program, args) = cmd.split_first().expect("clap requires CMD");
-    let mut prepared = match launch::Prepared::new(program, args, filter) {
+    let (mut prepared, map) = match prepare(&cmd, &posture) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("supervisor: {e}");
-            return e.exit_code();
-        }
+        Err(code) => return code,
     };
     if let Some(file) = init {
         match init_script(file, init_arg) {
@@ -163,4 +222,45 @@ fn run(
             exit::POLICY
         }
     }
+}
+
+/// The filter and the program, ready to start; else the exit code.
+fn prepare(
+    cmd: &[OsString],
+    posture: &bpf::Posture,
+) -> Result<(launch::Prepared, bpf::SyscallMap), i32> {
+    let map = bpf::SyscallMap::native();
+    if !launch::can_scope_out() {
+        eprintln!(
+            "supervisor: warning: this kernel lacks Landlock signal scoping (Linux 6.12): \
+             the program can signal the supervisor"
+        );
+    }
+    let filter = match bpf::notify_filter(&map, posture) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("supervisor: cannot build the seccomp filter: {e}");
+            return Err(exit::SUPERVISOR);
+        }
+    };
+    let (program, args) = cmd.split_first().expect("clap requires CMD");
+    match launch::Prepared::new(program, args, filter) {
+        Ok(p) => Ok((p, map)),
+        Err(e) => {
+            eprintln!("supervisor: {e}");
+            Err(e.exit_code())
+        }
+    }
+}
+
+fn learn(output: &std::path::Path, cmd: Vec<OsString>) -> i32 {
+    let (prepared, map) = match prepare(&cmd, &bpf::Posture::default()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let text: Vec<String> = cmd
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    supervisor::learn::learn(prepared, map, output, &text.join(" "))
 }

@@ -20,11 +20,13 @@ use nix::unistd::Pid;
 
 use crate::act::net::Socket;
 use crate::act::{self, Outcome};
+use crate::audit;
 use crate::dns::Dns;
 use crate::interrupt::Watch;
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};
 use crate::pending::Pending;
+use crate::policy::Decision;
 use crate::request::net::{self, Class, NetAddr, SockCall, SockOp};
 use crate::request::{self, Args, Decoded, Dir, Function, PathArg, Request};
 use crate::sys;
@@ -88,6 +90,7 @@ impl Session {
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(LaunchError::Setup)?;
         let proc = sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?;
+        audit::program_started(child.pid.as_raw());
         Ok(Session {
             listener: Arc::new(Listener::new(child.listener)),
             proc: Arc::new(proc),
@@ -116,7 +119,8 @@ impl Session {
     /// Waits for the next request for the policy, answering the others.
     pub fn next_request(&mut self) -> Next {
         loop {
-            if let Some(q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
+            if let Some(mut q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
+                q.audit = audit::lookup(&q);
                 return Next::Lookup(q);
             }
             let (sig, notif, dead) = {
@@ -177,17 +181,22 @@ impl Session {
 
     /// Decodes `n`; returns it if it is for the policy, else answers it.
     fn dispatch(&mut self, n: Notif) -> Option<Box<Pending>> {
-        let Some(sys) = self.map.lookup(n.data.nr) else {
+        let sys = self.map.lookup(n.data.nr);
+        audit::received(&self.listener, n.id, n.pid, sys.map_or("?", |s| s.name()));
+        let Some(sys) = sys else {
             // The filter traps nothing else; never let an unknown call through.
+            audit::supervisor(n.id, "unknown syscall");
             self.listener.reply_errno(n.id, Errno::ENOSYS);
             return None;
         };
         match request::decode(sys, &n.data, n.pid) {
             Decoded::Fail(e) => {
+                audit::supervisor(n.id, "invalid arguments");
                 self.listener.reply_errno(n.id, e);
                 None
             }
             Decoded::Value(v) => {
+                audit::supervisor(n.id, "no message to send");
                 self.listener.reply_value(n.id, v);
                 None
             }
@@ -201,6 +210,7 @@ impl Session {
                 None
             }
             Decoded::FdStat { fd, out } => {
+                audit::supervisor(n.id, "descriptor stat");
                 let o = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
                     Ok(mut t) => act::fd_stat(&mut t, fd, out),
                     Err(_) => Outcome::Gone,
@@ -209,12 +219,17 @@ impl Session {
                 None
             }
             Decoded::Policy(req) => {
+                audit::request(n.id, &req);
                 // Task::new checks the notification is still valid, after the
                 // copies decode took.
                 match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
                     Ok(task) => Some(Box::new(Pending::new(req, task))),
-                    Err(Errno::ESRCH) => None,
+                    Err(Errno::ESRCH) => {
+                        audit::gone(n.id);
+                        None
+                    }
                     Err(e) => {
+                        audit::supervisor(n.id, "thread unreadable");
                         self.listener.reply_errno(n.id, e);
                         None
                     }
@@ -228,8 +243,12 @@ impl Session {
     fn socket(&mut self, n: &Notif, sys: bpf::Sys, call: SockCall) -> Option<Box<Pending>> {
         let mut task = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
             Ok(t) => t,
-            Err(Errno::ESRCH) => return None,
+            Err(Errno::ESRCH) => {
+                audit::gone(n.id);
+                return None;
+            }
             Err(e) => {
+                audit::supervisor(n.id, "thread unreadable");
                 self.listener.reply_errno(n.id, e);
                 return None;
             }
@@ -237,6 +256,7 @@ impl Session {
         let sock = match Socket::of(&mut task, call.fd) {
             Ok(s) => s,
             Err(e) => {
+                audit::supervisor(n.id, "not a socket");
                 self.answer(n.id, n.pid, Outcome::Fail(e).normalize());
                 return None;
             }
@@ -250,11 +270,13 @@ impl Session {
         if !sock.is_mapped_family()
             || (call.addr.is_none() && call.op == SockOp::Send && sock.ignores_destination(flags))
         {
+            audit::supervisor(n.id, "socket of an unmapped family");
             self.listener.reply_continue(n.id);
             return None;
         }
         match net::classify(&call, sock.domain) {
             Class::Mapped(addr) if act::dns::is_lookup(&call, &addr, &sock) => {
+                audit::supervisor(n.id, "DNS to the stub");
                 let o = match self.dns() {
                     Some(d) => act::dns::capture(d, &mut task, sock, &call),
                     None => Outcome::Fail(Errno::ECONNREFUSED),
@@ -263,6 +285,7 @@ impl Session {
                 None
             }
             Class::Plain => {
+                audit::supervisor(n.id, "no address");
                 let o = act::net::plain(&mut task, sock, &call);
                 self.answer(n.id, n.pid, o);
                 None
@@ -280,6 +303,7 @@ impl Session {
                     sys,
                     args: Args::Socket { call, addr, path },
                 };
+                audit::request(n.id, &req);
                 let mut p = Pending::new(req, task);
                 p.sock = Some(sock);
                 Some(Box::new(p))
@@ -375,8 +399,16 @@ impl Session {
     pub fn serve_continue(&mut self) -> i32 {
         loop {
             match self.next_request() {
-                Next::Request(p) => self.listener.reply_continue(p.id),
-                Next::Lookup(q) => q.answer(crate::dns::Answer::Upstream),
+                Next::Request(p) => {
+                    audit::decide(audit::Key::Notif(p.id), Decision::Default);
+                    self.listener.reply_continue(p.id)
+                }
+                Next::Lookup(q) => {
+                    if let Some(k) = q.audit {
+                        audit::decide(audit::Key::Lookup(k), Decision::Default);
+                    }
+                    q.answer(crate::dns::Answer::Upstream)
+                }
                 Next::Exited(code) => return code,
             }
         }
@@ -390,12 +422,12 @@ pub fn answer(l: &Listener, id: u64, o: Outcome) {
         Outcome::Fail(e) => l.reply_errno(id, e),
         Outcome::Fd { fd, cloexec } => match l.inject(id, fd.as_fd(), cloexec) {
             Ok(n) => l.reply_value(id, n.into()),
-            Err(Errno::ENOENT) => {}
+            Err(Errno::ENOENT) => audit::gone(id),
             Err(e) => l.reply_errno(id, e),
         },
         Outcome::Blocking(job) => answer(l, id, job()),
         Outcome::Restart => l.reply_restart(id),
-        Outcome::Gone => {}
+        Outcome::Gone => audit::gone(id),
     }
 }
 

@@ -77,7 +77,11 @@ fn a_ci_job_under_policies_ci_lua() {
     std::fs::write(home.join(".ssh/id_ed25519"), "PRIVATE KEY\n").unwrap();
     let outside = dir_outside_tmp("outside");
     let netprobe = Kind::Musl.net_argv::<&str>(&[]).remove(0);
-    let ws2 = ws.clone();
+    let log = home.parent().unwrap().join(format!(
+        "{}.audit.jsonl",
+        home.file_name().unwrap().to_string_lossy()
+    ));
+    let (ws2, log2) = (ws.clone(), log.clone());
     let (home2, outside2) = (home.clone(), outside.clone());
     let (build, attack, control) = in_netns(&["10.1.2.3/32", "10.1.2.4/32"], move || {
         let port = greeter("0.0.0.0:0");
@@ -91,6 +95,9 @@ fn a_ci_job_under_policies_ci_lua() {
                 Some(p) => Cmd::supervised(p, &["make", "-s", target]),
                 None => Cmd::native(&["make", "-s", target]),
             };
+            if target == "attack" {
+                c = c.option("--log").option(&log2).option("--summary");
+            }
             c = c
                 .option(format!("--dns-upstream=127.0.0.1:{dns}"))
                 .cwd(&ws2)
@@ -159,8 +166,63 @@ fn a_ci_job_under_policies_ci_lua() {
         "{attack}"
     );
     assert_eq!(control.stdout, "connect: OK\nread: hello\n", "{control}");
+
+    // Each denial is in the JSONL log, with the rule or default that
+    // decided it, and in the summary's list of what was denied.
+    let records = std::fs::read_to_string(&log).expect("the audit log");
+    let (h, out) = (home.display(), outside.display());
+    for (what, decision) in [
+        (
+            format!("{h}/.ssh/authorized_keys"),
+            format!("(deny write {h}/.ssh/)"),
+        ),
+        (
+            format!("{h}/.ssh/id_ed25519"),
+            format!("(deny read {h}/.ssh/)"),
+        ),
+        (format!("{out}/pwned"), "default deny create".to_string()),
+        (format!("{out}/dir"), "default deny create".to_string()),
+        (
+            "\"address\":\"10.1.2.3\"".to_string(),
+            "default deny connect".to_string(),
+        ),
+    ] {
+        assert!(
+            records.lines().any(|l| l.contains(&what)
+                && l.contains(&decision)
+                && l.contains("\"denied\":true")
+                && l.contains("\"errno\":\"EACCES\"")),
+            "no denial of {what} by {decision:?} in the log:\n{records}"
+        );
+    }
+    let denied = attack
+        .stderr
+        .split_once("\ndenied:")
+        .map(|(_, d)| d)
+        .unwrap_or_else(|| panic!("no summary of denials: {attack}"));
+    for what in [
+        format!("{h}/.ssh/authorized_keys"),
+        format!("{out}/pwned"),
+        format!("10.1.2.3:{port}", port = port_of(&records)),
+    ] {
+        assert!(
+            denied.contains(&what),
+            "{what} not in the summary: {attack}"
+        );
+    }
+    let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_dir_all(&home);
     let _ = std::fs::remove_dir_all(&outside);
+}
+
+/// The port of the first denied connect in audit `records`.
+fn port_of(records: &str) -> String {
+    records
+        .lines()
+        .find(|l| l.contains("\"function\":\"connect_inet\"") && l.contains("\"denied\":true"))
+        .and_then(|l| l.split("\"port\":").nth(1))
+        .map(|p| p.chars().take_while(char::is_ascii_digit).collect())
+        .unwrap_or_default()
 }
 
 /// Gives `path` and everything below it to `uid`:`gid`.

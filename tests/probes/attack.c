@@ -676,7 +676,14 @@ static void cmd_dir_race(char **a)
 {
 	unsigned long long sdev = strtoull(a[2], NULL, 10), sino = strtoull(a[3], NULL, 10);
 	long millis = strtol(a[4], NULL, 10);
-	int d = open(a[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The test is already moving DIR's parent: while it is outside the
+	 * allowed tree (or in flight) the open is denied; try again. */
+	int d = -1;
+	for (int i = 0; i < 1000 && d < 0; i++) {
+		d = open(a[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0)
+			usleep(1000);
+	}
 	if (d < 0)
 		die("open dir");
 	struct counts c;

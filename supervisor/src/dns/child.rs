@@ -298,9 +298,17 @@ fn add_addr(a: &Addr) -> Result<(), Errno> {
         off += 4 + alen;
     }
     match sys::netlink_call(&m[..total]) {
-        Err(libc::EEXIST) => Ok(()),
-        r => r,
+        Err(libc::EEXIST) | Ok(()) => {}
+        Err(e) => return Err(e),
     }
+    // Usable only once the kernel has installed its local route (done
+    // asynchronously for IPv6): wait for a datagram to itself, up to 1 s.
+    for _ in 0..100 {
+        if sys::echo_once(a, 10) {
+            return Ok(());
+        }
+    }
+    Err(libc::EADDRNOTAVAIL)
 }
 
 #[cfg(test)]

@@ -120,6 +120,21 @@ impl FromStr for GaiError {
 }
 
 impl GaiError {
+    /// The spec's name of the error (`"noname"`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            GaiError::Again => "again",
+            GaiError::Badflags => "badflags",
+            GaiError::Fail => "fail",
+            GaiError::Family => "family",
+            GaiError::Memory => "memory",
+            GaiError::Noname => "noname",
+            GaiError::Service => "service",
+            GaiError::Socktype => "socktype",
+            GaiError::System => "system",
+        }
+    }
+
     /// The DNS response code the program gets (docs/dns.md has the table).
     fn rcode(self) -> simple_dns::RCODE {
         use simple_dns::RCODE;
@@ -161,12 +176,15 @@ pub struct Query {
     pub qtype: RecordType,
     /// The name server the program asked (IPv4 for an IPv4-mapped one).
     pub server: SocketAddr,
+    /// Its audit record, if the run is audited.
+    pub audit: Option<u64>,
     reply: oneshot::Sender<Answer>,
 }
 
 impl Query {
     /// Answers the lookup.
     pub fn answer(self, a: Answer) {
+        crate::audit::lookup_answered(self.audit, &a);
         let _ = self.reply.send(a);
     }
 }

@@ -218,6 +218,59 @@ pub fn connect(fd: RawFd, a: &Addr) -> Result<(), Errno> {
     }
 }
 
+/// Does a datagram sent from `a` to itself arrive within `ms`?  An IPv6
+/// address just added becomes deliverable only when the kernel's address
+/// work has installed its local route, shortly after `RTM_NEWADDR` returns:
+/// until then a datagram to it is dropped.
+pub fn echo_once(a: &Addr, ms: i32) -> bool {
+    let Ok(fd) = socket(a.family, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK) else {
+        return false;
+    };
+    let ok = (|| {
+        bind(fd, &Addr { port: 0, ..*a }).ok()?;
+        let mut ss: libc::sockaddr_storage = unsafe_zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: ss is a writable sockaddr_storage of the given length.
+        check(unsafe {
+            libc::getsockname(
+                fd,
+                (&mut ss as *mut libc::sockaddr_storage).cast(),
+                &mut len,
+            )
+        } as libc::c_long)
+        .ok()?;
+        // SAFETY: the buffer and the address (getsockname's own result,
+        // `len` bytes) live for the call.
+        check(unsafe {
+            libc::sendto(
+                fd,
+                b"?".as_ptr().cast(),
+                1,
+                0,
+                (&ss as *const libc::sockaddr_storage).cast(),
+                len,
+            )
+        } as libc::c_long)
+        .ok()?;
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd on this stack frame.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        (r == 1).then_some(())
+    })()
+    .is_some();
+    close(fd);
+    ok
+}
+
+fn unsafe_zeroed() -> libc::sockaddr_storage {
+    // SAFETY: all-zero bytes are a valid sockaddr_storage.
+    unsafe { std::mem::zeroed() }
+}
+
 /// `listen(fd, backlog)`.
 pub fn listen(fd: RawFd, backlog: i32) -> Result<(), Errno> {
     // SAFETY: integer arguments only.

@@ -1,13 +1,17 @@
 //! The listener: receiving notifications and answering them.
 //!
 //! Every notification gets exactly one answer.  [`Listener`] answers by id;
-//! the session makes sure each id is answered once.
+//! the session makes sure each id is answered once.  Every answer is
+//! recorded here for the audit log; once the log has failed, nothing is
+//! answered any more (the run is ending, see [`crate::audit`]).
 
 pub mod sys;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
+
+use crate::audit::{self, Answered};
 
 pub use sys::Notif;
 
@@ -48,7 +52,11 @@ impl Listener {
 
     /// The call returns `val`.
     pub fn reply_value(&self, id: u64, val: i64) {
-        Self::ignore_gone(sys::send(self.fd(), id, val, 0, 0));
+        if audit::stopped() {
+            return;
+        }
+        let sent = Self::ignore_gone(sys::send(self.fd(), id, val, 0, 0));
+        audit::answered(id, Answered::Value(val), sent);
     }
 
     /// The call fails with `errno`.
@@ -58,7 +66,11 @@ impl Listener {
         } else {
             errno
         };
-        Self::ignore_gone(sys::send(self.fd(), id, 0, -(e as i32), 0));
+        if audit::stopped() {
+            return;
+        }
+        let sent = Self::ignore_gone(sys::send(self.fd(), id, 0, -(e as i32), 0));
+        audit::answered(id, Answered::Errno(e as i32), sent);
     }
 
     /// The call was interrupted by a signal: `-ERESTARTSYS`, which the
@@ -66,12 +78,20 @@ impl Listener {
     /// Only for a thread whose signal-pending flag is certainly set.
     pub fn reply_restart(&self, id: u64) {
         const ERESTARTSYS: i32 = 512;
-        Self::ignore_gone(sys::send(self.fd(), id, 0, -ERESTARTSYS, 0));
+        if audit::stopped() {
+            return;
+        }
+        let sent = Self::ignore_gone(sys::send(self.fd(), id, 0, -ERESTARTSYS, 0));
+        audit::answered(id, Answered::Interrupted, sent);
     }
 
     /// The kernel runs the call itself, with the program's credentials.
     pub fn reply_continue(&self, id: u64) {
-        Self::ignore_gone(sys::send(self.fd(), id, 0, 0, sys::FLAG_CONTINUE));
+        if audit::stopped() {
+            return;
+        }
+        let sent = Self::ignore_gone(sys::send(self.fd(), id, 0, 0, sys::FLAG_CONTINUE));
+        audit::answered(id, Answered::Continue, sent);
     }
 
     /// Installs a duplicate of `fd` in the program; returns its number there.
@@ -86,7 +106,8 @@ impl Listener {
         sys::addfd(self.fd(), id, fd, Some(at), cloexec)
     }
 
-    fn ignore_gone(r: Result<(), Errno>) {
+    /// Whether the answer reached the thread.
+    fn ignore_gone(r: Result<(), Errno>) -> bool {
         // ENOENT: the thread died or was killed meanwhile; its call has no
         // one left to return to.  Anything else is a supervisor bug, but
         // still not a reason to crash the sandbox.
@@ -94,6 +115,8 @@ impl Listener {
             if e != Errno::ENOENT {
                 eprintln!("supervisor: answering a notification failed: {e}");
             }
+            return false;
         }
+        true
     }
 }

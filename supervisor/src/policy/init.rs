@@ -90,6 +90,10 @@ pub fn install(lua: &Lua, svc: &Table, shared: &Shared) -> mlua::Result<()> {
             let init = parse(lua, &v)?;
             let mut state = sh.borrow_mut();
             let started = state.started();
+            if let Some(c) = state.check.as_mut() {
+                c.init = init;
+                return st.raw_set("init", v);
+            }
             match state.program.as_mut() {
                 Some((prepared, _)) if !started => prepared.set_init(init),
                 _ => {

@@ -8,8 +8,9 @@ use mlua::{AnyUserData, Lua, MultiValue, Table, UserData, UserDataFields, UserDa
 use nix::errno::Errno;
 
 use super::host::{failure, Descriptor};
-use super::{errno, lua_err, reply};
+use super::{errno, lua_err, reply, How};
 use crate::act::{self, Outcome};
+use crate::audit::{self, Key};
 use crate::launch::Prepared;
 use crate::pending::Pending;
 use crate::request::flags::{self, Amode};
@@ -24,9 +25,8 @@ pub struct State {
     pub current: Option<Box<Pending>>,
     /// The name lookup being decided (`getaddrinfo`), instead of `current`.
     pub lookup: Option<crate::dns::Query>,
-    /// Why the current request is being answered as it is (see
-    /// [`super::Decision`]); cleared by `receive()`.
-    pub decision: Option<super::Decision>,
+    /// `supervisor check`: no program; the first receive() ends the check.
+    pub check: Option<super::check::Check>,
 }
 
 impl State {
@@ -42,7 +42,7 @@ impl State {
                 Ok(s) => self.session = Some(s),
                 Err(e) => {
                     eprintln!("supervisor: {e}");
-                    std::process::exit(e.exit_code());
+                    crate::exit::exit(e.exit_code());
                 }
             }
         }
@@ -77,6 +77,39 @@ fn take(lua: &Lua, st: &mut State, what: &str) -> mlua::Result<Box<Pending>> {
             format!("{what}: no request (call master:receive() first)"),
         )
     })
+}
+
+/// Records who answers the current request, and how, for the audit log.
+fn decided(lua: &Lua, key: Option<Key>, how: How) {
+    if let Some(key) = key {
+        audit::decided(key, how, || caller(lua));
+    }
+}
+
+fn notif(p: &Pending) -> Option<Key> {
+    Some(Key::Notif(p.id))
+}
+
+fn lookup_key(q: &crate::dns::Query) -> Option<Key> {
+    q.audit.map(Key::Lookup)
+}
+
+/// The Lua `source:line` that called the running method (`p.lua:12`): the
+/// nearest Lua frame (past a `pcall`).
+pub(super) fn caller(lua: &Lua) -> String {
+    for level in 1..16 {
+        let at = lua.inspect_stack(level, |d| {
+            let line = d.current_line()?;
+            let src = d.source().source?;
+            Some(format!("{}:{line}", src.strip_prefix('@').unwrap_or(&src)))
+        });
+        match at {
+            None => break,
+            Some(Some(at)) => return at,
+            Some(None) => continue,
+        }
+    }
+    "?".into()
 }
 
 fn string_list(lua: &Lua, v: &[&str]) -> mlua::Result<Table> {
@@ -173,7 +206,9 @@ impl UserData for Master {
                     format!("receive: the previous request ({f}) was not answered"),
                 ));
             }
-            st.decision = None;
+            if let Some(c) = st.check.take() {
+                super::check::reached(c, &caller(lua));
+            }
             let session = st.ensure_started();
             match session.next_request() {
                 Next::Request(p) => {
@@ -188,7 +223,7 @@ impl UserData for Master {
                 Next::Exited(code) => {
                     // The program is gone: the run is over, whatever the
                     // policy would do next.
-                    std::process::exit(code)
+                    crate::exit::exit(code)
                 }
             }
         });
@@ -283,10 +318,15 @@ impl UserData for Master {
                 return Ok(MultiValue::new());
             }
             let p = current(lua, &mut st, "resolved")?;
+            let id = p.id;
             let rs = match p.resolve() {
                 Ok(rs) => rs,
                 Err(e) => return failure(lua, e),
             };
+            if audit::enabled() {
+                let paths = rs.iter().map(|r| r.as_ref().ok().map(|r| &r.path[..]));
+                audit::resolved(id, paths);
+            }
             let mut v = Vec::with_capacity(rs.len() + 1);
             let mut first_err = None;
             for r in rs {
@@ -312,6 +352,7 @@ impl UserData for Master {
                 if st.lookup.is_some() {
                     let answer = super::lookup::answer(lua, &result)?;
                     if let Some(q) = st.lookup.take() {
+                        decided(lua, lookup_key(&q), How::Send);
                         q.answer(answer);
                     }
                     return Ok(());
@@ -320,6 +361,7 @@ impl UserData for Master {
                 let errno = reply::errno_arg(lua, "send", err.as_ref())?;
                 let outcome = reply::outcome(lua, function, &result, errno)?;
                 let mut p = take(lua, &mut st, "send")?;
+                decided(lua, notif(&p), How::Send);
                 let outcome = settle_reply(&mut p, outcome);
                 st.ensure_started().answer(p.id, p.task.tid, outcome);
                 Ok(())
@@ -376,6 +418,7 @@ impl UserData for Master {
                     ud.borrow::<Descriptor>()?.fd()?;
                 }
                 let mut p = take(lua, &mut st, "send_with_fds")?;
+                decided(lua, notif(&p), How::Send);
                 if errno != 0 {
                     let session = st.ensure_started();
                     session.answer(p.id, p.task.tid, Outcome::Fail(Errno::from_raw(errno)));
@@ -393,7 +436,10 @@ impl UserData for Master {
                     let d = ud.borrow::<Descriptor>()?;
                     match listener.inject(p.id, d.fd()?.as_fd(), cloexec) {
                         Ok(n) => first = first.or(Some(n)),
-                        Err(Errno::ENOENT) => return Ok(()),
+                        Err(Errno::ENOENT) => {
+                            audit::gone(p.id);
+                            return Ok(());
+                        }
                         Err(e) => {
                             st.ensure_started()
                                 .answer(p.id, p.task.tid, Outcome::Fail(e));
@@ -410,14 +456,30 @@ impl UserData for Master {
             },
         );
 
+        // Extension: a description of the answer about to be given, for the
+        // audit log and the summary (instead of the policy's line).
+        m.add_method("describe", |lua, this, text: mlua::LuaString| {
+            let mut st = this.0.borrow_mut();
+            let key = match &st.lookup {
+                Some(q) => lookup_key(q),
+                None => notif(current(lua, &mut st, "describe")?),
+            };
+            if let Some(k) = key {
+                audit::describe(k, &text.to_string_lossy());
+            }
+            Ok(())
+        });
+
         m.add_method("use_slave_credentials", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
             if let Some(q) = st.lookup.take() {
                 // The supervisor's own resolver, never the program's network.
+                decided(lua, lookup_key(&q), How::Slave);
                 q.answer(crate::dns::Answer::Upstream);
                 return Ok(());
             }
             let p = take(lua, &mut st, "use_slave_credentials")?;
+            decided(lua, notif(&p), How::Slave);
             st.ensure_started().listener().reply_continue(p.id);
             Ok(())
         });
@@ -425,10 +487,12 @@ impl UserData for Master {
         m.add_method("use_master_credentials", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
             if let Some(q) = st.lookup.take() {
+                decided(lua, lookup_key(&q), How::Master);
                 q.answer(crate::dns::Answer::Upstream);
                 return Ok(());
             }
             let mut p = take(lua, &mut st, "use_master_credentials")?;
+            decided(lua, notif(&p), How::Master);
             let outcome = act::perform(&mut p);
             st.ensure_started().answer(p.id, p.task.tid, outcome);
             Ok(())

@@ -7,6 +7,7 @@
 //! `use_slave_credentials`.  Any Lua error ends the run fail-closed: the
 //! program is killed and the supervisor exits with [`crate::exit::POLICY`].
 
+pub mod check;
 mod decision;
 pub mod errno;
 pub mod host;
@@ -24,7 +25,7 @@ use std::rc::Rc;
 use mlua::{Lua, LuaOptions, MultiValue, StdLib, Value};
 
 use crate::launch::Prepared;
-pub use decision::Decision;
+pub use decision::{Decision, How};
 pub use master::{Master, Shared, State};
 // The reply decoders, for crate::fuzzing.
 pub(crate) use lookup::answer as lookup_answer;
@@ -101,18 +102,49 @@ pub fn new_state(shared: &Shared) -> mlua::Result<Lua> {
 
 /// Runs the policy at `path` for `program`; returns the exit code.
 pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, PolicyError> {
-    let source = std::fs::read(path).map_err(|source| PolicyError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
     let shared: Shared = Rc::new(RefCell::new(State {
         program: Some((program, map)),
         session: None,
         current: None,
         lookup: None,
-        decision: None,
+        check: None,
     }));
-    let lua = new_state(&shared).map_err(|e| PolicyError::Lua(format!("set-up failed: {e}")))?;
+    execute(path, &shared)?;
+    let mut st = shared.borrow_mut();
+    if let Some(p) = &st.current {
+        let f = p.req.function.name();
+        if let Some(s) = st.session.as_mut() {
+            s.kill_and_reap(0);
+        }
+        return Err(PolicyError::Lua(format!(
+            "error: the script returned with a request ({f}) not answered"
+        )));
+    }
+    if let Some(s) = st.session.as_mut() {
+        // The script received requests and then stopped: leaving the rest to
+        // the kernel would be a silent fallback, so the run fails closed.
+        s.kill_and_reap(0);
+        return Err(PolicyError::Lua(
+            "error: the script returned while the program was running \
+             (loop on master:receive(), or return before the first receive() \
+             to leave every call to the kernel)"
+                .into(),
+        ));
+    }
+    // The script never received: by the spec, every request is left to
+    // use_slave_credentials.
+    Ok(st.ensure_started().serve_continue())
+}
+
+/// Loads and runs the policy script at `path` in a state made for
+/// `shared`, until it returns (or, in a run, the program exits).  A syntax
+/// or runtime error kills the program if it started.
+fn execute(path: &Path, shared: &Shared) -> Result<(), PolicyError> {
+    let source = std::fs::read(path).map_err(|source| PolicyError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let lua = new_state(shared).map_err(|e| PolicyError::Lua(format!("set-up failed: {e}")))?;
     let chunk = lua
         .load(&source[..])
         .set_name(format!("@{}", path.display()))
@@ -137,7 +169,6 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
         .call((chunk, handler))
         .map_err(|e| PolicyError::Lua(e.to_string()))?;
     let ok = matches!(r.front(), Some(Value::Boolean(true)));
-    let mut st = shared.borrow_mut();
     if !ok {
         let msg = r.get(1).map(message).unwrap_or_default();
         // The frame of our own xpcall is noise to the policy's author.
@@ -146,32 +177,10 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
             .filter(|l| !l.trim_start().starts_with("[C]: in function 'xpcall'"))
             .collect();
         let msg = msg.join("\n");
-        if let Some(s) = st.session.as_mut() {
+        if let Some(s) = shared.borrow_mut().session.as_mut() {
             s.kill_and_reap(0);
         }
         return Err(PolicyError::Lua(format!("error: {msg}")));
     }
-    if let Some(p) = &st.current {
-        let f = p.req.function.name();
-        if let Some(s) = st.session.as_mut() {
-            s.kill_and_reap(0);
-        }
-        return Err(PolicyError::Lua(format!(
-            "error: the script returned with a request ({f}) not answered"
-        )));
-    }
-    if let Some(s) = st.session.as_mut() {
-        // The script received requests and then stopped: leaving the rest to
-        // the kernel would be a silent fallback, so the run fails closed.
-        s.kill_and_reap(0);
-        return Err(PolicyError::Lua(
-            "error: the script returned while the program was running \
-             (loop on master:receive(), or return before the first receive() \
-             to leave every call to the kernel)"
-                .into(),
-        ));
-    }
-    // The script never received: by the spec, every request is left to
-    // use_slave_credentials.
-    Ok(st.ensure_started().serve_continue())
+    Ok(())
 }

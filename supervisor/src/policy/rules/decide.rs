@@ -16,7 +16,6 @@ use nix::errno::Errno;
 use super::set::{Refusal, Ruleset, Verdict};
 use super::spec::{Action, How, Kind};
 use crate::pending::Pending;
-use crate::policy::Decision;
 use crate::request::net::{NetAddr, SockOp};
 use crate::request::Args;
 use crate::resolve::Last;
@@ -30,7 +29,9 @@ pub enum Answer {
     Slave,
     /// A denial.
     Refuse(Refusal),
-    /// The call fails with this errno (its path does not resolve).
+    /// Allowed, but the call fails with this errno (its path does not
+    /// resolve): performing it (`use_master_credentials()`) gives the
+    /// errno, as the call would.
     Fail(i32),
 }
 
@@ -52,7 +53,8 @@ pub enum OpenFix {
 #[derive(Clone, Debug)]
 pub struct Choice {
     pub answer: Answer,
-    pub decision: Decision,
+    /// For the audit log: `rule 3 (allow read /usr/)`, `default deny write`.
+    pub text: String,
     pub fix: OpenFix,
 }
 
@@ -126,11 +128,7 @@ fn combine(set: &Ruleset, verdicts: &[Verdict], failed: Option<i32>) -> Choice {
     if let Some(v) = verdicts.iter().find(|v| v.action == Action::Deny) {
         return Choice {
             answer: Answer::Refuse(v.refusal),
-            decision: Decision {
-                allowed: false,
-                rule: v.rule.map(|i| set.rules[i].number),
-                text: set.describe(v),
-            },
+            text: set.describe(v),
             fix: OpenFix::None,
         };
     }
@@ -151,14 +149,7 @@ fn combine(set: &Ruleset, verdicts: &[Verdict], failed: Option<i32>) -> Choice {
     };
     Choice {
         answer,
-        decision: Decision {
-            // Allowed by the rules (a failed path then fails the call).
-            allowed: true,
-            rule: verdicts
-                .first()
-                .and_then(|v| v.rule.map(|i| set.rules[i].number)),
-            text,
-        },
+        text,
         fix: OpenFix::None,
     }
 }
@@ -167,14 +158,10 @@ fn combine(set: &Ruleset, verdicts: &[Verdict], failed: Option<i32>) -> Choice {
 fn invalid(e: Errno, why: &str) -> Choice {
     Choice {
         answer: Answer::Fail(e as i32),
-        decision: Decision {
-            allowed: false,
-            rule: None,
-            text: format!(
-                "{why} ({})",
-                crate::policy::errno::name(e as i32).unwrap_or("?")
-            ),
-        },
+        text: format!(
+            "{why} ({})",
+            crate::policy::errno::name(e as i32).unwrap_or("?")
+        ),
         fix: OpenFix::None,
     }
 }

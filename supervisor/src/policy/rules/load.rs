@@ -247,6 +247,8 @@ fn cidr(p: &str) -> Result<Vec<(IpAddr, u8)>> {
         Some((a, l)) => (a, Some(l)),
         None => (p, None),
     };
+    // A scope (`fe80::1%2`) does not change which address it is.
+    let a = a.split_once('%').map_or(a, |(a, _)| a);
     let ip: IpAddr = a
         .parse()
         .map_err(|_| format!("{p:?}: not an address or CIDR (\"10.0.0.0/8\", \"::1\", \"*\")"))?;
@@ -502,7 +504,12 @@ fn add_pattern(
         Kind::Connect | Kind::Bind => {
             if let Some(p) = pattern.strip_prefix("unix:") {
                 no_port()?;
-                return add_path(&mut set.paths[kind.index()], p, index, act);
+                // An abstract name may be written with its NUL byte.
+                let p = match p.strip_prefix('\0') {
+                    Some(name) => format!("@{name}"),
+                    None => p.to_owned(),
+                };
+                return add_path(&mut set.paths[kind.index()], &p, index, act);
             }
             if let Some(n) = pattern.strip_prefix("name:") {
                 if kind == Kind::Bind {

@@ -14,8 +14,8 @@
 //! globs in `glob.rs`), CIDR sets and name suffixes (`net.rs`).  Each
 //! request is decided (`decide.rs`) on what the supervisor will act on —
 //! the canonical, resolved paths — and answered through the master
-//! object (`use_master_credentials()`, …) with its [`super::Decision`] in
-//! [`State::decision`] for the audit log.
+//! object (`use_master_credentials()`, …), its description given to the
+//! audit log first (`audit::describe`: a [`super::Decision::Rule`]).
 
 mod decide;
 mod glob;
@@ -35,6 +35,7 @@ use mlua::{
 };
 
 use super::{lua_err, Master, Shared, State};
+use crate::audit::{self, Key};
 use crate::dns::GaiError;
 use decide::{Answer, Choice};
 use set::{Refusal, Ruleset};
@@ -94,21 +95,39 @@ impl Policy {
         let c = self.choose(lua, "answer")?;
         {
             let mut st = self.shared.borrow_mut();
-            if let Some(p) = st.current.as_mut() {
-                decide::apply(p, c.fix);
+            let State {
+                lookup, current, ..
+            } = &mut *st;
+            let key = match (lookup, current.as_mut()) {
+                (Some(q), _) => q.audit.map(Key::Lookup),
+                (None, Some(p)) => {
+                    decide::apply(p, c.fix);
+                    let id = p.id;
+                    if audit::enabled() && !p.req.paths().is_empty() {
+                        if let Ok(rs) = p.resolve() {
+                            let paths = rs.iter().map(|r| r.as_ref().ok().map(|r| &r.path[..]));
+                            audit::resolved(id, paths);
+                        }
+                    }
+                    Some(Key::Notif(id))
+                }
+                (None, None) => None,
+            };
+            if let Some(k) = key {
+                audit::describe(k, &c.text);
             }
-            st.decision = Some(c.decision.clone());
         }
         let m = &self.master;
         match c.answer {
-            Answer::Master => m.call_method::<()>("use_master_credentials", ())?,
-            Answer::Slave => m.call_method::<()>("use_slave_credentials", ())?,
-            Answer::Refuse(Refusal::Errno(e)) | Answer::Fail(e) => {
-                m.call_method::<()>("send", (-1, e))?
+            // A path that does not resolve fails as the call would.
+            Answer::Master | Answer::Fail(_) => {
+                m.call_method::<()>("use_master_credentials", ())?
             }
+            Answer::Slave => m.call_method::<()>("use_slave_credentials", ())?,
+            Answer::Refuse(Refusal::Errno(e)) => m.call_method::<()>("send", (-1, e))?,
             Answer::Refuse(Refusal::Gai(g)) => m.call_method::<()>("send", gai_name(g))?,
         }
-        Ok(c.decision.text)
+        Ok(c.text)
     }
 }
 
@@ -124,7 +143,7 @@ impl UserData for Policy {
                 Answer::Refuse(r) => ("deny", Some(refusal_name(r)), None),
                 Answer::Fail(e) => ("fail", super::errno::name(e), None),
             };
-            Ok((action, err, c.decision.text, how))
+            Ok((action, err, c.text, how))
         });
         // p:answer() → the description of the answer it gave.
         m.add_method("answer", |lua, this, _master: Option<Value>| {

@@ -307,6 +307,15 @@ fn addresses_longest_prefix_then_narrowest_ports() {
     assert_eq!(c("::1", 5).0, Action::Allow);
     assert_eq!(c("::2", 5).0, Action::Deny);
     assert_eq!(c("fd12::1", 22).0, Action::Allow);
+    let s2 =
+        set(r#"{ { "allow", "connect", "fe80::1%2" }, { "allow", "connect", "unix:\0abs" } }"#);
+    let v = s2.addr(Kind::Connect, "fe80::1".parse().unwrap(), 1, &[]);
+    assert_eq!(v.action, Action::Allow, "a scope is ignored");
+    assert_eq!(
+        s2.path(Kind::Connect, b"@abs").action,
+        Action::Allow,
+        "NUL: abstract"
+    );
     assert_eq!(c("fd12::1", 23).0, Action::Deny);
     let b = |a: &str, port| {
         s.addr(Kind::Bind, a.parse::<IpAddr>().unwrap(), port, &[])

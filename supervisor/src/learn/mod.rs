@@ -1,0 +1,275 @@
+//! `supervisor learn -o p.lua -- cmd …`: runs the program allowing
+//! everything, and writes a rules policy that allows what it did (see
+//! [`generate`] for the folding, docs/audit.md for the rest).
+//!
+//! Every request is performed by the supervisor, as
+//! `use_master_credentials` — what the learnt rules do by default — so the
+//! program takes the same paths under the learnt policy as while learning
+//! (`access` answers, file ownership, …).  Name lookups go to the
+//! supervisor's resolver.  No Lua runs.
+
+pub mod generate;
+
+use std::path::Path;
+
+use generate::{Kind, Seen};
+
+use crate::act::{self, Outcome};
+use crate::audit::{self, Key};
+use crate::launch::Prepared;
+use crate::policy::{Decision, How};
+use crate::request::net::NetAddr;
+use crate::request::{Args, Function, Request};
+use crate::session::{Next, Session};
+
+const DECISION: &str = "learn (allow all)";
+
+/// Runs the program, writes the policy to `out`; returns the exit code
+/// (the program's, or [`crate::exit::SUPERVISOR`] if the policy cannot be
+/// written).
+pub fn learn(prepared: Prepared, map: bpf::SyscallMap, out: &Path, cmd: &str) -> i32 {
+    let mut session = match Session::start(&prepared, map) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("supervisor: {e}");
+            return e.exit_code();
+        }
+    };
+    let mut seen = Seen::default();
+    let code = loop {
+        match session.next_request() {
+            Next::Request(mut p) => {
+                // A path that did not resolve counts where it failed: the
+                // rules decide it there (docs/rules.md), so the learnt
+                // policy must allow the probe of a missing directory to
+                // fail as it did (ENOENT), not be denied.
+                let n = p.resolve().map_or(0, |rs| rs.len());
+                let traces: Vec<Vec<u8>> = (0..n).map(|i| p.failure_text(i).to_vec()).collect();
+                let paths: Vec<Option<Vec<u8>>> = match p.resolve() {
+                    Ok(rs) => rs
+                        .iter()
+                        .zip(traces)
+                        .map(|(r, t)| match r {
+                            Ok(r) => Some(r.path.clone()),
+                            Err(_) => (!t.is_empty()).then_some(t),
+                        })
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                audit::decide(
+                    Key::Notif(p.id),
+                    Decision::Rule {
+                        text: DECISION.into(),
+                        how: How::Master,
+                    },
+                );
+                let o = act::perform(&mut p);
+                let ok = matches!(o, Outcome::Value(_) | Outcome::Fd { .. });
+                record(&mut seen, &p.req, &paths, ok);
+                session.answer(p.id, p.task.tid, o);
+            }
+            Next::Lookup(q) => {
+                seen.names.insert(q.name.clone());
+                if let Some(k) = q.audit {
+                    audit::decide(
+                        Key::Lookup(k),
+                        Decision::Rule {
+                            text: DECISION.into(),
+                            how: How::Slave,
+                        },
+                    );
+                }
+                q.answer(crate::dns::Answer::Upstream);
+            }
+            Next::Exited(code) => break code,
+        }
+    };
+    match write(out, &generate::policy(&seen, cmd)) {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!(
+                "supervisor: cannot write the learnt policy {}: {e}",
+                out.display()
+            );
+            crate::exit::SUPERVISOR
+        }
+    }
+}
+
+/// Writes `text` to `out` whole or not at all (a temporary file renamed).
+fn write(out: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".learn-tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, out)
+}
+
+/// What request `req` on resolved `paths` (`None`: did not resolve) adds.
+/// `ok`: it succeeded.
+pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], ok: bool) {
+    let path = |i: usize| paths.get(i).and_then(|p| p.as_deref());
+    match &req.args {
+        Args::Open { flags, .. } => {
+            let Some(p) = path(0) else { return };
+            let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
+            match flags & libc::O_ACCMODE {
+                libc::O_RDONLY => seen.path(Kind::Read, p),
+                libc::O_WRONLY => seen.path(Kind::Write, p),
+                _ => {
+                    seen.path(Kind::Read, p);
+                    seen.path(Kind::Write, p);
+                }
+            }
+            if flags & libc::O_TRUNC != 0 {
+                seen.path(Kind::Write, p);
+            }
+            if flags & libc::O_CREAT != 0 || tmpfile {
+                seen.path(Kind::Create, p);
+                seen.path(Kind::Write, p);
+                if !tmpfile {
+                    seen.created.insert(p.to_vec());
+                }
+            }
+        }
+        Args::Stat { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Read, p);
+            }
+        }
+        Args::Access { mode, .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Read, p);
+                // Asking whether it is writable: allowed as a write.
+                if mode & libc::W_OK != 0 {
+                    seen.path(Kind::Write, p);
+                }
+            }
+        }
+        Args::Mkdir { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Create, p);
+                seen.created.insert(p.to_vec());
+                if ok {
+                    seen.made_dirs.insert(p.to_vec());
+                }
+            }
+        }
+        Args::Unlink { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Delete, p);
+                seen.deleted.insert(p.to_vec());
+            }
+        }
+        Args::Rename { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Delete, p);
+                seen.deleted.insert(p.to_vec());
+            }
+            if let Some(p) = path(1) {
+                seen.path(Kind::Create, p);
+                seen.path(Kind::Delete, p);
+                seen.created.insert(p.to_vec());
+            }
+        }
+        Args::Socket { addr, .. } => {
+            let bind = matches!(
+                req.function,
+                Function::BindUnix | Function::BindInet | Function::BindInet6
+            );
+            let entry = match addr {
+                NetAddr::Unix(_) if addr.is_abstract() => return,
+                NetAddr::Unix(raw) => {
+                    let p = path(0).unwrap_or(raw);
+                    (format!("unix:{}", String::from_utf8_lossy(p)), None)
+                }
+                NetAddr::Inet(a) => (a.ip().to_string(), Some(a.port())),
+                NetAddr::Inet6(a) => (a.ip().to_string(), Some(a.port())),
+            };
+            if bind {
+                seen.binds.insert(entry);
+            } else {
+                seen.connects.insert(entry);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Dir, PathArg};
+
+    fn at(p: &str) -> PathArg {
+        PathArg {
+            dir: Dir::Cwd,
+            path: p.as_bytes().to_vec(),
+        }
+    }
+
+    fn has(seen: &Seen, k: Kind, p: &str) -> bool {
+        seen.paths.get(&k).is_some_and(|s| s.contains(p.as_bytes()))
+    }
+
+    #[test]
+    fn requests_map_to_kinds() {
+        let mut s = Seen::default();
+        let open = |fl| Request {
+            function: Function::Open,
+            sys: bpf::Sys::Openat,
+            args: Args::Open {
+                at: at("x"),
+                flags: fl,
+                mode: 0o644,
+                resolve: 0,
+            },
+        };
+        let p = |x: &str| vec![Some(x.as_bytes().to_vec())];
+        record(&mut s, &open(libc::O_RDONLY), &p("/r"), true);
+        record(
+            &mut s,
+            &open(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC),
+            &p("/c"),
+            true,
+        );
+        record(&mut s, &open(libc::O_RDWR), &p("/rw"), true);
+        assert!(has(&s, Kind::Read, "/r") && !has(&s, Kind::Write, "/r"));
+        assert!(
+            has(&s, Kind::Create, "/c") && has(&s, Kind::Write, "/c") && !has(&s, Kind::Read, "/c")
+        );
+        assert!(has(&s, Kind::Read, "/rw") && has(&s, Kind::Write, "/rw"));
+        let mkdir = Request {
+            function: Function::Mkdir,
+            sys: bpf::Sys::Mkdirat,
+            args: Args::Mkdir {
+                at: at("d"),
+                mode: 0o755,
+            },
+        };
+        record(&mut s, &mkdir, &p("/made"), true);
+        record(&mut s, &mkdir, &p("/existed"), false);
+        assert!(s.made_dirs.contains(&b"/made"[..]) && !s.made_dirs.contains(&b"/existed"[..]));
+        let rename = Request {
+            function: Function::Rename,
+            sys: bpf::Sys::Renameat2,
+            args: Args::Rename {
+                from: at("a"),
+                to: at("b"),
+                flags: 0,
+            },
+        };
+        record(
+            &mut s,
+            &rename,
+            &[Some(b"/a".to_vec()), Some(b"/b".to_vec())],
+            true,
+        );
+        assert!(
+            has(&s, Kind::Delete, "/a")
+                && has(&s, Kind::Create, "/b")
+                && has(&s, Kind::Delete, "/b")
+        );
+        // A path that did not resolve adds nothing.
+        record(&mut s, &open(libc::O_RDONLY), &[None], false);
+        assert_eq!(s.paths[&Kind::Read].len(), 2);
+    }
+}
