@@ -21,7 +21,7 @@ check: hello unit
 \t./unit
 \t./hello > out.txt
 \tgrep -qx 5 out.txt
-\techo scratch > /tmp/job-scratch && cat /tmp/job-scratch
+\techo scratch > $(SCRATCH) && cat $(SCRATCH)
 \techo tests passed
 attack:
 \t-echo 'ssh-ed25519 AAAA attacker' >> $(HOME)/.ssh/authorized_keys
@@ -81,7 +81,13 @@ fn a_ci_job_under_policies_ci_lua() {
         "{}.audit.jsonl",
         home.file_name().unwrap().to_string_lossy()
     ));
-    let (ws2, log2) = (ws.clone(), log.clone());
+    // In /tmp: the job's private one.
+    let scratch = format!(
+        "/tmp/job-scratch-{}-{}",
+        std::process::id(),
+        home.file_name().unwrap().to_string_lossy()
+    );
+    let (ws2, log2, scratch2) = (ws.clone(), log.clone(), scratch.clone());
     let (home2, outside2) = (home.clone(), outside.clone());
     let (build, attack, control) = in_netns(&["10.1.2.3/32", "10.1.2.4/32"], move || {
         let port = greeter("0.0.0.0:0");
@@ -106,6 +112,7 @@ fn a_ci_job_under_policies_ci_lua() {
                 .env("NETPROBE", &netprobe)
                 .env("PORT", port.to_string())
                 .env("LOCAL", local.to_string())
+                .env("SCRATCH", &scratch2)
                 .env("SUPERVISOR_ALLOW_HOSTS", "allowed.test");
             c.run()
         };
@@ -131,7 +138,7 @@ fn a_ci_job_under_policies_ci_lua() {
         assert!(ws.join(f).is_file(), "{f} was not built: {build}");
     }
     assert!(
-        !Path::new("/tmp/job-scratch").exists(),
+        !Path::new(&scratch).exists(),
         "the job wrote the machine's /tmp"
     );
 
@@ -271,6 +278,7 @@ fn a_ci_job_as_an_unprivileged_user() {
     ])
     .cwd(&ws)
     .env("HOME", &home)
+    .env("SCRATCH", "/tmp/job-scratch")
     .run();
     o.assert_code(0);
     assert_eq!(o.stdout, "scratch\ntests passed\n65534\n", "{o}");
@@ -284,4 +292,59 @@ fn a_ci_job_as_an_unprivileged_user() {
         "ssh-ed25519 BBBB owner\n"
     );
     let _ = std::fs::remove_dir_all(&home);
+}
+
+/// `supervisor learn` on the CI job writes a rules policy under which the
+/// same job passes again, and a changed job that touches a new file is
+/// denied (the learnt rules are loaded by the rules module).
+#[test]
+fn the_learnt_policy_of_the_ci_job_runs_it_again() {
+    let ws_dir = tempdir();
+    let ws = canon(&ws_dir);
+    write_project(&ws);
+    let learnt = ws.join("learnt.lua");
+    let o = Cmd::native(&[
+        crate::util::supervisor().as_ref(),
+        "learn".as_ref(),
+        "-o".as_ref(),
+        learnt.as_os_str(),
+        "--".as_ref(),
+        "make".as_ref(),
+        "-s".as_ref(),
+        "check".as_ref(),
+    ])
+    .cwd(&ws)
+    .env("SCRATCH", ws.join("scratch"))
+    .run();
+    o.assert_code(0);
+    assert_eq!(o.stdout, "scratch\ntests passed\n", "{o}");
+    let clean = || {
+        for f in [
+            "hello", "unit", "main.o", "util.o", "test.o", "out.txt", "scratch",
+        ] {
+            std::fs::remove_file(ws.join(f)).unwrap();
+        }
+    };
+    clean();
+    let o = Cmd::supervised(Policy::file(&learnt), &["make", "-s", "check"])
+        .cwd(&ws)
+        .env("SCRATCH", ws.join("scratch"))
+        .run();
+    o.assert_code(0);
+    assert_eq!(o.stdout, "scratch\ntests passed\n", "{o}");
+    assert!(ws.join("hello").is_file());
+    // The job changed: its tests also write a file they never wrote.
+    clean();
+    let makefile = MAKEFILE.replace(
+        "\techo tests passed\n",
+        "\techo new > notes.txt\n\techo tests passed\n",
+    );
+    std::fs::write(ws.join("Makefile"), makefile).unwrap();
+    let o = Cmd::supervised(Policy::file(&learnt), &["make", "-s", "check"])
+        .cwd(&ws)
+        .env("SCRATCH", ws.join("scratch"))
+        .run();
+    assert_ne!(o.code, 0, "{o}");
+    assert!(o.stderr.contains("notes.txt: Permission denied"), "{o}");
+    assert!(!ws.join("notes.txt").exists(), "{o}");
 }
