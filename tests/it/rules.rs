@@ -23,6 +23,20 @@ pub fn rules(body: &str) -> Policy {
     ))
 }
 
+/// Makes the files (a path ending in `/`: a directory) of `entries`
+/// (relative path, content) under `root`.
+fn tree(root: &Path, entries: &[(&str, &str)]) {
+    for (p, content) in entries {
+        let path = root.join(p);
+        if p.ends_with('/') {
+            std::fs::create_dir_all(&path).unwrap();
+        } else {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+        }
+    }
+}
+
 /// argv for the static probe with `args`.
 fn probe(args: &[&str]) -> Vec<std::ffi::OsString> {
     Kind::Musl.probe_argv(args)
@@ -143,17 +157,17 @@ pub fn dns_server(table: &[(&str, Ipv4Addr)]) -> u16 {
 fn the_most_specific_rule_wins_with_its_errno() {
     let t = tempdir();
     let r = canon(&t);
-    for (p, c) in [
-        ("pub/a.txt", "a"),
-        ("pub/secret/key", "k"),
-        ("pub/secret/ok.txt", "ok"),
-        ("etc/x.conf", "x"),
-        ("etc/y.txt", "y"),
-        ("other/f", "f"),
-    ] {
-        std::fs::create_dir_all(r.join(p).parent().unwrap()).unwrap();
-        std::fs::write(r.join(p), c).unwrap();
-    }
+    tree(
+        &r,
+        &[
+            ("pub/a.txt", "a"),
+            ("pub/secret/key", "k"),
+            ("pub/secret/ok.txt", "ok"),
+            ("etc/x.conf", "x"),
+            ("etc/y.txt", "y"),
+            ("other/f", "f"),
+        ],
+    );
     let policy = rules(
         r#"default = { read = "deny" },
            { "allow", "read", "$R/pub/" },
@@ -197,10 +211,7 @@ fn the_most_specific_rule_wins_with_its_errno() {
 fn decisions_are_on_the_resolved_path() {
     let t = tempdir();
     let r = canon(&t);
-    std::fs::create_dir_all(r.join("ws")).unwrap();
-    std::fs::create_dir_all(r.join("secret")).unwrap();
-    std::fs::write(r.join("secret/key"), "k").unwrap();
-    std::fs::write(r.join("ws/file"), "f").unwrap();
+    tree(&r, &[("secret/key", "k"), ("ws/file", "f")]);
     std::os::unix::fs::symlink("../secret/key", r.join("ws/link")).unwrap();
     std::os::unix::fs::symlink("../secret/planted", r.join("ws/dangling")).unwrap();
     let policy = rules(
@@ -264,10 +275,7 @@ fn decisions_are_on_the_resolved_path() {
 fn failures_do_not_reveal_denied_places() {
     let t = tempdir();
     let r = canon(&t);
-    std::fs::create_dir_all(r.join("ok")).unwrap();
-    std::fs::create_dir_all(r.join("secret")).unwrap();
-    std::fs::write(r.join("secret/exists"), "").unwrap();
-    std::fs::write(r.join("ok/file"), "").unwrap();
+    tree(&r, &[("secret/exists", ""), ("ok/file", "")]);
     let policy = rules(
         r#"default = { read = "allow" },
            { "deny", "read", "$R/secret/" },"#,
@@ -298,13 +306,16 @@ fn failures_do_not_reveal_denied_places() {
 fn kinds_of_each_call() {
     let t = tempdir();
     let r = canon(&t);
-    for d in ["dropbox", "editable", "ws", "protected", "outside"] {
-        std::fs::create_dir_all(r.join(d)).unwrap();
-    }
-    std::fs::write(r.join("dropbox/existing"), "old").unwrap();
-    std::fs::write(r.join("editable/existing"), "old").unwrap();
-    std::fs::write(r.join("ws/a"), "a").unwrap();
-    std::fs::write(r.join("protected/p"), "p").unwrap();
+    tree(
+        &r,
+        &[
+            ("dropbox/existing", "old"),
+            ("editable/existing", "old"),
+            ("ws/a", "a"),
+            ("protected/p", "p"),
+            ("outside/", ""),
+        ],
+    );
     let policy = rules(
         r#"default = { read = "allow" },
            { "allow", "create", "$R/dropbox/" },

@@ -25,33 +25,11 @@ pub const FOLD_MIN: usize = 4;
 /// …at least this many components deep.
 pub const FOLD_DEPTH: usize = 3;
 
-/// A kind of the rules format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    Read,
-    Write,
-    Create,
-    Delete,
-    Connect,
-    Bind,
-    Resolve,
-}
+/// The kinds of the rules format (docs/rules.md).
+pub use crate::policy::rules::Kind;
 
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Read => "read",
-            Kind::Write => "write",
-            Kind::Create => "create",
-            Kind::Delete => "delete",
-            Kind::Connect => "connect",
-            Kind::Bind => "bind",
-            Kind::Resolve => "resolve",
-        }
-    }
-
-    const FILES: [Kind; 4] = [Kind::Read, Kind::Write, Kind::Create, Kind::Delete];
-}
+/// The file kinds, in the order the policy lists them.
+const FILES: [Kind; 4] = [Kind::Read, Kind::Write, Kind::Create, Kind::Delete];
 
 /// What a learning run saw.
 #[derive(Default, Debug)]
@@ -268,7 +246,7 @@ pub fn policy(seen: &Seen, cmd: &str) -> String {
          default = { read = \"deny\", write = \"deny\", create = \"deny\", delete = \"deny\",\n              \
          connect = \"deny\", bind = \"deny\", resolve = \"deny\" },\n",
     );
-    for k in Kind::FILES {
+    for k in FILES {
         let pats = patterns(seen, k);
         if !pats.is_empty() {
             let _ = writeln!(o, "  -- {}", k.name());

@@ -36,30 +36,14 @@ use mlua::{
 
 use super::{lua_err, Master, Shared, State};
 use crate::audit::{self, Key};
-use crate::dns::GaiError;
 use decide::{Answer, Choice};
 use set::{Refusal, Ruleset};
-use spec::Kind;
-
-/// The getaddrinfo error names of the spec.
-fn gai_name(e: GaiError) -> &'static str {
-    match e {
-        GaiError::Again => "again",
-        GaiError::Badflags => "badflags",
-        GaiError::Fail => "fail",
-        GaiError::Family => "family",
-        GaiError::Memory => "memory",
-        GaiError::Noname => "noname",
-        GaiError::Service => "service",
-        GaiError::Socktype => "socktype",
-        GaiError::System => "system",
-    }
-}
+pub use spec::Kind;
 
 fn refusal_name(r: Refusal) -> &'static str {
     match r {
         Refusal::Errno(e) => super::errno::name(e).unwrap_or("EIO"),
-        Refusal::Gai(g) => gai_name(g),
+        Refusal::Gai(g) => g.name(),
     }
 }
 
@@ -125,7 +109,7 @@ impl Policy {
             }
             Answer::Slave => m.call_method::<()>("use_slave_credentials", ())?,
             Answer::Refuse(Refusal::Errno(e)) => m.call_method::<()>("send", (-1, e))?,
-            Answer::Refuse(Refusal::Gai(g)) => m.call_method::<()>("send", gai_name(g))?,
+            Answer::Refuse(Refusal::Gai(g)) => m.call_method::<()>("send", g.name())?,
         }
         Ok(c.text)
     }

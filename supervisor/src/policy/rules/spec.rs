@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 /// What a request does to its subject (docs/rules.md lists which request
 /// is which kinds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Read,
     Write,
