@@ -9,6 +9,7 @@
 
 pub mod act;
 pub mod dns;
+pub mod doorbell;
 pub mod exit;
 pub mod interrupt;
 pub mod launch;

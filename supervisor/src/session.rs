@@ -1,9 +1,10 @@
 //! One run: the started program, its listener, and the request loop that
 //! feeds the policy.
 //!
-//! The loop runs on the main thread: poll the listener, the program's pidfd
-//! and a signalfd; receive; decode (one copy of every argument); validate;
-//! hand the request to the policy.  Requests the policy never sees (invalid
+//! The loop runs on the main thread: receive (blocking, woken by the
+//! [`Doorbell`] for the program's exit, signals and name lookups; or, with
+//! no bell thread, after polling all of them); decode (one copy of every
+//! argument); validate; hand the request to the policy.  Requests the policy never sees (invalid
 //! arguments, fd-only stats) are answered here.  Work that may block is
 //! answered from a blocking thread so that it never stalls other requests.
 
@@ -21,6 +22,7 @@ use nix::unistd::Pid;
 use crate::act::net::Socket;
 use crate::act::{self, Outcome};
 use crate::dns::Dns;
+use crate::doorbell::{Doorbell, Received};
 use crate::interrupt::Watch;
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};
@@ -55,6 +57,8 @@ pub struct Session {
     /// The DNS stub, started at the program's first lookup.
     dns: Option<Dns>,
     dns_failed: bool,
+    /// Wakes the blocking receive for everything else; `None`: poll.
+    bell: Option<Doorbell>,
     /// Every file request is answered `use_slave_credentials` (the policy
     /// returned without receiving): see [`Session::serve_continue`].
     continue_files: bool,
@@ -91,6 +95,8 @@ impl Session {
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(LaunchError::Setup)?;
         let proc = sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?;
+        // After the mask: the bell thread must not take those signals.
+        let bell = Doorbell::start(&[child.pidfd.as_fd(), sigfd.as_fd()]);
         Ok(Session {
             listener: Arc::new(Listener::new(child.listener)),
             proc: Arc::new(proc),
@@ -103,6 +109,7 @@ impl Session {
             status: None,
             dns: None,
             dns_failed: false,
+            bell,
             continue_files: false,
         })
     }
@@ -114,10 +121,33 @@ impl Session {
     /// Waits for the next request for the policy, answering the others.
     pub fn next_request(&mut self) -> Next {
         loop {
-            if let Some(q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
-                return Next::Lookup(q);
-            }
-            let (sig, notif, dead) = {
+            let woke = self.bell.as_ref().map(|b| b.wait(&self.listener));
+            let (sig, notif, dead) = if let Some(r) = woke {
+                match r {
+                    // Look at everything the bell watches.
+                    Ok(Received::Rang) => {
+                        if let Some(q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
+                            return Next::Lookup(q);
+                        }
+                        (true, false, true)
+                    }
+                    Ok(Received::Notif(n)) => {
+                        if let Some(p) = self.dispatch(n) {
+                            return Next::Request(p);
+                        }
+                        continue;
+                    }
+                    Ok(Received::Nothing) => continue,
+                    Ok(Received::Hangup) => (false, false, true),
+                    Err(e) => {
+                        eprintln!("supervisor: receiving a notification failed: {e}");
+                        return Next::Exited(self.kill_and_reap(crate::exit::SUPERVISOR));
+                    }
+                }
+            } else {
+                if let Some(q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
+                    return Next::Lookup(q);
+                }
                 let mut fds = vec![
                     PollFd::new(self.listener.fd(), PollFlags::POLLIN),
                     PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
@@ -292,7 +322,17 @@ impl Session {
                 upstream: DNS_UPSTREAM.get().copied(),
             };
             match Dns::start(cfg) {
-                Ok(d) => self.dns = Some(d),
+                Ok(d) => {
+                    if let Some(bell) = &self.bell {
+                        if let Err(e) = bell.watch(d.wake_fd()) {
+                            // Lookups would wait for the next notification.
+                            eprintln!("supervisor: cannot watch the DNS stub, name lookups will fail: {e}");
+                            self.dns_failed = true;
+                            return None;
+                        }
+                    }
+                    self.dns = Some(d)
+                }
                 Err(e) => {
                     eprintln!("supervisor: cannot start the DNS stub, name lookups will fail: {e}");
                     self.dns_failed = true;
