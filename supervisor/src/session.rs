@@ -429,8 +429,8 @@ pub fn answer(l: &Listener, id: u64, o: Outcome) {
     match o {
         Outcome::Value(v) => l.reply_value(id, v),
         Outcome::Fail(e) => l.reply_errno(id, e),
-        Outcome::Fd { fd, cloexec } => match l.inject(id, fd.as_fd(), cloexec) {
-            Ok(n) => l.reply_value(id, n.into()),
+        Outcome::Fd { fd, cloexec } => match l.inject_reply(id, fd.as_fd(), cloexec) {
+            Ok(_) => {}
             Err(Errno::ENOENT) => {}
             Err(e) => l.reply_errno(id, e),
         },
