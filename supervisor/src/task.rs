@@ -113,11 +113,20 @@ impl Task {
     /// Opens `/proc/<tid>/<name>` with O_PATH, following magic links
     /// (`cwd`, `root`, `fd/N`): the program's object, not its name.
     pub fn open_path(&mut self, name: &str) -> Result<OwnedFd, Errno> {
-        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
-        let dir = self.dir()?;
-        let fd = sys::openat(dir, &c, libc::O_PATH | libc::O_CLOEXEC, 0);
+        let flags = libc::O_PATH | libc::O_CLOEXEC;
         self.dirty = true;
-        fd
+        match &self.dir {
+            Some(dir) => {
+                let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+                sys::openat(dir.as_fd(), &c, flags, 0)
+            }
+            // `/proc/<tid>/<name>` in one lookup: the directory is only
+            // opened (and kept) for the reads that need it.
+            None => {
+                let c = CString::new(format!("{}/{name}", self.tid)).map_err(|_| Errno::EINVAL)?;
+                sys::openat(self.proc.as_fd(), &c, flags, 0)
+            }
+        }
     }
 
     /// The program's root directory.
