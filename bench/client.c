@@ -6,9 +6,21 @@
  *   client getppid N      N x getppid()   (not trapped)
  *   client readzero N     N x read(1 byte) from one /dev/zero descriptor
  *                         (not trapped; the one open happens before timing)
+ *   client par N FILE P T P processes x T threads, each N x (open + close);
+ *                         all start together (a pipe barrier, untrapped);
+ *                         prints the wall-clock ns per operation of the
+ *                         whole (the inverse of the throughput)
+ *   client stall N FILE   one thread N x (open + close), timing each; prints
+ *                         the 99th percentile in ns, while a second thread is
+ *                         blocked in a connect that never completes: to a
+ *                         loopback listener whose accept queue is full (its
+ *                         SYNs are dropped, the connect retries for minutes)
+ *   client idle N FILE    the same with the second thread blocked in a read
+ *                         of a pipe instead (untrapped): the baseline
  *
- * Prints the mean elapsed nanoseconds per operation on stdout.  A short
- * warm-up (N/10, at most 1000 operations) precedes the timed loop.
+ * Prints the mean elapsed nanoseconds per operation on stdout (par, stall,
+ * idle: see above).  A short warm-up (N/10, at most 1000 operations)
+ * precedes the timed loop.
  *
  * Every call must succeed; with CLIENT_EXPECT=ENAME (e.g. EACCES) every
  * open/stat must fail with that errno instead.  Otherwise the client exits
@@ -19,8 +31,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,15 +90,160 @@ static void op_readzero(long n, const char *unused) {
         }
 }
 
+static long warm_count(long n) { return n / 10 < 1000 ? n / 10 : 1000; }
+
+/* ---- par: P processes x T threads */
+
+static const char *par_file;
+static long par_n;
+static int go_pipe[2], ready_pipe[2];
+
+static void *par_thread(void *arg) {
+    (void)arg;
+    op_open(warm_count(par_n), par_file);
+    char c = 0;
+    if (write(ready_pipe[1], &c, 1) != 1) exit(1);
+    if (read(go_pipe[0], &c, 1) != 0) exit(1); /* EOF: go */
+    op_open(par_n, par_file);
+    return NULL;
+}
+
+static void par_process(int threads) {
+    pthread_t t[64];
+    for (int i = 0; i < threads; i++)
+        if (pthread_create(&t[i], NULL, par_thread, NULL)) {
+            fprintf(stderr, "client: pthread_create failed\n");
+            exit(1);
+        }
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+}
+
+static int op_par(long n, const char *file, int procs, int threads) {
+    par_file = file;
+    par_n = n;
+    if (pipe(go_pipe) || pipe(ready_pipe)) {
+        perror("client: pipe");
+        return 1;
+    }
+    pid_t kids[64];
+    for (int i = 0; i < procs; i++) {
+        kids[i] = fork();
+        if (kids[i] < 0) {
+            perror("client: fork");
+            return 1;
+        }
+        if (kids[i] == 0) {
+            close(go_pipe[1]);
+            par_process(threads);
+            _exit(0);
+        }
+    }
+    close(go_pipe[0]);
+    char c;
+    for (int i = 0; i < procs * threads; i++)
+        if (read(ready_pipe[0], &c, 1) != 1) {
+            fprintf(stderr, "client: a worker died before the start\n");
+            return 1;
+        }
+    long long t0 = now_ns();
+    close(go_pipe[1]); /* every worker reads EOF: go */
+    int failed = 0;
+    for (int i = 0; i < procs; i++) {
+        int st;
+        if (waitpid(kids[i], &st, 0) != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st)) failed = 1;
+    }
+    long long t1 = now_ns();
+    if (failed) {
+        fprintf(stderr, "client: a worker failed\n");
+        return 1;
+    }
+    printf("%.1f\n", (double)(t1 - t0) / ((double)n * procs * threads));
+    return 0;
+}
+
+/* ---- stall / idle: p99 of one thread's opens while another is blocked */
+
+static struct sockaddr_in stall_addr;
+static volatile int stall_done;
+static int idle_pipe[2];
+
+static void *stall_thread(void *arg) {
+    if (arg) { /* idle: a read that never completes, untrapped */
+        char c;
+        if (read(idle_pipe[0], &c, 1) < 0) { /* nothing to do */ }
+    } else {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        connect(fd, (struct sockaddr *)&stall_addr, sizeof stall_addr);
+    }
+    stall_done = 1;
+    return NULL;
+}
+
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static int op_stall(long n, const char *file, int idle) {
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    stall_addr.sin_family = AF_INET;
+    stall_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof stall_addr;
+    if (l < 0 || bind(l, (struct sockaddr *)&stall_addr, sl) || listen(l, 0) ||
+        getsockname(l, (struct sockaddr *)&stall_addr, &sl)) {
+        perror("client: listener");
+        return 1;
+    }
+    /* Fill the accept queue (backlog 0: one connection), then some: later
+     * SYNs are dropped and a blocking connect retries for minutes. */
+    for (int i = 0; i < 4; i++) {
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        connect(c, (struct sockaddr *)&stall_addr, sizeof stall_addr);
+    }
+    usleep(100000);
+    if (pipe(idle_pipe)) {
+        perror("client: pipe");
+        return 1;
+    }
+    pthread_t t;
+    if (pthread_create(&t, NULL, stall_thread, idle ? (void *)1 : NULL)) {
+        fprintf(stderr, "client: pthread_create failed\n");
+        return 1;
+    }
+    usleep(200000); /* the connect is in flight (or the read blocked) */
+    long long *lat = malloc(sizeof *lat * (size_t)n);
+    if (!lat) return 1;
+    op_open(warm_count(n), file);
+    for (long i = 0; i < n; i++) {
+        long long t0 = now_ns();
+        int fd = open(file, O_RDONLY);
+        lat[i] = now_ns() - t0;
+        check(fd >= 0, "open");
+        close(fd);
+    }
+    if (stall_done) {
+        fprintf(stderr, "client: the blocked %s completed during the measurement\n",
+                idle ? "read" : "connect");
+        return 1;
+    }
+    qsort(lat, (size_t)n, sizeof *lat, cmp_ll);
+    printf("%lld\n", lat[(n * 99) / 100]);
+    fflush(stdout);
+    _exit(0); /* the other thread is still blocked */
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: client open|stat N FILE | getppid N | readzero N\n");
+        fprintf(stderr, "usage: client open|stat N FILE | getppid N | readzero N | par N FILE P T"
+                        " | stall|idle N FILE\n");
         return 2;
     }
     const char *op = argv[1], *file = argc > 3 ? argv[3] : NULL;
     long n = atol(argv[2]);
     void (*run)(long, const char *);
-    if (!strcmp(op, "open")) run = op_open;
+    int par = !strcmp(op, "par"), stall = !strcmp(op, "stall"), idle = !strcmp(op, "idle");
+    if (par || stall || idle) run = op_open; /* the operation measured */
+    else if (!strcmp(op, "open")) run = op_open;
     else if (!strcmp(op, "stat")) run = op_stat;
     else if (!strcmp(op, "getppid")) run = op_getppid;
     else if (!strcmp(op, "readzero")) run = op_readzero;
@@ -105,12 +266,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "client: unsupported CLIENT_EXPECT=%s\n", e);
         return 2;
     }
+    if (par) {
+        int procs = argc > 5 ? atoi(argv[4]) : 0, threads = argc > 5 ? atoi(argv[5]) : 0;
+        if (procs < 1 || procs > 64 || threads < 1 || threads > 64) {
+            fprintf(stderr, "client: par needs P and T in 1..64\n");
+            return 2;
+        }
+        return op_par(n, file, procs, threads);
+    }
+    if (stall || idle) return op_stall(n, file, idle);
     if (run == op_readzero && (zero_fd = open("/dev/zero", O_RDONLY)) < 0) {
         perror("client: open /dev/zero");
         return 1;
     }
-    long warm = n / 10 < 1000 ? n / 10 : 1000;
-    run(warm, file);
+    run(warm_count(n), file);
     long long t0 = now_ns();
     run(n, file);
     long long t1 = now_ns();

@@ -2,20 +2,29 @@
  * does the same job as `supervisor`, used as the floor the benchmark
  * compares against.
  *
- *   ref_supervisor [--no-sync] [--count] MODE -- PROGRAM ARGS...
+ *   ref_supervisor [--no-sync] [--count] [--poll] MODE -- PROGRAM ARGS...
  *
  * MODE
  *   continue           every request: SECCOMP_USER_NOTIF_FLAG_CONTINUE
- *   broker             open/openat: read the path (process_vm_readv), check
- *                      the id is still valid, open it here (relative paths
- *                      through /proc/<pid>/cwd or /proc/<pid>/fd/<dirfd>),
- *                      SECCOMP_IOCTL_NOTIF_ADDFD, then SECCOMP_IOCTL_NOTIF_SEND
- *                      with the fd number; everything else: CONTINUE
- *   broker-addfd-send  the same, with SECCOMP_ADDFD_FLAG_SEND (one ioctl)
+ *   inspect            read the path argument (process_vm_readv), check the
+ *                      id is still valid, then CONTINUE: the least a
+ *                      supervisor showing its policy the arguments does
+ *   broker             open/openat: read the path, check the id is still
+ *                      valid, open it here (relative paths through
+ *                      /proc/<pid>/cwd or /proc/<pid>/fd/<dirfd>), install it
+ *                      and answer with its number in one
+ *                      SECCOMP_IOCTL_NOTIF_ADDFD (SECCOMP_ADDFD_FLAG_SEND);
+ *                      stat/lstat/newfstatat: read the path, check, stat it
+ *                      here, write the result with process_vm_writev, SEND;
+ *                      everything else: CONTINUE
+ *   broker-two-step    the same, with ADDFD then a separate SEND of the number
  *   allow              no listener: a one-instruction SECCOMP_RET_ALLOW filter,
  *                      the cost of merely being under seccomp
  * --no-sync            do not set SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
  * --count              at exit, print the number of notifications to stderr
+ * --poll               poll() the listener, a pidfd of the child and a signalfd
+ *                      before every RECV, as an event loop that waits for other
+ *                      things too would (the cost of not blocking in RECV)
  *
  * The child sets no_new_privs, loads the filter (NEW_LISTENER |
  * WAIT_KILLABLE_RECV), hands the listener over with SCM_RIGHTS and execs.
@@ -34,8 +43,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -147,67 +159,117 @@ static int read_path(pid_t pid, unsigned long addr, char *buf, size_t size) {
     return -ENAMETOOLONG;
 }
 
-enum mode { CONTINUE, BROKER, BROKER_ADDFD_SEND, ALLOW };
+enum mode { CONTINUE, INSPECT, BROKER, BROKER_TWO_STEP, ALLOW };
+
+/* The path argument of a trapped call: its register, and the dirfd of the
+ * *at calls (AT_FDCWD otherwise). */
+static unsigned long path_arg(const struct seccomp_notif *req, int *dirfd) {
+    const __u64 *a = req->data.args;
+    *dirfd = AT_FDCWD;
+    switch (req->data.nr) {
+    case SYS_openat: case SYS_openat2: case SYS_newfstatat: case SYS_statx:
+    case SYS_unlinkat: case SYS_renameat: case SYS_renameat2: case SYS_faccessat:
+    case SYS_faccessat2: case SYS_mkdirat:
+        *dirfd = (int)a[0];
+        return a[1];
+    default:
+        return a[0];
+    }
+}
+
+/* Reads the path argument and checks the notification is still valid;
+ * the full name to use here in `full`.  Returns 0, a negative errno, or 1
+ * when the notification is gone (nothing to answer). */
+static int take_path(int listener, const struct seccomp_notif *req, char *full, size_t size) {
+    int dirfd;
+    char path[4096];
+    unsigned long ptr = path_arg(req, &dirfd);
+    int r = read_path(req->pid, ptr, path, sizeof path);
+    /* The copy is only trusted if the thread is still in this very call. */
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0) return 1;
+    if (r < 0) return r;
+    if (path[0] == '/')
+        snprintf(full, size, "%s", path);
+    else if (dirfd == AT_FDCWD)
+        snprintf(full, size, "/proc/%d/cwd/%s", req->pid, path);
+    else
+        snprintf(full, size, "/proc/%d/fd/%d/%s", req->pid, dirfd, path);
+    return 0;
+}
+
+static void send_resp(int listener, __u64 id, long val, int error) {
+    struct seccomp_notif_resp resp = {.id = id, .val = val, .error = error};
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
 
 /* Performs open/openat for the program; answers the notification. */
 static void broker_open(int listener, const struct seccomp_notif *req, enum mode mode) {
-    struct seccomp_notif_resp resp = {.id = req->id};
     const __u64 *a = req->data.args;
     int is_openat = req->data.nr == SYS_openat;
-    int dirfd = is_openat ? (int)a[0] : AT_FDCWD;
-    unsigned long ptr = is_openat ? a[1] : a[0];
     int flags = (int)(is_openat ? a[2] : a[1]);
     mode_t fmode = (mode_t)(is_openat ? a[3] : a[2]);
-    char path[4096], full[4096 + 64];
-    int r = read_path(req->pid, ptr, path, sizeof path);
-    /* The copy is only trusted if the thread is still in this very call. */
-    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0) return;
-    if (r == 0 && path[0] != '/') {
-        if (dirfd == AT_FDCWD)
-            snprintf(full, sizeof full, "/proc/%d/cwd/%s", req->pid, path);
-        else
-            snprintf(full, sizeof full, "/proc/%d/fd/%d/%s", req->pid, dirfd, path);
-    } else if (r == 0) {
-        memcpy(full, path, strlen(path) + 1);
-    }
+    char full[4096 + 64];
+    int r = take_path(listener, req, full, sizeof full);
+    if (r == 1) return;
     int fd = r < 0 ? r : openat(AT_FDCWD, full, flags | O_CLOEXEC, fmode);
     if (fd < 0) {
-        resp.error = r < 0 ? r : -errno;
-        ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        send_resp(listener, req->id, 0, r < 0 ? r : -errno);
         return;
     }
     struct seccomp_notif_addfd add = {
         .id = req->id,
-        .flags = mode == BROKER_ADDFD_SEND ? SECCOMP_ADDFD_FLAG_SEND : 0,
+        .flags = mode == BROKER ? SECCOMP_ADDFD_FLAG_SEND : 0,
         .srcfd = (__u32)fd,
         .newfd_flags = (__u32)(flags & O_CLOEXEC),
     };
     int newfd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
     int err = errno;
     close(fd);
-    if (mode == BROKER_ADDFD_SEND) return; /* answered (or gone) */
-    if (newfd < 0) {
-        if (err == ENOENT) return; /* the thread is gone */
-        resp.error = -err;
-    } else {
-        resp.val = newfd;
+    if (newfd < 0 && err == ENOENT) return; /* the thread is gone */
+    if (newfd >= 0 && mode == BROKER) return; /* installed and answered */
+    send_resp(listener, req->id, newfd < 0 ? 0 : newfd, newfd < 0 ? -err : 0);
+}
+
+/* Performs stat/lstat/newfstatat for the program; answers it. */
+static void broker_stat(int listener, const struct seccomp_notif *req) {
+    const __u64 *a = req->data.args;
+    int nr = req->data.nr;
+    unsigned long out = nr == SYS_newfstatat ? a[2] : a[1];
+    int flags = nr == SYS_lstat ? AT_SYMLINK_NOFOLLOW : nr == SYS_newfstatat ? (int)a[3] : 0;
+    if (flags & ~AT_SYMLINK_NOFOLLOW) { /* AT_EMPTY_PATH and the like: not here */
+        struct seccomp_notif_resp resp = {.id = req->id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+        ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        return;
     }
-    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    char full[4096 + 64];
+    struct stat st;
+    int r = take_path(listener, req, full, sizeof full);
+    if (r == 1) return;
+    if (r == 0 && fstatat(AT_FDCWD, full, &st, flags) < 0) r = -errno;
+    if (r == 0) {
+        struct iovec l = {.iov_base = &st, .iov_len = sizeof st};
+        struct iovec rv = {.iov_base = (void *)out, .iov_len = sizeof st};
+        if (process_vm_writev(req->pid, &l, 1, &rv, 1, 0) != (ssize_t)sizeof st) r = -EFAULT;
+    }
+    send_resp(listener, req->id, 0, r);
 }
 
 int main(int argc, char **argv) {
-    int sync_wake = 1, i = 1;
+    int sync_wake = 1, use_poll = 0, i = 1;
     enum mode mode;
     for (; i < argc && !strncmp(argv[i], "--", 2) && argv[i][2]; i++) {
         if (!strcmp(argv[i], "--no-sync")) sync_wake = 0;
         else if (!strcmp(argv[i], "--count")) count_requests = 1;
+        else if (!strcmp(argv[i], "--poll")) use_poll = 1;
         else die("unknown option %s", argv[i]);
     }
     if (i + 2 >= argc || strcmp(argv[i + 1], "--"))
-        die("usage: ref_supervisor [--no-sync] [--count] continue|broker|broker-addfd-send|allow -- PROGRAM ARGS...");
+        die("usage: ref_supervisor [--no-sync] [--count] [--poll] "
+            "continue|inspect|broker|broker-two-step|allow -- PROGRAM ARGS...");
     if (!strcmp(argv[i], "continue")) mode = CONTINUE;
+    else if (!strcmp(argv[i], "inspect")) mode = INSPECT;
     else if (!strcmp(argv[i], "broker")) mode = BROKER;
-    else if (!strcmp(argv[i], "broker-addfd-send")) mode = BROKER_ADDFD_SEND;
+    else if (!strcmp(argv[i], "broker-two-step")) mode = BROKER_TWO_STEP;
     else if (!strcmp(argv[i], "allow")) mode = ALLOW;
     else die("unknown mode %s", argv[i]);
     char **prog = argv + i + 2;
@@ -250,17 +312,44 @@ int main(int argc, char **argv) {
         die("SECCOMP_IOCTL_NOTIF_SET_FLAGS: %m");
     sigprocmask(SIG_SETMASK, &old, NULL);
 
+    struct pollfd pfd[3] = {{.fd = listener, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
+    if (use_poll) {
+        sigset_t watched;
+        sigemptyset(&watched);
+        sigaddset(&watched, SIGUSR2); /* never sent: only the cost of watching */
+        pfd[1].fd = (int)syscall(SYS_pidfd_open, child, 0);
+        pfd[2].fd = signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (pfd[1].fd < 0 || pfd[2].fd < 0) die("pidfd_open/signalfd: %m");
+        pfd[1].events = pfd[2].events = POLLIN;
+    }
     for (;;) {
         struct seccomp_notif req;
+        if (use_poll) {
+            if (poll(pfd, 3, -1) < 0) continue; /* EINTR */
+            if (!(pfd[0].revents & POLLIN)) {
+                if (pfd[0].revents & (POLLHUP | POLLERR)) pause(); /* SIGCHLD exits */
+                continue;
+            }
+        }
         memset(&req, 0, sizeof req); /* the kernel wants it zeroed */
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
             if (errno == EINTR || errno == ENOENT) continue;
             die("SECCOMP_IOCTL_NOTIF_RECV: %m");
         }
         requests++;
-        if (mode != CONTINUE && (req.data.nr == SYS_open || req.data.nr == SYS_openat)) {
+        int nr = req.data.nr;
+        if ((mode == BROKER || mode == BROKER_TWO_STEP) && (nr == SYS_open || nr == SYS_openat)) {
             broker_open(listener, &req, mode);
             continue;
+        }
+        if ((mode == BROKER || mode == BROKER_TWO_STEP) &&
+            (nr == SYS_stat || nr == SYS_lstat || nr == SYS_newfstatat)) {
+            broker_stat(listener, &req);
+            continue;
+        }
+        if (mode == INSPECT) {
+            char full[4096 + 64];
+            if (take_path(listener, &req, full, sizeof full) == 1) continue; /* gone */
         }
         struct seccomp_notif_resp resp = {.id = req.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
         ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);

@@ -81,6 +81,14 @@ pub const TABLE: &[(Sys, &str, Disposition)] = &[
 ];
 
 impl Sys {
+    /// A socket call (connect, bind, the sends)?
+    pub fn is_socket(self) -> bool {
+        matches!(
+            self,
+            Sys::Connect | Sys::Bind | Sys::Listen | Sys::Sendto | Sys::Sendmsg | Sys::Sendmmsg
+        )
+    }
+
     /// The kernel's name of the syscall.
     pub fn name(self) -> &'static str {
         TABLE

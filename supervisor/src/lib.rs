@@ -10,6 +10,7 @@
 pub mod act;
 pub mod audit;
 pub mod dns;
+pub mod doorbell;
 pub mod exit;
 pub mod fuzzing;
 pub mod interrupt;

@@ -1,9 +1,10 @@
 //! One run: the started program, its listener, and the request loop that
 //! feeds the policy.
 //!
-//! The loop runs on the main thread: poll the listener, the program's pidfd
-//! and a signalfd; receive; decode (one copy of every argument); validate;
-//! hand the request to the policy.  Requests the policy never sees (invalid
+//! The loop runs on the main thread: receive (blocking, woken by the
+//! [`Doorbell`] for the program's exit, signals and name lookups; or, with
+//! no bell thread, after polling all of them); decode (one copy of every
+//! argument); validate; hand the request to the policy.  Requests the policy never sees (invalid
 //! arguments, fd-only stats) are answered here.  Work that may block is
 //! answered from a blocking thread so that it never stalls other requests.
 
@@ -22,6 +23,7 @@ use crate::act::net::Socket;
 use crate::act::{self, Outcome};
 use crate::audit;
 use crate::dns::Dns;
+use crate::doorbell::{Doorbell, Received};
 use crate::interrupt::Watch;
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};
@@ -57,6 +59,11 @@ pub struct Session {
     /// The DNS stub, started at the program's first lookup.
     dns: Option<Dns>,
     dns_failed: bool,
+    /// Wakes the blocking receive for everything else; `None`: poll.
+    bell: Option<Doorbell>,
+    /// Every file request is answered `use_slave_credentials` (the policy
+    /// returned without receiving): see [`Session::serve_continue`].
+    continue_files: bool,
 }
 
 /// The upstream name server for lookups the policy forwards (`--dns-upstream`);
@@ -91,6 +98,8 @@ impl Session {
             .map_err(LaunchError::Setup)?;
         let proc = sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?;
         audit::program_started(child.pid.as_raw());
+        // After the mask: the bell thread must not take those signals.
+        let bell = Doorbell::start(&[child.pidfd.as_fd(), sigfd.as_fd()]);
         Ok(Session {
             listener: Arc::new(Listener::new(child.listener)),
             proc: Arc::new(proc),
@@ -103,6 +112,8 @@ impl Session {
             status: None,
             dns: None,
             dns_failed: false,
+            bell,
+            continue_files: false,
         })
     }
 
@@ -119,11 +130,35 @@ impl Session {
     /// Waits for the next request for the policy, answering the others.
     pub fn next_request(&mut self) -> Next {
         loop {
-            if let Some(mut q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
-                q.audit = audit::lookup(&q);
-                return Next::Lookup(q);
-            }
-            let (sig, notif, dead) = {
+            let woke = self.bell.as_ref().map(|b| b.wait(&self.listener));
+            let (sig, notif, dead) = if let Some(r) = woke {
+                match r {
+                    // Look at everything the bell watches.
+                    Ok(Received::Rang) => {
+                        if let Some(mut q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
+                            q.audit = audit::lookup(&q);
+                            return Next::Lookup(q);
+                        }
+                        (true, false, true)
+                    }
+                    Ok(Received::Notif(n)) => {
+                        if let Some(p) = self.dispatch(n) {
+                            return Next::Request(p);
+                        }
+                        continue;
+                    }
+                    Ok(Received::Nothing) => continue,
+                    Ok(Received::Hangup) => (false, false, true),
+                    Err(e) => {
+                        eprintln!("supervisor: receiving a notification failed: {e}");
+                        return Next::Exited(self.kill_and_reap(crate::exit::SUPERVISOR));
+                    }
+                }
+            } else {
+                if let Some(mut q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
+                    q.audit = audit::lookup(&q);
+                    return Next::Lookup(q);
+                }
                 let mut fds = vec![
                     PollFd::new(self.listener.fd(), PollFlags::POLLIN),
                     PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
@@ -189,6 +224,14 @@ impl Session {
             self.listener.reply_errno(n.id, Errno::ENOSYS);
             return None;
         };
+        if self.continue_files && !sys.is_socket() && !audit::enabled() {
+            // The policy's answer, whatever the arguments: the kernel runs
+            // the call as it would without the supervisor (invalid ones
+            // included), so nothing is copied, checked or decided here.
+            // (With an audit log the request is decoded, for its record.)
+            self.listener.reply_continue(n.id);
+            return None;
+        }
         match request::decode(sys, &n.data, n.pid) {
             Decoded::Fail(e) => {
                 audit::supervisor(n.id, "invalid arguments");
@@ -319,7 +362,17 @@ impl Session {
                 upstream: DNS_UPSTREAM.get().copied(),
             };
             match Dns::start(cfg) {
-                Ok(d) => self.dns = Some(d),
+                Ok(d) => {
+                    if let Some(bell) = &self.bell {
+                        if let Err(e) = bell.watch(d.wake_fd()) {
+                            // Lookups would wait for the next notification.
+                            eprintln!("supervisor: cannot watch the DNS stub, name lookups will fail: {e}");
+                            self.dns_failed = true;
+                            return None;
+                        }
+                    }
+                    self.dns = Some(d)
+                }
                 Err(e) => {
                     eprintln!("supervisor: cannot start the DNS stub, name lookups will fail: {e}");
                     self.dns_failed = true;
@@ -395,8 +448,12 @@ impl Session {
     }
 
     /// Serves every remaining request with `use_slave_credentials`, until
-    /// the program exits; returns the exit code.
+    /// the program exits; returns the exit code.  File requests are
+    /// answered as they arrive, without a copy of their arguments; socket
+    /// requests are still decoded, for the supervisor's own part in them
+    /// (name lookups go to its DNS stub).
     pub fn serve_continue(&mut self) -> i32 {
+        self.continue_files = true;
         loop {
             match self.next_request() {
                 Next::Request(p) => {
@@ -420,8 +477,8 @@ pub fn answer(l: &Listener, id: u64, o: Outcome) {
     match o {
         Outcome::Value(v) => l.reply_value(id, v),
         Outcome::Fail(e) => l.reply_errno(id, e),
-        Outcome::Fd { fd, cloexec } => match l.inject(id, fd.as_fd(), cloexec) {
-            Ok(n) => l.reply_value(id, n.into()),
+        Outcome::Fd { fd, cloexec } => match l.inject_reply(id, fd.as_fd(), cloexec) {
+            Ok(_) => {}
             Err(Errno::ENOENT) => audit::gone(id),
             Err(e) => l.reply_errno(id, e),
         },

@@ -38,7 +38,6 @@ pub struct Task {
     pub id: u64,
     listener: Arc<Listener>,
     proc: Arc<OwnedFd>,
-    dir: Option<OwnedFd>,
     status: Option<Status>,
     dirty: bool,
 }
@@ -58,7 +57,6 @@ impl Task {
             id,
             listener,
             proc,
-            dir: None,
             status: None,
             dirty: true,
         };
@@ -100,24 +98,18 @@ impl Task {
         }
     }
 
-    fn dir(&mut self) -> Result<BorrowedFd<'_>, Errno> {
-        if self.dir.is_none() {
-            let name = CString::new(self.tid.to_string()).expect("digits");
-            let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
-            self.dirty = true;
-            self.dir = Some(sys::openat(self.proc.as_fd(), &name, flags, 0)?);
-        }
-        Ok(self.dir.as_ref().expect("opened").as_fd())
+    /// Opens `/proc/<tid>/<name>` (one lookup from the supervisor's
+    /// `/proc`, no directory opened first).
+    fn open_in(&mut self, name: &str, flags: i32) -> Result<OwnedFd, Errno> {
+        let c = CString::new(format!("{}/{name}", self.tid)).map_err(|_| Errno::EINVAL)?;
+        self.dirty = true;
+        sys::openat(self.proc.as_fd(), &c, flags | libc::O_CLOEXEC, 0)
     }
 
     /// Opens `/proc/<tid>/<name>` with O_PATH, following magic links
     /// (`cwd`, `root`, `fd/N`): the program's object, not its name.
     pub fn open_path(&mut self, name: &str) -> Result<OwnedFd, Errno> {
-        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
-        let dir = self.dir()?;
-        let fd = sys::openat(dir, &c, libc::O_PATH | libc::O_CLOEXEC, 0);
-        self.dirty = true;
-        fd
+        self.open_in(name, libc::O_PATH)
     }
 
     /// The program's root directory.
@@ -164,10 +156,7 @@ impl Task {
 
     /// Is the program's descriptor `fd` close-on-exec?
     pub fn fd_cloexec(&mut self, fd: i32) -> Result<bool, Errno> {
-        let name = CString::new(format!("fdinfo/{fd}")).map_err(|_| Errno::EINVAL)?;
-        let dir = self.dir()?;
-        let f = sys::openat(dir, &name, libc::O_RDONLY | libc::O_CLOEXEC, 0);
-        self.dirty = true;
+        let f = self.open_in(&format!("fdinfo/{fd}"), libc::O_RDONLY);
         let f = f.map_err(|e| if e == Errno::ENOENT { Errno::EBADF } else { e })?;
         let mut buf = [0u8; 512];
         let n = nix::unistd::read(&f, &mut buf)?;
@@ -185,9 +174,7 @@ impl Task {
         if let Some(s) = self.status {
             return Ok(s);
         }
-        let dir = self.dir()?;
-        let fd = sys::openat(dir, c"status", libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
-        self.dirty = true;
+        let fd = self.open_in("status", libc::O_RDONLY)?;
         let mut buf = [0u8; 4096];
         let n = nix::unistd::read(&fd, &mut buf)?;
         let text = std::str::from_utf8(&buf[..n]).map_err(|_| Errno::EIO)?;

@@ -6,6 +6,10 @@
 use crate::util::{canon, tempdir, write_file, Cmd, Kind, Policy};
 
 fn abuse(kind: Kind, policy: &str) {
+    abuse_under(kind, policy, Policy::example(policy));
+}
+
+fn abuse_under(kind: Kind, label: &str, policy: Policy) {
     let tmp = tempdir();
     let root = canon(&tmp);
     let file = root.join("file");
@@ -31,9 +35,17 @@ fn abuse(kind: Kind, policy: &str) {
             "native run lacks {want:?}: {native}"
         );
     }
-    let out = Cmd::supervised(Policy::example(policy), &argv).run();
+    let out = Cmd::supervised(policy, &argv).run();
     out.assert_clean();
-    assert_eq!(out.stdout, native.stdout, "{kind:?} under {policy}: {out}");
+    assert_eq!(out.stdout, native.stdout, "{kind:?} under {label}: {out}");
+}
+
+/// A policy that returns without receiving: every request is left to the
+/// kernel without a copy of its arguments, so the kernel's own answers.
+#[test]
+fn bad_input_answered_as_the_kernel_does_without_a_loop_musl() {
+    let p = Policy::inline(r#"local _ = require("libc_service").master"#);
+    abuse_under(Kind::Musl, "a policy without a loop", p);
 }
 
 #[test]

@@ -159,15 +159,20 @@ fn upstream() -> (u16, Arc<AtomicUsize>) {
 
 #[test]
 fn forwarded_lookups_go_to_the_supervisors_resolver() {
-    for how in ["use_master_credentials", "use_slave_credentials"] {
+    // "no loop": a policy that returns without receiving leaves every
+    // request to use_slave_credentials, lookups included.
+    for how in ["use_master_credentials", "use_slave_credentials", "no loop"] {
         let (port, count) = upstream();
-        let p = format!(
-            r#"local master = require("libc_service").master
+        let p = match how {
+            "no loop" => r#"local _ = require("libc_service").master"#.to_string(),
+            _ => format!(
+                r#"local master = require("libc_service").master
                while true do
                  local f = master:receive()
                  if f == "getaddrinfo" then master:{how}() else master:use_master_credentials() end
                end"#
-        );
+            ),
+        };
         for (who, argv) in resolvers("upstream.example") {
             let before = count.load(Ordering::SeqCst);
             let o = Cmd::supervised(Policy::inline(&p), &argv)

@@ -8,6 +8,7 @@
 //! * `init_script`: init scripts (namespaces, Landlock, capabilities,
 //!   seccomp filters, errexit) before the program starts;
 //! * `observe`: the audit log (`--log`), `--summary`, `supervisor check`.
+//! * `waiting`: what ends the request loop's wait besides notifications.
 //!
 //! The C probes (tests/probes/*.c) are compiled once per run with
 //! `musl-gcc -static` and `gcc`; a missing compiler fails the tests.
@@ -30,3 +31,4 @@ mod observe;
 mod races;
 mod rules;
 mod soak;
+mod waiting;

@@ -96,14 +96,30 @@ impl Listener {
 
     /// Installs a duplicate of `fd` in the program; returns its number there.
     pub fn inject(&self, id: u64, fd: BorrowedFd, cloexec: bool) -> Result<i32, Errno> {
-        sys::addfd(self.fd(), id, fd, None, cloexec)
+        sys::addfd(self.fd(), id, fd, None, cloexec, false)
+    }
+
+    /// Installs a duplicate of `fd` in the program and answers the call
+    /// with its number there, in one step (`SECCOMP_ADDFD_FLAG_SEND`: no
+    /// second wake-up of the thread, and no window in which the descriptor
+    /// is installed but the call unanswered).  On an error the call is
+    /// still unanswered.
+    pub fn inject_reply(&self, id: u64, fd: BorrowedFd, cloexec: bool) -> Result<i32, Errno> {
+        if audit::stopped() {
+            return Ok(-1);
+        }
+        let r = sys::addfd(self.fd(), id, fd, None, cloexec, true);
+        if let Ok(n) = r {
+            audit::answered(id, Answered::Value(n.into()), true);
+        }
+        r
     }
 
     /// Installs a duplicate of `fd` in the program at number `at`,
     /// replacing what was there (`SECCOMP_ADDFD_FLAG_SETFD`).
     pub fn inject_at(&self, id: u64, fd: BorrowedFd, at: i32, cloexec: bool) -> Result<i32, Errno> {
         let at = u32::try_from(at).map_err(|_| Errno::EBADF)?;
-        sys::addfd(self.fd(), id, fd, Some(at), cloexec)
+        sys::addfd(self.fd(), id, fd, Some(at), cloexec, false)
     }
 
     /// Whether the answer reached the thread.

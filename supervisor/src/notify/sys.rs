@@ -61,6 +61,8 @@ const NOTIF_SET_FLAGS: u64 = ioc(IOC_W, 4, 8);
 pub const FLAG_CONTINUE: u32 = 1;
 /// `SECCOMP_ADDFD_FLAG_SETFD`.
 pub const ADDFD_FLAG_SETFD: u32 = 1;
+/// `SECCOMP_ADDFD_FLAG_SEND` (Linux 5.14).
+pub const ADDFD_FLAG_SEND: u32 = 2;
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`.
 pub const FD_SYNC_WAKE_UP: u64 = 1;
 
@@ -106,17 +108,20 @@ pub fn id_valid(listener: BorrowedFd, id: u64) -> bool {
 }
 
 /// `SECCOMP_IOCTL_NOTIF_ADDFD`: installs a duplicate of `src` in the
-/// notifying process; returns its number there.
+/// notifying process; returns its number there.  With `send`, that number
+/// is also the answer to the notification, in the same step.
 pub fn addfd(
     listener: BorrowedFd,
     id: u64,
     src: BorrowedFd,
     newfd: Option<u32>,
     cloexec: bool,
+    send: bool,
 ) -> Result<i32, Errno> {
     let a = NotifAddfd {
         id,
-        flags: if newfd.is_some() { ADDFD_FLAG_SETFD } else { 0 },
+        flags: if newfd.is_some() { ADDFD_FLAG_SETFD } else { 0 }
+            | if send { ADDFD_FLAG_SEND } else { 0 },
         srcfd: src.as_raw_fd() as u32,
         newfd: newfd.unwrap_or(0),
         newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },

@@ -1,0 +1,60 @@
+//! The request loop waits in a blocking receive; what is not a
+//! notification (the program's exit, a signal for the supervisor) must
+//! still end that wait (`doorbell`).  In each test the program is idle in
+//! untrapped calls when the event comes, so no notification wakes the loop.
+
+use std::time::{Duration, Instant};
+
+use crate::util::{busybox, Cmd, Policy, BUSYBOX};
+
+/// The policies the waiting loop runs under: a Lua loop, and none.
+fn policies() -> [(&'static str, Policy); 2] {
+    [
+        ("allow-all", Policy::example("allow-all")),
+        (
+            "no loop",
+            Policy::inline(r#"local _ = require("libc_service").master"#),
+        ),
+    ]
+}
+
+/// The program exits leaving a process that holds the filter and makes no
+/// trapped call: the run ends at once, with the program's status.
+#[test]
+fn the_run_ends_when_the_program_exits_beside_an_idle_daemon() {
+    // The pause lets the daemon make its trapped calls (the redirections)
+    // before the program exits.
+    let script =
+        format!("{BUSYBOX} sleep 30 </dev/null >/dev/null 2>&1 & {BUSYBOX} sleep 0.3; exit 5");
+    for (name, policy) in policies() {
+        let t0 = Instant::now();
+        let out = Cmd::supervised(policy, &busybox(&["sh", "-c", &script])).run();
+        out.assert_code(5);
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "{name}: the run outlived its program by {:?}: {out}",
+            t0.elapsed()
+        );
+    }
+}
+
+/// A signal sent to the supervisor while the program waits (in `wait`, for
+/// a child sleeping) reaches the program, whose trap ends it.
+#[test]
+fn a_signal_for_the_supervisor_reaches_a_waiting_program() {
+    let script = format!(
+        "trap 'echo got TERM; exit 7' TERM; {BUSYBOX} sleep 30 </dev/null >/dev/null 2>&1 & \
+         {BUSYBOX} sleep 0.3; kill -TERM $PPID; wait"
+    );
+    for (name, policy) in policies() {
+        let t0 = Instant::now();
+        let out = Cmd::supervised(policy, &busybox(&["sh", "-c", &script])).run();
+        out.assert_code(7);
+        assert_eq!(out.stdout, "got TERM\n", "{name}: {out}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "{name}: the signal took {:?} to end the program: {out}",
+            t0.elapsed()
+        );
+    }
+}
