@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
+
 static long long cpu_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -44,20 +46,6 @@ static long long cpu_ns(void) {
         printf("%s %.0f\n", name, (double)(cpu_ns() - t0_) / (double)(n));     \
     } while (0)
 
-/* A listener: the child loads a notify filter (for a syscall nobody makes)
- * and hands it over. */
-static int listener_of_child(int sock) {
-    char byte, cbuf[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-    if (recvmsg(sock, &msg, 0) != 1) return -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    return fd;
-}
-
 static void child_main(int sock) {
     struct sock_filter f[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
@@ -68,15 +56,8 @@ static void child_main(int sock) {
     struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     int l = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-    char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &l, sizeof l);
-    if (l < 0 || sendmsg(sock, &msg, 0) != 1) _exit(1);
+    if (l < 0) _exit(1);
+    send_fd(sock, l);
     for (;;) pause();
 }
 
@@ -103,7 +84,7 @@ int main(int argc, char **argv) {
     pid_t child = fork();
     if (child < 0) return 1;
     if (child == 0) child_main(sv[1]);
-    int listener = listener_of_child(sv[0]);
+    int listener = recv_fd(sv[0]);
     if (listener < 0) {
         fprintf(stderr, "syscost: no listener\n");
         return 1;
