@@ -471,40 +471,6 @@ fn a_thousand_rules_still_decide_each_path() {
     assert!(!allowed(&s, Kind::Read, "/opt/d1000/x"));
 }
 
-/// The cost of one lookup in bench/policies/rules-1.lua and
-/// rules-1000.lua (a measurement, not a test):
-/// `cargo test --release -p supervisor --lib lookup_cost -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn lookup_cost_1_vs_1000_rules() {
-    let lua = Lua::new();
-    let load_file = |p: &str| {
-        std::env::set_var("BENCH_DIR", "/dev/shm/supervisor-bench.abcdef");
-        let src = std::fs::read_to_string(p).unwrap();
-        let src = src
-            .replace("return rules.run(t)", "return t")
-            .replace("return rules.run {", "return {");
-        let src = src.replace("local rules = require \"rules\"", "");
-        let v: Value = lua.load(&src).eval().unwrap();
-        match v {
-            Value::Table(t) => load::load(&t).unwrap(),
-            _ => panic!(),
-        }
-    };
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/policies/");
-    let one = load_file(&format!("{root}rules-1.lua"));
-    let many = load_file(&format!("{root}rules-1000.lua"));
-    let path = b"/dev/shm/supervisor-bench.abcdef/target";
-    for (name, s) in [("1", &one), ("1000", &many), ("1", &one), ("1000", &many)] {
-        let t = std::time::Instant::now();
-        let n = 200_000;
-        for _ in 0..n {
-            std::hint::black_box(s.path(Kind::Read, std::hint::black_box(path)));
-        }
-        eprintln!("{name}: {:?} per lookup", t.elapsed() / n);
-    }
-}
-
 #[test]
 fn glob_indexing_by_last_byte_misses_nothing() {
     use super::glob::{Glob, Seg};
