@@ -10,6 +10,7 @@
 pub mod act;
 pub mod dns;
 pub mod exit;
+pub mod jobs;
 pub mod launch;
 pub mod memory;
 pub mod notify;

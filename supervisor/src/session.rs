@@ -21,6 +21,7 @@ use nix::unistd::Pid;
 use crate::act::net::Socket;
 use crate::act::{self, Outcome};
 use crate::dns::Dns;
+use crate::jobs::{Done, Job, Jobs};
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};
 use crate::pending::Pending;
@@ -35,6 +36,8 @@ pub enum Next {
     Request(Box<Pending>),
     /// A name lookup for the policy (`getaddrinfo`).
     Lookup(crate::dns::Query),
+    /// A job started with [`Session::spawn_job`] finished.
+    Done(u64, Done),
     /// The program exited; the supervisor's exit code.
     Exited(i32),
 }
@@ -52,6 +55,8 @@ pub struct Session {
     /// The DNS stub, started at the program's first lookup.
     dns: Option<Dns>,
     dns_failed: bool,
+    /// Finished jobs of [`Session::spawn_job`], made at the first one.
+    jobs: Option<Jobs>,
 }
 
 /// The upstream name server for lookups the policy forwards (`--dns-upstream`);
@@ -96,6 +101,7 @@ impl Session {
             status: None,
             dns: None,
             dns_failed: false,
+            jobs: None,
         })
     }
 
@@ -109,6 +115,9 @@ impl Session {
             if let Some(q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
                 return Next::Lookup(q);
             }
+            if let Some((token, done)) = self.jobs.as_ref().and_then(|j| j.try_recv()) {
+                return Next::Done(token, done);
+            }
             let (sig, notif, dead) = {
                 let mut fds = vec![
                     PollFd::new(self.listener.fd(), PollFlags::POLLIN),
@@ -117,6 +126,9 @@ impl Session {
                 ];
                 if let Some(d) = &self.dns {
                     fds.push(PollFd::new(d.wake_fd(), PollFlags::POLLIN));
+                }
+                if let Some(j) = &self.jobs {
+                    fds.push(PollFd::new(j.wake_fd(), PollFlags::POLLIN));
                 }
                 match poll(&mut fds, PollTimeout::NONE) {
                     Ok(_) => {}
@@ -287,25 +299,56 @@ impl Session {
         self.dns.as_ref()
     }
 
+    /// The upstream name server of the DNS stub, once it runs.
+    pub fn dns_upstream(&self) -> Option<std::net::SocketAddr> {
+        self.dns.as_ref().map(|d| d.upstream())
+    }
+
+    /// The runtime of the blocking threads, made at first use.
+    fn runtime(&mut self) -> Option<&tokio::runtime::Runtime> {
+        if self.runtime.is_none() {
+            self.runtime = tokio::runtime::Builder::new_current_thread()
+                .max_blocking_threads(256)
+                .thread_name("supervisor-blocking")
+                .build()
+                .ok();
+        }
+        self.runtime.as_ref()
+    }
+
     /// Answers notification `id` with `o` (exactly once).
     pub fn answer(&mut self, id: u64, o: Outcome) {
         match o {
             Outcome::Blocking(job) => {
                 let l = self.listener.clone();
-                if self.runtime.is_none() {
-                    self.runtime = tokio::runtime::Builder::new_current_thread()
-                        .max_blocking_threads(256)
-                        .thread_name("supervisor-blocking")
-                        .build()
-                        .ok();
-                }
-                match &self.runtime {
+                match self.runtime() {
                     Some(rt) => drop(rt.spawn_blocking(move || answer(&l, id, job()))),
                     // No thread to be had: do it here rather than not at all.
                     None => answer(&l, id, job()),
                 }
             }
             o => answer(&self.listener, id, o),
+        }
+    }
+
+    /// Runs `job` on a blocking thread; its result comes back from
+    /// [`Session::next_request`] as `Next::Done(token, …)`.
+    pub fn spawn_job(&mut self, token: u64, job: Job) {
+        if self.jobs.is_none() {
+            match Jobs::new() {
+                Ok(j) => self.jobs = Some(j),
+                Err(e) => {
+                    // Without a queue the result could never come back:
+                    // the run cannot go on safely.
+                    eprintln!("supervisor: cannot make the job queue: {e}");
+                    std::process::exit(self.kill_and_reap(crate::exit::SUPERVISOR));
+                }
+            }
+        }
+        let jobs = self.jobs.clone().expect("made above");
+        match self.runtime() {
+            Some(rt) => drop(rt.spawn_blocking(move || jobs.finish(token, job()))),
+            None => jobs.finish(token, job()),
         }
     }
 
@@ -339,6 +382,8 @@ impl Session {
             match self.next_request() {
                 Next::Request(p) => self.listener.reply_continue(p.id),
                 Next::Lookup(q) => q.answer(crate::dns::Answer::Upstream),
+                // Only slave filters start jobs, and they do not get here.
+                Next::Done(..) => {}
                 Next::Exited(code) => return code,
             }
         }

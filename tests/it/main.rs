@@ -6,7 +6,8 @@
 //! * `bad_input`: broken policies and programs, exit codes and messages;
 //! * `launcher`: foreign ABIs, unmapped syscalls, threads, fork, vfork, exec;
 //! * `init_script`: init scripts (namespaces, Landlock, capabilities,
-//!   seccomp filters, errexit) before the program starts.
+//!   seccomp filters, errexit) before the program starts;
+//! * `slave`: slave filters in front of the master.
 //!
 //! The C probes (tests/probes/*.c) are compiled once per run with
 //! `musl-gcc -static` and `gcc`; a missing compiler fails the tests.
@@ -21,3 +22,4 @@ mod init_script;
 mod launcher;
 mod net;
 mod races;
+mod slave;

@@ -15,6 +15,7 @@
 
 mod child;
 mod netns;
+pub mod resolve;
 mod stub;
 mod sys;
 mod wire;

@@ -14,6 +14,7 @@ mod init;
 mod lookup;
 mod master;
 mod reply;
+mod slave;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -26,20 +27,32 @@ pub use master::{Master, Shared, State};
 
 /// A Lua error whose message starts with the caller's `file:line`.
 pub fn lua_err(lua: &Lua, msg: String) -> mlua::Error {
-    let at = lua
-        .inspect_stack(1, |d| {
-            let src = d
-                .source()
-                .short_src
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            match d.current_line() {
-                Some(l) if !src.is_empty() && src != "[C]" => format!("{src}:{l}: "),
-                _ => String::new(),
-            }
-        })
-        .unwrap_or_default();
-    mlua::Error::RuntimeError(format!("{at}{msg}"))
+    lua_err_at(lua, 1, msg)
+}
+
+/// `file:line` of the Lua function running at stack `level` (1: the
+/// caller of the running Rust function), if it is a Lua function.
+pub fn location_at(lua: &Lua, level: usize) -> Option<String> {
+    lua.inspect_stack(level, |d| {
+        let src = d
+            .source()
+            .short_src
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        match d.current_line() {
+            Some(l) if !src.is_empty() && src != "[C]" => Some(format!("{src}:{l}")),
+            _ => None,
+        }
+    })
+    .flatten()
+}
+
+/// A Lua error whose message starts with the `file:line` of stack `level`.
+pub fn lua_err_at(lua: &Lua, level: usize, msg: String) -> mlua::Error {
+    match location_at(lua, level) {
+        Some(at) => mlua::Error::RuntimeError(format!("{at}: {msg}")),
+        None => mlua::Error::RuntimeError(msg),
+    }
 }
 
 /// Errors that end a run before or while the policy runs.
@@ -56,7 +69,7 @@ pub enum PolicyError {
 }
 
 /// The message of a Lua error value, without mlua's decorations.
-fn message(v: &Value) -> String {
+pub(crate) fn message(v: &Value) -> String {
     fn root(e: &mlua::Error) -> String {
         match e {
             mlua::Error::CallbackError { cause, .. } => root(cause),
@@ -85,6 +98,7 @@ pub fn new_state(shared: &Shared) -> mlua::Result<Lua> {
         errnos.set(*name, *v)?;
     }
     svc.set("errno", errnos.clone())?;
+    slave::install(&lua, &svc, shared)?;
     init::install(&lua, &svc, shared)?;
     loaded.set("libc_service", svc)?;
     loaded.set("errno", errnos)?;
@@ -103,6 +117,7 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
         session: None,
         current: None,
         lookup: None,
+        slave: slave::Slave::default(),
     }));
     let lua = new_state(&shared).map_err(|e| PolicyError::Lua(format!("set-up failed: {e}")))?;
     let chunk = lua
@@ -164,6 +179,10 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
         ));
     }
     // The script never received: by the spec, every request is left to
-    // use_slave_credentials.
+    // use_slave_credentials, after the slave filters if there are any.
+    if slave::has_filters(&st) {
+        drop(st);
+        return Ok(slave::serve(&lua, &shared));
+    }
     Ok(st.ensure_started().serve_continue())
 }
