@@ -1,11 +1,14 @@
-//! The Lua policy: `require "libc_service"` (the master end) and
-//! `require "host"`, and the run of the policy script.
+//! The Lua policy: `require "libc_service"` (the master end, the slave
+//! filters in `slave/`) and `require "host"`, and the run of the policy
+//! script.
 //!
 //! The script runs on the main thread until it first calls
 //! `master:receive()`; that call starts the program.  A script that
 //! returns without receiving leaves every request to
-//! `use_slave_credentials`.  Any Lua error ends the run fail-closed: the
-//! program is killed and the supervisor exits with [`crate::exit::POLICY`].
+//! `use_slave_credentials`, after the slave filters if any.  Any Lua error
+//! ends the run fail-closed: the program is killed and the supervisor
+//! exits with [`crate::exit::POLICY`] ([`crate::exit::SLAVE_FILTER`] for
+//! an error in a slave filter).
 
 pub mod errno;
 pub mod host;

@@ -67,7 +67,7 @@ const FORWARD: i64 = 1;
 const KERNEL: i64 = 2;
 
 /// The name of the real function of `slot`, as the spec's filters call it.
-fn real_name(slot: usize) -> String {
+pub(super) fn real_name(slot: usize) -> String {
     let name = NAMES.get(slot).copied().unwrap_or("?");
     let base = name
         .strip_suffix("_unix")
@@ -77,9 +77,10 @@ fn real_name(slot: usize) -> String {
     format!("real_{base}")
 }
 
-/// `real_X(…)`: checks the arguments and records the call to forward
-/// (then the coroutine yields), or returns `false` and the result at once
-/// for arguments the kernel would refuse.
+/// `real_X(…)` past its fast path: checks the arguments; returns what the
+/// real function does next (`REAL` in mod.rs): [`FORWARD`] (the rewritten
+/// call is recorded, the coroutine yields), [`KERNEL`], or [`NOW`] and
+/// the values to return (the errno for arguments the kernel would refuse).
 pub fn prepare(lua: &Lua, shared: &Shared, slot: usize, a: MultiValue) -> mlua::Result<MultiValue> {
     let (filter, thread, master_loop) = {
         let st = shared.borrow();
@@ -254,47 +255,43 @@ fn resolve_job(upstream: Option<SocketAddr>, name: String) -> Job {
 
 /// Runs `filter` for `item`.
 fn start(lua: &Lua, shared: &Shared, filter: Rc<Filter>, item: Item) {
-    let (pooled, master_loop) = {
-        let mut st = shared.borrow_mut();
-        let direct = !st.slave.master_loop && matches!(item, Item::Call(_));
-        (if direct { None } else { st.slave.pool.pop() }, !direct)
+    // Without a master loop a file or socket call's filter is called
+    // directly; otherwise it runs in a coroutine, which can wait.
+    let coroutine = {
+        let st = shared.borrow();
+        st.slave.master_loop || matches!(item, Item::Lookup(_))
     };
-    // Resetting closes what a finished or abandoned run left (its
-    // to-be-closed variables), with no borrow held.
-    let thread = match pooled.map(|t| t.reset(filter.func.clone()).map(|_| t)) {
-        _ if !master_loop => Ok(None),
-        Some(Ok(t)) => Ok(Some(t)),
-        _ => lua.create_thread(filter.func.clone()).map(Some),
+    let thread = if coroutine {
+        let pooled = shared.borrow_mut().slave.pool.pop();
+        // Resetting closes what a finished or abandoned run left (its
+        // to-be-closed variables), with no borrow held.
+        match pooled.map(|t| t.reset(filter.func.clone()).map(|_| t)) {
+            Some(Ok(t)) => Ok(Some(t)),
+            _ => lua.create_thread(filter.func.clone()).map(Some),
+        }
+    } else {
+        Ok(None)
     };
     let args = match &item {
         Item::Call(p) => args::of_call(lua, &filter.real, p),
         Item::Lookup(q) => args::of_lookup(lua, &filter.real, q),
     };
+    let mut inv = Invocation {
+        filter,
+        thread: None,
+        item: Some(item),
+        original: None,
+        original_name: None,
+        changed: false,
+    };
     match (thread, args) {
         (Ok(thread), Ok(args)) => {
-            let inv = Invocation {
-                filter,
-                thread,
-                item: Some(item),
-                original: None,
-                original_name: None,
-                changed: false,
-            };
+            inv.thread = thread;
             drive(shared, inv, args)
         }
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!(
-                "supervisor: slave filter error: cannot start slave.{}: {e}",
-                filter.name()
-            );
-            let inv_item = item;
-            let mut st = shared.borrow_mut();
-            if let (Item::Call(p), Some(s)) = (&inv_item, st.session.as_ref()) {
-                s.listener().reply_errno(p.id, Errno::EPERM);
-            }
-            let code = crate::exit::SLAVE_FILTER;
-            let code = st.session.as_mut().map_or(code, |s| s.kill_and_reap(code));
-            std::process::exit(code)
+            let msg = format!("cannot start slave.{}: {e}", inv.filter.name());
+            fail(shared, inv, msg)
         }
     }
 }
@@ -305,7 +302,10 @@ fn drive(shared: &Shared, inv: Invocation, args: MultiValue) {
     let filter = inv.filter.clone();
     let direct = {
         let mut st = shared.borrow_mut();
-        let direct = st.slave.direct.clone().filter(|_| thread.is_none());
+        let direct = match thread {
+            None => st.slave.direct.clone(),
+            Some(_) => None,
+        };
         st.slave.prepared = None;
         st.slave.running = Some(inv);
         direct

@@ -323,32 +323,4 @@ fn assign(lua: &Lua, shared: &Shared, store: &Table, k: Value, v: Value) -> mlua
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_follow_the_functions() {
-        use Call::*;
-        for f in [
-            Open,
-            Openat,
-            Unlink,
-            Rename,
-            Stat,
-            Lstat,
-            Access,
-            Eaccess,
-            Mkdir,
-            Rmdir,
-            ConnectUnix,
-            ConnectInet,
-            ConnectInet6,
-            BindUnix,
-            BindInet,
-            BindInet6,
-        ] {
-            assert_eq!(NAMES[slot(f)], f.name());
-        }
-        assert_eq!(NAMES[GETADDRINFO], "getaddrinfo");
-    }
-}
+mod tests;
