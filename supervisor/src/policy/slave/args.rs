@@ -13,7 +13,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
-use mlua::{Function, Lua, LuaString, MultiValue, Value};
+use mlua::{Lua, LuaString, MultiValue, Value};
 use nix::errno::Errno;
 
 use crate::act::net::Socket;
@@ -68,9 +68,20 @@ fn fd_of(dir: Dir) -> i64 {
     }
 }
 
-/// The values `filter` is called with for the program's call `p`.
-pub fn of_call(lua: &Lua, real: &Function, p: &Pending) -> mlua::Result<MultiValue> {
-    let mut v = vec![Value::Function(real.clone())];
+/// The values a filter is called with, after its real function: a path
+/// alone (the most common, passed without a list), or a list.
+pub enum FilterArgs {
+    Path(LuaString),
+    List(MultiValue),
+}
+
+/// The values a filter is called with (after its real function) for the
+/// program's call `p`.
+pub fn of_call(lua: &Lua, p: &Pending) -> mlua::Result<FilterArgs> {
+    if let Args::Unlink { at } | Args::Stat { at, .. } = &p.req.args {
+        return Ok(FilterArgs::Path(lua.create_string(&at.path)?));
+    }
+    let mut v = Vec::with_capacity(6);
     let int = |i: i64| Value::Integer(i);
     match &p.req.args {
         Args::Open {
@@ -119,18 +130,18 @@ pub fn of_call(lua: &Lua, real: &Function, p: &Pending) -> mlua::Result<MultiVal
             }
         }
     }
-    Ok(MultiValue::from_vec(v))
+    Ok(FilterArgs::List(MultiValue::from_vec(v)))
 }
 
-/// The values a getaddrinfo filter is called with: the name; the service
-/// and protocol stay in the program's libc (DNS carries neither).
-pub fn of_lookup(lua: &Lua, real: &Function, q: &Query) -> mlua::Result<MultiValue> {
-    Ok(MultiValue::from_vec(vec![
-        Value::Function(real.clone()),
+/// The values a getaddrinfo filter is called with (after its real
+/// function): the name; the service and protocol stay in the program's
+/// libc (DNS carries neither).
+pub fn of_lookup(lua: &Lua, q: &Query) -> mlua::Result<FilterArgs> {
+    Ok(FilterArgs::List(MultiValue::from_vec(vec![
         string(lua, q.name.as_bytes())?,
         Value::Nil,
         Value::Nil,
-    ]))
+    ])))
 }
 
 // ------------------------------------------------------------ from real_X

@@ -28,7 +28,7 @@ use mlua::{Lua, MultiValue, Thread, Value};
 use nix::errno::Errno;
 
 use super::super::{location_at, lua_err, lua_err_at, message, Shared, State};
-use super::args::{self, Rewritten};
+use super::args::{self, FilterArgs, Rewritten};
 use super::values::{self, MasterReply, Next};
 use super::{slot, Filter, GETADDRINFO, NAMES};
 use crate::dns::{Answer, GaiError, Query};
@@ -273,8 +273,8 @@ fn start(lua: &Lua, shared: &Shared, filter: Rc<Filter>, item: Item) {
         Ok(None)
     };
     let args = match &item {
-        Item::Call(p) => args::of_call(lua, &filter.real, p),
-        Item::Lookup(q) => args::of_lookup(lua, &filter.real, q),
+        Item::Call(p) => args::of_call(lua, p),
+        Item::Lookup(q) => args::of_lookup(lua, q),
     };
     let mut inv = Invocation {
         filter,
@@ -287,7 +287,7 @@ fn start(lua: &Lua, shared: &Shared, filter: Rc<Filter>, item: Item) {
     match (thread, args) {
         (Ok(thread), Ok(args)) => {
             inv.thread = thread;
-            drive(shared, inv, args)
+            drive(shared, inv, Run::Start(args))
         }
         (Err(e), _) | (_, Err(e)) => {
             let msg = format!("cannot start slave.{}: {e}", inv.filter.name());
@@ -296,8 +296,15 @@ fn start(lua: &Lua, shared: &Shared, filter: Rc<Filter>, item: Item) {
     }
 }
 
-/// Runs (or resumes) `inv`'s filter with `args` and acts on what it does.
-fn drive(shared: &Shared, inv: Invocation, args: MultiValue) {
+/// How a filter runs: from the start with the call's arguments (its real
+/// function is put first), or resumed with its real function's result.
+enum Run {
+    Start(args::FilterArgs),
+    Resume(MultiValue),
+}
+
+/// Runs (or resumes) `inv`'s filter and acts on what it does.
+fn drive(shared: &Shared, inv: Invocation, run: Run) {
     let thread = inv.thread.clone();
     let filter = inv.filter.clone();
     let direct = {
@@ -310,16 +317,24 @@ fn drive(shared: &Shared, inv: Invocation, args: MultiValue) {
         st.slave.running = Some(inv);
         direct
     };
-    let r = match &thread {
-        Some(t) => t.resume::<MultiValue>(args),
-        None => match direct {
-            Some(d) => {
-                let mut args = args;
-                args.push_front(Value::Function(filter.func.clone()));
-                d.call::<MultiValue>(args)
-            }
-            None => filter.func.call::<MultiValue>(args),
-        },
+    let mut went_on = false;
+    let r = match (&thread, run, direct) {
+        (Some(t), Run::Start(FilterArgs::Path(p)), _) => t.resume((&filter.real, p)),
+        (Some(t), Run::Start(FilterArgs::List(a)), _) => t.resume((&filter.real, a)),
+        (Some(t), Run::Resume(a), _) => t.resume::<MultiValue>(a),
+        // No master loop: `direct` says `true` when the filter returned
+        // `kernel` (see REAL), else `false` and the filter's values.
+        (None, Run::Start(a), Some(d)) => match a {
+            FilterArgs::Path(p) => d.call::<(bool, MultiValue)>((&filter.func, &filter.real, p)),
+            FilterArgs::List(a) => d.call::<(bool, MultiValue)>((&filter.func, &filter.real, a)),
+        }
+        .map(|(kernel, v)| {
+            went_on = kernel;
+            v
+        }),
+        (None, _, _) => Err(mlua::Error::RuntimeError(
+            "a filter without a coroutine cannot be resumed".into(),
+        )),
     };
     let (inv, prepared) = {
         let mut st = shared.borrow_mut();
@@ -332,6 +347,7 @@ fn drive(shared: &Shared, inv: Invocation, args: MultiValue) {
     let status = thread.map_or(ThreadStatus::Finished, |t| t.status());
     match r {
         Err(e) => fail(shared, inv, error_text(&e)),
+        Ok(_) if went_on => continue_call(shared, inv),
         Ok(vals) => match status {
             ThreadStatus::Resumable => match prepared {
                 Some(rw) => forward(shared, inv, rw),
@@ -365,7 +381,9 @@ fn went_on(shared: &Shared, inv: Invocation) {
     drive(
         shared,
         inv,
-        MultiValue::from_vec(vec![kernel.map_or(Value::Nil, Value::Table)]),
+        Run::Resume(MultiValue::from_vec(vec![
+            kernel.map_or(Value::Nil, Value::Table)
+        ])),
     )
 }
 
@@ -416,6 +434,18 @@ fn forward(shared: &Shared, mut inv: Invocation, rw: Rewritten) {
     }
 }
 
+/// The filter returned `kernel`: the program's own call goes on.
+fn continue_call(shared: &Shared, mut inv: Invocation) {
+    match inv.item.take() {
+        Some(Item::Call(p)) => p.task.listener().reply_continue(p.id),
+        item => {
+            inv.item = item;
+            fail(shared, inv, "kernel for a call that cannot go on".into())
+        }
+    }
+    recycle(&mut shared.borrow_mut(), inv);
+}
+
 /// The filter returned: its values answer the program's call.
 fn finish(shared: &Shared, mut inv: Invocation, vals: MultiValue) {
     let kernel = {
@@ -423,12 +453,8 @@ fn finish(shared: &Shared, mut inv: Invocation, vals: MultiValue) {
         values::is_kernel(&vals, st.slave.kernel.as_ref())
     };
     if let Some(extra) = kernel {
-        if let (Some(Item::Call(p)), None) = (&inv.item, &extra) {
-            // `kernel`: the program's own call goes on.
-            p.task.listener().reply_continue(p.id);
-            inv.item = None;
-            recycle(&mut shared.borrow_mut(), inv);
-            return;
+        if let (Some(Item::Call(_)), None) = (&inv.item, &extra) {
+            return continue_call(shared, inv);
         }
         let msg = format!(
             "{}: slave.{} returned kernel {}",
@@ -476,7 +502,7 @@ fn resume_waiting(lua: &Lua, shared: &Shared, token: u64, done: Done) {
         Done::Lookup(r) => values::of_resolved(lua, r).map(Some),
     };
     match vals {
-        Ok(Some(v)) => drive(shared, inv, v),
+        Ok(Some(v)) => drive(shared, inv, Run::Resume(v)),
         // The call is gone: so is the filter's work.
         Ok(None) => abandon(shared, inv),
         Err(e) => fail(shared, inv, e.to_string()),
@@ -612,7 +638,7 @@ pub fn reply(lua: &Lua, shared: &Shared, r: MasterReply) -> mlua::Result<()> {
             match next {
                 Next::Values(v) => {
                     inv.item = Some(Item::Call(p));
-                    drive(shared, inv, v);
+                    drive(shared, inv, Run::Resume(v));
                 }
                 Next::Continue => {
                     // The filter decides: returning `kernel` lets it go on.
@@ -645,7 +671,7 @@ pub fn reply(lua: &Lua, shared: &Shared, r: MasterReply) -> mlua::Result<()> {
             }
             inv.item = Some(Item::Lookup(q));
             match next {
-                Next::Values(v) => drive(shared, inv, v),
+                Next::Values(v) => drive(shared, inv, Run::Resume(v)),
                 Next::Resolve(name) => {
                     let mut st = shared.borrow_mut();
                     let upstream = st.ensure_started().dns_upstream();

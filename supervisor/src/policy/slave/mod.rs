@@ -3,14 +3,16 @@
 //!
 //! `slave.open = function(real_open, path, flags, mode) … end` (or a
 //! string holding a Lua chunk) is set before the program starts.  Every
-//! `open` request then runs the filter, in a coroutine of the policy's Lua
-//! state, before the master sees anything.  Calling `real_open(…)` checks
-//! its arguments like the program's own and yields: the (possibly
-//! rewritten) request goes to the master loop, whose `master:receive()`
-//! returns it; the master's answer resumes the filter with the result
-//! instead of reaching the program.  Without a master loop, the call goes
-//! on as `use_slave_credentials` would.  The filter's return value is the
-//! program's result.  Any error in a filter ends the run
+//! `open` request then runs the filter in the policy's Lua state before
+//! the master sees anything.  With a master loop the filter runs in a
+//! coroutine: `real_open(…)` checks its arguments like the program's own
+//! and yields, the (possibly rewritten) request goes to the master, whose
+//! `master:receive()` returns it, and the master's answer resumes the
+//! filter with the result instead of reaching the program.  Without a
+//! master loop the filter is simply called, and `real_open` given the
+//! program's own arguments returns `kernel`: returned by the filter, the
+//! program's call goes on (use_slave_credentials).  The filter's return
+//! value is the program's result.  Any error in a filter ends the run
 //! ([`crate::exit::SLAVE_FILTER`]), the call getting an errno.
 //!
 //! Files: `drive.rs` runs the filters (coroutines, forwarding, waiting),
@@ -98,7 +100,7 @@ pub struct Slave {
     /// What `real_X` returns for a call left to the kernel.
     kernel: Option<Table>,
     /// Runs a filter with no master loop (see [`REAL`]).
-    direct: Option<Function>,
+    direct: Option<Rc<Function>>,
     /// A master loop receives (the policy called `master:receive()`).
     master_loop: bool,
     /// The invocation whose filter runs now.
@@ -180,9 +182,12 @@ kernel = setmetatable({}, {
   __name = "kernel",
   __metatable = false,
 })
-local function done(...)
+-- true when the filter returned kernel (and no errno), else false and
+-- what it returned.
+local function done(r, e, ...)
   fast = false
-  return ...
+  if rawequal(r, kernel) and (e == nil or e == 0) then return true end
+  return false, r, e, ...
 end
 local function direct(filter, real, ...)
   o1, o2, o3, o4, o5, o6 = ...
@@ -194,7 +199,9 @@ local function factory(slot)
     if fast then
       -- Arguments past the program's are nil on both sides.
       local a1, a2, a3, a4, a5, a6 = ...
-      if rawequal(a1, o1) and rawequal(a2, o2) and rawequal(a3, o3) then
+      -- The first argument is never a table (a path, an fd, a name): ==
+      -- calls no metamethod there.
+      if a1 == o1 and rawequal(a2, o2) and rawequal(a3, o3) then
         if o4 == nil and a4 == nil and a5 == nil and a6 == nil then
           return kernel
         end
@@ -225,7 +232,7 @@ pub fn install(lua: &Lua, svc: &Table, shared: &Shared) -> mlua::Result<()> {
     {
         let mut st = shared.borrow_mut();
         st.slave.kernel = Some(kernel);
-        st.slave.direct = Some(direct);
+        st.slave.direct = Some(Rc::new(direct));
         st.slave.filters = vec![None; NAMES.len()];
         st.slave.reals = (0..NAMES.len())
             .map(|i| factory.call::<Function>(i))
