@@ -1,6 +1,9 @@
 //! The supervisor's own exit codes.  Otherwise it exits with the program's
 //! status, or 128 + the signal that killed it.
 
+/// A slave filter failed: a Lua error in it, a return value of the wrong
+/// type, a yield outside its real function.  The program is killed.
+pub const SLAVE_FILTER: i32 = 122;
 /// The init script failed (a Lua error, errexit on a failing C call, or
 /// its process ended before the program started).  The program never ran.
 pub const INIT_SCRIPT: i32 = 123;

@@ -14,6 +14,7 @@ pub mod doorbell;
 pub mod exit;
 pub mod fuzzing;
 pub mod interrupt;
+pub mod jobs;
 pub mod launch;
 pub mod learn;
 pub mod memory;

@@ -54,6 +54,15 @@ impl Pending {
         }
     }
 
+    /// Puts `req` in place of the request (a slave filter's rewritten
+    /// call, or the program's own back); returns the one replaced.  What
+    /// was resolved or taken for the old one is forgotten.
+    pub fn replace_request(&mut self, req: Request) -> Request {
+        self.resolved = None;
+        self.descriptors_taken = false;
+        std::mem::replace(&mut self.req, req)
+    }
+
     /// The request's paths resolved in the program's view, now, with their
     /// canonical text; the objects found stay held in the result until the
     /// request is answered.

@@ -25,6 +25,7 @@ use crate::audit;
 use crate::dns::Dns;
 use crate::doorbell::{Doorbell, Received};
 use crate::interrupt::Watch;
+use crate::jobs::{Done, Job, Jobs};
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};
 use crate::pending::Pending;
@@ -40,6 +41,8 @@ pub enum Next {
     Request(Box<Pending>),
     /// A name lookup for the policy (`getaddrinfo`).
     Lookup(crate::dns::Query),
+    /// A job started with [`Session::spawn_job`] finished.
+    Done(u64, Done),
     /// The program exited; the supervisor's exit code.
     Exited(i32),
 }
@@ -64,6 +67,8 @@ pub struct Session {
     /// Every file request is answered `use_slave_credentials` (the policy
     /// returned without receiving): see [`Session::serve_continue`].
     continue_files: bool,
+    /// Finished jobs of [`Session::spawn_job`], made at the first one.
+    jobs: Option<Jobs>,
 }
 
 /// The upstream name server for lookups the policy forwards (`--dns-upstream`);
@@ -114,6 +119,7 @@ impl Session {
             dns_failed: false,
             bell,
             continue_files: false,
+            jobs: None,
         })
     }
 
@@ -139,6 +145,9 @@ impl Session {
                             q.audit = audit::lookup(&q);
                             return Next::Lookup(q);
                         }
+                        if let Some((token, done)) = self.jobs.as_ref().and_then(|j| j.try_recv()) {
+                            return Next::Done(token, done);
+                        }
                         (true, false, true)
                     }
                     Ok(Received::Notif(n)) => {
@@ -159,6 +168,9 @@ impl Session {
                     q.audit = audit::lookup(&q);
                     return Next::Lookup(q);
                 }
+                if let Some((token, done)) = self.jobs.as_ref().and_then(|j| j.try_recv()) {
+                    return Next::Done(token, done);
+                }
                 let mut fds = vec![
                     PollFd::new(self.listener.fd(), PollFlags::POLLIN),
                     PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
@@ -166,6 +178,9 @@ impl Session {
                 ];
                 if let Some(d) = &self.dns {
                     fds.push(PollFd::new(d.wake_fd(), PollFlags::POLLIN));
+                }
+                if let Some(j) = &self.jobs {
+                    fds.push(PollFd::new(j.wake_fd(), PollFlags::POLLIN));
                 }
                 match poll(&mut fds, PollTimeout::NONE) {
                     Ok(_) => {}
@@ -382,6 +397,23 @@ impl Session {
         self.dns.as_ref()
     }
 
+    /// The upstream name server of the DNS stub, once it runs.
+    pub fn dns_upstream(&self) -> Option<std::net::SocketAddr> {
+        self.dns.as_ref().map(|d| d.upstream())
+    }
+
+    /// The runtime of the blocking threads, made at first use.
+    fn runtime(&mut self) -> Option<&tokio::runtime::Runtime> {
+        if self.runtime.is_none() {
+            self.runtime = tokio::runtime::Builder::new_current_thread()
+                .max_blocking_threads(256)
+                .thread_name("supervisor-blocking")
+                .build()
+                .ok();
+        }
+        self.runtime.as_ref()
+    }
+
     /// Answers notification `id` of thread `tid` with `o` (exactly once).
     /// Blocking work runs on a blocking thread, watched so that a signal
     /// to `tid` interrupts it as it would the program's own call.
@@ -389,13 +421,6 @@ impl Session {
         match o {
             Outcome::Blocking(job) => {
                 let l = self.listener.clone();
-                if self.runtime.is_none() {
-                    self.runtime = tokio::runtime::Builder::new_current_thread()
-                        .max_blocking_threads(256)
-                        .thread_name("supervisor-blocking")
-                        .build()
-                        .ok();
-                }
                 if self.watch.is_none() {
                     self.watch = Watch::start();
                 }
@@ -414,13 +439,43 @@ impl Session {
                     };
                     answer(&l, id, o)
                 };
-                match &self.runtime {
+                match self.runtime() {
                     Some(rt) => drop(rt.spawn_blocking(work)),
                     // No thread to be had: do it here rather than not at all.
                     None => work(),
                 }
             }
             o => answer(&self.listener, id, o),
+        }
+    }
+
+    /// Runs `job` on a blocking thread; its result comes back from
+    /// [`Session::next_request`] as `Next::Done(token, …)`.
+    pub fn spawn_job(&mut self, token: u64, job: Job) {
+        if self.jobs.is_none() {
+            match Jobs::new() {
+                Ok(j) => {
+                    if let Some(bell) = &self.bell {
+                        if let Err(e) = bell.watch(j.wake_fd()) {
+                            // A result nobody wakes for would never come back.
+                            eprintln!("supervisor: cannot watch the job queue: {e}");
+                            crate::exit::exit(self.kill_and_reap(crate::exit::SUPERVISOR));
+                        }
+                    }
+                    self.jobs = Some(j)
+                }
+                Err(e) => {
+                    // Without a queue the result could never come back:
+                    // the run cannot go on safely.
+                    eprintln!("supervisor: cannot make the job queue: {e}");
+                    crate::exit::exit(self.kill_and_reap(crate::exit::SUPERVISOR));
+                }
+            }
+        }
+        let jobs = self.jobs.clone().expect("made above");
+        match self.runtime() {
+            Some(rt) => drop(rt.spawn_blocking(move || jobs.finish(token, job()))),
+            None => jobs.finish(token, job()),
         }
     }
 
@@ -466,6 +521,8 @@ impl Session {
                     }
                     q.answer(crate::dns::Answer::Upstream)
                 }
+                // Only slave filters start jobs, and they do not get here.
+                Next::Done(..) => {}
                 Next::Exited(code) => return code,
             }
         }

@@ -9,6 +9,7 @@
 //!   seccomp filters, errexit) before the program starts;
 //! * `observe`: the audit log (`--log`), `--summary`, `supervisor check`.
 //! * `waiting`: what ends the request loop's wait besides notifications.
+//! * `slave`: slave filters in front of the master.
 //!
 //! The C probes (tests/probes/*.c) are compiled once per run with
 //! `musl-gcc -static` and `gcc`; a missing compiler fails the tests.
@@ -30,5 +31,6 @@ mod net;
 mod observe;
 mod races;
 mod rules;
+mod slave;
 mod soak;
 mod waiting;

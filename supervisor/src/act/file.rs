@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 
-use super::stat::stat_into;
+use super::stat::{stat_into, FakeStat};
 use super::Outcome;
 use crate::pending::Pending;
 use crate::request::{Args, Function, StatOut};
@@ -113,6 +113,26 @@ fn stat(task: &mut Task, out: StatOut, r: Resolved) -> Result<(), Errno> {
         }
         Target::Object(obj) => stat_into(task, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH),
     }
+}
+
+/// `use_master_credentials` on a stat a slave filter forwarded: the
+/// fields of the object the request names, for the filter; nothing is
+/// written into the program.
+pub fn stat_values(p: &mut Pending) -> Result<FakeStat, Errno> {
+    let r = p
+        .take_resolved()?
+        .into_iter()
+        .next()
+        .ok_or(Errno::EINVAL)??;
+    // What was resolved belongs to this very notification.
+    p.task.settle()?;
+    let st = match &r.target {
+        Target::Entry { parent, name } => {
+            sys::fstatat(parent.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW)?
+        }
+        Target::Object(obj) => sys::fstatat(obj.as_fd(), c"", libc::AT_EMPTY_PATH)?,
+    };
+    Ok(FakeStat::from_stat(&st))
 }
 
 /// An fd-only stat (`fstat` through `newfstatat`/`statx` with

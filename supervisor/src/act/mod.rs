@@ -13,7 +13,7 @@ use nix::errno::Errno;
 
 use crate::pending::Pending;
 
-pub use file::fd_stat;
+pub use file::{fd_stat, stat_values};
 
 /// What to answer.
 pub enum Outcome {

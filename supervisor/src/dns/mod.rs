@@ -16,6 +16,7 @@
 mod child;
 mod learned;
 mod netns;
+pub mod resolve;
 mod stub;
 mod sys;
 mod wire;

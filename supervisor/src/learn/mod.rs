@@ -81,6 +81,8 @@ pub fn learn(prepared: Prepared, map: bpf::SyscallMap, out: &Path, cmd: &str) ->
                 }
                 q.answer(crate::dns::Answer::Upstream);
             }
+            // Only slave filters start jobs; learn has none.
+            Next::Done(..) => {}
             Next::Exited(code) => break code,
         }
     };

@@ -40,6 +40,7 @@ pub fn check(path: &Path, init: Option<Init>) -> i32 {
             init,
             path: path.display().to_string(),
         }),
+        slave: Default::default(),
     }));
     if let Err(e) = execute(path, &shared) {
         eprintln!("supervisor: {e}");

@@ -8,6 +8,7 @@ use mlua::{AnyUserData, Lua, MultiValue, Table, UserData, UserDataFields, UserDa
 use nix::errno::Errno;
 
 use super::host::{failure, Descriptor};
+use super::slave::{self, MasterReply};
 use super::{errno, lua_err, reply, How};
 use crate::act::{self, Outcome};
 use crate::audit::{self, Key};
@@ -27,6 +28,8 @@ pub struct State {
     pub lookup: Option<crate::dns::Query>,
     /// `supervisor check`: no program; the first receive() ends the check.
     pub check: Option<super::check::Check>,
+    /// The slave filters and the calls they hold (policy/slave/).
+    pub slave: slave::Slave,
 }
 
 impl State {
@@ -118,7 +121,7 @@ fn string_list(lua: &Lua, v: &[&str]) -> mlua::Result<Table> {
 
 /// The outcome of a checked reply; a stat table is written into the
 /// program's buffer here.
-fn settle_reply(p: &mut Pending, r: reply::Reply) -> Outcome {
+pub(super) fn settle_reply(p: &mut Pending, r: reply::Reply) -> Outcome {
     match r {
         reply::Reply::Direct(Outcome::Value(v)) => match &p.req.args {
             // A send the policy lets "succeed" reports its data sent.
@@ -171,6 +174,27 @@ fn replace_socket(p: &mut Pending, call: &SockCall, uds: &[AnyUserData]) -> mlua
     })
 }
 
+/// The descriptors of a `send_with_fds` list.
+pub(super) fn descriptor_list(lua: &Lua, fds: &Table) -> mlua::Result<Vec<AnyUserData>> {
+    let mut uds: Vec<AnyUserData> = Vec::new();
+    for v in fds.sequence_values::<AnyUserData>() {
+        let ud = v.map_err(|_| {
+            lua_err(
+                lua,
+                "send_with_fds: fds must be a list of descriptors".into(),
+            )
+        })?;
+        if !ud.is::<Descriptor>() {
+            return Err(lua_err(
+                lua,
+                "send_with_fds: fds must be a list of descriptors".into(),
+            ));
+        }
+        uds.push(ud);
+    }
+    Ok(uds)
+}
+
 impl UserData for Master {
     fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
         f.add_field_method_get("function_", |_, this| {
@@ -209,6 +233,11 @@ impl UserData for Master {
             if let Some(c) = st.check.take() {
                 super::check::reached(c, &caller(lua));
             }
+            if slave::has_filters(&st) {
+                // Requests pass their slave filters first.
+                drop(st);
+                return slave::receive(lua, &this.0);
+            }
             let session = st.ensure_started();
             match session.next_request() {
                 Next::Request(p) => {
@@ -220,6 +249,8 @@ impl UserData for Master {
                     st.lookup = Some(q);
                     Ok(GETADDRINFO)
                 }
+                // Only slave filters start jobs.
+                Next::Done(..) => Err(lua_err(lua, "receive: unexpected job result".into())),
                 Next::Exited(code) => {
                     // The program is gone: the run is over, whatever the
                     // policy would do next.
@@ -349,6 +380,10 @@ impl UserData for Master {
             "send",
             |lua, this, (result, err): (Value, Option<Value>)| {
                 let mut st = this.0.borrow_mut();
+                if slave::forwarded(&st) {
+                    drop(st);
+                    return slave::reply(lua, &this.0, MasterReply::Send(result, err));
+                }
                 if st.lookup.is_some() {
                     let answer = super::lookup::answer(lua, &result)?;
                     if let Some(q) = st.lookup.take() {
@@ -372,6 +407,10 @@ impl UserData for Master {
             "send_with_fds",
             |lua, this, (result, fds, err): (Value, Table, Option<Value>)| {
                 let mut st = this.0.borrow_mut();
+                if slave::forwarded(&st) {
+                    drop(st);
+                    return slave::reply(lua, &this.0, MasterReply::SendWithFds(result, fds, err));
+                }
                 if st.lookup.is_some() {
                     return Err(lua_err(
                         lua,
@@ -385,22 +424,7 @@ impl UserData for Master {
                     _ => false,
                 };
                 let errno = reply::errno_arg(lua, "send_with_fds", err.as_ref())?;
-                let mut uds: Vec<AnyUserData> = Vec::new();
-                for v in fds.sequence_values::<AnyUserData>() {
-                    let ud = v.map_err(|_| {
-                        lua_err(
-                            lua,
-                            "send_with_fds: fds must be a list of descriptors".into(),
-                        )
-                    })?;
-                    if !ud.is::<Descriptor>() {
-                        return Err(lua_err(
-                            lua,
-                            "send_with_fds: fds must be a list of descriptors".into(),
-                        ));
-                    }
-                    uds.push(ud);
-                }
+                let uds = descriptor_list(lua, &fds)?;
                 let is_open = matches!(function, Function::Open | Function::Openat);
                 if errno == 0 && is_open && uds.is_empty() {
                     return Err(lua_err(
@@ -472,6 +496,10 @@ impl UserData for Master {
 
         m.add_method("use_slave_credentials", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
+            if slave::forwarded(&st) {
+                drop(st);
+                return slave::reply(lua, &this.0, MasterReply::UseSlave);
+            }
             if let Some(q) = st.lookup.take() {
                 // The supervisor's own resolver, never the program's network.
                 decided(lua, lookup_key(&q), How::Slave);
@@ -486,6 +514,10 @@ impl UserData for Master {
 
         m.add_method("use_master_credentials", |lua, this, ()| {
             let mut st = this.0.borrow_mut();
+            if slave::forwarded(&st) {
+                drop(st);
+                return slave::reply(lua, &this.0, MasterReply::UseMaster);
+            }
             if let Some(q) = st.lookup.take() {
                 decided(lua, lookup_key(&q), How::Master);
                 q.answer(crate::dns::Answer::Upstream);

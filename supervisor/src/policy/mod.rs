@@ -1,11 +1,14 @@
-//! The Lua policy: `require "libc_service"` (the master end) and
-//! `require "host"`, and the run of the policy script.
+//! The Lua policy: `require "libc_service"` (the master end, the slave
+//! filters in `slave/`) and `require "host"`, and the run of the policy
+//! script.
 //!
 //! The script runs on the main thread until it first calls
 //! `master:receive()`; that call starts the program.  A script that
 //! returns without receiving leaves every request to
-//! `use_slave_credentials`.  Any Lua error ends the run fail-closed: the
-//! program is killed and the supervisor exits with [`crate::exit::POLICY`].
+//! `use_slave_credentials`, after the slave filters if any.  Any Lua error
+//! ends the run fail-closed: the program is killed and the supervisor
+//! exits with [`crate::exit::POLICY`] ([`crate::exit::SLAVE_FILTER`] for
+//! an error in a slave filter).
 
 pub mod check;
 mod decision;
@@ -17,6 +20,7 @@ mod lookup;
 mod master;
 mod reply;
 pub mod rules;
+mod slave;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -33,20 +37,32 @@ pub(crate) use reply::{errno_arg, fake_stat, outcome as reply_outcome};
 
 /// A Lua error whose message starts with the caller's `file:line`.
 pub fn lua_err(lua: &Lua, msg: String) -> mlua::Error {
-    let at = lua
-        .inspect_stack(1, |d| {
-            let src = d
-                .source()
-                .short_src
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            match d.current_line() {
-                Some(l) if !src.is_empty() && src != "[C]" => format!("{src}:{l}: "),
-                _ => String::new(),
-            }
-        })
-        .unwrap_or_default();
-    mlua::Error::RuntimeError(format!("{at}{msg}"))
+    lua_err_at(lua, 1, msg)
+}
+
+/// `file:line` of the Lua function running at stack `level` (1: the
+/// caller of the running Rust function), if it is a Lua function.
+pub fn location_at(lua: &Lua, level: usize) -> Option<String> {
+    lua.inspect_stack(level, |d| {
+        let src = d
+            .source()
+            .short_src
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        match d.current_line() {
+            Some(l) if !src.is_empty() && src != "[C]" => Some(format!("{src}:{l}")),
+            _ => None,
+        }
+    })
+    .flatten()
+}
+
+/// A Lua error whose message starts with the `file:line` of stack `level`.
+pub fn lua_err_at(lua: &Lua, level: usize, msg: String) -> mlua::Error {
+    match location_at(lua, level) {
+        Some(at) => mlua::Error::RuntimeError(format!("{at}: {msg}")),
+        None => mlua::Error::RuntimeError(msg),
+    }
 }
 
 /// Errors that end a run before or while the policy runs.
@@ -63,7 +79,7 @@ pub enum PolicyError {
 }
 
 /// The message of a Lua error value, without mlua's decorations.
-fn message(v: &Value) -> String {
+pub(crate) fn message(v: &Value) -> String {
     fn root(e: &mlua::Error) -> String {
         match e {
             mlua::Error::CallbackError { cause, .. } => root(cause),
@@ -92,6 +108,7 @@ pub fn new_state(shared: &Shared) -> mlua::Result<Lua> {
         errnos.set(*name, *v)?;
     }
     svc.set("errno", errnos.clone())?;
+    slave::install(&lua, &svc, shared)?;
     init::install(&lua, &svc, shared)?;
     loaded.set("libc_service", svc)?;
     loaded.set("errno", errnos)?;
@@ -108,8 +125,9 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
         current: None,
         lookup: None,
         check: None,
+        slave: slave::Slave::default(),
     }));
-    execute(path, &shared)?;
+    let lua = execute(path, &shared)?;
     let mut st = shared.borrow_mut();
     if let Some(p) = &st.current {
         let f = p.req.function.name();
@@ -132,14 +150,18 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
         ));
     }
     // The script never received: by the spec, every request is left to
-    // use_slave_credentials.
+    // use_slave_credentials, after the slave filters if there are any.
+    if slave::has_filters(&st) {
+        drop(st);
+        return Ok(slave::serve(&lua, &shared));
+    }
     Ok(st.ensure_started().serve_continue())
 }
 
 /// Loads and runs the policy script at `path` in a state made for
 /// `shared`, until it returns (or, in a run, the program exits).  A syntax
 /// or runtime error kills the program if it started.
-fn execute(path: &Path, shared: &Shared) -> Result<(), PolicyError> {
+fn execute(path: &Path, shared: &Shared) -> Result<Lua, PolicyError> {
     let source = std::fs::read(path).map_err(|source| PolicyError::Read {
         path: path.display().to_string(),
         source,
@@ -182,5 +204,5 @@ fn execute(path: &Path, shared: &Shared) -> Result<(), PolicyError> {
         }
         return Err(PolicyError::Lua(format!("error: {msg}")));
     }
-    Ok(())
+    Ok(lua)
 }

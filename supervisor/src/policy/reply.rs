@@ -104,7 +104,15 @@ fn wrong(lua: &Lua, function: Function, v: &Value) -> mlua::Error {
     )
 }
 
-fn type_bits(lua: &Lua, name: &str) -> mlua::Result<u32> {
+/// An error in a stat table: located at the Lua caller when `lua` is given.
+fn table_err(lua: Option<&Lua>, msg: String) -> mlua::Error {
+    match lua {
+        Some(lua) => lua_err(lua, msg),
+        None => mlua::Error::RuntimeError(msg),
+    }
+}
+
+fn type_bits(lua: Option<&Lua>, what: &str, name: &str) -> mlua::Result<u32> {
     Ok(match name {
         "regular" => libc::S_IFREG,
         "directory" => libc::S_IFDIR,
@@ -113,13 +121,23 @@ fn type_bits(lua: &Lua, name: &str) -> mlua::Result<u32> {
         "character" => libc::S_IFCHR,
         "fifo" => libc::S_IFIFO,
         "socket" => libc::S_IFSOCK,
-        other => return Err(lua_err(lua, format!("send: unknown file type {other:?}"))),
+        other => {
+            return Err(table_err(
+                lua,
+                format!("{what}: unknown file type {other:?}"),
+            ))
+        }
     })
 }
 
-/// A time: seconds as a number (fractions allowed) or `{sec, nsec}`.
-fn time(lua: &Lua, t: &Table, key: &str) -> mlua::Result<(i64, u32)> {
-    match t.get::<Value>(key)? {
+/// A time: seconds as a number (fractions allowed) or `{sec, nsec}`, under
+/// `key` (`"atime"`) or its `struct stat` name (`"atim"`).
+fn time(lua: Option<&Lua>, what: &str, t: &Table, key: &str) -> mlua::Result<(i64, u32)> {
+    let v = match t.get::<Value>(key)? {
+        Value::Nil => t.get::<Value>(key.trim_end_matches('e'))?,
+        v => v,
+    };
+    match v {
         Value::Nil => Ok((0, 0)),
         Value::Integer(i) => Ok((i, 0)),
         Value::Number(n) if n.is_finite() => {
@@ -131,24 +149,24 @@ fn time(lua: &Lua, t: &Table, key: &str) -> mlua::Result<(i64, u32)> {
             let nsec: i64 = tt.get::<Option<i64>>(2)?.unwrap_or(0);
             Ok((sec, nsec.clamp(0, 999_999_999) as u32))
         }
-        other => Err(lua_err(
+        other => Err(table_err(
             lua,
             format!(
-                "send: stat field {key} must be a number, not {}",
+                "{what}: stat field {key} must be a number, not {}",
                 other.type_name()
             ),
         )),
     }
 }
 
-fn field(lua: &Lua, t: &Table, key: &str) -> mlua::Result<i64> {
+fn field(lua: Option<&Lua>, what: &str, t: &Table, key: &str) -> mlua::Result<i64> {
     match t.get::<Value>(key)? {
         Value::Nil => Ok(0),
         v => integer(&v).ok_or_else(|| {
-            lua_err(
+            table_err(
                 lua,
                 format!(
-                    "send: stat field {key} must be an integer, not {}",
+                    "{what}: stat field {key} must be an integer, not {}",
                     v.type_name()
                 ),
             )
@@ -158,23 +176,31 @@ fn field(lua: &Lua, t: &Table, key: &str) -> mlua::Result<i64> {
 
 /// The spec's stat table → a stat result (missing fields are 0).
 pub fn fake_stat(lua: &Lua, t: &Table) -> mlua::Result<FakeStat> {
-    let mut mode = field(lua, t, "mode")? as u32;
+    fake_stat_as(Some(lua), "send", t)
+}
+
+/// [`fake_stat`], with `what` naming the caller in messages (located at
+/// the Lua caller when `lua` is given).  The times may also be named as in
+/// `struct stat` (`atim`, `mtim`, `ctim`).
+pub fn fake_stat_as(lua: Option<&Lua>, what: &str, t: &Table) -> mlua::Result<FakeStat> {
+    let f = |key| field(lua, what, t, key);
+    let mut mode = f("mode")? as u32;
     if let Some(ty) = t.get::<Option<String>>("type")? {
-        mode = (mode & !libc::S_IFMT) | type_bits(lua, &ty)?;
+        mode = (mode & !libc::S_IFMT) | type_bits(lua, what, &ty)?;
     }
     Ok(FakeStat {
-        dev: field(lua, t, "dev")? as u64,
-        ino: field(lua, t, "ino")? as u64,
+        dev: f("dev")? as u64,
+        ino: f("ino")? as u64,
         mode,
-        nlink: field(lua, t, "nlink")? as u64,
-        uid: field(lua, t, "uid")? as u32,
-        gid: field(lua, t, "gid")? as u32,
-        rdev: field(lua, t, "rdev")? as u64,
-        size: field(lua, t, "size")?,
-        blksize: field(lua, t, "blksize")?,
-        blocks: field(lua, t, "blocks")?,
-        atime: time(lua, t, "atime")?,
-        mtime: time(lua, t, "mtime")?,
-        ctime: time(lua, t, "ctime")?,
+        nlink: f("nlink")? as u64,
+        uid: f("uid")? as u32,
+        gid: f("gid")? as u32,
+        rdev: f("rdev")? as u64,
+        size: f("size")?,
+        blksize: f("blksize")?,
+        blocks: f("blocks")?,
+        atime: time(lua, what, t, "atime")?,
+        mtime: time(lua, what, t, "mtime")?,
+        ctime: time(lua, what, t, "ctime")?,
     })
 }

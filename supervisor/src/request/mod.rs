@@ -80,7 +80,7 @@ pub enum Dir {
 }
 
 /// A path argument: the copy taken from the program, and its base.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathArg {
     pub dir: Dir,
     pub path: Vec<u8>,
@@ -96,7 +96,7 @@ pub enum StatOut {
 }
 
 /// The decoded arguments, by shape.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Args {
     Open {
         at: PathArg,

@@ -37,7 +37,7 @@ pub enum SockOp {
 }
 
 /// What a send sends: the program's buffers, read when sending.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payload {
     /// (address, length) in the program.
     pub iov: Vec<(u64, usize)>,
@@ -59,7 +59,7 @@ impl Payload {
 }
 
 /// A socket call, copied.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SockCall {
     pub op: SockOp,
     /// The program's socket descriptor.
