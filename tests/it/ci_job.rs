@@ -76,7 +76,10 @@ fn a_ci_job_under_policies_ci_lua() {
     .unwrap();
     std::fs::write(home.join(".ssh/id_ed25519"), "PRIVATE KEY\n").unwrap();
     let outside = dir_outside_tmp("outside");
-    let netprobe = Kind::Musl.net_argv::<&str>(&[]).remove(0);
+    // Outside /tmp too: the job gets a private /tmp.
+    let bin = dir_outside_tmp("bin");
+    let netprobe = bin.join("netprobe").into_os_string();
+    std::fs::copy(Kind::Musl.net_argv::<&str>(&[]).remove(0), &netprobe).unwrap();
     let log = home.parent().unwrap().join(format!(
         "{}.audit.jsonl",
         home.file_name().unwrap().to_string_lossy()
@@ -218,6 +221,7 @@ fn a_ci_job_under_policies_ci_lua() {
         );
     }
     let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_dir_all(&bin);
     let _ = std::fs::remove_dir_all(&home);
     let _ = std::fs::remove_dir_all(&outside);
 }

@@ -53,7 +53,16 @@ fn results(o: &Output) -> Vec<&str> {
 /// A directory not under /tmp (policies/ci.lua gives the program a private
 /// /tmp, where a directory of the test's /tmp does not exist).
 pub fn dir_outside_tmp(name: &str) -> PathBuf {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // The repository itself may be under /tmp (a CI checkout): then
+    // /var/tmp, which is not /tmp either.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .canonicalize()
+        .expect("CARGO_TARGET_TMPDIR exists");
+    let base = if target.starts_with("/tmp") {
+        Path::new("/var/tmp").to_path_buf()
+    } else {
+        target
+    };
     let d = tempfile::Builder::new()
         .prefix(&format!("rules-{name}-"))
         .tempdir_in(base)

@@ -401,7 +401,19 @@ impl Prepared {
         };
         let pidfd = sys::pidfd_open(pid.as_raw()).map_err(|e| kill(LaunchError::Pidfd(e)))?;
         let program = match receive_report(ours.as_fd()) {
-            Report::Pid(p) => sys::pidfd_open(p).map_err(|e| kill(LaunchError::Pidfd(e)))?,
+            Report::Pid(p) => match sys::pidfd_open(p) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    // The program may have failed already (and been reaped
+                    // by the keeper): its own report says why.
+                    let next = receive_report(ours.as_fd());
+                    let err = match next {
+                        Report::Failed(..) => self.error(next),
+                        _ => LaunchError::Pidfd(e),
+                    };
+                    return Err(kill(err));
+                }
+            },
             other => return Err(kill(self.error(other))),
         };
         let listener = match receive_report(ours.as_fd()) {
