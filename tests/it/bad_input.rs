@@ -344,3 +344,26 @@ return
     out.assert_clean();
     assert!(!out.stdout.is_empty(), "{out}");
 }
+
+/// A reply table whose metamethod calls back into `master` while `send`
+/// reads it is a policy error (124, with the line), never a crash.
+#[test]
+fn a_reply_whose_metamethod_reenters_master_exits_124() {
+    let policy = "local master = require(\"libc_service\").master\n\
+                  while true do\n\
+                  \x20 local f = master:receive()\n\
+                  \x20 if f == \"stat\" or f == \"lstat\" then\n\
+                  \x20   master:send(setmetatable({}, { __index = function() return master.function_ end }))\n\
+                  \x20 else\n\
+                  \x20   master:use_master_credentials()\n\
+                  \x20 end\n\
+                  end\n";
+    let out = Cmd::supervised(
+        Policy::inline(policy),
+        &busybox(&["stat", "-c", "%s", "/etc/hostname"]),
+    )
+    .run();
+    out.assert_code(124);
+    assert!(out.stderr.contains("policy.lua:5"), "{out}");
+    assert!(!out.stderr.contains("panicked"), "{out}");
+}

@@ -195,30 +195,51 @@ pub(super) fn descriptor_list(lua: &Lua, fds: &Table) -> mlua::Result<Vec<AnyUse
     Ok(uds)
 }
 
+/// The state, for a method of `master`.  A method called while another
+/// one is running (from a metamethod of a value that method reads, e.g. a
+/// reply table's `__index`) is a policy error, not a crash.
+fn state<'a>(lua: &Lua, s: &'a Shared) -> mlua::Result<std::cell::RefMut<'a, State>> {
+    s.try_borrow_mut().map_err(|_| reentered(lua))
+}
+
+fn state_ref<'a>(lua: &Lua, s: &'a Shared) -> mlua::Result<std::cell::Ref<'a, State>> {
+    s.try_borrow().map_err(|_| reentered(lua))
+}
+
+fn reentered(lua: &Lua) -> mlua::Error {
+    lua_err(
+        lua,
+        "master: used while one of its own calls reads a value (from a metamethod)".into(),
+    )
+}
+
 impl UserData for Master {
     fn add_fields<F: UserDataFields<Self>>(f: &mut F) {
-        f.add_field_method_get("function_", |_, this| {
-            let st = this.0.borrow();
+        f.add_field_method_get("function_", |lua, this| {
+            let st = state_ref(lua, &this.0)?;
             if st.lookup.is_some() {
                 return Ok(Some(GETADDRINFO));
             }
             Ok(st.current.as_ref().map(|p| p.req.function.name()))
         });
-        f.add_field_method_get("tid", |_, this| {
-            let st = this.0.borrow();
+        f.add_field_method_get("tid", |lua, this| {
+            let st = state_ref(lua, &this.0)?;
             if let Some(q) = &st.lookup {
                 return Ok(q.tid);
             }
             Ok(st.current.as_ref().map(|p| p.tid))
         });
-        f.add_field_method_get("syscall", |_, this| {
-            Ok(this.0.borrow().current.as_ref().map(|p| p.req.sys.name()))
+        f.add_field_method_get("syscall", |lua, this| {
+            Ok(state_ref(lua, &this.0)?
+                .current
+                .as_ref()
+                .map(|p| p.req.sys.name()))
         });
     }
 
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_method("receive", |lua, this, ()| {
-            let mut st = this.0.borrow_mut();
+            let mut st = state(lua, &this.0)?;
             let unanswered = st
                 .current
                 .as_ref()
@@ -260,7 +281,7 @@ impl UserData for Master {
         });
 
         m.add_method("arguments", |lua, this, ()| {
-            let mut st = this.0.borrow_mut();
+            let mut st = state(lua, &this.0)?;
             if let Some(q) = &st.lookup {
                 // What DNS carries: the name (the service and protocol of
                 // the program's call stay in the program).
@@ -326,7 +347,7 @@ impl UserData for Master {
         });
 
         m.add_method("descriptors", |lua, this, ()| {
-            let mut st = this.0.borrow_mut();
+            let mut st = state(lua, &this.0)?;
             if st.lookup.is_some() {
                 return Ok(MultiValue::new());
             }
@@ -344,7 +365,7 @@ impl UserData for Master {
         });
 
         m.add_method("resolved", |lua, this, ()| {
-            let mut st = this.0.borrow_mut();
+            let mut st = state(lua, &this.0)?;
             if st.lookup.is_some() {
                 return Ok(MultiValue::new());
             }
@@ -379,7 +400,7 @@ impl UserData for Master {
         m.add_method(
             "send",
             |lua, this, (result, err): (Value, Option<Value>)| {
-                let mut st = this.0.borrow_mut();
+                let mut st = state(lua, &this.0)?;
                 if slave::forwarded(&st) {
                     drop(st);
                     return slave::reply(lua, &this.0, MasterReply::Send(result, err));
@@ -406,7 +427,7 @@ impl UserData for Master {
         m.add_method(
             "send_with_fds",
             |lua, this, (result, fds, err): (Value, Table, Option<Value>)| {
-                let mut st = this.0.borrow_mut();
+                let mut st = state(lua, &this.0)?;
                 if slave::forwarded(&st) {
                     drop(st);
                     return slave::reply(lua, &this.0, MasterReply::SendWithFds(result, fds, err));
@@ -483,7 +504,7 @@ impl UserData for Master {
         // Extension: a description of the answer about to be given, for the
         // audit log and the summary (instead of the policy's line).
         m.add_method("describe", |lua, this, text: mlua::LuaString| {
-            let mut st = this.0.borrow_mut();
+            let mut st = state(lua, &this.0)?;
             let key = match &st.lookup {
                 Some(q) => lookup_key(q),
                 None => notif(current(lua, &mut st, "describe")?),
@@ -495,7 +516,7 @@ impl UserData for Master {
         });
 
         m.add_method("use_slave_credentials", |lua, this, ()| {
-            let mut st = this.0.borrow_mut();
+            let mut st = state(lua, &this.0)?;
             if slave::forwarded(&st) {
                 drop(st);
                 return slave::reply(lua, &this.0, MasterReply::UseSlave);
@@ -513,7 +534,7 @@ impl UserData for Master {
         });
 
         m.add_method("use_master_credentials", |lua, this, ()| {
-            let mut st = this.0.borrow_mut();
+            let mut st = state(lua, &this.0)?;
             if slave::forwarded(&st) {
                 drop(st);
                 return slave::reply(lua, &this.0, MasterReply::UseMaster);
