@@ -324,27 +324,38 @@ static void *stall_connector(void *arg)
 }
 
 /*
- * A thread connects to a listener whose accept queue is full (the peer
- * never answers), while the main thread opens FILE N times.  Prints the
- * time the opens took and whether the connect was still pending.
+ * A listener on a loopback port (in stall_addr) whose accept queue is full
+ * after FILL connects: later SYNs are dropped, a connect to it waits.
+ * Returns the listener, or -1 after printing why.
  */
-static void cmd_connect_stall(char **a)
+static int stall_listener(int flags, int fill)
 {
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
 	stall_addr.sin_family = AF_INET;
 	stall_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	socklen_t sl = sizeof stall_addr;
 	if (bind(l, (struct sockaddr *)&stall_addr, sl) < 0 || listen(l, 0) < 0 ||
 	    getsockname(l, (struct sockaddr *)&stall_addr, &sl) < 0) {
 		printf("listener: %s\n", ename(errno));
-		return;
+		return -1;
 	}
-	/* Fill the accept queue: later SYNs are dropped. */
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < fill; i++) {
 		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		connect(c, (struct sockaddr *)&stall_addr, sizeof stall_addr);
 	}
 	usleep(200000);
+	return l;
+}
+
+/*
+ * A thread connects to a listener whose accept queue is full (the peer
+ * never answers), while the main thread opens FILE N times.  Prints the
+ * time the opens took and whether the connect was still pending.
+ */
+static void cmd_connect_stall(char **a)
+{
+	if (stall_listener(0, 4) < 0)
+		return;
 	pthread_t t;
 	pthread_create(&t, NULL, stall_connector, NULL);
 	usleep(500000);
@@ -404,20 +415,9 @@ static void *signaller(void *arg)
 static void cmd_connect_signal(char **a)
 {
 	int restart = !strcmp(a[0], "restart"), alarmed = !strcmp(a[0], "alarm");
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	stall_addr.sin_family = AF_INET;
-	stall_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t sl = sizeof stall_addr;
-	if (bind(l, (struct sockaddr *)&stall_addr, sl) < 0 || listen(l, 0) < 0 ||
-	    getsockname(l, (struct sockaddr *)&stall_addr, &sl) < 0) {
-		printf("listener: %s\n", ename(errno));
+	int l = stall_listener(SOCK_NONBLOCK, 4);
+	if (l < 0)
 		return;
-	}
-	for (int i = 0; i < 4; i++) {
-		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		connect(c, (struct sockaddr *)&stall_addr, sizeof stall_addr);
-	}
-	usleep(200000);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -468,20 +468,8 @@ static int syn_sent_to(int port)
 static void cmd_connect_abandon(char **a)
 {
 	(void)a;
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	stall_addr.sin_family = AF_INET;
-	stall_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t sl = sizeof stall_addr;
-	if (bind(l, (struct sockaddr *)&stall_addr, sl) < 0 || listen(l, 0) < 0 ||
-	    getsockname(l, (struct sockaddr *)&stall_addr, &sl) < 0) {
-		printf("listener: %s\n", ename(errno));
+	if (stall_listener(0, 2) < 0)
 		return;
-	}
-	for (int i = 0; i < 2; i++) {
-		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		connect(c, (struct sockaddr *)&stall_addr, sizeof stall_addr);
-	}
-	usleep(200000);
 	int port = ntohs(stall_addr.sin_port);
 	int before = syn_sent_to(port);
 	pid_t pid = fork();
