@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use supervisor::{audit, exit, launch, policy};
 
 #[derive(Parser)]
@@ -15,6 +15,52 @@ use supervisor::{audit, exit, launch, policy};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// What `run` and `learn` share: the program, and what is kept of its run.
+#[derive(Args)]
+struct Job {
+    /// The name server (IP:PORT) that answers the lookups the policy
+    /// forwards (use_master_credentials on getaddrinfo); default: the
+    /// first nameserver of /etc/resolv.conf.
+    #[arg(long, value_name = "IP:PORT")]
+    dns_upstream: Option<std::net::SocketAddr>,
+    /// Write one JSON line per request to FILE (created or truncated;
+    /// see docs/audit.md).  A failed write ends the run (exit 125).
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// At exit, print on stderr a table of requests per function and
+    /// decision, and what was denied.
+    #[arg(long)]
+    summary: bool,
+    /// The program and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    cmd: Vec<OsString>,
+}
+
+impl Job {
+    /// Sets the upstream name server and starts the audit trail; then
+    /// `f` with the command.
+    fn start(self, f: impl FnOnce(Vec<OsString>) -> i32) -> i32 {
+        if let Some(u) = self.dns_upstream {
+            let _ = supervisor::session::DNS_UPSTREAM.set(u);
+        }
+        match audit::start(&audit::Config {
+            log: self.log,
+            summary: self.summary,
+        }) {
+            Ok(()) => f(self.cmd),
+            Err(e) => {
+                eprintln!("supervisor: {e}");
+                exit::SUPERVISOR
+            }
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -31,33 +77,14 @@ enum Command {
         /// A file the supervisor opens for the init script (its `arg`).
         #[arg(long, value_name = "PATH", requires = "init")]
         init_arg: Option<PathBuf>,
-        /// The name server (IP:PORT) that answers the lookups the policy
-        /// forwards (use_master_credentials on getaddrinfo); default: the
-        /// first nameserver of /etc/resolv.conf.
-        #[arg(long, value_name = "IP:PORT")]
-        dns_upstream: Option<std::net::SocketAddr>,
         /// Let the program make the calls the default posture refuses
         /// because they reach files or sockets without a mapped call
         /// (io_uring, open_by_handle_at, mount, link, …; see
         /// docs/security.md).  For trusted programs only.
         #[arg(long)]
         allow_unmapped: bool,
-        /// Write one JSON line per request to FILE (created or truncated;
-        /// see docs/audit.md).  A failed write ends the run (exit 125).
-        #[arg(long, value_name = "FILE")]
-        log: Option<PathBuf>,
-        /// At exit, print on stderr a table of requests per function and
-        /// decision, and what was denied.
-        #[arg(long)]
-        summary: bool,
-        /// The program and its arguments.
-        #[arg(
-            required = true,
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "CMD"
-        )]
-        cmd: Vec<OsString>,
+        #[command(flatten)]
+        job: Job,
     },
     /// Run a program allowing everything (each call performed by the
     /// supervisor) and write a rules policy that allows what it did.
@@ -65,23 +92,8 @@ enum Command {
         /// Where to write the policy.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: PathBuf,
-        /// As for `run`.
-        #[arg(long, value_name = "IP:PORT")]
-        dns_upstream: Option<std::net::SocketAddr>,
-        /// As for `run`.
-        #[arg(long, value_name = "FILE")]
-        log: Option<PathBuf>,
-        /// As for `run`.
-        #[arg(long)]
-        summary: bool,
-        /// The program and its arguments.
-        #[arg(
-            required = true,
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "CMD"
-        )]
-        cmd: Vec<OsString>,
+        #[command(flatten)]
+        job: Job,
     },
     /// Load a policy without starting any program: run it up to its first
     /// master:receive() and report errors with FILE:LINE.  Exit 0 if good,
@@ -114,44 +126,15 @@ fn main() {
             policy,
             init,
             init_arg,
-            dns_upstream,
             allow_unmapped,
-            log,
-            summary,
-            cmd,
+            job,
         } => {
-            if let Some(u) = dns_upstream {
-                let _ = supervisor::session::DNS_UPSTREAM.set(u);
-            }
             let posture = bpf::Posture {
                 refuse_unmapped: !allow_unmapped,
             };
-            match audit::start(&audit::Config { log, summary }) {
-                Ok(()) => run(policy, init, init_arg, posture, cmd),
-                Err(e) => {
-                    eprintln!("supervisor: {e}");
-                    exit::SUPERVISOR
-                }
-            }
+            job.start(|cmd| run(policy, init, init_arg, posture, cmd))
         }
-        Command::Learn {
-            output,
-            dns_upstream,
-            log,
-            summary,
-            cmd,
-        } => {
-            if let Some(u) = dns_upstream {
-                let _ = supervisor::session::DNS_UPSTREAM.set(u);
-            }
-            match audit::start(&audit::Config { log, summary }) {
-                Ok(()) => learn(&output, cmd),
-                Err(e) => {
-                    eprintln!("supervisor: {e}");
-                    exit::SUPERVISOR
-                }
-            }
-        }
+        Command::Learn { output, job } => job.start(|cmd| learn(&output, cmd)),
         Command::Check { policy, init } => match init.map(|f| init_script(f, None)) {
             Some(Err((msg, code))) => {
                 eprintln!("supervisor: {msg}");

@@ -209,7 +209,7 @@ fn fail(shared: &Shared, mut inv: Invocation, msg: String) -> ! {
     eprintln!("supervisor: slave filter error: {msg}");
     let code = crate::exit::SLAVE_FILTER;
     let Ok(mut st) = shared.try_borrow_mut() else {
-        std::process::exit(code)
+        crate::exit::exit(code)
     };
     match inv.item.take() {
         Some(Item::Call(p)) => {
@@ -224,7 +224,7 @@ fn fail(shared: &Shared, mut inv: Invocation, msg: String) -> ! {
         Some(s) => s.kill_and_reap(code),
         None => code,
     };
-    std::process::exit(code)
+    crate::exit::exit(code)
 }
 
 fn recycle(st: &mut State, inv: Invocation) {
@@ -342,7 +342,7 @@ fn drive(shared: &Shared, inv: Invocation, run: Run) {
     };
     let Some(inv) = inv else {
         eprintln!("supervisor: slave filter error: a filter's call was lost");
-        std::process::exit(crate::exit::SLAVE_FILTER)
+        crate::exit::exit(crate::exit::SLAVE_FILTER)
     };
     let status = thread.map_or(ThreadStatus::Finished, |t| t.status());
     match r {
@@ -547,7 +547,7 @@ pub fn receive(lua: &Lua, shared: &Shared) -> mlua::Result<&'static str> {
         };
         match next {
             // The program is gone: the run is over.
-            Loop::Exited(code) => std::process::exit(code),
+            Loop::Exited(code) => crate::exit::exit(code),
             Loop::Request(p) => {
                 let filter = shared.borrow().slave.filter(slot(p.req.function));
                 match filter {
