@@ -117,15 +117,35 @@ impl Default for Posture {
     }
 }
 
-/// The supervisor's filter for the native architecture: every syscall of
-/// the table goes to the listener; with `posture.refuse_unmapped`, the
-/// calls that would go around the table fail with their errno; a foreign
-/// ABI (i386 through `int 0x80`, x32) kills the process; everything else
-/// runs untouched.
-pub fn notify_filter(map: &SyscallMap, posture: &Posture) -> Result<Program, Error> {
+/// Which calls of the table go to the listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Trapped {
+    /// Every call of the table (a policy that sees requests).
+    #[default]
+    All,
+    /// The socket calls only: for a policy that leaves every file call to
+    /// the kernel (no master loop, no slave filter, no audit trail), where
+    /// trapping a file call would only CONTINUE it.  The supervisor still
+    /// sees the socket calls, for its DNS stub.
+    Sockets,
+}
+
+/// The supervisor's filter for the native architecture: the syscalls of
+/// the table that `trapped` selects go to the listener; with
+/// `posture.refuse_unmapped`, the calls that would go around the table fail
+/// with their errno; a foreign ABI (i386 through `int 0x80`, x32) kills the
+/// process; everything else runs untouched.
+pub fn notify_filter(
+    map: &SyscallMap,
+    posture: &Posture,
+    trapped: Trapped,
+) -> Result<Program, Error> {
     // The launcher sets no_new_privs itself, before loading.
     let mut ctx = context(ScmpAction::Allow)?;
     for &(sys, nr) in map.present() {
+        if trapped == Trapped::Sockets && !sys.is_socket() {
+            continue;
+        }
         let name = sys.name();
         let disposition = TABLE
             .iter()
@@ -181,7 +201,7 @@ mod tests {
 
     #[test]
     fn filter_exports_and_roundtrips() {
-        let p = notify_filter(&SyscallMap::native(), &Posture::default()).unwrap();
+        let p = notify_filter(&SyscallMap::native(), &Posture::default(), Trapped::All).unwrap();
         assert!(p.instructions().len() > 10);
         let again = Program::from_bytes(&p.to_bytes()).unwrap();
         assert_eq!(again.to_bytes(), p.to_bytes());
@@ -190,15 +210,27 @@ mod tests {
     #[test]
     fn the_posture_adds_refusals() {
         let map = SyscallMap::native();
-        let strict = notify_filter(&map, &Posture::default()).unwrap();
+        let strict = notify_filter(&map, &Posture::default(), Trapped::All).unwrap();
         let open = notify_filter(
             &map,
             &Posture {
                 refuse_unmapped: false,
             },
+            Trapped::All,
         )
         .unwrap();
         assert!(strict.instructions().len() > open.instructions().len() + REFUSED.len() / 2);
+    }
+
+    #[test]
+    fn sockets_only_leaves_the_file_calls_out() {
+        let map = SyscallMap::native();
+        let all = notify_filter(&map, &Posture::default(), Trapped::All).unwrap();
+        let sockets = notify_filter(&map, &Posture::default(), Trapped::Sockets).unwrap();
+        let files = map.present().iter().filter(|(s, _)| !s.is_socket()).count();
+        assert!(files >= 15);
+        // At least one jump and one return fewer per file call.
+        assert!(sockets.instructions().len() + files <= all.instructions().len());
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub mod posture;
 pub mod sys;
 pub mod syscalls;
 
-pub use filter::{notify_filter, Posture, Program};
+pub use filter::{notify_filter, Posture, Program, Trapped};
 pub use syscalls::{Sys, SyscallMap};
 
 /// Errors of this crate: one variant per failing step.

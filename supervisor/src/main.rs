@@ -219,7 +219,10 @@ fn prepare(
              the program can signal the supervisor"
         );
     }
-    let filter = match bpf::notify_filter(&map, posture) {
+    let filters = bpf::notify_filter(&map, posture, bpf::Trapped::All).and_then(|all| {
+        bpf::notify_filter(&map, posture, bpf::Trapped::Sockets).map(|sockets| (all, sockets))
+    });
+    let (filter, sockets_only) = match filters {
         Ok(f) => f,
         Err(e) => {
             eprintln!("supervisor: cannot build the seccomp filter: {e}");
@@ -228,7 +231,10 @@ fn prepare(
     };
     let (program, args) = cmd.split_first().expect("clap requires CMD");
     match launch::Prepared::new(program, args, filter) {
-        Ok(p) => Ok((p, map)),
+        Ok(mut p) => {
+            p.set_sockets_only_filter(sockets_only);
+            Ok((p, map))
+        }
         Err(e) => {
             eprintln!("supervisor: {e}");
             Err(e.exit_code())

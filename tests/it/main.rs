@@ -33,4 +33,5 @@ mod races;
 mod rules;
 mod slave;
 mod soak;
+mod trapped;
 mod waiting;

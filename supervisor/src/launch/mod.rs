@@ -195,6 +195,9 @@ pub struct Prepared {
     _envp: Vec<CString>,
     envp_ptrs: Vec<*const libc::c_char>,
     filter: bpf::Program,
+    /// The filter trapping only the socket calls, swapped in by
+    /// [`Prepared::trap_sockets_only`].
+    sockets_only: Option<bpf::Program>,
     init: Option<Init>,
 }
 
@@ -286,8 +289,29 @@ impl Prepared {
             argv,
             _envp: envp,
             filter,
+            sockets_only: None,
             init: None,
         })
+    }
+
+    /// Gives the filter (`bpf::Trapped::Sockets`) to load instead when the
+    /// policy leaves every file call to the kernel.
+    pub fn set_sockets_only_filter(&mut self, filter: bpf::Program) {
+        self.sockets_only = Some(filter);
+    }
+
+    /// Loads the sockets-only filter instead of the full one, if one was
+    /// given; returns whether it will be.  For a policy whose answer to
+    /// every file call is the kernel's own (CONTINUE, arguments unseen):
+    /// those calls then cost the program nothing.
+    pub fn trap_sockets_only(&mut self) -> bool {
+        match self.sockets_only.take() {
+            Some(f) => {
+                self.filter = f;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Sets (or, with `None`, removes) the init script.

@@ -155,6 +155,13 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap) -> Result<i32, 
         drop(st);
         return Ok(slave::serve(&lua, &shared));
     }
+    // Every file call would be CONTINUEd unseen: the filter need not trap
+    // them at all (with an audit trail they are trapped, for the records).
+    if !crate::audit::enabled() {
+        if let Some((prog, _)) = st.program.as_mut() {
+            prog.trap_sockets_only();
+        }
+    }
     Ok(st.ensure_started().serve_continue())
 }
 
