@@ -46,6 +46,9 @@ const MKNOD_REFUSED: &[u64] = &[
     libc::S_IFBLK as u64,
 ];
 
+/// `CLONE_NEWNS` (the flags of clone and unshare).
+const CLONE_NEWNS: u64 = libc::CLONE_NEWNS as u64;
+
 const fn always(name: &'static str, errno: i32, why: &'static str) -> Refusal {
     Refusal {
         name,
@@ -164,4 +167,34 @@ pub const REFUSED: &[Refusal] = &[
     ),
     always("swapoff", libc::EPERM, "swap"),
     always("uselib", libc::ENOSYS, "maps a library by path"),
+    // A new mount namespace gives the process a root (a copy of the mount)
+    // other than the one the supervisor resolves paths from; with chroot,
+    // pivot_root and setns refused, these are the last ways to change it,
+    // so the program's root is fixed for the run (the fast path of
+    // resolution observes it once).
+    Refusal {
+        name: "unshare",
+        errno: libc::EPERM,
+        when: When::Masked {
+            arg: 0,
+            mask: CLONE_NEWNS,
+            values: &[CLONE_NEWNS],
+        },
+        why: "a new mount namespace changes the root paths are resolved from",
+    },
+    Refusal {
+        name: "clone",
+        errno: libc::EPERM,
+        when: When::Masked {
+            arg: 0,
+            mask: CLONE_NEWNS,
+            values: &[CLONE_NEWNS],
+        },
+        why: "as unshare (a child in a new mount namespace)",
+    },
+    always(
+        "clone3",
+        libc::ENOSYS,
+        "its flags are in memory, out of the filter's reach; libc falls back to clone",
+    ),
 ];

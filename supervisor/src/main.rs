@@ -233,6 +233,7 @@ fn prepare(
     match launch::Prepared::new(program, args, filter) {
         Ok(mut p) => {
             p.set_sockets_only_filter(sockets_only);
+            p.set_root_fixed(posture.refuse_unmapped);
             Ok((p, map))
         }
         Err(e) => {

@@ -2,6 +2,7 @@
 //! its thread, and (once asked for) its resolved paths.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use nix::errno::Errno;
@@ -24,6 +25,45 @@ fn our_root() -> Option<&'static OurRoot> {
         Some(OurRoot { fd, id })
     })
     .as_ref()
+}
+
+/// Can the program's root change during the run?  Not under the default
+/// posture: chroot, pivot_root, setns, mounts and new mount namespaces are
+/// refused (bpf/src/posture.rs), and every process of the program inherits
+/// the root it had at exec.  Then whether that root is the supervisor's is
+/// observed once and holds for the run; with `--allow-unmapped` it is
+/// observed for every request.
+static ROOT_FIXED: AtomicBool = AtomicBool::new(false);
+/// What the observation found, when the root is fixed.
+static ROOT_SEEN: AtomicU8 = AtomicU8::new(UNSEEN);
+const UNSEEN: u8 = 0;
+const OURS: u8 = 1;
+const OTHER: u8 = 2;
+
+/// Says whether the program's root is fixed for the run (see [`ROOT_FIXED`]).
+pub fn set_root_fixed(fixed: bool) {
+    ROOT_FIXED.store(fixed, Ordering::Relaxed);
+    ROOT_SEEN.store(UNSEEN, Ordering::Relaxed);
+}
+
+/// Is the root of `task`'s thread the supervisor's (`ours`)?  When the
+/// root is fixed, the first answer is checked (ID_VALID: it was read from
+/// a thread of the program) and kept; otherwise it is read again, and the
+/// caller's settle() checks it before anything is done with it.
+fn root_is(task: &mut Task, ours: DirId) -> Result<bool, Errno> {
+    if !ROOT_FIXED.load(Ordering::Relaxed) {
+        return Ok(task.root_id()? == ours);
+    }
+    match ROOT_SEEN.load(Ordering::Relaxed) {
+        OURS => Ok(true),
+        OTHER => Ok(false),
+        _ => {
+            let same = task.root_id()? == ours;
+            task.check()?;
+            ROOT_SEEN.store(if same { OURS } else { OTHER }, Ordering::Relaxed);
+            Ok(same)
+        }
+    }
 }
 
 /// One notification handed to the policy.
@@ -98,10 +138,10 @@ fn resolve_fast(
         let Some(root) = our_root() else {
             return Ok(None);
         };
-        // Read, not yet validated: nothing is done with what the fast path
-        // finds before the settle() that ends resolve_objects().
-        let same_root = task.root_id()? == root.id;
-        if !same_root {
+        // Read, not yet validated (unless fixed for the run): nothing is
+        // done with what the fast path finds before the settle() that ends
+        // resolve_objects().
+        if !root_is(task, root.id)? {
             return Ok(None);
         }
         let follow = req.follows_last();

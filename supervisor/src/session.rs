@@ -88,6 +88,7 @@ impl Session {
         // Orphans of the program are reparented to the supervisor, so that
         // ending the run can end all of them.
         crate::reap::become_subreaper();
+        crate::pending::set_root_fixed(prog.root_fixed());
         let child = prog.spawn()?;
         // Modes the supervisor passes are exact: the program's own umask is
         // applied explicitly on every create.

@@ -5,6 +5,8 @@
 //! Each test names the attack and asserts its outcome; docs/security.md
 //! maps them.
 
+use std::path::Path;
+
 use crate::util::{attack, canon, outcome, tempdir, write_file, Cmd, Policy};
 
 const ALLOW: &str = "--allow-unmapped";
@@ -67,6 +69,56 @@ fn chroot_and_setns_are_refused() {
     let out = deny("/etc/shadow", &["setns"]).run();
     out.assert_clean();
     assert_eq!(outcome(&out, "setns"), "EPERM", "{out}");
+}
+
+/// A new mount namespace would give the program a root other than the one
+/// the supervisor resolves from (the run relies on it being fixed):
+/// unshare and clone with CLONE_NEWNS are refused, clone3 (whose flags the
+/// filter cannot read) is ENOSYS, and threads and forks still work, libc
+/// falling back to clone.  With --allow-unmapped all of it runs.
+#[test]
+fn new_mount_namespaces_are_refused_and_threads_still_work() {
+    let glibc = &crate::util::probes().attack_glibc;
+    for (name, argv) in [
+        ("musl", attack(&["mount-ns"])),
+        ("glibc", vec![glibc.into(), "mount-ns".into()]),
+    ] {
+        let out = Cmd::supervised(Policy::example("deny-path"), &argv).run();
+        out.assert_clean();
+        assert_eq!(outcome(&out, "unshare-newns"), "EPERM", "{name}: {out}");
+        assert_eq!(outcome(&out, "clone-newns"), "EPERM", "{name}: {out}");
+        assert_eq!(outcome(&out, "clone3"), "ENOSYS", "{name}: {out}");
+        assert_eq!(outcome(&out, "thread"), "OK", "{name}: {out}");
+        assert_eq!(outcome(&out, "fork"), "OK", "{name}: {out}");
+        let out = Cmd::supervised(Policy::example("deny-path"), &argv)
+            .option(ALLOW)
+            .run();
+        out.assert_clean();
+        for label in ["unshare-newns", "clone-newns", "clone3", "thread", "fork"] {
+            assert_eq!(outcome(&out, label), "OK", "{name} {label}: {out}");
+        }
+    }
+}
+
+/// With --allow-unmapped the program may chroot: the supervisor must then
+/// resolve its paths from the new root, even after it saw requests from
+/// the old one (the root is observed per request, not once).  "/secret"
+/// exists only in the new root: resolved from the old one the brokered
+/// open would fail with ENOENT.  The policy sees the path in the
+/// program's view.
+#[test]
+fn a_chroot_allowed_by_the_flag_moves_resolution_with_it() {
+    let tmp = tempdir();
+    let root = canon(&tmp);
+    write_file(&root.join("secret"), "secret\n", 0o644);
+    assert!(!Path::new("/secret").exists());
+    let argv = ["chroot-open", root.to_str().unwrap(), "/secret"];
+    let out = deny("/etc/shadow", &argv).option(ALLOW).run();
+    out.assert_clean();
+    assert_eq!(outcome(&out, "open-after-chroot"), "OK", "{out}");
+    let out = deny("/secret", &argv).option(ALLOW).run();
+    out.assert_clean();
+    assert_eq!(outcome(&out, "open-after-chroot"), "EACCES", "{out}");
 }
 
 /// A hard link would be a second, allowed name of the denied file.

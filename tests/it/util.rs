@@ -412,6 +412,9 @@ pub struct Probes {
     pub net_glibc_static: PathBuf,
     /// tests/probes/attack.c, `musl-gcc -static`: the security suite.
     pub attack: PathBuf,
+    /// tests/probes/attack.c, `gcc` (dynamic glibc): where libc's own
+    /// behaviour matters (its clone3 fallback).
+    pub attack_glibc: PathBuf,
 }
 
 fn compile(compiler: &str, extra: &[&str], src: &Path, out: &Path) {
@@ -465,6 +468,13 @@ pub fn probes() -> &'static Probes {
             &repo().join("tests/probes/attack.c"),
             &attack,
         );
+        let attack_glibc = dir.join("attack-glibc-dynamic");
+        compile(
+            "gcc",
+            &[],
+            &repo().join("tests/probes/attack.c"),
+            &attack_glibc,
+        );
         Probes {
             musl,
             glibc,
@@ -472,6 +482,7 @@ pub fn probes() -> &'static Probes {
             net_glibc,
             net_glibc_static,
             attack,
+            attack_glibc,
         }
     })
 }

@@ -245,6 +245,59 @@ static void cmd_setns(char **a)
 	result("setns", setns(fd, 0));
 }
 
+/* mount-ns: the ways to a new mount namespace (which would change the
+ * root paths are resolved from): unshare and clone with CLONE_NEWNS, and
+ * clone3, whose flags the filter cannot read; then a thread and a fork,
+ * which must still work (libc falls back from clone3 to clone). */
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+static void *thread_ok(void *p)
+{
+	return p;
+}
+static void child_result(const char *label, long pid)
+{
+	if (pid == 0)
+		syscall(SYS_exit_group, 0);
+	if (pid > 0) {
+		int st;
+		if (waitpid((pid_t)pid, &st, __WALL) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			die("child status");
+	}
+	result(label, pid);
+}
+static void cmd_mount_ns(char **a)
+{
+	(void)a;
+	result("unshare-newns", unshare(CLONE_NEWNS));
+	child_result("clone-newns", syscall(SYS_clone, (long)(CLONE_NEWNS | SIGCHLD), 0L, 0L, 0L, 0L));
+	uint64_t args[8] = { 0 }; /* struct clone_args, version 0 */
+	args[4] = SIGCHLD;        /* exit_signal */
+	child_result("clone3", syscall(SYS_clone3, args, sizeof args));
+	pthread_t t;
+	errno = pthread_create(&t, NULL, thread_ok, NULL);
+	result("thread", errno ? -1 : 0);
+	if (errno == 0)
+		pthread_join(t, NULL);
+	pid_t pid = fork();
+	child_result("fork", pid);
+}
+
+/* chroot-open DIR PATH: one trapped call (an open of "/"), then chroot to
+ * DIR, then an open of PATH, resolved from the new root. */
+static void cmd_chroot_open(char **a)
+{
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		die("open /");
+	close(fd);
+	if (chroot(a[0]) < 0)
+		die("chroot");
+	fd = open(a[1], O_RDONLY | O_CLOEXEC);
+	result("open-after-chroot", fd);
+}
+
 /* upper-bits PATH: the path's dirfd argument with the upper 32 bits set
  * to look like another descriptor: the kernel (and so the supervisor)
  * only reads the low 32 bits. */
@@ -1057,6 +1110,8 @@ static const struct {
 	{ "truncate", 1, cmd_truncate },
 	{ "fanotify", 0, cmd_fanotify },
 	{ "setns", 0, cmd_setns },
+	{ "mount-ns", 0, cmd_mount_ns },
+	{ "chroot-open", 2, cmd_chroot_open },
 	{ "upper-bits", 1, cmd_upper_bits },
 	{ "listen", 0, cmd_listen },
 	{ "own-filter-allow", 1, cmd_own_filter_allow },
