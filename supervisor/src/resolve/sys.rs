@@ -113,7 +113,16 @@ pub(super) fn read_link_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<Vec<u8>, 
 
 /// The supervisor's view of where `fd` points: `readlink /proc/self/fd/<fd>`.
 pub(super) fn fd_path(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
-    Ok(readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str())?.into_vec())
+    // `/proc/self/fd`, opened once: each call then looks up one name in it
+    // instead of three from `/` (a third of the cost here).  The supervisor
+    // never forks after it starts, so `self` stays this process.
+    static FD_DIR: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
+    let dir = FD_DIR.get_or_init(|| crate::sys::open_dir_path(c"/proc/self/fd").ok());
+    let n = fd.as_raw_fd().to_string();
+    match dir {
+        Some(d) => Ok(readlinkat(d, n.as_str())?.into_vec()),
+        None => Ok(readlink(format!("/proc/self/fd/{n}").as_str())?.into_vec()),
+    }
 }
 
 /// Whether `fd` is on a procfs instance.
