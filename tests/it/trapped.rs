@@ -49,16 +49,17 @@ fn signal(child: &Child, sig: libc::c_int) {
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
 }
 
+/// The two lines of a round, if they come within `wait` each.
+fn two_lines(rx: &Receiver<String>, wait: Duration) -> Option<Vec<String>> {
+    (0..2).map(|_| rx.recv_timeout(wait).ok()).collect()
+}
+
 /// Asks for one round and waits up to `wait` for its two lines.
 fn round(child: &mut Child, rx: &Receiver<String>, wait: Duration) -> Option<Vec<String>> {
     let stdin = child.stdin.as_mut().unwrap();
     stdin.write_all(b"go\n").unwrap();
     stdin.flush().unwrap();
-    let mut lines = Vec::new();
-    while lines.len() < 2 {
-        lines.push(rx.recv_timeout(wait).ok()?);
-    }
-    Some(lines)
+    two_lines(rx, wait)
 }
 
 /// Does a file call made while the supervisor is stopped complete?
@@ -74,15 +75,10 @@ fn completes_while_stopped(policy: &Path, options: &[&str], file: &Path) -> bool
     signal(&child, libc::SIGSTOP);
     let stopped = round(&mut child, &rx, Duration::from_millis(1500));
     signal(&child, libc::SIGCONT);
-    let late = if stopped.is_none() {
+    let late = match &stopped {
         // The call was waiting for the supervisor: it completes now.
-        let mut lines = Vec::new();
-        while lines.len() < 2 {
-            lines.push(rx.recv_timeout(Duration::from_secs(20)).unwrap());
-        }
-        Some(lines)
-    } else {
-        stopped.clone()
+        None => two_lines(&rx, Duration::from_secs(20)),
+        done => done.clone(),
     };
     assert_eq!(
         late.as_deref(),

@@ -314,16 +314,12 @@ impl Prepared {
     }
 
     /// Loads the sockets-only filter instead of the full one, if one was
-    /// given; returns whether it will be.  For a policy whose answer to
-    /// every file call is the kernel's own (CONTINUE, arguments unseen):
-    /// those calls then cost the program nothing.
-    pub fn trap_sockets_only(&mut self) -> bool {
-        match self.sockets_only.take() {
-            Some(f) => {
-                self.filter = f;
-                true
-            }
-            None => false,
+    /// given.  For a policy whose answer to every file call is
+    /// use_slave_credentials, unseen: those calls then cost the program
+    /// nothing.
+    pub fn trap_sockets_only(&mut self) {
+        if let Some(f) = self.sockets_only.take() {
+            self.filter = f;
         }
     }
 
