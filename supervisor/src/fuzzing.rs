@@ -149,7 +149,7 @@ pub fn request(data: &[u8]) {
         Decoded::Socket(call) => {
             for domain in [libc::AF_UNIX, libc::AF_INET, libc::AF_INET6] {
                 if let request::net::Class::Mapped(addr) = classify(&call, domain) {
-                    let _ = Function::of_socket(call.op, &addr);
+                    let _ = crate::request::function_of_socket(call.op, &addr);
                     check_addr(&addr);
                 }
             }
@@ -199,25 +199,6 @@ fn check_addr(addr: &NetAddr) {
         );
     }
 }
-
-const FUNCTIONS: [Function; 16] = [
-    Function::Open,
-    Function::Openat,
-    Function::Unlink,
-    Function::Rename,
-    Function::Stat,
-    Function::Lstat,
-    Function::Access,
-    Function::Eaccess,
-    Function::Mkdir,
-    Function::Rmdir,
-    Function::ConnectUnix,
-    Function::ConnectInet,
-    Function::ConnectInet6,
-    Function::BindUnix,
-    Function::BindInet,
-    Function::BindInet6,
-];
 
 /// Keys a stat reply reads (and a few it does not).
 const KEYS: [&str; 16] = [
@@ -300,7 +281,7 @@ pub fn reply(data: &[u8]) {
             return;
         };
         let errno = crate::policy::errno_arg(lua, "send", Some(&errno_v)).unwrap_or(0);
-        for f in FUNCTIONS {
+        for f in Function::ALL {
             let _ = crate::policy::reply_outcome(lua, f, &result, errno);
         }
         if let mlua::Value::Table(t) = &result {

@@ -31,7 +31,7 @@ use crate::notify::{Listener, Notif};
 use crate::pending::Pending;
 use crate::policy::Decision;
 use crate::request::net::{self, Class, NetAddr, SockCall, SockOp};
-use crate::request::{self, Args, Decoded, Dir, Function, PathArg, Request};
+use crate::request::{self, Args, Decoded, Dir, PathArg, Request};
 use crate::sys;
 use crate::task::Task;
 
@@ -358,7 +358,7 @@ impl Session {
                     _ => None,
                 };
                 let req = Request {
-                    function: Function::of_socket(call.op, &addr),
+                    function: crate::request::function_of_socket(call.op, &addr),
                     sys,
                     args: Args::Socket { call, addr, path },
                 };

@@ -27,7 +27,6 @@ mod tests;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -84,70 +83,22 @@ pub enum DnsError {
     Unconnected { ipv6: bool, errno: Errno },
     #[error("cannot read the address of the DNS client socket to {server}: {errno}")]
     ClientAddress { server: SocketAddr, errno: Errno },
-    #[error("unknown getaddrinfo error {0:?} (expected again, badflags, fail, family, memory, noname, service, socktype or system)")]
-    UnknownGaiError(String),
 }
 
-/// A `getaddrinfo` error of the spec, as the policy names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GaiError {
-    Again,
-    Badflags,
-    Fail,
-    Family,
-    Memory,
-    Noname,
-    Service,
-    Socktype,
-    System,
-}
+pub use libc_service::GaiError;
 
-impl FromStr for GaiError {
-    type Err = DnsError;
-    fn from_str(s: &str) -> Result<GaiError, DnsError> {
-        Ok(match s {
-            "again" => GaiError::Again,
-            "badflags" => GaiError::Badflags,
-            "fail" => GaiError::Fail,
-            "family" => GaiError::Family,
-            "memory" => GaiError::Memory,
-            "noname" => GaiError::Noname,
-            "service" => GaiError::Service,
-            "socktype" => GaiError::Socktype,
-            "system" => GaiError::System,
-            _ => return Err(DnsError::UnknownGaiError(s.to_owned())),
-        })
-    }
-}
-
-impl GaiError {
-    /// The spec's name of the error (`"noname"`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            GaiError::Again => "again",
-            GaiError::Badflags => "badflags",
-            GaiError::Fail => "fail",
-            GaiError::Family => "family",
-            GaiError::Memory => "memory",
-            GaiError::Noname => "noname",
-            GaiError::Service => "service",
-            GaiError::Socktype => "socktype",
-            GaiError::System => "system",
-        }
-    }
-
-    /// The DNS response code the program gets (docs/dns.md has the table).
-    fn rcode(self) -> simple_dns::RCODE {
-        use simple_dns::RCODE;
-        match self {
-            GaiError::Noname => RCODE::NameError,
-            GaiError::Again | GaiError::Memory | GaiError::System => RCODE::ServerFailure,
-            GaiError::Fail
-            | GaiError::Badflags
-            | GaiError::Family
-            | GaiError::Service
-            | GaiError::Socktype => RCODE::Refused,
-        }
+/// The DNS response code the program gets for a `getaddrinfo` error
+/// (docs/dns.md has the table).
+pub(crate) fn rcode(e: GaiError) -> simple_dns::RCODE {
+    use simple_dns::RCODE;
+    match e {
+        GaiError::Noname => RCODE::NameError,
+        GaiError::Again | GaiError::Memory | GaiError::System => RCODE::ServerFailure,
+        GaiError::Fail
+        | GaiError::Badflags
+        | GaiError::Family
+        | GaiError::Service
+        | GaiError::Socktype => RCODE::Refused,
     }
 }
 

@@ -277,7 +277,7 @@ async fn handle(
     };
     let out = match outcome {
         Outcome::Dropped => wire::reply(msg, RCODE::ServerFailure, &[], limit),
-        Outcome::Answer(Answer::Error(e)) => wire::reply(msg, e.rcode(), &[], limit),
+        Outcome::Answer(Answer::Error(e)) => wire::reply(msg, super::rcode(e), &[], limit),
         Outcome::Answer(Answer::Addresses(a)) => wire::reply(msg, RCODE::NoError, &a, limit),
         Outcome::Answer(Answer::Upstream) => match forward(ctx.upstream, msg, tcp).await {
             Some(r) => Some(r),

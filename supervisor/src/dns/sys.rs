@@ -196,9 +196,9 @@ fn with_sockaddr<R>(a: &Addr, f: impl FnOnce(*const libc::sockaddr, libc::sockle
 
 /// `bind(fd, a)`.
 pub fn bind(fd: RawFd, a: &Addr) -> Result<(), Errno> {
-    // SAFETY: with_sockaddr passes a valid sockaddr of the given length that
-    // lives for the call.
     with_sockaddr(a, |p, l| {
+        // SAFETY: with_sockaddr passes a valid sockaddr of the given length
+        // that lives for the call.
         check(unsafe { libc::bind(fd, p, l) } as libc::c_long)
     })
     .map(drop)
@@ -207,8 +207,8 @@ pub fn bind(fd: RawFd, a: &Addr) -> Result<(), Errno> {
 /// `connect(fd, a)`, retried on EINTR.
 pub fn connect(fd: RawFd, a: &Addr) -> Result<(), Errno> {
     loop {
-        // SAFETY: as in bind.
         let r = with_sockaddr(a, |p, l| {
+            // SAFETY: as in bind.
             check(unsafe { libc::connect(fd, p, l) } as libc::c_long)
         });
         match r {

@@ -12,7 +12,6 @@
 
 pub mod check;
 mod decision;
-pub mod errno;
 pub mod host;
 mod host_net;
 mod init;
@@ -30,6 +29,7 @@ use mlua::{Lua, LuaOptions, MultiValue, StdLib, Value};
 
 use crate::launch::Prepared;
 pub use decision::{Decision, How};
+pub use libc_service::errno;
 pub use master::{Master, Shared, State};
 // The reply decoders, for crate::fuzzing.
 pub(crate) use lookup::answer as lookup_answer;

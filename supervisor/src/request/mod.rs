@@ -13,61 +13,19 @@ use nix::errno::Errno;
 use crate::memory;
 use crate::notify::sys::SeccompData;
 
-/// The request kinds of the spec handled so far (`function_`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    Open,
-    Openat,
-    Unlink,
-    Rename,
-    Stat,
-    Lstat,
-    Access,
-    Eaccess,
-    Mkdir,
-    Rmdir,
-    ConnectUnix,
-    ConnectInet,
-    ConnectInet6,
-    BindUnix,
-    BindInet,
-    BindInet6,
-}
+pub use libc_service::Function;
 
-impl Function {
-    pub fn name(self) -> &'static str {
-        match self {
-            Function::Open => "open",
-            Function::Openat => "openat",
-            Function::Unlink => "unlink",
-            Function::Rename => "rename",
-            Function::Stat => "stat",
-            Function::Lstat => "lstat",
-            Function::Access => "access",
-            Function::Eaccess => "eaccess",
-            Function::Mkdir => "mkdir",
-            Function::Rmdir => "rmdir",
-            Function::ConnectUnix => "connect_unix",
-            Function::ConnectInet => "connect_inet",
-            Function::ConnectInet6 => "connect_inet6",
-            Function::BindUnix => "bind_unix",
-            Function::BindInet => "bind_inet",
-            Function::BindInet6 => "bind_inet6",
-        }
-    }
-
-    /// The request a socket call with a mapped address becomes.  A send
-    /// that names a destination is a connect to it.
-    pub fn of_socket(op: net::SockOp, addr: &net::NetAddr) -> Function {
-        use net::{NetAddr, SockOp};
-        match (op, addr) {
-            (SockOp::Bind, NetAddr::Unix(_)) => Function::BindUnix,
-            (SockOp::Bind, NetAddr::Inet(_)) => Function::BindInet,
-            (SockOp::Bind, NetAddr::Inet6(_)) => Function::BindInet6,
-            (_, NetAddr::Unix(_)) => Function::ConnectUnix,
-            (_, NetAddr::Inet(_)) => Function::ConnectInet,
-            (_, NetAddr::Inet6(_)) => Function::ConnectInet6,
-        }
+/// The request a socket call with a mapped address becomes.  A send that
+/// names a destination is a connect to it.
+pub fn function_of_socket(op: net::SockOp, addr: &net::NetAddr) -> Function {
+    use net::{NetAddr, SockOp};
+    match (op, addr) {
+        (SockOp::Bind, NetAddr::Unix(_)) => Function::BindUnix,
+        (SockOp::Bind, NetAddr::Inet(_)) => Function::BindInet,
+        (SockOp::Bind, NetAddr::Inet6(_)) => Function::BindInet6,
+        (_, NetAddr::Unix(_)) => Function::ConnectUnix,
+        (_, NetAddr::Inet(_)) => Function::ConnectInet,
+        (_, NetAddr::Inet6(_)) => Function::ConnectInet6,
     }
 }
 

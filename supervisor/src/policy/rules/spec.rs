@@ -3,50 +3,7 @@
 
 use std::cmp::Ordering;
 
-/// What a request does to its subject (docs/rules.md lists which request
-/// is which kinds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    Read,
-    Write,
-    Create,
-    Delete,
-    Connect,
-    Bind,
-    Resolve,
-}
-
-pub const KINDS: [Kind; 7] = [
-    Kind::Read,
-    Kind::Write,
-    Kind::Create,
-    Kind::Delete,
-    Kind::Connect,
-    Kind::Bind,
-    Kind::Resolve,
-];
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Read => "read",
-            Kind::Write => "write",
-            Kind::Create => "create",
-            Kind::Delete => "delete",
-            Kind::Connect => "connect",
-            Kind::Bind => "bind",
-            Kind::Resolve => "resolve",
-        }
-    }
-
-    pub fn by_name(s: &str) -> Option<Kind> {
-        KINDS.iter().copied().find(|k| k.name() == s)
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+pub use libc_service::kind::{Kind, KINDS};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {

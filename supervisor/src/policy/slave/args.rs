@@ -281,24 +281,27 @@ pub fn given(
     err: &dyn Fn(String) -> mlua::Error,
 ) -> mlua::Result<Given> {
     let mut a = Given1 { v: a, err };
-    Ok(match super::NAMES[slot] {
-        "open" => Given::Open {
+    let Some(function) = Call::of_slot(slot) else {
+        return Err(err(format!("no request kind in slot {slot}")));
+    };
+    Ok(match function {
+        Call::Open => Given::Open {
             path: a.path(0, "path")?,
             flags: a.int(1, "flags")?,
             mode: a.opt_int(2, "mode")?,
         },
-        "openat" => Given::Openat {
+        Call::Openat => Given::Openat {
             dirfd: a.int(0, "dirfd")?,
             path: a.path(1, "path")?,
             flags: a.int(2, "flags")?,
             mode: a.opt_int(3, "mode")?,
             resolve: resolve_list(&a, 4)?,
         },
-        "unlink" | "rmdir" | "stat" | "lstat" => Given::Path(a.path(0, "path")?),
-        "rename" => Given::Rename(a.path(0, "path1")?, a.path(1, "path2")?),
-        "access" | "eaccess" => Given::PathInt(a.path(0, "path")?, a.int(1, "amode")?),
-        "mkdir" => Given::PathInt(a.path(0, "path")?, a.int(1, "mode")?),
-        "connect_unix" | "bind_unix" => {
+        Call::Unlink | Call::Rmdir | Call::Stat | Call::Lstat => Given::Path(a.path(0, "path")?),
+        Call::Rename => Given::Rename(a.path(0, "path1")?, a.path(1, "path2")?),
+        Call::Access | Call::Eaccess => Given::PathInt(a.path(0, "path")?, a.int(1, "amode")?),
+        Call::Mkdir => Given::PathInt(a.path(0, "path")?, a.int(1, "mode")?),
+        Call::ConnectUnix | Call::BindUnix => {
             let path = a.bytes(1, "path")?;
             // An abstract name starts with a NUL byte and may hold more.
             if path.first() != Some(&0) && path.contains(&0) {
@@ -309,14 +312,14 @@ pub fn given(
                 addr: NetAddr::Unix(path),
             }
         }
-        "connect_inet" | "bind_inet" => Given::Socket {
+        Call::ConnectInet | Call::BindInet => Given::Socket {
             fd: a.int(0, "fd")?,
             addr: NetAddr::Inet(SocketAddrV4::new(
                 Ipv4Addr::from(a.octets::<4>(1)?),
                 a.port(2)?,
             )),
         },
-        "connect_inet6" | "bind_inet6" => {
+        Call::ConnectInet6 | Call::BindInet6 => {
             let scope = a.opt_int(3, "scope_id")?;
             let scope = u32::try_from(scope)
                 .map_err(|_| err(format!("argument #4 (scope_id) {scope} is out of range")))?;
@@ -330,7 +333,7 @@ pub fn given(
                 )),
             }
         }
-        _ => {
+        Call::Getaddrinfo => {
             match a.get(1) {
                 Value::Nil | Value::String(_) | Value::Integer(_) => {}
                 _ => return Err(a.wrong(1, "service", "a string or nil")),

@@ -30,7 +30,7 @@ use nix::errno::Errno;
 use super::super::{location_at, lua_err, lua_err_at, message, Shared, State};
 use super::args::{self, FilterArgs, Rewritten};
 use super::values::{self, MasterReply, Next};
-use super::{slot, Filter, GETADDRINFO, NAMES};
+use super::{slot, Filter, GETADDRINFO};
 use crate::dns::{Answer, GaiError, Query};
 use crate::jobs::{Done, Job};
 use crate::pending::Pending;
@@ -67,14 +67,8 @@ const FORWARD: i64 = 1;
 const KERNEL: i64 = 2;
 
 /// The name of the real function of `slot`, as the spec's filters call it.
-pub(super) fn real_name(slot: usize) -> String {
-    let name = NAMES.get(slot).copied().unwrap_or("?");
-    let base = name
-        .strip_suffix("_unix")
-        .or_else(|| name.strip_suffix("_inet6"))
-        .or_else(|| name.strip_suffix("_inet"))
-        .unwrap_or(name);
-    format!("real_{base}")
+pub(super) fn real_name(slot: usize) -> &'static str {
+    crate::request::Function::of_slot(slot).map_or("real_?", |f| f.row().real)
 }
 
 /// `real_X(…)` past its fast path: checks the arguments; returns what the
@@ -519,7 +513,7 @@ fn make_current(st: &mut State, item: Item) -> &'static str {
         }
         Item::Lookup(q) => {
             st.lookup = Some(q);
-            NAMES[GETADDRINFO]
+            crate::request::Function::Getaddrinfo.name()
         }
     }
 }

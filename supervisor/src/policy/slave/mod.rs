@@ -35,34 +35,18 @@ use crate::request::Function as Call;
 pub use drive::{receive, reply, serve};
 pub use values::MasterReply;
 
-/// The filters of the spec, in the order of [`crate::request::Function`],
-/// then getaddrinfo.
-pub const NAMES: [&str; 17] = [
-    "open",
-    "openat",
-    "unlink",
-    "rename",
-    "stat",
-    "lstat",
-    "access",
-    "eaccess",
-    "mkdir",
-    "rmdir",
-    "connect_unix",
-    "connect_inet",
-    "connect_inet6",
-    "bind_unix",
-    "bind_inet",
-    "bind_inet6",
-    "getaddrinfo",
-];
+/// The filter of `function` sits at its slot ([`Call::slot`]); the
+/// names are the request kinds' ([`libc_service::function::TABLE`]).
+pub fn name_of(slot: usize) -> &'static str {
+    Call::of_slot(slot).map_or("?", Call::name)
+}
 
-/// The slot of getaddrinfo in [`NAMES`].
-pub const GETADDRINFO: usize = 16;
+/// The slot of getaddrinfo.
+pub const GETADDRINFO: usize = Call::Getaddrinfo as usize;
 
-/// The slot of a call's filter in [`NAMES`].
+/// The slot of a call's filter.
 pub fn slot(f: Call) -> usize {
-    f as usize
+    f.slot()
 }
 
 /// An installed filter.
@@ -76,7 +60,7 @@ pub struct Filter {
 
 impl Filter {
     pub fn name(&self) -> &'static str {
-        NAMES[self.slot]
+        name_of(self.slot)
     }
 
     /// `file:line` where the filter is defined, for messages about it as a
@@ -233,8 +217,8 @@ pub fn install(lua: &Lua, svc: &Table, shared: &Shared) -> mlua::Result<()> {
         let mut st = shared.borrow_mut();
         st.slave.kernel = Some(kernel);
         st.slave.direct = Some(Rc::new(direct));
-        st.slave.filters = vec![None; NAMES.len()];
-        st.slave.reals = (0..NAMES.len())
+        st.slave.filters = vec![None; Call::ALL.len()];
+        st.slave.reals = (0..Call::ALL.len())
             .map(|i| factory.call::<Function>(i))
             .collect::<mlua::Result<_>>()?;
     }
@@ -265,10 +249,7 @@ const WHAT: &str = "libc_service.slave";
 /// `libc_service.slave[k] = v`.
 fn assign(lua: &Lua, shared: &Shared, store: &Table, k: Value, v: Value) -> mlua::Result<()> {
     let key = k.as_string().map(|s| s.to_string_lossy());
-    let Some(slot) = key
-        .as_deref()
-        .and_then(|k| NAMES.iter().position(|n| *n == k))
-    else {
+    let Some(slot) = key.as_deref().and_then(Call::by_name).map(Call::slot) else {
         let shown = match &k {
             Value::String(s) => format!("{:?}", s.to_string_lossy()),
             other => format!("(a {})", other.type_name()),
@@ -277,11 +258,11 @@ fn assign(lua: &Lua, shared: &Shared, store: &Table, k: Value, v: Value) -> mlua
             lua,
             format!(
                 "{WHAT}: unknown function {shown} (known: {})",
-                NAMES.join(", ")
+                Call::ALL.map(Call::name).join(", ")
             ),
         ));
     };
-    let name = NAMES[slot];
+    let name = name_of(slot);
     let func = match &v {
         Value::Nil => None,
         Value::Function(f) => Some(f.clone()),

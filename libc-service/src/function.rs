@@ -1,0 +1,177 @@
+//! The request kinds: one row per `master.function_` value.
+//!
+//! Adding a kind is one row here (and its variant), one decode arm
+//! (`supervisor::request`), one act arm (`supervisor::act`), its rules
+//! kinds, and docs.  The slave filter names, their slots, the fuzz and
+//! test lists all derive from [`TABLE`]; `Function` is matched
+//! exhaustively everywhere else, so the compiler lists every place a new
+//! kind must be handled.
+
+use crate::kind::Kind;
+
+/// A request kind (`master.function_`).  The discriminant is the kind's
+/// row in [`TABLE`] and its slave-filter slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Function {
+    Open,
+    Openat,
+    Unlink,
+    Rename,
+    Stat,
+    Lstat,
+    Access,
+    Eaccess,
+    Mkdir,
+    Rmdir,
+    ConnectUnix,
+    ConnectInet,
+    ConnectInet6,
+    BindUnix,
+    BindInet,
+    BindInet6,
+    /// A name lookup (from the DNS stub, not a notification).
+    Getaddrinfo,
+}
+
+/// What the table says of a kind.
+#[derive(Debug)]
+pub struct Row {
+    pub function: Function,
+    /// `master.function_`, and the key of `libc_service.slave`.
+    pub name: &'static str,
+    /// The real function a slave filter is given (`real_connect` for every
+    /// `connect_*`).
+    pub real: &'static str,
+    /// The rules kinds a request of this kind may be checked as (an open
+    /// is read, write or create by its flags; docs/rules.md).
+    pub kinds: &'static [Kind],
+}
+
+const fn row(
+    function: Function,
+    name: &'static str,
+    real: &'static str,
+    kinds: &'static [Kind],
+) -> Row {
+    Row {
+        function,
+        name,
+        real,
+        kinds,
+    }
+}
+
+use Kind::{Bind, Connect, Create, Delete, Read, Resolve, Write};
+
+/// Every kind, in the order of [`Function`].
+pub const TABLE: &[Row] = &[
+    row(Function::Open, "open", "real_open", &[Read, Write, Create]),
+    row(
+        Function::Openat,
+        "openat",
+        "real_openat",
+        &[Read, Write, Create],
+    ),
+    row(Function::Unlink, "unlink", "real_unlink", &[Delete]),
+    row(Function::Rename, "rename", "real_rename", &[Delete, Create]),
+    row(Function::Stat, "stat", "real_stat", &[Read]),
+    row(Function::Lstat, "lstat", "real_lstat", &[Read]),
+    row(Function::Access, "access", "real_access", &[Read]),
+    row(Function::Eaccess, "eaccess", "real_eaccess", &[Read]),
+    row(Function::Mkdir, "mkdir", "real_mkdir", &[Create]),
+    row(Function::Rmdir, "rmdir", "real_rmdir", &[Delete]),
+    row(
+        Function::ConnectUnix,
+        "connect_unix",
+        "real_connect",
+        &[Connect],
+    ),
+    row(
+        Function::ConnectInet,
+        "connect_inet",
+        "real_connect",
+        &[Connect],
+    ),
+    row(
+        Function::ConnectInet6,
+        "connect_inet6",
+        "real_connect",
+        &[Connect],
+    ),
+    row(Function::BindUnix, "bind_unix", "real_bind", &[Bind]),
+    row(Function::BindInet, "bind_inet", "real_bind", &[Bind]),
+    row(Function::BindInet6, "bind_inet6", "real_bind", &[Bind]),
+    row(
+        Function::Getaddrinfo,
+        "getaddrinfo",
+        "real_getaddrinfo",
+        &[Resolve],
+    ),
+];
+
+/// The number of kinds.
+pub const COUNT: usize = TABLE.len();
+
+// Each row sits at its kind's discriminant.
+const _: () = {
+    let mut i = 0;
+    while i < COUNT {
+        assert!(TABLE[i].function as usize == i);
+        i += 1;
+    }
+};
+
+impl Function {
+    /// Every kind, in table order.
+    pub const ALL: [Function; COUNT] = {
+        let mut all = [Function::Open; COUNT];
+        let mut i = 0;
+        while i < COUNT {
+            all[i] = TABLE[i].function;
+            i += 1;
+        }
+        all
+    };
+
+    /// The kind's row.
+    pub fn row(self) -> &'static Row {
+        &TABLE[self as usize]
+    }
+
+    /// `master.function_`.
+    pub fn name(self) -> &'static str {
+        self.row().name
+    }
+
+    /// The slave-filter slot (the row's index).
+    pub fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// The kind named `name`.
+    pub fn by_name(name: &str) -> Option<Function> {
+        TABLE.iter().find(|r| r.name == name).map(|r| r.function)
+    }
+
+    /// The kind of slot `slot`.
+    pub fn of_slot(slot: usize) -> Option<Function> {
+        TABLE.get(slot).map(|r| r.function)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found() {
+        for f in Function::ALL {
+            assert_eq!(Function::by_name(f.name()), Some(f));
+            assert_eq!(Function::of_slot(f.slot()), Some(f));
+            assert!(f.row().real.starts_with("real_"));
+            assert!(!f.row().kinds.is_empty());
+        }
+        assert_eq!(Function::by_name("chmod"), None);
+    }
+}
