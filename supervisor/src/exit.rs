@@ -1,5 +1,7 @@
 //! The supervisor's own exit codes.  Otherwise it exits with the program's
-//! status, or 128 + the signal that killed it.
+//! status, or 128 + the signal that killed it.  Only `main` exits: the
+//! library ends a run with a [`crate::run::Stop`], whose code is one of
+//! these.
 
 /// A slave filter failed: a Lua error in it, a return value of the wrong
 /// type, a yield outside its real function.  The program is killed.
@@ -17,15 +19,3 @@ pub const SUPERVISOR: i32 = 125;
 pub const NOT_EXECUTABLE: i32 = 126;
 /// The program was not found.
 pub const NOT_FOUND: i32 = 127;
-
-/// Ends the supervisor with `code`, after the audit trail is complete
-/// (the records still open written as abandoned, the summary printed).  A
-/// run whose audit log failed exits with [`SUPERVISOR`] whatever `code`.
-pub fn exit(code: i32) -> ! {
-    let code = if crate::audit::finish() {
-        code
-    } else {
-        SUPERVISOR
-    };
-    std::process::exit(code)
-}

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::errno::Errno;
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
-use crate::act::Outcome;
+use crate::answer::Outcome;
 use crate::dns::GaiError;
 
 /// What a job produced.

@@ -4,7 +4,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use supervisor::{audit, exit, launch, policy};
+use supervisor::audit::{self, Recorder};
+use supervisor::pending::Root;
+use supervisor::run::{Run, Stop};
+use supervisor::{exit, launch, policy};
 
 #[derive(Parser)]
 #[command(
@@ -44,21 +47,50 @@ struct Job {
 }
 
 impl Job {
-    /// Sets the upstream name server and starts the audit trail; then
-    /// `f` with the command.
-    fn start(self, f: impl FnOnce(Vec<OsString>) -> i32) -> i32 {
-        if let Some(u) = self.dns_upstream {
-            let _ = supervisor::session::DNS_UPSTREAM.set(u);
-        }
-        match audit::start(&audit::Config {
+    /// The run's context (the audit trail started, the upstream name
+    /// server, the program's root fixed or not); then `f` with it and the
+    /// command.  Returns the exit code, after the audit trail is complete.
+    fn start(
+        self,
+        root_fixed: bool,
+        f: impl FnOnce(&Run, Vec<OsString>) -> Result<i32, Stop>,
+    ) -> i32 {
+        let audit = match Recorder::start(&audit::Config {
             log: self.log,
             summary: self.summary,
         }) {
-            Ok(()) => f(self.cmd),
+            Ok(a) => a,
             Err(e) => {
                 eprintln!("supervisor: {e}");
-                exit::SUPERVISOR
+                return exit::SUPERVISOR;
             }
+        };
+        let run = Run {
+            audit,
+            dns_upstream: self.dns_upstream,
+            root: std::sync::Arc::new(Root::new(root_fixed)),
+            policy: None,
+        };
+        let code = ended(f(&run, self.cmd));
+        // A run whose audit log failed exits with SUPERVISOR whatever the
+        // program did.
+        if run.audit.finish() {
+            code
+        } else {
+            exit::SUPERVISOR
+        }
+    }
+}
+
+/// The exit code of a run's end; an error is printed, one line.
+fn ended(r: Result<i32, Stop>) -> i32 {
+    match r {
+        Ok(code) => code,
+        Err(stop) => {
+            if let Some(msg) = stop.message() {
+                eprintln!("supervisor: {msg}");
+            }
+            stop.exit_code()
         }
     }
 }
@@ -132,9 +164,13 @@ fn main() {
             let posture = bpf::Posture {
                 refuse_unmapped: !allow_unmapped,
             };
-            job.start(|cmd| run(policy, init, init_arg, posture, cmd))
+            // Under the default posture nothing in the program can change
+            // its root (see pending::Root).
+            job.start(posture.refuse_unmapped, |r, cmd| {
+                run(r, policy, init, init_arg, posture, cmd)
+            })
         }
-        Command::Learn { output, job } => job.start(|cmd| learn(&output, cmd)),
+        Command::Learn { output, job } => job.start(true, |r, cmd| learn(r, &output, cmd)),
         Command::Check { policy, init } => match init.map(|f| init_script(f, None)) {
             Some(Err((msg, code))) => {
                 eprintln!("supervisor: {msg}");
@@ -144,7 +180,7 @@ fn main() {
             None => policy::check::check(&policy, None),
         },
     };
-    exit::exit(code);
+    std::process::exit(code);
 }
 
 /// The `--init FILE [--init-arg PATH]` script, read and opened.
@@ -172,39 +208,35 @@ fn init_script(file: PathBuf, arg: Option<PathBuf>) -> Result<launch::Init, (Str
 }
 
 fn run(
+    r: &Run,
     policy_path: PathBuf,
     init: Option<PathBuf>,
     init_arg: Option<PathBuf>,
     posture: bpf::Posture,
     cmd: Vec<OsString>,
-) -> i32 {
-    if let Err(e) = std::fs::metadata(&policy_path) {
-        eprintln!(
-            "supervisor: cannot read policy {}: {e}",
-            policy_path.display()
-        );
-        return exit::POLICY;
+) -> Result<i32, Stop> {
+    if let Err(source) = std::fs::metadata(&policy_path) {
+        return Err(Stop::PolicyRead {
+            path: policy_path.display().to_string(),
+            source,
+        });
     }
     let (mut prepared, map) = match prepare(&cmd, &posture) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err(code) => return Ok(code),
     };
     if let Some(file) = init {
         match init_script(file, init_arg) {
             Ok(i) => prepared.set_init(Some(i)),
             Err((msg, code)) => {
                 eprintln!("supervisor: {msg}");
-                return code;
+                return Ok(code);
             }
         }
     }
-    match policy::run(&policy_path, prepared, map) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("supervisor: {e}");
-            exit::POLICY
-        }
-    }
+    let mut r = r.clone();
+    r.policy = Some(policy_path.display().to_string());
+    policy::run(&policy_path, prepared, map, r)
 }
 
 /// The filter and the program, ready to start; else the exit code.
@@ -233,7 +265,6 @@ fn prepare(
     match launch::Prepared::new(program, args, filter) {
         Ok(mut p) => {
             p.set_sockets_only_filter(sockets_only);
-            p.set_root_fixed(posture.refuse_unmapped);
             Ok((p, map))
         }
         Err(e) => {
@@ -243,14 +274,14 @@ fn prepare(
     }
 }
 
-fn learn(output: &std::path::Path, cmd: Vec<OsString>) -> i32 {
+fn learn(r: &Run, output: &std::path::Path, cmd: Vec<OsString>) -> Result<i32, Stop> {
     let (prepared, map) = match prepare(&cmd, &bpf::Posture::default()) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err(code) => return Ok(code),
     };
     let text: Vec<String> = cmd
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    supervisor::learn::learn(prepared, map, output, &text.join(" "))
+    supervisor::learn::learn(prepared, map, r, output, &text.join(" "))
 }

@@ -1,12 +1,17 @@
 //! A request waiting for the policy's answer: the copy of its arguments,
-//! its thread, and (once asked for) its resolved paths.
+//! its thread, (once asked for) its resolved paths, and where its answer
+//! goes.  A [`Pending`] is answered exactly once: [`Pending::answer`]
+//! consumes it, and one dropped unanswered (an internal error, a run that
+//! ends) is answered `EPERM` — never a pass.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use nix::errno::Errno;
 
+use crate::answer::{Answerer, Outcome};
+use crate::audit::Recorder;
 use crate::request::{Args, Dir, PathArg, Request};
 use crate::resolve::{self, fast, Lookup, Resolved};
 use crate::task::{self, DirId, Task};
@@ -17,51 +22,64 @@ struct OurRoot {
     id: DirId,
 }
 
-fn our_root() -> Option<&'static OurRoot> {
-    static ROOT: OnceLock<Option<OurRoot>> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let fd = crate::sys::open_dir_path(c"/").ok()?;
-        let id = task::dir_id(fd.as_fd(), c"").ok()?;
-        Some(OurRoot { fd, id })
-    })
-    .as_ref()
-}
+/// `Root::seen` before the first observation.
+const _UNSEEN: u8 = 0;
+const OURS: u8 = 1;
+const OTHER: u8 = 2;
 
+/// The program's root as resolution sees it, for one run (`Run::root`).
+///
 /// Can the program's root change during the run?  Not under the default
 /// posture: chroot, pivot_root, setns, mounts and new mount namespaces are
 /// refused (bpf/src/posture.rs), and every process of the program inherits
 /// the root it had at exec.  Then whether that root is the supervisor's is
 /// observed once and holds for the run; with `--allow-unmapped` it is
 /// observed for every request.
-static ROOT_FIXED: AtomicBool = AtomicBool::new(false);
-/// What the observation found, when the root is fixed.
-static ROOT_SEEN: AtomicU8 = AtomicU8::new(UNSEEN);
-const UNSEEN: u8 = 0;
-const OURS: u8 = 1;
-const OTHER: u8 = 2;
-
-/// Says whether the program's root is fixed for the run (see [`ROOT_FIXED`]).
-pub fn set_root_fixed(fixed: bool) {
-    ROOT_FIXED.store(fixed, Ordering::Relaxed);
-    ROOT_SEEN.store(UNSEEN, Ordering::Relaxed);
+#[derive(Default)]
+pub struct Root {
+    fixed: bool,
+    /// What the observation found, when the root is fixed.
+    seen: AtomicU8,
+    ours: OnceLock<Option<OurRoot>>,
 }
 
-/// Is the root of `task`'s thread the supervisor's (`ours`)?  When the
-/// root is fixed, the first answer is checked (ID_VALID: it was read from
-/// a thread of the program) and kept; otherwise it is read again, and the
-/// caller's settle() checks it before anything is done with it.
-fn root_is(task: &mut Task, ours: DirId) -> Result<bool, Errno> {
-    if !ROOT_FIXED.load(Ordering::Relaxed) {
-        return Ok(task.root_id()? == ours);
+impl Root {
+    /// A root that is fixed for the run (`fixed`), or may change.
+    pub fn new(fixed: bool) -> Root {
+        Root {
+            fixed,
+            ..Root::default()
+        }
     }
-    match ROOT_SEEN.load(Ordering::Relaxed) {
-        OURS => Ok(true),
-        OTHER => Ok(false),
-        _ => {
-            let same = task.root_id()? == ours;
-            task.check()?;
-            ROOT_SEEN.store(if same { OURS } else { OTHER }, Ordering::Relaxed);
-            Ok(same)
+
+    fn ours(&self) -> Option<&OurRoot> {
+        self.ours
+            .get_or_init(|| {
+                let fd = crate::sys::open_dir_path(c"/").ok()?;
+                let id = task::dir_id(fd.as_fd(), c"").ok()?;
+                Some(OurRoot { fd, id })
+            })
+            .as_ref()
+    }
+
+    /// Is the root of `task`'s thread the supervisor's?  When the root is
+    /// fixed, the first answer is checked (ID_VALID: it was read from a
+    /// thread of the program) and kept; otherwise it is read again, and
+    /// the caller's settle() checks it before anything is done with it.
+    fn is_ours(&self, task: &mut Task, ours: DirId) -> Result<bool, Errno> {
+        if !self.fixed {
+            return Ok(task.root_id()? == ours);
+        }
+        match self.seen.load(Ordering::Relaxed) {
+            OURS => Ok(true),
+            OTHER => Ok(false),
+            _ => {
+                let same = task.root_id()? == ours;
+                task.check()?;
+                self.seen
+                    .store(if same { OURS } else { OTHER }, Ordering::Relaxed);
+                Ok(same)
+            }
         }
     }
 }
@@ -78,11 +96,17 @@ pub struct Pending {
     pub descriptors_taken: bool,
     /// For a socket request: the program's socket.
     pub sock: Option<crate::act::net::Socket>,
+    /// The run's view of the program's root.
+    root: Arc<Root>,
+    /// Where the answer goes; `None` once answered.
+    answerer: Option<Answerer>,
 }
 
 impl Pending {
-    pub fn new(req: Request, task: Task) -> Self {
+    pub fn new(req: Request, task: Task, root: Arc<Root>, answerer: Answerer) -> Self {
         Pending {
+            root,
+            answerer: Some(answerer),
             id: task.id,
             tid: task.tid,
             req,
@@ -91,6 +115,30 @@ impl Pending {
             traces: Vec::new(),
             descriptors_taken: false,
             sock: None,
+        }
+    }
+
+    /// Answers the request with `o` (exactly once: it is consumed).
+    pub fn answer(mut self: Box<Self>, o: Outcome) {
+        if let Some(a) = self.answerer.take() {
+            a.answer(self.id, self.tid, o);
+        }
+    }
+
+    /// The run's audit trail.
+    pub fn audit(&self) -> &Recorder {
+        match &self.answerer {
+            Some(a) => a.audit(),
+            None => &NO_AUDIT,
+        }
+    }
+
+    /// Installs a duplicate of `fd` at the program's descriptor `at` while
+    /// the call waits, without answering it (a slave filter's `C.dup2`).
+    pub fn install_at(&self, fd: BorrowedFd, at: i32) -> Result<i32, Errno> {
+        match &self.answerer {
+            Some(a) => a.install_at(self.id, fd, at),
+            None => Err(Errno::ESRCH),
         }
     }
 
@@ -128,20 +176,33 @@ impl Pending {
     }
 }
 
+impl Drop for Pending {
+    fn drop(&mut self) {
+        // Never answered: an internal error or the end of the run.  The
+        // call fails; it is never let through.
+        if let Some(a) = self.answerer.take() {
+            a.answer(self.id, self.tid, Outcome::Fail(Errno::EPERM));
+        }
+    }
+}
+
+static NO_AUDIT: std::sync::LazyLock<Recorder> = std::sync::LazyLock::new(Recorder::default);
+
 /// Tries the fast path for every path of `req`; `None` if any needs the walk.
 fn resolve_fast(
+    view: &Root,
     task: &mut Task,
     req: &Request,
     want_text: bool,
 ) -> Result<Option<Vec<Result<Resolved, Errno>>>, Errno> {
     {
-        let Some(root) = our_root() else {
+        let Some(root) = view.ours() else {
             return Ok(None);
         };
         // Read, not yet validated (unless fixed for the run): nothing is
         // done with what the fast path finds before the settle() that ends
         // resolve_objects().
-        if !root_is(task, root.id)? {
+        if !view.is_ours(task, root.id)? {
             return Ok(None);
         }
         let follow = req.follows_last();
@@ -180,7 +241,7 @@ impl Pending {
                 _ => true,
             };
             if plain {
-                if let Some(v) = resolve_fast(&mut self.task, &self.req, want_text)? {
+                if let Some(v) = resolve_fast(&self.root, &mut self.task, &self.req, want_text)? {
                     // What was resolved must belong to this very notification.
                     self.task.settle()?;
                     self.traces.clear();

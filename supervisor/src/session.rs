@@ -1,12 +1,17 @@
-//! One run: the started program, its listener, and the request loop that
-//! feeds the policy.
+//! One run: the started program, its listener, and the request loop.
 //!
-//! The loop runs on the main thread: receive (blocking, woken by the
-//! [`Doorbell`] for the program's exit, signals and name lookups; or, with
-//! no bell thread, after polling all of them); decode (one copy of every
-//! argument); validate; hand the request to the policy.  Requests the policy never sees (invalid
-//! arguments, fd-only stats) are answered here.  Work that may block is
-//! answered from a blocking thread so that it never stalls other requests.
+//! [`serve`] is the one request loop: it takes the next [`Event`] from the
+//! session and hands it to a [`Strategy`] — the master loop of a policy,
+//! its slave filters, the spec's default (no master loop), learn — which
+//! answers it or yields it to its caller.
+//!
+//! [`Session::next_event`] runs on the main thread: receive (blocking,
+//! woken by the [`Doorbell`] for the program's exit, signals, name lookups
+//! and finished jobs; or, with no bell thread, after polling all of them);
+//! decode (one copy of every argument); validate; and either answer the
+//! request here (invalid arguments, fd-only stats, socket calls naming no
+//! mapped address) or return it as an event.  Answers leave through
+//! `crate::answer`.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
@@ -20,45 +25,75 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use crate::act::net::Socket;
-use crate::act::{self, Outcome};
-use crate::audit;
+use crate::act::{self};
+use crate::answer::{Answerer, Lookup, Outcome};
+use crate::audit::Recorder;
 use crate::dns::Dns;
 use crate::doorbell::{Doorbell, Received};
-use crate::interrupt::Watch;
 use crate::jobs::{Done, Job, Jobs};
 use crate::launch::{LaunchError, Prepared};
 use crate::notify::{Listener, Notif};
 use crate::pending::Pending;
-use crate::policy::Decision;
 use crate::request::net::{self, Class, NetAddr, SockCall, SockOp};
 use crate::request::{self, Args, Decoded, Dir, PathArg, Request};
+use crate::run::{Run, Stop};
 use crate::sys;
 use crate::task::Task;
 
-/// What the loop produced.
-pub enum Next {
+/// What the loop hands a strategy.
+pub enum Event {
     /// A request for the policy.
     Request(Box<Pending>),
     /// A name lookup for the policy (`getaddrinfo`).
-    Lookup(crate::dns::Query),
+    Lookup(Lookup),
     /// A job started with [`Session::spawn_job`] finished.
     Done(u64, Done),
-    /// The program exited; the supervisor's exit code.
-    Exited(i32),
+}
+
+/// What a strategy did with an event.
+pub enum Flow<T> {
+    /// Answered (or kept): take the next event.
+    Next,
+    /// Hand this to the strategy's caller (the policy's `receive()`).
+    Yield(T),
+}
+
+/// How a run answers events: the one thing that differs between the master
+/// loop, slave filters, the default and learn.
+pub trait Strategy {
+    /// What the strategy hands its caller.
+    type Out;
+    /// Handles one event.
+    fn event(&mut self, ev: Event) -> Result<Flow<Self::Out>, Stop>;
+}
+
+/// The request loop: events from `next` to `strategy`, until it yields
+/// (`Ok`) or the run ends (`Err`: the program exited, or a step failed).
+/// `next` borrows the session only while it waits, so that a strategy can
+/// run Lua that uses it.
+pub fn serve<S: Strategy>(
+    mut next: impl FnMut() -> Result<Event, Stop>,
+    strategy: &mut S,
+) -> Result<S::Out, Stop> {
+    loop {
+        if let Flow::Yield(out) = strategy.event(next()?)? {
+            return Ok(out);
+        }
+    }
 }
 
 pub struct Session {
-    listener: Arc<Listener>,
+    answerer: Answerer,
     proc: Arc<OwnedFd>,
     pid: Pid,
     pidfd: OwnedFd,
     sigfd: SignalFd,
     map: SyscallMap,
-    runtime: Option<tokio::runtime::Runtime>,
-    /// Watches threads with blocking work in flight, started with it.
-    watch: Option<Watch>,
+    run: Run,
     /// The program's wait status, once reaped.
     status: Option<WaitStatus>,
+    /// The exit code, once the program and all it left are gone.
+    ended: Option<i32>,
     /// The DNS stub, started at the program's first lookup.
     dns: Option<Dns>,
     dns_failed: bool,
@@ -71,10 +106,6 @@ pub struct Session {
     jobs: Option<Jobs>,
 }
 
-/// The upstream name server for lookups the policy forwards (`--dns-upstream`);
-/// unset: the first nameserver of the host's resolv.conf.
-pub static DNS_UPSTREAM: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
-
 const FORWARDED: [Signal; 4] = [
     Signal::SIGINT,
     Signal::SIGTERM,
@@ -84,11 +115,10 @@ const FORWARDED: [Signal; 4] = [
 
 impl Session {
     /// Starts the program.  Must be called while single-threaded.
-    pub fn start(prog: &Prepared, map: SyscallMap) -> Result<Self, LaunchError> {
+    pub fn start(prog: &Prepared, map: SyscallMap, run: &Run) -> Result<Self, LaunchError> {
         // Orphans of the program are reparented to the supervisor, so that
         // ending the run can end all of them.
         crate::reap::become_subreaper();
-        crate::pending::set_root_fixed(prog.root_fixed());
         let child = prog.spawn()?;
         // Modes the supervisor passes are exact: the program's own umask is
         // applied explicitly on every create.
@@ -103,19 +133,21 @@ impl Session {
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(LaunchError::Setup)?;
         let proc = sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?;
-        audit::program_started(child.pid.as_raw());
+        run.audit.program_started(child.pid.as_raw());
         // After the mask: the bell thread must not take those signals.
         let bell = Doorbell::start(&[child.pidfd.as_fd(), sigfd.as_fd()]);
+        let proc = Arc::new(proc);
+        let listener = Arc::new(Listener::new(child.listener));
         Ok(Session {
-            listener: Arc::new(Listener::new(child.listener)),
-            proc: Arc::new(proc),
+            answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
+            proc,
             pid: child.pid,
             pidfd: child.pidfd,
             sigfd,
             map,
-            runtime: None,
-            watch: None,
+            run: run.clone(),
             status: None,
+            ended: None,
             dns: None,
             dns_failed: false,
             bell,
@@ -124,8 +156,25 @@ impl Session {
         })
     }
 
-    pub fn listener(&self) -> &Arc<Listener> {
-        &self.listener
+    fn listener(&self) -> &Arc<Listener> {
+        self.answerer.listener()
+    }
+
+    /// Where answers leave.
+    pub fn answerer(&self) -> &Answerer {
+        &self.answerer
+    }
+
+    /// The run's audit trail.
+    pub fn audit(&self) -> &Recorder {
+        &self.run.audit
+    }
+
+    /// Answers every file request with CONTINUE as it arrives, without a
+    /// copy of its arguments (the spec's default with no master loop, see
+    /// [`Session::next_event`]).
+    pub fn continue_files(&mut self) {
+        self.continue_files = true;
     }
 
     /// The names whose lookups gave the program `ip` (none before the
@@ -134,46 +183,40 @@ impl Session {
         self.dns.as_ref().map_or_else(Vec::new, |d| d.names_of(ip))
     }
 
-    /// Waits for the next request for the policy, answering the others.
-    pub fn next_request(&mut self) -> Next {
+    /// Waits for the next event for the strategy, answering the requests
+    /// it need not see.  `Err(Stop::Exited)` once the program is gone
+    /// (every later call too).
+    pub fn next_event(&mut self) -> Result<Event, Stop> {
+        if let Some(code) = self.ended {
+            return Err(Stop::Exited(code));
+        }
         loop {
-            let woke = self.bell.as_ref().map(|b| b.wait(&self.listener));
+            let woke = self.bell.as_ref().map(|b| b.wait(self.answerer.listener()));
             let (sig, notif, dead) = if let Some(r) = woke {
                 match r {
                     // Look at everything the bell watches.
                     Ok(Received::Rang) => {
-                        if let Some(mut q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
-                            q.audit = audit::lookup(&q);
-                            return Next::Lookup(q);
-                        }
-                        if let Some((token, done)) = self.jobs.as_ref().and_then(|j| j.try_recv()) {
-                            return Next::Done(token, done);
+                        if let Some(ev) = self.queued() {
+                            return Ok(ev);
                         }
                         (true, false, true)
                     }
                     Ok(Received::Notif(n)) => {
                         if let Some(p) = self.dispatch(n) {
-                            return Next::Request(p);
+                            return Ok(Event::Request(p));
                         }
                         continue;
                     }
                     Ok(Received::Nothing) => continue,
                     Ok(Received::Hangup) => (false, false, true),
-                    Err(e) => {
-                        eprintln!("supervisor: receiving a notification failed: {e}");
-                        return Next::Exited(self.kill_and_reap(crate::exit::SUPERVISOR));
-                    }
+                    Err(errno) => return Err(self.fail("receiving a notification", errno)),
                 }
             } else {
-                if let Some(mut q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
-                    q.audit = audit::lookup(&q);
-                    return Next::Lookup(q);
-                }
-                if let Some((token, done)) = self.jobs.as_ref().and_then(|j| j.try_recv()) {
-                    return Next::Done(token, done);
+                if let Some(ev) = self.queued() {
+                    return Ok(ev);
                 }
                 let mut fds = vec![
-                    PollFd::new(self.listener.fd(), PollFlags::POLLIN),
+                    PollFd::new(self.answerer.listener().fd(), PollFlags::POLLIN),
                     PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN),
                 ];
@@ -186,9 +229,8 @@ impl Session {
                 match poll(&mut fds, PollTimeout::NONE) {
                     Ok(_) => {}
                     Err(Errno::EINTR) => continue,
-                    Err(e) => {
-                        eprintln!("supervisor: poll failed: {e}");
-                        return Next::Exited(self.kill_and_reap(crate::exit::SUPERVISOR));
+                    Err(errno) => {
+                        return Err(self.fail("waiting for the next request (poll)", errno))
                     }
                 }
                 let ready = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
@@ -203,17 +245,14 @@ impl Session {
                 self.forward_signals();
             }
             if notif {
-                match self.listener.recv() {
+                match self.listener().recv() {
                     Ok(Some(n)) => {
                         if let Some(p) = self.dispatch(n) {
-                            return Next::Request(p);
+                            return Ok(Event::Request(p));
                         }
                     }
                     Ok(None) => {}
-                    Err(e) => {
-                        eprintln!("supervisor: receiving a notification failed: {e}");
-                        return Next::Exited(self.kill_and_reap(crate::exit::SUPERVISOR));
-                    }
+                    Err(errno) => return Err(self.fail("receiving a notification", errno)),
                 }
                 continue;
             }
@@ -225,74 +264,106 @@ impl Session {
             if let Some(code) = self.status.and_then(exit_code) {
                 // The program is over: so is everything it left behind.
                 crate::reap::kill_tree(self.pid);
-                return Next::Exited(code);
+                self.ended = Some(code);
+                return Err(Stop::Exited(code));
             }
         }
+    }
+
+    /// A finished lookup or job, if one waits.
+    fn queued(&mut self) -> Option<Event> {
+        if let Some(q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
+            return Some(Event::Lookup(Lookup::new(q, &self.run.audit)));
+        }
+        let (token, done) = self.jobs.as_ref().and_then(|j| j.try_recv())?;
+        Some(Event::Done(token, done))
+    }
+
+    /// The loop cannot go on: kills the program; the run's end.
+    fn fail(&mut self, what: &'static str, errno: Errno) -> Stop {
+        self.kill_and_reap();
+        Stop::Internal { what, errno }
+    }
+
+    /// The task of notification `n`, checked valid (which validates the
+    /// copies decode took); `None` once answered (the thread is gone, or
+    /// unreadable).
+    fn task(&self, n: &Notif) -> Option<Task> {
+        match Task::new(self.listener().clone(), self.proc.clone(), n.pid, n.id) {
+            Ok(t) => Some(t),
+            Err(Errno::ESRCH) => {
+                self.audit().gone(n.id);
+                None
+            }
+            Err(e) => {
+                self.audit().supervisor(n.id, "thread unreadable");
+                self.answerer.answer(n.id, n.pid, Outcome::Fail(e));
+                None
+            }
+        }
+    }
+
+    /// A request held for the policy.
+    fn held(&self, req: Request, task: Task) -> Box<Pending> {
+        self.audit().request(task.id, &req);
+        Box::new(Pending::new(
+            req,
+            task,
+            self.run.root.clone(),
+            self.answerer.clone(),
+        ))
     }
 
     /// Decodes `n`; returns it if it is for the policy, else answers it.
     fn dispatch(&mut self, n: Notif) -> Option<Box<Pending>> {
         let sys = self.map.lookup(n.data.nr);
-        audit::received(&self.listener, n.id, n.pid, sys.map_or("?", |s| s.name()));
+        let audit = self.run.audit.clone();
+        audit.received(self.listener(), n.id, n.pid, sys.map_or("?", |s| s.name()));
+        let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
         let Some(sys) = sys else {
             // The filter traps nothing else; never let an unknown call through.
-            audit::supervisor(n.id, "unknown syscall");
-            self.listener.reply_errno(n.id, Errno::ENOSYS);
+            audit.supervisor(n.id, "unknown syscall");
+            answer(Outcome::Fail(Errno::ENOSYS));
             return None;
         };
-        if self.continue_files && !sys.is_socket() && !audit::enabled() {
+        if self.continue_files && !sys.is_socket() && !audit.enabled() {
             // The policy's answer, whatever the arguments: the kernel runs
             // the call as it would without the supervisor (invalid ones
             // included), so nothing is copied, checked or decided here.
             // (With an audit log the request is decoded, for its record.)
-            self.listener.reply_continue(n.id);
+            answer(Outcome::Continue);
             return None;
         }
         match request::decode(sys, &n.data, n.pid) {
             Decoded::Fail(e) => {
-                audit::supervisor(n.id, "invalid arguments");
-                self.listener.reply_errno(n.id, e);
+                audit.supervisor(n.id, "invalid arguments");
+                answer(Outcome::Fail(e));
                 None
             }
             Decoded::Value(v) => {
-                audit::supervisor(n.id, "no message to send");
-                self.listener.reply_value(n.id, v);
+                audit.supervisor(n.id, "no message to send");
+                answer(Outcome::Value(v));
                 None
             }
             Decoded::Socket(call) => self.socket(&n, sys, call),
             Decoded::Listen { fd, backlog } => {
-                let o = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
-                    Ok(mut t) => act::listen::listen(&mut t, fd, backlog),
-                    Err(_) => Outcome::Gone,
-                };
-                self.answer(n.id, n.pid, o);
+                let mut t = self.task(&n)?;
+                let o = act::listen::listen(&mut t, fd, backlog);
+                self.answerer.answer(n.id, n.pid, o);
                 None
             }
             Decoded::FdStat { fd, out } => {
-                audit::supervisor(n.id, "descriptor stat");
-                let o = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
-                    Ok(mut t) => act::fd_stat(&mut t, fd, out),
-                    Err(_) => Outcome::Gone,
-                };
-                self.answer(n.id, n.pid, o);
+                audit.supervisor(n.id, "descriptor stat");
+                let mut t = self.task(&n)?;
+                let o = act::fd_stat(&mut t, fd, out);
+                self.answerer.answer(n.id, n.pid, o);
                 None
             }
             Decoded::Policy(req) => {
-                audit::request(n.id, &req);
-                // Task::new checks the notification is still valid, after the
-                // copies decode took.
-                match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
-                    Ok(task) => Some(Box::new(Pending::new(req, task))),
-                    Err(Errno::ESRCH) => {
-                        audit::gone(n.id);
-                        None
-                    }
-                    Err(e) => {
-                        audit::supervisor(n.id, "thread unreadable");
-                        self.listener.reply_errno(n.id, e);
-                        None
-                    }
-                }
+                // Task::new checks the notification is still valid, after
+                // the copies decode took.
+                let task = self.task(&n)?;
+                Some(self.held(req, task))
             }
         }
     }
@@ -300,23 +371,14 @@ impl Session {
     /// A socket call: a request for the policy if it names an inet or unix
     /// address, else done here.
     fn socket(&mut self, n: &Notif, sys: bpf::Sys, call: SockCall) -> Option<Box<Pending>> {
-        let mut task = match Task::new(self.listener.clone(), self.proc.clone(), n.pid, n.id) {
-            Ok(t) => t,
-            Err(Errno::ESRCH) => {
-                audit::gone(n.id);
-                return None;
-            }
-            Err(e) => {
-                audit::supervisor(n.id, "thread unreadable");
-                self.listener.reply_errno(n.id, e);
-                return None;
-            }
-        };
+        let mut task = self.task(n)?;
+        let audit = self.run.audit.clone();
         let sock = match Socket::of(&mut task, call.fd) {
             Ok(s) => s,
             Err(e) => {
-                audit::supervisor(n.id, "not a socket");
-                self.answer(n.id, n.pid, Outcome::Fail(e).normalize());
+                audit.supervisor(n.id, "not a socket");
+                self.answerer
+                    .answer(n.id, n.pid, Outcome::Fail(e).normalize());
                 return None;
             }
         };
@@ -329,24 +391,24 @@ impl Session {
         if !sock.is_mapped_family()
             || (call.addr.is_none() && call.op == SockOp::Send && sock.ignores_destination(flags))
         {
-            audit::supervisor(n.id, "socket of an unmapped family");
-            self.listener.reply_continue(n.id);
+            audit.supervisor(n.id, "socket of an unmapped family");
+            self.answerer.answer(n.id, n.pid, Outcome::Continue);
             return None;
         }
         match net::classify(&call, sock.domain) {
             Class::Mapped(addr) if act::dns::is_lookup(&call, &addr, &sock) => {
-                audit::supervisor(n.id, "DNS to the stub");
+                audit.supervisor(n.id, "DNS to the stub");
                 let o = match self.dns() {
                     Some(d) => act::dns::capture(d, &mut task, sock, &call),
                     None => Outcome::Fail(Errno::ECONNREFUSED),
                 };
-                self.answer(n.id, n.pid, o);
+                self.answerer.answer(n.id, n.pid, o);
                 None
             }
             Class::Plain => {
-                audit::supervisor(n.id, "no address");
+                audit.supervisor(n.id, "no address");
                 let o = act::net::plain(&mut task, sock, &call);
-                self.answer(n.id, n.pid, o);
+                self.answerer.answer(n.id, n.pid, o);
                 None
             }
             Class::Mapped(addr) => {
@@ -358,14 +420,13 @@ impl Session {
                     _ => None,
                 };
                 let req = Request {
-                    function: crate::request::function_of_socket(call.op, &addr),
+                    function: request::function_of_socket(call.op, &addr),
                     sys,
                     args: Args::Socket { call, addr, path },
                 };
-                audit::request(n.id, &req);
-                let mut p = Pending::new(req, task);
+                let mut p = self.held(req, task);
                 p.sock = Some(sock);
-                Some(Box::new(p))
+                Some(p)
             }
         }
     }
@@ -375,7 +436,7 @@ impl Session {
     fn dns(&mut self) -> Option<&Dns> {
         if self.dns.is_none() && !self.dns_failed {
             let cfg = crate::dns::Config {
-                upstream: DNS_UPSTREAM.get().copied(),
+                upstream: self.run.dns_upstream,
             };
             match Dns::start(cfg) {
                 Ok(d) => {
@@ -403,81 +464,29 @@ impl Session {
         self.dns.as_ref().map(|d| d.upstream())
     }
 
-    /// The runtime of the blocking threads, made at first use.
-    fn runtime(&mut self) -> Option<&tokio::runtime::Runtime> {
-        if self.runtime.is_none() {
-            self.runtime = tokio::runtime::Builder::new_current_thread()
-                .max_blocking_threads(256)
-                .thread_name("supervisor-blocking")
-                .build()
-                .ok();
-        }
-        self.runtime.as_ref()
-    }
-
-    /// Answers notification `id` of thread `tid` with `o` (exactly once).
-    /// Blocking work runs on a blocking thread, watched so that a signal
-    /// to `tid` interrupts it as it would the program's own call.
-    pub fn answer(&mut self, id: u64, tid: u32, o: Outcome) {
-        match o {
-            Outcome::Blocking(job) => {
-                let l = self.listener.clone();
-                if self.watch.is_none() {
-                    self.watch = Watch::start();
-                }
-                let ticket = match &self.watch {
-                    Some(w) => match w.register(&self.listener, &self.proc, id, tid) {
-                        Ok(t) => Some(t),
-                        Err(Errno::ESRCH) => return,
-                        Err(e) => return answer(&l, id, Outcome::Fail(e)),
-                    },
-                    None => None,
-                };
-                let work = move || {
-                    let o = match ticket {
-                        Some(t) => t.run(job),
-                        None => job(),
-                    };
-                    answer(&l, id, o)
-                };
-                match self.runtime() {
-                    Some(rt) => drop(rt.spawn_blocking(work)),
-                    // No thread to be had: do it here rather than not at all.
-                    None => work(),
-                }
-            }
-            o => answer(&self.listener, id, o),
-        }
-    }
-
     /// Runs `job` on a blocking thread; its result comes back from
-    /// [`Session::next_request`] as `Next::Done(token, …)`.
-    pub fn spawn_job(&mut self, token: u64, job: Job) {
+    /// [`Session::next_event`] as `Event::Done(token, …)`.
+    pub fn spawn_job(&mut self, token: u64, job: Job) -> Result<(), Stop> {
         if self.jobs.is_none() {
-            match Jobs::new() {
-                Ok(j) => {
-                    if let Some(bell) = &self.bell {
-                        if let Err(e) = bell.watch(j.wake_fd()) {
-                            // A result nobody wakes for would never come back.
-                            eprintln!("supervisor: cannot watch the job queue: {e}");
-                            crate::exit::exit(self.kill_and_reap(crate::exit::SUPERVISOR));
-                        }
-                    }
-                    self.jobs = Some(j)
-                }
-                Err(e) => {
-                    // Without a queue the result could never come back:
-                    // the run cannot go on safely.
-                    eprintln!("supervisor: cannot make the job queue: {e}");
-                    crate::exit::exit(self.kill_and_reap(crate::exit::SUPERVISOR));
+            // Without a queue the bell watches, the result could never come
+            // back: the run cannot go on safely.
+            let j = match Jobs::new() {
+                Ok(j) => j,
+                Err(errno) => return Err(self.fail("making the job queue", errno)),
+            };
+            if let Some(bell) = &self.bell {
+                if let Err(errno) = bell.watch(j.wake_fd()) {
+                    return Err(self.fail("watching the job queue", errno));
                 }
             }
+            self.jobs = Some(j)
         }
         let jobs = self.jobs.clone().expect("made above");
-        match self.runtime() {
+        match self.answerer.runtime() {
             Some(rt) => drop(rt.spawn_blocking(move || jobs.finish(token, job()))),
             None => jobs.finish(token, job()),
         }
+        Ok(())
     }
 
     fn forward_signals(&mut self) {
@@ -496,53 +505,10 @@ impl Session {
     }
 
     /// Kills the program and every process it started (fail closed),
-    /// reaps them; returns `code`.
-    pub fn kill_and_reap(&mut self, code: i32) -> i32 {
+    /// and reaps them.
+    pub fn kill_and_reap(&mut self) {
         let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
         crate::reap::kill_tree(self.pid);
-        code
-    }
-
-    /// Serves every remaining request with `use_slave_credentials`, until
-    /// the program exits; returns the exit code.  File requests are
-    /// answered as they arrive, without a copy of their arguments; socket
-    /// requests are still decoded, for the supervisor's own part in them
-    /// (name lookups go to its DNS stub).
-    pub fn serve_continue(&mut self) -> i32 {
-        self.continue_files = true;
-        loop {
-            match self.next_request() {
-                Next::Request(p) => {
-                    audit::decide(audit::Key::Notif(p.id), Decision::Default);
-                    self.listener.reply_continue(p.id)
-                }
-                Next::Lookup(q) => {
-                    if let Some(k) = q.audit {
-                        audit::decide(audit::Key::Lookup(k), Decision::Default);
-                    }
-                    q.answer(crate::dns::Answer::Upstream)
-                }
-                // Only slave filters start jobs, and they do not get here.
-                Next::Done(..) => {}
-                Next::Exited(code) => return code,
-            }
-        }
-    }
-}
-
-/// Sends the answer for `o`.
-pub fn answer(l: &Listener, id: u64, o: Outcome) {
-    match o {
-        Outcome::Value(v) => l.reply_value(id, v),
-        Outcome::Fail(e) => l.reply_errno(id, e),
-        Outcome::Fd { fd, cloexec } => match l.inject_reply(id, fd.as_fd(), cloexec) {
-            Ok(_) => {}
-            Err(Errno::ENOENT) => audit::gone(id),
-            Err(e) => l.reply_errno(id, e),
-        },
-        Outcome::Blocking(job) => answer(l, id, job()),
-        Outcome::Restart => l.reply_restart(id),
-        Outcome::Gone => audit::gone(id),
     }
 }
 

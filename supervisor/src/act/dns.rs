@@ -9,12 +9,12 @@
 //! leaves through its own network access.
 
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 
 use nix::errno::Errno;
 
 use super::net::{self, Socket};
-use super::Outcome;
+use crate::answer::{Job, Outcome};
 use crate::dns::Dns;
 use crate::request::net::{NetAddr, SockCall, SockOp};
 use crate::sys;
@@ -71,40 +71,35 @@ pub fn capture(dns: &Dns, task: &mut Task, sock: Socket, call: &SockCall) -> Out
         Ok(f) => f,
         Err(e) => return failed(&e, server),
     };
-    if let Err(e) = replace(task, &sock, call.fd, &fresh) {
-        return Outcome::Fail(e).normalize();
-    }
-    match call.op {
-        SockOp::Send => match (&call.payload, Socket::of_own(fresh.as_fd())) {
-            (Some(p), Ok(s)) => {
-                let to = if stream { None } else { call.addr.clone() };
-                net::send(task, &s, to, p)
-            }
-            (_, Err(e)) => Outcome::Fail(e),
-            (None, _) => Outcome::Fail(Errno::EINVAL),
-        },
-        // Already connected to the stub.
-        _ => Outcome::Value(0),
-    }
-}
-
-/// Installs `fresh` at the program's `fd`, with the program's
-/// `O_NONBLOCK` and close-on-exec.
-fn replace(task: &mut Task, sock: &Socket, fd: i32, fresh: &OwnedFd) -> Result<(), Errno> {
     if sock.nonblocking {
-        let fl = sys::file_flags(fresh.as_fd())?;
-        sys::set_file_flags(fresh.as_fd(), fl | libc::O_NONBLOCK)?;
+        let r = sys::file_flags(fresh.as_fd())
+            .and_then(|fl| sys::set_file_flags(fresh.as_fd(), fl | libc::O_NONBLOCK));
+        if let Err(e) = r {
+            return Outcome::Fail(e);
+        }
     }
-    let cloexec = task.fd_cloexec(fd)?;
-    task.settle()?;
-    match task
-        .listener()
-        .clone()
-        .inject_at(task.id, fresh.as_fd(), fd, cloexec)
+    let cloexec = match task
+        .fd_cloexec(call.fd)
+        .and_then(|c| task.settle().map(|_| c))
     {
-        Ok(_) => Ok(()),
-        Err(Errno::ENOENT) => Err(Errno::ESRCH),
-        Err(e) => Err(e),
+        Ok(c) => c,
+        Err(e) => return Outcome::Fail(e).normalize(),
+    };
+    // Installed at the program's fd, with its O_NONBLOCK and close-on-exec;
+    // then the call goes on on it.
+    let then: Job = match (call.op, &call.payload) {
+        (SockOp::Send, Some(p)) => {
+            let to = if stream { None } else { call.addr.clone() };
+            net::then_send(task, fresh.as_fd(), to, p)
+        }
+        (SockOp::Send, None) => Box::new(|| Outcome::Fail(Errno::EINVAL)),
+        // Already connected to the stub.
+        _ => Box::new(|| Outcome::Value(0)),
+    };
+    Outcome::Install {
+        fds: vec![(fresh, Some(call.fd))],
+        cloexec,
+        then: Some(then),
     }
 }
 

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use nix::errno::Errno;
 
 use super::stat::{stat_into, FakeStat};
-use super::Outcome;
+use crate::answer::Outcome;
 use crate::pending::Pending;
 use crate::request::{Args, Function, StatOut};
 use crate::resolve::{Last, Resolved, Target};

@@ -11,7 +11,7 @@ use std::os::fd::AsFd;
 use nix::errno::Errno;
 
 use super::net::Socket;
-use super::Outcome;
+use crate::answer::Outcome;
 use crate::task::Task;
 
 pub fn listen(task: &mut Task, fd: i32, backlog: i32) -> Outcome {

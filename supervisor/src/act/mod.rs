@@ -1,5 +1,6 @@
-//! Acting with the supervisor's authority (`use_master_credentials`):
-//! exactly the request the policy saw, on the objects resolved for it.
+//! Acting on a decision: a [`Verdict`] (what the policy answered) carried
+//! out on exactly the request the policy saw, on the objects resolved for
+//! it, into the [`Outcome`] the answer module sends.
 
 pub mod dns;
 mod file;
@@ -11,53 +12,98 @@ use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
 
+use crate::answer::{Job, Outcome};
 use crate::pending::Pending;
+use crate::request::net::SockOp;
+use crate::request::Args;
+use stat::FakeStat;
 
 pub use file::{fd_stat, stat_values};
 
-/// What to answer.
-pub enum Outcome {
-    /// The call returns this value.
+/// What a policy answered a request (the spec's four answers).
+pub enum Verdict {
+    /// `use_slave_credentials`: the kernel performs the call (CONTINUE).
+    Kernel,
+    /// `use_master_credentials`: the supervisor performs exactly the call
+    /// the policy saw.
+    Perform,
+    /// `send(result)`: the call returns `result` (a send the policy lets
+    /// succeed reports its data sent).
     Value(i64),
-    /// The call fails with this errno.
+    /// The call returns exactly this (a slave filter's return value).
+    Returns(i64),
+    /// This descriptor is installed and is the call's result (an open).
+    Fd(OwnedFd),
+    /// `send(-1, errno)`.
     Fail(Errno),
-    /// Install this descriptor in the program; the call returns its number.
-    Fd { fd: OwnedFd, cloexec: bool },
-    /// Work that may block (opening a FIFO or a device): run it off the
-    /// request loop, then answer with its outcome.
-    Blocking(Box<dyn FnOnce() -> Outcome + Send>),
-    /// A signal interrupted blocking work done for the call: the kernel
-    /// restarts the call or fails it with EINTR, as for its own calls
-    /// (`-ERESTARTSYS`; see `interrupt`).
-    Restart,
-    /// The notification is gone (thread died or was killed): no answer.
-    Gone,
+    /// `send(table)` for a stat: the table is the program's result.
+    Stat(FakeStat),
+    /// `send_with_fds(result, fds)`: the descriptors are installed in the
+    /// program; an open returns the first (`then` `None`), another call
+    /// gets `then`; on a socket request the first takes the place of the
+    /// program's socket.
+    Fds {
+        fds: Vec<OwnedFd>,
+        then: Option<Box<Verdict>>,
+    },
 }
 
-impl From<Result<(), Errno>> for Outcome {
-    fn from(r: Result<(), Errno>) -> Self {
-        match r {
-            Ok(()) => Outcome::Value(0),
-            Err(Errno::ESRCH) => Outcome::Gone,
-            Err(e) => Outcome::Fail(e),
+/// Carries out `v` on `p`: what to answer.
+pub fn carry_out(p: &mut Pending, v: Verdict) -> Outcome {
+    match v {
+        Verdict::Kernel => Outcome::Continue,
+        Verdict::Perform => perform(p),
+        Verdict::Fail(e) => Outcome::Fail(e),
+        Verdict::Returns(v) => Outcome::Value(v),
+        Verdict::Fd(fd) => Outcome::Fd {
+            fd,
+            cloexec: open_cloexec(&p.req.args),
+        },
+        Verdict::Value(v) => match &p.req.args {
+            // A send the policy lets "succeed" reports its data sent.
+            Args::Socket { call, .. } if call.op == SockOp::Send => {
+                net::pretend_sent(&p.task, call)
+            }
+            _ => Outcome::Value(v),
+        },
+        Verdict::Stat(fake) => match p.req.args {
+            Args::Stat { out, .. } => stat::write_fake(&mut p.task, out, &fake).into(),
+            _ => Outcome::Fail(Errno::EINVAL),
+        },
+        Verdict::Fds { mut fds, then } => {
+            if let Args::Socket { call, .. } = &p.req.args {
+                if fds.is_empty() {
+                    return Outcome::Fail(Errno::EINVAL);
+                }
+                let call = call.clone();
+                return net::replace(p, fds.swap_remove(0), &call);
+            }
+            let cloexec = open_cloexec(&p.req.args);
+            let then: Option<Job> = match then {
+                None => None,
+                Some(v) => {
+                    let o = carry_out(p, *v);
+                    Some(Box::new(move || o))
+                }
+            };
+            Outcome::Install {
+                fds: fds.into_iter().map(|f| (f, None)).collect(),
+                cloexec,
+                then,
+            }
         }
     }
 }
 
-impl Outcome {
-    /// A failure because the notification is gone is no answer at all.
-    pub fn normalize(self) -> Outcome {
-        match self {
-            Outcome::Fail(Errno::ESRCH) => Outcome::Gone,
-            o => o,
-        }
-    }
+/// Is the descriptor an open returns close-on-exec?
+fn open_cloexec(args: &Args) -> bool {
+    matches!(args, Args::Open { flags, .. } if flags & libc::O_CLOEXEC != 0)
 }
 
 /// Performs `p` with the supervisor's authority.
 pub fn perform(p: &mut Pending) -> Outcome {
     let r = match p.req.args {
-        crate::request::Args::Socket { .. } => net::perform(p),
+        Args::Socket { .. } => net::perform(p),
         _ => file::perform(p),
     };
     match r {

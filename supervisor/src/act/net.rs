@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 
-use super::Outcome;
+use crate::answer::{Job, Outcome};
 use crate::memory;
 use crate::pending::Pending;
 use crate::request::net::{NetAddr, Payload, SockCall, SockOp};
@@ -106,6 +106,40 @@ pub fn plain(task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
             Some(p) => send(task, &sock, call.addr.clone(), p),
             None => Outcome::Fail(Errno::EINVAL),
         },
+    }
+}
+
+/// A policy's descriptor `fd` takes the place of the program's socket
+/// (same number, same close-on-exec): connect and bind then succeed, a
+/// send goes out on the new socket.
+pub fn replace(p: &mut Pending, fd: OwnedFd, call: &SockCall) -> Outcome {
+    let cloexec = match p.task.fd_cloexec(call.fd) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Fail(e).normalize(),
+    };
+    if let Err(e) = p.task.settle() {
+        return Outcome::Fail(e).normalize();
+    }
+    let then = match (&call.payload, call.op) {
+        (Some(pl), SockOp::Send) => then_send(&mut p.task, fd.as_fd(), None, pl),
+        _ => Box::new(|| Outcome::Value(0)),
+    };
+    Outcome::Install {
+        fds: vec![(fd, Some(call.fd))],
+        cloexec,
+        then: Some(then),
+    }
+}
+
+/// What a call whose socket was just replaced by `fd` answers: the send of
+/// `payload` on it, read from the program now.
+pub fn then_send(task: &mut Task, fd: BorrowedFd, to: Option<Vec<u8>>, payload: &Payload) -> Job {
+    let r = Socket::of_own(fd)
+        .map_err(Outcome::Fail)
+        .and_then(|sock| send_job(task, &sock, to, payload));
+    match r {
+        Ok(job) => job,
+        Err(o) => Box::new(move || o),
     }
 }
 
@@ -236,13 +270,32 @@ fn connect(sock: Socket, addr: Vec<u8>, keep: Option<OwnedFd>) -> Outcome {
 /// descriptors of its control messages are copied now; the send happens
 /// off the loop when it may block.
 pub fn send(task: &mut Task, sock: &Socket, name: Option<Vec<u8>>, payload: &Payload) -> Outcome {
+    match send_job(task, sock, name, payload) {
+        Ok(job) => job(),
+        Err(o) => o,
+    }
+}
+
+/// The send of `payload` on `sock` to `name`, read from the program now and
+/// sent when the job runs (an `Outcome::Blocking` when it may block); or
+/// the outcome of a failure to read it.
+pub fn send_job(
+    task: &mut Task,
+    sock: &Socket,
+    name: Option<Vec<u8>>,
+    payload: &Payload,
+) -> Result<Job, Outcome> {
     let prepared = match prepare(task, sock, payload) {
         Ok(p) => p,
-        Err(e) => return Outcome::Fail(e).normalize(),
+        Err(e) => return Err(Outcome::Fail(e).normalize()),
     };
     let fd = match sock.fd.try_clone() {
         Ok(fd) => fd,
-        Err(e) => return Outcome::Fail(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EMFILE))),
+        Err(e) => {
+            return Err(Outcome::Fail(Errno::from_raw(
+                e.raw_os_error().unwrap_or(libc::EMFILE),
+            )))
+        }
     };
     let writer = task.writer();
     let flags = payload.flags;
@@ -251,11 +304,11 @@ pub fn send(task: &mut Task, sock: &Socket, name: Option<Vec<u8>>, payload: &Pay
         let r = prepared.send(fd.as_fd(), name.as_deref(), flags);
         finish_send(&writer, r, flags, mmsg)
     };
-    if sock.blocks(flags) {
-        Outcome::Blocking(Box::new(job))
+    Ok(if sock.blocks(flags) {
+        Box::new(move || Outcome::Blocking(Box::new(job)))
     } else {
-        job()
-    }
+        Box::new(job)
+    })
 }
 
 /// The reply for a send the policy answered with `send(0)`: the data is

@@ -1,21 +1,25 @@
 //! The audit trail of a run: `--log FILE` (one JSON line per request) and
 //! `--summary` (a table on stderr at exit).  See docs/audit.md.
 //!
-//! Every notification gets exactly one record, and so does every name
-//! lookup: a record opens when the request arrives ([`received`],
-//! [`lookup`]), learns what the request is ([`request`]) and who decided
-//! ([`decide`], [`decided`], [`supervisor`]), and is written when the
-//! answer is sent — by the [`crate::notify::Listener`] (the one place
-//! every answer goes through), by [`gone`] when there is no one left to
-//! answer, or, for the records still open when the run ends, by
-//! [`finish`] as abandoned.
+//! The [`Recorder`] is owned by the run (`crate::run::Run`) and handed to
+//! whoever records.  Every notification gets exactly one record, and so
+//! does every name lookup: a record opens when the request arrives
+//! ([`Recorder::received`], [`Recorder::lookup`]), learns what the request
+//! is ([`Recorder::request`]) and who decided ([`Recorder::decide`],
+//! [`Recorder::decided`], [`Recorder::supervisor`]), and is written when
+//! the answer is sent — by `crate::answer` (the one place every answer goes
+//! through), by [`Recorder::gone`] when there is no one left to answer, or,
+//! for the records still open when the run ends, by [`Recorder::finish`]
+//! as abandoned.
 //!
-//! Off (neither option given) every hook is one relaxed atomic load.
+//! Off (neither option given) the recorder is `None`: every hook is one
+//! branch.
 //!
 //! A record that cannot be written ends the run (fail closed): the error is
 //! reported once, the program is killed, no other request is answered, and
 //! the supervisor exits with [`crate::exit::SUPERVISOR`].
 
+mod decision;
 mod json;
 mod record;
 mod summary;
@@ -25,19 +29,15 @@ use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use decision::{Decision, How};
 pub use record::Answered;
 use record::Entry;
 use summary::Summary;
 
 use crate::notify::Listener;
-use crate::policy::{Decision, How};
 use crate::request::Request;
-
-static ON: AtomicBool = AtomicBool::new(false);
-static STOPPED: AtomicBool = AtomicBool::new(false);
-static AUDIT: OnceLock<Audit> = OnceLock::new();
 
 /// What a record is kept under until it is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,116 +76,120 @@ struct Inner {
 
 struct Audit {
     inner: Mutex<Inner>,
+    /// The log failed: nothing is answered any more.
+    stopped: AtomicBool,
     log_path: String,
     /// The program's pid, to kill it when the log fails.
     program: AtomicI32,
     lookups: AtomicU64,
 }
 
-/// Starts auditing (once, before the program starts).  Nothing to do
-/// unless `cfg` asks for something.
-pub fn start(cfg: &Config) -> Result<(), AuditError> {
-    if cfg.log.is_none() && !cfg.summary {
-        return Ok(());
-    }
-    let log = match &cfg.log {
-        Some(p) => {
-            use std::os::unix::fs::OpenOptionsExt;
-            // std opens with O_CLOEXEC: the program never inherits the log.
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(p)
-                .map_err(|source| AuditError::Open {
-                    path: p.display().to_string(),
-                    source,
-                })?;
-            Some(f)
+/// The audit trail of one run: a cheap handle, cloned into every thread
+/// that answers.  `Recorder::default()` records nothing.
+#[derive(Clone, Default)]
+pub struct Recorder(Option<Arc<Audit>>);
+
+impl Recorder {
+    /// Starts auditing (before the program starts).  Records nothing unless
+    /// `cfg` asks for something.
+    pub fn start(cfg: &Config) -> Result<Recorder, AuditError> {
+        if cfg.log.is_none() && !cfg.summary {
+            return Ok(Recorder(None));
         }
-        None => None,
-    };
-    let a = Audit {
-        inner: Mutex::new(Inner {
-            open: HashMap::new(),
-            log,
-            summary: cfg.summary.then(Summary::default),
-            finished: false,
-        }),
-        log_path: cfg
-            .log
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        program: AtomicI32::new(0),
-        lookups: AtomicU64::new(0),
-    };
-    if AUDIT.set(a).is_ok() {
-        ON.store(true, Relaxed);
+        let log = match &cfg.log {
+            Some(p) => {
+                use std::os::unix::fs::OpenOptionsExt;
+                // std opens with O_CLOEXEC: the program never inherits the log.
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(p)
+                    .map_err(|source| AuditError::Open {
+                        path: p.display().to_string(),
+                        source,
+                    })?;
+                Some(f)
+            }
+            None => None,
+        };
+        let a = Audit {
+            stopped: AtomicBool::new(false),
+            inner: Mutex::new(Inner {
+                open: HashMap::new(),
+                log,
+                summary: cfg.summary.then(Summary::default),
+                finished: false,
+            }),
+            log_path: cfg
+                .log
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            program: AtomicI32::new(0),
+            lookups: AtomicU64::new(0),
+        };
+        Ok(Recorder(Some(Arc::new(a))))
     }
-    Ok(())
-}
 
-/// Is the run audited?
-#[inline]
-pub fn enabled() -> bool {
-    ON.load(Relaxed)
-}
-
-/// Has the log failed?  No request may be answered any more.
-#[inline]
-pub fn stopped() -> bool {
-    STOPPED.load(Relaxed)
-}
-
-fn inner() -> Option<(&'static Audit, MutexGuard<'static, Inner>)> {
-    if !enabled() {
-        return None;
+    /// Is the run audited?
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.0.is_some()
     }
-    let a = AUDIT.get()?;
-    let g = a.inner.lock().unwrap_or_else(|e| e.into_inner());
-    if g.finished {
-        return None;
-    }
-    Some((a, g))
-}
 
-fn with(key: Key, f: impl FnOnce(&mut Entry)) {
-    if let Some((_, mut g)) = inner() {
-        if let Some(e) = g.open.get_mut(&key) {
-            f(e);
+    /// Has the log failed?  No request may be answered any more.
+    #[inline]
+    pub fn stopped(&self) -> bool {
+        self.0.as_ref().is_some_and(|a| a.stopped.load(Relaxed))
+    }
+
+    fn inner(&self) -> Option<(&Audit, MutexGuard<'_, Inner>)> {
+        let a = self.0.as_deref()?;
+        let g = a.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if g.finished {
+            return None;
         }
+        Some((a, g))
     }
-}
 
-/// The program started with this pid.
-pub fn program_started(pid: i32) {
-    if let Some(a) = AUDIT.get() {
-        a.program.store(pid, Relaxed);
-    }
-}
-
-/// Thread `tid` sent notification `id` for `syscall`.
-pub fn received(l: &Listener, id: u64, tid: u32, syscall: &'static str) {
-    if !enabled() {
-        return;
-    }
-    let mut e = Entry::new(Some(tid), Some(syscall));
-    let logging = inner().is_some_and(|(_, g)| g.log.is_some());
-    if logging {
-        // Read while the notification is pending, then checked: if it is
-        // still pending, the thread was alive throughout and its tid not
-        // reused, so what was read is that thread's.
-        let pid = thread_group(tid);
-        let exe = std::fs::read_link(format!("/proc/{tid}/exe")).ok();
-        if l.id_valid(id) {
-            e.pid = pid;
-            e.exe = exe.map(|p| p.into_os_string().into_encoded_bytes());
+    fn with(&self, key: Key, f: impl FnOnce(&mut Entry)) {
+        if let Some((_, mut g)) = self.inner() {
+            if let Some(e) = g.open.get_mut(&key) {
+                f(e);
+            }
         }
     }
-    if let Some((_, mut g)) = inner() {
-        g.open.insert(Key::Notif(id), e);
+
+    /// The program started with this pid.
+    pub fn program_started(&self, pid: i32) {
+        if let Some(a) = &self.0 {
+            a.program.store(pid, Relaxed);
+        }
+    }
+
+    /// Thread `tid` sent notification `id` for `syscall`.
+    pub fn received(&self, l: &Listener, id: u64, tid: u32, syscall: &'static str) {
+        if !self.enabled() {
+            return;
+        }
+        let mut e = Entry::new(Some(tid), Some(syscall));
+        let logging = self.inner().is_some_and(|(_, g)| g.log.is_some());
+        if logging {
+            // Read while the notification is pending, then checked: if it is
+            // still pending, the thread was alive throughout and its tid not
+            // reused, so what was read is that thread's.
+            let pid = thread_group(tid);
+            let exe = std::fs::read_link(format!("/proc/{tid}/exe")).ok();
+            if l.id_valid(id) {
+                e.pid = pid;
+                e.exe = exe.map(|p| p.into_os_string().into_encoded_bytes());
+            }
+        }
+        if let Some((_, mut g)) = self.inner() {
+            g.open.insert(Key::Notif(id), e);
+        }
     }
 }
 
@@ -212,134 +216,128 @@ fn thread_group(tid: u32) -> Option<u32> {
     }
 }
 
-/// Notification `id` is this request for the policy.
-pub fn request(id: u64, req: &Request) {
-    if !enabled() {
-        return;
-    }
-    let (args, target) = record::arguments(req);
-    with(Key::Notif(id), |e| {
-        e.function = req.function.name();
-        e.args = args;
-        e.target = target;
-    });
-}
-
-/// The supervisor answers notification `id` itself, because of `why`.
-pub fn supervisor(id: u64, why: &'static str) {
-    decide(Key::Notif(id), Decision::Supervisor(why));
-}
-
-/// Sets the decision of `key`.
-pub fn decide(key: Key, d: Decision) {
-    if enabled() {
-        with(key, |e| e.decision = Some(d));
-    }
-}
-
-/// The policy answers `key` with `how`, from the Lua line `at()` (called
-/// only when auditing) — or under the description given by [`describe`].
-pub fn decided(key: Key, how: How, at: impl FnOnce() -> String) {
-    if !enabled() {
-        return;
-    }
-    let at = at();
-    with(key, |e| {
-        e.decision = Some(match e.label.take() {
-            Some(text) => Decision::Rule { text, how },
-            None => Decision::Policy { at: at.into(), how },
-        })
-    });
-}
-
-/// A description of the answer about to be given to `key`.
-pub fn describe(key: Key, text: &str) {
-    if enabled() {
-        with(key, |e| e.label = Some(text.into()));
-    }
-}
-
-/// The paths `resolved()` found for notification `id` (`None`: did not
-/// resolve).
-pub fn resolved<'a>(id: u64, paths: impl Iterator<Item = Option<&'a [u8]>>) {
-    if !enabled() {
-        return;
-    }
-    let paths: Vec<Option<&[u8]>> = paths.collect();
-    let first = paths.first().copied().flatten();
-    let text = record::resolved(paths.into_iter());
-    let target = first.map(|p| String::from_utf8_lossy(p).into_owned());
-    with(Key::Notif(id), |e| {
-        e.resolved = Some(text);
-        if e.function != "rename" {
-            if let Some(t) = target {
-                e.target = Some(t);
-            }
+impl Recorder {
+    /// Notification `id` is this request for the policy.
+    pub fn request(&self, id: u64, req: &Request) {
+        if !self.enabled() {
+            return;
         }
-    });
-}
+        let (args, target) = record::arguments(req);
+        self.with(Key::Notif(id), |e| {
+            e.function = req.function.name();
+            e.args = args;
+            e.target = target;
+        });
+    }
 
-/// Notification `id` was answered with `a`; `delivered` is false when the
-/// thread was gone.
-pub fn answered(id: u64, a: Answered, delivered: bool) {
-    if enabled() {
-        let a = if delivered { a } else { Answered::Abandoned };
-        close(Key::Notif(id), a);
+    /// The supervisor answers notification `id` itself, because of `why`.
+    pub fn supervisor(&self, id: u64, why: &'static str) {
+        self.decide(Key::Notif(id), Decision::Supervisor(why));
+    }
+
+    /// Sets the decision of `key`.
+    pub fn decide(&self, key: Key, d: Decision) {
+        if self.enabled() {
+            self.with(key, |e| e.decision = Some(d));
+        }
+    }
+
+    /// The policy answers `key` with `how`, from the Lua line `at()` (called
+    /// only when auditing) — or under the description given by [`describe`].
+    pub fn decided(&self, key: Key, how: How, at: impl FnOnce() -> String) {
+        if !self.enabled() {
+            return;
+        }
+        let at = at();
+        self.with(key, |e| {
+            e.decision = Some(match e.label.take() {
+                Some(text) => Decision::Rule { text, how },
+                None => Decision::Policy { at: at.into(), how },
+            })
+        });
+    }
+
+    /// A description of the answer about to be given to `key`.
+    pub fn describe(&self, key: Key, text: &str) {
+        if self.enabled() {
+            self.with(key, |e| e.label = Some(text.into()));
+        }
+    }
+
+    /// The paths `resolved()` found for notification `id` (`None`: did not
+    /// resolve).
+    pub fn resolved<'a>(&self, id: u64, paths: impl Iterator<Item = Option<&'a [u8]>>) {
+        if !self.enabled() {
+            return;
+        }
+        let paths: Vec<Option<&[u8]>> = paths.collect();
+        let first = paths.first().copied().flatten();
+        let text = record::resolved(paths.into_iter());
+        let target = first.map(|p| String::from_utf8_lossy(p).into_owned());
+        self.with(Key::Notif(id), |e| {
+            e.resolved = Some(text);
+            if e.function != "rename" {
+                if let Some(t) = target {
+                    e.target = Some(t);
+                }
+            }
+        });
+    }
+
+    /// Notification `id` was answered with `a`; `delivered` is false when the
+    /// thread was gone.
+    pub fn answered(&self, id: u64, a: Answered, delivered: bool) {
+        if self.enabled() {
+            let a = if delivered { a } else { Answered::Abandoned };
+            self.close(Key::Notif(id), a);
+        }
+    }
+
+    /// Notification `id` will never be answered: its thread is gone.
+    pub fn gone(&self, id: u64) {
+        if self.enabled() {
+            self.close(Key::Notif(id), Answered::Abandoned);
+        }
+    }
+
+    /// A name lookup arrived; its key.
+    pub fn lookup(&self, tid: Option<u32>, name: &str) -> Option<u64> {
+        let (a, mut g) = self.inner()?;
+        let n = a.lookups.fetch_add(1, Relaxed);
+        let mut e = Entry::new(tid, None);
+        e.function = "getaddrinfo";
+        let mut args = String::from("{");
+        json::key(&mut args, "name");
+        json::str(&mut args, name);
+        args.push('}');
+        e.args = args;
+        e.target = Some(name.to_owned());
+        g.open.insert(Key::Lookup(n), e);
+        Some(n)
+    }
+
+    /// Lookup `key` was answered with `a`.
+    pub fn lookup_answered(&self, key: Option<u64>, a: Answered) {
+        let Some(k) = key else { return };
+        self.close(Key::Lookup(k), a);
+    }
+
+    /// Writes the record of `key`.
+    fn close(&self, key: Key, a: Answered) {
+        let Some((audit, mut g)) = self.inner() else {
+            return;
+        };
+        let Some(e) = g.open.remove(&key) else {
+            return;
+        };
+        if let Err(err) = write(audit, &mut g, &e, &a) {
+            drop(g);
+            fail(audit, &err);
+        }
     }
 }
 
-/// Notification `id` will never be answered: its thread is gone.
-pub fn gone(id: u64) {
-    if enabled() {
-        close(Key::Notif(id), Answered::Abandoned);
-    }
-}
-
-/// A name lookup arrived; its key.
-pub fn lookup(q: &crate::dns::Query) -> Option<u64> {
-    if !enabled() {
-        return None;
-    }
-    let (a, mut g) = inner()?;
-    let n = a.lookups.fetch_add(1, Relaxed);
-    let mut e = Entry::new(q.tid, None);
-    e.function = "getaddrinfo";
-    let mut args = String::from("{");
-    json::key(&mut args, "name");
-    json::str(&mut args, &q.name);
-    args.push('}');
-    e.args = args;
-    e.target = Some(q.name.clone());
-    g.open.insert(Key::Lookup(n), e);
-    Some(n)
-}
-
-/// Lookup `key` was answered with `a`.
-pub fn lookup_answered(key: Option<u64>, a: &crate::dns::Answer) {
-    let Some(k) = key else { return };
-    let a = match a {
-        crate::dns::Answer::Error(g) => Answered::Gai(g.name()),
-        crate::dns::Answer::Addresses(v) => Answered::Addresses(v.clone()),
-        crate::dns::Answer::Upstream => Answered::Upstream,
-    };
-    close(Key::Lookup(k), a);
-}
-
-/// Writes the record of `key`.
-fn close(key: Key, a: Answered) {
-    let Some((audit, mut g)) = inner() else {
-        return;
-    };
-    let Some(e) = g.open.remove(&key) else {
-        return;
-    };
-    if let Err(err) = write(&mut g, &e, &a) {
-        drop(g);
-        fail(audit, &err);
-    }
-}
-
-fn write(g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Result<()> {
+fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Result<()> {
     let d = e.decision.as_ref();
     let denied = matches!(a, Answered::Errno(_) | Answered::Gai(_))
         && d.is_some_and(Decision::denies_on_error);
@@ -354,7 +352,7 @@ fn write(g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Result<()> {
             *a == Answered::Abandoned,
         );
     }
-    if STOPPED.load(Relaxed) {
+    if audit.stopped.load(Relaxed) {
         return Ok(());
     }
     match g.log.as_mut() {
@@ -365,7 +363,7 @@ fn write(g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Result<()> {
 
 /// The log cannot be written: report once, stop answering, end the run.
 fn fail(audit: &Audit, err: &std::io::Error) {
-    if STOPPED.swap(true, Relaxed) {
+    if audit.stopped.swap(true, Relaxed) {
         return;
     }
     eprintln!(
@@ -381,30 +379,32 @@ fn fail(audit: &Audit, err: &std::io::Error) {
     }
 }
 
-/// The run is over: writes the records still open (abandoned) and prints
-/// the summary.  Returns false if the log failed (the run must end with
-/// [`crate::exit::SUPERVISOR`]).
-pub fn finish() -> bool {
-    let Some((audit, mut g)) = inner() else {
-        return !stopped();
-    };
-    let mut left: Vec<(Key, Entry)> = g.open.drain().collect();
-    left.sort_by_key(|(_, e)| e.start);
-    let mut failed = None;
-    for (_, e) in &left {
-        if let Err(err) = write(&mut g, e, &Answered::Abandoned) {
-            failed = Some(err);
-            break;
+impl Recorder {
+    /// The run is over: writes the records still open (abandoned) and prints
+    /// the summary.  Returns false if the log failed (the run must end with
+    /// [`crate::exit::SUPERVISOR`]).
+    pub fn finish(&self) -> bool {
+        let Some((audit, mut g)) = self.inner() else {
+            return !self.stopped();
+        };
+        let mut left: Vec<(Key, Entry)> = g.open.drain().collect();
+        left.sort_by_key(|(_, e)| e.start);
+        let mut failed = None;
+        for (_, e) in &left {
+            if let Err(err) = write(audit, &mut g, e, &Answered::Abandoned) {
+                failed = Some(err);
+                break;
+            }
         }
+        g.finished = true;
+        let summary = g.summary.take();
+        drop(g);
+        if let Some(err) = failed {
+            fail(audit, &err);
+        }
+        if let Some(s) = summary {
+            eprint!("{}", s.render());
+        }
+        !self.stopped()
     }
-    g.finished = true;
-    let summary = g.summary.take();
-    drop(g);
-    if let Some(err) = failed {
-        fail(audit, &err);
-    }
-    if let Some(s) = summary {
-        eprint!("{}", s.render());
-    }
-    !stopped()
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::{Instant, SystemTime};
 
 use super::json;
-use crate::policy::Decision;
+use super::Decision;
 use crate::request::flags::{self, Amode};
 use crate::request::net::NetAddr;
 use crate::request::{Args, Dir, Function, PathArg, Request};
@@ -94,7 +94,7 @@ impl Answered {
     pub fn error_name(&self) -> Option<String> {
         match self {
             Answered::Errno(e) => Some(
-                crate::policy::errno::name(*e)
+                libc_service::errno::name(*e)
                     .map(str::to_owned)
                     .unwrap_or_else(|| format!("errno {e}")),
             ),
@@ -314,8 +314,8 @@ pub fn resolved<'a>(paths: impl Iterator<Item = Option<&'a [u8]>>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::How;
     use super::*;
-    use crate::policy::How;
 
     fn open_req(path: &[u8], fl: i32) -> Request {
         Request {

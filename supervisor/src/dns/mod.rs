@@ -128,15 +128,12 @@ pub struct Query {
     pub qtype: RecordType,
     /// The name server the program asked (IPv4 for an IPv4-mapped one).
     pub server: SocketAddr,
-    /// Its audit record, if the run is audited.
-    pub audit: Option<u64>,
     reply: oneshot::Sender<Answer>,
 }
 
 impl Query {
     /// Answers the lookup.
     pub fn answer(self, a: Answer) {
-        crate::audit::lookup_answered(self.audit, &a);
         let _ = self.reply.send(a);
     }
 }

@@ -340,7 +340,6 @@ fn join(
         tid,
         qtype,
         server,
-        audit: None,
         reply: otx,
     });
     let (ctx, name) = (ctx.clone(), name.to_owned());

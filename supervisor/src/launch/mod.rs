@@ -198,8 +198,6 @@ pub struct Prepared {
     /// The filter trapping only the socket calls, swapped in by
     /// [`Prepared::trap_sockets_only`].
     sockets_only: Option<bpf::Program>,
-    /// The filter refuses every way to change the program's root.
-    root_fixed: bool,
     init: Option<Init>,
 }
 
@@ -292,7 +290,6 @@ impl Prepared {
             _envp: envp,
             filter,
             sockets_only: None,
-            root_fixed: false,
             init: None,
         })
     }
@@ -301,16 +298,6 @@ impl Prepared {
     /// policy leaves every file call to the kernel.
     pub fn set_sockets_only_filter(&mut self, filter: bpf::Program) {
         self.sockets_only = Some(filter);
-    }
-
-    /// Says that the filter refuses every way for the program to change
-    /// its root (the default posture), so the run can rely on it.
-    pub fn set_root_fixed(&mut self, fixed: bool) {
-        self.root_fixed = fixed;
-    }
-
-    pub fn root_fixed(&self) -> bool {
-        self.root_fixed
     }
 
     /// Loads the sockets-only filter instead of the full one, if one was

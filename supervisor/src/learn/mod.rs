@@ -14,31 +14,28 @@ use std::path::Path;
 
 use generate::{Kind, Seen};
 
-use crate::act::{self, Outcome};
-use crate::audit::{self, Key};
+use crate::act;
+use crate::audit::{Decision, How, Key};
 use crate::launch::Prepared;
-use crate::policy::{Decision, How};
 use crate::request::net::NetAddr;
 use crate::request::{Args, Function, Request};
-use crate::session::{Next, Session};
+use crate::run::{Run, Stop};
+use crate::session::{self, Event, Flow, Session, Strategy};
 
 const DECISION: &str = "learn (allow all)";
 
-/// Runs the program, writes the policy to `out`; returns the exit code
-/// (the program's, or [`crate::exit::SUPERVISOR`] if the policy cannot be
-/// written).
-pub fn learn(prepared: Prepared, map: bpf::SyscallMap, out: &Path, cmd: &str) -> i32 {
-    let mut session = match Session::start(&prepared, map) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("supervisor: {e}");
-            return e.exit_code();
-        }
-    };
-    let mut seen = Seen::default();
-    let code = loop {
-        match session.next_request() {
-            Next::Request(mut p) => {
+/// The request loop's strategy while learning: perform everything, note
+/// what was done.
+#[derive(Default)]
+struct Learn {
+    seen: Seen,
+}
+
+impl Strategy for Learn {
+    type Out = std::convert::Infallible;
+    fn event(&mut self, ev: Event) -> Result<Flow<Self::Out>, Stop> {
+        match ev {
+            Event::Request(mut p) => {
                 // A path that did not resolve counts where it failed: the
                 // rules decide it there (docs/rules.md), so the learnt
                 // policy must allow the probe of a missing directory to
@@ -56,7 +53,7 @@ pub fn learn(prepared: Prepared, map: bpf::SyscallMap, out: &Path, cmd: &str) ->
                         .collect(),
                     Err(_) => Vec::new(),
                 };
-                audit::decide(
+                p.audit().decide(
                     Key::Notif(p.id),
                     Decision::Rule {
                         text: DECISION.into(),
@@ -64,37 +61,56 @@ pub fn learn(prepared: Prepared, map: bpf::SyscallMap, out: &Path, cmd: &str) ->
                     },
                 );
                 let o = act::perform(&mut p);
-                let ok = matches!(o, Outcome::Value(_) | Outcome::Fd { .. });
-                record(&mut seen, &p.req, &paths, ok);
-                session.answer(p.id, p.task.tid, o);
+                let ok = matches!(
+                    o,
+                    crate::answer::Outcome::Value(_) | crate::answer::Outcome::Fd { .. }
+                );
+                record(&mut self.seen, &p.req, &paths, ok);
+                p.answer(o);
             }
-            Next::Lookup(q) => {
-                seen.names.insert(q.name.clone());
-                if let Some(k) = q.audit {
-                    audit::decide(
-                        Key::Lookup(k),
+            Event::Lookup(l) => {
+                self.seen.names.insert(l.name.clone());
+                if let Some(k) = l.key() {
+                    l.audit_decide(
+                        k,
                         Decision::Rule {
                             text: DECISION.into(),
                             how: How::Slave,
                         },
                     );
                 }
-                q.answer(crate::dns::Answer::Upstream);
+                l.answer(crate::dns::Answer::Upstream);
             }
             // Only slave filters start jobs; learn has none.
-            Next::Done(..) => {}
-            Next::Exited(code) => break code,
+            Event::Done(..) => {}
         }
+        Ok(Flow::Next)
+    }
+}
+
+/// Runs the program, writes the policy to `out`; returns the exit code
+/// (the program's), or how the run failed (the policy cannot be written:
+/// [`Stop::Internal`]).
+pub fn learn(
+    prepared: Prepared,
+    map: bpf::SyscallMap,
+    run: &Run,
+    out: &Path,
+    cmd: &str,
+) -> Result<i32, Stop> {
+    let mut session = Session::start(&prepared, map, run)?;
+    let mut learn = Learn::default();
+    let code = match session::serve(|| session.next_event(), &mut learn) {
+        Ok(never) => match never {},
+        Err(Stop::Exited(code)) => code,
+        Err(e) => return Err(e),
     };
-    match write(out, &generate::policy(&seen, cmd)) {
-        Ok(()) => code,
-        Err(e) => {
-            eprintln!(
-                "supervisor: cannot write the learnt policy {}: {e}",
-                out.display()
-            );
-            crate::exit::SUPERVISOR
-        }
+    match write(out, &generate::policy(&learn.seen, cmd)) {
+        Ok(()) => Ok(code),
+        Err(e) => Err(Stop::LearntPolicy {
+            path: out.display().to_string(),
+            source: e,
+        }),
     }
 }
 

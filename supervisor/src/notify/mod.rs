@@ -1,17 +1,14 @@
 //! The listener: receiving notifications and answering them.
 //!
-//! Every notification gets exactly one answer.  [`Listener`] answers by id;
-//! the session makes sure each id is answered once.  Every answer is
-//! recorded here for the audit log; once the log has failed, nothing is
-//! answered any more (the run is ending, see [`crate::audit`]).
+//! This is the kernel interface only: `crate::answer` is the one module
+//! that sends answers through it (exactly one per notification, each
+//! recorded for the audit log).
 
 pub mod sys;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-
-use crate::audit::{self, Answered};
 
 pub use sys::Notif;
 
@@ -50,89 +47,25 @@ impl Listener {
         sys::id_valid(self.fd(), id)
     }
 
-    /// The call returns `val`.
-    pub fn reply_value(&self, id: u64, val: i64) {
-        if audit::stopped() {
-            return;
-        }
-        let sent = Self::ignore_gone(sys::send(self.fd(), id, val, 0, 0));
-        audit::answered(id, Answered::Value(val), sent);
+    /// `SECCOMP_IOCTL_NOTIF_SEND`: the call returns `val`, or fails with
+    /// `-error`, or (with [`sys::FLAG_CONTINUE`]) goes on in the kernel.
+    /// `Err(ENOENT)`: the thread is gone.  Only `crate::answer` answers.
+    pub fn send(&self, id: u64, val: i64, error: i32, flags: u32) -> Result<(), Errno> {
+        sys::send(self.fd(), id, val, error, flags)
     }
 
-    /// The call fails with `errno`.
-    pub fn reply_errno(&self, id: u64, errno: Errno) {
-        let e = if errno as i32 == 0 {
-            Errno::EPERM
-        } else {
-            errno
-        };
-        if audit::stopped() {
-            return;
-        }
-        let sent = Self::ignore_gone(sys::send(self.fd(), id, 0, -(e as i32), 0));
-        audit::answered(id, Answered::Errno(e as i32), sent);
-    }
-
-    /// The call was interrupted by a signal: `-ERESTARTSYS`, which the
-    /// kernel turns into a restart or EINTR when it delivers the signal.
-    /// Only for a thread whose signal-pending flag is certainly set.
-    pub fn reply_restart(&self, id: u64) {
-        const ERESTARTSYS: i32 = 512;
-        if audit::stopped() {
-            return;
-        }
-        let sent = Self::ignore_gone(sys::send(self.fd(), id, 0, -ERESTARTSYS, 0));
-        audit::answered(id, Answered::Interrupted, sent);
-    }
-
-    /// The kernel runs the call itself, with the program's credentials.
-    pub fn reply_continue(&self, id: u64) {
-        if audit::stopped() {
-            return;
-        }
-        let sent = Self::ignore_gone(sys::send(self.fd(), id, 0, 0, sys::FLAG_CONTINUE));
-        audit::answered(id, Answered::Continue, sent);
-    }
-
-    /// Installs a duplicate of `fd` in the program; returns its number there.
-    pub fn inject(&self, id: u64, fd: BorrowedFd, cloexec: bool) -> Result<i32, Errno> {
-        sys::addfd(self.fd(), id, fd, None, cloexec, false)
-    }
-
-    /// Installs a duplicate of `fd` in the program and answers the call
-    /// with its number there, in one step (`SECCOMP_ADDFD_FLAG_SEND`: no
-    /// second wake-up of the thread, and no window in which the descriptor
-    /// is installed but the call unanswered).  On an error the call is
-    /// still unanswered.
-    pub fn inject_reply(&self, id: u64, fd: BorrowedFd, cloexec: bool) -> Result<i32, Errno> {
-        if audit::stopped() {
-            return Ok(-1);
-        }
-        let r = sys::addfd(self.fd(), id, fd, None, cloexec, true);
-        if let Ok(n) = r {
-            audit::answered(id, Answered::Value(n.into()), true);
-        }
-        r
-    }
-
-    /// Installs a duplicate of `fd` in the program at number `at`,
-    /// replacing what was there (`SECCOMP_ADDFD_FLAG_SETFD`).
-    pub fn inject_at(&self, id: u64, fd: BorrowedFd, at: i32, cloexec: bool) -> Result<i32, Errno> {
-        let at = u32::try_from(at).map_err(|_| Errno::EBADF)?;
-        sys::addfd(self.fd(), id, fd, Some(at), cloexec, false)
-    }
-
-    /// Whether the answer reached the thread.
-    fn ignore_gone(r: Result<(), Errno>) -> bool {
-        // ENOENT: the thread died or was killed meanwhile; its call has no
-        // one left to return to.  Anything else is a supervisor bug, but
-        // still not a reason to crash the sandbox.
-        if let Err(e) = r {
-            if e != Errno::ENOENT {
-                eprintln!("supervisor: answering a notification failed: {e}");
-            }
-            return false;
-        }
-        true
+    /// `SECCOMP_IOCTL_NOTIF_ADDFD`: installs a duplicate of `fd` in the
+    /// program (at number `at`, replacing what was there, or at the lowest
+    /// free number); with `send`, its number is also the call's answer.
+    /// Returns the number.  Only `crate::answer` installs.
+    pub fn addfd(
+        &self,
+        id: u64,
+        fd: BorrowedFd,
+        at: Option<u32>,
+        cloexec: bool,
+        send: bool,
+    ) -> Result<i32, Errno> {
+        sys::addfd(self.fd(), id, fd, at, cloexec, send)
     }
 }

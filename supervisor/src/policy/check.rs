@@ -3,8 +3,8 @@
 //!
 //! The script is compiled, then run as a real run would run it, up to its
 //! first `master:receive()`: that call ends the check instead of starting
-//! the program (it never returns, so not even a `pcall` around it can go on
-//! into the master loop).  What runs before it runs for real: `require`s,
+//! the program (it raises, and so does every later call into the run, so
+//! not even a `pcall` around it can go on into the master loop).  What runs before it runs for real: `require`s,
 //! tables, `host.open`…  The init script, from `--init` or assigned to
 //! `libc_service.init`, is compiled, not run.
 
@@ -17,6 +17,7 @@ use mlua::{Lua, Value};
 use super::{execute, message, Shared, State};
 use crate::exit;
 use crate::launch::Init;
+use crate::run::{Run, Stop};
 
 /// What a check carries until the first `master:receive()`.
 pub struct Check {
@@ -31,18 +32,18 @@ pub struct Check {
 /// receives, [`exit::INIT_SCRIPT`] for an init script that does not
 /// compile.
 pub fn check(path: &Path, init: Option<Init>) -> i32 {
-    let shared: Shared = Rc::new(RefCell::new(State {
-        program: None,
-        session: None,
-        current: None,
-        lookup: None,
-        check: Some(Check {
-            init,
-            path: path.display().to_string(),
-        }),
-        slave: Default::default(),
-    }));
-    if let Err(e) = execute(path, &shared) {
+    let mut st = State::new(Run::default(), None);
+    st.check = Some(Check {
+        init,
+        path: path.display().to_string(),
+    });
+    let shared: Shared = Rc::new(RefCell::new(st));
+    let r = execute(path, &shared);
+    // The script reached master:receive(): the verdict is made.
+    if let Some(Stop::Checked(code)) = shared.borrow_mut().stop.take() {
+        return code;
+    }
+    if let Err(e) = r {
         eprintln!("supervisor: {e}");
         return exit::POLICY;
     }
@@ -54,9 +55,11 @@ pub fn check(path: &Path, init: Option<Init>) -> i32 {
     }
 }
 
-/// The script reached `master:receive()` at `at`: the check is over.
-pub fn reached(c: Check, at: &str) -> ! {
-    std::process::exit(verdict(c, Some(at)))
+/// The script reached `master:receive()` at `at`: the check is over;
+/// its exit code (the receive() then ends the script, see
+/// `State::end`).
+pub fn reached(c: Check, at: &str) -> i32 {
+    verdict(c, Some(at))
 }
 
 fn verdict(c: Check, at: Option<&str>) -> i32 {

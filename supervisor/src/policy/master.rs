@@ -1,65 +1,137 @@
 //! `libc_service.master`: the policy's end of the request loop.
 
 use std::cell::RefCell;
-use std::os::fd::AsFd;
 use std::rc::Rc;
 
 use mlua::{AnyUserData, Lua, MultiValue, Table, UserData, UserDataFields, UserDataMethods, Value};
-use nix::errno::Errno;
 
 use super::host::{failure, Descriptor};
 use super::slave::{self, MasterReply};
-use super::{errno, lua_err, reply, How};
-use crate::act::{self, Outcome};
-use crate::audit::{self, Key};
+use super::{errno, lua_err, reply};
+use crate::act::{self, Verdict};
+use crate::answer::Lookup;
+use crate::audit::{How, Key, Recorder};
 use crate::launch::Prepared;
 use crate::pending::Pending;
 use crate::request::flags::{self, Amode};
-use crate::request::net::{NetAddr, SockCall, SockOp};
+use crate::request::net::NetAddr;
 use crate::request::{Args, Function};
-use crate::session::{Next, Session};
+use crate::run::{Run, Stop};
+use crate::session::{self, Event, Flow, Session, Strategy};
 
 /// The state behind the master object, shared with the runner.
 pub struct State {
+    /// What the whole run shares (audit, upstream, root).
+    pub run: Run,
     pub program: Option<(Prepared, bpf::SyscallMap)>,
     pub session: Option<Session>,
     pub current: Option<Box<Pending>>,
     /// The name lookup being decided (`getaddrinfo`), instead of `current`.
-    pub lookup: Option<crate::dns::Query>,
+    pub lookup: Option<Lookup>,
     /// `supervisor check`: no program; the first receive() ends the check.
     pub check: Option<super::check::Check>,
     /// The slave filters and the calls they hold (policy/slave/).
     pub slave: slave::Slave,
+    /// How the run ended, once it has (the program exited, a filter or the
+    /// launch failed): every later call of the policy into the run raises
+    /// again, and the runner returns it.
+    pub stop: Option<Stop>,
 }
 
 impl State {
-    /// Starts the program if not started yet.  A launch failure ends the
-    /// run at once (nothing to kill).
-    pub fn ensure_started(&mut self) -> &mut Session {
+    /// A state for `run`, with `program` to start at the first receive().
+    pub fn new(run: Run, program: Option<(Prepared, bpf::SyscallMap)>) -> State {
+        State {
+            run,
+            program,
+            session: None,
+            current: None,
+            lookup: None,
+            check: None,
+            slave: slave::Slave::default(),
+            stop: None,
+        }
+    }
+
+    /// Starts the program if not started yet.
+    pub fn ensure_started(&mut self) -> Result<&mut Session, Stop> {
+        if let Some(stop) = &self.stop {
+            return Err(stop.again());
+        }
         if self.session.is_none() {
             let (prog, map) = self
                 .program
                 .take()
                 .expect("program prepared before the policy runs");
-            match Session::start(&prog, map) {
+            match Session::start(&prog, map, &self.run) {
                 Ok(s) => self.session = Some(s),
-                Err(e) => {
-                    eprintln!("supervisor: {e}");
-                    crate::exit::exit(e.exit_code());
-                }
+                Err(e) => return Err(Stop::Launch(e)),
             }
         }
-        self.session.as_mut().expect("started")
+        Ok(self.session.as_mut().expect("started"))
     }
 
     pub fn started(&self) -> bool {
         self.session.is_some()
     }
+
+    /// The run ends with `stop`: the program (if started) is killed unless
+    /// it already ended; the Lua error that unwinds the policy.
+    pub fn end(&mut self, lua: &Lua, stop: Stop) -> mlua::Error {
+        if !matches!(stop, Stop::Exited(_) | Stop::Checked(_)) {
+            if let Some(s) = self.session.as_mut() {
+                s.kill_and_reap();
+            }
+        }
+        let e = ended(lua, &stop);
+        self.stop.get_or_insert(stop);
+        e
+    }
+
+    /// Answers the current request `p` with verdict `v`, decided by the
+    /// policy's `how` (for the audit log).
+    fn settle(&mut self, lua: &Lua, mut p: Box<Pending>, how: How, v: Verdict) {
+        decided(lua, p.audit(), Some(Key::Notif(p.id)), how);
+        let o = act::carry_out(&mut p, v);
+        p.answer(o);
+    }
+}
+
+/// The Lua error that unwinds a policy once its run has ended (`stop`).
+fn ended(lua: &Lua, stop: &Stop) -> mlua::Error {
+    let text = match stop {
+        Stop::Exited(_) => "the program has exited".to_string(),
+        Stop::Checked(_) => "the check is over".to_string(),
+        other => other.to_string(),
+    };
+    lua_err(lua, format!("the run is over: {text}"))
 }
 
 pub type Shared = Rc<RefCell<State>>;
 
 const GETADDRINFO: &str = "getaddrinfo";
+
+/// What the master's `receive()` takes: a request or a lookup.
+pub enum Item {
+    Call(Box<Pending>),
+    Lookup(Lookup),
+}
+
+/// The master loop without slave filters: every request and lookup goes
+/// to the policy.
+struct ToPolicy;
+
+impl Strategy for ToPolicy {
+    type Out = Item;
+    fn event(&mut self, ev: Event) -> Result<Flow<Item>, Stop> {
+        Ok(match ev {
+            Event::Request(p) => Flow::Yield(Item::Call(p)),
+            Event::Lookup(l) => Flow::Yield(Item::Lookup(l)),
+            // Only slave filters start jobs.
+            Event::Done(..) => Flow::Next,
+        })
+    }
+}
 
 /// The master userdata.
 pub struct Master(pub Shared);
@@ -83,18 +155,10 @@ fn take(lua: &Lua, st: &mut State, what: &str) -> mlua::Result<Box<Pending>> {
 }
 
 /// Records who answers the current request, and how, for the audit log.
-fn decided(lua: &Lua, key: Option<Key>, how: How) {
+fn decided(lua: &Lua, audit: &Recorder, key: Option<Key>, how: How) {
     if let Some(key) = key {
-        audit::decided(key, how, || caller(lua));
+        audit.decided(key, how, || caller(lua));
     }
-}
-
-fn notif(p: &Pending) -> Option<Key> {
-    Some(Key::Notif(p.id))
-}
-
-fn lookup_key(q: &crate::dns::Query) -> Option<Key> {
-    q.audit.map(Key::Lookup)
 }
 
 /// The Lua `source:line` that called the running method (`p.lua:12`): the
@@ -104,6 +168,10 @@ pub(super) fn caller(lua: &Lua) -> String {
         let at = lua.inspect_stack(level, |d| {
             let line = d.current_line()?;
             let src = d.source().source?;
+            // The guard around pcall (policy/mod.rs) is not the policy's.
+            if src.starts_with(super::GUARD_NAME) {
+                return None;
+            }
             Some(format!("{}:{line}", src.strip_prefix('@').unwrap_or(&src)))
         });
         match at {
@@ -117,61 +185,6 @@ pub(super) fn caller(lua: &Lua) -> String {
 
 fn string_list(lua: &Lua, v: &[&str]) -> mlua::Result<Table> {
     lua.create_sequence_from(v.iter().copied())
-}
-
-/// The outcome of a checked reply; a stat table is written into the
-/// program's buffer here.
-pub(super) fn settle_reply(p: &mut Pending, r: reply::Reply) -> Outcome {
-    match r {
-        reply::Reply::Direct(Outcome::Value(v)) => match &p.req.args {
-            // A send the policy lets "succeed" reports its data sent.
-            Args::Socket { call, .. } if call.op == SockOp::Send => {
-                act::net::pretend_sent(&p.task, call)
-            }
-            _ => Outcome::Value(v),
-        },
-        reply::Reply::Direct(o) => o,
-        reply::Reply::Stat(fake) => match &p.req.args {
-            Args::Stat { out, .. } => {
-                let out = *out;
-                act::stat::write_fake(&mut p.task, out, &fake).into()
-            }
-            _ => Outcome::Fail(Errno::EINVAL),
-        },
-    }
-}
-
-/// send_with_fds on a socket request: the first descriptor takes the
-/// place of the program's socket (same fd number, same close-on-exec);
-/// connect and bind then succeed, a send goes out on the new socket.
-fn replace_socket(p: &mut Pending, call: &SockCall, uds: &[AnyUserData]) -> mlua::Result<Outcome> {
-    let Some(ud) = uds.first() else {
-        return Err(mlua::Error::RuntimeError(
-            "send_with_fds: a socket request needs one descriptor".into(),
-        ));
-    };
-    let d = ud.borrow::<Descriptor>()?;
-    let fd = d.fd()?;
-    let cloexec = match p.task.fd_cloexec(call.fd) {
-        Ok(c) => c,
-        Err(e) => return Ok(Outcome::Fail(e).normalize()),
-    };
-    if let Err(e) = p.task.settle() {
-        return Ok(Outcome::Fail(e).normalize());
-    }
-    let listener = p.task.listener().clone();
-    match listener.inject_at(p.id, fd, call.fd, cloexec) {
-        Ok(_) => {}
-        Err(Errno::ENOENT) => return Ok(Outcome::Gone),
-        Err(e) => return Ok(Outcome::Fail(e)),
-    }
-    Ok(match (&call.payload, call.op) {
-        (Some(pl), SockOp::Send) => match act::net::Socket::of_own(fd) {
-            Ok(sock) => act::net::send(&mut p.task, &sock, None, pl),
-            Err(e) => Outcome::Fail(e),
-        },
-        _ => Outcome::Value(0),
-    })
 }
 
 /// The descriptors of a `send_with_fds` list.
@@ -252,31 +265,31 @@ impl UserData for Master {
                 ));
             }
             if let Some(c) = st.check.take() {
-                super::check::reached(c, &caller(lua));
+                let code = super::check::reached(c, &caller(lua));
+                return Err(st.end(lua, Stop::Checked(code)));
             }
             if slave::has_filters(&st) {
                 // Requests pass their slave filters first.
                 drop(st);
                 return slave::receive(lua, &this.0);
             }
-            let session = st.ensure_started();
-            match session.next_request() {
-                Next::Request(p) => {
+            let next = match st.ensure_started() {
+                Ok(s) => session::serve(|| s.next_event(), &mut ToPolicy),
+                Err(stop) => Err(stop),
+            };
+            match next {
+                Ok(Item::Call(p)) => {
                     let f = p.req.function.name();
                     st.current = Some(p);
                     Ok(f)
                 }
-                Next::Lookup(q) => {
-                    st.lookup = Some(q);
+                Ok(Item::Lookup(l)) => {
+                    st.lookup = Some(l);
                     Ok(GETADDRINFO)
                 }
-                // Only slave filters start jobs.
-                Next::Done(..) => Err(lua_err(lua, "receive: unexpected job result".into())),
-                Next::Exited(code) => {
-                    // The program is gone: the run is over, whatever the
-                    // policy would do next.
-                    crate::exit::exit(code)
-                }
+                // The program is gone (or the run failed): the run is over,
+                // whatever the policy would do next.
+                Err(stop) => Err(st.end(lua, stop)),
             }
         });
 
@@ -369,15 +382,16 @@ impl UserData for Master {
             if st.lookup.is_some() {
                 return Ok(MultiValue::new());
             }
+            let audit = st.run.audit.clone();
             let p = current(lua, &mut st, "resolved")?;
             let id = p.id;
             let rs = match p.resolve() {
                 Ok(rs) => rs,
                 Err(e) => return failure(lua, e),
             };
-            if audit::enabled() {
+            if audit.enabled() {
                 let paths = rs.iter().map(|r| r.as_ref().ok().map(|r| &r.path[..]));
-                audit::resolved(id, paths);
+                audit.resolved(id, paths);
             }
             let mut v = Vec::with_capacity(rs.len() + 1);
             let mut first_err = None;
@@ -407,19 +421,17 @@ impl UserData for Master {
                 }
                 if st.lookup.is_some() {
                     let answer = super::lookup::answer(lua, &result)?;
-                    if let Some(q) = st.lookup.take() {
-                        decided(lua, lookup_key(&q), How::Send);
-                        q.answer(answer);
+                    if let Some(l) = st.lookup.take() {
+                        decided(lua, &st.run.audit, l.key(), How::Send);
+                        l.answer(answer);
                     }
                     return Ok(());
                 }
                 let function = current(lua, &mut st, "send")?.req.function;
                 let errno = reply::errno_arg(lua, "send", err.as_ref())?;
-                let outcome = reply::outcome(lua, function, &result, errno)?;
-                let mut p = take(lua, &mut st, "send")?;
-                decided(lua, notif(&p), How::Send);
-                let outcome = settle_reply(&mut p, outcome);
-                st.ensure_started().answer(p.id, p.task.tid, outcome);
+                let verdict = reply::outcome(lua, function, &result, errno)?;
+                let p = take(lua, &mut st, "send")?;
+                st.settle(lua, p, How::Send, verdict);
                 Ok(())
             },
         );
@@ -440,10 +452,7 @@ impl UserData for Master {
                 }
                 let p = current(lua, &mut st, "send_with_fds")?;
                 let function = p.req.function;
-                let cloexec = match &p.req.args {
-                    Args::Open { flags, .. } => flags & libc::O_CLOEXEC != 0,
-                    _ => false,
-                };
+                let socket = matches!(p.req.args, Args::Socket { .. });
                 let errno = reply::errno_arg(lua, "send_with_fds", err.as_ref())?;
                 let uds = descriptor_list(lua, &fds)?;
                 let is_open = matches!(function, Function::Open | Function::Openat);
@@ -453,50 +462,37 @@ impl UserData for Master {
                         "send_with_fds: open needs one descriptor".into(),
                     ));
                 }
+                if errno == 0 && socket && uds.is_empty() {
+                    return Err(lua_err(
+                        lua,
+                        "send_with_fds: a socket request needs one descriptor".into(),
+                    ));
+                }
                 // Everything is checked before the request is taken: a Lua
                 // error never leaves descriptors half-installed.
-                let reply = match errno {
-                    0 if !is_open => Some(reply::outcome(lua, function, &result, 0)?),
+                let then = match errno {
+                    0 if !is_open && !socket => {
+                        Some(Box::new(reply::outcome(lua, function, &result, 0)?))
+                    }
                     _ => None,
                 };
-                for ud in &uds {
-                    ud.borrow::<Descriptor>()?.fd()?;
-                }
-                let mut p = take(lua, &mut st, "send_with_fds")?;
-                decided(lua, notif(&p), How::Send);
-                if errno != 0 {
-                    let session = st.ensure_started();
-                    session.answer(p.id, p.task.tid, Outcome::Fail(Errno::from_raw(errno)));
-                    return Ok(());
-                }
-                if let Args::Socket { call, .. } = &p.req.args {
-                    let call = call.clone();
-                    let outcome = replace_socket(&mut p, &call, &uds)?;
-                    st.ensure_started().answer(p.id, p.task.tid, outcome);
-                    return Ok(());
-                }
-                let listener = st.ensure_started().listener().clone();
-                let mut first = None;
+                let mut owned = Vec::with_capacity(uds.len());
                 for ud in &uds {
                     let d = ud.borrow::<Descriptor>()?;
-                    match listener.inject(p.id, d.fd()?.as_fd(), cloexec) {
-                        Ok(n) => first = first.or(Some(n)),
-                        Err(Errno::ENOENT) => {
-                            audit::gone(p.id);
-                            return Ok(());
-                        }
-                        Err(e) => {
-                            st.ensure_started()
-                                .answer(p.id, p.task.tid, Outcome::Fail(e));
-                            return Ok(());
-                        }
-                    }
+                    let fd = d.fd()?.try_clone_to_owned().map_err(|e| {
+                        lua_err(
+                            lua,
+                            format!("send_with_fds: cannot duplicate a descriptor: {e}"),
+                        )
+                    })?;
+                    owned.push(fd);
                 }
-                let outcome = match reply {
-                    None => Outcome::Value(first.unwrap_or(-1).into()),
-                    Some(r) => settle_reply(&mut p, r),
+                let p = take(lua, &mut st, "send_with_fds")?;
+                let verdict = match errno {
+                    0 => Verdict::Fds { fds: owned, then },
+                    e => Verdict::Fail(nix::errno::Errno::from_raw(e)),
                 };
-                st.ensure_started().answer(p.id, p.task.tid, outcome);
+                st.settle(lua, p, How::Send, verdict);
                 Ok(())
             },
         );
@@ -506,11 +502,11 @@ impl UserData for Master {
         m.add_method("describe", |lua, this, text: mlua::LuaString| {
             let mut st = state(lua, &this.0)?;
             let key = match &st.lookup {
-                Some(q) => lookup_key(q),
-                None => notif(current(lua, &mut st, "describe")?),
+                Some(l) => l.key(),
+                None => Some(Key::Notif(current(lua, &mut st, "describe")?.id)),
             };
             if let Some(k) = key {
-                audit::describe(k, &text.to_string_lossy());
+                st.run.audit.describe(k, &text.to_string_lossy());
             }
             Ok(())
         });
@@ -521,15 +517,14 @@ impl UserData for Master {
                 drop(st);
                 return slave::reply(lua, &this.0, MasterReply::UseSlave);
             }
-            if let Some(q) = st.lookup.take() {
+            if let Some(l) = st.lookup.take() {
                 // The supervisor's own resolver, never the program's network.
-                decided(lua, lookup_key(&q), How::Slave);
-                q.answer(crate::dns::Answer::Upstream);
+                decided(lua, &st.run.audit, l.key(), How::Slave);
+                l.answer(crate::dns::Answer::Upstream);
                 return Ok(());
             }
             let p = take(lua, &mut st, "use_slave_credentials")?;
-            decided(lua, notif(&p), How::Slave);
-            st.ensure_started().listener().reply_continue(p.id);
+            st.settle(lua, p, How::Slave, Verdict::Kernel);
             Ok(())
         });
 
@@ -539,15 +534,13 @@ impl UserData for Master {
                 drop(st);
                 return slave::reply(lua, &this.0, MasterReply::UseMaster);
             }
-            if let Some(q) = st.lookup.take() {
-                decided(lua, lookup_key(&q), How::Master);
-                q.answer(crate::dns::Answer::Upstream);
+            if let Some(l) = st.lookup.take() {
+                decided(lua, &st.run.audit, l.key(), How::Master);
+                l.answer(crate::dns::Answer::Upstream);
                 return Ok(());
             }
-            let mut p = take(lua, &mut st, "use_master_credentials")?;
-            decided(lua, notif(&p), How::Master);
-            let outcome = act::perform(&mut p);
-            st.ensure_started().answer(p.id, p.task.tid, outcome);
+            let p = take(lua, &mut st, "use_master_credentials")?;
+            st.settle(lua, p, How::Master, Verdict::Perform);
             Ok(())
         });
     }

@@ -5,13 +5,8 @@ use nix::errno::Errno;
 
 use super::{errno, lua_err};
 use crate::act::stat::FakeStat;
-use crate::act::Outcome;
+use crate::act::Verdict;
 use crate::request::Function;
-
-pub enum Reply {
-    Direct(Outcome),
-    Stat(FakeStat),
-}
 
 /// The errno argument: nil, an integer, or a name such as "EACCES".
 pub fn errno_arg(lua: &Lua, what: &str, v: Option<&Value>) -> mlua::Result<i32> {
@@ -50,9 +45,9 @@ fn integer(v: &Value) -> Option<i64> {
     }
 }
 
-/// Checks `result` for `function` and makes the outcome.  A reply of the
+/// Checks `result` for `function` and makes the verdict.  A reply of the
 /// wrong type is a Lua error (the run ends, fail-closed).
-pub fn outcome(lua: &Lua, function: Function, result: &Value, errno: i32) -> mlua::Result<Reply> {
+pub fn outcome(lua: &Lua, function: Function, result: &Value, errno: i32) -> mlua::Result<Verdict> {
     let stat = matches!(function, Function::Stat | Function::Lstat);
     if errno != 0 {
         // The result is ignored when an errno is given; it must still be
@@ -61,11 +56,11 @@ pub fn outcome(lua: &Lua, function: Function, result: &Value, errno: i32) -> mlu
         if !ok {
             return Err(wrong(lua, function, result));
         }
-        return Ok(Reply::Direct(Outcome::Fail(Errno::from_raw(errno))));
+        return Ok(Verdict::Fail(Errno::from_raw(errno)));
     }
     if stat {
         return match result {
-            Value::Table(t) => Ok(Reply::Stat(fake_stat(lua, t)?)),
+            Value::Table(t) => Ok(Verdict::Stat(fake_stat(lua, t)?)),
             v if integer(v).is_some() => Err(lua_err(
                 lua,
                 format!(
@@ -84,7 +79,7 @@ pub fn outcome(lua: &Lua, function: Function, result: &Value, errno: i32) -> mlu
                 function.name()
             ),
         )),
-        Some(v) => Ok(Reply::Direct(Outcome::Value(v))),
+        Some(v) => Ok(Verdict::Value(v)),
         None => Err(wrong(lua, function, result)),
     }
 }

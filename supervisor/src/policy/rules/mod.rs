@@ -15,7 +15,7 @@
 //! request is decided (`decide.rs`) on what the supervisor will act on —
 //! the canonical, resolved paths — and answered through the master
 //! object (`use_master_credentials()`, …), its description given to the
-//! audit log first (`audit::describe`: a [`super::Decision::Rule`]).
+//! audit log first (`Recorder::describe`: a `Decision::Rule`).
 
 mod decide;
 mod glob;
@@ -35,7 +35,7 @@ use mlua::{
 };
 
 use super::{lua_err, Master, Shared, State};
-use crate::audit::{self, Key};
+use crate::audit::Key;
 use decide::{Answer, Choice};
 use set::{Refusal, Ruleset};
 pub use spec::Kind;
@@ -80,17 +80,21 @@ impl Policy {
         {
             let mut st = self.shared.borrow_mut();
             let State {
-                lookup, current, ..
+                lookup,
+                current,
+                run,
+                ..
             } = &mut *st;
+            let audit = &run.audit;
             let key = match (lookup, current.as_mut()) {
-                (Some(q), _) => q.audit.map(Key::Lookup),
+                (Some(q), _) => q.key(),
                 (None, Some(p)) => {
                     decide::apply(p, c.fix);
                     let id = p.id;
-                    if audit::enabled() && !p.req.paths().is_empty() {
+                    if audit.enabled() && !p.req.paths().is_empty() {
                         if let Ok(rs) = p.resolve() {
                             let paths = rs.iter().map(|r| r.as_ref().ok().map(|r| &r.path[..]));
-                            audit::resolved(id, paths);
+                            audit.resolved(id, paths);
                         }
                     }
                     Some(Key::Notif(id))
@@ -98,7 +102,7 @@ impl Policy {
                 (None, None) => None,
             };
             if let Some(k) = key {
-                audit::describe(k, &c.text);
+                audit.describe(k, &c.text);
             }
         }
         let m = &self.master;

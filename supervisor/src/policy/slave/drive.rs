@@ -31,11 +31,14 @@ use super::super::{location_at, lua_err, lua_err_at, message, Shared, State};
 use super::args::{self, FilterArgs, Rewritten};
 use super::values::{self, MasterReply, Next};
 use super::{slot, Filter, GETADDRINFO};
-use crate::dns::{Answer, GaiError, Query};
+use crate::act;
+use crate::answer::{Lookup, Outcome};
+use crate::dns::{Answer, GaiError};
 use crate::jobs::{Done, Job};
 use crate::pending::Pending;
 use crate::request::Request;
-use crate::session::Next as Loop;
+use crate::run::Stop;
+use crate::session::{self, Event, Flow, Strategy};
 
 /// Finished coroutines kept for reuse.
 const POOL: usize = 8;
@@ -43,7 +46,7 @@ const POOL: usize = 8;
 /// A call held by a filter.
 pub enum Item {
     Call(Box<Pending>),
-    Lookup(Query),
+    Lookup(Lookup),
 }
 
 /// One run of a filter for one call.
@@ -198,27 +201,30 @@ fn error_text(e: &mlua::Error) -> String {
 }
 
 /// Ends the run because of a filter: the call it held fails (`EPERM`; a
-/// lookup `"fail"`), the program is killed.
-fn fail(shared: &Shared, mut inv: Invocation, msg: String) -> ! {
-    eprintln!("supervisor: slave filter error: {msg}");
-    let code = crate::exit::SLAVE_FILTER;
-    let Ok(mut st) = shared.try_borrow_mut() else {
-        crate::exit::exit(code)
-    };
+/// lookup `"fail"`), the program is killed, and the run's end is recorded
+/// (the loops driving filters return it).
+fn fail(shared: &Shared, mut inv: Invocation, msg: String) {
     match inv.item.take() {
-        Some(Item::Call(p)) => {
-            if let Some(s) = st.session.as_ref() {
-                s.listener().reply_errno(p.id, Errno::EPERM);
-            }
-        }
+        Some(Item::Call(p)) => p.answer(Outcome::Fail(Errno::EPERM)),
         Some(Item::Lookup(q)) => q.answer(Answer::Error(GaiError::Fail)),
         None => {}
     }
-    let code = match st.session.as_mut() {
-        Some(s) => s.kill_and_reap(code),
-        None => code,
-    };
-    crate::exit::exit(code)
+    stop(shared, Stop::SlaveFilter(msg));
+}
+
+/// Records how the run ends (the first end counts) and kills the program.
+fn stop(shared: &Shared, stop: Stop) {
+    if let Ok(mut st) = shared.try_borrow_mut() {
+        if let Some(s) = st.session.as_mut() {
+            s.kill_and_reap();
+        }
+        st.stop.get_or_insert(stop);
+    }
+}
+
+/// The run's end, if it has ended.
+fn ended(shared: &Shared) -> Option<Stop> {
+    shared.borrow().stop.as_ref().map(Stop::again)
 }
 
 fn recycle(st: &mut State, inv: Invocation) {
@@ -234,7 +240,15 @@ fn wait(st: &mut State, inv: Invocation, job: Job) {
     let token = st.slave.next_token;
     st.slave.next_token += 1;
     st.slave.waiting.insert(token, inv);
-    st.ensure_started().spawn_job(token, job);
+    let r = st.ensure_started().and_then(|s| s.spawn_job(token, job));
+    if let Err(e) = r {
+        st.stop.get_or_insert(e);
+    }
+}
+
+/// The upstream name server of the supervisor's resolver.
+fn upstream(st: &mut State) -> Option<SocketAddr> {
+    st.ensure_started().ok().and_then(|s| s.dns_upstream())
 }
 
 /// A lookup of `name` by the supervisor's resolver.
@@ -335,8 +349,7 @@ fn drive(shared: &Shared, inv: Invocation, run: Run) {
         (st.slave.running.take(), st.slave.prepared.take())
     };
     let Some(inv) = inv else {
-        eprintln!("supervisor: slave filter error: a filter's call was lost");
-        crate::exit::exit(crate::exit::SLAVE_FILTER)
+        return stop(shared, Stop::SlaveFilter("a filter's call was lost".into()));
     };
     let status = thread.map_or(ThreadStatus::Finished, |t| t.status());
     match r {
@@ -388,7 +401,7 @@ fn forward(shared: &Shared, mut inv: Invocation, rw: Rewritten) {
     let master_loop = st.slave.master_loop;
     if master_loop && (st.slave.ready.is_some() || st.slave.with_master.is_some()) {
         drop(st);
-        fail(shared, inv, "two forwarded calls at once".into());
+        return fail(shared, inv, "two forwarded calls at once".into());
     }
     match (inv.item.take(), rw) {
         (Some(Item::Call(mut p)), Rewritten::Call { req, sock, changed }) => {
@@ -416,7 +429,7 @@ fn forward(shared: &Shared, mut inv: Invocation, rw: Rewritten) {
             } else {
                 // The default: the supervisor's resolver.
                 inv.item = Some(Item::Lookup(q));
-                let upstream = st.ensure_started().dns_upstream();
+                let upstream = upstream(&mut st);
                 wait(&mut st, inv, resolve_job(upstream, name));
             }
         }
@@ -431,10 +444,10 @@ fn forward(shared: &Shared, mut inv: Invocation, rw: Rewritten) {
 /// The filter returned `kernel`: the program's own call goes on.
 fn continue_call(shared: &Shared, mut inv: Invocation) {
     match inv.item.take() {
-        Some(Item::Call(p)) => p.task.listener().reply_continue(p.id),
+        Some(Item::Call(p)) => p.answer(Outcome::Continue),
         item => {
             inv.item = item;
-            fail(shared, inv, "kernel for a call that cannot go on".into())
+            return fail(shared, inv, "kernel for a call that cannot go on".into());
         }
     }
     recycle(&mut shared.borrow_mut(), inv);
@@ -458,14 +471,14 @@ fn finish(shared: &Shared, mut inv: Invocation, vals: MultiValue) {
                  call's result)"
                 .into())
         );
-        fail(shared, inv, msg)
+        return fail(shared, inv, msg);
     }
     match inv.item.take() {
-        Some(Item::Call(mut p)) => match values::call_result(&mut p, &inv.filter, vals) {
-            Ok(o) => {
-                let mut st = shared.borrow_mut();
-                st.ensure_started().answer(p.id, p.task.tid, o);
-                recycle(&mut st, inv);
+        Some(Item::Call(mut p)) => match values::call_result(&p, &inv.filter, vals) {
+            Ok(v) => {
+                let o = act::carry_out(&mut p, v);
+                p.answer(o);
+                recycle(&mut shared.borrow_mut(), inv);
             }
             Err(msg) => {
                 inv.item = Some(Item::Call(p));
@@ -511,11 +524,70 @@ fn make_current(st: &mut State, item: Item) -> &'static str {
             st.current = Some(p);
             f
         }
-        Item::Lookup(q) => {
-            st.lookup = Some(q);
+        Item::Lookup(l) => {
+            st.lookup = Some(l);
             crate::request::Function::Getaddrinfo.name()
         }
     }
+}
+
+/// The request loop's strategy with slave filters: a filtered call runs
+/// its filter; the others go to the master (with a master loop: yielded to
+/// `receive()`) or get the default answer.
+struct Filters<'a> {
+    lua: &'a Lua,
+    shared: &'a Shared,
+    master_loop: bool,
+}
+
+impl Strategy for Filters<'_> {
+    type Out = Item;
+    fn event(&mut self, ev: Event) -> Result<Flow<Item>, Stop> {
+        let (lua, shared) = (self.lua, self.shared);
+        let (filter, item) = match ev {
+            Event::Request(p) => (
+                shared.borrow().slave.filter(slot(p.req.function)),
+                Item::Call(p),
+            ),
+            Event::Lookup(l) => (shared.borrow().slave.filter(GETADDRINFO), Item::Lookup(l)),
+            Event::Done(token, done) => {
+                resume_waiting(lua, shared, token, done);
+                return self.after(shared);
+            }
+        };
+        match (filter, item) {
+            (Some(f), item) => start(lua, shared, f, item),
+            (None, item) if self.master_loop => return Ok(Flow::Yield(item)),
+            // The default with no master loop: the kernel, the resolver.
+            (None, Item::Call(p)) => p.answer(Outcome::Continue),
+            (None, Item::Lookup(l)) => l.answer(Answer::Upstream),
+        }
+        self.after(shared)
+    }
+}
+
+impl Filters<'_> {
+    /// After a filter ran: the run's end, or the call it forwarded to the
+    /// master, or the next event.
+    fn after(&self, shared: &Shared) -> Result<Flow<Item>, Stop> {
+        if let Some(e) = ended(shared) {
+            return Err(e);
+        }
+        // A filter forwarded its call to the master.
+        match shared.borrow_mut().slave.ready.take() {
+            Some(item) => Ok(Flow::Yield(item)),
+            None => Ok(Flow::Next),
+        }
+    }
+}
+
+/// The next event of the run, waiting for it.
+fn next_event(shared: &Shared) -> Result<Event, Stop> {
+    let mut st = shared.borrow_mut();
+    if let Some(e) = &st.stop {
+        return Err(e.again());
+    }
+    st.ensure_started()?.next_event()
 }
 
 /// `master:receive()` with filters: the next request the master sees,
@@ -530,66 +602,44 @@ pub fn receive(lua: &Lua, shared: &Shared) -> mlua::Result<&'static str> {
             ));
         }
         st.slave.master_loop = true;
-    }
-    loop {
-        let next = {
-            let mut st = shared.borrow_mut();
-            if let Some(item) = st.slave.ready.take() {
-                return Ok(make_current(&mut st, item));
-            }
-            st.ensure_started().next_request()
-        };
-        match next {
-            // The program is gone: the run is over.
-            Loop::Exited(code) => crate::exit::exit(code),
-            Loop::Request(p) => {
-                let filter = shared.borrow().slave.filter(slot(p.req.function));
-                match filter {
-                    Some(f) => start(lua, shared, f, Item::Call(p)),
-                    None => return Ok(make_current(&mut shared.borrow_mut(), Item::Call(p))),
-                }
-            }
-            Loop::Lookup(q) => {
-                let filter = shared.borrow().slave.filter(GETADDRINFO);
-                match filter {
-                    Some(f) => start(lua, shared, f, Item::Lookup(q)),
-                    None => return Ok(make_current(&mut shared.borrow_mut(), Item::Lookup(q))),
-                }
-            }
-            Loop::Done(token, done) => resume_waiting(lua, shared, token, done),
+        if let Some(item) = st.slave.ready.take() {
+            return Ok(make_current(&mut st, item));
         }
+    }
+    let mut filters = Filters {
+        lua,
+        shared,
+        master_loop: true,
+    };
+    match session::serve(|| next_event(shared), &mut filters) {
+        Ok(item) => Ok(make_current(&mut shared.borrow_mut(), item)),
+        // The program is gone, or a filter failed: the run is over.
+        Err(stop) => Err(shared.borrow_mut().end(lua, stop)),
     }
 }
 
 /// The run of a policy made of filters only (it returned without
 /// receiving): filtered calls run their filters, the others get the
 /// default answer.  Returns the exit code.
-pub fn serve(lua: &Lua, shared: &Shared) -> i32 {
+pub fn serve(lua: &Lua, shared: &Shared) -> Result<i32, Stop> {
     shared.borrow_mut().slave.master_loop = false;
-    loop {
-        let next = shared.borrow_mut().ensure_started().next_request();
-        match next {
-            Loop::Exited(code) => return code,
-            Loop::Request(p) => {
-                let filter = shared.borrow().slave.filter(slot(p.req.function));
-                match filter {
-                    Some(f) => start(lua, shared, f, Item::Call(p)),
-                    None => shared
-                        .borrow_mut()
-                        .ensure_started()
-                        .listener()
-                        .reply_continue(p.id),
-                }
-            }
-            Loop::Lookup(q) => {
-                let filter = shared.borrow().slave.filter(GETADDRINFO);
-                match filter {
-                    Some(f) => start(lua, shared, f, Item::Lookup(q)),
-                    None => q.answer(Answer::Upstream),
-                }
-            }
-            Loop::Done(token, done) => resume_waiting(lua, shared, token, done),
-        }
+    let mut filters = Filters {
+        lua,
+        shared,
+        master_loop: false,
+    };
+    let r = session::serve(|| next_event(shared), &mut filters);
+    // The first end recorded is the run's.
+    let stop = match shared.borrow_mut().stop.take() {
+        Some(s) => s,
+        None => match r {
+            Err(s) => s,
+            Ok(_) => Stop::SlaveFilter("a call yielded with no master loop".into()),
+        },
+    };
+    match stop {
+        Stop::Exited(code) => Ok(code),
+        s => Err(s),
     }
 }
 
@@ -668,7 +718,7 @@ pub fn reply(lua: &Lua, shared: &Shared, r: MasterReply) -> mlua::Result<()> {
                 Next::Values(v) => drive(shared, inv, Run::Resume(v)),
                 Next::Resolve(name) => {
                     let mut st = shared.borrow_mut();
-                    let upstream = st.ensure_started().dns_upstream();
+                    let upstream = upstream(&mut st);
                     wait(&mut st, inv, resolve_job(upstream, name));
                 }
                 _ => fail(shared, inv, "a lookup answered like a call".into()),

@@ -147,16 +147,8 @@ fn dup2(lua: &Lua, shared: &Shared, d: &Value, fd: &Value) -> mlua::Result<Resul
     let st = shared.borrow();
     let item = st.slave.running.as_ref().and_then(|i| i.item.as_ref());
     match item {
-        Some(Item::Call(p)) => match p
-            .task
-            .listener()
-            .inject_at(p.id, src.as_fd(), target, false)
-        {
-            Ok(n) => Ok(Ok(n)),
-            // The call is gone (its thread was killed).
-            Err(Errno::ENOENT) => Ok(Err(Errno::ESRCH)),
-            Err(e) => Ok(Err(e)),
-        },
+        // Err(ESRCH): the call is gone (its thread was killed).
+        Some(Item::Call(p)) => Ok(p.install_at(src.as_fd(), target)),
         Some(Item::Lookup(_)) => Err(lua_err(
             lua,
             "C.dup2: a getaddrinfo filter has no program call to install a descriptor in".into(),

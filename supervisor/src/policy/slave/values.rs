@@ -18,11 +18,12 @@ use mlua::{Lua, MultiValue, Table, Value};
 use nix::errno::Errno;
 
 use super::super::host::Descriptor;
-use super::super::master::{descriptor_list, settle_reply};
+use super::super::master::descriptor_list;
 use super::super::{errno, lookup, lua_err, message, reply};
 use super::Filter;
 use crate::act::stat::FakeStat;
-use crate::act::{self, Outcome};
+use crate::act::{self, Verdict};
+use crate::answer::Outcome;
 use crate::dns::{Answer, GaiError};
 use crate::jobs::{Done, Job};
 use crate::pending::Pending;
@@ -80,12 +81,12 @@ pub fn stat_table(lua: &Lua, s: &FakeStat) -> mlua::Result<Table> {
 }
 
 /// `real_X`'s values for a checked `send` reply.
-fn reply_values(lua: &Lua, result: &Value, r: reply::Reply) -> mlua::Result<Vec<Value>> {
+fn reply_values(lua: &Lua, result: &Value, r: Verdict) -> mlua::Result<Vec<Value>> {
     Ok(match r {
-        reply::Reply::Direct(Outcome::Fail(e)) => vec![result.clone(), int(e as i64)],
-        reply::Reply::Direct(Outcome::Value(v)) => vec![int(v), int(0)],
-        reply::Reply::Stat(s) => vec![Value::Table(stat_table(lua, &s)?), int(0)],
-        reply::Reply::Direct(_) => vec![result.clone(), int(0)],
+        Verdict::Fail(e) => vec![result.clone(), int(e as i64)],
+        Verdict::Value(v) | Verdict::Returns(v) => vec![int(v), int(0)],
+        Verdict::Stat(s) => vec![Value::Table(stat_table(lua, &s)?), int(0)],
+        _ => vec![result.clone(), int(0)],
     })
 }
 
@@ -176,6 +177,8 @@ pub fn of_outcome(lua: &Lua, o: Outcome) -> mlua::Result<Option<MultiValue>> {
         // work is not, but an EINTR is what the program would see.
         Outcome::Restart => vec![int(-1), int(libc::EINTR as i64)],
         Outcome::Gone => return Ok(None),
+        // Not what performing a call gives.
+        Outcome::Continue | Outcome::Install { .. } => vec![int(-1), int(libc::EINVAL as i64)],
     };
     Ok(Some(MultiValue::from_vec(v)))
 }
@@ -305,7 +308,7 @@ fn integer(v: &Value) -> Option<i64> {
 
 /// What the filter's return values do to the program's call `p` (its own
 /// request).  A wrong return is an error message: the run ends.
-pub fn call_result(p: &mut Pending, filter: &Filter, vals: MultiValue) -> Result<Outcome, String> {
+pub fn call_result(p: &Pending, filter: &Filter, vals: MultiValue) -> Result<Verdict, String> {
     let what = format!("slave.{}", filter.name());
     let bad = |msg: String| format!("{}: {what} returned {msg}", filter.defined_at());
     let v = vals.into_vec();
@@ -321,7 +324,7 @@ pub fn call_result(p: &mut Pending, filter: &Filter, vals: MultiValue) -> Result
     match (&result, f) {
         (Value::UserData(ud), Call::Open | Call::Openat) if ud.is::<Descriptor>() => {
             if errno != 0 {
-                return Ok(Outcome::Fail(Errno::from_raw(errno)));
+                return Ok(Verdict::Fail(Errno::from_raw(errno)));
             }
             let d = ud.borrow::<Descriptor>().map_err(|e| bad(e.to_string()))?;
             let fd = d
@@ -330,15 +333,11 @@ pub fn call_result(p: &mut Pending, filter: &Filter, vals: MultiValue) -> Result
                 .as_fd()
                 .try_clone_to_owned()
                 .map_err(|e| bad(format!("a descriptor that cannot be duplicated ({e})")))?;
-            let cloexec = match &p.req.args {
-                Args::Open { flags, .. } => flags & libc::O_CLOEXEC != 0,
-                _ => false,
-            };
-            Ok(Outcome::Fd { fd, cloexec })
+            Ok(Verdict::Fd(fd))
         }
         (Value::Table(t), Call::Stat | Call::Lstat) => {
             if errno != 0 {
-                return Ok(Outcome::Fail(Errno::from_raw(errno)));
+                return Ok(Verdict::Fail(Errno::from_raw(errno)));
             }
             let s = reply::fake_stat_as(None, &format!("{what} return"), t).map_err(|e| {
                 bad(format!(
@@ -346,14 +345,14 @@ pub fn call_result(p: &mut Pending, filter: &Filter, vals: MultiValue) -> Result
                     message(&Value::Error(Box::new(e)))
                 ))
             })?;
-            Ok(settle_reply(p, reply::Reply::Stat(s)))
+            Ok(Verdict::Stat(s))
         }
         (r, _) => {
             let Some(n) = integer(r) else {
                 return Err(wrong());
             };
             if errno != 0 {
-                return Ok(Outcome::Fail(Errno::from_raw(errno)));
+                return Ok(Verdict::Fail(Errno::from_raw(errno)));
             }
             if n < 0 {
                 return Err(bad(format!("{n} without an errno")));
@@ -365,9 +364,9 @@ pub fn call_result(p: &mut Pending, filter: &Filter, vals: MultiValue) -> Result
             Ok(if send && n == 0 {
                 // A send presented as a connect: 0 is "connected", i.e.
                 // everything sent (as the master's send(0)).
-                settle_reply(p, reply::Reply::Direct(Outcome::Value(0)))
+                Verdict::Value(0)
             } else {
-                Outcome::Value(n)
+                Verdict::Returns(n)
             })
         }
     }

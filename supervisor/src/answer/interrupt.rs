@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
-use crate::act::Outcome;
+use super::Outcome;
 use crate::notify::Listener;
 use crate::sys;
 
