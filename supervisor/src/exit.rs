@@ -1,6 +1,6 @@
 //! The supervisor's own exit codes.  Otherwise it exits with the program's
 //! status, or 128 + the signal that killed it.  Only `main` exits: the
-//! library ends a run with a [`crate::run::Stop`], whose code is one of
+//! library ends a run with a `Stop` (run.rs), whose code is one of
 //! these.
 
 /// A slave filter failed: a Lua error in it, a return value of the wrong

@@ -4,7 +4,7 @@
 //! master's answer is work that may block (opening a FIFO, a blocking
 //! connect, a name lookup upstream), the work runs on a blocking thread
 //! and its result is queued here, under the token the caller chose; the
-//! request loop returns it as [`crate::session::Next::Done`].  Other
+//! request loop returns it as `Event::Done` (session.rs).  Other
 //! requests go on meanwhile.
 
 use std::collections::VecDeque;
@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use crate::answer::Outcome;
-use crate::dns::GaiError;
+use libc_service::GaiError;
 
 /// What a job produced.
 pub enum Done {

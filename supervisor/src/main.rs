@@ -142,7 +142,7 @@ enum Command {
 
 fn main() {
     if std::env::args_os().nth(1).as_deref() == Some(launch::helper::SUBCOMMAND.as_ref()) {
-        launch::helper::main();
+        std::process::exit(launch::helper::main());
     }
     launch::record_inherited_fds();
     let cli = match Cli::try_parse() {
@@ -176,8 +176,8 @@ fn main() {
                 eprintln!("supervisor: {msg}");
                 code
             }
-            Some(Ok(i)) => policy::check::check(&policy, Some(i)),
-            None => policy::check::check(&policy, None),
+            Some(Ok(i)) => policy::check(&policy, Some(i)),
+            None => policy::check(&policy, None),
         },
     };
     std::process::exit(code);

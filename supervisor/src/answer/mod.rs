@@ -4,7 +4,7 @@
 //!
 //! This is the one module that calls the listener's send and addfd
 //! ioctls.  Policy code says what the answer is (a verdict, carried out by
-//! `crate::act`); [`Answerer::answer`] sends it, exactly once per
+//! the act module); [`Answerer::answer`] sends it, exactly once per
 //! notification, and records it.  Work that may block (a FIFO open, a
 //! connect, a blocking send) runs on a blocking thread, watched so that a
 //! signal to the program's thread interrupts it as it would the program's

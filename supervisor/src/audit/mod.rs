@@ -1,13 +1,13 @@
 //! The audit trail of a run: `--log FILE` (one JSON line per request) and
 //! `--summary` (a table on stderr at exit).  See docs/audit.md.
 //!
-//! The [`Recorder`] is owned by the run (`crate::run::Run`) and handed to
+//! The [`Recorder`] is owned by the run (`Run`, in run.rs) and handed to
 //! whoever records.  Every notification gets exactly one record, and so
 //! does every name lookup: a record opens when the request arrives
 //! ([`Recorder::received`], [`Recorder::lookup`]), learns what the request
 //! is ([`Recorder::request`]) and who decided ([`Recorder::decide`],
 //! [`Recorder::decided`], [`Recorder::supervisor`]), and is written when
-//! the answer is sent — by `crate::answer` (the one place every answer goes
+//! the answer is sent — by the answer module (the one place every answer goes
 //! through), by [`Recorder::gone`] when there is no one left to answer, or,
 //! for the records still open when the run ends, by [`Recorder::finish`]
 //! as abandoned.
@@ -17,7 +17,7 @@
 //!
 //! A record that cannot be written ends the run (fail closed): the error is
 //! reported once, the program is killed, no other request is answered, and
-//! the supervisor exits with [`crate::exit::SUPERVISOR`].
+//! the supervisor exits with `SUPERVISOR` (exit.rs).
 
 mod decision;
 mod json;
@@ -382,7 +382,7 @@ fn fail(audit: &Audit, err: &std::io::Error) {
 impl Recorder {
     /// The run is over: writes the records still open (abandoned) and prints
     /// the summary.  Returns false if the log failed (the run must end with
-    /// [`crate::exit::SUPERVISOR`]).
+    /// `SUPERVISOR` (exit.rs)).
     pub fn finish(&self) -> bool {
         let Some((audit, mut g)) = self.inner() else {
             return !self.stopped();

@@ -414,7 +414,7 @@ impl Drop for Dns {
 }
 
 /// A message from the program, parsed and answered as the stub does (the
-/// entry point of crate::fuzzing).
+/// entry point of the fuzzing module).
 pub(crate) fn fuzz_wire(msg: &[u8]) {
     use simple_dns::RCODE;
     if let wire::Parsed::Ask { .. } = wire::parse_query(msg) {

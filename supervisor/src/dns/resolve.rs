@@ -6,7 +6,7 @@
 //! relays the program's own queries, this resolves the name the filter
 //! gave, which may not be the one the program asked.
 //!
-//! Blocking: it runs on a job thread (see `crate::jobs`).
+//! Blocking: it runs on a job thread (see jobs.rs).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};

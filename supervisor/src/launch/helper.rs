@@ -79,8 +79,9 @@ fn ptrs(v: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
-/// The helper's `main`; never returns.
-pub fn main() -> ! {
+/// The helper's `main`: returns only on failure, with the exit code
+/// (otherwise it becomes the program).
+pub fn main() -> i32 {
     // Our parent is the keeper (launch/keeper.rs): the death signal set
     // before the exec still holds, so it is alive now.
     // SAFETY: getppid has no arguments.
@@ -93,22 +94,28 @@ pub fn main() -> ! {
         eprintln!(
             "supervisor: {SUBCOMMAND} is internal: it is started by `supervisor run` with an init script"
         );
-        std::process::exit(crate::exit::SUPERVISOR);
+        return crate::exit::SUPERVISOR;
     };
     let sock = a.sock;
-    let fail = |what: &str, e: Errno| -> ! {
+    let fail = |what: &str, e: Errno| -> i32 {
         eprintln!("supervisor: init-script helper: {what}: {e}");
         child::report(sock, Step::Helper, e as i32);
-        std::process::exit(crate::exit::SUPERVISOR)
+        crate::exit::SUPERVISOR
     };
     child::set_cloexec(sock);
     if let Some(arg) = a.arg {
         child::set_cloexec(arg);
     }
-    let source = read_memfd(a.script).unwrap_or_else(|e| fail("cannot read the script", e));
-    let filter = read_memfd(a.bpf)
+    let source = match read_memfd(a.script) {
+        Ok(s) => s,
+        Err(e) => return fail("cannot read the script", e),
+    };
+    let filter = match read_memfd(a.bpf)
         .and_then(|b| bpf::Program::from_bytes(&b).map_err(|_| Errno::EINVAL))
-        .unwrap_or_else(|e| fail("cannot read the filter", e));
+    {
+        Ok(f) => f,
+        Err(e) => return fail("cannot read the filter", e),
+    };
     let envp: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
             let mut kv = k;
@@ -132,11 +139,11 @@ pub fn main() -> ! {
     if let Err(e) = init_script::run(&source, &a.name, opts) {
         eprintln!("init script: {e}");
         child::report(sock, Step::Script, 0);
-        std::process::exit(1);
+        return 1;
     }
 
     if let Err(e) = child::cloexec_from(highest + 1) {
-        fail(
+        return fail(
             "cannot mark the script's descriptors close-on-exec",
             Errno::from_raw(e),
         );

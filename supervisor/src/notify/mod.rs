@@ -1,6 +1,6 @@
 //! The listener: receiving notifications and answering them.
 //!
-//! This is the kernel interface only: `crate::answer` is the one module
+//! This is the kernel interface only: the answer module is the one module
 //! that sends answers through it (exactly one per notification, each
 //! recorded for the audit log).
 
@@ -49,7 +49,7 @@ impl Listener {
 
     /// `SECCOMP_IOCTL_NOTIF_SEND`: the call returns `val`, or fails with
     /// `-error`, or (with [`sys::FLAG_CONTINUE`]) goes on in the kernel.
-    /// `Err(ENOENT)`: the thread is gone.  Only `crate::answer` answers.
+    /// `Err(ENOENT)`: the thread is gone.  Only the answer module answers.
     pub fn send(&self, id: u64, val: i64, error: i32, flags: u32) -> Result<(), Errno> {
         sys::send(self.fd(), id, val, error, flags)
     }
@@ -57,7 +57,7 @@ impl Listener {
     /// `SECCOMP_IOCTL_NOTIF_ADDFD`: installs a duplicate of `fd` in the
     /// program (at number `at`, replacing what was there, or at the lowest
     /// free number); with `send`, its number is also the call's answer.
-    /// Returns the number.  Only `crate::answer` installs.
+    /// Returns the number.  Only the answer module installs.
     pub fn addfd(
         &self,
         id: u64,

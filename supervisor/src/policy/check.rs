@@ -8,52 +8,12 @@
 //! tables, `host.open`…  The init script, from `--init` or assigned to
 //! `libc_service.init`, is compiled, not run.
 
-use std::cell::RefCell;
-use std::path::Path;
-use std::rc::Rc;
-
 use mlua::{Lua, Value};
 
-use super::{execute, message, Shared, State};
+use super::lua::message;
+use super::state::Check;
 use crate::exit;
 use crate::launch::Init;
-use crate::run::{Run, Stop};
-
-/// What a check carries until the first `master:receive()`.
-pub struct Check {
-    /// The init script the program would get (`--init`, replaced by an
-    /// assignment to `libc_service.init`).
-    pub init: Option<Init>,
-    path: String,
-}
-
-/// Checks the policy at `path`; prints the verdict and returns the exit
-/// code: 0 good, [`exit::POLICY`] for a policy that fails before it
-/// receives, [`exit::INIT_SCRIPT`] for an init script that does not
-/// compile.
-pub fn check(path: &Path, init: Option<Init>) -> i32 {
-    let mut st = State::new(Run::default(), None);
-    st.check = Some(Check {
-        init,
-        path: path.display().to_string(),
-    });
-    let shared: Shared = Rc::new(RefCell::new(st));
-    let r = execute(path, &shared);
-    // The script reached master:receive(): the verdict is made.
-    if let Some(Stop::Checked(code)) = shared.borrow_mut().stop.take() {
-        return code;
-    }
-    if let Err(e) = r {
-        eprintln!("supervisor: {e}");
-        return exit::POLICY;
-    }
-    // The script returned without receiving (a receive() never returns).
-    let c = shared.borrow_mut().check.take();
-    match c {
-        Some(c) => verdict(c, None),
-        None => exit::SUPERVISOR,
-    }
-}
 
 /// The script reached `master:receive()` at `at`: the check is over;
 /// its exit code (the receive() then ends the script, see
@@ -62,7 +22,7 @@ pub fn reached(c: Check, at: &str) -> i32 {
     verdict(c, Some(at))
 }
 
-fn verdict(c: Check, at: Option<&str>) -> i32 {
+pub(super) fn verdict(c: Check, at: Option<&str>) -> i32 {
     if let Some(init) = &c.init {
         if let Err(msg) = compile(init) {
             eprintln!("supervisor: init script syntax error: {msg}");

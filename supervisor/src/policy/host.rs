@@ -6,12 +6,12 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use mlua::{Lua, MultiValue, Table, UserData, UserDataMethods, Value};
+use mlua::{AnyUserData, Lua, MultiValue, Table, UserData, UserDataMethods, Value};
 use nix::errno::Errno;
 
-use super::errno;
-use super::lua_err;
+use super::lua::lua_err;
 use crate::sys;
+use libc_service::errno;
 
 /// A descriptor held by the policy.  Closed by `:close()` or when collected.
 pub struct Descriptor(pub Option<OwnedFd>);
@@ -217,4 +217,25 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     super::host_net::install(lua, &host)?;
     Ok(host)
+}
+
+/// The descriptors of a `send_with_fds` list.
+pub fn descriptor_list(lua: &Lua, fds: &Table) -> mlua::Result<Vec<AnyUserData>> {
+    let mut uds: Vec<AnyUserData> = Vec::new();
+    for v in fds.sequence_values::<AnyUserData>() {
+        let ud = v.map_err(|_| {
+            lua_err(
+                lua,
+                "send_with_fds: fds must be a list of descriptors".into(),
+            )
+        })?;
+        if !ud.is::<Descriptor>() {
+            return Err(lua_err(
+                lua,
+                "send_with_fds: fds must be a list of descriptors".into(),
+            ));
+        }
+        uds.push(ud);
+    }
+    Ok(uds)
 }

@@ -13,7 +13,7 @@ use mlua::{AnyUserData, Lua, MultiValue, Table, Value};
 use nix::errno::Errno;
 
 use super::host::{failure, Descriptor};
-use super::lua_err;
+use super::lua::lua_err;
 use crate::request::net::NetAddr;
 use crate::sys;
 

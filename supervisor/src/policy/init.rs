@@ -7,7 +7,8 @@
 use mlua::{AnyUserData, Lua, Table, Value};
 
 use super::host::Descriptor;
-use super::{lua_err, Shared};
+use super::lua::lua_err;
+use super::state::Shared;
 use crate::launch::Init;
 
 const WHAT: &str = "libc_service.init";

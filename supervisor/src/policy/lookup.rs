@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use mlua::{Lua, Table, Value};
 
-use super::lua_err;
+use super::lua::lua_err;
 use crate::dns::{Answer, GaiError};
 
 fn address(lua: &Lua, v: &Value) -> mlua::Result<IpAddr> {

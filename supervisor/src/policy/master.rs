@@ -1,113 +1,22 @@
 //! `libc_service.master`: the policy's end of the request loop.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use mlua::{Lua, MultiValue, Table, UserData, UserDataFields, UserDataMethods, Value};
 
-use mlua::{AnyUserData, Lua, MultiValue, Table, UserData, UserDataFields, UserDataMethods, Value};
-
-use super::host::{failure, Descriptor};
+use super::host::{descriptor_list, failure, Descriptor};
+use super::lua::lua_err;
+use super::reply;
 use super::slave::{self, MasterReply};
-use super::{errno, lua_err, reply};
-use crate::act::{self, Verdict};
+use super::state::{caller, decided, Shared, State};
+use crate::act::Verdict;
 use crate::answer::Lookup;
-use crate::audit::{How, Key, Recorder};
-use crate::launch::Prepared;
+use crate::audit::{How, Key};
 use crate::pending::Pending;
 use crate::request::flags::{self, Amode};
 use crate::request::net::NetAddr;
 use crate::request::{Args, Function};
-use crate::run::{Run, Stop};
-use crate::session::{self, Event, Flow, Session, Strategy};
-
-/// The state behind the master object, shared with the runner.
-pub struct State {
-    /// What the whole run shares (audit, upstream, root).
-    pub run: Run,
-    pub program: Option<(Prepared, bpf::SyscallMap)>,
-    pub session: Option<Session>,
-    pub current: Option<Box<Pending>>,
-    /// The name lookup being decided (`getaddrinfo`), instead of `current`.
-    pub lookup: Option<Lookup>,
-    /// `supervisor check`: no program; the first receive() ends the check.
-    pub check: Option<super::check::Check>,
-    /// The slave filters and the calls they hold (policy/slave/).
-    pub slave: slave::Slave,
-    /// How the run ended, once it has (the program exited, a filter or the
-    /// launch failed): every later call of the policy into the run raises
-    /// again, and the runner returns it.
-    pub stop: Option<Stop>,
-}
-
-impl State {
-    /// A state for `run`, with `program` to start at the first receive().
-    pub fn new(run: Run, program: Option<(Prepared, bpf::SyscallMap)>) -> State {
-        State {
-            run,
-            program,
-            session: None,
-            current: None,
-            lookup: None,
-            check: None,
-            slave: slave::Slave::default(),
-            stop: None,
-        }
-    }
-
-    /// Starts the program if not started yet.
-    pub fn ensure_started(&mut self) -> Result<&mut Session, Stop> {
-        if let Some(stop) = &self.stop {
-            return Err(stop.again());
-        }
-        if self.session.is_none() {
-            let (prog, map) = self
-                .program
-                .take()
-                .expect("program prepared before the policy runs");
-            match Session::start(&prog, map, &self.run) {
-                Ok(s) => self.session = Some(s),
-                Err(e) => return Err(Stop::Launch(e)),
-            }
-        }
-        Ok(self.session.as_mut().expect("started"))
-    }
-
-    pub fn started(&self) -> bool {
-        self.session.is_some()
-    }
-
-    /// The run ends with `stop`: the program (if started) is killed unless
-    /// it already ended; the Lua error that unwinds the policy.
-    pub fn end(&mut self, lua: &Lua, stop: Stop) -> mlua::Error {
-        if !matches!(stop, Stop::Exited(_) | Stop::Checked(_)) {
-            if let Some(s) = self.session.as_mut() {
-                s.kill_and_reap();
-            }
-        }
-        let e = ended(lua, &stop);
-        self.stop.get_or_insert(stop);
-        e
-    }
-
-    /// Answers the current request `p` with verdict `v`, decided by the
-    /// policy's `how` (for the audit log).
-    fn settle(&mut self, lua: &Lua, mut p: Box<Pending>, how: How, v: Verdict) {
-        decided(lua, p.audit(), Some(Key::Notif(p.id)), how);
-        let o = act::carry_out(&mut p, v);
-        p.answer(o);
-    }
-}
-
-/// The Lua error that unwinds a policy once its run has ended (`stop`).
-fn ended(lua: &Lua, stop: &Stop) -> mlua::Error {
-    let text = match stop {
-        Stop::Exited(_) => "the program has exited".to_string(),
-        Stop::Checked(_) => "the check is over".to_string(),
-        other => other.to_string(),
-    };
-    lua_err(lua, format!("the run is over: {text}"))
-}
-
-pub type Shared = Rc<RefCell<State>>;
+use crate::run::Stop;
+use crate::session::{self, Event, Flow, Strategy};
+use libc_service::errno;
 
 const GETADDRINFO: &str = "getaddrinfo";
 
@@ -154,58 +63,8 @@ fn take(lua: &Lua, st: &mut State, what: &str) -> mlua::Result<Box<Pending>> {
     })
 }
 
-/// Records who answers the current request, and how, for the audit log.
-fn decided(lua: &Lua, audit: &Recorder, key: Option<Key>, how: How) {
-    if let Some(key) = key {
-        audit.decided(key, how, || caller(lua));
-    }
-}
-
-/// The Lua `source:line` that called the running method (`p.lua:12`): the
-/// nearest Lua frame (past a `pcall`).
-pub(super) fn caller(lua: &Lua) -> String {
-    for level in 1..16 {
-        let at = lua.inspect_stack(level, |d| {
-            let line = d.current_line()?;
-            let src = d.source().source?;
-            // The guard around pcall (policy/mod.rs) is not the policy's.
-            if src.starts_with(super::GUARD_NAME) {
-                return None;
-            }
-            Some(format!("{}:{line}", src.strip_prefix('@').unwrap_or(&src)))
-        });
-        match at {
-            None => break,
-            Some(Some(at)) => return at,
-            Some(None) => continue,
-        }
-    }
-    "?".into()
-}
-
 fn string_list(lua: &Lua, v: &[&str]) -> mlua::Result<Table> {
     lua.create_sequence_from(v.iter().copied())
-}
-
-/// The descriptors of a `send_with_fds` list.
-pub(super) fn descriptor_list(lua: &Lua, fds: &Table) -> mlua::Result<Vec<AnyUserData>> {
-    let mut uds: Vec<AnyUserData> = Vec::new();
-    for v in fds.sequence_values::<AnyUserData>() {
-        let ud = v.map_err(|_| {
-            lua_err(
-                lua,
-                "send_with_fds: fds must be a list of descriptors".into(),
-            )
-        })?;
-        if !ud.is::<Descriptor>() {
-            return Err(lua_err(
-                lua,
-                "send_with_fds: fds must be a list of descriptors".into(),
-            ));
-        }
-        uds.push(ud);
-    }
-    Ok(uds)
 }
 
 /// The state, for a method of `master`.  A method called while another

@@ -3,10 +3,11 @@
 use mlua::{Lua, Table, Value};
 use nix::errno::Errno;
 
-use super::{errno, lua_err};
+use super::lua::lua_err;
 use crate::act::stat::FakeStat;
 use crate::act::Verdict;
 use crate::request::Function;
+use libc_service::errno;
 
 /// The errno argument: nil, an integer, or a name such as "EACCES".
 pub fn errno_arg(lua: &Lua, what: &str, v: Option<&Value>) -> mlua::Result<i32> {

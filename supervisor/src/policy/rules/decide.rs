@@ -160,7 +160,7 @@ fn invalid(e: Errno, why: &str) -> Choice {
         answer: Answer::Fail(e as i32),
         text: format!(
             "{why} ({})",
-            crate::policy::errno::name(e as i32).unwrap_or("?")
+            libc_service::errno::name(e as i32).unwrap_or("?")
         ),
         fix: OpenFix::None,
     }

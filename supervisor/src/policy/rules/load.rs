@@ -13,7 +13,7 @@ use super::paths::PathSet;
 use super::set::{Fallback, Refusal, Rule, Ruleset};
 use super::spec::{Action, How, Kind, Ports, KINDS};
 use crate::dns::GaiError;
-use crate::policy::errno;
+use libc_service::errno;
 
 type Result<T> = std::result::Result<T, String>;
 

@@ -34,7 +34,9 @@ use mlua::{
     AnyUserData, Lua, LuaString, MultiValue, ObjectLike, Table, UserData, UserDataMethods, Value,
 };
 
-use super::{lua_err, Master, Shared, State};
+use super::lua::lua_err;
+use super::master::Master;
+use super::state::{Shared, State};
 use crate::audit::Key;
 use decide::{Answer, Choice};
 use set::{Refusal, Ruleset};
@@ -42,7 +44,7 @@ pub use spec::Kind;
 
 fn refusal_name(r: Refusal) -> &'static str {
     match r {
-        Refusal::Errno(e) => super::errno::name(e).unwrap_or("EIO"),
+        Refusal::Errno(e) => libc_service::errno::name(e).unwrap_or("EIO"),
         Refusal::Gai(g) => g.name(),
     }
 }
@@ -129,7 +131,7 @@ impl UserData for Policy {
                 Answer::Master => ("allow", None, Some("master")),
                 Answer::Slave => ("allow", None, Some("slave")),
                 Answer::Refuse(r) => ("deny", Some(refusal_name(r)), None),
-                Answer::Fail(e) => ("fail", super::errno::name(e), None),
+                Answer::Fail(e) => ("fail", libc_service::errno::name(e), None),
             };
             Ok((action, err, c.text, how))
         });

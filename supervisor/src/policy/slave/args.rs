@@ -16,6 +16,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use mlua::{Lua, LuaString, MultiValue, Value};
 use nix::errno::Errno;
 
+use super::filter::Rewritten;
 use crate::act::net::Socket;
 use crate::dns::Query;
 use crate::pending::Pending;
@@ -34,21 +35,6 @@ const RESOLVE: [(&str, u64); 6] = [
     ("no_xdev", libc::RESOLVE_NO_XDEV),
     ("cached", libc::RESOLVE_CACHED),
 ];
-
-/// A call forwarded by a filter.
-pub enum Rewritten {
-    Call {
-        req: Request,
-        /// The program's socket of a rewritten fd (socket requests).
-        sock: Option<Socket>,
-        /// The request differs from the program's.
-        changed: bool,
-    },
-    Lookup {
-        name: String,
-        changed: bool,
-    },
-}
 
 // ------------------------------------------------------------ to the filter
 
@@ -193,7 +179,7 @@ impl Given1<'_> {
             i + 1,
             match self.get(i) {
                 Value::Nil => "nil".to_string(),
-                v => super::a_type(v),
+                v => super::filter::a_type(v),
             }
         ))
     }

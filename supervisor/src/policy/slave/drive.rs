@@ -24,45 +24,24 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use mlua::thread::ThreadStatus;
-use mlua::{Lua, MultiValue, Thread, Value};
+use mlua::{Lua, MultiValue, Value};
 use nix::errno::Errno;
 
-use super::super::{location_at, lua_err, lua_err_at, message, Shared, State};
-use super::args::{self, FilterArgs, Rewritten};
+use super::args::{self, FilterArgs};
+use super::filter::Rewritten;
+use super::filter::{slot, Filter, Invocation, Item, GETADDRINFO};
 use super::values::{self, MasterReply, Next};
-use super::{slot, Filter, GETADDRINFO};
 use crate::act;
-use crate::answer::{Lookup, Outcome};
+use crate::answer::Outcome;
 use crate::dns::{Answer, GaiError};
 use crate::jobs::{Done, Job};
-use crate::pending::Pending;
-use crate::request::Request;
+use crate::policy::lua::{location_at, lua_err, lua_err_at, message};
+use crate::policy::state::{Shared, State};
 use crate::run::Stop;
 use crate::session::{self, Event, Flow, Strategy};
 
 /// Finished coroutines kept for reuse.
 const POOL: usize = 8;
-
-/// A call held by a filter.
-pub enum Item {
-    Call(Box<Pending>),
-    Lookup(Lookup),
-}
-
-/// One run of a filter for one call.
-pub struct Invocation {
-    pub filter: Rc<Filter>,
-    /// The filter's coroutine (`None`: called directly, no master loop).
-    pub thread: Option<Thread>,
-    /// The program's call; `None` while the master holds the forwarded one.
-    pub item: Option<Item>,
-    /// The program's own request (or looked-up name) while the master
-    /// holds the forwarded one.
-    original: Option<Request>,
-    original_name: Option<String>,
-    /// The forwarded call differs from the program's.
-    changed: bool,
-}
 
 /// What `real_X` does next (see `REAL` in mod.rs).
 const NOW: i64 = 0;

@@ -8,9 +8,10 @@ use std::os::fd::AsFd;
 use mlua::{Lua, MultiValue, Table, Value};
 use nix::errno::Errno;
 
-use super::super::host::Descriptor;
-use super::super::{lua_err, Shared};
-use super::drive::Item;
+use super::filter::Item;
+use crate::policy::host::Descriptor;
+use crate::policy::lua::lua_err;
+use crate::policy::state::Shared;
 
 /// The standard globals a chunk gets (no `io`, `os`, `require`, `load`,
 /// `debug`: a chunk works on its arguments).
@@ -117,7 +118,7 @@ fn dup2(lua: &Lua, shared: &Shared, d: &Value, fd: &Value) -> mlua::Result<Resul
                     if matches!(other, Value::Integer(_)) {
                         "a number: the supervisor's descriptors are objects".to_string()
                     } else {
-                        super::a_type(other)
+                        super::filter::a_type(other)
                     }
                 ),
             ))
@@ -131,7 +132,7 @@ fn dup2(lua: &Lua, shared: &Shared, d: &Value, fd: &Value) -> mlua::Result<Resul
                 lua,
                 format!(
                     "C.dup2: argument #2 must be an integer (the program's fd), not {}",
-                    super::a_type(other)
+                    super::filter::a_type(other)
                 ),
             ))
         }

@@ -22,100 +22,20 @@
 mod args;
 mod drive;
 mod env;
+pub mod filter;
 mod values;
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
-use mlua::{Function, Lua, MultiValue, Table, Thread, Value};
+use mlua::{Function, Lua, MultiValue, Table, Value};
 
-use super::{lua_err, message, Shared, State};
+use super::lua::{lua_err, message};
+use super::state::{Shared, State};
 use crate::request::Function as Call;
 
 pub use drive::{receive, reply, serve};
+pub use filter::{a_type, name_of, Filter};
 pub use values::MasterReply;
-
-/// The filter of `function` sits at its slot ([`Call::slot`]); the
-/// names are the request kinds' ([`libc_service::function::TABLE`]).
-pub fn name_of(slot: usize) -> &'static str {
-    Call::of_slot(slot).map_or("?", Call::name)
-}
-
-/// The slot of getaddrinfo.
-pub const GETADDRINFO: usize = Call::Getaddrinfo as usize;
-
-/// The slot of a call's filter.
-pub fn slot(f: Call) -> usize {
-    f.slot()
-}
-
-/// An installed filter.
-pub struct Filter {
-    pub slot: usize,
-    /// The filter (a function, or the compiled chunk).
-    pub func: Function,
-    /// Its `real_X`, the first argument it gets.
-    pub real: Function,
-}
-
-impl Filter {
-    pub fn name(&self) -> &'static str {
-        name_of(self.slot)
-    }
-
-    /// `file:line` where the filter is defined, for messages about it as a
-    /// whole (its return value).
-    pub fn defined_at(&self) -> String {
-        let i = self.func.info();
-        let src = i.short_src.unwrap_or_else(|| "?".into());
-        match i.line_defined {
-            Some(l) if l > 0 => format!("{src}:{l}"),
-            _ => src,
-        }
-    }
-}
-
-/// The slave filters of a run and the calls they hold.
-#[derive(Default)]
-pub struct Slave {
-    filters: Vec<Option<Rc<Filter>>>,
-    /// `real_X` of each slot, made once.
-    reals: Vec<Function>,
-    /// What `real_X` returns for a call left to the kernel.
-    kernel: Option<Table>,
-    /// Runs a filter with no master loop (see [`REAL`]).
-    direct: Option<Rc<Function>>,
-    /// A master loop receives (the policy called `master:receive()`).
-    master_loop: bool,
-    /// The invocation whose filter runs now.
-    running: Option<drive::Invocation>,
-    /// What the running filter's `real_X` prepared to forward.
-    prepared: Option<args::Rewritten>,
-    /// The invocation whose forwarded call the master holds (in `ready`
-    /// until `receive()` returns it, then in `State::current`/`lookup`).
-    with_master: Option<drive::Invocation>,
-    ready: Option<drive::Item>,
-    /// Invocations waiting for a job (a blocking call, a lookup upstream).
-    waiting: HashMap<u64, drive::Invocation>,
-    next_token: u64,
-    /// Finished coroutines, for reuse.
-    pool: Vec<Thread>,
-}
-
-impl Slave {
-    fn filter(&self, slot: usize) -> Option<Rc<Filter>> {
-        self.filters.get(slot).and_then(|f| f.clone())
-    }
-}
-
-/// A value's type with its article, for messages ("an integer").
-pub fn a_type(v: &Value) -> String {
-    let t = v.type_name();
-    match t.as_bytes().first() {
-        Some(b'a' | b'e' | b'i' | b'o' | b'u') => format!("an {t}"),
-        _ => format!("a {t}"),
-    }
-}
 
 /// Are any filters installed?
 pub fn has_filters(st: &State) -> bool {

@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use mlua::{Lua, MultiValue, Value};
 
+use super::filter::{slot, GETADDRINFO};
 use super::*;
 use crate::dns::{Answer, GaiError};
 

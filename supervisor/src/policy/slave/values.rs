@@ -17,18 +17,19 @@ use std::os::fd::{AsFd, OwnedFd};
 use mlua::{Lua, MultiValue, Table, Value};
 use nix::errno::Errno;
 
-use super::super::host::Descriptor;
-use super::super::master::descriptor_list;
-use super::super::{errno, lookup, lua_err, message, reply};
-use super::Filter;
+use super::filter::Filter;
 use crate::act::stat::FakeStat;
 use crate::act::{self, Verdict};
 use crate::answer::Outcome;
 use crate::dns::{Answer, GaiError};
 use crate::jobs::{Done, Job};
 use crate::pending::Pending;
+use crate::policy::host::{descriptor_list, Descriptor};
+use crate::policy::lua::{lua_err, message};
+use crate::policy::{lookup, reply};
 use crate::request::net::SockOp;
 use crate::request::{Args, Function as Call};
+use libc_service::errno;
 
 /// The master's answer to a forwarded call (its method and arguments).
 pub enum MasterReply {
@@ -294,7 +295,7 @@ fn describe(v: &Value) -> String {
         Value::Integer(i) => i.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Nil => "nothing".into(),
-        other => super::a_type(other),
+        other => super::filter::a_type(other),
     }
 }
 
