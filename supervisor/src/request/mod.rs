@@ -6,6 +6,8 @@
 
 pub mod flags;
 pub mod net;
+#[cfg(test)]
+mod tests;
 
 use bpf::Sys;
 use nix::errno::Errno;
