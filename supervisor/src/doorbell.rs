@@ -28,8 +28,8 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
-use crate::notify::{sys as notif_sys, Listener, Notif};
-use crate::sys;
+use kernel::notify::{sys as notif_sys, Listener, Notif};
+use kernel::sys;
 
 /// How often the bell rings again while the main thread has not taken
 /// what is pending (only after a signal was lost to the race above).

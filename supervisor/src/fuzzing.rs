@@ -22,9 +22,9 @@ use std::sync::OnceLock;
 
 use bpf::{Sys, SyscallMap};
 
-use crate::notify::sys::SeccompData;
 use crate::request::net::{classify, NetAddr};
 use crate::request::{self, flags, Args, Decoded, Function};
+use kernel::notify::sys::SeccompData;
 
 /// Reads the fuzz input front to back; past its end every read is 0.
 struct Bytes<'a> {
@@ -168,7 +168,7 @@ fn check_request(req: &request::Request) {
     let _ = req.function.name();
     let _ = req.follows_last();
     for p in req.paths() {
-        assert!(p.path.len() < crate::memory::PATH_MAX, "over-long path");
+        assert!(p.path.len() < kernel::memory::PATH_MAX, "over-long path");
         assert!(!p.path.contains(&0), "NUL in a path");
     }
     match &req.args {

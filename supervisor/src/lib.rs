@@ -3,10 +3,10 @@
 //!
 //! The data path (docs/architecture.md): [`session`] receives a
 //! notification and runs the one request loop, [`request`] decodes it (one
-//! copy of each argument, see [`memory`]), a strategy decides ([`policy`]:
+//! copy of each argument, see `kernel::memory`), a strategy decides ([`policy`]:
 //! the Lua master loop, slave filters, the spec's default; [`learn`]),
 //! [`act`] carries out the verdict (resolving paths with [`resolve`]),
-//! [`answer`] sends the one answer through [`notify`], and [`audit`]
+//! [`answer`] sends the one answer through `kernel::notify`, and [`audit`]
 //! records it (`--log`, `--summary`).  [`launch`] starts the program with
 //! the filter from the `bpf` crate; [`run`] is the run's context and how
 //! it ends.
@@ -21,8 +21,6 @@ pub mod fuzzing;
 pub mod jobs;
 pub mod launch;
 pub mod learn;
-pub mod memory;
-pub mod notify;
 pub mod own;
 pub mod pending;
 pub mod policy;
@@ -31,5 +29,3 @@ pub mod request;
 pub mod resolve;
 pub mod run;
 pub mod session;
-pub mod sys;
-pub mod task;

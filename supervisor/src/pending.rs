@@ -14,7 +14,7 @@ use crate::answer::{Answerer, Outcome};
 use crate::audit::Recorder;
 use crate::request::{Args, Dir, PathArg, Request};
 use crate::resolve::{self, fast, Lookup, Resolved};
-use crate::task::{self, DirId, Task};
+use kernel::task::{self, DirId, Task};
 
 /// The supervisor's own root: an O_PATH descriptor and its identity.
 struct OurRoot {
@@ -55,7 +55,7 @@ impl Root {
     fn ours(&self) -> Option<&OurRoot> {
         self.ours
             .get_or_init(|| {
-                let fd = crate::sys::open_dir_path(c"/").ok()?;
+                let fd = kernel::sys::open_dir_path(c"/").ok()?;
                 let id = task::dir_id(fd.as_fd(), c"").ok()?;
                 Some(OurRoot { fd, id })
             })

@@ -32,13 +32,13 @@ use crate::dns::Dns;
 use crate::doorbell::{Doorbell, Received};
 use crate::jobs::{Done, Job, Jobs};
 use crate::launch::{LaunchError, Prepared};
-use crate::notify::{Listener, Notif};
 use crate::pending::Pending;
 use crate::request::net::{self, Class, NetAddr, SockCall, SockOp};
 use crate::request::{self, Args, Decoded, Dir, PathArg, Request};
 use crate::run::{Run, Stop};
-use crate::sys;
-use crate::task::Task;
+use kernel::notify::{Listener, Notif};
+use kernel::sys;
+use kernel::task::Task;
 
 /// What the loop hands a strategy.
 pub enum Event {

@@ -17,8 +17,8 @@ use super::net::{self, Socket};
 use crate::answer::{Job, Outcome};
 use crate::dns::Dns;
 use crate::request::net::{NetAddr, SockCall, SockOp};
-use crate::sys;
-use crate::task::Task;
+use kernel::sys;
+use kernel::task::Task;
 
 /// The DNS port.
 pub const PORT: u16 = 53;

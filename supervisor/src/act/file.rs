@@ -10,8 +10,8 @@ use crate::answer::Outcome;
 use crate::pending::Pending;
 use crate::request::{Args, Function, StatOut};
 use crate::resolve::{Last, Resolved, Target};
-use crate::sys;
-use crate::task::Task;
+use kernel::sys;
+use kernel::task::Task;
 
 pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
     let mut targets = p.take_resolved()?.into_iter();

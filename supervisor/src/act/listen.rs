@@ -12,7 +12,7 @@ use nix::errno::Errno;
 
 use super::net::Socket;
 use crate::answer::Outcome;
-use crate::task::Task;
+use kernel::task::Task;
 
 pub fn listen(task: &mut Task, fd: i32, backlog: i32) -> Outcome {
     let sock = match Socket::of(task, fd) {
@@ -22,12 +22,12 @@ pub fn listen(task: &mut Task, fd: i32, backlog: i32) -> Outcome {
     if matches!(sock.domain, libc::AF_INET | libc::AF_INET6) && !bound(&sock) {
         return Outcome::Fail(Errno::EDESTADDRREQ);
     }
-    crate::sys::listen(sock.fd.as_fd(), backlog).into()
+    kernel::sys::listen(sock.fd.as_fd(), backlog).into()
 }
 
 /// Has the socket a local port?  (Unknown counts as no: fail closed.)
 fn bound(sock: &Socket) -> bool {
-    match crate::sys::getsockname(sock.fd.as_fd()) {
+    match kernel::sys::getsockname(sock.fd.as_fd()) {
         // sockaddr_in and sockaddr_in6 both keep the port at bytes 2..4.
         Ok(raw) if raw.len() >= 4 => raw[2..4] != [0, 0],
         _ => false,

@@ -11,13 +11,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use nix::errno::Errno;
 
 use crate::answer::{Job, Outcome};
-use crate::memory;
 use crate::pending::Pending;
 use crate::request::net::{NetAddr, Payload, SockCall, SockOp};
 use crate::request::Args;
 use crate::resolve::{Last, Target};
-use crate::sys;
-use crate::task::{Task, Writer};
+use kernel::memory;
+use kernel::sys;
+use kernel::task::{Task, Writer};
 
 /// The most payload copied for one send.  A stream send may send less
 /// than asked (the caller sees the count); a datagram this large would

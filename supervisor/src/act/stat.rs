@@ -6,10 +6,10 @@ use std::os::fd::BorrowedFd;
 
 use nix::errno::Errno;
 
-use crate::memory;
 use crate::request::StatOut;
-use crate::sys;
-use crate::task::Task;
+use kernel::memory;
+use kernel::sys;
+use kernel::task::Task;
 
 /// A stat result as the policy gives it (missing fields are 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

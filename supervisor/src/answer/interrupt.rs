@@ -36,8 +36,8 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use super::Outcome;
-use crate::notify::Listener;
-use crate::sys;
+use kernel::notify::Listener;
+use kernel::sys;
 
 /// How often threads with blocking work in flight are looked at.
 pub const PERIOD: Duration = Duration::from_millis(5);

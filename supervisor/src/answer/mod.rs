@@ -21,8 +21,8 @@ use std::sync::{Arc, OnceLock};
 use nix::errno::Errno;
 
 use crate::audit::{Answered, Recorder};
-use crate::notify::Listener;
 use interrupt::Watch;
+use kernel::notify::Listener;
 
 /// Work that produces an outcome later (on a blocking thread, or after
 /// descriptors were installed).
@@ -156,7 +156,7 @@ impl Answerer {
                 id,
                 0,
                 0,
-                crate::notify::sys::FLAG_CONTINUE,
+                kernel::notify::sys::FLAG_CONTINUE,
                 Answered::Continue,
             ),
             Outcome::Restart => self.reply(id, 0, -ERESTARTSYS, 0, Answered::Interrupted),

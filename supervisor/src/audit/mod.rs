@@ -36,8 +36,8 @@ pub use record::Answered;
 use record::Entry;
 use summary::Summary;
 
-use crate::notify::Listener;
 use crate::request::Request;
+use kernel::notify::Listener;
 
 /// What a record is kept under until it is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -201,7 +201,7 @@ fn thread_group(tid: u32) -> Option<u32> {
     // A thread that is not the leader: EINVAL before Linux 6.9, ENOENT
     // since (and for a thread that is gone, whose status read then fails).
     use nix::errno::Errno;
-    match crate::sys::pidfd_open(tid as i32) {
+    match kernel::sys::pidfd_open(tid as i32) {
         Ok(_) => Some(tid),
         Err(Errno::EINVAL | Errno::ENOENT) => {
             std::fs::read_to_string(format!("/proc/{tid}/status"))

@@ -22,7 +22,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::{ForkResult, Pid};
 
-use crate::sys;
+use kernel::sys;
 
 /// What the child reports on the socket, one step per message.
 #[repr(u32)]

@@ -10,7 +10,7 @@ use mlua::{AnyUserData, Lua, MultiValue, Table, UserData, UserDataMethods, Value
 use nix::errno::Errno;
 
 use super::lua::lua_err;
-use crate::sys;
+use kernel::sys;
 use libc_service::errno;
 
 /// A descriptor held by the policy.  Closed by `:close()` or when collected.

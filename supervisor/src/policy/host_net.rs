@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use super::host::{failure, Descriptor};
 use super::lua::lua_err;
 use crate::request::net::NetAddr;
-use crate::sys;
+use kernel::sys;
 
 fn ok(lua: &Lua, r: Result<(), Errno>) -> mlua::Result<MultiValue> {
     match r {

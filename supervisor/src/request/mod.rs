@@ -12,8 +12,8 @@ mod tests;
 use bpf::Sys;
 use nix::errno::Errno;
 
-use crate::memory;
-use crate::notify::sys::SeccompData;
+use kernel::memory;
+use kernel::notify::sys::SeccompData;
 
 pub use libc_service::Function;
 

@@ -14,8 +14,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use bpf::Sys;
 use nix::errno::Errno;
 
-use crate::memory;
-use crate::notify::sys::SeccompData;
+use kernel::memory;
+use kernel::notify::sys::SeccompData;
 
 /// `sizeof(struct sockaddr_storage)`: the kernel's bound on an address.
 pub const SOCKADDR_MAX: usize = 128;

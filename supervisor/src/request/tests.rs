@@ -16,8 +16,8 @@ use bpf::{Sys, SyscallMap};
 use nix::errno::Errno;
 
 use super::{decode, Args, Decoded, Dir, Function, PathArg, Request, StatOut};
-use crate::memory::PATH_MAX;
-use crate::notify::sys::SeccompData;
+use kernel::memory::PATH_MAX;
+use kernel::notify::sys::SeccompData;
 
 mod net;
 

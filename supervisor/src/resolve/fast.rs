@@ -24,7 +24,7 @@ pub fn resolve(
     follow_last: bool,
     want_text: bool,
 ) -> Option<Result<Resolved, Errno>> {
-    if path.is_empty() || path.len() >= crate::memory::PATH_MAX {
+    if path.is_empty() || path.len() >= kernel::memory::PATH_MAX {
         return None;
     }
     let (dir, last): (&[u8], &[u8]) = match path.iter().rposition(|&b| b == b'/') {

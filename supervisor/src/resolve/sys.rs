@@ -117,7 +117,7 @@ pub(super) fn fd_path(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
     // instead of three from `/` (a third of the cost here).  The supervisor
     // never forks after it starts, so `self` stays this process.
     static FD_DIR: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
-    let dir = FD_DIR.get_or_init(|| crate::sys::open_dir_path(c"/proc/self/fd").ok());
+    let dir = FD_DIR.get_or_init(|| kernel::sys::open_dir_path(c"/proc/self/fd").ok());
     let n = fd.as_raw_fd().to_string();
     match dir {
         Some(d) => Ok(readlinkat(d, n.as_str())?.into_vec()),

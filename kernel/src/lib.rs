@@ -1,0 +1,21 @@
+//! The supervisor's kernel interface: everything it asks of Linux about
+//! the program, below any policy.
+//!
+//! * [`notify`]: the seccomp user-notification listener — receiving a
+//!   notification, checking it is still pending (`ID_VALID`), and the
+//!   bare send and addfd ioctls (only the supervisor's answer module
+//!   calls those);
+//! * [`memory`]: the program's memory, read once with `process_vm_readv`
+//!   and written only with `process_vm_writev`;
+//! * [`task`]: the notifying thread through `/proc/<tid>`, with the rule
+//!   that every read is validated by `ID_VALID` before it is used;
+//! * [`sys`]: raw syscalls nix does not wrap (or wraps with allocations the
+//!   hot path does not want).
+//!
+//! Nothing here knows about Lua, policies, rules or the audit trail: the
+//! compiler keeps those layers above.
+
+pub mod memory;
+pub mod notify;
+pub mod sys;
+pub mod task;
