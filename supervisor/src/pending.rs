@@ -23,7 +23,7 @@ struct OurRoot {
 }
 
 /// `Root::seen` before the first observation.
-const _UNSEEN: u8 = 0;
+const UNSEEN: u8 = 0;
 const OURS: u8 = 1;
 const OTHER: u8 = 2;
 
@@ -35,7 +35,6 @@ const OTHER: u8 = 2;
 /// the root it had at exec.  Then whether that root is the supervisor's is
 /// observed once and holds for the run; with `--allow-unmapped` it is
 /// observed for every request.
-#[derive(Default)]
 pub struct Root {
     fixed: bool,
     /// What the observation found, when the root is fixed.
@@ -43,12 +42,20 @@ pub struct Root {
     ours: OnceLock<Option<OurRoot>>,
 }
 
+impl Default for Root {
+    /// A root that may change (observed for every request).
+    fn default() -> Root {
+        Root::new(false)
+    }
+}
+
 impl Root {
     /// A root that is fixed for the run (`fixed`), or may change.
     pub fn new(fixed: bool) -> Root {
         Root {
             fixed,
-            ..Root::default()
+            seen: AtomicU8::new(UNSEEN),
+            ours: OnceLock::new(),
         }
     }
 
