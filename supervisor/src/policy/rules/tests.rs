@@ -204,6 +204,334 @@ impl OkCheck for Result<Ruleset, String> {
     }
 }
 
+/// Every message of the loader, whole (policies' authors read them, tests
+/// quote them); with two mistakes in a rule, the one told first.
+#[test]
+fn every_message_is_told_whole_and_in_order() {
+    std::env::set_var("SUPERVISOR_MSG_EMPTY", "");
+    for (src, want) in [
+        (
+            r#"{ { "allow", "read", "usr/" } }"#,
+            "rule 1: \"usr/\": a path pattern must be absolute (or name an object such as \"pipe:*\" or an abstract socket \"@name\")",
+        ),
+        (
+            r#"{ { "allow", "read", "a:b/c" } }"#,
+            "rule 1: \"a:b/c\": a path pattern must be absolute (or name an object such as \"pipe:*\" or an abstract socket \"@name\")",
+        ),
+        (
+            r#"{ { "allow", "read", "plain" } }"#,
+            "rule 1: \"plain\": a path pattern must be absolute (or name an object such as \"pipe:*\" or an abstract socket \"@name\")",
+        ),
+        (
+            r#"{ { "allow", "read", "/a/../b" } }"#,
+            "rule 1: \"/a/../b\": no . or .. in a path pattern",
+        ),
+        (
+            r#"{ { "allow", "read", "/a/./b" } }"#,
+            "rule 1: \"/a/./b\": no . or .. in a path pattern",
+        ),
+        (
+            r#"{ { "allow", "read", "/a/b**/" } }"#,
+            "rule 1: \"/a/b**/\": ** must be a whole component",
+        ),
+        (
+            r#"{ { "allow", "raed", "/a" } }"#,
+            "rule 1: unknown kind \"raed\" (read, write, create, delete, connect, bind, resolve)",
+        ),
+        (
+            r#"{ { "allow", 5, "/a" } }"#,
+            "rule 1: unknown kind 5 (read, write, create, delete, connect, bind, resolve)",
+        ),
+        (
+            r#"{ { "allow", {}, "/a" } }"#,
+            "rule 1: an empty list of kinds",
+        ),
+        (
+            r#"{ { "allow", {"read", "bogus"}, "/a" } }"#,
+            "rule 1: unknown kind \"bogus\" (read, write, create, delete, connect, bind, resolve)",
+        ),
+        (
+            r#"{ { "permit", "read", "/a" } }"#,
+            "rule 1: the action must be \"allow\" or \"deny\", not \"permit\"",
+        ),
+        (
+            r#"{ { 1.5, "read", "/a" } }"#,
+            "rule 1: the action must be \"allow\" or \"deny\", not 1.5",
+        ),
+        (
+            r#"{ { "allow", "read", 7 } }"#,
+            "rule 1: the pattern must be a string, not 7",
+        ),
+        (
+            r#"{ { "allow", "read", {} } }"#,
+            "rule 1: the pattern must be a string, not table",
+        ),
+        (
+            r#"{ { "deny", "read", "/a", errno = "EWHAT" } }"#,
+            "rule 1: unknown errno name \"EWHAT\"",
+        ),
+        (
+            r#"{ { "deny", "read", "/a", errno = 5000 } }"#,
+            "rule 1: errno must be a name such as \"EACCES\" or a number, not 5000",
+        ),
+        (
+            r#"{ { "deny", "read", "/a", errno = 0 } }"#,
+            "rule 1: errno must be a name such as \"EACCES\" or a number, not 0",
+        ),
+        (
+            r#"{ { "deny", "read", "/a", errno = true } }"#,
+            "rule 1: errno must be a name such as \"EACCES\" or a number, not true",
+        ),
+        (
+            r#"{ { "deny", "read", "/a", errno = 2.5 } }"#,
+            "rule 1: errno must be a name such as \"EACCES\" or a number, not 2.5",
+        ),
+        (
+            r#"{ { "deny", "read", "/a", errorno = "EIO" } }"#,
+            "rule 1: unknown field \"errorno\" (a rule is {action, kind, pattern} with errno, port, how)",
+        ),
+        (
+            r#"{ { "deny", "read", "/a", [4] = "x" } }"#,
+            "rule 1: unknown field 4 (a rule is {action, kind, pattern} with errno, port, how)",
+        ),
+        (
+            r#"{ { "deny", "read", "/a", port = 80 } }"#,
+            "rule 1: port: read rules on \"/a\" take no port",
+        ),
+        (
+            r#"{ { "deny", "resolve", "a.example", port = 80 } }"#,
+            "rule 1: port: resolve rules on \"a.example\" take no port",
+        ),
+        (
+            r#"{ { "deny", "connect", "unix:/a", port = 80 } }"#,
+            "rule 1: port: connect rules on \"unix:/a\" take no port",
+        ),
+        (
+            r#"{ { "deny", "resolve", "a.example", errno = "EACCES" } }"#,
+            "rule 1: errno of a resolve rule must be a getaddrinfo error (noname, again, fail, …), not \"EACCES\"",
+        ),
+        (
+            r#"{ { "deny", "resolve", "a.example", errno = 5 } }"#,
+            "rule 1: errno of a resolve rule must be a getaddrinfo error (noname, again, fail, …), not 5",
+        ),
+        (
+            r#"{ { "deny", "resolve", "a.example", errno = true } }"#,
+            "rule 1: errno of a resolve rule must be a getaddrinfo error (noname, again, fail, …), not true",
+        ),
+        (
+            r#"{ { "deny", {"resolve", "read"}, "a.example", errno = "again" } }"#,
+            "rule 1: errno: resolve takes a getaddrinfo error, the other kinds an errno: write them as separate rules",
+        ),
+        (
+            r#"{ { "allow", "bind", "name:a.example" } }"#,
+            "rule 1: name: patterns are for connect, not bind",
+        ),
+        (
+            r#"{ { "allow", "connect", "name:a..example" } }"#,
+            "rule 1: \"a..example\": a name pattern is a name, \"*.suffix\" or \"*\"",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.0/33" } }"#,
+            "rule 1: \"10.0.0.0/33\": bad prefix length",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.0/x" } }"#,
+            "rule 1: \"10.0.0.0/x\": bad prefix length",
+        ),
+        (
+            r#"{ { "allow", "connect", "::ffff:10.0.0.0/80" } }"#,
+            "rule 1: \"::ffff:10.0.0.0/80\": an IPv4-mapped prefix must be /96 or longer",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.1", port = {90, 80} } }"#,
+            "rule 1: port = {lo, hi} with lo <= hi",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.1", port = {80, 90, 100} } }"#,
+            "rule 1: port = {lo, hi} with lo <= hi",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.1", port = {80} } }"#,
+            "rule 1: a port must be 0-65535, not nil",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.1", port = 70000 } }"#,
+            "rule 1: a port must be 0-65535, not 70000",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.1", port = "http" } }"#,
+            "rule 1: a port must be 0-65535, not \"http\"",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.1", port = {1, "x"} } }"#,
+            "rule 1: a port must be 0-65535, not \"x\"",
+        ),
+        (
+            r#"{ { "allow", "connect", "example.org" } }"#,
+            "rule 1: \"example.org\": not an address or CIDR (\"10.0.0.0/8\", \"::1\", \"*\")",
+        ),
+        (
+            r#"{ { "allow", "resolve", "a.*.org" } }"#,
+            "rule 1: \"a.*.org\": a name pattern is a name, \"*.suffix\" or \"*\"",
+        ),
+        (
+            r#"{ { "allow", "resolve", ".a.org" } }"#,
+            "rule 1: \".a.org\": a name pattern is a name, \"*.suffix\" or \"*\"",
+        ),
+        (
+            r#"{ { "allow", "resolve", "" } }"#,
+            "rule 1: \"\": a name pattern is a name, \"*.suffix\" or \"*\"",
+        ),
+        (
+            r#"{ { "allow", "read", "/a", how = "kernel" } }"#,
+            "rule 1: how must be \"master\" or \"slave\", not \"kernel\"",
+        ),
+        (
+            r#"{ { "allow", "read", "/a", how = 3 } }"#,
+            "rule 1: how must be \"master\" or \"slave\", not 3",
+        ),
+        (
+            r#"{ default = { raed = "allow" } }"#,
+            "default: unknown kind \"raed\" (read, write, create, delete, connect, bind, resolve)",
+        ),
+        (
+            r#"{ default = { [1] = "allow" } }"#,
+            "default: unknown kind 1 (read, write, create, delete, connect, bind, resolve)",
+        ),
+        (
+            r#"{ default = { read = "maybe" } }"#,
+            "default.read: the action must be \"allow\" or \"deny\", not \"maybe\"",
+        ),
+        (
+            r#"{ default = { read = { "allow", how = "x" } } }"#,
+            "default.read: how must be \"master\" or \"slave\", not \"x\"",
+        ),
+        (
+            r#"{ default = { read = { "deny", errno = "EX" } } }"#,
+            "default.read: unknown errno name \"EX\"",
+        ),
+        (
+            r#"{ default = { resolve = { "deny", errno = "EACCES" } } }"#,
+            "default.resolve: errno of a resolve rule must be a getaddrinfo error (noname, again, fail, …), not \"EACCES\"",
+        ),
+        (
+            r#"{ default = { read = { "deny", what = 1 } } }"#,
+            "default.read: unknown field \"what\"",
+        ),
+        (
+            r#"{ default = { read = { "deny", [2] = 1 } } }"#,
+            "default.read: unknown field 2",
+        ),
+        (
+            r#"{ default = "maybe" }"#,
+            "default.read: the action must be \"allow\" or \"deny\", not \"maybe\"",
+        ),
+        (
+            r#"{ default = 3 }"#,
+            "default.read: the action must be \"allow\" or \"deny\", not 3",
+        ),
+        (
+            r#"{ errno = "ENOPE" }"#,
+            "errno: unknown errno name \"ENOPE\"",
+        ),
+        (
+            r#"{ errno = 99999 }"#,
+            "errno: errno must be a name such as \"EACCES\" or a number, not 99999",
+        ),
+        (
+            r#"{ defaults = {} }"#,
+            "unknown field \"defaults\" (errno, default, and the rules as a list)",
+        ),
+        (
+            r#"{ [true] = 1 }"#,
+            "unexpected key true (the rules must be a list without holes)",
+        ),
+        (
+            r#"{ "allow" }"#,
+            "rule 1: must be a table {action, kind, pattern, …}, not \"allow\"",
+        ),
+        (
+            r#"{ [1] = {"allow","read","/"}, [3] = {"allow","read","/"} }"#,
+            "unexpected key 3 (the rules must be a list without holes)",
+        ),
+        (
+            r#"{ { "allow", "read", "$SUPERVISOR_TEST_UNSET_VAR/x" } }"#,
+            "rule 1: $SUPERVISOR_TEST_UNSET_VAR is not set (in \"$SUPERVISOR_TEST_UNSET_VAR/x\")",
+        ),
+        (
+            r#"{ { "allow", "read", "$SUPERVISOR_MSG_EMPTY/x" } }"#,
+            "rule 1: $SUPERVISOR_MSG_EMPTY is empty (in \"$SUPERVISOR_MSG_EMPTY/x\")",
+        ),
+        (
+            r#"{ { "allow", "read", "${SUPERVISOR_MSG_EMPTY" } }"#,
+            "rule 1: unclosed ${ in \"${SUPERVISOR_MSG_EMPTY\"",
+        ),
+        (
+            r#"{ { "allow", "read", "/a$/b" } }"#,
+            "rule 1: bad variable name after $ in \"/a$/b\" (write $$ for a $)",
+        ),
+        (
+            r#"{ { "allow", "read", "/a${1X}/b" } }"#,
+            "rule 1: bad variable name after $ in \"/a${1X}/b\" (write $$ for a $)",
+        ),
+        (
+            r#"{ { "allow", "read", "$SUPERVISOR_TEST_UNSET_VAR/x", how = "kernel" } }"#,
+            "rule 1: $SUPERVISOR_TEST_UNSET_VAR is not set (in \"$SUPERVISOR_TEST_UNSET_VAR/x\")",
+        ),
+        (
+            r#"{ { "allow", "read", "$SUPERVISOR_TEST_UNSET_VAR/x", errno = "EX" } }"#,
+            "rule 1: $SUPERVISOR_TEST_UNSET_VAR is not set (in \"$SUPERVISOR_TEST_UNSET_VAR/x\")",
+        ),
+        (
+            r#"{ { "allow", "read", "$SUPERVISOR_TEST_UNSET_VAR/x", port = {2, 1} } }"#,
+            "rule 1: $SUPERVISOR_TEST_UNSET_VAR is not set (in \"$SUPERVISOR_TEST_UNSET_VAR/x\")",
+        ),
+        (
+            r#"{ { "allow", "read", "relative", how = "kernel" } }"#,
+            "rule 1: how must be \"master\" or \"slave\", not \"kernel\"",
+        ),
+        (
+            r#"{ { "allow", "read", "relative", port = {2, 1} } }"#,
+            "rule 1: port = {lo, hi} with lo <= hi",
+        ),
+        (
+            r#"{ { "allow", "read", "relative", port = "x" } }"#,
+            "rule 1: a port must be 0-65535, not \"x\"",
+        ),
+        (
+            r#"{ { "allow", "read", "/a", errno = "EX", how = "kernel" } }"#,
+            "rule 1: unknown errno name \"EX\"",
+        ),
+        (
+            r#"{ { "allow", {"read","resolve"}, "/a", errno = "EX", how = "kernel" } }"#,
+            "rule 1: errno: resolve takes a getaddrinfo error, the other kinds an errno: write them as separate rules",
+        ),
+        (
+            r#"{ { "allow", "connect", "10.0.0.0/33", port = {2, 1} } }"#,
+            "rule 1: port = {lo, hi} with lo <= hi",
+        ),
+        (
+            r#"{ { "allow", {"read", "connect"}, "/a", port = 1 } }"#,
+            "rule 1: port: read rules on \"/a\" take no port",
+        ),
+        (
+            r#"{ { "allow", {"connect", "read"}, "/a", port = 1 } }"#,
+            "rule 1: \"/a\": not an address or CIDR (\"10.0.0.0/8\", \"::1\", \"*\")",
+        ),
+        (
+            r#"{ { "allow", {"connect", "bind"}, "name:x", port = 1 } }"#,
+            "rule 1: name: patterns are for connect, not bind",
+        ),
+        (
+            r#"{ { "allow", "read", "/a" }, { "allow", "raed", "/a" }, { "allow", "read", "b" } }"#,
+            "rule 2: unknown kind \"raed\" (read, write, create, delete, connect, bind, resolve)",
+        ),
+    ] {
+        let e = try_load(src).expect_err(src);
+        assert_eq!(e, want, "{src}");
+    }
+}
+
 #[test]
 fn variables_are_expanded_and_must_be_set() {
     std::env::set_var("SUPERVISOR_RULES_TEST_DIR", "/opt/ws");
