@@ -16,7 +16,7 @@ test:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    python3 tools/import-cycles.py bpf/src init-script/src kernel/src libc-service/src supervisor/src
+    python3 tools/import-cycles.py bpf/src init-script/src kernel/src libc-service/src rules/src supervisor/src
 
 # Demo: a static busybox under example policies.
 demo: build

@@ -13,12 +13,11 @@ use std::net::IpAddr;
 
 use nix::errno::Errno;
 
-use super::set::{Refusal, Ruleset, Verdict};
-use super::spec::{Action, How, Kind};
 use crate::pending::Pending;
 use crate::request::net::{NetAddr, SockOp};
 use crate::request::Args;
 use crate::resolve::Last;
+use ::rules::{Action, How, Kind, Refusal, Ruleset, Verdict};
 
 /// How to answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,19 +1,15 @@
-//! Loading a rules table (docs/rules.md): checking every entry, expanding
-//! `$VAR`s, and building the matchers.  Every mistake is an error naming
-//! the rule; nothing is silently ignored.
-
-use std::net::IpAddr;
-use std::path::Path;
+//! Reading a rules table (docs/rules.md): checking every entry, converting
+//! its values, and handing them to the Lua-free [`RulesetBuilder`] (which
+//! checks the patterns and builds the matchers).  Every mistake is an
+//! error naming the rule; nothing is silently ignored.
 
 use mlua::{Table, Value};
 
-use super::glob;
-use super::net::{AddrSet, NameSet};
-use super::paths::PathSet;
-use super::set::{Fallback, Refusal, Rule, Ruleset};
-use super::spec::{Action, How, Kind, Ports, KINDS};
-use crate::dns::GaiError;
-use libc_service::errno;
+use ::rules::{
+    expand, port_range, Action, Error, Fallback, How, Kind, Ports, Refusal, RuleSpec, Ruleset,
+    RulesetBuilder, KINDS,
+};
+use libc_service::{errno, GaiError};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -81,11 +77,7 @@ fn refusal(v: &Value, kinds: &[Kind]) -> Result<Option<Refusal>> {
     }
     if kinds.contains(&Kind::Resolve) {
         if kinds.len() > 1 {
-            return Err(
-                "errno: resolve takes a getaddrinfo error, the other kinds an errno: \
-                        write them as separate rules"
-                    .into(),
-            );
+            return Err(Error::MixedRefusal.to_string());
         }
         let name = text(v).unwrap_or_default();
         return name
@@ -102,188 +94,23 @@ fn refusal(v: &Value, kinds: &[Kind]) -> Result<Option<Refusal>> {
     errno_value(v).map(|e| Some(Refusal::Errno(e)))
 }
 
-/// `$NAME` and `${NAME}` replaced by the environment; `$$` is `$`.  An
-/// unset or empty variable is an error (a rule on "" would be "/").
-pub fn expand(s: &str) -> Result<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(a) = after.strip_prefix('$') {
-            out.push('$');
-            rest = a;
-            continue;
-        }
-        let (name, next) = if let Some(a) = after.strip_prefix('{') {
-            let end = a
-                .find('}')
-                .ok_or_else(|| format!("unclosed ${{ in {s:?}"))?;
-            (&a[..end], &a[end + 1..])
-        } else {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        let valid = !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(format!(
-                "bad variable name after $ in {s:?} (write $$ for a $)"
-            ));
-        }
-        match std::env::var(name) {
-            Ok(v) if !v.is_empty() => out.push_str(&v),
-            Ok(_) => return Err(format!("${name} is empty (in {s:?})")),
-            Err(_) => return Err(format!("${name} is not set (in {s:?})")),
-        }
-        rest = next;
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// A path pattern made regular: `//` collapsed; `.` and `..` refused.
-fn path_pattern(p: &str) -> Result<String> {
-    if !p.starts_with('/') {
-        if p.contains('/') || !p.contains(':') && !p.starts_with('@') {
-            return Err(format!(
-                "{p:?}: a path pattern must be absolute (or name an object such as \
-                 \"pipe:*\" or an abstract socket \"@name\")"
-            ));
-        }
-        return Ok(p.to_owned());
-    }
-    let mut out = String::from("/");
-    for c in p.split('/').filter(|c| !c.is_empty()) {
-        if c == "." || c == ".." {
-            return Err(format!("{p:?}: no . or .. in a path pattern"));
-        }
-        if c.contains("**") && c != "**" {
-            return Err(format!("{p:?}: ** must be a whole component"));
-        }
-        if out.len() > 1 {
-            out.push('/');
-        }
-        out.push_str(c);
-    }
-    if p.ends_with('/') && out.len() > 1 {
-        out.push('/');
-    }
-    Ok(out)
-}
-
-/// The pattern with the longest existing part of its literal leading
-/// components replaced by its canonical path (symlinks followed), if that
-/// differs: rules are matched against canonical paths, so a rule on
-/// `/lib/` must also be a rule on `/usr/lib/` when `/lib` is a symlink.
-/// Not for `/proc` and `/dev`, whose links mean the supervisor's own
-/// process there.
-fn canonical_variant(p: &str) -> Option<String> {
-    if !p.starts_with('/') {
-        return None;
-    }
-    let comps: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
-    let lit = comps
-        .iter()
-        .position(|c| glob::is_wild(c.as_bytes()) || *c == "**" || c.contains('\\'))
-        .unwrap_or(comps.len());
-    let special =
-        |s: &str| s == "/proc" || s.starts_with("/proc/") || s == "/dev" || s.starts_with("/dev/");
-    for n in (1..=lit).rev() {
-        let prefix = format!("/{}", comps[..n].join("/"));
-        let Ok(canon) = std::fs::canonicalize(Path::new(&prefix)) else {
-            continue;
-        };
-        let canon = canon.to_str()?.to_owned();
-        if canon == prefix || special(&prefix) || special(&canon) {
-            return None;
-        }
-        let mut out = canon;
-        for c in &comps[n..] {
-            if !out.ends_with('/') {
-                out.push('/');
-            }
-            out.push_str(c);
-        }
-        if p.ends_with('/') && !out.ends_with('/') {
-            out.push('/');
-        }
-        return Some(out);
-    }
-    None
-}
-
-/// A DNS name pattern: `*`, `*.suffix` or a name; lower-cased, no
-/// trailing dot.
-fn name_pattern(p: &str) -> Result<String> {
-    let n = p.trim_end_matches('.').to_ascii_lowercase();
-    let body = n.strip_prefix("*.").unwrap_or(&n);
-    let ok = n == "*"
-        || (!body.is_empty()
-            && !body.contains('*')
-            && !body.contains("..")
-            && !body.starts_with('.')
-            && !body.contains(char::is_whitespace));
-    if !ok {
-        return Err(format!(
-            "{p:?}: a name pattern is a name, \"*.suffix\" or \"*\""
-        ));
-    }
-    Ok(n)
-}
-
-/// `ADDRESS`, `ADDRESS/LEN` or `*` → (address, length) pairs.
-fn cidr(p: &str) -> Result<Vec<(IpAddr, u8)>> {
-    if p == "*" {
-        return Ok(vec![
-            (IpAddr::from([0u8; 4]), 0),
-            (IpAddr::from([0u16; 8]), 0),
-        ]);
-    }
-    let (a, len) = match p.split_once('/') {
-        Some((a, l)) => (a, Some(l)),
-        None => (p, None),
-    };
-    // A scope (`fe80::1%2`) does not change which address it is.
-    let a = a.split_once('%').map_or(a, |(a, _)| a);
-    let ip: IpAddr = a
-        .parse()
-        .map_err(|_| format!("{p:?}: not an address or CIDR (\"10.0.0.0/8\", \"::1\", \"*\")"))?;
-    let bits = if ip.is_ipv4() { 32 } else { 128 };
-    let len = match len {
-        None => bits,
-        Some(l) => match l.parse::<u8>() {
-            Ok(n) if n <= bits => n,
-            _ => return Err(format!("{p:?}: bad prefix length")),
-        },
-    };
-    if ip.is_ipv6() && ip.to_canonical().is_ipv4() && len < 96 {
-        return Err(format!(
-            "{p:?}: an IPv4-mapped prefix must be /96 or longer"
-        ));
-    }
-    Ok(vec![(ip, len)])
-}
-
-fn ports(v: &Value) -> Result<Ports> {
+/// `port = P` or `port = {lo, hi}`; `None` when not written.
+fn ports(v: &Value) -> Result<Option<Ports>> {
     let one = |v: &Value| match v {
         Value::Integer(i) if (0..=65535).contains(i) => Ok(*i as u16),
         other => Err(format!("a port must be 0-65535, not {}", describe(other))),
     };
     match v {
-        Value::Nil => Ok(Ports::ANY),
+        Value::Nil => Ok(None),
         Value::Table(t) => {
             let lo = one(&t.raw_get::<Value>(1).map_err(|e| e.to_string())?)?;
             let hi = one(&t.raw_get::<Value>(2).map_err(|e| e.to_string())?)?;
-            if lo > hi || t.raw_len() != 2 {
-                return Err("port = {lo, hi} with lo <= hi".into());
+            if t.raw_len() != 2 {
+                return Err(Error::PortRange.to_string());
             }
-            Ok(Ports { lo, hi })
+            port_range(lo, hi).map(Some).map_err(|e| e.to_string())
         }
-        v => one(v).map(|p| Ports { lo: p, hi: p }),
+        v => one(v).map(|p| Some(Ports { lo: p, hi: p })),
     }
 }
 
@@ -306,7 +133,7 @@ fn kinds(v: &Value) -> Result<Vec<Kind>> {
                 }
             }
             if out.is_empty() {
-                return Err("an empty list of kinds".into());
+                return Err(Error::NoKinds.to_string());
             }
             Ok(out)
         }
@@ -348,31 +175,28 @@ fn default_entry(kind: Kind, v: &Value) -> Result<Fallback> {
     }
 }
 
+/// Sets `kind`'s default to the entry `v`.
+fn set_default(b: &mut RulesetBuilder, kind: Kind, v: &Value) -> Result<()> {
+    let f = default_entry(kind, v)?;
+    b.default_for(kind, f)
+        .map_err(|e| format!("default.{}: {e}", kind.name()))?;
+    Ok(())
+}
+
 const RULE_FIELDS: [&str; 3] = ["errno", "port", "how"];
 
 /// Builds the rule set from a rules table.
 pub fn load(t: &Table) -> Result<Ruleset> {
-    let deny = Fallback {
-        action: Action::Deny,
-        refusal: None,
-        how: How::Master,
-    };
-    let mut set = Ruleset {
-        rules: Vec::new(),
-        defaults: [deny; 7],
-        errno: libc::EACCES,
-        paths: std::array::from_fn(|_| PathSet::default()),
-        addrs: [AddrSet::default(), AddrSet::default()],
-        names: NameSet::default(),
-        links: NameSet::default(),
-    };
+    let mut b = RulesetBuilder::new();
     let n = t.raw_len();
     for pair in t.clone().pairs::<Value, Value>() {
         let (k, v) = pair.map_err(|e| e.to_string())?;
         match &k {
             Value::Integer(i) if *i >= 1 && (*i as usize) <= n => {}
             Value::String(s) => match &*s.to_string_lossy() {
-                "errno" => set.errno = errno_value(&v).map_err(|e| format!("errno: {e}"))?,
+                "errno" => {
+                    b.errno(errno_value(&v).map_err(|e| format!("errno: {e}"))?);
+                }
                 "default" => match &v {
                     Value::Table(d) => {
                         for pair in d.clone().pairs::<Value, Value>() {
@@ -387,12 +211,12 @@ pub fn load(t: &Table) -> Result<Ruleset> {
                         }
                         for kind in KINDS {
                             let e = d.raw_get::<Value>(kind.name()).map_err(|e| e.to_string())?;
-                            set.defaults[kind.index()] = default_entry(kind, &e)?;
+                            set_default(&mut b, kind, &e)?;
                         }
                     }
                     v => {
                         for kind in KINDS {
-                            set.defaults[kind.index()] = default_entry(kind, v)?;
+                            set_default(&mut b, kind, v)?;
                         }
                     }
                 },
@@ -418,12 +242,15 @@ pub fn load(t: &Table) -> Result<Ruleset> {
                 describe(&v)
             ));
         };
-        add_rule(&mut set, i, &r).map_err(|e| format!("rule {i}: {e}"))?;
+        add_rule(&mut b, &r).map_err(|e| format!("rule {i}: {e}"))?;
     }
-    Ok(set)
+    Ok(b.build())
 }
 
-fn add_rule(set: &mut Ruleset, number: usize, r: &Table) -> Result<()> {
+/// Reads rule `r` (in the order its mistakes are told: fields, action,
+/// kinds, pattern, errno, how, port, then the pattern for each kind) and
+/// adds it.
+fn add_rule(b: &mut RulesetBuilder, r: &Table) -> Result<()> {
     for pair in r.clone().pairs::<Value, Value>() {
         let (k, _) = pair.map_err(|e| e.to_string())?;
         match &k {
@@ -443,86 +270,18 @@ fn add_rule(set: &mut Ruleset, number: usize, r: &Table) -> Result<()> {
     let raw = r.raw_get::<Value>(3).map_err(|e| e.to_string())?;
     let raw = text(&raw)
         .ok_or_else(|| format!("the pattern must be a string, not {}", describe(&raw)))?;
-    let pattern = expand(&raw)?;
+    let pattern = expand(&raw).map_err(|e| e.to_string())?;
     let refusal = refusal(&get("errno")?, &kinds)?;
     let how = how(&get("how")?)?;
-    let port_v = get("port")?;
-    let port = ports(&port_v)?;
-    let index = set.rules.len() as u32;
-    for &kind in &kinds {
-        add_pattern(set, kind, &pattern, &port_v, port, index, act)?;
-    }
-    set.rules.push(Rule {
-        number,
+    let ports = ports(&get("port")?)?;
+    b.rule(RuleSpec {
         action: act,
+        kinds,
         pattern,
         refusal,
         how,
-    });
+        ports,
+    })
+    .map_err(|e| e.to_string())?;
     Ok(())
-}
-
-fn add_path(set: &mut PathSet, p: &str, index: u32, act: Action) -> Result<()> {
-    let p = path_pattern(p)?;
-    set.insert(p.as_bytes(), index, act);
-    if let Some(c) = canonical_variant(&p) {
-        set.insert(c.as_bytes(), index, act);
-    }
-    Ok(())
-}
-
-fn add_pattern(
-    set: &mut Ruleset,
-    kind: Kind,
-    pattern: &str,
-    port_v: &Value,
-    port: Ports,
-    index: u32,
-    act: Action,
-) -> Result<()> {
-    let no_port = || {
-        if port_v.is_nil() {
-            Ok(())
-        } else {
-            Err(format!(
-                "port: {} rules on {pattern:?} take no port",
-                kind.name()
-            ))
-        }
-    };
-    match kind {
-        Kind::Read | Kind::Write | Kind::Create | Kind::Delete => {
-            no_port()?;
-            add_path(&mut set.paths[kind.index()], pattern, index, act)
-        }
-        Kind::Resolve => {
-            no_port()?;
-            set.names
-                .insert(&name_pattern(pattern)?, Ports::ANY, index, act);
-            Ok(())
-        }
-        Kind::Connect | Kind::Bind => {
-            if let Some(p) = pattern.strip_prefix("unix:") {
-                no_port()?;
-                // An abstract name may be written with its NUL byte.
-                let p = match p.strip_prefix('\0') {
-                    Some(name) => format!("@{name}"),
-                    None => p.to_owned(),
-                };
-                return add_path(&mut set.paths[kind.index()], &p, index, act);
-            }
-            if let Some(n) = pattern.strip_prefix("name:") {
-                if kind == Kind::Bind {
-                    return Err("name: patterns are for connect, not bind".into());
-                }
-                set.links.insert(&name_pattern(n)?, port, index, act);
-                return Ok(());
-            }
-            let addrs = &mut set.addrs[if kind == Kind::Connect { 0 } else { 1 }];
-            for (ip, len) in cidr(pattern)? {
-                addrs.insert(ip, len, port, index, act);
-            }
-            Ok(())
-        }
-    }
 }

@@ -9,21 +9,16 @@
 //! }
 //! ```
 //!
-//! A rules table is checked and compiled once (`load.rs`) into matchers
-//! that run in Rust: a trie of path components per kind (`paths.rs`,
-//! globs in `glob.rs`), CIDR sets and name suffixes (`net.rs`).  Each
+//! A rules table is read and checked once (`load.rs`) and compiled by the
+//! Lua-free `rules` crate into matchers that run in Rust: a trie of path
+//! components per kind, CIDR sets and name suffixes.  Each
 //! request is decided (`decide.rs`) on what the supervisor will act on —
 //! the canonical, resolved paths — and answered through the master
 //! object (`use_master_credentials()`, …), its description given to the
 //! audit log first (`Recorder::describe`: a `Decision::Rule`).
 
 mod decide;
-mod glob;
 mod load;
-mod net;
-mod paths;
-mod set;
-mod spec;
 #[cfg(test)]
 mod tests;
 
@@ -38,9 +33,9 @@ use super::lua::lua_err;
 use super::master::Master;
 use super::state::{Shared, State};
 use crate::audit::Key;
+pub use ::rules::Kind;
+use ::rules::{Refusal, Ruleset};
 use decide::{Answer, Choice};
-use set::{Refusal, Ruleset};
-pub use spec::Kind;
 
 fn refusal_name(r: Refusal) -> &'static str {
     match r {

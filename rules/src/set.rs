@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::net::{AddrSet, NameSet};
 use super::paths::PathSet;
 use super::spec::{best, Action, Hit, How, Kind};
-use crate::dns::GaiError;
+use libc_service::GaiError;
 
 /// What a denial answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
