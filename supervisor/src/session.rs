@@ -40,6 +40,9 @@ use crate::run::{Run, Stop};
 use crate::sys;
 use crate::task::Task;
 
+#[cfg(test)]
+mod tests;
+
 /// What the loop hands a strategy.
 pub enum Event {
     /// A request for the policy.
