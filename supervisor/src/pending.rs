@@ -16,6 +16,9 @@ use crate::request::{Args, Dir, PathArg, Request};
 use crate::resolve::{self, fast, Lookup, Resolved};
 use kernel::task::{self, DirId, Task};
 
+#[cfg(test)]
+mod tests;
+
 /// The supervisor's own root: an O_PATH descriptor and its identity.
 struct OurRoot {
     fd: OwnedFd,

@@ -40,6 +40,9 @@ use kernel::notify::{Listener, Notif};
 use kernel::sys;
 use kernel::task::Task;
 
+#[cfg(test)]
+mod tests;
+
 /// What the loop hands a strategy.
 pub enum Event {
     /// A request for the policy.

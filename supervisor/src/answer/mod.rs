@@ -14,6 +14,8 @@
 //! falls back to an errno, never to a pass.
 
 pub mod interrupt;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, OnceLock};
