@@ -16,10 +16,10 @@ use nix::errno::Errno;
 
 use crate::answer::Answerer;
 use crate::audit::Recorder;
-use crate::notify::{Listener, Notif};
+use kernel::notify::{Listener, Notif};
 use crate::pending::{Pending, Root};
 use crate::request::{Args, Dir, PathArg, Request};
-use crate::task::Task;
+use kernel::task::Task;
 
 /// The trapped call the child makes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -127,7 +127,7 @@ impl Child {
             Call::OpenRead => libc::SYS_openat,
         };
         let prog = filter(nr);
-        let proc = crate::sys::open_dir_path(c"/proc").map_err(|e| format!("/proc: {e}"))?;
+        let proc = kernel::sys::open_dir_path(c"/proc").map_err(|e| format!("/proc: {e}"))?;
         let (r, w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
         // SAFETY: the child runs `child_main`, which makes raw syscalls
@@ -162,8 +162,8 @@ impl Child {
             }
             t => panic!("{}", fail(format!("unexpected message {t} from the child"))),
         }
-        let pidfd = crate::sys::pidfd_open(pid).map_err(|e| fail(format!("pidfd_open: {e}")))?;
-        let l = crate::sys::pidfd_getfd(pidfd.as_fd(), m.ret as i32)
+        let pidfd = kernel::sys::pidfd_open(pid).map_err(|e| fail(format!("pidfd_open: {e}")))?;
+        let l = kernel::sys::pidfd_getfd(pidfd.as_fd(), m.ret as i32)
             .map_err(|e| fail(format!("pidfd_getfd: {e}")))?;
         Ok(Child {
             pid,
