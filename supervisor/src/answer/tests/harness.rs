@@ -16,9 +16,9 @@ use nix::errno::Errno;
 
 use crate::answer::Answerer;
 use crate::audit::Recorder;
-use kernel::notify::{Listener, Notif};
 use crate::pending::{Pending, Root};
 use crate::request::{Args, Dir, PathArg, Request};
+use kernel::notify::{Listener, Notif};
 use kernel::task::Task;
 
 /// The trapped call the child makes.
