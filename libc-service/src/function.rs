@@ -34,6 +34,20 @@ pub enum Function {
     Getaddrinfo,
 }
 
+/// What a request of a kind returns to the program (and so what a
+/// policy's `send` and a slave filter's return must be).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returns {
+    /// An integer (0, or -1 with an errno).
+    Integer,
+    /// A descriptor (installed in the program), or -1 with an errno.
+    Descriptor,
+    /// A stat table, or -1 with an errno.
+    Stat,
+    /// Addresses or a getaddrinfo error.
+    Addresses,
+}
+
 /// What the table says of a kind.
 #[derive(Debug)]
 pub struct Row {
@@ -46,6 +60,8 @@ pub struct Row {
     /// The rules kinds a request of this kind may be checked as (an open
     /// is read, write or create by its flags; docs/rules.md).
     pub kinds: &'static [Kind],
+    /// What it returns.
+    pub returns: Returns,
 }
 
 const fn row(
@@ -53,61 +69,40 @@ const fn row(
     name: &'static str,
     real: &'static str,
     kinds: &'static [Kind],
+    returns: Returns,
 ) -> Row {
     Row {
         function,
         name,
         real,
         kinds,
+        returns,
     }
 }
 
 use Kind::{Bind, Connect, Create, Delete, Read, Resolve, Write};
+use Returns::{Addresses, Descriptor, Integer, Stat};
 
 /// Every kind, in the order of [`Function`].
+#[rustfmt::skip]
 pub const TABLE: &[Row] = &[
-    row(Function::Open, "open", "real_open", &[Read, Write, Create]),
-    row(
-        Function::Openat,
-        "openat",
-        "real_openat",
-        &[Read, Write, Create],
-    ),
-    row(Function::Unlink, "unlink", "real_unlink", &[Delete]),
-    row(Function::Rename, "rename", "real_rename", &[Delete, Create]),
-    row(Function::Stat, "stat", "real_stat", &[Read]),
-    row(Function::Lstat, "lstat", "real_lstat", &[Read]),
-    row(Function::Access, "access", "real_access", &[Read]),
-    row(Function::Eaccess, "eaccess", "real_eaccess", &[Read]),
-    row(Function::Mkdir, "mkdir", "real_mkdir", &[Create]),
-    row(Function::Rmdir, "rmdir", "real_rmdir", &[Delete]),
-    row(
-        Function::ConnectUnix,
-        "connect_unix",
-        "real_connect",
-        &[Connect],
-    ),
-    row(
-        Function::ConnectInet,
-        "connect_inet",
-        "real_connect",
-        &[Connect],
-    ),
-    row(
-        Function::ConnectInet6,
-        "connect_inet6",
-        "real_connect",
-        &[Connect],
-    ),
-    row(Function::BindUnix, "bind_unix", "real_bind", &[Bind]),
-    row(Function::BindInet, "bind_inet", "real_bind", &[Bind]),
-    row(Function::BindInet6, "bind_inet6", "real_bind", &[Bind]),
-    row(
-        Function::Getaddrinfo,
-        "getaddrinfo",
-        "real_getaddrinfo",
-        &[Resolve],
-    ),
+    row(Function::Open,         "open",          "real_open",        &[Read, Write, Create], Descriptor),
+    row(Function::Openat,       "openat",        "real_openat",      &[Read, Write, Create], Descriptor),
+    row(Function::Unlink,       "unlink",        "real_unlink",      &[Delete],              Integer),
+    row(Function::Rename,       "rename",        "real_rename",      &[Delete, Create],      Integer),
+    row(Function::Stat,         "stat",          "real_stat",        &[Read],                Stat),
+    row(Function::Lstat,        "lstat",         "real_lstat",       &[Read],                Stat),
+    row(Function::Access,       "access",        "real_access",      &[Read],                Integer),
+    row(Function::Eaccess,      "eaccess",       "real_eaccess",     &[Read],                Integer),
+    row(Function::Mkdir,        "mkdir",         "real_mkdir",       &[Create],              Integer),
+    row(Function::Rmdir,        "rmdir",         "real_rmdir",       &[Delete],              Integer),
+    row(Function::ConnectUnix,  "connect_unix",  "real_connect",     &[Connect],             Integer),
+    row(Function::ConnectInet,  "connect_inet",  "real_connect",     &[Connect],             Integer),
+    row(Function::ConnectInet6, "connect_inet6", "real_connect",     &[Connect],             Integer),
+    row(Function::BindUnix,     "bind_unix",     "real_bind",        &[Bind],                Integer),
+    row(Function::BindInet,     "bind_inet",     "real_bind",        &[Bind],                Integer),
+    row(Function::BindInet6,    "bind_inet6",    "real_bind",        &[Bind],                Integer),
+    row(Function::Getaddrinfo,  "getaddrinfo",   "real_getaddrinfo", &[Resolve],             Addresses),
 ];
 
 /// The number of kinds.
@@ -137,6 +132,11 @@ impl Function {
     /// The kind's row.
     pub fn row(self) -> &'static Row {
         &TABLE[self as usize]
+    }
+
+    /// What a request of this kind returns.
+    pub fn returns(self) -> Returns {
+        self.row().returns
     }
 
     /// `master.function_`.

@@ -15,6 +15,6 @@ pub mod function;
 pub mod gai;
 pub mod kind;
 
-pub use function::{Function, Row};
+pub use function::{Function, Returns, Row};
 pub use gai::GaiError;
 pub use kind::Kind;

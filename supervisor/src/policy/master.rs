@@ -314,7 +314,7 @@ impl UserData for Master {
                 let socket = matches!(p.req.args, Args::Socket { .. });
                 let errno = reply::errno_arg(lua, "send_with_fds", err.as_ref())?;
                 let uds = descriptor_list(lua, &fds)?;
-                let is_open = matches!(function, Function::Open | Function::Openat);
+                let is_open = function.returns() == libc_service::Returns::Descriptor;
                 if errno == 0 && is_open && uds.is_empty() {
                     return Err(lua_err(
                         lua,

@@ -8,6 +8,7 @@ use crate::act::stat::FakeStat;
 use crate::act::Verdict;
 use crate::request::Function;
 use libc_service::errno;
+use libc_service::Returns;
 
 /// The errno argument: nil, an integer, or a name such as "EACCES".
 pub fn errno_arg(lua: &Lua, what: &str, v: Option<&Value>) -> mlua::Result<i32> {
@@ -49,7 +50,7 @@ fn integer(v: &Value) -> Option<i64> {
 /// Checks `result` for `function` and makes the verdict.  A reply of the
 /// wrong type is a Lua error (the run ends, fail-closed).
 pub fn outcome(lua: &Lua, function: Function, result: &Value, errno: i32) -> mlua::Result<Verdict> {
-    let stat = matches!(function, Function::Stat | Function::Lstat);
+    let stat = function.returns() == Returns::Stat;
     if errno != 0 {
         // The result is ignored when an errno is given; it must still be
         // one of the documented types.
@@ -86,9 +87,10 @@ pub fn outcome(lua: &Lua, function: Function, result: &Value, errno: i32) -> mlu
 }
 
 fn wrong(lua: &Lua, function: Function, v: &Value) -> mlua::Error {
-    let want = match function {
-        Function::Stat | Function::Lstat => "a table (or -1 with an errno)",
-        _ => "an integer",
+    let want = match function.returns() {
+        Returns::Stat => "a table (or -1 with an errno)",
+        Returns::Integer | Returns::Descriptor => "an integer",
+        Returns::Addresses => "addresses or an error name",
     };
     lua_err(
         lua,

@@ -28,8 +28,9 @@ use crate::policy::host::{descriptor_list, Descriptor};
 use crate::policy::lua::{lua_err, message};
 use crate::policy::{lookup, reply};
 use crate::request::net::SockOp;
-use crate::request::{Args, Function as Call};
+use crate::request::Args;
 use libc_service::errno;
+use libc_service::Returns;
 
 /// The master's answer to a forwarded call (its method and arguments).
 pub enum MasterReply {
@@ -106,7 +107,7 @@ pub fn call_reply(lua: &Lua, p: &mut Pending, changed: bool, r: MasterReply) -> 
         MasterReply::SendWithFds(result, fds, err) => {
             let errno = reply::errno_arg(lua, "send_with_fds", err.as_ref())?;
             let uds = descriptor_list(lua, &fds)?;
-            let is_open = matches!(f, Call::Open | Call::Openat);
+            let is_open = f.returns() == Returns::Descriptor;
             if errno == 0 && is_open && uds.is_empty() {
                 return Err(lua_err(
                     lua,
@@ -143,8 +144,8 @@ pub fn call_reply(lua: &Lua, p: &mut Pending, changed: bool, r: MasterReply) -> 
             ),
         )),
         MasterReply::UseSlave => Ok(Next::Continue),
-        MasterReply::UseMaster => match f {
-            Call::Stat | Call::Lstat => match act::stat_values(p) {
+        MasterReply::UseMaster => match f.returns() {
+            Returns::Stat => match act::stat_values(p) {
                 Ok(s) => Ok(Next::Values(MultiValue::from_vec(vec![
                     Value::Table(stat_table(lua, &s)?),
                     int(0),
@@ -155,7 +156,7 @@ pub fn call_reply(lua: &Lua, p: &mut Pending, changed: bool, r: MasterReply) -> 
                     int(e as i64),
                 ]))),
             },
-            _ => match act::perform(p) {
+            Returns::Integer | Returns::Descriptor | Returns::Addresses => match act::perform(p) {
                 Outcome::Blocking(job) => Ok(Next::Job(Box::new(move || Done::Outcome(job())))),
                 o => Ok(of_outcome(lua, o)?.map_or(Next::Gone, Next::Values)),
             },
@@ -316,14 +317,14 @@ pub fn call_result(p: &Pending, filter: &Filter, vals: MultiValue) -> Result<Ver
     let result = v.first().cloned().unwrap_or(Value::Nil);
     let errno = errno_value(v.get(1)).map_err(bad)?;
     let f = p.req.function;
-    let want = match f {
-        Call::Open | Call::Openat => "an integer or a descriptor (or -1 and an errno)",
-        Call::Stat | Call::Lstat => "a table (or -1 and an errno)",
-        _ => "an integer (or -1 and an errno)",
+    let want = match f.returns() {
+        Returns::Descriptor => "an integer or a descriptor (or -1 and an errno)",
+        Returns::Stat => "a table (or -1 and an errno)",
+        Returns::Integer | Returns::Addresses => "an integer (or -1 and an errno)",
     };
     let wrong = || bad(format!("{}; expected {want}", describe(&result)));
-    match (&result, f) {
-        (Value::UserData(ud), Call::Open | Call::Openat) if ud.is::<Descriptor>() => {
+    match (&result, f.returns()) {
+        (Value::UserData(ud), Returns::Descriptor) if ud.is::<Descriptor>() => {
             if errno != 0 {
                 return Ok(Verdict::Fail(Errno::from_raw(errno)));
             }
@@ -336,7 +337,7 @@ pub fn call_result(p: &Pending, filter: &Filter, vals: MultiValue) -> Result<Ver
                 .map_err(|e| bad(format!("a descriptor that cannot be duplicated ({e})")))?;
             Ok(Verdict::Fd(fd))
         }
-        (Value::Table(t), Call::Stat | Call::Lstat) => {
+        (Value::Table(t), Returns::Stat) => {
             if errno != 0 {
                 return Ok(Verdict::Fail(Errno::from_raw(errno)));
             }
@@ -358,7 +359,7 @@ pub fn call_result(p: &Pending, filter: &Filter, vals: MultiValue) -> Result<Ver
             if n < 0 {
                 return Err(bad(format!("{n} without an errno")));
             }
-            if matches!(f, Call::Stat | Call::Lstat) {
+            if f.returns() == Returns::Stat {
                 return Err(wrong());
             }
             let send = matches!(&p.req.args, Args::Socket { call, .. } if call.op == SockOp::Send);
