@@ -25,3 +25,7 @@ demo: build
 # Benchmarks (writes BENCHMARKS.md).
 bench: build
     bash bench/run
+
+# A/B of the per-call CPU cost: OLD binary against the current build.
+bench-ab OLD: build
+    bash bench/ab {{OLD}} target/release/supervisor
