@@ -3,6 +3,9 @@
 //! library ends a run with a `Stop` (run.rs), whose code is one of
 //! these.
 
+/// `--timeout` expired: the job was ended (SIGTERM, then SIGKILL after
+/// `--kill-after`), whatever its own exit status.
+pub const TIMEOUT: i32 = 121;
 /// A slave filter failed: a Lua error in it, a return value of the wrong
 /// type, a yield outside its real function.  The program is killed.
 pub const SLAVE_FILTER: i32 = 122;

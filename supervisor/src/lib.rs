@@ -18,6 +18,7 @@ pub mod dns;
 pub mod doorbell;
 pub mod exit;
 pub mod fuzzing;
+pub mod jobctl;
 pub mod jobs;
 pub mod launch;
 pub mod learn;

@@ -36,6 +36,19 @@ struct Job {
     /// decision, and what was denied.
     #[arg(long)]
     summary: bool,
+    /// End the job after DURATION (30s, 5m, 1h, 500ms): SIGTERM to every
+    /// process of it, then SIGKILL after --kill-after; the run exits 121.
+    #[arg(long, value_name = "DURATION", value_parser = supervisor::jobctl::parse_duration)]
+    timeout: Option<std::time::Duration>,
+    /// The grace period between the SIGTERM (a signal to the supervisor,
+    /// or --timeout) and SIGKILL of what is still running.
+    #[arg(long, value_name = "DURATION", value_parser = supervisor::jobctl::parse_duration, default_value = "10s")]
+    kill_after: std::time::Duration,
+    /// Write the supervisor's own outcome as one JSON line to FILE at
+    /// exit: whether the exit code is the program's or the supervisor's,
+    /// and why (see README, "Exit codes").
+    #[arg(long, value_name = "FILE")]
+    status_file: Option<PathBuf>,
     /// The program and its arguments.
     #[arg(
         required = true,
@@ -70,27 +83,83 @@ impl Job {
             dns_upstream: self.dns_upstream,
             root: std::sync::Arc::new(Root::new(root_fixed)),
             policy: None,
+            limits: supervisor::jobctl::Limits {
+                timeout: self.timeout,
+                kill_after: self.kill_after,
+            },
         };
-        let code = ended(f(&run, self.cmd));
+        let (mut code, mut outcome) = ended(f(&run, self.cmd));
         // A run whose audit log failed exits with SUPERVISOR whatever the
         // program did.
-        if run.audit.finish() {
-            code
-        } else {
-            exit::SUPERVISOR
+        if !run.audit.finish() {
+            code = exit::SUPERVISOR;
+            outcome = Outcome::Supervisor("the audit log could not be written".into());
+        }
+        if let Some(path) = &self.status_file {
+            if let Err(e) = std::fs::write(path, outcome.json(code)) {
+                eprintln!(
+                    "supervisor: cannot write the status file {}: {e}",
+                    path.display()
+                );
+            }
+        }
+        code
+    }
+}
+
+/// Whose exit code the run's is.
+enum Outcome {
+    /// The program's own exit status (or 128 + its signal).
+    Program,
+    /// --timeout ended the job.
+    Timeout,
+    /// The supervisor's: why.
+    Supervisor(String),
+}
+
+impl Outcome {
+    /// The status file's line.
+    fn json(&self, code: i32) -> String {
+        let esc = |s: &str| {
+            let mut o = String::new();
+            for c in s.chars() {
+                match c {
+                    '"' => o.push_str("\\\""),
+                    '\\' => o.push_str("\\\\"),
+                    c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => o.push(c),
+                }
+            }
+            o
+        };
+        match self {
+            Outcome::Program => format!("{{\"code\":{code},\"by\":\"program\"}}\n"),
+            Outcome::Timeout => {
+                format!("{{\"code\":{code},\"by\":\"supervisor\",\"reason\":\"timeout\"}}\n")
+            }
+            Outcome::Supervisor(why) => format!(
+                "{{\"code\":{code},\"by\":\"supervisor\",\"reason\":\"{}\"}}\n",
+                esc(why)
+            ),
         }
     }
 }
 
-/// The exit code of a run's end; an error is printed, one line.
-fn ended(r: Result<i32, Stop>) -> i32 {
+/// The exit code of a run's end, and whose it is; an error is printed,
+/// one line.
+fn ended(r: Result<i32, Stop>) -> (i32, Outcome) {
     match r {
-        Ok(code) => code,
+        Ok(code) => (code, Outcome::Program),
+        Err(Stop::TimedOut) => {
+            eprintln!("supervisor: {}", Stop::TimedOut);
+            (exit::TIMEOUT, Outcome::Timeout)
+        }
         Err(stop) => {
-            if let Some(msg) = stop.message() {
-                eprintln!("supervisor: {msg}");
+            let why = stop.message().unwrap_or_default();
+            if !why.is_empty() {
+                eprintln!("supervisor: {why}");
             }
-            stop.exit_code()
+            (stop.exit_code(), Outcome::Supervisor(why))
         }
     }
 }

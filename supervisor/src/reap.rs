@@ -33,6 +33,17 @@ fn descendants(pid: i32, out: &mut Vec<i32>) {
     }
 }
 
+/// Sends `sig` to every process of the job: all descendants of `keeper`
+/// (the program and everything it started), not the keeper itself (which
+/// would pass it on to the program a second time).
+pub fn signal_job(keeper: Pid, sig: Signal) {
+    let mut all = Vec::new();
+    descendants(keeper.as_raw(), &mut all);
+    for p in all {
+        let _ = kill(Pid::from_raw(p), sig);
+    }
+}
+
 /// SIGKILLs every process below the supervisor until none is left (a
 /// forking program is chased for a bounded number of rounds), and reaps
 /// them.  Returns the wait status of `main` if it was reaped here.

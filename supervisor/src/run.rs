@@ -31,6 +31,8 @@ pub struct Run {
     pub root: Arc<Root>,
     /// The policy's name (its file), for messages.
     pub policy: Option<String>,
+    /// `--timeout`, `--kill-after`.
+    pub limits: crate::jobctl::Limits,
 }
 
 /// Why a run ended before the program did, or that the program did.
@@ -39,6 +41,9 @@ pub enum Stop {
     /// The program (and all it left behind) ended with this exit code.
     #[error("the program ended (exit code {0})")]
     Exited(i32),
+    /// `--timeout` expired: the job was ended.
+    #[error("the job ran out of time (--timeout); it was ended")]
+    TimedOut,
     /// `supervisor check`: the policy reached its first `master:receive()`
     /// (or failed); the check's exit code.
     #[error("the check is over (exit code {0})")]
@@ -77,6 +82,7 @@ impl Stop {
     pub fn exit_code(&self) -> i32 {
         match self {
             Stop::Exited(c) | Stop::Checked(c) => *c,
+            Stop::TimedOut => exit::TIMEOUT,
             Stop::Launch(e) => e.exit_code(),
             Stop::SlaveFilter(_) => exit::SLAVE_FILTER,
             Stop::Policy(_) | Stop::PolicyRead { .. } => exit::POLICY,
@@ -89,6 +95,7 @@ impl Stop {
     pub fn again(&self) -> Stop {
         match self {
             Stop::Exited(c) => Stop::Exited(*c),
+            Stop::TimedOut => Stop::TimedOut,
             Stop::Checked(c) => Stop::Checked(*c),
             other => Stop::Policy(other.to_string()),
         }

@@ -30,6 +30,7 @@ use crate::answer::{Answerer, Lookup, Outcome};
 use crate::audit::Recorder;
 use crate::dns::Dns;
 use crate::doorbell::{Doorbell, Received};
+use crate::jobctl::JobCtl;
 use crate::jobs::{Done, Job, Jobs};
 use crate::launch::{LaunchError, Prepared};
 use crate::pending::Pending;
@@ -107,6 +108,8 @@ pub struct Session {
     continue_files: bool,
     /// Finished jobs of [`Session::spawn_job`], made at the first one.
     jobs: Option<Jobs>,
+    /// Signals to the whole job, `--timeout`, the grace period.
+    jobctl: JobCtl,
 }
 
 const FORWARDED: [Signal; 4] = [
@@ -136,9 +139,10 @@ impl Session {
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(LaunchError::Setup)?;
         let proc = sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?;
+        let jobctl = JobCtl::new(run.limits).map_err(LaunchError::Setup)?;
         run.audit.program_started(child.pid.as_raw());
         // After the mask: the bell thread must not take those signals.
-        let bell = Doorbell::start(&[child.pidfd.as_fd(), sigfd.as_fd()]);
+        let bell = Doorbell::start(&[child.pidfd.as_fd(), sigfd.as_fd(), jobctl.fd()]);
         let proc = Arc::new(proc);
         let listener = Arc::new(Listener::new(child.listener));
         Ok(Session {
@@ -156,6 +160,7 @@ impl Session {
             bell,
             continue_files: false,
             jobs: None,
+            jobctl,
         })
     }
 
@@ -191,7 +196,7 @@ impl Session {
     /// (every later call too).
     pub fn next_event(&mut self) -> Result<Event, Stop> {
         if let Some(code) = self.ended {
-            return Err(Stop::Exited(code));
+            return Err(self.end_of(code));
         }
         loop {
             let woke = self.bell.as_ref().map(|b| b.wait(self.answerer.listener()));
@@ -222,6 +227,7 @@ impl Session {
                     PollFd::new(self.answerer.listener().fd(), PollFlags::POLLIN),
                     PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.jobctl.fd(), PollFlags::POLLIN),
                 ];
                 if let Some(d) = &self.dns {
                     fds.push(PollFd::new(d.wake_fd(), PollFlags::POLLIN));
@@ -238,7 +244,7 @@ impl Session {
                 }
                 let ready = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
                 (
-                    !ready(2).is_empty(),
+                    !ready(2).is_empty() || !ready(3).is_empty(),
                     ready(0).contains(PollFlags::POLLIN),
                     !ready(1).is_empty()
                         || ready(0).intersects(PollFlags::POLLHUP | PollFlags::POLLERR),
@@ -246,6 +252,7 @@ impl Session {
             };
             if sig {
                 self.forward_signals();
+                self.jobctl.check(self.pid);
             }
             if notif {
                 match self.listener().recv() {
@@ -268,8 +275,17 @@ impl Session {
                 // The program is over: so is everything it left behind.
                 crate::reap::kill_tree(self.pid);
                 self.ended = Some(code);
-                return Err(Stop::Exited(code));
+                return Err(self.end_of(code));
             }
+        }
+    }
+
+    /// How the run ends, the program having exited with `code`.
+    fn end_of(&self, code: i32) -> Stop {
+        if self.jobctl.timed_out() {
+            Stop::TimedOut
+        } else {
+            Stop::Exited(code)
         }
     }
 
@@ -492,17 +508,14 @@ impl Session {
         Ok(())
     }
 
+    /// The signals sent to the supervisor: to the whole job (see jobctl.rs).
     fn forward_signals(&mut self) {
         while let Ok(Some(info)) = self.sigfd.read_signal() {
-            // A signal from the terminal (pid 0) already reached the program,
-            // which shares our process group; forward only those sent to us.
             if info.ssi_signo == Signal::SIGCHLD as u32 {
                 continue;
             }
-            if info.ssi_pid != 0 {
-                if let Ok(s) = Signal::try_from(info.ssi_signo as i32) {
-                    let _ = nix::sys::signal::kill(self.pid, s);
-                }
+            if let Ok(s) = Signal::try_from(info.ssi_signo as i32) {
+                self.jobctl.signal(self.pid, s, info.ssi_pid);
             }
         }
     }

@@ -367,3 +367,29 @@ fn a_reply_whose_metamethod_reenters_master_exits_124() {
     assert!(out.stderr.contains("policy.lua:5"), "{out}");
     assert!(!out.stderr.contains("panicked"), "{out}");
 }
+
+/// A policy's runtime error names the request it was answering: the call
+/// and its path (control characters escaped), or the address.
+#[test]
+fn a_runtime_error_names_the_request_being_answered() {
+    let dir = tempdir();
+    let d = canon(&dir);
+    let odd = d.join("a\x1b[2Jb");
+    write_file(&odd, "x", 0o644);
+    let policy = "local master = require('libc_service').master\n\
+                  while true do\n  master:receive()\n  \
+                  if master.function_ == 'open' and master:arguments():find('a') then error('boom') end\n  \
+                  master:use_slave_credentials()\nend\n";
+    let o = Cmd::supervised(
+        Policy::inline(policy),
+        &busybox(&["cat", odd.to_str().unwrap()]),
+    )
+    .run();
+    o.assert_code(124);
+    let want = format!("while answering: open {:?}", odd.to_str().unwrap());
+    assert!(o.stderr.contains(&want), "{o}");
+    assert!(
+        !o.stderr.contains('\x1b'),
+        "a control character reached the terminal: {o}"
+    );
+}

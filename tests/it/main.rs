@@ -26,6 +26,7 @@ mod ci_job;
 mod dns;
 mod file_calls;
 mod init_script;
+mod jobctl;
 mod launcher;
 mod net;
 mod observe;

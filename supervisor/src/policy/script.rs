@@ -102,10 +102,20 @@ pub(super) fn execute(path: &Path, shared: &Shared) -> Result<Lua, Stop> {
         // The frame of our own xpcall is noise to the policy's author.
         let msg: Vec<&str> = msg
             .lines()
-            .filter(|l| !l.trim_start().starts_with("[C]: in function 'xpcall'"))
+            .filter(|l| {
+                let l = l.trim_start();
+                !(l.starts_with("[C]: in function 'xpcall'")
+                    || l.starts_with("[C]: in upvalue 'xpcall'")
+                    || l.starts_with("[guard]:"))
+            })
             .collect();
-        let msg = msg.join("\n");
-        if let Some(s) = shared.borrow_mut().session.as_mut() {
+        let mut msg = msg.join("\n");
+        let mut st = shared.borrow_mut();
+        // Which request the policy was answering, if any.
+        if let Some(what) = st.answering() {
+            msg.push_str(&format!("\nwhile answering: {what}"));
+        }
+        if let Some(s) = st.session.as_mut() {
             s.kill_and_reap();
         }
         return Err(Stop::Policy(format!("error: {msg}")));

@@ -78,6 +78,32 @@ impl State {
         Ok(self.session.as_mut().expect("started"))
     }
 
+    /// The request being answered, for messages: `open "/etc/shadow"`,
+    /// `connect_inet 10.0.0.1 443`, `getaddrinfo "example.org"`.
+    pub fn answering(&self) -> Option<String> {
+        if let Some(l) = &self.lookup {
+            return Some(format!("getaddrinfo {:?}", l.name));
+        }
+        let p = self.current.as_ref()?;
+        let mut text = p.req.function.name().to_string();
+        for a in p.req.paths() {
+            text.push_str(&format!(" {:?}", String::from_utf8_lossy(&a.path)));
+        }
+        if let crate::request::Args::Socket { addr, .. } = &p.req.args {
+            use crate::request::net::NetAddr;
+            match addr {
+                NetAddr::Inet(a) => text.push_str(&format!(" {a}")),
+                NetAddr::Inet6(a) => text.push_str(&format!(" {a}")),
+                NetAddr::Unix(n) if addr.is_abstract() => {
+                    text.push_str(&format!(" @{:?}", String::from_utf8_lossy(&n[1..])))
+                }
+                // A path: given above.
+                NetAddr::Unix(_) => {}
+            }
+        }
+        Some(text)
+    }
+
     pub fn started(&self) -> bool {
         self.session.is_some()
     }
