@@ -168,7 +168,8 @@ fn ended(r: Result<i32, Stop>) -> (i32, Outcome) {
 enum Command {
     /// Run a program under a policy.
     Run {
-        /// The Lua policy file.
+        /// The Lua policy: a file, or the name of a ready policy (`ci`,
+        /// `read-only`, …; `supervisor policy list`).
         #[arg(long, short = 'p', value_name = "FILE")]
         policy: PathBuf,
         /// A Lua init script run in the child before the program (see
@@ -200,13 +201,58 @@ enum Command {
     /// master:receive() and report errors with FILE:LINE.  Exit 0 if good,
     /// 124 if the policy fails, 123 if the init script does not compile.
     Check {
-        /// The Lua policy file.
+        /// The Lua policy: a file, or the name of a ready policy.
         #[arg(value_name = "POLICY")]
         policy: PathBuf,
         /// An init script to compile along (as `run --init`).
         #[arg(long, value_name = "FILE")]
         init: Option<PathBuf>,
     },
+    /// The ready policies, built in: list them, or print one to copy and
+    /// edit (`supervisor policy show ci > my-ci.lua`).
+    Policy {
+        #[command(subcommand)]
+        what: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// The ready policies, one a line: name and what it is for.
+    List,
+    /// Prints a ready policy's source.
+    Show {
+        /// Its name (`ci`).
+        name: String,
+    },
+}
+
+/// `supervisor policy …`.
+fn ready_policies(what: PolicyCommand) -> i32 {
+    use supervisor::policy::ready;
+    match what {
+        PolicyCommand::List => {
+            let w = ready::READY.iter().map(|r| r.name.len()).max().unwrap_or(0);
+            for r in ready::READY {
+                println!("{:w$}  {}", r.name, r.summary());
+            }
+            0
+        }
+        PolicyCommand::Show { name } => match ready::find(&name) {
+            Some(r) => {
+                print!("{}", r.source);
+                0
+            }
+            None => {
+                let known: Vec<&str> = ready::READY.iter().map(|r| r.name).collect();
+                eprintln!(
+                    "supervisor: no ready policy {name:?} (ready: {})",
+                    known.join(", ")
+                );
+                exit::POLICY
+            }
+        },
+    }
 }
 
 fn main() {
@@ -240,14 +286,18 @@ fn main() {
             })
         }
         Command::Learn { output, job } => job.start(true, |r, cmd| learn(r, &output, cmd)),
-        Command::Check { policy, init } => match init.map(|f| init_script(f, None)) {
-            Some(Err((msg, code))) => {
-                eprintln!("supervisor: {msg}");
-                code
-            }
-            Some(Ok(i)) => policy::check(&policy, Some(i)),
-            None => policy::check(&policy, None),
+        Command::Check { policy, init } => match policy::Source::resolve(&policy) {
+            Err(e) => ended(Err(e)).0,
+            Ok(source) => match init.map(|f| init_script(f, None)) {
+                Some(Err((msg, code))) => {
+                    eprintln!("supervisor: {msg}");
+                    code
+                }
+                Some(Ok(i)) => policy::check(&source, Some(i)),
+                None => policy::check(&source, None),
+            },
         },
+        Command::Policy { what } => ready_policies(what),
     };
     std::process::exit(code);
 }
@@ -284,12 +334,7 @@ fn run(
     posture: bpf::Posture,
     cmd: Vec<OsString>,
 ) -> Result<i32, Stop> {
-    if let Err(source) = std::fs::metadata(&policy_path) {
-        return Err(Stop::PolicyRead {
-            path: policy_path.display().to_string(),
-            source,
-        });
-    }
+    let source = policy::Source::resolve(&policy_path)?;
     let (mut prepared, map) = match prepare(&cmd, &posture) {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -304,8 +349,8 @@ fn run(
         }
     }
     let mut r = r.clone();
-    r.policy = Some(policy_path.display().to_string());
-    policy::run(&policy_path, prepared, map, r)
+    r.policy = Some(source.name.clone());
+    policy::run(&source, prepared, map, r)
 }
 
 /// The filter and the program, ready to start; else the exit code.

@@ -61,6 +61,11 @@ pub enum Stop {
         #[source]
         source: std::io::Error,
     },
+    /// `--policy NAME` names no ready policy (and no file).
+    #[error(
+        "no policy file or ready policy {name:?} (ready: {known}; a file's path needs a / or .lua)"
+    )]
+    UnknownPolicy { name: String, known: String },
     /// The policy failed; the program (if started) was killed.
     #[error("policy {0}")]
     Policy(String),
@@ -85,7 +90,7 @@ impl Stop {
             Stop::TimedOut => exit::TIMEOUT,
             Stop::Launch(e) => e.exit_code(),
             Stop::SlaveFilter(_) => exit::SLAVE_FILTER,
-            Stop::Policy(_) | Stop::PolicyRead { .. } => exit::POLICY,
+            Stop::Policy(_) | Stop::PolicyRead { .. } | Stop::UnknownPolicy { .. } => exit::POLICY,
             Stop::Internal { .. } | Stop::LearntPolicy { .. } => exit::SUPERVISOR,
         }
     }

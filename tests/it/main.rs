@@ -31,6 +31,7 @@ mod launcher;
 mod net;
 mod observe;
 mod races;
+mod ready;
 mod rules;
 mod slave;
 mod soak;

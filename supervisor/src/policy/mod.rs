@@ -19,14 +19,15 @@ mod init;
 mod lookup;
 mod lua;
 mod master;
+pub mod ready;
 mod reply;
 pub mod rules;
 mod script;
 mod slave;
+mod source;
 mod state;
 
 use std::cell::RefCell;
-use std::path::Path;
 use std::rc::Rc;
 
 use crate::answer::Outcome;
@@ -39,6 +40,7 @@ pub use lua::{location_at, lua_err, lua_err_at, message};
 pub use master::Master;
 use script::execute;
 pub use script::new_state;
+pub use source::Source;
 pub use state::{Check, Shared, State};
 // The reply decoders, for the fuzzing entry points.
 pub(crate) use lookup::answer as lookup_answer;
@@ -73,9 +75,14 @@ impl Strategy for Default {
 
 /// Runs the policy at `path` for `program`; returns the exit code of the
 /// program, or how the run failed.
-pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap, run: Run) -> Result<i32, Stop> {
+pub fn run(
+    source: &Source,
+    program: Prepared,
+    map: bpf::SyscallMap,
+    run: Run,
+) -> Result<i32, Stop> {
     let shared: Shared = Rc::new(RefCell::new(State::new(run, Some((program, map)))));
-    let r = execute(path, &shared);
+    let r = execute(source, &shared);
     let mut st = shared.borrow_mut();
     // How the run ended, first: the program exited, a filter failed, ...
     if let Some(stop) = st.stop.take() {
@@ -139,14 +146,14 @@ pub fn run(path: &Path, program: Prepared, map: bpf::SyscallMap, run: Run) -> Re
 /// code: 0 good, [`crate::exit::POLICY`] for a policy that fails before it
 /// receives, [`crate::exit::INIT_SCRIPT`] for an init script that does not
 /// compile.
-pub fn check(path: &Path, init: Option<Init>) -> i32 {
+pub fn check(source: &Source, init: Option<Init>) -> i32 {
     let mut st = State::new(Run::default(), None);
     st.check = Some(Check {
         init,
-        path: path.display().to_string(),
+        path: source.name.clone(),
     });
     let shared: Shared = Rc::new(RefCell::new(st));
-    let r = execute(path, &shared);
+    let r = execute(source, &shared);
     // The script reached master:receive(): the verdict is made.
     if let Some(Stop::Checked(code)) = shared.borrow_mut().stop.take() {
         return code;

@@ -2,9 +2,9 @@
 //! run up to its return.
 
 use mlua::{Lua, LuaOptions, MultiValue, StdLib, Value};
-use std::path::Path;
 
 use super::lua::{message, GUARD_NAME};
+use super::source::Source;
 use super::state::Shared;
 use super::{host, init, rules, slave};
 use crate::run::Stop;
@@ -67,15 +67,11 @@ fn guard_catches(lua: &Lua, shared: &Shared) -> mlua::Result<()> {
 /// Loads and runs the policy script at `path` in a state made for
 /// `shared`, until it returns (or, in a run, the program exits).  A syntax
 /// or runtime error kills the program if it started.
-pub(super) fn execute(path: &Path, shared: &Shared) -> Result<Lua, Stop> {
-    let source = std::fs::read(path).map_err(|source| Stop::PolicyRead {
-        path: path.display().to_string(),
-        source,
-    })?;
+pub(super) fn execute(source: &Source, shared: &Shared) -> Result<Lua, Stop> {
     let lua = new_state(shared).map_err(|e| Stop::Policy(format!("set-up failed: {e}")))?;
     let chunk = lua
-        .load(&source[..])
-        .set_name(format!("@{}", path.display()))
+        .load(&source.text[..])
+        .set_name(format!("@{}", source.name))
         .into_function()
         .map_err(|e| {
             Stop::Policy(format!(
