@@ -20,6 +20,15 @@ struct Cli {
     command: Command,
 }
 
+/// `--log-level`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogLevel {
+    /// Every request.
+    All,
+    /// The denials only.
+    Denied,
+}
+
 /// What `run` and `learn` share: the program, and what is kept of its run.
 #[derive(Args)]
 struct Job {
@@ -32,6 +41,16 @@ struct Job {
     /// see docs/audit.md).  A failed write ends the run (exit 125).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// What --log records: every request (`all`), or only the denials
+    /// (`denied`: a small trail of what the job was refused).
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        value_enum,
+        default_value = "all",
+        requires = "log"
+    )]
+    log_level: LogLevel,
     /// At exit, print on stderr a table of requests per function and
     /// decision, and what was denied.
     #[arg(long)]
@@ -71,6 +90,7 @@ impl Job {
         let audit = match Recorder::start(&audit::Config {
             log: self.log,
             summary: self.summary,
+            denials_only: self.log_level == LogLevel::Denied,
         }) {
             Ok(a) => a,
             Err(e) => {

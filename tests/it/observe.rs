@@ -750,3 +750,43 @@ fn learn_writes_a_rules_policy_of_what_the_job_did() {
         "{o}"
     );
 }
+
+/// `--log-level denied`: the log holds the denials and nothing else; the
+/// summary still counts every request.
+#[test]
+fn log_level_denied_keeps_only_the_denials() {
+    let dir = tempdir();
+    let d = canon(&dir);
+    let secret = d.join("secret");
+    let public = d.join("public");
+    write_file(&secret, "s\n", 0o644);
+    write_file(&public, "p\n", 0o644);
+    let policy = format!(
+        r#"local master = require("libc_service").master
+while true do
+  master:receive()
+  if master:resolved() == {secret:?} then
+    master:send(-1, "EACCES")
+  else
+    master:use_master_credentials()
+  end
+end
+"#,
+        secret = secret.to_str().unwrap()
+    );
+    let argv = busybox(&["cat", public.to_str().unwrap(), secret.to_str().unwrap()]);
+    let (all_o, all) = logged(Cmd::supervised(Policy::inline(&policy), &argv), &d);
+    let (o, recs) = logged(
+        Cmd::supervised(Policy::inline(&policy), &argv)
+            .option("--log-level")
+            .option("denied")
+            .option("--summary"),
+        &d,
+    );
+    assert_eq!((o.code, &o.stdout), (all_o.code, &all_o.stdout));
+    assert!(all.len() > 1, "{all:?}");
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["denied"], true);
+    assert_eq!(s(&recs[0]["arguments"], "path"), secret.to_str().unwrap());
+    assert_eq!(summary_total(&o.stderr), all.len(), "{}", o.stderr);
+}

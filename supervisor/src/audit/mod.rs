@@ -55,6 +55,9 @@ pub struct Config {
     pub log: Option<PathBuf>,
     /// `--summary`.
     pub summary: bool,
+    /// `--log-level denied`: the log holds the denials only (the summary
+    /// still counts everything).
+    pub denials_only: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,8 @@ pub enum AuditError {
 struct Inner {
     open: HashMap<Key, Entry>,
     log: Option<File>,
+    /// Only denials go to the log.
+    denials_only: bool,
     summary: Option<Summary>,
     finished: bool,
 }
@@ -119,6 +124,7 @@ impl Recorder {
             inner: Mutex::new(Inner {
                 open: HashMap::new(),
                 log,
+                denials_only: cfg.denials_only,
                 summary: cfg.summary.then(Summary::default),
                 finished: false,
             }),
@@ -353,6 +359,9 @@ fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Resu
         );
     }
     if audit.stopped.load(Relaxed) {
+        return Ok(());
+    }
+    if g.denials_only && !denied {
         return Ok(());
     }
     match g.log.as_mut() {

@@ -395,6 +395,7 @@ impl Log {
         let recorder = Recorder::start(&crate::audit::Config {
             log: Some(path.clone()),
             summary: false,
+            denials_only: false,
         })
         .expect("audit log");
         Log {
