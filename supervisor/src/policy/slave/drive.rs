@@ -193,12 +193,17 @@ fn fail(shared: &Shared, mut inv: Invocation, msg: String) {
 
 /// Records how the run ends (the first end counts) and kills the program.
 fn stop(shared: &Shared, stop: Stop) {
-    if let Ok(mut st) = shared.try_borrow_mut() {
-        if let Some(s) = st.session.as_mut() {
-            s.kill_and_reap();
-        }
-        st.stop.get_or_insert(stop);
+    let Ok(mut st) = shared.try_borrow_mut() else {
+        // Never: every caller releases the state first.  Should it happen,
+        // the run must not go on without its end recorded: fail closed
+        // (the keeper's death signal ends the program with us).
+        eprintln!("supervisor: {stop} (while the run's state was in use)");
+        std::process::abort();
+    };
+    if let Some(s) = st.session.as_mut() {
+        s.kill_and_reap();
     }
+    st.stop.get_or_insert(stop);
 }
 
 /// The run's end, if it has ended.
