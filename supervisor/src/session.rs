@@ -33,7 +33,7 @@ use crate::doorbell::{Doorbell, Received};
 use crate::jobs::{Done, Job, Jobs};
 use crate::launch::{LaunchError, Prepared};
 use crate::pending::Pending;
-use crate::request::net::{self, Class, NetAddr, SockCall, SockOp};
+use crate::request::net::{self, Class, NetAddr, SockCall};
 use crate::request::{self, Args, Decoded, Dir, PathArg, Request};
 use crate::run::{Run, Stop};
 use kernel::notify::{Listener, Notif};
@@ -382,24 +382,22 @@ impl Session {
                 return None;
             }
         };
-        let flags = call.payload.as_ref().map_or(0, |p| p.flags);
-        // Pass-through, safe against rewritten memory: a socket of another
-        // family (netlink, packet, vsock, …) only takes addresses of its
-        // own family, never an inet or unix one; a send without a
-        // destination on a socket that ignores destinations cannot gain one.
-        // The kernel runs these with the program's own credentials.
-        if !sock.is_mapped_family()
-            || (call.addr.is_none() && call.op == SockOp::Send && sock.ignores_destination(flags))
-        {
+        // Never a pass here: the kernel would look the descriptor number up
+        // again, and another thread may have put another socket there since
+        // (dup2).  A socket of another family (netlink, packet, vsock, …) or
+        // a send without a destination is done by the supervisor on its own
+        // copy of the socket, the one it looked at.
+        if !sock.is_mapped_family() {
             audit.supervisor(n.id, "socket of an unmapped family");
-            self.answerer.answer(n.id, n.pid, Outcome::Continue);
+            let o = act::net::plain(&mut task, sock, &call);
+            self.answerer.answer(n.id, n.pid, o);
             return None;
         }
-        match net::classify(&call, sock.domain) {
+        match net::classify(&call, sock.domain, sock.protocol) {
             Class::Mapped(addr) if act::dns::is_lookup(&call, &addr, &sock) => {
                 audit.supervisor(n.id, "DNS to the stub");
                 let o = match self.dns() {
-                    Some(d) => act::dns::capture(d, &mut task, sock, &call),
+                    Some(d) => act::dns::capture(d, &mut task, sock, &call, &addr),
                     None => Outcome::Fail(Errno::ECONNREFUSED),
                 };
                 self.answerer.answer(n.id, n.pid, o);
