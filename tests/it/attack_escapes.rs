@@ -1,0 +1,219 @@
+//! Security suite, issue 17 (items 2, 3, 6, 7, 8): escapes found by an
+//! outside review.  Each test makes the attack with tests/probes/escape.c
+//! and asserts the outcome where it would land: a receiver counting
+//! datagrams, a listener counting accepts, a file never read, no socket
+//! file planted.  docs/security.md maps them.
+
+use std::ffi::OsString;
+use std::net::UdpSocket;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::util::{canon, compile, outcome, repo, tempdir, Cmd, Policy};
+
+/// tests/probes/escape.c, static musl, built once.
+fn escape<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<OsString> {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    let bin = BIN.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        std::fs::create_dir_all(&dir).expect("create the probe directory");
+        let out = dir.join("escape-musl-static");
+        compile(
+            "musl-gcc",
+            &["-static"],
+            &repo().join("tests/probes/escape.c"),
+            &out,
+        );
+        out
+    });
+    let mut v = vec![bin.as_os_str().to_os_string()];
+    v.extend(args.iter().map(|a| a.as_ref().to_os_string()));
+    v
+}
+
+/// A UDP receiver on loopback; `count` drains it and says how many
+/// datagrams arrived.
+struct Receiver(UdpSocket);
+
+impl Receiver {
+    fn new() -> Receiver {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP receiver on loopback");
+        s.set_nonblocking(true).unwrap();
+        Receiver(s)
+    }
+
+    fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
+
+    fn count(&self) -> usize {
+        std::thread::sleep(Duration::from_millis(200));
+        let mut buf = [0u8; 64];
+        let mut n = 0;
+        while self.0.recv(&mut buf).is_ok() {
+            n += 1;
+        }
+        n
+    }
+}
+
+/// A rules policy: no connects, files and unix sockets allowed.
+const RULES_NO_CONNECT: &str = r#"
+local rules = require "rules"
+return rules.run {
+  default = { read = "allow", write = "allow", create = "allow", delete = "allow",
+              connect = "deny", bind = "allow", resolve = "deny" },
+}
+"#;
+
+// ---------------------------------------------------------------------
+// 17.2: AF_UNSPEC destinations on inet sockets.
+
+/// `sendto`/`sendmsg` on an IPv4 UDP socket to an address whose family is
+/// AF_UNSPEC: the kernel's udp_sendmsg reads it as AF_INET.  Before, the
+/// supervisor saw "no address" and sent the datagram itself.  Now it is a
+/// `connect_inet` request, refused by the policy and logged with its
+/// destination; nothing arrives.
+#[test]
+fn an_unspec_udp_destination_is_decided_as_inet() {
+    for policy in [
+        Policy::example("no-network"),
+        Policy::inline(RULES_NO_CONNECT),
+    ] {
+        let r = Receiver::new();
+        let dir = tempdir();
+        let log = dir.path().join("log.jsonl");
+        let out = Cmd::supervised(
+            policy.clone(),
+            &escape(&["unspec-udp", "127.0.0.1", &r.port().to_string()]),
+        )
+        .option("--log")
+        .option(&log)
+        .run();
+        out.assert_code(0);
+        for call in ["sendto", "sendmsg"] {
+            assert_ne!(outcome(&out, call), "OK", "{policy:?} {call}: {out}");
+        }
+        assert_eq!(r.count(), 0, "{policy:?}: datagrams delivered: {out}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let denied = text
+            .lines()
+            .filter(|l| {
+                l.contains("\"connect_inet\"")
+                    && l.contains("\"127.0.0.1\"")
+                    && l.contains(&format!("\"port\":{}", r.port()))
+            })
+            .count();
+        assert_eq!(
+            denied, 2,
+            "{policy:?}: the log records both destinations:\n{text}"
+        );
+    }
+}
+
+/// The same address family on a send to port 53 is a name lookup: it is
+/// captured by the DNS stub (a `getaddrinfo` request the policy answers)
+/// even in an empty network namespace.  Before, it was sent as "no
+/// address" and never reached the stub.
+#[test]
+fn an_unspec_dns_query_is_captured() {
+    let policy = Policy::inline(
+        r#"
+local master = require("libc_service").master
+while true do
+  local f = master:receive()
+  if f == "getaddrinfo" then
+    master:send({ "192.0.2.9", 0 })
+  elseif f:match("^connect_") then
+    master:send(-1, "ENETUNREACH")
+  else
+    master:use_master_credentials()
+  end
+end
+"#,
+    );
+    let dir = tempdir();
+    let log = dir.path().join("log.jsonl");
+    let out = Cmd::supervised(policy, &escape(&["unspec-dns", "198.51.100.1"]))
+        .in_new_netns()
+        .option("--log")
+        .option(&log)
+        .run();
+    out.assert_code(0);
+    assert_eq!(outcome(&out, "send"), "OK", "{out}");
+    assert_eq!(outcome(&out, "answer"), "rcode=0 answers=1", "{out}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"getaddrinfo\"") && l.contains("example.test")),
+        "the lookup is a request:\n{text}"
+    );
+}
+
+// ---------------------------------------------------------------------
+// 17.3: a descriptor swapped behind a socket call.
+
+const SWAP_MS: &str = "1500";
+
+/// A thread keeps dup2-ing a netlink socket and a unix socket onto the
+/// number the main thread connects to a denied socket path.  Before, the
+/// supervisor looked at the netlink socket, answered CONTINUE, and the
+/// kernel connected the unix socket it then found (dozens of times a
+/// second).  Now the supervisor connects its own copy: never the denied
+/// socket.
+#[test]
+fn a_swapped_descriptor_never_connects_to_a_denied_unix_socket() {
+    let dir = tempdir();
+    let path = canon(&dir).join("denied.sock");
+    let l = UnixListener::bind(&path).unwrap();
+    l.set_nonblocking(true).unwrap();
+    let out = Cmd::supervised(
+        Policy::example("deny-path"),
+        &escape(&["swap-unix", path.to_str().unwrap(), SWAP_MS]),
+    )
+    .env("DENY", &path)
+    .run();
+    out.assert_clean();
+    let mut accepted = 0;
+    while l.accept().is_ok() {
+        accepted += 1;
+    }
+    let c = crate::util::counters(&out, "swap-unix:");
+    assert!(c["tries"] >= 100, "too few tries to mean anything: {out}");
+    assert_eq!((accepted, c["connected"]), (0, 0), "{out}");
+}
+
+/// The same with a UDP socket and a denied inet address (no-network).
+#[test]
+fn a_swapped_descriptor_never_sends_to_a_denied_address() {
+    let r = Receiver::new();
+    let out = Cmd::supervised(
+        Policy::example("no-network"),
+        &escape(&["swap-udp", "127.0.0.1", &r.port().to_string(), SWAP_MS]),
+    )
+    .run();
+    out.assert_clean();
+    let c = crate::util::counters(&out, "swap-udp:");
+    assert!(c["tries"] >= 100, "too few tries to mean anything: {out}");
+    assert_eq!((r.count(), c["sent"]), (0, 0), "{out}");
+}
+
+/// An unaddressed send on a unix stream socket (which ignores
+/// destinations) while the number flips to a UDP socket and msg_name to a
+/// denied address.  Before, the supervisor answered CONTINUE for the stream
+/// socket and the kernel sent a datagram to the address it then read.
+#[test]
+fn a_swapped_descriptor_never_turns_a_stream_send_into_a_datagram() {
+    let r = Receiver::new();
+    let out = Cmd::supervised(
+        Policy::example("no-network"),
+        &escape(&["swap-stream", "127.0.0.1", &r.port().to_string(), SWAP_MS]),
+    )
+    .run();
+    out.assert_clean();
+    let c = crate::util::counters(&out, "swap-stream:");
+    assert!(c["tries"] >= 100, "too few tries to mean anything: {out}");
+    assert_eq!(r.count(), 0, "{out}");
+}
