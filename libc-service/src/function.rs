@@ -62,16 +62,21 @@ const fn row(
     }
 }
 
-use Kind::{Bind, Connect, Create, Delete, Read, Resolve, Write};
+use Kind::{Bind, Connect, Create, Delete, Device, Read, Resolve, Write};
 
 /// Every kind, in the order of [`Function`].
 pub const TABLE: &[Row] = &[
-    row(Function::Open, "open", "real_open", &[Read, Write, Create]),
+    row(
+        Function::Open,
+        "open",
+        "real_open",
+        &[Read, Write, Create, Device],
+    ),
     row(
         Function::Openat,
         "openat",
         "real_openat",
-        &[Read, Write, Create],
+        &[Read, Write, Create, Device],
     ),
     row(Function::Unlink, "unlink", "real_unlink", &[Delete]),
     row(Function::Rename, "rename", "real_rename", &[Delete, Create]),
@@ -99,7 +104,12 @@ pub const TABLE: &[Row] = &[
         "real_connect",
         &[Connect],
     ),
-    row(Function::BindUnix, "bind_unix", "real_bind", &[Bind]),
+    row(
+        Function::BindUnix,
+        "bind_unix",
+        "real_bind",
+        &[Bind, Create],
+    ),
     row(Function::BindInet, "bind_inet", "real_bind", &[Bind]),
     row(Function::BindInet6, "bind_inet6", "real_bind", &[Bind]),
     row(

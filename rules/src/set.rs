@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use super::net::{AddrSet, NameSet};
 use super::paths::PathSet;
-use super::spec::{best, Action, Hit, How, Kind};
+use super::spec::{best, Action, Hit, How, Kind, KINDS};
 use libc_service::GaiError;
 
 /// What a denial answers.
@@ -50,11 +50,12 @@ pub struct Verdict {
 #[derive(Debug)]
 pub struct Ruleset {
     pub rules: Vec<Rule>,
-    pub defaults: [Fallback; 7],
+    pub defaults: [Fallback; KINDS.len()],
     /// The errno of denials without one of their own.
     pub errno: i32,
-    /// read, write, create, delete, connect (unix), bind (unix).
-    pub paths: [PathSet; 6],
+    /// By kind index: read, write, create, delete, connect (unix), bind
+    /// (unix), (resolve: unused), device.
+    pub paths: [PathSet; KINDS.len()],
     /// connect, bind.
     pub addrs: [AddrSet; 2],
     /// resolve.

@@ -217,3 +217,127 @@ fn a_swapped_descriptor_never_turns_a_stream_send_into_a_datagram() {
     assert!(c["tries"] >= 100, "too few tries to mean anything: {out}");
     assert_eq!(r.count(), 0, "{out}");
 }
+
+// ---------------------------------------------------------------------
+// 17.8: a unix bind creates a file.
+
+/// read-only.lua lets the program create nothing outside $SCRATCH; a unix
+/// `bind` creates the socket file, so it is `create` on its path as well as
+/// `bind`.  Before, it was only `bind` (allowed) and the socket was
+/// planted.
+#[test]
+fn a_unix_bind_outside_the_writable_places_plants_nothing() {
+    let scratch = tempdir();
+    let elsewhere = tempdir();
+    let planted = canon(&elsewhere).join("planted.sock");
+    let out = Cmd::supervised(
+        Policy::example("read-only"),
+        &escape(&["bind-unix", planted.to_str().unwrap()]),
+    )
+    .env("SCRATCH", canon(&scratch))
+    .run();
+    out.assert_clean();
+    assert_eq!(outcome(&out, "bind"), "EROFS", "{out}");
+    assert!(
+        std::fs::symlink_metadata(&planted).is_err(),
+        "a socket was planted: {out}"
+    );
+    // In the scratch directory it is made.
+    let ok = canon(&scratch).join("ok.sock");
+    let out = Cmd::supervised(
+        Policy::example("read-only"),
+        &escape(&["bind-unix", ok.to_str().unwrap()]),
+    )
+    .env("SCRATCH", canon(&scratch))
+    .run();
+    out.assert_clean();
+    assert_eq!(outcome(&out, "bind"), "OK", "{out}");
+    assert!(ok.exists(), "{out}");
+}
+
+// ---------------------------------------------------------------------
+// 17.6: raw devices.
+
+/// A loop device over an image file the test made, detached on drop.
+struct Loop {
+    dev: String,
+}
+
+impl Loop {
+    /// `None` (after saying why) when loop devices cannot be made here;
+    /// under CI=true that fails the test instead.
+    fn new(image: &Path) -> Option<Loop> {
+        let o = std::process::Command::new("losetup")
+            .args(["-f", "--show", "-r"])
+            .arg(image)
+            .output();
+        match o {
+            Ok(o) if o.status.success() => Some(Loop {
+                dev: String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            }),
+            other => {
+                let why = format!("cannot make a loop device (losetup, root needed): {other:?}");
+                assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+                eprintln!("skipped: {why}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.dev])
+            .status();
+    }
+}
+
+/// `{ allow read "/" }` (ci.lua, read-only.lua) reads files by path; a raw
+/// device gives every file's content at once.  Opening a loop device is
+/// the `device` kind, denied by both; /dev/null still opens.  Before, the
+/// device was opened and read.
+#[test]
+fn a_raw_device_is_not_read_under_ci_and_read_only() {
+    let dir = tempdir();
+    let image = canon(&dir).join("disk.img");
+    let mut content = b"DEVICE-SECRET".to_vec();
+    content.resize(1 << 20, 0);
+    std::fs::write(&image, &content).unwrap();
+    let Some(lp) = Loop::new(&image) else {
+        return;
+    };
+    let ws = tempdir();
+    for policy in ["read-only", "ci"] {
+        let out = Cmd::supervised(Policy::example(policy), &escape(&["read", &lp.dev]))
+            .cwd(canon(&ws))
+            .env("SCRATCH", canon(&ws))
+            .run();
+        out.assert_clean();
+        let errno = if policy == "ci" { "EACCES" } else { "EROFS" };
+        assert_eq!(outcome(&out, "open"), errno, "{policy}: {out}");
+        assert!(!out.stdout.contains("DEVICE-SECRET"), "{policy}: {out}");
+        let out = Cmd::supervised(Policy::example(policy), &escape(&["read", "/dev/null"]))
+            .cwd(canon(&ws))
+            .env("SCRATCH", canon(&ws))
+            .run();
+        out.assert_clean();
+        assert_eq!(outcome(&out, "open"), "OK", "{policy}: {out}");
+    }
+    // A policy of its own tells a device open with master:device().
+    let policy = Policy::inline(
+        r#"
+local master = require("libc_service").master
+while true do
+  master:receive()
+  local d = master:device()
+  if d then master:send(-1, "EPERM") else master:use_master_credentials() end
+end
+"#,
+    );
+    for (path, want) in [(lp.dev.as_str(), "EPERM"), ("/dev/null", "OK")] {
+        let out = Cmd::supervised(policy.clone(), &escape(&["read", path])).run();
+        out.assert_clean();
+        assert_eq!(outcome(&out, "open"), want, "{path}: {out}");
+    }
+}

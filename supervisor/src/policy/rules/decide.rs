@@ -59,9 +59,15 @@ pub struct Choice {
 
 /// What the request does, copied before its paths are resolved.
 enum Shape {
-    Open { flags: i32 },
+    Open {
+        flags: i32,
+    },
     Only(Kind),
-    Rename { exchange: bool },
+    Rename {
+        exchange: bool,
+    },
+    /// `bind` and `create` on a unix socket's path.
+    BindUnix,
 }
 
 fn shape(p: &Pending) -> Shape {
@@ -73,6 +79,14 @@ fn shape(p: &Pending) -> Shape {
         Args::Rename { flags, .. } => Shape::Rename {
             exchange: flags & libc::RENAME_EXCHANGE != 0,
         },
+        // A unix bind creates its socket file: `create` on the path too.
+        Args::Socket { call, addr, .. }
+            if call.op == SockOp::Bind
+                && matches!(addr, NetAddr::Unix(_))
+                && !addr.is_abstract() =>
+        {
+            Shape::BindUnix
+        }
         Args::Socket { call, .. } => Shape::Only(if call.op == SockOp::Bind {
             Kind::Bind
         } else {
@@ -115,6 +129,7 @@ fn kinds_of(shape: &Shape, i: usize, last: Option<Last>) -> Vec<Kind> {
     match *shape {
         Shape::Open { flags } => open_kinds(flags, last),
         Shape::Only(k) => vec![k],
+        Shape::BindUnix => vec![Kind::Bind, Kind::Create],
         Shape::Rename { exchange } => match (i, exchange) {
             (0, false) => vec![Kind::Delete],
             _ => vec![Kind::Delete, Kind::Create],
@@ -182,6 +197,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
     if let Args::Socket { addr, .. } = &p.req.args {
         let kind = match shape {
             Shape::Only(k) => k,
+            Shape::BindUnix => Kind::Bind,
             _ => Kind::Connect,
         };
         // The names an address was learnt from matter to `name:` rules only.
@@ -234,6 +250,11 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
                 }
                 if let Shape::Open { flags } = shape {
                     fix = open_fix(set, flags, r.last, &r.path);
+                    // A device's content is not its path's: a raw disk holds
+                    // every file, denied or not.
+                    if flags & libc::O_PATH == 0 && crate::policy::device::kind_of(r).is_some() {
+                        verdicts.push(set.path(Kind::Device, &r.path));
+                    }
                 }
             }
             Err(e) => {
