@@ -105,6 +105,30 @@ impl Ruleset {
         self.verdict(kind, hit)
     }
 
+    /// What some path strictly below the directory `path` is for `kind`,
+    /// if it may be `action`: a rule below it (or a glob that may reach
+    /// below it), else the rule or default that decides what no rule below
+    /// names.  A rename of a directory moves everything below it: a policy
+    /// that denies something below the source must not see it reappear
+    /// below the destination where it is allowed (docs/rules.md, "Moving
+    /// a directory").
+    pub fn below(&self, kind: Kind, path: &[u8], action: Action) -> Option<Verdict> {
+        if kind == Kind::Resolve {
+            return None;
+        }
+        if let Some(h) = self.paths[kind.index()].below(path, action) {
+            return Some(self.verdict(kind, Some(h)));
+        }
+        // A name no rule below names (no path component holds a NUL).
+        let mut probe = path.to_vec();
+        if !probe.ends_with(b"/") {
+            probe.push(b'/');
+        }
+        probe.push(0);
+        let v = self.path(kind, &probe);
+        (v.action == action).then_some(v)
+    }
+
     /// An address for connect or bind; `names` are the names the program
     /// learnt `ip` from (connect only).
     pub fn addr(&self, kind: Kind, ip: IpAddr, port: u16, names: &[String]) -> Verdict {

@@ -341,3 +341,61 @@ end
         assert_eq!(outcome(&out, "open"), want, "{path}: {out}");
     }
 }
+
+// ---------------------------------------------------------------------
+// 17.7: renaming what holds a denied path.
+
+/// `default = "allow"` with `read` denied on DIR/x/secret (and deny-path
+/// with DENY=DIR/x/secret): renaming DIR/x to DIR/x.moved would make
+/// DIR/x.moved/secret readable; renaming the file itself would too.  Both
+/// renames are refused (the rules of everything below a moved directory
+/// are checked), the file is never read, and a directory holding nothing
+/// denied still renames.  Before, both renames succeeded and the file was
+/// read.
+#[test]
+fn renaming_what_holds_a_denied_path_is_refused() {
+    for policy in ["rules", "deny-path"] {
+        let dir = tempdir();
+        let root = canon(&dir);
+        let x = root.join("x");
+        let secret = x.join("secret");
+        std::fs::create_dir(&x).unwrap();
+        std::fs::write(&secret, "RENAMED-SECRET").unwrap();
+        std::fs::create_dir(root.join("y")).unwrap();
+        std::fs::write(root.join("y/public"), "PUBLIC").unwrap();
+        let p = match policy {
+            "rules" => Policy::inline(&format!(
+                "local rules = require \"rules\"\n\
+                 return rules.run {{ default = \"allow\", {{ \"deny\", \"read\", {:?} }} }}\n",
+                secret.to_str().unwrap()
+            )),
+            _ => Policy::example("deny-path"),
+        };
+        let run = |args: &[&str]| {
+            let out = Cmd::supervised(p.clone(), &escape(args))
+                .env("DENY", &secret)
+                .run();
+            out.assert_clean();
+            out
+        };
+        let s = |p: &Path| p.to_str().unwrap().to_string();
+        // The directory holding it.
+        let out = run(&["rename-read", &s(&x), &s(&root.join("x.moved")), "secret"]);
+        assert_eq!(outcome(&out, "rename"), "EACCES", "{policy}: {out}");
+        assert!(!out.stdout.contains("RENAMED-SECRET"), "{policy}: {out}");
+        // The file itself.
+        let out = run(&["mv-read", &s(&secret), &s(&root.join("elsewhere"))]);
+        assert_eq!(outcome(&out, "rename"), "EACCES", "{policy}: {out}");
+        assert!(!out.stdout.contains("RENAMED-SECRET"), "{policy}: {out}");
+        assert!(secret.exists(), "{policy}: {out}");
+        // A directory holding nothing denied.
+        let out = run(&[
+            "rename-read",
+            &s(&root.join("y")),
+            &s(&root.join("y2")),
+            "public",
+        ]);
+        assert_eq!(outcome(&out, "rename"), "OK", "{policy}: {out}");
+        assert_eq!(outcome(&out, "read"), "PUBLIC", "{policy}: {out}");
+    }
+}

@@ -283,6 +283,13 @@ static void cmd_rename_read(char **a)
 	cmd_read((char *[]){ p });
 }
 
+/* mv-read FROM TO: renames FROM to TO, then reads TO. */
+static void cmd_mv_read(char **a)
+{
+	result("rename", rename(a[0], a[1]));
+	cmd_read(&a[1]);
+}
+
 static const struct {
 	const char *name;
 	int nargs;
@@ -296,6 +303,7 @@ static const struct {
 	{ "bind-unix", 1, cmd_bind_unix },
 	{ "read", 1, cmd_read },
 	{ "rename-read", 3, cmd_rename_read },
+	{ "mv-read", 2, cmd_mv_read },
 };
 
 int main(int argc, char **argv)

@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use crate::pending::Pending;
 use crate::request::net::{NetAddr, SockOp};
 use crate::request::Args;
-use crate::resolve::Last;
+use crate::resolve::{Last, Resolved};
 use ::rules::{Action, How, Kind, Refusal, Ruleset, Verdict};
 
 /// How to answer.
@@ -269,6 +269,12 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
             }
         }
     }
+    if let (Shape::Rename { exchange }, [Ok(a), Ok(b)]) = (&shape, &rs[..]) {
+        verdicts.extend(moved(set, a, b));
+        if *exchange {
+            verdicts.extend(moved(set, b, a));
+        }
+    }
     if verdicts.is_empty() {
         return invalid(Errno::EINVAL, "the request names nothing");
     }
@@ -277,6 +283,46 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
         c.fix = fix;
     }
     c
+}
+
+/// The kinds a path has whatever the request: what a rename carries along.
+const PATH_KINDS: [Kind; 7] = [
+    Kind::Read,
+    Kind::Write,
+    Kind::Create,
+    Kind::Delete,
+    Kind::Connect,
+    Kind::Bind,
+    Kind::Device,
+];
+
+/// The denials a rename of `from` to `to` would lift: a rename gives the
+/// object moved, and for a directory everything below it, new names.  Any
+/// kind denied at the old name (or anywhere below it) but allowed at the
+/// new one (or somewhere below it) refuses the rename (docs/rules.md,
+/// "Renames").
+fn moved(set: &Ruleset, from: &Resolved, to: &Resolved) -> Vec<Verdict> {
+    let Last::Exists { mode } = from.last else {
+        return Vec::new();
+    };
+    let dir = mode & libc::S_IFMT == libc::S_IFDIR;
+    let mut out = Vec::new();
+    for k in PATH_KINDS {
+        let here = set.path(k, &from.path);
+        if here.action == Action::Deny && set.path(k, &to.path).action == Action::Allow {
+            out.push(here);
+            continue;
+        }
+        if !dir {
+            continue;
+        }
+        if let Some(v) = set.below(k, &from.path, Action::Deny) {
+            if set.below(k, &to.path, Action::Allow).is_some() {
+                out.push(v);
+            }
+        }
+    }
+    out
 }
 
 /// The [`OpenFix`] for an open with `flags` of `path` whose last
