@@ -269,7 +269,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
             }
         }
     }
-    if let (Shape::Rename { exchange }, [Ok(a), Ok(b)]) = (&shape, &rs[..]) {
+    if let (Shape::Rename { exchange }, [Ok(a), Ok(b)]) = (&shape, rs) {
         verdicts.extend(moved(set, a, b));
         if *exchange {
             verdicts.extend(moved(set, b, a));
