@@ -239,7 +239,8 @@ static void cmd_swap_stream(char **a)
 	char sink[4096];
 	while (now_ms() < end) {
 		tries++;
-		sendmsg(FD, &flip_msg, MSG_DONTWAIT);
+		/* The raw call: musl's sendmsg copies the msghdr first. */
+		syscall(SYS_sendmsg, FD, &flip_msg, MSG_DONTWAIT);
 		/* Keep the unix peer's buffer from filling. */
 		while (recv(pair[1], sink, sizeof sink, MSG_DONTWAIT) > 0)
 			;
