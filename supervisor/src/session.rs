@@ -389,7 +389,7 @@ impl Session {
         // copy of the socket, the one it looked at.
         if !sock.is_mapped_family() {
             audit.supervisor(n.id, "socket of an unmapped family");
-            let o = act::net::plain(&mut task, sock, &call);
+            let o = unmapped(&mut task, sock, &call);
             self.answerer.answer(n.id, n.pid, o);
             return None;
         }
@@ -507,6 +507,28 @@ impl Session {
     pub fn kill_and_reap(&mut self) {
         let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
         crate::reap::kill_tree(self.pid);
+    }
+}
+
+/// A call on a socket of an unmapped family, done on the supervisor's copy
+/// with no capability the program thread lacks: for these families the
+/// kernel checks the caller's (a netlink multicast group needs
+/// `CAP_NET_ADMIN`), and the supervisor may be root for an unprivileged
+/// program.  Work that blocks is lowered on the thread that does it.
+fn unmapped(task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
+    let caps = match task.cap_eff() {
+        Ok(c) => c,
+        Err(e) => return Outcome::Fail(e).normalize(),
+    };
+    let o = match kernel::caps::run_lowered(caps, || act::net::plain(task, sock, call)) {
+        Ok(o) => o,
+        Err(e) => return Outcome::Fail(e),
+    };
+    match o {
+        Outcome::Blocking(job) => Outcome::Blocking(Box::new(move || {
+            kernel::caps::run_lowered(caps, job).unwrap_or_else(Outcome::Fail)
+        })),
+        o => o,
     }
 }
 

@@ -399,3 +399,52 @@ fn renaming_what_holds_a_denied_path_is_refused() {
         assert_eq!(outcome(&out, "read"), "PUBLIC", "{policy}: {out}");
     }
 }
+
+/// Doing a call of an unmapped family for the program must not lend it the
+/// supervisor's capabilities: a netlink socket joining a multicast group
+/// that needs CAP_NET_ADMIN or CAP_AUDIT_READ (audit, xfrm, netfilter) is
+/// refused to a program running as nobody under a root supervisor, as it
+/// is natively.  (Without the lowering, the supervisor's copy joined it.)
+#[test]
+fn an_unmapped_family_call_gets_no_capability_the_program_lacks() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "this test needs root (a root supervisor, a program as nobody)"
+        );
+        eprintln!("skipped: not root");
+        return;
+    }
+    let nobody = |family: &str| -> Vec<OsString> {
+        let mut v: Vec<OsString> = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        v.extend(escape(&["nl-group", family]));
+        v
+    };
+    let mut refused = 0;
+    for family in ["9", "6", "12"] {
+        let native = Cmd::native(&nobody(family)).run();
+        native.assert_clean();
+        if native.stdout.starts_with("socket:") {
+            continue; // the kernel has no such netlink family
+        }
+        let out = Cmd::supervised(Policy::example("no-network"), &nobody(family)).run();
+        out.assert_clean();
+        assert_eq!(out.stdout, native.stdout, "netlink family {family}: {out}");
+        if native.stdout == "bind: EPERM\n" {
+            refused += 1;
+        }
+    }
+    assert!(
+        refused > 0,
+        "no netlink family needing a capability to test"
+    );
+}

@@ -47,6 +47,7 @@ static const char *ename(int e)
 	case EAFNOSUPPORT: return "EAFNOSUPPORT";
 	case EADDRINUSE: return "EADDRINUSE";
 	case EISCONN: return "EISCONN";
+	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
 	}
 	snprintf(buf, sizeof buf, "E#%d", e);
 	return buf;
@@ -249,6 +250,23 @@ static void cmd_swap_stream(char **a)
 	printf("swap-stream: tries=%d\n", tries);
 }
 
+/* nl-group FAMILY: binds a netlink socket of protocol FAMILY to
+ * multicast group 1 (the kernel checks the caller's capabilities for most
+ * families). */
+static void cmd_nl_group(char **a)
+{
+	struct {
+		unsigned short nl_family, nl_pad;
+		uint32_t nl_pid, nl_groups;
+	} nl = { AF_NETLINK, 0, 0, 1 };
+	int s = socket(AF_NETLINK, SOCK_RAW, atoi(a[0]));
+	if (s < 0) {
+		result("socket", -1);
+		return;
+	}
+	result("bind", bind(s, (struct sockaddr *)&nl, sizeof nl));
+}
+
 /* bind-unix PATH: binds a unix socket at PATH (a file created). */
 static void cmd_bind_unix(char **a)
 {
@@ -302,6 +320,7 @@ static const struct {
 	{ "swap-udp", 3, cmd_swap_udp },
 	{ "swap-stream", 3, cmd_swap_stream },
 	{ "bind-unix", 1, cmd_bind_unix },
+	{ "nl-group", 1, cmd_nl_group },
 	{ "read", 1, cmd_read },
 	{ "rename-read", 3, cmd_rename_read },
 	{ "mv-read", 2, cmd_mv_read },
