@@ -398,6 +398,33 @@ fn renaming_what_holds_a_denied_path_is_refused() {
         assert_eq!(outcome(&out, "rename"), "OK", "{policy}: {out}");
         assert_eq!(outcome(&out, "read"), "PUBLIC", "{policy}: {out}");
     }
+    // A kind's default is not a rule: a build renaming out.tmp/ to out/
+    // where only out/ may be read is not refused.
+    let dir = tempdir();
+    let root = canon(&dir);
+    std::fs::create_dir(root.join("out.tmp")).unwrap();
+    std::fs::write(root.join("out.tmp/a.o"), "OBJECT").unwrap();
+    let p = Policy::inline(&format!(
+        "local rules = require \"rules\"\n\
+         return rules.run {{ default = {{ read = \"deny\" }},\n\
+           {{ \"allow\", {{ \"write\", \"create\", \"delete\" }}, {r:?} }},\n\
+           {{ \"allow\", \"read\", {o:?} }} }}\n",
+        r = format!("{}/", root.display()),
+        o = format!("{}/out/", root.display()),
+    ));
+    let out = Cmd::supervised(
+        p,
+        &escape(&[
+            "rename-read",
+            root.join("out.tmp").to_str().unwrap(),
+            root.join("out").to_str().unwrap(),
+            "a.o",
+        ]),
+    )
+    .run();
+    out.assert_clean();
+    assert_eq!(outcome(&out, "rename"), "OK", "{out}");
+    assert_eq!(outcome(&out, "read"), "OBJECT", "{out}");
 }
 
 /// Doing a call of an unmapped family for the program must not lend it the

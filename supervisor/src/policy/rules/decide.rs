@@ -298,9 +298,10 @@ const PATH_KINDS: [Kind; 7] = [
 
 /// The denials a rename of `from` to `to` would lift: a rename gives the
 /// object moved, and for a directory everything below it, new names.  Any
-/// kind denied at the old name (or anywhere below it) but allowed at the
-/// new one (or somewhere below it) refuses the rename (docs/rules.md,
-/// "Renames").
+/// kind a rule denies at the old name (or anywhere below it) but allowed
+/// at the new one (or somewhere below it) refuses the rename (docs/rules.md,
+/// "Renames").  A kind's default is no rule: what no rule names moves as
+/// freely as it could be created at its new name.
 fn moved(set: &Ruleset, from: &Resolved, to: &Resolved) -> Vec<Verdict> {
     let Last::Exists { mode } = from.last else {
         return Vec::new();
@@ -309,14 +310,18 @@ fn moved(set: &Ruleset, from: &Resolved, to: &Resolved) -> Vec<Verdict> {
     let mut out = Vec::new();
     for k in PATH_KINDS {
         let here = set.path(k, &from.path);
-        if here.action == Action::Deny && set.path(k, &to.path).action == Action::Allow {
+        let ruled = here.rule.is_some() && here.action == Action::Deny;
+        if ruled && set.path(k, &to.path).action == Action::Allow {
             out.push(here);
             continue;
         }
         if !dir {
             continue;
         }
-        if let Some(v) = set.below(k, &from.path, Action::Deny) {
+        if let Some(v) = set
+            .below(k, &from.path, Action::Deny)
+            .filter(|v| v.rule.is_some())
+        {
             if set.below(k, &to.path, Action::Allow).is_some() {
                 out.push(v);
             }
