@@ -120,7 +120,10 @@ local ws = rules.literal(workspace)         -- a path, not a pattern
 local policy = {
   errno = "EACCES",
   default = { read = "deny", write = "deny", create = "deny", delete = "deny",
-              connect = "deny", bind = "deny", resolve = "deny" },
+              connect = "deny", bind = "deny", resolve = "deny",
+              -- raw disks, loop devices, /dev/mem…: every file's content
+              -- (null, zero, random, ttys and the like are not devices here)
+              device = "deny" },
 
   -- The system and the workspace.
   { "allow", "read", "/" },

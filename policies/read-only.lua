@@ -8,7 +8,8 @@ local scratch = (os.getenv("SCRATCH") or "/tmp"):gsub("/+$", "")
 
 return rules.run {
   default = { read = "allow", write = "deny", create = "deny", delete = "deny",
-              connect = "allow", bind = "allow", resolve = "allow" },
+              connect = "allow", bind = "allow", resolve = "allow",
+              device = "deny" },  -- a raw disk would read every file
   errno = "EROFS",
   { "allow", { "write", "create", "delete" }, scratch .. "/" },
   { "allow", "write", "/dev/null" },

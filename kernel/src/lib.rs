@@ -9,12 +9,15 @@
 //!   and written only with `process_vm_writev`;
 //! * [`task`]: the notifying thread through `/proc/<tid>`, with the rule
 //!   that every read is validated by `ID_VALID` before it is used;
+//! * [`caps`]: the acting thread's capabilities lowered to the program's
+//!   where the kernel checks the caller's;
 //! * [`sys`]: raw syscalls nix does not wrap (or wraps with allocations the
 //!   hot path does not want).
 //!
 //! Nothing here knows about Lua, policies, rules or the audit trail: the
 //! compiler keeps those layers above.
 
+pub mod caps;
 pub mod memory;
 pub mod notify;
 pub mod sys;

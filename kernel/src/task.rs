@@ -100,7 +100,7 @@ impl Task {
 
     /// Opens `/proc/<tid>/<name>` (one lookup from the supervisor's
     /// `/proc`, no directory opened first).
-    fn open_in(&mut self, name: &str, flags: i32) -> Result<OwnedFd, Errno> {
+    pub(crate) fn open_in(&mut self, name: &str, flags: i32) -> Result<OwnedFd, Errno> {
         let c = CString::new(format!("{}/{name}", self.tid)).map_err(|_| Errno::EINVAL)?;
         self.dirty = true;
         sys::openat(self.proc.as_fd(), &c, flags | libc::O_CLOEXEC, 0)

@@ -80,29 +80,29 @@ const fn row(
     }
 }
 
-use Kind::{Bind, Connect, Create, Delete, Read, Resolve, Write};
+use Kind::{Bind, Connect, Create, Delete, Device, Read, Resolve, Write};
 use Returns::{Addresses, Descriptor, Integer, Stat};
 
 /// Every kind, in the order of [`Function`].
 #[rustfmt::skip]
 pub const TABLE: &[Row] = &[
-    row(Function::Open,         "open",          "real_open",        &[Read, Write, Create], Descriptor),
-    row(Function::Openat,       "openat",        "real_openat",      &[Read, Write, Create], Descriptor),
-    row(Function::Unlink,       "unlink",        "real_unlink",      &[Delete],              Integer),
-    row(Function::Rename,       "rename",        "real_rename",      &[Delete, Create],      Integer),
-    row(Function::Stat,         "stat",          "real_stat",        &[Read],                Stat),
-    row(Function::Lstat,        "lstat",         "real_lstat",       &[Read],                Stat),
-    row(Function::Access,       "access",        "real_access",      &[Read],                Integer),
-    row(Function::Eaccess,      "eaccess",       "real_eaccess",     &[Read],                Integer),
-    row(Function::Mkdir,        "mkdir",         "real_mkdir",       &[Create],              Integer),
-    row(Function::Rmdir,        "rmdir",         "real_rmdir",       &[Delete],              Integer),
-    row(Function::ConnectUnix,  "connect_unix",  "real_connect",     &[Connect],             Integer),
-    row(Function::ConnectInet,  "connect_inet",  "real_connect",     &[Connect],             Integer),
-    row(Function::ConnectInet6, "connect_inet6", "real_connect",     &[Connect],             Integer),
-    row(Function::BindUnix,     "bind_unix",     "real_bind",        &[Bind],                Integer),
-    row(Function::BindInet,     "bind_inet",     "real_bind",        &[Bind],                Integer),
-    row(Function::BindInet6,    "bind_inet6",    "real_bind",        &[Bind],                Integer),
-    row(Function::Getaddrinfo,  "getaddrinfo",   "real_getaddrinfo", &[Resolve],             Addresses),
+    row(Function::Open,         "open",          "real_open",        &[Read, Write, Create, Device], Descriptor),
+    row(Function::Openat,       "openat",        "real_openat",      &[Read, Write, Create, Device], Descriptor),
+    row(Function::Unlink,       "unlink",        "real_unlink",      &[Delete],                      Integer),
+    row(Function::Rename,       "rename",        "real_rename",      &[Delete, Create],              Integer),
+    row(Function::Stat,         "stat",          "real_stat",        &[Read],                        Stat),
+    row(Function::Lstat,        "lstat",         "real_lstat",       &[Read],                        Stat),
+    row(Function::Access,       "access",        "real_access",      &[Read],                        Integer),
+    row(Function::Eaccess,      "eaccess",       "real_eaccess",     &[Read],                        Integer),
+    row(Function::Mkdir,        "mkdir",         "real_mkdir",       &[Create],                      Integer),
+    row(Function::Rmdir,        "rmdir",         "real_rmdir",       &[Delete],                      Integer),
+    row(Function::ConnectUnix,  "connect_unix",  "real_connect",     &[Connect],                     Integer),
+    row(Function::ConnectInet,  "connect_inet",  "real_connect",     &[Connect],                     Integer),
+    row(Function::ConnectInet6, "connect_inet6", "real_connect",     &[Connect],                     Integer),
+    row(Function::BindUnix,     "bind_unix",     "real_bind",        &[Bind, Create],                Integer),
+    row(Function::BindInet,     "bind_inet",     "real_bind",        &[Bind],                        Integer),
+    row(Function::BindInet6,    "bind_inet6",    "real_bind",        &[Bind],                        Integer),
+    row(Function::Getaddrinfo,  "getaddrinfo",   "real_getaddrinfo", &[Resolve],                     Addresses),
 ];
 
 /// The number of kinds.

@@ -11,10 +11,13 @@ pub enum Kind {
     Connect,
     Bind,
     Resolve,
+    /// Opening a block or character device other than the harmless ones
+    /// (docs/rules.md): on the device's path, besides read/write.
+    Device,
 }
 
 /// Every kind, in the order of [`Kind::index`].
-pub const KINDS: [Kind; 7] = [
+pub const KINDS: [Kind; 8] = [
     Kind::Read,
     Kind::Write,
     Kind::Create,
@@ -22,6 +25,7 @@ pub const KINDS: [Kind; 7] = [
     Kind::Connect,
     Kind::Bind,
     Kind::Resolve,
+    Kind::Device,
 ];
 
 impl Kind {
@@ -34,6 +38,7 @@ impl Kind {
             Kind::Connect => "connect",
             Kind::Bind => "bind",
             Kind::Resolve => "resolve",
+            Kind::Device => "device",
         }
     }
 

@@ -14,7 +14,7 @@ use super::glob;
 use super::net::{AddrSet, NameSet};
 use super::paths::PathSet;
 use super::set::{Fallback, Refusal, Rule, Ruleset};
-use super::spec::{Action, How, Kind, Ports};
+use super::spec::{Action, How, Kind, Ports, KINDS};
 
 /// A mistake in a rule; the texts are the ones a policy's author reads
 /// (the caller prefixes where: `rule 3: `, `default.read: `).
@@ -304,7 +304,7 @@ impl RulesetBuilder {
         RulesetBuilder {
             set: Ruleset {
                 rules: Vec::new(),
-                defaults: [deny; 7],
+                defaults: [deny; KINDS.len()],
                 errno: libc::EACCES,
                 paths: std::array::from_fn(|_| PathSet::default()),
                 addrs: [AddrSet::default(), AddrSet::default()],
@@ -372,7 +372,7 @@ impl RulesetBuilder {
             }),
         };
         match kind {
-            Kind::Read | Kind::Write | Kind::Create | Kind::Delete => {
+            Kind::Read | Kind::Write | Kind::Create | Kind::Delete | Kind::Device => {
                 no_port()?;
                 add_path(&mut set.paths[kind.index()], pattern, index, act)
             }

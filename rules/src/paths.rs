@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::glob::{self, Glob, Seg};
-use super::spec::{best, Hit, Spec};
+use super::spec::{best, Action, Hit, Spec};
 
 const EXACT: u32 = 3;
 const GLOB: u32 = 2;
@@ -76,7 +76,7 @@ fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
 impl PathSet {
     /// Adds a pattern checked by the loader: an absolute path without `.`
     /// or `..` components, or a text without `/` that is not a path.
-    pub fn insert(&mut self, pattern: &[u8], rule: u32, action: super::spec::Action) {
+    pub fn insert(&mut self, pattern: &[u8], rule: u32, action: Action) {
         if pattern.first() != Some(&b'/') {
             let spec: Spec = [glob::literal_len(pattern) as u32, 0, 0];
             if glob::is_wild(pattern) {
@@ -190,6 +190,61 @@ impl PathSet {
         found = globs(node, &[], end, found);
         best(found, node.exact)
     }
+}
+
+impl PathSet {
+    /// A rule with `action` that may decide some path strictly below the
+    /// absolute canonical `path`: a rule on a path below it, a prefix rule
+    /// on it, or a glob anchored on its way that can reach below it (globs
+    /// are taken conservatively: one that may match some path below
+    /// counts).  Rules on `path`'s ancestors are not looked at (see
+    /// [`crate::Ruleset::below`]).
+    pub fn below(&self, path: &[u8], action: Action) -> Option<Hit> {
+        if path.first() != Some(&b'/') {
+            return None;
+        }
+        let comps: Vec<&[u8]> = components(path).collect();
+        let mut node = &self.root;
+        let mut found = None;
+        for (i, c) in comps.iter().enumerate() {
+            found = best(found, reaching_globs(node, comps.len() - i, action));
+            match node.children.get(*c) {
+                Some(n) => node = n,
+                None => return found,
+            }
+        }
+        found = best(found, reaching_globs(node, 0, action));
+        found = best(found, node.prefix.filter(|h| h.action == action));
+        for child in node.children.values() {
+            found = best(found, subtree(child, action));
+        }
+        found
+    }
+}
+
+/// The globs of `node` with `action` that may match a path with more than
+/// `rest` components after `node`.
+fn reaching_globs(node: &Node, rest: usize, action: Action) -> Option<Hit> {
+    node.globs_by_end
+        .values()
+        .flatten()
+        .chain(node.globs.iter())
+        .filter(|(g, h)| {
+            h.action == action
+                && (g.prefix || g.segs.len() > rest || g.segs.iter().any(|s| matches!(s, Seg::Any)))
+        })
+        .fold(None, |f, (_, h)| best(f, Some(*h)))
+}
+
+/// Any rule with `action` at `node` or below.
+fn subtree(node: &Node, action: Action) -> Option<Hit> {
+    let mut found = node.exact.filter(|h| h.action == action);
+    found = best(found, node.prefix.filter(|h| h.action == action));
+    found = best(found, reaching_globs(node, 0, action));
+    for child in node.children.values() {
+        found = best(found, subtree(child, action));
+    }
+    found
 }
 
 /// `found`, or a glob of `node` matching `rest` if better; `end` is the

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use super::net::{AddrSet, NameSet};
 use super::paths::PathSet;
-use super::spec::{best, Action, Hit, How, Kind};
+use super::spec::{best, Action, Hit, How, Kind, KINDS};
 use libc_service::GaiError;
 
 /// What a denial answers.
@@ -50,11 +50,12 @@ pub struct Verdict {
 #[derive(Debug)]
 pub struct Ruleset {
     pub rules: Vec<Rule>,
-    pub defaults: [Fallback; 7],
+    pub defaults: [Fallback; KINDS.len()],
     /// The errno of denials without one of their own.
     pub errno: i32,
-    /// read, write, create, delete, connect (unix), bind (unix).
-    pub paths: [PathSet; 6],
+    /// By kind index: read, write, create, delete, connect (unix), bind
+    /// (unix), (resolve: unused), device.
+    pub paths: [PathSet; KINDS.len()],
     /// connect, bind.
     pub addrs: [AddrSet; 2],
     /// resolve.
@@ -102,6 +103,30 @@ impl Ruleset {
             k => self.paths[k.index()].lookup(text),
         };
         self.verdict(kind, hit)
+    }
+
+    /// What some path strictly below the directory `path` is for `kind`,
+    /// if it may be `action`: a rule below it (or a glob that may reach
+    /// below it), else the rule or default that decides what no rule below
+    /// names.  A rename of a directory moves everything below it: a policy
+    /// that denies something below the source must not see it reappear
+    /// below the destination where it is allowed (docs/rules.md, "Moving
+    /// a directory").
+    pub fn below(&self, kind: Kind, path: &[u8], action: Action) -> Option<Verdict> {
+        if kind == Kind::Resolve {
+            return None;
+        }
+        if let Some(h) = self.paths[kind.index()].below(path, action) {
+            return Some(self.verdict(kind, Some(h)));
+        }
+        // A name no rule below names (no path component holds a NUL).
+        let mut probe = path.to_vec();
+        if !probe.ends_with(b"/") {
+            probe.push(b'/');
+        }
+        probe.push(0);
+        let v = self.path(kind, &probe);
+        (v.action == action).then_some(v)
     }
 
     /// An address for connect or bind; `names` are the names the program

@@ -579,3 +579,55 @@ fn glob_indexing_by_last_byte_misses_nothing() {
         assert!(allowed(&s, Kind::Read, p), "{p}");
     }
 }
+
+/// What lies below a directory (a rename moves it all): rules below it,
+/// prefix rules on it, globs that may reach below it, and what covers the
+/// rest (an ancestor's prefix rule or the default).
+#[test]
+fn what_lies_below_a_directory() {
+    let s = set(
+        &[(Kind::Read, Action::Allow)],
+        vec![
+            deny(Kind::Read, "/x/secret"),
+            deny(Kind::Read, "/home/*/.ssh/"),
+            deny(Kind::Read, "/d/"),
+            deny(Kind::Read, "/g/**/key"),
+            allow(Kind::Read, "/d/pub/"),
+        ],
+    );
+    let below = |p: &str, a| s.below(Kind::Read, p.as_bytes(), a).map(|v| s.describe(&v));
+    assert_eq!(
+        below("/x", Action::Deny).as_deref(),
+        Some("rule 1 (deny read /x/secret)")
+    );
+    assert!(below("/", Action::Deny).is_some());
+    assert_eq!(
+        below("/x/secret", Action::Deny),
+        None,
+        "a file has nothing below"
+    );
+    assert_eq!(below("/y", Action::Deny), None);
+    assert_eq!(
+        below("/y", Action::Allow).as_deref(),
+        Some("default allow read")
+    );
+    // A glob anchored above reaches below.
+    assert!(below("/home/alice", Action::Deny).is_some());
+    assert!(below("/home", Action::Deny).is_some());
+    assert!(below("/g/a/b", Action::Deny).is_some());
+    // A prefix rule on an ancestor covers what no rule below names.
+    assert_eq!(
+        below("/d/a", Action::Deny).as_deref(),
+        Some("rule 3 (deny read /d/)")
+    );
+    assert_eq!(below("/d/a", Action::Allow), None);
+    assert_eq!(
+        below("/d", Action::Allow).as_deref(),
+        Some("rule 5 (allow read /d/pub/)")
+    );
+    // Kinds without paths have nothing below.
+    assert_eq!(
+        s.below(Kind::Resolve, b"/x", Action::Deny).map(|v| v.kind),
+        None
+    );
+}

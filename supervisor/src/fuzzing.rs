@@ -147,8 +147,13 @@ pub fn request(data: &[u8]) {
     match request::decode(sys, &d, tid) {
         Decoded::Policy(req) => check_request(&req),
         Decoded::Socket(call) => {
-            for domain in [libc::AF_UNIX, libc::AF_INET, libc::AF_INET6] {
-                if let request::net::Class::Mapped(addr) = classify(&call, domain) {
+            for (domain, protocol) in [
+                (libc::AF_UNIX, 0),
+                (libc::AF_INET, libc::IPPROTO_UDP),
+                (libc::AF_INET6, libc::IPPROTO_UDP),
+                (libc::AF_INET6, libc::IPPROTO_RAW),
+            ] {
+                if let request::net::Class::Mapped(addr) = classify(&call, domain, protocol) {
                     let _ = crate::request::function_of_socket(call.op, &addr);
                     check_addr(&addr);
                 }

@@ -34,7 +34,7 @@ use crate::jobctl::JobCtl;
 use crate::jobs::{Done, Job, Jobs};
 use crate::launch::{LaunchError, Prepared};
 use crate::pending::Pending;
-use crate::request::net::{self, Class, NetAddr, SockCall, SockOp};
+use crate::request::net::{self, Class, NetAddr, SockCall};
 use crate::request::{self, Args, Decoded, Dir, PathArg, Request};
 use crate::run::{Run, Stop};
 use kernel::notify::{Listener, Notif};
@@ -401,24 +401,22 @@ impl Session {
                 return None;
             }
         };
-        let flags = call.payload.as_ref().map_or(0, |p| p.flags);
-        // Pass-through, safe against rewritten memory: a socket of another
-        // family (netlink, packet, vsock, …) only takes addresses of its
-        // own family, never an inet or unix one; a send without a
-        // destination on a socket that ignores destinations cannot gain one.
-        // The kernel runs these with the program's own credentials.
-        if !sock.is_mapped_family()
-            || (call.addr.is_none() && call.op == SockOp::Send && sock.ignores_destination(flags))
-        {
+        // Never a pass here: the kernel would look the descriptor number up
+        // again, and another thread may have put another socket there since
+        // (dup2).  A socket of another family (netlink, packet, vsock, …) or
+        // a send without a destination is done by the supervisor on its own
+        // copy of the socket, the one it looked at.
+        if !sock.is_mapped_family() {
             audit.supervisor(n.id, "socket of an unmapped family");
-            self.answerer.answer(n.id, n.pid, Outcome::Continue);
+            let o = unmapped(&mut task, sock, &call);
+            self.answerer.answer(n.id, n.pid, o);
             return None;
         }
-        match net::classify(&call, sock.domain) {
+        match net::classify(&call, sock.domain, sock.protocol) {
             Class::Mapped(addr) if act::dns::is_lookup(&call, &addr, &sock) => {
                 audit.supervisor(n.id, "DNS to the stub");
                 let o = match self.dns() {
-                    Some(d) => act::dns::capture(d, &mut task, sock, &call),
+                    Some(d) => act::dns::capture(d, &mut task, sock, &call, &addr),
                     None => Outcome::Fail(Errno::ECONNREFUSED),
                 };
                 self.answerer.answer(n.id, n.pid, o);
@@ -525,6 +523,28 @@ impl Session {
     pub fn kill_and_reap(&mut self) {
         let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
         crate::reap::kill_tree(self.pid);
+    }
+}
+
+/// A call on a socket of an unmapped family, done on the supervisor's copy
+/// with no capability the program thread lacks: for these families the
+/// kernel checks the caller's (a netlink multicast group needs
+/// `CAP_NET_ADMIN`), and the supervisor may be root for an unprivileged
+/// program.  Work that blocks is lowered on the thread that does it.
+fn unmapped(task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
+    let caps = match task.cap_eff() {
+        Ok(c) => c,
+        Err(e) => return Outcome::Fail(e).normalize(),
+    };
+    let o = match kernel::caps::run_lowered(caps, || act::net::plain(task, sock, call)) {
+        Ok(o) => o,
+        Err(e) => return Outcome::Fail(e),
+    };
+    match o {
+        Outcome::Blocking(job) => Outcome::Blocking(Box::new(move || {
+            kernel::caps::run_lowered(caps, job).unwrap_or_else(Outcome::Fail)
+        })),
+        o => o,
     }
 }
 

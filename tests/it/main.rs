@@ -18,6 +18,7 @@ mod util;
 
 mod abuse;
 mod attack_bypass;
+mod attack_escapes;
 mod attack_lifecycle;
 mod attack_paths;
 mod attack_races;

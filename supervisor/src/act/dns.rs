@@ -36,18 +36,28 @@ pub fn is_lookup(call: &SockCall, addr: &NetAddr, sock: &Socket) -> bool {
 }
 
 /// The server address exactly as the program wrote it (an IPv4-mapped
-/// address stays IPv6 on an IPv6 socket).
-fn server_of(call: &SockCall) -> Option<SocketAddr> {
-    match NetAddr::from_raw(call.addr.as_deref()?)? {
-        NetAddr::Inet(a) => Some(a.into()),
-        NetAddr::Inet6(a) => Some(a.into()),
+/// address stays IPv6 on an IPv6 socket); an `AF_UNSPEC` address, which
+/// the kernel reads as its socket's family, is the address it was
+/// classified as (`addr`).
+fn server_of(call: &SockCall, addr: &NetAddr) -> Option<SocketAddr> {
+    let written = NetAddr::from_raw(call.addr.as_deref()?);
+    match written.as_ref().unwrap_or(addr) {
+        NetAddr::Inet(a) => Some((*a).into()),
+        NetAddr::Inet6(a) => Some((*a).into()),
         NetAddr::Unix(_) => None,
     }
 }
 
-/// Sends the lookup of `call` to the stub; answers the notification.
-pub fn capture(dns: &Dns, task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
-    let Some(server) = server_of(call) else {
+/// Sends the lookup of `call` (classified as `addr`) to the stub; answers
+/// the notification.
+pub fn capture(
+    dns: &Dns,
+    task: &mut Task,
+    sock: Socket,
+    call: &SockCall,
+    addr: &NetAddr,
+) -> Outcome {
+    let Some(server) = server_of(call, addr) else {
         return Outcome::Fail(Errno::EINVAL);
     };
     if dns.is_stub_socket(sock.fd.as_fd()) {

@@ -71,24 +71,6 @@ impl Socket {
         matches!(self.domain, libc::AF_UNIX | libc::AF_INET | libc::AF_INET6)
     }
 
-    /// Would the kernel ignore or refuse any destination in a send on this
-    /// socket with these flags?  Then a send without one can go to the
-    /// kernel as it is: memory rewritten meanwhile cannot add an address
-    /// the kernel would use.  Unix stream sockets reject or drop a name,
-    /// seqpacket drops it; TCP only uses one for Fast Open (MSG_FASTOPEN,
-    /// a register argument, checked here).
-    pub fn ignores_destination(&self, flags: i32) -> bool {
-        match self.domain {
-            libc::AF_UNIX => matches!(self.ty, libc::SOCK_STREAM | libc::SOCK_SEQPACKET),
-            libc::AF_INET | libc::AF_INET6 => {
-                self.ty == libc::SOCK_STREAM
-                    && self.protocol == libc::IPPROTO_TCP
-                    && flags & libc::MSG_FASTOPEN == 0
-            }
-            _ => false,
-        }
-    }
-
     fn blocks(&self, flags: i32) -> bool {
         !self.nonblocking && flags & libc::MSG_DONTWAIT == 0
     }

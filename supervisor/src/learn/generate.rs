@@ -29,7 +29,13 @@ pub const FOLD_DEPTH: usize = 3;
 pub use crate::policy::rules::Kind;
 
 /// The file kinds, in the order the policy lists them.
-const FILES: [Kind; 4] = [Kind::Read, Kind::Write, Kind::Create, Kind::Delete];
+const FILES: [Kind; 5] = [
+    Kind::Read,
+    Kind::Write,
+    Kind::Create,
+    Kind::Delete,
+    Kind::Device,
+];
 
 /// What a learning run saw.
 #[derive(Default, Debug)]

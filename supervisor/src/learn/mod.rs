@@ -53,6 +53,17 @@ impl Strategy for Learn {
                         .collect(),
                     Err(_) => Vec::new(),
                 };
+                // An open of a device other than the harmless ones is the
+                // `device` kind too (docs/rules.md, "Devices").
+                let opens =
+                    matches!(&p.req.args, Args::Open { flags, .. } if flags & libc::O_PATH == 0);
+                let device = opens
+                    && p.resolve().is_ok_and(|rs| {
+                        rs.first()
+                            .and_then(|r| r.as_ref().ok())
+                            .and_then(crate::policy::device::kind_of)
+                            .is_some()
+                    });
                 p.audit().decide(
                     Key::Notif(p.id),
                     Decision::Rule {
@@ -66,6 +77,9 @@ impl Strategy for Learn {
                     crate::answer::Outcome::Value(_) | crate::answer::Outcome::Fd { .. }
                 );
                 record(&mut self.seen, &p.req, &paths, ok);
+                if let (true, Some(Some(d))) = (device, paths.first()) {
+                    self.seen.path(Kind::Device, d);
+                }
                 p.answer(o);
             }
             Event::Lookup(l) => {
@@ -198,6 +212,11 @@ pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], ok: boo
                 NetAddr::Unix(_) if addr.is_abstract() => return,
                 NetAddr::Unix(raw) => {
                     let p = path(0).unwrap_or(raw);
+                    if bind {
+                        // A unix bind creates its socket file.
+                        seen.path(Kind::Create, p);
+                        seen.created.insert(p.to_vec());
+                    }
                     (format!("unix:{}", String::from_utf8_lossy(p)), None)
                 }
                 NetAddr::Inet(a) => (a.ip().to_string(), Some(a.port())),

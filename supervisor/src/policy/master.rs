@@ -236,6 +236,31 @@ impl UserData for Master {
             }
         });
 
+        // `"block"` or `"char"` when the request opens a device other than
+        // the harmless ones (docs/rules.md, "Devices"), else nil.
+        m.add_method("device", |lua, this, ()| {
+            let mut st = state(lua, &this.0)?;
+            if st.lookup.is_some() {
+                return Ok(None);
+            }
+            let p = current(lua, &mut st, "device")?;
+            let opens = matches!(
+                &p.req.args,
+                crate::request::Args::Open { flags, .. } if flags & libc::O_PATH == 0
+            );
+            if !opens {
+                return Ok(None);
+            }
+            let rs = match p.resolve() {
+                Ok(rs) => rs,
+                Err(_) => return Ok(None),
+            };
+            Ok(rs
+                .first()
+                .and_then(|r| r.as_ref().ok())
+                .and_then(crate::policy::device::kind_of))
+        });
+
         m.add_method("resolved", |lua, this, ()| {
             let mut st = state(lua, &this.0)?;
             if st.lookup.is_some() {

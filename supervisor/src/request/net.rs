@@ -309,9 +309,32 @@ pub enum Class {
     Plain,
 }
 
-/// Classifies a call on a socket of family `domain` (only `AF_UNIX`,
-/// `AF_INET`, `AF_INET6` are asked about).
-pub fn classify(call: &SockCall, domain: i32) -> Class {
+/// Classifies a call on a socket of family `domain` and protocol
+/// `protocol` (`SO_DOMAIN`, `SO_PROTOCOL`; only `AF_UNIX`, `AF_INET`,
+/// `AF_INET6` are asked about).
+///
+/// The address family is read as the kernel reads it for each pair, so
+/// that no address the kernel would use escapes the policy:
+///
+/// | socket | address family | the kernel | here |
+/// |---|---|---|---|
+/// | unix | `AF_UNIX` | a path or an abstract name (none: autobind) | mapped (none: plain) |
+/// | unix | other | `EINVAL`; `AF_UNSPEC` connect disconnects a datagram socket | plain |
+/// | inet, inet6 | `AF_INET` (≥ 16 bytes) | an IPv4 address (inet6: through the IPv4 code) | mapped |
+/// | inet6 | `AF_INET6` (≥ 24 bytes) | an IPv6 address; `::ffff:a.b.c.d` is IPv4 | mapped (v4-mapped as inet) |
+/// | inet, inet6 | `AF_UNSPEC` connect | disconnect (`inet_dgram_connect`, `__inet_stream_connect`) | plain |
+/// | inet | `AF_UNSPEC` bind | `AF_INET` if the address is `INADDR_ANY` (`__inet_bind`), else `EAFNOSUPPORT` | mapped if any, else plain |
+/// | inet | `AF_UNSPEC` send (≥ 16 bytes) | `AF_INET` (`udp_sendmsg`, `raw_sendmsg`, `l2tp_ip_sendmsg`); others refuse it | mapped as inet |
+/// | inet6 | `AF_UNSPEC` send, UDP | no address: the connected peer (`udpv6_sendmsg`) | plain |
+/// | inet6 | `AF_UNSPEC` send, other (≥ 24 bytes) | `AF_INET6` (`rawv6_sendmsg`); others refuse it | mapped as inet6 |
+/// | any | shorter than the family needs, or another family | `EINVAL` / `EAFNOSUPPORT` | plain |
+///
+/// Where a protocol might refuse an address that is mapped here, the
+/// policy sees it anyway: the supervisor then does the call and the kernel
+/// refuses it as it would the program's.  A plain call is done by the
+/// supervisor on its copy of the socket with the copied bytes, so the
+/// kernel answers exactly as for the program.
+pub fn classify(call: &SockCall, domain: i32, protocol: i32) -> Class {
     let Some(raw) = &call.addr else {
         return Class::Plain;
     };
@@ -319,25 +342,35 @@ pub fn classify(call: &SockCall, domain: i32) -> Class {
         return Class::Plain;
     }
     let family = u16::from_ne_bytes([raw[0], raw[1]]) as i32;
+    let inet6 = |raw: &[u8]| {
+        let sa = v6(raw);
+        match sa.ip().to_ipv4_mapped() {
+            // ::ffff:a.b.c.d reaches a.b.c.d: it is an IPv4 request.
+            Some(ip) => Class::Mapped(NetAddr::Inet(SocketAddrV4::new(ip, sa.port()))),
+            None => Class::Mapped(NetAddr::Inet6(sa)),
+        }
+    };
+    let udp = matches!(protocol, libc::IPPROTO_UDP | libc::IPPROTO_UDPLITE);
     match (domain, family) {
         (libc::AF_UNIX, libc::AF_UNIX) => unix_addr(raw).map_or(Class::Plain, Class::Mapped),
         (libc::AF_INET | libc::AF_INET6, libc::AF_INET) if raw.len() >= 16 => {
             Class::Mapped(NetAddr::Inet(v4(raw)))
         }
-        (libc::AF_INET6, libc::AF_INET6) if raw.len() >= 24 => {
-            let sa = v6(raw);
-            match sa.ip().to_ipv4_mapped() {
-                // ::ffff:a.b.c.d reaches a.b.c.d: it is an IPv4 request.
-                Some(ip) => Class::Mapped(NetAddr::Inet(SocketAddrV4::new(ip, sa.port()))),
-                None => Class::Mapped(NetAddr::Inet6(sa)),
-            }
-        }
+        (libc::AF_INET6, libc::AF_INET6) if raw.len() >= 24 => inet6(raw),
         // bind(AF_UNSPEC) on an IPv4 socket is bind(AF_INET) when the
         // address is INADDR_ANY (the kernel's compatibility rule).
         (libc::AF_INET, libc::AF_UNSPEC)
             if call.op == SockOp::Bind && raw.len() >= 16 && v4(raw).ip().is_unspecified() =>
         {
             Class::Mapped(NetAddr::Inet(v4(raw)))
+        }
+        // A send to AF_UNSPEC on an IPv4 socket is a send to AF_INET.
+        (libc::AF_INET, libc::AF_UNSPEC) if call.op == SockOp::Send && raw.len() >= 16 => {
+            Class::Mapped(NetAddr::Inet(v4(raw)))
+        }
+        // … and on a raw IPv6 socket a send to AF_INET6 (UDP ignores it).
+        (libc::AF_INET6, libc::AF_UNSPEC) if call.op == SockOp::Send && !udp && raw.len() >= 24 => {
+            inet6(raw)
         }
         _ => Class::Plain,
     }
@@ -409,12 +442,12 @@ mod tests {
     fn inet_addresses_are_mapped() {
         let c = call(SockOp::Connect, sin([127, 0, 0, 1], 80));
         assert_eq!(
-            classify(&c, libc::AF_INET),
+            classify(&c, libc::AF_INET, 0),
             Class::Mapped(NetAddr::Inet("127.0.0.1:80".parse().unwrap()))
         );
         let c = call(SockOp::Connect, sin6("::1".parse().unwrap(), 53, 2));
         assert_eq!(
-            classify(&c, libc::AF_INET6),
+            classify(&c, libc::AF_INET6, 0),
             Class::Mapped(NetAddr::Inet6(SocketAddrV6::new(
                 "::1".parse().unwrap(),
                 53,
@@ -431,7 +464,7 @@ mod tests {
             sin6("::ffff:10.1.2.3".parse().unwrap(), 443, 0),
         );
         assert_eq!(
-            classify(&c, libc::AF_INET6),
+            classify(&c, libc::AF_INET6, 0),
             Class::Mapped(NetAddr::Inet("10.1.2.3:443".parse().unwrap()))
         );
     }
@@ -441,7 +474,7 @@ mod tests {
         let mut short = sin([1, 2, 3, 4], 1);
         short.truncate(8);
         assert_eq!(
-            classify(&call(SockOp::Connect, short), libc::AF_INET),
+            classify(&call(SockOp::Connect, short), libc::AF_INET, 0),
             Class::Plain
         );
         let unspec = {
@@ -450,25 +483,86 @@ mod tests {
             v
         };
         assert_eq!(
-            classify(&call(SockOp::Connect, unspec.clone()), libc::AF_INET),
+            classify(&call(SockOp::Connect, unspec.clone()), libc::AF_INET, 0),
             Class::Plain
         );
         // AF_UNSPEC bind is AF_INET only for INADDR_ANY.
         assert_eq!(
-            classify(&call(SockOp::Bind, unspec), libc::AF_INET),
+            classify(&call(SockOp::Bind, unspec), libc::AF_INET, 0),
             Class::Plain
         );
         let mut any = sin([0, 0, 0, 0], 8080);
         any[..2].copy_from_slice(&0u16.to_ne_bytes());
         assert_eq!(
-            classify(&call(SockOp::Bind, any), libc::AF_INET),
+            classify(&call(SockOp::Bind, any), libc::AF_INET, 0),
             Class::Mapped(NetAddr::Inet("0.0.0.0:8080".parse().unwrap()))
         );
         // An inet address on a unix socket is the kernel's to reject.
         assert_eq!(
-            classify(&call(SockOp::Connect, sin([1, 2, 3, 4], 1)), libc::AF_UNIX),
+            classify(
+                &call(SockOp::Connect, sin([1, 2, 3, 4], 1)),
+                libc::AF_UNIX,
+                0
+            ),
             Class::Plain
         );
+    }
+
+    /// 17.2: the kernel's UDP, raw and L2TP sends take an AF_UNSPEC
+    /// address on an IPv4 socket as AF_INET; raw IPv6 takes it as AF_INET6;
+    /// UDP on IPv6 ignores it (the connected peer).
+    #[test]
+    fn unspec_sends_are_read_as_the_kernel_reads_them() {
+        let unspec = |mut v: Vec<u8>| {
+            v[..2].copy_from_slice(&0u16.to_ne_bytes());
+            v
+        };
+        let send4 = call(SockOp::Send, unspec(sin([10, 9, 8, 7], 53)));
+        for proto in [libc::IPPROTO_UDP, libc::IPPROTO_RAW, libc::IPPROTO_ICMP, 0] {
+            assert_eq!(
+                classify(&send4, libc::AF_INET, proto),
+                Class::Mapped(NetAddr::Inet("10.9.8.7:53".parse().unwrap())),
+                "protocol {proto}"
+            );
+        }
+        // Too short for a sockaddr_in: the kernel's EINVAL, done as plain.
+        let mut short = send4.clone();
+        short.addr.as_mut().unwrap().truncate(15);
+        assert_eq!(
+            classify(&short, libc::AF_INET, libc::IPPROTO_UDP),
+            Class::Plain
+        );
+        let send6 = call(
+            SockOp::Send,
+            unspec(sin6("2001:db8::1".parse().unwrap(), 7, 0)),
+        );
+        assert_eq!(
+            classify(&send6, libc::AF_INET6, libc::IPPROTO_RAW),
+            Class::Mapped(NetAddr::Inet6("[2001:db8::1]:7".parse().unwrap()))
+        );
+        assert_eq!(
+            classify(&send6, libc::AF_INET6, libc::IPPROTO_UDP),
+            Class::Plain
+        );
+        assert_eq!(
+            classify(&send6, libc::AF_INET6, libc::IPPROTO_UDPLITE),
+            Class::Plain
+        );
+        let mapped = call(
+            SockOp::Send,
+            unspec(sin6("::ffff:10.1.2.3".parse().unwrap(), 9, 0)),
+        );
+        assert_eq!(
+            classify(&mapped, libc::AF_INET6, libc::IPPROTO_RAW),
+            Class::Mapped(NetAddr::Inet("10.1.2.3:9".parse().unwrap()))
+        );
+        // Connect with AF_UNSPEC disconnects, whatever follows.
+        let c = call(SockOp::Connect, unspec(sin([10, 9, 8, 7], 53)));
+        for d in [libc::AF_INET, libc::AF_INET6, libc::AF_UNIX] {
+            assert_eq!(classify(&c, d, libc::IPPROTO_UDP), Class::Plain);
+        }
+        // A unix socket never takes AF_UNSPEC as an address.
+        assert_eq!(classify(&send4, libc::AF_UNIX, 0), Class::Plain);
     }
 
     #[test]
@@ -476,16 +570,16 @@ mod tests {
         let mut path = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
         path.extend(b"/run/x.sock\0garbage");
         assert_eq!(
-            classify(&call(SockOp::Connect, path), libc::AF_UNIX),
+            classify(&call(SockOp::Connect, path), libc::AF_UNIX, 0),
             Class::Mapped(NetAddr::Unix(b"/run/x.sock".to_vec()))
         );
         let mut abs = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
         abs.extend(b"\0name");
-        let c = classify(&call(SockOp::Bind, abs), libc::AF_UNIX);
+        let c = classify(&call(SockOp::Bind, abs), libc::AF_UNIX, 0);
         assert_eq!(c, Class::Mapped(NetAddr::Unix(b"\0name".to_vec())));
         let unnamed = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
         assert_eq!(
-            classify(&call(SockOp::Bind, unnamed), libc::AF_UNIX),
+            classify(&call(SockOp::Bind, unnamed), libc::AF_UNIX, 0),
             Class::Plain
         );
     }

@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use crate::pending::Pending;
 use crate::request::net::{NetAddr, SockOp};
 use crate::request::Args;
-use crate::resolve::Last;
+use crate::resolve::{Last, Resolved};
 use ::rules::{Action, How, Kind, Refusal, Ruleset, Verdict};
 
 /// How to answer.
@@ -59,9 +59,15 @@ pub struct Choice {
 
 /// What the request does, copied before its paths are resolved.
 enum Shape {
-    Open { flags: i32 },
+    Open {
+        flags: i32,
+    },
     Only(Kind),
-    Rename { exchange: bool },
+    Rename {
+        exchange: bool,
+    },
+    /// `bind` and `create` on a unix socket's path.
+    BindUnix,
 }
 
 fn shape(p: &Pending) -> Shape {
@@ -73,6 +79,14 @@ fn shape(p: &Pending) -> Shape {
         Args::Rename { flags, .. } => Shape::Rename {
             exchange: flags & libc::RENAME_EXCHANGE != 0,
         },
+        // A unix bind creates its socket file: `create` on the path too.
+        Args::Socket { call, addr, .. }
+            if call.op == SockOp::Bind
+                && matches!(addr, NetAddr::Unix(_))
+                && !addr.is_abstract() =>
+        {
+            Shape::BindUnix
+        }
         Args::Socket { call, .. } => Shape::Only(if call.op == SockOp::Bind {
             Kind::Bind
         } else {
@@ -115,6 +129,7 @@ fn kinds_of(shape: &Shape, i: usize, last: Option<Last>) -> Vec<Kind> {
     match *shape {
         Shape::Open { flags } => open_kinds(flags, last),
         Shape::Only(k) => vec![k],
+        Shape::BindUnix => vec![Kind::Bind, Kind::Create],
         Shape::Rename { exchange } => match (i, exchange) {
             (0, false) => vec![Kind::Delete],
             _ => vec![Kind::Delete, Kind::Create],
@@ -182,6 +197,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
     if let Args::Socket { addr, .. } = &p.req.args {
         let kind = match shape {
             Shape::Only(k) => k,
+            Shape::BindUnix => Kind::Bind,
             _ => Kind::Connect,
         };
         // The names an address was learnt from matter to `name:` rules only.
@@ -234,6 +250,11 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
                 }
                 if let Shape::Open { flags } = shape {
                     fix = open_fix(set, flags, r.last, &r.path);
+                    // A device's content is not its path's: a raw disk holds
+                    // every file, denied or not.
+                    if flags & libc::O_PATH == 0 && crate::policy::device::kind_of(r).is_some() {
+                        verdicts.push(set.path(Kind::Device, &r.path));
+                    }
                 }
             }
             Err(e) => {
@@ -248,6 +269,12 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
             }
         }
     }
+    if let (Shape::Rename { exchange }, [Ok(a), Ok(b)]) = (&shape, rs) {
+        verdicts.extend(moved(set, a, b));
+        if *exchange {
+            verdicts.extend(moved(set, b, a));
+        }
+    }
     if verdicts.is_empty() {
         return invalid(Errno::EINVAL, "the request names nothing");
     }
@@ -256,6 +283,51 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
         c.fix = fix;
     }
     c
+}
+
+/// The kinds a path has whatever the request: what a rename carries along.
+const PATH_KINDS: [Kind; 7] = [
+    Kind::Read,
+    Kind::Write,
+    Kind::Create,
+    Kind::Delete,
+    Kind::Connect,
+    Kind::Bind,
+    Kind::Device,
+];
+
+/// The denials a rename of `from` to `to` would lift: a rename gives the
+/// object moved, and for a directory everything below it, new names.  Any
+/// kind a rule denies at the old name (or anywhere below it) but allowed
+/// at the new one (or somewhere below it) refuses the rename (docs/rules.md,
+/// "Renames").  A kind's default is no rule: what no rule names moves as
+/// freely as it could be created at its new name.
+fn moved(set: &Ruleset, from: &Resolved, to: &Resolved) -> Vec<Verdict> {
+    let Last::Exists { mode } = from.last else {
+        return Vec::new();
+    };
+    let dir = mode & libc::S_IFMT == libc::S_IFDIR;
+    let mut out = Vec::new();
+    for k in PATH_KINDS {
+        let here = set.path(k, &from.path);
+        let ruled = here.rule.is_some() && here.action == Action::Deny;
+        if ruled && set.path(k, &to.path).action == Action::Allow {
+            out.push(here);
+            continue;
+        }
+        if !dir {
+            continue;
+        }
+        if let Some(v) = set
+            .below(k, &from.path, Action::Deny)
+            .filter(|v| v.rule.is_some())
+        {
+            if set.below(k, &to.path, Action::Allow).is_some() {
+                out.push(v);
+            }
+        }
+    }
+    out
 }
 
 /// The [`OpenFix`] for an open with `flags` of `path` whose last

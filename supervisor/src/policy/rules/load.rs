@@ -118,7 +118,7 @@ fn kinds(v: &Value) -> Result<Vec<Kind>> {
     let one = |v: &Value| {
         text(v).and_then(|s| Kind::by_name(&s)).ok_or_else(|| {
             format!(
-                "unknown kind {} (read, write, create, delete, connect, bind, resolve)",
+                "unknown kind {} (read, write, create, delete, connect, bind, resolve, device)",
                 describe(v)
             )
         })
@@ -204,7 +204,7 @@ pub fn load(t: &Table) -> Result<Ruleset> {
                             if text(&dk).is_none_or(|s| Kind::by_name(&s).is_none()) {
                                 return Err(format!(
                                     "default: unknown kind {} (read, write, create, delete, \
-                                     connect, bind, resolve)",
+                                     connect, bind, resolve, device)",
                                     describe(&dk)
                                 ));
                             }

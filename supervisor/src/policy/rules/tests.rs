@@ -136,11 +136,11 @@ fn every_message_is_told_whole_and_in_order() {
         ),
         (
             r#"{ { "allow", "raed", "/a" } }"#,
-            "rule 1: unknown kind \"raed\" (read, write, create, delete, connect, bind, resolve)",
+            "rule 1: unknown kind \"raed\" (read, write, create, delete, connect, bind, resolve, device)",
         ),
         (
             r#"{ { "allow", 5, "/a" } }"#,
-            "rule 1: unknown kind 5 (read, write, create, delete, connect, bind, resolve)",
+            "rule 1: unknown kind 5 (read, write, create, delete, connect, bind, resolve, device)",
         ),
         (
             r#"{ { "allow", {}, "/a" } }"#,
@@ -148,7 +148,7 @@ fn every_message_is_told_whole_and_in_order() {
         ),
         (
             r#"{ { "allow", {"read", "bogus"}, "/a" } }"#,
-            "rule 1: unknown kind \"bogus\" (read, write, create, delete, connect, bind, resolve)",
+            "rule 1: unknown kind \"bogus\" (read, write, create, delete, connect, bind, resolve, device)",
         ),
         (
             r#"{ { "permit", "read", "/a" } }"#,
@@ -292,11 +292,11 @@ fn every_message_is_told_whole_and_in_order() {
         ),
         (
             r#"{ default = { raed = "allow" } }"#,
-            "default: unknown kind \"raed\" (read, write, create, delete, connect, bind, resolve)",
+            "default: unknown kind \"raed\" (read, write, create, delete, connect, bind, resolve, device)",
         ),
         (
             r#"{ default = { [1] = "allow" } }"#,
-            "default: unknown kind 1 (read, write, create, delete, connect, bind, resolve)",
+            "default: unknown kind 1 (read, write, create, delete, connect, bind, resolve, device)",
         ),
         (
             r#"{ default = { read = "maybe" } }"#,
@@ -424,7 +424,7 @@ fn every_message_is_told_whole_and_in_order() {
         ),
         (
             r#"{ { "allow", "read", "/a" }, { "allow", "raed", "/a" }, { "allow", "read", "b" } }"#,
-            "rule 2: unknown kind \"raed\" (read, write, create, delete, connect, bind, resolve)",
+            "rule 2: unknown kind \"raed\" (read, write, create, delete, connect, bind, resolve, device)",
         ),
     ] {
         let e = try_load(src).expect_err(src);

@@ -97,7 +97,7 @@ fn socket_call(sys: Sys, args: [u64; 6]) -> SockCall {
 /// The request `call` is on a socket of `domain`: its function and address.
 #[track_caller]
 fn mapped(call: &SockCall, domain: i32) -> (Function, NetAddr) {
-    match classify(call, domain) {
+    match classify(call, domain, 0) {
         Class::Mapped(a) => (function_of_socket(call.op, &a), a),
         Class::Plain => panic!("{call:?} on domain {domain}: not mapped"),
     }
@@ -179,19 +179,19 @@ fn unnamed_unix_addresses_are_plain() {
     let raw = family(libc::AF_UNIX);
     let c = socket_call(Sys::Bind, [4, addr_of(&raw), 2, 0, 0, 0]);
     assert_eq!(c.addr.as_deref(), Some(&raw[..]));
-    assert_eq!(classify(&c, libc::AF_UNIX), Class::Plain);
+    assert_eq!(classify(&c, libc::AF_UNIX, 0), Class::Plain);
     // A zero length: nothing is read, not even a NULL pointer (as the
     // kernel's move_addr_to_kernel).
     for p in [0, 8, addr_of(&raw)] {
         let c = socket_call(Sys::Connect, [4, p, 0, 0, 0, 0]);
         assert_eq!(c.addr, Some(Vec::new()));
-        assert_eq!(classify(&c, libc::AF_UNIX), Class::Plain);
-        assert_eq!(classify(&c, libc::AF_INET), Class::Plain);
+        assert_eq!(classify(&c, libc::AF_UNIX, 0), Class::Plain);
+        assert_eq!(classify(&c, libc::AF_INET, 0), Class::Plain);
     }
     // One byte: no family.
     let c = socket_call(Sys::Bind, [4, addr_of(&raw), 1, 0, 0, 0]);
     assert_eq!(c.addr, Some(raw[..1].to_vec()));
-    assert_eq!(classify(&c, libc::AF_UNIX), Class::Plain);
+    assert_eq!(classify(&c, libc::AF_UNIX, 0), Class::Plain);
 }
 
 #[test]
@@ -398,7 +398,7 @@ fn sendto_payload_and_errors() {
     // whatever the length register says.
     let c = socket_call(Sys::Sendto, [3, 0x1000, 4, 0, 0, 99]);
     assert_eq!(c.addr, None);
-    assert_eq!(classify(&c, libc::AF_INET), Class::Plain);
+    assert_eq!(classify(&c, libc::AF_INET, 0), Class::Plain);
     // Destination errors, as for connect.
     assert_eq!(errno(Sys::Sendto, [3, 0x1000, 4, 0, 8, 16]), Errno::EFAULT);
     assert_eq!(
@@ -516,7 +516,7 @@ fn sendmsg_without_a_name() {
                 }),
             }
         );
-        assert_eq!(classify(&c, libc::AF_INET), Class::Plain);
+        assert_eq!(classify(&c, libc::AF_INET, 0), Class::Plain);
     }
 }
 
