@@ -21,6 +21,7 @@ mod attack_bypass;
 mod attack_lifecycle;
 mod attack_paths;
 mod attack_races;
+mod attack_summary;
 mod bad_input;
 mod ci_job;
 mod dns;
