@@ -115,6 +115,12 @@ enum Command {
         /// docs/security.md).  For trusted programs only.
         #[arg(long)]
         allow_unmapped: bool,
+        /// Let the program make syscalls the posture does not know (those
+        /// of a kernel newer than the one its allow-list was checked
+        /// against; see docs/security.md), which otherwise fail with
+        /// ENOSYS.
+        #[arg(long)]
+        allow_unknown_syscalls: bool,
         #[command(flatten)]
         job: Job,
     },
@@ -159,10 +165,16 @@ fn main() {
             init,
             init_arg,
             allow_unmapped,
+            allow_unknown_syscalls,
             job,
         } => {
             let posture = bpf::Posture {
                 refuse_unmapped: !allow_unmapped,
+                allow_unknown: allow_unknown_syscalls,
+                // With an audit trail, the refusals are answered (and so
+                // recorded) by the supervisor.
+                notify_refusals: job.log.is_some() || job.summary,
+                ..bpf::Posture::default()
             };
             // Under the default posture nothing in the program can change
             // its root (see pending::Root).
@@ -170,7 +182,13 @@ fn main() {
                 run(r, policy, init, init_arg, posture, cmd)
             })
         }
-        Command::Learn { output, job } => job.start(true, |r, cmd| learn(r, &output, cmd)),
+        Command::Learn { output, job } => {
+            let posture = bpf::Posture {
+                notify_refusals: job.log.is_some() || job.summary,
+                ..bpf::Posture::default()
+            };
+            job.start(true, |r, cmd| learn(r, &output, posture, cmd))
+        }
         Command::Check { policy, init } => match init.map(|f| init_script(f, None)) {
             Some(Err((msg, code))) => {
                 eprintln!("supervisor: {msg}");
@@ -265,6 +283,7 @@ fn prepare(
     match launch::Prepared::new(program, args, filter) {
         Ok(mut p) => {
             p.set_sockets_only_filter(sockets_only);
+            p.set_posture(*posture, map.clone());
             Ok((p, map))
         }
         Err(e) => {
@@ -274,8 +293,13 @@ fn prepare(
     }
 }
 
-fn learn(r: &Run, output: &std::path::Path, cmd: Vec<OsString>) -> Result<i32, Stop> {
-    let (prepared, map) = match prepare(&cmd, &bpf::Posture::default()) {
+fn learn(
+    r: &Run,
+    output: &std::path::Path,
+    posture: bpf::Posture,
+    cmd: Vec<OsString>,
+) -> Result<i32, Stop> {
+    let (prepared, map) = match prepare(&cmd, &posture) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

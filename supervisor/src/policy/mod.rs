@@ -13,6 +13,7 @@
 //! the script unwinds and the run ends with the program's exit code.
 
 pub mod check;
+mod families;
 pub mod host;
 mod host_net;
 mod init;
