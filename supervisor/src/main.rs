@@ -176,6 +176,10 @@ fn main() {
                 notify_refusals: job.log.is_some() || job.summary,
                 ..bpf::Posture::default()
             };
+            // Outside the default posture the program may hold pages that
+            // never arrive (a userfaultfd): copies of its memory then go
+            // through a worker with a deadline (kernel::offload).
+            kernel::offload::set_guarded(allow_unmapped);
             // Under the default posture nothing in the program can change
             // its root (see pending::Root).
             job.start(posture.refuse_unmapped, |r, cmd| {

@@ -19,6 +19,7 @@ mod util;
 mod abuse;
 mod attack_bypass;
 mod attack_lifecycle;
+mod attack_memory;
 mod attack_paths;
 mod attack_posture;
 mod attack_races;
