@@ -2,9 +2,14 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
 
+use crate::families::Families;
+use crate::known::{self, ALLOWED};
 use crate::posture::{When, REFUSED};
+use crate::prologue::{self, Outcome};
 use crate::syscalls::{Disposition, SyscallMap, TABLE};
 use crate::Error;
 
@@ -104,15 +109,30 @@ pub(crate) fn context(default: ScmpAction) -> Result<ScmpFilterContext, Error> {
 /// What the notify filter does besides trapping the mapped calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Posture {
-    /// Refuse the calls of [`REFUSED`] (the default); `false` lets them
+    /// Refuse the calls of [`REFUSED`], the syscalls outside the
+    /// allow-list ([`crate::known`]) and the socket families outside
+    /// [`crate::families::DEFAULT`] (the default); `false` lets everything
     /// run, for trusted programs (`--allow-unmapped`).
     pub refuse_unmapped: bool,
+    /// Let the syscalls outside the allow-list run (a kernel newer than
+    /// [`crate::known::CHECKED_AGAINST`]: `--allow-unknown-syscalls`).
+    pub allow_unknown: bool,
+    /// Socket families created besides the default ones (the policy's
+    /// `libc_service.families`).
+    pub families: Families,
+    /// The refusals go to the supervisor, which answers their errno and
+    /// records them (`--log`, `--summary`), instead of being answered by
+    /// the filter.  Refused socket families always go to the supervisor.
+    pub notify_refusals: bool,
 }
 
 impl Default for Posture {
     fn default() -> Self {
         Posture {
             refuse_unmapped: true,
+            allow_unknown: false,
+            families: Families::NONE,
+            notify_refusals: false,
         }
     }
 }
@@ -130,17 +150,205 @@ pub enum Trapped {
     Sockets,
 }
 
+/// `AUDIT_ARCH_*` of the architectures the posture supports.
+fn audit_arch(arch: ScmpArch) -> Option<u32> {
+    match arch {
+        ScmpArch::X8664 => Some(0xc000_003e),
+        ScmpArch::Aarch64 => Some(0xc000_00b7),
+        _ => None,
+    }
+}
+
 /// The supervisor's filter for the native architecture: the syscalls of
-/// the table that `trapped` selects go to the listener; with
-/// `posture.refuse_unmapped`, the calls that would go around the table fail
-/// with their errno; a foreign ABI (i386 through `int 0x80`, x32) kills the
-/// process; everything else runs untouched.
+/// the table that `trapped` selects go to the listener; under the default
+/// posture only the allow-list runs, the refusals fail with their errno
+/// (or go to the supervisor, `posture.notify_refusals`), and so does a
+/// socket of a family not allowed; a foreign ABI (i386 through `int 0x80`,
+/// x32) kills the process.
 pub fn notify_filter(
     map: &SyscallMap,
     posture: &Posture,
     trapped: Trapped,
 ) -> Result<Program, Error> {
+    if !posture.refuse_unmapped {
+        return unrefused(map, trapped);
+    }
+    let arch = map.arch();
+    let audit_arch = audit_arch(arch).ok_or(Error::Architecture(arch))?;
+    let refuse = |errno: i32| {
+        if posture.notify_refusals {
+            ScmpAction::Notify
+        } else {
+            ScmpAction::Errno(errno)
+        }
+    };
     // The launcher sets no_new_privs itself, before loading.
+    let default = if posture.allow_unknown {
+        ScmpAction::Allow
+    } else {
+        refuse(libc::ENOSYS)
+    };
+    let mut ctx = context(default)?;
+    // A binary tree of syscall numbers: the allow-list is long.
+    ctx.set_ctl_optimize(2).map_err(|source| Error::Attribute {
+        attr: "ctl_optimize",
+        source,
+    })?;
+    for &(sys, nr) in map.present() {
+        let name = sys.name();
+        let syscall = ScmpSyscall::from(nr);
+        let disposition = if trapped == Trapped::Sockets && !sys.is_socket() {
+            None
+        } else {
+            Some(
+                TABLE
+                    .iter()
+                    .find(|(s, _, _)| *s == sys)
+                    .map(|(_, _, d)| *d)
+                    .unwrap_or(Disposition::Notify),
+            )
+        };
+        match disposition {
+            None => add(&mut ctx, default, ScmpAction::Allow, syscall, &[]),
+            Some(Disposition::Notify | Disposition::Posture) => {
+                add(&mut ctx, default, ScmpAction::Notify, syscall, &[])
+            }
+            Some(Disposition::NotifyIfSet(arg)) => {
+                let set = [ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)];
+                let unset = [ScmpArgCompare::new(arg, ScmpCompareOp::Equal, 0)];
+                add(&mut ctx, default, ScmpAction::Notify, syscall, &set)
+                    .and_then(|()| add(&mut ctx, default, ScmpAction::Allow, syscall, &unset))
+            }
+        }
+        .map_err(|source| Error::Rule { name, source })?;
+    }
+    for &name in ALLOWED {
+        if TABLE.iter().any(|(_, n, _)| *n == name) {
+            // The table decides (trapped, or allowed above).
+            continue;
+        }
+        let Some(nr) = known::number(name, arch) else {
+            continue;
+        };
+        add(
+            &mut ctx,
+            default,
+            ScmpAction::Allow,
+            ScmpSyscall::from(nr),
+            &[],
+        )
+        .map_err(|source| Error::Rule { name, source })?;
+    }
+    for r in REFUSED {
+        if r.when != When::Always {
+            continue;
+        }
+        let Some(nr) = known::number(r.name, arch) else {
+            // Not a syscall of this architecture.
+            continue;
+        };
+        let name = r.name;
+        add(
+            &mut ctx,
+            default,
+            refuse(r.errno),
+            ScmpSyscall::from(nr),
+            &[],
+        )
+        .map_err(|source| Error::Rule { name, source })?;
+    }
+    let prologue = prologue::build(audit_arch, &prologue_rules(arch, posture));
+    let mut insns = prologue;
+    insns.extend_from_slice(export(&ctx)?.instructions());
+    if insns.len() > BPF_MAXINSNS {
+        return Err(Error::Malformed(insns.len() * 8));
+    }
+    Ok(Program { insns })
+}
+
+/// Adds a rule, unless its action is the default (libseccomp refuses
+/// such a rule: the default already applies).
+fn add(
+    ctx: &mut ScmpFilterContext,
+    default: ScmpAction,
+    action: ScmpAction,
+    syscall: ScmpSyscall,
+    cmp: &[ScmpArgCompare],
+) -> Result<(), libseccomp::error::SeccompError> {
+    if action == default {
+        return Ok(());
+    }
+    if cmp.is_empty() {
+        ctx.add_rule_exact(action, syscall).map(drop)
+    } else {
+        ctx.add_rule_conditional_exact(action, syscall, cmp)
+            .map(drop)
+    }
+}
+
+/// The kernel's limit on a filter's length.
+const BPF_MAXINSNS: usize = 4096;
+
+/// The argument-dependent decisions: the masked refusals of [`REFUSED`]
+/// and the socket families.
+fn prologue_rules(arch: ScmpArch, posture: &Posture) -> Vec<prologue::Rule> {
+    let mut rules: Vec<prologue::Rule> = Vec::new();
+    let ret = |errno: i32| {
+        Outcome::Return(if posture.notify_refusals {
+            prologue::RET_USER_NOTIF
+        } else {
+            prologue::ret_errno(errno)
+        })
+    };
+    for r in REFUSED {
+        let When::Masked { arg, mask, values } = r.when else {
+            continue;
+        };
+        let Some(nr) = known::number(r.name, arch) else {
+            continue;
+        };
+        let check = prologue::Check {
+            arg,
+            // Never the upper half of an argument (tested below).
+            mask: mask as u32,
+            values: values.iter().map(|&v| v as u32).collect(),
+            matched: ret(r.errno),
+        };
+        match rules.iter_mut().find(|x| x.nr == nr as u32) {
+            Some(rule) => rule.checks.push(check),
+            None => rules.push(prologue::Rule {
+                nr: nr as u32,
+                checks: vec![check],
+                otherwise: Outcome::Continue,
+            }),
+        }
+    }
+    let allowed: Vec<u32> = posture
+        .families
+        .with_defaults()
+        .numbers()
+        .map(|n| n as u32)
+        .collect();
+    for name in ["socket", "socketpair"] {
+        if let Some(nr) = known::number(name, arch) {
+            rules.push(prologue::Rule {
+                nr: nr as u32,
+                checks: vec![prologue::Check {
+                    arg: 0,
+                    mask: u32::MAX,
+                    values: allowed.clone(),
+                    matched: Outcome::Continue,
+                }],
+                // The supervisor answers EAFNOSUPPORT and records it.
+                otherwise: Outcome::Return(prologue::RET_USER_NOTIF),
+            });
+        }
+    }
+    rules
+}
+
+/// `--allow-unmapped`: everything runs but the table's calls.
+fn unrefused(map: &SyscallMap, trapped: Trapped) -> Result<Program, Error> {
     let mut ctx = context(ScmpAction::Allow)?;
     for &(sys, nr) in map.present() {
         if trapped == Trapped::Sockets && !sys.is_socket() {
@@ -154,10 +362,8 @@ pub fn notify_filter(
             .unwrap_or(Disposition::Notify);
         let syscall = ScmpSyscall::from(nr);
         match disposition {
-            Disposition::Posture if !posture.refuse_unmapped => continue,
-            Disposition::Notify | Disposition::Posture => {
-                ctx.add_rule_exact(ScmpAction::Notify, syscall)
-            }
+            Disposition::Posture => continue,
+            Disposition::Notify => ctx.add_rule_exact(ScmpAction::Notify, syscall),
             Disposition::NotifyIfSet(arg) => ctx.add_rule_conditional_exact(
                 ScmpAction::Notify,
                 syscall,
@@ -166,33 +372,7 @@ pub fn notify_filter(
         }
         .map_err(|source| Error::Rule { name, source })?;
     }
-    if posture.refuse_unmapped {
-        refuse(&mut ctx, map)?;
-    }
     export(&ctx)
-}
-
-/// Adds the refusals of [`REFUSED`] that exist on the map's architecture.
-fn refuse(ctx: &mut ScmpFilterContext, map: &SyscallMap) -> Result<(), Error> {
-    for r in REFUSED {
-        let nr = match ScmpSyscall::from_name_by_arch(r.name, map.arch()) {
-            Ok(nr) if i32::from(nr) >= 0 => nr,
-            // Not a syscall of this architecture (or unknown to this
-            // libseccomp): nothing to refuse.
-            _ => continue,
-        };
-        let action = ScmpAction::Errno(r.errno);
-        let name = r.name;
-        match r.when {
-            When::Always => ctx.add_rule_exact(action, nr).map(drop),
-            When::Masked { arg, mask, values } => values.iter().try_for_each(|&v| {
-                let cmp = ScmpArgCompare::new(arg, ScmpCompareOp::MaskedEqual(mask), v);
-                ctx.add_rule_conditional_exact(action, nr, &[cmp]).map(drop)
-            }),
-        }
-        .map_err(|source| Error::Rule { name, source })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -215,6 +395,7 @@ mod tests {
             &map,
             &Posture {
                 refuse_unmapped: false,
+                ..Posture::default()
             },
             Trapped::All,
         )
@@ -223,14 +404,42 @@ mod tests {
     }
 
     #[test]
+    fn every_posture_builds() {
+        let map = SyscallMap::native();
+        for notify_refusals in [false, true] {
+            for allow_unknown in [false, true] {
+                for trapped in [Trapped::All, Trapped::Sockets] {
+                    let p = Posture {
+                        notify_refusals,
+                        allow_unknown,
+                        families: Families::NONE.with(40),
+                        ..Posture::default()
+                    };
+                    let f = notify_filter(&map, &p, trapped).unwrap();
+                    assert!(f.instructions().len() < BPF_MAXINSNS);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn sockets_only_leaves_the_file_calls_out() {
         let map = SyscallMap::native();
-        let all = notify_filter(&map, &Posture::default(), Trapped::All).unwrap();
-        let sockets = notify_filter(&map, &Posture::default(), Trapped::Sockets).unwrap();
+        let unrefused = Posture {
+            refuse_unmapped: false,
+            ..Posture::default()
+        };
+        let all = notify_filter(&map, &unrefused, Trapped::All).unwrap();
+        let sockets = notify_filter(&map, &unrefused, Trapped::Sockets).unwrap();
         let files = map.present().iter().filter(|(s, _)| !s.is_socket()).count();
         assert!(files >= 15);
         // At least one jump and one return fewer per file call.
         assert!(sockets.instructions().len() + files <= all.instructions().len());
+        // Under the default posture the file calls are allowed instead of
+        // trapped (tests/it/trapped.rs shows it).
+        let all = notify_filter(&map, &Posture::default(), Trapped::All).unwrap();
+        let sockets = notify_filter(&map, &Posture::default(), Trapped::Sockets).unwrap();
+        assert_ne!(all.to_bytes(), sockets.to_bytes());
     }
 
     #[test]

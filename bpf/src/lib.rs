@@ -17,11 +17,16 @@
 //!   per-syscall actions), compiled to raw bytes.
 
 pub mod builder;
+pub mod doc;
+pub mod families;
 pub mod filter;
+pub mod known;
 pub mod posture;
+mod prologue;
 pub mod sys;
 pub mod syscalls;
 
+pub use families::Families;
 pub use filter::{notify_filter, Posture, Program, Trapped};
 pub use syscalls::{Sys, SyscallMap};
 
@@ -56,6 +61,8 @@ pub enum Error {
         #[source]
         source: libseccomp::error::SeccompError,
     },
+    #[error("the posture does not support the architecture {0:?} (x86_64 and aarch64 only)")]
+    Architecture(libseccomp::ScmpArch),
     #[error("errno {errno} for {name:?} is out of range (1..=4095)")]
     BadErrno { name: String, errno: i32 },
 }

@@ -46,6 +46,13 @@ const MKNOD_REFUSED: &[u64] = &[
     libc::S_IFBLK as u64,
 ];
 
+/// An ioctl's request: an `unsigned int`, its low 32 bits.
+const IOCTL_CMD: u64 = 0xffff_ffff;
+/// Terminal ioctls refused: `TIOCSTI`, `TIOCLINUX`, `TIOCCONS`, `TIOCSETD`.
+const TERMINAL_IOCTLS: &[u64] = &[0x5412, 0x541c, 0x541d, 0x5423];
+/// `USERFAULTFD_IOC_NEW` (`_IO(0xAA, 0x00)`).
+const USERFAULTFD_IOC_NEW: u64 = 0xaa00;
+
 /// `CLONE_NEWNS` (the flags of clone and unshare).
 const CLONE_NEWNS: u64 = libc::CLONE_NEWNS as u64;
 
@@ -66,8 +73,8 @@ pub const REFUSED: &[Refusal] = &[
         libc::ENOSYS,
         "io_uring runs file and socket operations in the kernel, out of the filter's sight",
     ),
-    always("io_uring_enter", libc::ENOSYS, "io_uring"),
-    always("io_uring_register", libc::ENOSYS, "io_uring"),
+    always("io_uring_enter", libc::ENOSYS, "io_uring (as io_uring_setup)"),
+    always("io_uring_register", libc::ENOSYS, "io_uring (as io_uring_setup)"),
     // File handles: a path-free way to open any file of a file system.
     always(
         "open_by_handle_at",
@@ -85,7 +92,7 @@ pub const REFUSED: &[Refusal] = &[
         libc::EPERM,
         "fanotify events carry open descriptors of other files",
     ),
-    always("fanotify_mark", libc::EPERM, "fanotify"),
+    always("fanotify_mark", libc::EPERM, "fanotify (as fanotify_init)"),
     // Changing what a path names: the policy decides on names.
     always(
         "mount",
@@ -112,12 +119,17 @@ pub const REFUSED: &[Refusal] = &[
         libc::EPERM,
         "a mount (or an O_PATH descriptor) of any path, outside the policy",
     ),
-    always("move_mount", libc::EPERM, "mount API"),
-    always("fsopen", libc::EPERM, "mount API"),
-    always("fsconfig", libc::EPERM, "mount API"),
-    always("fsmount", libc::EPERM, "mount API"),
-    always("fspick", libc::EPERM, "mount API"),
-    always("mount_setattr", libc::EPERM, "mount API"),
+    always("move_mount", libc::EPERM, "the mount API: attaches a mount, giving a file a second name"),
+    always("fsopen", libc::EPERM, "the mount API: a new file system to mount"),
+    always("fsconfig", libc::EPERM, "the mount API (as fsopen)"),
+    always("fsmount", libc::EPERM, "the mount API (as fsopen)"),
+    always("fspick", libc::EPERM, "the mount API: reconfigures a mounted file system"),
+    always("mount_setattr", libc::EPERM, "the mount API: changes a mount's attributes"),
+    always(
+        "open_tree_attr",
+        libc::EPERM,
+        "open_tree with mount attributes (Linux 6.15): a handle on any path, a detached clone naming a denied file otherwise",
+    ),
     always(
         "setns",
         libc::EPERM,
@@ -165,7 +177,7 @@ pub const REFUSED: &[Refusal] = &[
         libc::EPERM,
         "the kernel writes to a swap file by path",
     ),
-    always("swapoff", libc::EPERM, "swap"),
+    always("swapoff", libc::EPERM, "swap (as swapon)"),
     always("uselib", libc::ENOSYS, "maps a library by path"),
     // A new mount namespace gives the process a root (a copy of the mount)
     // other than the one the supervisor resolves paths from; with chroot,
@@ -192,9 +204,107 @@ pub const REFUSED: &[Refusal] = &[
         },
         why: "as unshare (a child in a new mount namespace)",
     },
+    // The terminal: the program keeps the user's controlling terminal (so
+    // that job control, `tty`, `stty`, `less` work), but must not type into
+    // it or take it over (docs/security.md, "The terminal").
+    Refusal {
+        name: "ioctl",
+        errno: libc::EPERM,
+        when: When::Masked {
+            arg: 1,
+            mask: IOCTL_CMD,
+            values: TERMINAL_IOCTLS,
+        },
+        why: "TIOCSTI pushes input the user's shell runs after the run; TIOCLINUX pastes the \
+              console selection; TIOCCONS takes the console's output; TIOCSETD changes the \
+              terminal's line discipline",
+    },
+    // A userfaultfd lets the program hold any page of its memory unserved:
+    // the supervisor reading a path there would wait (docs/security.md).
+    always(
+        "userfaultfd",
+        libc::EPERM,
+        "a page the program never serves stalls whoever reads it, the supervisor included",
+    ),
+    Refusal {
+        name: "ioctl",
+        errno: libc::EPERM,
+        when: When::Masked {
+            arg: 1,
+            mask: IOCTL_CMD,
+            values: &[USERFAULTFD_IOC_NEW],
+        },
+        why: "USERFAULTFD_IOC_NEW on /dev/userfaultfd: a userfaultfd, as the syscall",
+    },
     always(
         "clone3",
         libc::ENOSYS,
         "its flags are in memory, out of the filter's reach; libc falls back to clone",
     ),
 ];
+
+/// A call the filter sent to the supervisor only to be refused: a socket
+/// of a family not allowed (always), or, when the refusals are recorded
+/// (`Posture::notify_refusals`), a refused or unknown syscall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The syscall's name (`"syscall"` for one outside the allow-list).
+    pub syscall: &'static str,
+    /// The errno to answer.
+    pub errno: i32,
+    /// Why, in a few words.
+    pub why: &'static str,
+    /// What is refused, for the records: the family, the ioctl, the number.
+    pub target: String,
+}
+
+/// What the posture refused in syscall `nr` of `arch` with `args` (a
+/// notification the table does not trap).  A number it does not know is
+/// refused as unknown (ENOSYS): nothing is ever let through from here.
+pub fn refused(arch: libseccomp::ScmpArch, nr: i32, args: &[u64; 6]) -> Refused {
+    use crate::known::number;
+    for name in ["socket", "socketpair"] {
+        if number(name, arch) == Some(nr) {
+            // Read as the kernel reads an int.
+            let family = args[0] as u32 as i32;
+            return Refused {
+                syscall: name,
+                errno: libc::EAFNOSUPPORT,
+                why: "socket family not allowed",
+                target: crate::families::describe(family),
+            };
+        }
+    }
+    for r in REFUSED {
+        if number(r.name, arch) != Some(nr) {
+            continue;
+        }
+        match r.when {
+            When::Always => {
+                return Refused {
+                    syscall: r.name,
+                    errno: r.errno,
+                    why: "refused by the posture",
+                    target: r.name.to_owned(),
+                }
+            }
+            When::Masked { arg, mask, values } => {
+                let v = args[arg as usize] & mask;
+                if values.contains(&v) {
+                    return Refused {
+                        syscall: r.name,
+                        errno: r.errno,
+                        why: "refused by the posture",
+                        target: format!("{} {v:#x}", r.name),
+                    };
+                }
+            }
+        }
+    }
+    Refused {
+        syscall: "syscall",
+        errno: libc::ENOSYS,
+        why: "not in the allow-list",
+        target: format!("syscall {nr}"),
+    }
+}

@@ -6,7 +6,8 @@
 //!   bare send and addfd ioctls (only the supervisor's answer module
 //!   calls those);
 //! * [`memory`]: the program's memory, read once with `process_vm_readv`
-//!   and written only with `process_vm_writev`;
+//!   and written only with `process_vm_writev`, by a worker thread awaited
+//!   with a deadline ([`offload`]);
 //! * [`task`]: the notifying thread through `/proc/<tid>`, with the rule
 //!   that every read is validated by `ID_VALID` before it is used;
 //! * [`caps`]: the acting thread's capabilities lowered to the program's
@@ -20,5 +21,6 @@
 pub mod caps;
 pub mod memory;
 pub mod notify;
+pub mod offload;
 pub mod sys;
 pub mod task;

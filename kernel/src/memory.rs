@@ -1,5 +1,9 @@
 //! The program's memory: every read is one copy taken with
-//! `process_vm_readv`, every write goes through `process_vm_writev`.
+//! `process_vm_readv`, every write goes through `process_vm_writev`; when
+//! the program may hold a page that never arrives (a userfaultfd, a FUSE
+//! server of its own: only outside the default posture), both are made by
+//! a worker thread and awaited with a deadline (offload.rs), and such a
+//! page fails the copy with EFAULT instead of stalling the caller.
 //!
 //! A read is only trusted after the caller has checked that the
 //! notification is still valid (`SECCOMP_IOCTL_NOTIF_ID_VALID`): that
@@ -23,6 +27,15 @@ pub fn read_exact(tid: u32, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
     if addr == 0 {
         return Err(Errno::EFAULT);
     }
+    if crate::offload::guarded() {
+        crate::offload::read(tid, addr, buf)
+    } else {
+        direct_read(tid, addr, buf)
+    }
+}
+
+/// [`read_exact`] on the calling thread (the worker's).
+pub(crate) fn direct_read(tid: u32, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
     let len = buf.len();
     let remote = [RemoteIoVec {
         base: addr as usize,
@@ -73,6 +86,15 @@ pub fn write(tid: u32, addr: u64, data: &[u8]) -> Result<(), Errno> {
     if addr == 0 {
         return Err(Errno::EFAULT);
     }
+    if crate::offload::guarded() {
+        crate::offload::write(tid, addr, data)
+    } else {
+        direct_write(tid, addr, data)
+    }
+}
+
+/// [`write`] on the calling thread (the worker's).
+pub(crate) fn direct_write(tid: u32, addr: u64, data: &[u8]) -> Result<(), Errno> {
     let remote = [RemoteIoVec {
         base: addr as usize,
         len: data.len(),

@@ -205,6 +205,12 @@ enum Command {
         /// docs/security.md).  For trusted programs only.
         #[arg(long)]
         allow_unmapped: bool,
+        /// Let the program make syscalls the posture does not know (those
+        /// of a kernel newer than the one its allow-list was checked
+        /// against; see docs/security.md), which otherwise fail with
+        /// ENOSYS.
+        #[arg(long)]
+        allow_unknown_syscalls: bool,
         #[command(flatten)]
         job: Job,
     },
@@ -294,18 +300,34 @@ fn main() {
             init,
             init_arg,
             allow_unmapped,
+            allow_unknown_syscalls,
             job,
         } => {
             let posture = bpf::Posture {
                 refuse_unmapped: !allow_unmapped,
+                allow_unknown: allow_unknown_syscalls,
+                // With an audit trail, the refusals are answered (and so
+                // recorded) by the supervisor.
+                notify_refusals: job.log.is_some() || job.summary,
+                ..bpf::Posture::default()
             };
+            // Outside the default posture the program may hold pages that
+            // never arrive (a userfaultfd): copies of its memory then go
+            // through a worker with a deadline (kernel::offload).
+            kernel::offload::set_guarded(allow_unmapped);
             // Under the default posture nothing in the program can change
             // its root (see pending::Root).
             job.start(posture.refuse_unmapped, |r, cmd| {
                 run(r, policy, init, init_arg, posture, cmd)
             })
         }
-        Command::Learn { output, job } => job.start(true, |r, cmd| learn(r, &output, cmd)),
+        Command::Learn { output, job } => {
+            let posture = bpf::Posture {
+                notify_refusals: job.log.is_some() || job.summary,
+                ..bpf::Posture::default()
+            };
+            job.start(true, |r, cmd| learn(r, &output, posture, cmd))
+        }
         Command::Check { policy, init } => match policy::Source::resolve(&policy) {
             Err(e) => ended(Err(e)).0,
             Ok(source) => match init.map(|f| init_script(f, None)) {
@@ -399,6 +421,7 @@ fn prepare(
     match launch::Prepared::new(program, args, filter) {
         Ok(mut p) => {
             p.set_sockets_only_filter(sockets_only);
+            p.set_posture(*posture, map.clone());
             Ok((p, map))
         }
         Err(e) => {
@@ -408,8 +431,13 @@ fn prepare(
     }
 }
 
-fn learn(r: &Run, output: &std::path::Path, cmd: Vec<OsString>) -> Result<i32, Stop> {
-    let (prepared, map) = match prepare(&cmd, &bpf::Posture::default()) {
+fn learn(
+    r: &Run,
+    output: &std::path::Path,
+    posture: bpf::Posture,
+    cmd: Vec<OsString>,
+) -> Result<i32, Stop> {
+    let (prepared, map) = match prepare(&cmd, &posture) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

@@ -340,9 +340,12 @@ impl Session {
         audit.received(self.listener(), n.id, n.pid, sys.map_or("?", |s| s.name()));
         let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
         let Some(sys) = sys else {
-            // The filter traps nothing else; never let an unknown call through.
-            audit.supervisor(n.id, "unknown syscall");
-            answer(Outcome::Fail(Errno::ENOSYS));
+            // Not a call of the table: one the posture refuses (a socket
+            // family, or a refusal recorded for --log/--summary), or one
+            // the filter never sends.  Never let it through.
+            let r = bpf::posture::refused(self.map.arch(), n.data.nr, &n.data.args);
+            audit.refused(n.id, &r, n.data.nr);
+            answer(Outcome::Fail(Errno::from_raw(r.errno)));
             return None;
         };
         if self.continue_files && !sys.is_socket() && !audit.enabled() {

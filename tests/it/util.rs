@@ -625,3 +625,26 @@ pub fn busybox<S: AsRef<OsStr>>(args: &[S]) -> Vec<OsString> {
     v.extend(args.iter().map(|a| a.as_ref().to_os_string()));
     v
 }
+
+/// tests/probes/posture.c (the posture's own attacks), static musl and
+/// dynamic glibc, built once.
+pub fn posture_probes() -> &'static (PathBuf, PathBuf) {
+    static POSTURE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    POSTURE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        std::fs::create_dir_all(&dir).expect("create the probe directory");
+        let src = repo().join("tests/probes/posture.c");
+        let musl = dir.join("posture-musl-static");
+        let glibc = dir.join("posture-glibc-dynamic");
+        compile("musl-gcc", &["-static"], &src, &musl);
+        compile("gcc", &[], &src, &glibc);
+        (musl, glibc)
+    })
+}
+
+/// argv for the posture probe (static musl) with `args`.
+pub fn posture<S: AsRef<OsStr>>(args: &[S]) -> Vec<OsString> {
+    let mut v = vec![posture_probes().0.as_os_str().to_os_string()];
+    v.extend(args.iter().map(|a| a.as_ref().to_os_string()));
+    v
+}

@@ -38,6 +38,10 @@ pub enum Decision {
     /// Answered by the supervisor without the policy (invalid arguments,
     /// fd-only stat, a socket call naming no address, …): why.
     Supervisor(&'static str),
+    /// Refused by the default posture (a socket family, a syscall outside
+    /// the allow-list, a refused call recorded with `--log`/`--summary`):
+    /// why.  A denial.
+    Posture(&'static str),
 }
 
 impl Decision {
@@ -47,6 +51,7 @@ impl Decision {
             Decision::Policy { how, .. } | Decision::Rule { how, .. } => how.name(),
             Decision::Default => How::Slave.name(),
             Decision::Supervisor(_) => "supervisor",
+            Decision::Posture(_) => "posture",
         }
     }
 
@@ -56,7 +61,9 @@ impl Decision {
     pub fn denies_on_error(&self) -> bool {
         matches!(
             self,
-            Decision::Policy { how: How::Send, .. } | Decision::Rule { how: How::Send, .. }
+            Decision::Policy { how: How::Send, .. }
+                | Decision::Rule { how: How::Send, .. }
+                | Decision::Posture(_)
         )
     }
 }
@@ -68,6 +75,7 @@ impl std::fmt::Display for Decision {
             Decision::Rule { text, .. } => f.write_str(text),
             Decision::Default => f.write_str("default (no master loop)"),
             Decision::Supervisor(why) => write!(f, "supervisor ({why})"),
+            Decision::Posture(why) => write!(f, "posture ({why})"),
         }
     }
 }

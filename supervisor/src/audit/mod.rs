@@ -241,6 +241,27 @@ impl Recorder {
         self.decide(Key::Notif(id), Decision::Supervisor(why));
     }
 
+    /// Notification `id` is a call the posture refuses (`r`): recorded as
+    /// a denial of `r.syscall` on `r.target`.
+    pub fn refused(&self, id: u64, r: &bpf::posture::Refused, nr: i32) {
+        if !self.enabled() {
+            return;
+        }
+        let mut args = String::from("{");
+        json::key(&mut args, "nr");
+        args.push_str(&nr.to_string());
+        json::key(&mut args, "refused");
+        json::str(&mut args, &r.target);
+        args.push('}');
+        self.with(Key::Notif(id), |e| {
+            e.syscall = Some(r.syscall);
+            e.function = r.syscall;
+            e.args = args;
+            e.target = Some(r.target.clone());
+            e.decision = Some(Decision::Posture(r.why));
+        });
+    }
+
     /// Sets the decision of `key`.
     pub fn decide(&self, key: Key, d: Decision) {
         if self.enabled() {

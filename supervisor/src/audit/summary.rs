@@ -1,20 +1,79 @@
 //! `--summary`: counts per function × decision, and what was denied,
 //! printed on stderr when the run ends (in the spirit of Lunatik's
 //! `systrack`, for the sandbox).
+//!
+//! Bounded whatever the program does: the denials are counted per kind
+//! (function × errno) with the first [`EXAMPLES`] distinct targets of each
+//! (cut to [`TARGET_CHARS`] characters) and a count of the others; the rows
+//! of counts (function × decision × answer, where a decision may carry a
+//! policy's description) stop at [`ROWS`], the rest counted on one row.
+//! Every text from the program or the policy is printed escaped
+//! ([`escape`]): no control character reaches the terminal.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+/// Distinct denied targets shown per (function, errno).
+pub const EXAMPLES: usize = 8;
+/// Characters of a target kept (paths may be 4 KiB).
+pub const TARGET_CHARS: usize = 200;
+/// Distinct (function, decision, answer) rows kept.
+pub const ROWS: usize = 512;
+
+/// The denials of one (function, errno).
+#[derive(Default)]
+struct Denials {
+    /// The first distinct targets, in order of arrival, with their counts.
+    examples: Vec<(String, u64)>,
+    /// Denials of other targets.
+    others: u64,
+}
 
 /// The counts of one run.
 #[derive(Default)]
 pub struct Summary {
     /// (function, decision, answer) → (requests, denied).
     counts: BTreeMap<(String, String, String), (u64, u64)>,
-    /// (function, target, errno) → times denied.
-    denied: BTreeMap<(String, String, String), u64>,
+    /// Requests past [`ROWS`] distinct rows: (requests, denied).
+    other_rows: (u64, u64),
+    /// (function, errno) → what was denied.
+    denied: BTreeMap<(String, String), Denials>,
     total: u64,
     total_denied: u64,
     abandoned: u64,
+}
+
+/// `s` with every control character (C0, DEL, C1), the Unicode line and
+/// paragraph separators and the bidirectional overrides escaped as the
+/// JSONL log escapes them (`\n`, `\t`, `\u001b`…), and `\` doubled: what
+/// is printed is text, never a terminal command or a forged row.
+pub fn escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}')
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c) =>
+            {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// `s` cut to [`TARGET_CHARS`] characters (`…` marks the cut).
+fn cut(s: &str) -> String {
+    match s.char_indices().nth(TARGET_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
 }
 
 impl Summary {
@@ -29,18 +88,30 @@ impl Summary {
     ) {
         self.total += 1;
         self.abandoned += u64::from(abandoned);
-        let c = self
-            .counts
-            .entry((function.into(), decision.into(), answer.into()))
-            .or_default();
-        c.0 += 1;
+        let den = u64::from(denied.is_some());
+        let key = (function.to_owned(), decision.to_owned(), answer.to_owned());
+        let full = self.counts.len() >= ROWS;
+        match self.counts.get_mut(&key) {
+            Some(c) => *c = (c.0 + 1, c.1 + den),
+            None if !full => {
+                self.counts.insert(key, (1, den));
+            }
+            None => self.other_rows = (self.other_rows.0 + 1, self.other_rows.1 + den),
+        }
         if let Some((target, errno)) = denied {
-            c.1 += 1;
             self.total_denied += 1;
-            *self
+            let d = self
                 .denied
-                .entry((function.into(), target.into(), errno.into()))
-                .or_default() += 1;
+                .entry((function.into(), errno.into()))
+                .or_default();
+            let target = cut(target);
+            if let Some((_, n)) = d.examples.iter_mut().find(|(t, _)| *t == target) {
+                *n += 1;
+            } else if d.examples.len() < EXAMPLES {
+                d.examples.push((target, 1));
+            } else {
+                d.others += 1;
+            }
         }
     }
 
@@ -55,19 +126,28 @@ impl Summary {
         if self.total == 0 {
             return o;
         }
-        let rows: Vec<[String; 5]> = self
+        let mut rows: Vec<[String; 5]> = self
             .counts
             .iter()
             .map(|((f, d, a), (n, den))| {
                 [
-                    f.clone(),
-                    d.clone(),
-                    a.clone(),
+                    escape(f),
+                    escape(d),
+                    escape(a),
                     n.to_string(),
                     den.to_string(),
                 ]
             })
             .collect();
+        if self.other_rows.0 > 0 {
+            rows.push([
+                "(other rows)".into(),
+                String::new(),
+                String::new(),
+                self.other_rows.0.to_string(),
+                self.other_rows.1.to_string(),
+            ]);
+        }
         table(
             &mut o,
             ["function", "decision", "answer", "count", "denied"],
@@ -76,11 +156,22 @@ impl Summary {
         );
         if !self.denied.is_empty() {
             o.push_str("denied:\n");
-            let rows: Vec<[String; 4]> = self
-                .denied
-                .iter()
-                .map(|((f, t, e), n)| [f.clone(), t.clone(), e.clone(), n.to_string()])
-                .collect();
+            let mut rows: Vec<[String; 4]> = Vec::new();
+            for ((f, e), d) in &self.denied {
+                let mut examples: Vec<&(String, u64)> = d.examples.iter().collect();
+                examples.sort();
+                for (t, n) in examples {
+                    rows.push([escape(f), escape(t), escape(e), n.to_string()]);
+                }
+                if d.others > 0 {
+                    rows.push([
+                        escape(f),
+                        format!("(others, beyond the first {EXAMPLES})"),
+                        escape(e),
+                        d.others.to_string(),
+                    ]);
+                }
+            }
             table(
                 &mut o,
                 ["function", "path or address", "errno", "count"],
@@ -199,5 +290,72 @@ mod tests {
             t,
             "supervisor: summary: 0 requests, 0 denied, 0 abandoned\n"
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_rows_cannot_be_forged() {
+        let mut s = Summary::default();
+        let evil = "/x\u{1b}[2J\u{1b}]0;owned\u{7}\n  open  /forged  EACCES  1\u{9b}31m\u{202e}\\";
+        s.add(
+            "open",
+            "policy p.lua:3",
+            "send",
+            Some((evil, "EACCES")),
+            false,
+        );
+        s.add("open", "describe \u{1b}[31m", "send", None, false);
+        let t = s.render();
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert!(!t.contains('\u{202e}'), "{t:?}");
+        assert!(
+            t.contains("/x\\u001b[2J\\u001b]0;owned\\u0007\\n  open  /forged"),
+            "{t}"
+        );
+        assert!(t.contains("\\u009b31m\\u202e\\\\"), "{t}");
+        // One row per denial: the newline did not make a second one.
+        let den = t.split("denied:\n").nth(1).unwrap();
+        assert_eq!(den.lines().count(), 2, "{t}");
+    }
+
+    #[test]
+    fn a_hundred_thousand_distinct_denials_keep_a_bounded_table() {
+        let mut s = Summary::default();
+        let long = "y".repeat(4000);
+        for i in 0..100_000 {
+            let p = format!("/denied/{i}/{long}");
+            s.add(
+                "open",
+                "policy p.lua:3",
+                "send",
+                Some((&p, "EACCES")),
+                false,
+            );
+            s.add(
+                "stat",
+                &format!("describe {i}"),
+                "send",
+                Some((&p, "ENOENT")),
+                false,
+            );
+        }
+        let kept: usize = s
+            .denied
+            .values()
+            .map(|d| d.examples.iter().map(|(t, _)| t.len()).sum::<usize>())
+            .sum();
+        assert!(kept <= 2 * EXAMPLES * (TARGET_CHARS + 4), "{kept}");
+        assert_eq!(s.counts.len(), ROWS);
+        let t = s.render();
+        assert!(
+            t.starts_with("supervisor: summary: 200000 requests, 200000 denied, 0 abandoned\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains(&format!("(others, beyond the first {EXAMPLES})")),
+            "{t}"
+        );
+        assert!(t.contains(&(100_000 - EXAMPLES).to_string()), "{t}");
+        assert!(t.contains("(other rows)"), "{t}");
+        assert!(t.len() < 200_000, "{}", t.len());
     }
 }

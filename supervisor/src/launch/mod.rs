@@ -198,6 +198,9 @@ pub struct Prepared {
     /// The filter trapping only the socket calls, swapped in by
     /// [`Prepared::trap_sockets_only`].
     sockets_only: Option<bpf::Program>,
+    /// What the filters were built from, to build them again with the
+    /// socket families the policy allows ([`Prepared::allow_families`]).
+    posture: Option<(bpf::Posture, bpf::SyscallMap)>,
     init: Option<Init>,
 }
 
@@ -290,6 +293,7 @@ impl Prepared {
             _envp: envp,
             filter,
             sockets_only: None,
+            posture: None,
             init: None,
         })
     }
@@ -298,6 +302,28 @@ impl Prepared {
     /// policy leaves every file call to the kernel.
     pub fn set_sockets_only_filter(&mut self, filter: bpf::Program) {
         self.sockets_only = Some(filter);
+    }
+
+    /// Notes what the filters were built from.
+    pub fn set_posture(&mut self, posture: bpf::Posture, map: bpf::SyscallMap) {
+        self.posture = Some((posture, map));
+    }
+
+    /// Builds the filters again so that sockets of `families` are created
+    /// too (besides the default ones).  Without a posture noted (a run
+    /// that refuses no family) nothing changes.
+    pub fn allow_families(&mut self, families: bpf::Families) -> Result<(), bpf::Error> {
+        let Some((posture, map)) = self.posture.as_mut() else {
+            return Ok(());
+        };
+        posture.families = families;
+        let all = bpf::notify_filter(map, posture, bpf::Trapped::All)?;
+        let sockets = bpf::notify_filter(map, posture, bpf::Trapped::Sockets)?;
+        self.filter = all;
+        if self.sockets_only.is_some() {
+            self.sockets_only = Some(sockets);
+        }
+        Ok(())
     }
 
     /// Loads the sockets-only filter instead of the full one, if one was

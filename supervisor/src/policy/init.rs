@@ -77,7 +77,8 @@ fn dup(lua: &Lua, ud: &AnyUserData) -> mlua::Result<std::os::fd::OwnedFd> {
     })
 }
 
-/// Makes `init` a guarded field of the `libc_service` table.
+/// Makes `init` (and `families`, policy/families.rs) guarded fields of the
+/// `libc_service` table.
 pub fn install(lua: &Lua, svc: &Table, shared: &Shared) -> mlua::Result<()> {
     let store = lua.create_table()?;
     let meta = lua.create_table()?;
@@ -85,6 +86,10 @@ pub fn install(lua: &Lua, svc: &Table, shared: &Shared) -> mlua::Result<()> {
     meta.set(
         "__newindex",
         lua.create_function(move |lua, (t, k, v): (Table, Value, Value)| {
+            if k.as_string().is_some_and(|s| s == "families") {
+                super::families::assign(lua, &sh, &v)?;
+                return st.raw_set("families", v);
+            }
             if k.as_string().is_none_or(|s| s != "init") {
                 return t.raw_set(k, v);
             }
@@ -111,6 +116,7 @@ pub fn install(lua: &Lua, svc: &Table, shared: &Shared) -> mlua::Result<()> {
         "__index",
         lua.create_function(move |_, (_t, k): (Table, Value)| match k.as_string() {
             Some(s) if s == "init" => store.raw_get::<Value>("init"),
+            Some(s) if s == "families" => store.raw_get::<Value>("families"),
             _ => Ok(Value::Nil),
         })?,
     )?;

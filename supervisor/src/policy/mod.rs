@@ -14,6 +14,7 @@
 
 pub mod check;
 pub mod device;
+mod families;
 pub mod host;
 mod host_net;
 mod init;
