@@ -72,3 +72,63 @@ pub fn installable(held: OwnedFd) -> Result<OwnedFd, Errno> {
     }
     Ok(fd)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn held(p: &std::path::Path, flags: i32) -> OwnedFd {
+        let c = CString::new(p.to_str().unwrap()).unwrap();
+        sys::openat(
+            kernel::sys::open_dir_path(c"/").unwrap().as_fd(),
+            &c,
+            libc::O_PATH | libc::O_CLOEXEC | flags,
+            0,
+        )
+        .unwrap()
+    }
+
+    fn ino(fd: &OwnedFd) -> u64 {
+        sys::fstatat(fd.as_fd(), c"", libc::AT_EMPTY_PATH)
+            .unwrap()
+            .st_ino
+    }
+
+    #[test]
+    fn stand_ins_are_the_same_object_reopened_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("f"), "x").unwrap();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        symlink("f", d.join("l")).unwrap();
+        nix::unistd::mkfifo(
+            &d.join("p"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+
+        for (name, acc) in [
+            ("f", libc::O_RDONLY),
+            ("sub", libc::O_RDONLY | libc::O_DIRECTORY),
+        ] {
+            let h = held(&d.join(name), 0);
+            let want = ino(&h);
+            let s = installable(h).unwrap();
+            assert_eq!(ino(&s), want, "{name}");
+            let fl = sys::file_flags(s.as_fd()).unwrap();
+            assert_eq!(fl & libc::O_PATH, 0, "{name}");
+            assert_eq!(fl & libc::O_NONBLOCK, 0, "{name}");
+            assert_eq!(fl & (libc::O_ACCMODE | libc::O_DIRECTORY), acc, "{name}");
+        }
+        for name in ["l", "p"] {
+            let h = held(&d.join(name), libc::O_NOFOLLOW);
+            assert_eq!(installable(h).err(), Some(Errno::EOPNOTSUPP), "{name}");
+        }
+        // Not O_PATH: unchanged.
+        let f = std::fs::File::open(d.join("f")).unwrap();
+        let fd: OwnedFd = f.into();
+        let raw = fd.as_raw_fd();
+        assert_eq!(installable(fd).unwrap().as_raw_fd(), raw);
+    }
+}
