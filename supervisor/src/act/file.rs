@@ -95,7 +95,9 @@ fn open(r: Resolved, flags: i32, mode: u32) -> Outcome {
             }
         }
     };
-    let outcome = move || match run() {
+    // ADDFD cannot carry an O_PATH file: the held object is reopened as a
+    // stand-in (act/opath.rs).
+    let outcome = move || match run().and_then(super::opath::installable) {
         Ok(fd) => Outcome::Fd { fd, cloexec },
         Err(e) => Outcome::Fail(e),
     };

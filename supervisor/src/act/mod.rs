@@ -6,6 +6,7 @@ pub mod dns;
 mod file;
 pub mod listen;
 pub mod net;
+pub mod opath;
 pub mod stat;
 
 use std::os::fd::OwnedFd;
@@ -55,9 +56,12 @@ pub fn carry_out(p: &mut Pending, v: Verdict) -> Outcome {
         Verdict::Perform => perform(p),
         Verdict::Fail(e) => Outcome::Fail(e),
         Verdict::Returns(v) => Outcome::Value(v),
-        Verdict::Fd(fd) => Outcome::Fd {
-            fd,
-            cloexec: open_cloexec(&p.req.args),
+        Verdict::Fd(fd) => match opath::installable(fd) {
+            Ok(fd) => Outcome::Fd {
+                fd,
+                cloexec: open_cloexec(&p.req.args),
+            },
+            Err(e) => Outcome::Fail(e),
         },
         Verdict::Value(v) => match &p.req.args {
             // A send the policy lets "succeed" reports its data sent.
@@ -79,6 +83,14 @@ pub fn carry_out(p: &mut Pending, v: Verdict) -> Outcome {
                 return net::replace(p, fds.swap_remove(0), &call);
             }
             let cloexec = open_cloexec(&p.req.args);
+            let fds = match fds
+                .into_iter()
+                .map(opath::installable)
+                .collect::<Result<Vec<OwnedFd>, Errno>>()
+            {
+                Ok(fds) => fds,
+                Err(e) => return Outcome::Fail(e),
+            };
             let then: Option<Job> = match then {
                 None => None,
                 Some(v) => {

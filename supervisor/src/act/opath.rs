@@ -1,0 +1,134 @@
+//! Brokered `O_PATH` opens: the descriptor the program gets.
+//!
+//! `SECCOMP_IOCTL_NOTIF_ADDFD` takes its source with `fget()`, which
+//! refuses `O_PATH` files (`EBADF`), and nothing else puts a descriptor in
+//! another process's table without that process's help (`pidfd_getfd` goes
+//! the other way, `SCM_RIGHTS` needs the program to call `recvmsg`).
+//! CONTINUE would let the kernel re-read the program's path, which is no
+//! decision at all.  So the supervisor installs a *stand-in*: the very
+//! object it resolved and holds (an `O_PATH` descriptor), reopened through
+//! the supervisor's `/proc/self/fd/N` — a reopen of the held object, never
+//! a new walk of a path — with the least access the kernel lets a
+//! non-`O_PATH` file have:
+//!
+//! | object | stand-in |
+//! |---|---|
+//! | directory | `O_RDONLY\|O_DIRECTORY` |
+//! | regular file | `O_RDONLY` (opened `O_NONBLOCK`, which is then cleared: an open never waits for a lease break) |
+//! | symlink (`O_PATH\|O_NOFOLLOW`), FIFO, socket, device | none: the open fails with `EOPNOTSUPP` (no file but an `O_PATH` one opens a symlink; opening the others has effects: a FIFO reader, a driver's open).  It is the errno glibc's `fchmodat(AT_SYMLINK_NOFOLLOW)` gives for a symlink, so `lchmod` and GNU tar behave as natively |
+//!
+//! The stand-in is the same inode on the same mount (the same `struct
+//! path`), so everything the program does through it — `fstat`, `fchdir`,
+//! `openat` relative to it, `/proc/self/fd/N` (readlink and reopen),
+//! `fchmod`/`chmod("/proc/self/fd/N")`, `execveat(AT_EMPTY_PATH)` — reaches
+//! exactly the object the policy decided on, as natively.  What differs
+//! (docs/security.md): `fcntl(F_GETFL)` shows `O_RDONLY` (and
+//! `O_DIRECTORY`) instead of `O_PATH`; `read`, `getdents`, `mmap`,
+//! `flock`, `fgetxattr` work where they fail with `EBADF` on `O_PATH`
+//! (rules classify an `O_PATH` open as `read`, so this is within the
+//! decision); the open is seen by inotify/fanotify (`IN_OPEN`) and breaks
+//! a write lease; the supervisor needs read permission on the object
+//! (always, as root).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+
+use kernel::sys;
+
+/// Is `flags` (an open's) an `O_PATH` open?
+pub fn is_path(flags: i32) -> bool {
+    flags & libc::O_PATH != 0
+}
+
+/// A descriptor ADDFD can install in place of the `O_PATH` descriptor
+/// `held`: the same object reopened (see the module's table).  A
+/// descriptor that is not `O_PATH` is returned as it is.
+pub fn installable(held: OwnedFd) -> Result<OwnedFd, Errno> {
+    if sys::file_flags(held.as_fd())? & libc::O_PATH == 0 {
+        return Ok(held);
+    }
+    let st = sys::fstatat(held.as_fd(), c"", libc::AT_EMPTY_PATH)?;
+    let flags = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => libc::O_RDONLY | libc::O_DIRECTORY,
+        libc::S_IFREG => libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK,
+        // No file but an O_PATH one can be opened on a symlink; opening a
+        // FIFO, socket or device has effects of its own.
+        _ => return Err(Errno::EOPNOTSUPP),
+    };
+    let me = CString::new(format!("/proc/self/fd/{}", held.as_raw_fd())).expect("digits");
+    // The magic link jumps to the held object itself: no component of a
+    // path is looked up again.
+    let fd = sys::openat(held.as_fd(), &me, flags | libc::O_CLOEXEC, 0)?;
+    if flags & libc::O_NONBLOCK != 0 {
+        let now = sys::file_flags(fd.as_fd())?;
+        sys::set_file_flags(fd.as_fd(), now & !libc::O_NONBLOCK)?;
+    }
+    // The same inode on the same mount, or nothing.
+    let again = sys::fstatat(fd.as_fd(), c"", libc::AT_EMPTY_PATH)?;
+    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+        return Err(Errno::EIO);
+    }
+    Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn held(p: &std::path::Path, flags: i32) -> OwnedFd {
+        let c = CString::new(p.to_str().unwrap()).unwrap();
+        sys::openat(
+            kernel::sys::open_dir_path(c"/").unwrap().as_fd(),
+            &c,
+            libc::O_PATH | libc::O_CLOEXEC | flags,
+            0,
+        )
+        .unwrap()
+    }
+
+    fn ino(fd: &OwnedFd) -> u64 {
+        sys::fstatat(fd.as_fd(), c"", libc::AT_EMPTY_PATH)
+            .unwrap()
+            .st_ino
+    }
+
+    #[test]
+    fn stand_ins_are_the_same_object_reopened_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("f"), "x").unwrap();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        symlink("f", d.join("l")).unwrap();
+        nix::unistd::mkfifo(
+            &d.join("p"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+
+        for (name, acc) in [
+            ("f", libc::O_RDONLY),
+            ("sub", libc::O_RDONLY | libc::O_DIRECTORY),
+        ] {
+            let h = held(&d.join(name), 0);
+            let want = ino(&h);
+            let s = installable(h).unwrap();
+            assert_eq!(ino(&s), want, "{name}");
+            let fl = sys::file_flags(s.as_fd()).unwrap();
+            assert_eq!(fl & libc::O_PATH, 0, "{name}");
+            assert_eq!(fl & libc::O_NONBLOCK, 0, "{name}");
+            assert_eq!(fl & (libc::O_ACCMODE | libc::O_DIRECTORY), acc, "{name}");
+        }
+        for name in ["l", "p"] {
+            let h = held(&d.join(name), libc::O_NOFOLLOW);
+            assert_eq!(installable(h).err(), Some(Errno::EOPNOTSUPP), "{name}");
+        }
+        // Not O_PATH: unchanged.
+        let f = std::fs::File::open(d.join("f")).unwrap();
+        let fd: OwnedFd = f.into();
+        let raw = fd.as_raw_fd();
+        assert_eq!(installable(fd).unwrap().as_raw_fd(), raw);
+    }
+}
