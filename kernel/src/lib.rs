@@ -15,6 +15,7 @@
 //! Nothing here knows about Lua, policies, rules or the audit trail: the
 //! compiler keeps those layers above.
 
+pub mod creds;
 pub mod memory;
 pub mod notify;
 pub mod sys;

@@ -33,5 +33,6 @@ mod races;
 mod rules;
 mod slave;
 mod soak;
+mod transparency;
 mod trapped;
 mod waiting;
