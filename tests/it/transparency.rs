@@ -456,3 +456,129 @@ fn as_member_of_setgid_group() {
     let m = three_ways(AS_MEMBER, &[]);
     assert_master_file(m, "transparency-master-member.diff");
 }
+
+/// Serves `l` forever: tells each client the uid and gid its connection
+/// shows (SO_PEERCRED), as a service authorising by peer credentials
+/// would see them.
+fn peer_server(l: std::os::unix::net::UnixListener) {
+    use std::io::Write;
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let c = nix::sys::socket::getsockopt(&s, nix::sys::socket::sockopt::PeerCredentials)
+                .expect("SO_PEERCRED");
+            let _ = write!(s, "{}:{}", c.uid(), c.gid());
+        }
+    });
+}
+
+/// A root-only (0600) unix socket stays closed to a program that dropped
+/// to nobody when a brokering policy (no-network.lua, as the program)
+/// connects for it, with EACCES as natively; a socket open to all sees
+/// the program's uid and gid in SO_PEERCRED.  As the supervisor
+/// (broker-all.lua, use_master_credentials) both connect, as root.
+#[test]
+fn root_only_socket_and_peer_credentials() {
+    if !need_root() {
+        return;
+    }
+    let dir = tempdir();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let closed = dir.path().join("root-only.sock");
+    let open = dir.path().join("all.sock");
+    for (path, mode) in [(&closed, 0o600), (&open, 0o666)] {
+        let l = std::os::unix::net::UnixListener::bind(path).expect("bind the server");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        peer_server(l);
+    }
+    let (c, o) = (closed.to_str().unwrap(), open.to_str().unwrap());
+    for probe in probes() {
+        let argv = [
+            probe.to_str().unwrap(),
+            "drop",
+            "65534",
+            "65534",
+            "-",
+            "connect",
+            c,
+            "connect",
+            o,
+        ];
+        let as_nobody = format!(
+            "drop: 65534 65534 -\nconnect {c}: EACCES\nconnect {o}: 0 server-says=65534:65534\n"
+        );
+        let native = Cmd::native(&argv).run();
+        assert_eq!(native.stdout, as_nobody, "{native}");
+        let program = Cmd::supervised(Policy::example("no-network"), &argv).run();
+        assert_eq!(program.stdout, as_nobody, "{program}");
+        let master = Cmd::supervised(Policy::example("broker-all"), &argv).run();
+        assert_eq!(
+            master.stdout,
+            format!(
+                "drop: 65534 65534 -\nconnect {c}: 0 server-says=0:0\nconnect {o}: 0 \
+                 server-says=0:0\n"
+            ),
+            "{master}"
+        );
+    }
+}
+
+/// Rules policies allow as the program by default; `how = "master"`
+/// keeps the supervisor's authority, for a policy that means to grant
+/// more than the program has.
+#[test]
+fn rules_allow_as_the_program_unless_how_is_master() {
+    if !need_root() {
+        return;
+    }
+    let dir = tempdir();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    fixture(dir.path());
+    let rules = |how: &str| {
+        Policy::inline(&format!(
+            "return require('rules').run {{ default = {{ read = {{ 'allow'{how} }}, write = \
+             {{ 'allow'{how} }}, create = {{ 'allow'{how} }}, delete = {{ 'allow'{how} }} }} }}"
+        ))
+    };
+    for probe in probes() {
+        let argv = [
+            probe.to_str().unwrap(),
+            "drop",
+            "65534",
+            "65534",
+            "-",
+            "open",
+            "secret",
+            "rdonly",
+            "0",
+            "creat",
+            "home/new",
+            "644",
+        ];
+        let native = Cmd::native(&argv).cwd(dir.path()).run();
+        let as_program = Cmd::supervised(rules(""), &argv).cwd(dir.path()).run();
+        assert!(
+            native.stdout.contains("open secret rdonly 0: EACCES"),
+            "{native}"
+        );
+        assert_eq!(
+            as_program.stdout.replace("home/new", "x"),
+            native.stdout.replace("home/new", "x")
+        );
+        std::fs::remove_file(dir.path().join("home/new")).unwrap();
+        let master = Cmd::supervised(rules(", how = 'master'"), &argv)
+            .cwd(dir.path())
+            .run();
+        assert!(
+            master
+                .stdout
+                .contains("open secret rdonly 0: fd getfl=0100000 cloexec=0 0:0 100600"),
+            "{master}"
+        );
+        assert!(
+            master.stdout.contains("  created: [home/new: 0:0 100644]"),
+            "{master}"
+        );
+        std::fs::remove_file(dir.path().join("home/new")).unwrap();
+    }
+}
