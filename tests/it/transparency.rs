@@ -467,7 +467,8 @@ fn peer_server(l: std::os::unix::net::UnixListener) {
             let Ok(mut s) = s else { continue };
             let c = nix::sys::socket::getsockopt(&s, nix::sys::socket::sockopt::PeerCredentials)
                 .expect("SO_PEERCRED");
-            let _ = write!(s, "{}:{}", c.uid(), c.gid());
+            // One write, then EOF: the client reads it whole.
+            let _ = s.write_all(format!("{}:{}", c.uid(), c.gid()).as_bytes());
         }
     });
 }

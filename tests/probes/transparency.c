@@ -420,11 +420,13 @@ static int step(char **a)
 		print_res(label, connect(s, (struct sockaddr *)&sa, unix_addr(&sa, a[1])));
 		if (s >= 0) {
 			char buf[128];
-			long n = read(s, buf, sizeof buf - 1);
-			if (n > 0) {
-				buf[n] = 0;
+			size_t got = 0;
+			long n;
+			while (got < sizeof buf - 1 && (n = read(s, buf + got, sizeof buf - 1 - got)) > 0)
+				got += (size_t)n;
+			buf[got] = 0;
+			if (got > 0)
 				printf(" server-says=%s", buf);
-			}
 		}
 		printf("\n");
 		close(s);
