@@ -17,9 +17,11 @@
 --     what the rules allow, the supervisor does for it.
 --
 -- Every allowed file call is performed by the supervisor on the objects
--- the rules were checked against (use_master_credentials): a path swapped
--- after the decision changes nothing.  See docs/rules.md and the README
--- ("Use in CI").
+-- the rules were checked against, with the job's own credentials
+-- (use_program_credentials, the rules' default): a path swapped after the
+-- decision changes nothing, and the job can do no more than its uid,
+-- groups and capabilities allow (the rules only narrow it); what it
+-- creates is its own.  See docs/rules.md and the README ("Use in CI").
 local libc_service = require "libc_service"
 local rules = require "rules"
 

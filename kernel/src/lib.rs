@@ -19,6 +19,7 @@
 //! compiler keeps those layers above.
 
 pub mod caps;
+pub mod creds;
 pub mod memory;
 pub mod notify;
 pub mod offload;

@@ -333,3 +333,29 @@ pub fn capset(sets: [u64; 3]) -> Result<(), Errno> {
     Errno::result(unsafe { libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) })?;
     Ok(())
 }
+
+/// `openat2(dirfd, name, {flags, mode, resolve})`.
+pub fn openat2(
+    dirfd: BorrowedFd,
+    name: &CStr,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    // SAFETY: an all-zero open_how is a valid value of this plain C struct.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags as u32 as u64;
+    how.mode = u64::from(mode);
+    how.resolve = resolve;
+    // SAFETY: name is NUL-terminated; `how` is a live open_how whose size
+    // is passed; the result is a new descriptor.
+    owned(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd.as_raw_fd(),
+            name.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })
+}

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use crate::creds::Creds;
 use crate::notify::Listener;
 use crate::sys;
 
@@ -39,6 +40,7 @@ pub struct Task {
     listener: Arc<Listener>,
     proc: Arc<OwnedFd>,
     status: Option<Status>,
+    creds: Option<Arc<Creds>>,
     dirty: bool,
 }
 
@@ -58,6 +60,7 @@ impl Task {
             listener,
             proc,
             status: None,
+            creds: None,
             dirty: true,
         };
         t.settle()?;
@@ -207,7 +210,39 @@ impl Task {
             gids: ids("Gid:")?,
         };
         self.status = Some(s);
+        self.creds = Some(Arc::new(Creds::parse(text).map_err(|_| Errno::EIO)?));
         Ok(s)
+    }
+
+    /// The thread's credentials, from the same read of
+    /// `/proc/<tid>/status` as [`Task::status`] (to be settled before use).
+    /// A thread in another user namespace than the supervisor's has no
+    /// capabilities here: its capabilities are over its own namespace
+    /// only, and acting with them in the supervisor's would give it more.
+    pub fn creds(&mut self) -> Result<Arc<Creds>, Errno> {
+        if let Some(c) = &self.creds {
+            return Ok(c.clone());
+        }
+        self.status()?;
+        let mut c = self.creds.take().ok_or(Errno::EIO)?;
+        if c.cap_eff != 0 && !self.in_own_user_ns()? {
+            Arc::make_mut(&mut c).cap_eff = 0;
+        }
+        self.creds = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Is the thread in the supervisor's user namespace?
+    fn in_own_user_ns(&mut self) -> Result<bool, Errno> {
+        static OWN: std::sync::OnceLock<Result<(u64, u64), Errno>> = std::sync::OnceLock::new();
+        let own = (*OWN.get_or_init(|| {
+            let st = sys::fstatat(self.proc.as_fd(), c"self/ns/user", 0)?;
+            Ok((st.st_dev, st.st_ino))
+        }))?;
+        let c = CString::new(format!("{}/ns/user", self.tid)).map_err(|_| Errno::EINVAL)?;
+        self.dirty = true;
+        let st = sys::fstatat(self.proc.as_fd(), &c, 0)?;
+        Ok((st.st_dev, st.st_ino) == own)
     }
 
     /// `/proc/<tgid>` and `/proc/<tgid>/task/<tid>` from the supervisor's

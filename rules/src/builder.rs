@@ -299,7 +299,7 @@ impl RulesetBuilder {
         let deny = Fallback {
             action: Action::Deny,
             refusal: None,
-            how: How::Master,
+            how: How::Program,
         };
         RulesetBuilder {
             set: Ruleset {

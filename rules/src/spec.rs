@@ -23,7 +23,11 @@ impl Action {
 /// How an allowed request is performed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum How {
-    /// By the supervisor, race-free (`use_master_credentials`).
+    /// By the supervisor, race-free, with the program's credentials
+    /// (`use_program_credentials`): the default.
+    Program,
+    /// By the supervisor, race-free, with its own authority
+    /// (`use_master_credentials`): grants what the program could not do.
     Master,
     /// By the kernel with the program's credentials (`use_slave_credentials`).
     Slave,

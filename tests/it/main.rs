@@ -42,5 +42,6 @@ mod ready;
 mod rules;
 mod slave;
 mod soak;
+mod transparency;
 mod trapped;
 mod waiting;

@@ -568,7 +568,7 @@ end
     );
     let want = format!(
         "deny EACCES nil rule 1 (deny read {r}/secret)\n\
-         allow nil master default allow read\n\
+         allow nil program default allow read\n\
          fail ENOENT nil rule 2 (allow create {r}/out/)\n\
          deny EACCES nil default deny create\n",
         r = r.display()

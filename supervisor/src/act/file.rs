@@ -5,6 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 
+use super::authority::Authority;
 use super::stat::{stat_into, FakeStat};
 use crate::answer::Outcome;
 use crate::pending::Pending;
@@ -13,7 +14,9 @@ use crate::resolve::{Last, Resolved, Target};
 use kernel::sys;
 use kernel::task::Task;
 
-pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+
+pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno> {
     let mut targets = p.take_resolved()?.into_iter();
     let first = targets.next().ok_or(Errno::EINVAL)??;
     let function = p.req.function;
@@ -27,14 +30,16 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
     // Everything read from /proc/<tid> belongs to this notification.
     task.settle()?;
     Ok(match *args {
-        Args::Open { flags, mode, .. } => open(first, flags, mode & !umask),
-        Args::Stat { out, .. } => stat(task, out, first).into(),
-        Args::Access { mode, flags, .. } => access(first, mode, flags).into(),
-        Args::Mkdir { mode, .. } => mkdir(first, mode & !umask).into(),
-        Args::Unlink { .. } => unlink(first, function == Function::Rmdir).into(),
+        Args::Open { flags, mode, .. } => open(who.clone(), first, flags, mode & !umask),
+        Args::Stat { out, .. } => stat(who, task, out, first).into(),
+        Args::Access { mode, flags, .. } => who.run(|| access(first, mode, flags)).into(),
+        Args::Mkdir { mode, .. } => who.run(|| mkdir(first, mode & !umask)).into(),
+        Args::Unlink { .. } => who
+            .run(|| unlink(first, function == Function::Rmdir))
+            .into(),
         Args::Rename { flags, .. } => {
             let second = targets.next().ok_or(Errno::EINVAL)??;
-            rename(first, second, flags).into()
+            who.run(|| rename(first, second, flags)).into()
         }
         Args::Socket { .. } => Outcome::Fail(Errno::EINVAL),
     })
@@ -67,7 +72,7 @@ fn may_block(r: &Resolved, flags: i32) -> bool {
     }
 }
 
-fn open(r: Resolved, flags: i32, mode: u32) -> Outcome {
+fn open(who: Authority, r: Resolved, flags: i32, mode: u32) -> Outcome {
     let cloexec = flags & libc::O_CLOEXEC != 0;
     let blocking = may_block(&r, flags);
     let run = move || -> Result<OwnedFd, Errno> {
@@ -82,9 +87,9 @@ fn open(r: Resolved, flags: i32, mode: u32) -> Outcome {
                 }
                 // The resolver followed (or, as asked, did not follow) a
                 // symlink here; if one was swapped in since, fail rather
-                // than follow it.
-                f |= libc::O_NOFOLLOW;
-                sys::openat(parent.as_fd(), name, f, mode)
+                // than follow it.  Not with O_NOFOLLOW, which the file
+                // would then show in F_GETFL: with RESOLVE_NO_SYMLINKS.
+                open_entry(parent.as_fd(), name, f, mode)
             }
             Target::Object(obj) => {
                 // Reached through a magic link: reopen the object itself.
@@ -97,7 +102,7 @@ fn open(r: Resolved, flags: i32, mode: u32) -> Outcome {
     };
     // ADDFD cannot carry an O_PATH file: the held object is reopened as a
     // stand-in (act/opath.rs).
-    let outcome = move || match run().and_then(super::opath::installable) {
+    let outcome = move || match who.run(run).and_then(super::opath::installable) {
         Ok(fd) => Outcome::Fd { fd, cloexec },
         Err(e) => Outcome::Fail(e),
     };
@@ -108,19 +113,69 @@ fn open(r: Resolved, flags: i32, mode: u32) -> Outcome {
     }
 }
 
-fn stat(task: &mut Task, out: StatOut, r: Resolved) -> Result<(), Errno> {
+/// `openat(parent, name, flags, mode)` for a resolved entry, never
+/// following a symlink in `name`, with the flags open(2) would keep:
+/// openat2 refuses what open(2) ignores (unknown bits, a mode without
+/// O_CREAT, flags beside O_PATH), so those are dropped first, as open(2)
+/// drops them.
+fn open_entry(
+    parent: std::os::fd::BorrowedFd,
+    name: &std::ffi::CStr,
+    flags: i32,
+    mode: u32,
+) -> Result<OwnedFd, Errno> {
+    let mut f = flags & VALID_OPEN_FLAGS;
+    if f & libc::O_PATH != 0 {
+        f &= libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    }
+    let creates = f & libc::O_CREAT != 0 || f & libc::O_TMPFILE == libc::O_TMPFILE;
+    let mode = if creates { mode & 0o7777 } else { 0 };
+    sys::openat2(parent, name, f, mode, RESOLVE_NO_SYMLINKS)
+}
+
+/// The kernel's VALID_OPEN_FLAGS.
+const VALID_OPEN_FLAGS: i32 = libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_NOCTTY
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_SYNC
+    | libc::O_DSYNC
+    | libc::O_ASYNC
+    | libc::O_DIRECT
+    | libc::O_LARGEFILE
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW
+    | libc::O_NOATIME
+    | libc::O_CLOEXEC
+    | libc::O_PATH
+    | libc::O_TMPFILE;
+
+fn stat(who: &Authority, task: &mut Task, out: StatOut, r: Resolved) -> Result<(), Errno> {
     match &r.target {
-        Target::Entry { parent, name } => {
-            stat_into(task, out, parent.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW)
-        }
-        Target::Object(obj) => stat_into(task, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH),
+        Target::Entry { parent, name } => stat_into(
+            who,
+            task,
+            out,
+            parent.as_fd(),
+            name,
+            libc::AT_SYMLINK_NOFOLLOW,
+        ),
+        Target::Object(obj) => stat_into(who, task, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH),
     }
 }
 
 /// `use_master_credentials` on a stat a slave filter forwarded: the
 /// fields of the object the request names, for the filter; nothing is
 /// written into the program.
-pub fn stat_values(p: &mut Pending) -> Result<FakeStat, Errno> {
+pub fn stat_values(p: &mut Pending, as_program: bool) -> Result<FakeStat, Errno> {
+    let who = if as_program {
+        Authority::program(&mut p.task)?
+    } else {
+        Authority::Supervisor
+    };
     let r = p
         .take_resolved()?
         .into_iter()
@@ -128,12 +183,12 @@ pub fn stat_values(p: &mut Pending) -> Result<FakeStat, Errno> {
         .ok_or(Errno::EINVAL)??;
     // What was resolved belongs to this very notification.
     p.task.settle()?;
-    let st = match &r.target {
+    let st = who.run(|| match &r.target {
         Target::Entry { parent, name } => {
-            sys::fstatat(parent.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW)?
+            sys::fstatat(parent.as_fd(), name, libc::AT_SYMLINK_NOFOLLOW)
         }
-        Target::Object(obj) => sys::fstatat(obj.as_fd(), c"", libc::AT_EMPTY_PATH)?,
-    };
+        Target::Object(obj) => sys::fstatat(obj.as_fd(), c"", libc::AT_EMPTY_PATH),
+    })?;
     Ok(FakeStat::from_stat(&st))
 }
 
@@ -147,7 +202,14 @@ pub fn fd_stat(task: &mut Task, fd: i32, out: StatOut) -> Outcome {
             task.fd_object(fd)?
         };
         task.settle()?;
-        stat_into(task, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH)
+        stat_into(
+            &Authority::Supervisor,
+            task,
+            out,
+            obj.as_fd(),
+            c"",
+            libc::AT_EMPTY_PATH,
+        )
     })();
     r.into()
 }

@@ -2,6 +2,7 @@
 //! out on exactly the request the policy saw, on the objects resolved for
 //! it, into the [`Outcome`] the answer module sends.
 
+pub mod authority;
 pub mod dns;
 mod file;
 pub mod listen;
@@ -17,6 +18,7 @@ use crate::answer::{Job, Outcome};
 use crate::pending::Pending;
 use crate::request::net::SockOp;
 use crate::request::Args;
+use authority::Authority;
 use stat::FakeStat;
 
 pub use file::{fd_stat, stat_values};
@@ -28,6 +30,9 @@ pub enum Verdict {
     /// `use_master_credentials`: the supervisor performs exactly the call
     /// the policy saw.
     Perform,
+    /// `use_program_credentials`: the supervisor performs exactly the call
+    /// the policy saw, with the program thread's credentials.
+    AsProgram,
     /// `send(result)`: the call returns `result` (a send the policy lets
     /// succeed reports its data sent).
     Value(i64),
@@ -54,6 +59,7 @@ pub fn carry_out(p: &mut Pending, v: Verdict) -> Outcome {
     match v {
         Verdict::Kernel => Outcome::Continue,
         Verdict::Perform => perform(p),
+        Verdict::AsProgram => perform_as_program(p),
         Verdict::Fail(e) => Outcome::Fail(e),
         Verdict::Returns(v) => Outcome::Value(v),
         Verdict::Fd(fd) => match opath::installable(fd) {
@@ -114,10 +120,20 @@ fn open_cloexec(args: &Args) -> bool {
 
 /// Performs `p` with the supervisor's authority.
 pub fn perform(p: &mut Pending) -> Outcome {
-    let r = match p.req.args {
-        Args::Socket { .. } => net::perform(p),
-        _ => file::perform(p),
-    };
+    perform_with(p, Ok(Authority::Supervisor))
+}
+
+/// Performs `p` with the program thread's credentials.
+pub fn perform_as_program(p: &mut Pending) -> Outcome {
+    let who = Authority::program(&mut p.task);
+    perform_with(p, who)
+}
+
+fn perform_with(p: &mut Pending, who: Result<Authority, Errno>) -> Outcome {
+    let r = who.and_then(|who| match p.req.args {
+        Args::Socket { .. } => net::perform(p, &who),
+        _ => file::perform(p, &who),
+    });
     match r {
         Ok(o) => o,
         Err(Errno::ESRCH) => Outcome::Gone,

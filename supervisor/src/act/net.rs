@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 
+use super::authority::Authority;
 use crate::answer::{Job, Outcome};
 use crate::pending::Pending;
 use crate::request::net::{NetAddr, Payload, SockCall, SockOp};
@@ -80,7 +81,12 @@ impl Socket {
 /// address: sends on connected sockets, unnamed unix addresses, …).
 pub fn plain(task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
     match call.op {
-        SockOp::Connect => connect(sock, call.addr.clone().unwrap_or_default(), None),
+        SockOp::Connect => connect(
+            &Authority::Supervisor,
+            sock,
+            call.addr.clone().unwrap_or_default(),
+            None,
+        ),
         SockOp::Bind => {
             sys::bind_raw(sock.fd.as_fd(), call.addr.as_deref().unwrap_or_default()).into()
         }
@@ -125,8 +131,9 @@ pub fn then_send(task: &mut Task, fd: BorrowedFd, to: Option<Vec<u8>>, payload: 
     }
 }
 
-/// `use_master_credentials` on a socket request.
-pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
+/// `use_master_credentials` / `use_program_credentials` on a socket
+/// request: performed with `who`'s authority.
+pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno> {
     let Args::Socket { call, addr, .. } = &p.req.args else {
         return Err(Errno::EINVAL);
     };
@@ -152,17 +159,17 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
     let raw = call.addr.clone().unwrap_or_default();
     let Some(r) = target else {
         return Ok(match call.op {
-            SockOp::Connect => connect(sock, raw, None),
-            SockOp::Bind => sys::bind_raw(sock.fd.as_fd(), &raw).into(),
+            SockOp::Connect => connect(who, sock, raw, None),
+            SockOp::Bind => who.run(|| sys::bind_raw(sock.fd.as_fd(), &raw)).into(),
             SockOp::Send => match &call.payload {
-                Some(pl) => send(&mut p.task, &sock, Some(raw), pl),
+                Some(pl) => send_as(who, &mut p.task, &sock, Some(raw), pl, None),
                 None => Outcome::Fail(Errno::EINVAL),
             },
         });
     };
     Ok(match (call.op, r.target, r.last) {
         (SockOp::Bind, Target::Entry { parent, name }, Last::Missing) => {
-            bind_unix(&sock, parent.as_fd(), &name, umask).into()
+            bind_unix(who, &sock, parent.as_fd(), &name, &raw, umask).into()
         }
         (SockOp::Bind, _, _) => Outcome::Fail(Errno::EADDRINUSE),
         (op, Target::Entry { parent, name }, Last::Exists { .. } | Last::Dot) => {
@@ -172,15 +179,22 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
                 libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
                 0,
             )?;
-            via_object(&mut p.task, sock, op, obj, &call)
+            via_object(who, &mut p.task, sock, op, obj, &call)
         }
-        (op, Target::Object(obj), _) => via_object(&mut p.task, sock, op, obj, &call),
+        (op, Target::Object(obj), _) => via_object(who, &mut p.task, sock, op, obj, &call),
         (_, Target::Entry { .. }, Last::Missing) => Outcome::Fail(Errno::ENOENT),
     })
 }
 
 /// Connects (or sends) to the unix socket `obj` resolved for the program.
-fn via_object(task: &mut Task, sock: Socket, op: SockOp, obj: OwnedFd, call: &SockCall) -> Outcome {
+fn via_object(
+    who: &Authority,
+    task: &mut Task,
+    sock: Socket,
+    op: SockOp,
+    obj: OwnedFd,
+    call: &SockCall,
+) -> Outcome {
     match nix::sys::stat::fstat(obj.as_fd()) {
         Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFSOCK => {}
         // What connect(2) says for a path that is not a socket.
@@ -192,14 +206,12 @@ fn via_object(task: &mut Task, sock: Socket, op: SockOp, obj: OwnedFd, call: &So
         Err(e) => return Outcome::Fail(e),
     };
     match op {
-        SockOp::Connect => connect(sock, name, Some(obj)),
+        SockOp::Connect => connect(who, sock, name, Some(obj)),
         SockOp::Bind => Outcome::Fail(Errno::EADDRINUSE),
+        // The object stays open until the send is done, deferred or not:
+        // `name` reaches it through this descriptor.
         SockOp::Send => match &call.payload {
-            Some(pl) => {
-                let o = send(task, &sock, Some(name), pl);
-                drop(obj);
-                o
-            }
+            Some(pl) => send_as(who, task, &sock, Some(name), pl, Some(obj)),
             None => Outcome::Fail(Errno::EINVAL),
         },
     }
@@ -216,33 +228,71 @@ fn unix_name(path: &str) -> Result<Vec<u8>, Errno> {
     Ok(v)
 }
 
-/// Binds `sock` to `name` in `parent`, with the mode the program would
-/// have got (the socket's mode less its umask; the supervisor's umask is 0).
+/// Binds `sock` to `name` in `parent`, with `who`'s authority and the
+/// mode the program would have got (the socket's mode less its umask; the
+/// supervisor's umask is 0).
+///
+/// The address the socket keeps (getsockname, a peer's getpeername) is the
+/// one bound.  When the program gave the bare name (`raw`, relative to its
+/// cwd, with no `/`), the bind is done with that very name from a thread
+/// whose cwd is `parent`: race-free (one component, no symlink followed)
+/// and the program sees its own address.  Other paths are bound through
+/// `/proc/self/fd/N/name` (the race-free alias), which getsockname shows.
 fn bind_unix(
+    who: &Authority,
     sock: &Socket,
     parent: BorrowedFd,
     name: &std::ffi::CStr,
+    raw: &[u8],
     umask: u32,
 ) -> Result<(), Errno> {
     let n = name.to_str().map_err(|_| Errno::EINVAL)?;
-    let addr = unix_name(&format!("/proc/self/fd/{}/{n}", parent.as_raw_fd()))?;
     let mode = nix::sys::stat::fstat(sock.fd.as_fd())?.st_mode & 0o777;
-    sys::bind_raw(sock.fd.as_fd(), &addr)?;
+    let bare = unix_name(n)?;
+    let trim = |v: &[u8]| -> Vec<u8> {
+        let mut v = v.to_vec();
+        while v.last() == Some(&0) {
+            v.pop();
+        }
+        v
+    };
+    if trim(raw) == trim(&bare) {
+        bind_in(who, sock.fd.as_fd(), parent, &bare)?;
+    } else {
+        let addr = unix_name(&format!("/proc/self/fd/{}/{n}", parent.as_raw_fd()))?;
+        who.run(|| sys::bind_raw(sock.fd.as_fd(), &addr))?;
+    }
     let want = mode & !umask;
     if want != mode {
-        sys::fchmodat_nofollow(parent, name, want)?;
+        who.run(|| sys::fchmodat_nofollow(parent, name, want))?;
     }
     Ok(())
 }
 
+/// Binds `sock` to the relative `addr` from a thread of its own whose cwd
+/// is `dir` (its file-system context unshared: the supervisor's cwd is
+/// never changed), with `who`'s authority.  The thread ends with the bind.
+fn bind_in(who: &Authority, sock: BorrowedFd, dir: BorrowedFd, addr: &[u8]) -> Result<(), Errno> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
+            nix::unistd::fchdir(dir)?;
+            who.run(|| sys::bind_raw(sock, addr))
+        })
+        .join()
+        .unwrap_or(Err(Errno::EIO))
+    })
+}
+
 /// connect(2) on the copy; off the loop when the socket blocks.  `keep`
 /// stays open until the connect is done (the object `addr` names).
-fn connect(sock: Socket, addr: Vec<u8>, keep: Option<OwnedFd>) -> Outcome {
+fn connect(who: &Authority, sock: Socket, addr: Vec<u8>, keep: Option<OwnedFd>) -> Outcome {
     if sock.nonblocking {
-        return sys::connect_raw(sock.fd.as_fd(), &addr).into();
+        return who.run(|| sys::connect_raw(sock.fd.as_fd(), &addr)).into();
     }
+    let who = who.clone();
     Outcome::Blocking(Box::new(move || {
-        let r = sys::connect_raw(sock.fd.as_fd(), &addr);
+        let r = who.run(|| sys::connect_raw(sock.fd.as_fd(), &addr));
         drop(keep);
         r.into()
     }))
@@ -252,7 +302,19 @@ fn connect(sock: Socket, addr: Vec<u8>, keep: Option<OwnedFd>) -> Outcome {
 /// descriptors of its control messages are copied now; the send happens
 /// off the loop when it may block.
 pub fn send(task: &mut Task, sock: &Socket, name: Option<Vec<u8>>, payload: &Payload) -> Outcome {
-    match send_job(task, sock, name, payload) {
+    send_as(&Authority::Supervisor, task, sock, name, payload, None)
+}
+
+/// [`send`] with `who`'s authority, holding `keep` until it is done.
+fn send_as(
+    who: &Authority,
+    task: &mut Task,
+    sock: &Socket,
+    name: Option<Vec<u8>>,
+    payload: &Payload,
+    keep: Option<OwnedFd>,
+) -> Outcome {
+    match send_job_as(who, task, sock, name, payload, keep) {
         Ok(job) => job(),
         Err(o) => o,
     }
@@ -266,6 +328,19 @@ pub fn send_job(
     sock: &Socket,
     name: Option<Vec<u8>>,
     payload: &Payload,
+) -> Result<Job, Outcome> {
+    send_job_as(&Authority::Supervisor, task, sock, name, payload, None)
+}
+
+/// [`send_job`] with `who`'s authority; `keep` (the object `name`
+/// reaches) is held until the send is done.
+fn send_job_as(
+    who: &Authority,
+    task: &mut Task,
+    sock: &Socket,
+    name: Option<Vec<u8>>,
+    payload: &Payload,
+    keep: Option<OwnedFd>,
 ) -> Result<Job, Outcome> {
     let prepared = match prepare(task, sock, payload) {
         Ok(p) => p,
@@ -282,8 +357,10 @@ pub fn send_job(
     let writer = task.writer();
     let flags = payload.flags;
     let mmsg = payload.mmsg_len_at;
+    let who = who.clone();
     let job = move || {
-        let r = prepared.send(fd.as_fd(), name.as_deref(), flags);
+        let r = prepared.send(&who, fd.as_fd(), name.as_deref(), flags);
+        drop(keep);
         finish_send(&writer, r, flags, mmsg)
     };
     Ok(if sock.blocks(flags) {
@@ -334,15 +411,25 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn send(&self, fd: BorrowedFd, name: Option<&[u8]>, flags: i32) -> Result<usize, Errno> {
+    fn send(
+        &self,
+        who: &Authority,
+        fd: BorrowedFd,
+        name: Option<&[u8]>,
+        flags: i32,
+    ) -> Result<usize, Errno> {
         if let Some(with) = &self.added_creds {
-            match sys::sendmsg_raw(fd, name, &self.data, with, flags) {
+            // The credentials were checked against the program's; only the
+            // pid (the program's, not the sender's) needs CAP_SYS_ADMIN, the
+            // one capability added, for this one send.
+            let vouch = who.with_capability(CAP_SYS_ADMIN);
+            match vouch.run(|| sys::sendmsg_raw(fd, name, &self.data, with, flags)) {
                 // Only a privileged supervisor may speak for another pid.
                 Err(Errno::EPERM) => {}
                 r => return r,
             }
         }
-        sys::sendmsg_raw(fd, name, &self.data, &self.control, flags)
+        who.run(|| sys::sendmsg_raw(fd, name, &self.data, &self.control, flags))
     }
 }
 
@@ -389,6 +476,8 @@ fn ucred(pid: u32, uid: u32, gid: u32) -> Vec<u8> {
     v.extend(gid.to_ne_bytes());
     v
 }
+
+const CAP_SYS_ADMIN: u32 = 21;
 
 const CMSG_HDR: usize = std::mem::size_of::<libc::cmsghdr>();
 

@@ -126,6 +126,7 @@ pub fn write_fake(task: &mut Task, out: StatOut, st: &FakeStat) -> Result<(), Er
 /// (AT_SYMLINK_NOFOLLOW / AT_EMPTY_PATH) and writes the raw result into its
 /// buffer.
 pub fn stat_into(
+    who: &super::authority::Authority,
     task: &mut Task,
     out: StatOut,
     dir: BorrowedFd,
@@ -134,7 +135,7 @@ pub fn stat_into(
 ) -> Result<(), Errno> {
     match out {
         StatOut::Stat { addr } => {
-            let st = sys::fstatat(dir, name, flags)?;
+            let st = who.run(|| sys::fstatat(dir, name, flags))?;
             write_checked(task, addr, sys::struct_bytes(&st))
         }
         StatOut::Statx {
@@ -142,7 +143,7 @@ pub fn stat_into(
             mask,
             flags: sync,
         } => {
-            let st = sys::statx(dir, name, flags | sync, mask)?;
+            let st = who.run(|| sys::statx(dir, name, flags | sync, mask))?;
             write_checked(task, addr, sys::struct_bytes(&st))
         }
     }

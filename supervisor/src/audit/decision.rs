@@ -8,6 +8,9 @@ pub enum How {
     Send,
     /// `use_master_credentials`: performed by the supervisor.
     Master,
+    /// `use_program_credentials`: performed by the supervisor with the
+    /// program's credentials.
+    Program,
     /// `use_slave_credentials`: the kernel runs the call (CONTINUE); for a
     /// name lookup, the supervisor's resolver.
     Slave,
@@ -18,6 +21,7 @@ impl How {
         match self {
             How::Send => "send",
             How::Master => "use_master_credentials",
+            How::Program => "use_program_credentials",
             How::Slave => "use_slave_credentials",
         }
     }

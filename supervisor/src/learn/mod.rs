@@ -3,7 +3,7 @@
 //! [`generate`] for the folding, docs/audit.md for the rest).
 //!
 //! Every request is performed by the supervisor, as
-//! `use_master_credentials` — what the learnt rules do by default — so the
+//! `use_program_credentials` — what the learnt rules do by default — so the
 //! program takes the same paths under the learnt policy as while learning
 //! (`access` answers, file ownership, …).  Name lookups go to the
 //! supervisor's resolver.  No Lua runs.
@@ -68,10 +68,10 @@ impl Strategy for Learn {
                     Key::Notif(p.id),
                     Decision::Rule {
                         text: DECISION.into(),
-                        how: How::Master,
+                        how: How::Program,
                     },
                 );
-                let o = act::perform(&mut p);
+                let o = act::perform_as_program(&mut p);
                 let ok = matches!(
                     o,
                     crate::answer::Outcome::Value(_) | crate::answer::Outcome::Fd { .. }

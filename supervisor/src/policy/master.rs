@@ -427,5 +427,24 @@ impl UserData for Master {
             st.settle(lua, p, How::Master, Verdict::Perform);
             Ok(())
         });
+
+        // Extension: performed by the supervisor on exactly what the policy
+        // saw, as use_master_credentials, but with the program thread's
+        // credentials (docs/policy.md, "Three ways to allow").
+        m.add_method("use_program_credentials", |lua, this, ()| {
+            let mut st = state(lua, &this.0)?;
+            if slave::forwarded(&st) {
+                drop(st);
+                return slave::reply(lua, &this.0, MasterReply::UseProgram);
+            }
+            if let Some(l) = st.lookup.take() {
+                decided(lua, &st.run.audit, l.key(), How::Program);
+                l.answer(crate::dns::Answer::Upstream);
+                return Ok(());
+            }
+            let p = take(lua, &mut st, "use_program_credentials")?;
+            st.settle(lua, p, How::Program, Verdict::AsProgram);
+            Ok(())
+        });
     }
 }

@@ -156,7 +156,27 @@ pub enum Decoded {
 const STAT_FLAGS: i32 = libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_EMPTY_PATH;
 const STATX_SYNC: i32 = 0x6000; // AT_STATX_SYNC_TYPE
 const STATX_RESERVED: u32 = 0x8000_0000;
-const VALID_OPENAT2: u64 = 0o77777777; // every O_* bit the kernel accepts in open_how
+/// The kernel's VALID_OPEN_FLAGS: what openat2 accepts in `open_how.flags`.
+const VALID_OPENAT2: u64 = (libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_NOCTTY
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_SYNC
+    | libc::O_DSYNC
+    | libc::O_ASYNC
+    | libc::O_DIRECT
+    | libc::O_LARGEFILE
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW
+    | libc::O_NOATIME
+    | libc::O_CLOEXEC
+    | libc::O_PATH
+    | libc::O_TMPFILE) as u32 as u64;
+/// What O_PATH may come with in openat2 (O_PATH_FLAGS).
+const O_PATH_FLAGS: i32 = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC;
 
 fn fd_arg(a: u64) -> i32 {
     // The kernel declares every fd argument `int`: the upper 32 bits are
@@ -263,13 +283,33 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
             }
             let word = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().unwrap());
             let (flags, mode, resolve) = (word(0), word(1), word(2));
+            // In the order of the kernel's build_open_flags.
             if flags & !VALID_OPENAT2 != 0 || resolve & !flags::RESOLVE_ALL != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let both = libc::RESOLVE_BENEATH | libc::RESOLVE_IN_ROOT;
+            if resolve & both == both {
                 return Err(Errno::EINVAL);
             }
             let flags = flags as i32;
             let creates = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
             if mode & !0o7777 != 0 || (!creates && mode != 0) {
                 return Err(Errno::EINVAL);
+            }
+            if flags & libc::O_PATH != 0 && flags & !O_PATH_FLAGS != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let tmpfile_bit = libc::O_TMPFILE & !libc::O_DIRECTORY;
+            if flags & tmpfile_bit != 0
+                && (flags & libc::O_TMPFILE != libc::O_TMPFILE
+                    || flags & libc::O_ACCMODE == libc::O_RDONLY)
+            {
+                return Err(Errno::EINVAL);
+            }
+            if resolve & libc::RESOLVE_CACHED != 0
+                && flags & (libc::O_TRUNC | libc::O_CREAT | tmpfile_bit) != 0
+            {
+                return Err(Errno::EAGAIN);
             }
             let at = path_at(tid, dir, a[1])?;
             req(
@@ -305,26 +345,27 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
             req(f, Args::Unlink { at })
         }
         Sys::Rename | Sys::Renameat | Sys::Renameat2 => {
-            let (from, to, flags) = match sys {
-                Sys::Rename => (
-                    path_at(tid, Dir::Cwd, a[0])?,
-                    path_at(tid, Dir::Cwd, a[1])?,
-                    0,
-                ),
+            // The flags first, as the kernel checks them (EINVAL before a
+            // bad path's EFAULT).
+            let flags = if sys == Sys::Renameat2 {
+                a[4] as u32
+            } else {
+                0
+            };
+            let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
+            if flags & !known != 0
+                || (flags & (libc::RENAME_NOREPLACE | libc::RENAME_WHITEOUT) != 0
+                    && flags & libc::RENAME_EXCHANGE != 0)
+            {
+                return Err(Errno::EINVAL);
+            }
+            let (from, to) = match sys {
+                Sys::Rename => (path_at(tid, Dir::Cwd, a[0])?, path_at(tid, Dir::Cwd, a[1])?),
                 _ => (
                     path_at(tid, dir_of(a[0]), a[1])?,
                     path_at(tid, dir_of(a[2]), a[3])?,
-                    if sys == Sys::Renameat2 {
-                        a[4] as u32
-                    } else {
-                        0
-                    },
                 ),
             };
-            let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
-            if flags & !known != 0 {
-                return Err(Errno::EINVAL);
-            }
             req(Function::Rename, Args::Rename { from, to, flags })
         }
         Sys::Stat | Sys::Lstat => {
@@ -360,12 +401,8 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
                     },
                 )
             };
-            let valid = if sys == Sys::Statx {
-                STAT_FLAGS | STATX_SYNC
-            } else {
-                STAT_FLAGS
-            };
-            if flags & !valid != 0 {
+            // newfstatat accepts (and ignores) the AT_STATX_* sync bits too.
+            if flags & !(STAT_FLAGS | STATX_SYNC) != 0 {
                 return Err(Errno::EINVAL);
             }
             let empty_path = flags & libc::AT_EMPTY_PATH != 0;
@@ -427,7 +464,9 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
                 Function::Mkdir,
                 Args::Mkdir {
                     at,
-                    mode: mode as u32 & 0o7777,
+                    // What mkdir(2) keeps: the setuid and setgid bits of
+                    // a directory come from its parent, never the mode.
+                    mode: mode as u32 & 0o1777,
                 },
             )
         }

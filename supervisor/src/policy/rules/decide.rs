@@ -22,6 +22,8 @@ use ::rules::{Action, How, Kind, Refusal, Ruleset, Verdict};
 /// How to answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
+    /// `use_program_credentials()`.
+    Program,
     /// `use_master_credentials()`.
     Master,
     /// `use_slave_credentials()`.
@@ -159,6 +161,10 @@ fn combine(set: &Ruleset, verdicts: &[Verdict], failed: Option<i32>) -> Choice {
     let answer = match failed {
         Some(e) => Answer::Fail(e),
         None if verdicts.iter().all(|v| v.how == How::Slave) => Answer::Slave,
+        // The supervisor's authority only where every rule allowing a part
+        // of the call asks for it (a rename allowed as the program at its
+        // source stays the program's).
+        None if verdicts.iter().any(|v| v.how == How::Program) => Answer::Program,
         None => Answer::Master,
     };
     Choice {
@@ -184,8 +190,8 @@ fn invalid(e: Errno, why: &str) -> Choice {
 pub fn lookup(set: &Ruleset, name: &str) -> Choice {
     let v = set.name(name);
     let mut c = combine(set, &[v], None);
-    if c.answer == Answer::Slave {
-        c.answer = Answer::Master; // both mean the supervisor's resolver
+    if matches!(c.answer, Answer::Slave | Answer::Program) {
+        c.answer = Answer::Master; // all mean the supervisor's resolver
     }
     c
 }
@@ -279,7 +285,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
         return invalid(Errno::EINVAL, "the request names nothing");
     }
     let mut c = combine(set, &verdicts, failed);
-    if c.answer == Answer::Master {
+    if matches!(c.answer, Answer::Master | Answer::Program) {
         c.fix = fix;
     }
     c

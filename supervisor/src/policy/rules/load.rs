@@ -43,12 +43,13 @@ fn action(v: &Value) -> Result<Action> {
 
 fn how(v: &Value) -> Result<How> {
     match v {
-        Value::Nil => Ok(How::Master),
+        Value::Nil => Ok(How::Program),
         v => match text(v).as_deref() {
+            Some("program") => Ok(How::Program),
             Some("master") => Ok(How::Master),
             Some("slave") => Ok(How::Slave),
             _ => Err(format!(
-                "how must be \"master\" or \"slave\", not {}",
+                "how must be \"program\", \"master\" or \"slave\", not {}",
                 describe(v)
             )),
         },
@@ -148,7 +149,7 @@ fn default_entry(kind: Kind, v: &Value) -> Result<Fallback> {
         Value::Nil => Ok(Fallback {
             action: Action::Deny,
             refusal: None,
-            how: How::Master,
+            how: How::Program,
         }),
         Value::Table(t) => {
             for pair in t.clone().pairs::<Value, Value>() {
@@ -170,7 +171,7 @@ fn default_entry(kind: Kind, v: &Value) -> Result<Fallback> {
         v => Ok(Fallback {
             action: action(v).map_err(what)?,
             refusal: None,
-            how: How::Master,
+            how: How::Program,
         }),
     }
 }

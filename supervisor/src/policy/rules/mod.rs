@@ -105,8 +105,9 @@ impl Policy {
         let m = &self.master;
         match c.answer {
             // A path that does not resolve fails as the call would.
-            Answer::Master | Answer::Fail(_) => {
-                m.call_method::<()>("use_master_credentials", ())?
+            Answer::Master => m.call_method::<()>("use_master_credentials", ())?,
+            Answer::Program | Answer::Fail(_) => {
+                m.call_method::<()>("use_program_credentials", ())?
             }
             Answer::Slave => m.call_method::<()>("use_slave_credentials", ())?,
             Answer::Refuse(Refusal::Errno(e)) => m.call_method::<()>("send", (-1, e))?,
@@ -123,6 +124,7 @@ impl UserData for Policy {
         m.add_method("decide", |lua, this, _master: Option<Value>| {
             let c = this.choose(lua, "decide")?;
             let (action, err, how) = match c.answer {
+                Answer::Program => ("allow", None, Some("program")),
                 Answer::Master => ("allow", None, Some("master")),
                 Answer::Slave => ("allow", None, Some("slave")),
                 Answer::Refuse(r) => ("deny", Some(refusal_name(r)), None),

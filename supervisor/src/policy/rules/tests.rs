@@ -284,11 +284,11 @@ fn every_message_is_told_whole_and_in_order() {
         ),
         (
             r#"{ { "allow", "read", "/a", how = "kernel" } }"#,
-            "rule 1: how must be \"master\" or \"slave\", not \"kernel\"",
+            "rule 1: how must be \"program\", \"master\" or \"slave\", not \"kernel\"",
         ),
         (
             r#"{ { "allow", "read", "/a", how = 3 } }"#,
-            "rule 1: how must be \"master\" or \"slave\", not 3",
+            "rule 1: how must be \"program\", \"master\" or \"slave\", not 3",
         ),
         (
             r#"{ default = { raed = "allow" } }"#,
@@ -304,7 +304,7 @@ fn every_message_is_told_whole_and_in_order() {
         ),
         (
             r#"{ default = { read = { "allow", how = "x" } } }"#,
-            "default.read: how must be \"master\" or \"slave\", not \"x\"",
+            "default.read: how must be \"program\", \"master\" or \"slave\", not \"x\"",
         ),
         (
             r#"{ default = { read = { "deny", errno = "EX" } } }"#,
@@ -388,7 +388,7 @@ fn every_message_is_told_whole_and_in_order() {
         ),
         (
             r#"{ { "allow", "read", "relative", how = "kernel" } }"#,
-            "rule 1: how must be \"master\" or \"slave\", not \"kernel\"",
+            "rule 1: how must be \"program\", \"master\" or \"slave\", not \"kernel\"",
         ),
         (
             r#"{ { "allow", "read", "relative", port = {2, 1} } }"#,

@@ -38,6 +38,8 @@ pub enum MasterReply {
     SendWithFds(Value, Table, Option<Value>),
     UseSlave,
     UseMaster,
+    /// `use_program_credentials`: performed with the program's credentials.
+    UseProgram,
 }
 
 /// What the master's answer means for the filter.
@@ -144,23 +146,30 @@ pub fn call_reply(lua: &Lua, p: &mut Pending, changed: bool, r: MasterReply) -> 
             ),
         )),
         MasterReply::UseSlave => Ok(Next::Continue),
-        MasterReply::UseMaster => match f.returns() {
-            Returns::Stat => match act::stat_values(p) {
-                Ok(s) => Ok(Next::Values(MultiValue::from_vec(vec![
-                    Value::Table(stat_table(lua, &s)?),
-                    int(0),
-                ]))),
-                Err(Errno::ESRCH) => Ok(Next::Gone),
-                Err(e) => Ok(Next::Values(MultiValue::from_vec(vec![
-                    int(-1),
-                    int(e as i64),
-                ]))),
-            },
-            Returns::Integer | Returns::Descriptor | Returns::Addresses => match act::perform(p) {
-                Outcome::Blocking(job) => Ok(Next::Job(Box::new(move || Done::Outcome(job())))),
-                o => Ok(of_outcome(lua, o)?.map_or(Next::Gone, Next::Values)),
-            },
-        },
+        who @ (MasterReply::UseMaster | MasterReply::UseProgram) => {
+            let program = matches!(who, MasterReply::UseProgram);
+            match f.returns() {
+                Returns::Stat => match act::stat_values(p, program) {
+                    Ok(s) => Ok(Next::Values(MultiValue::from_vec(vec![
+                        Value::Table(stat_table(lua, &s)?),
+                        int(0),
+                    ]))),
+                    Err(Errno::ESRCH) => Ok(Next::Gone),
+                    Err(e) => Ok(Next::Values(MultiValue::from_vec(vec![
+                        int(-1),
+                        int(e as i64),
+                    ]))),
+                },
+                Returns::Integer | Returns::Descriptor | Returns::Addresses => match if program {
+                    act::perform_as_program(p)
+                } else {
+                    act::perform(p)
+                } {
+                    Outcome::Blocking(job) => Ok(Next::Job(Box::new(move || Done::Outcome(job())))),
+                    o => Ok(of_outcome(lua, o)?.map_or(Next::Gone, Next::Values)),
+                },
+            }
+        }
     }
 }
 
@@ -198,7 +207,9 @@ pub fn lookup_reply(lua: &Lua, name: &str, r: MasterReply) -> mlua::Result<Next>
         )),
         // Either way the supervisor's own resolver, never the program's
         // network.
-        MasterReply::UseSlave | MasterReply::UseMaster => Ok(Next::Resolve(name.to_string())),
+        MasterReply::UseSlave | MasterReply::UseMaster | MasterReply::UseProgram => {
+            Ok(Next::Resolve(name.to_string()))
+        }
     }
 }
 
