@@ -24,6 +24,8 @@ pub enum Function {
     Eaccess,
     Mkdir,
     Rmdir,
+    /// chmod, fchmodat, fchmodat2.
+    Chmod,
     ConnectUnix,
     ConnectInet,
     ConnectInet6,
@@ -81,6 +83,7 @@ pub const TABLE: &[Row] = &[
     row(Function::Eaccess, "eaccess", "real_eaccess", &[Read]),
     row(Function::Mkdir, "mkdir", "real_mkdir", &[Create]),
     row(Function::Rmdir, "rmdir", "real_rmdir", &[Delete]),
+    row(Function::Chmod, "chmod", "real_chmod", &[Write]),
     row(
         Function::ConnectUnix,
         "connect_unix",
@@ -172,6 +175,6 @@ mod tests {
             assert!(f.row().real.starts_with("real_"));
             assert!(!f.row().kinds.is_empty());
         }
-        assert_eq!(Function::by_name("chmod"), None);
+        assert_eq!(Function::by_name("fchmodat"), None);
     }
 }

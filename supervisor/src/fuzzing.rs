@@ -185,6 +185,12 @@ fn check_request(req: &request::Request) {
             let _ = flags::access_mode(*mode);
         }
         Args::Socket { addr, .. } => check_addr(addr),
+        Args::Attr {
+            flags: f, change, ..
+        } => {
+            let _ = crate::request::attr::flag_names(*f);
+            let _ = change.fields();
+        }
         Args::Unlink { .. } | Args::Stat { .. } | Args::Mkdir { .. } => {}
     }
 }

@@ -243,7 +243,9 @@ impl Pending {
     fn resolve_objects(&mut self, want_text: bool) -> Result<(), Errno> {
         if self.resolved.is_none() {
             let plain = match &self.req.args {
-                Args::Access { flags, .. } => flags & libc::AT_EMPTY_PATH == 0,
+                Args::Access { flags, .. } | Args::Attr { flags, .. } => {
+                    flags & libc::AT_EMPTY_PATH == 0
+                }
                 Args::Open { resolve, .. } => *resolve == 0,
                 _ => true,
             };
@@ -258,7 +260,9 @@ impl Pending {
             }
             let follow = self.req.follows_last();
             let (empty, resolve) = match &self.req.args {
-                Args::Access { flags, .. } => (flags & libc::AT_EMPTY_PATH != 0, 0),
+                Args::Access { flags, .. } | Args::Attr { flags, .. } => {
+                    (flags & libc::AT_EMPTY_PATH != 0, 0)
+                }
                 Args::Open { resolve, .. } => (false, *resolve),
                 _ => (false, 0),
             };

@@ -29,6 +29,7 @@ mod init_script;
 mod launcher;
 mod net;
 mod observe;
+mod paths;
 mod races;
 mod rules;
 mod slave;

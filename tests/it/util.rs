@@ -417,7 +417,7 @@ pub struct Probes {
     pub attack_glibc: PathBuf,
 }
 
-fn compile(compiler: &str, extra: &[&str], src: &Path, out: &Path) {
+pub fn compile(compiler: &str, extra: &[&str], src: &Path, out: &Path) {
     let tmp = out.with_extension(format!("tmp{}", std::process::id()));
     let mut c = Command::new(compiler);
     c.args(extra)

@@ -31,6 +31,7 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
         Args::Stat { out, .. } => stat(task, out, first).into(),
         Args::Access { mode, flags, .. } => access(first, mode, flags).into(),
         Args::Mkdir { mode, .. } => mkdir(first, mode & !umask).into(),
+        Args::Attr { ref change, .. } => super::attr::change(&first, change).into(),
         Args::Unlink { .. } => unlink(first, function == Function::Rmdir).into(),
         Args::Rename { flags, .. } => {
             let second = targets.next().ok_or(Errno::EINVAL)??;

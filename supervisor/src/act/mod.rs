@@ -2,11 +2,13 @@
 //! out on exactly the request the policy saw, on the objects resolved for
 //! it, into the [`Outcome`] the answer module sends.
 
+mod attr;
 pub mod dns;
 mod file;
 pub mod listen;
 pub mod net;
 pub mod stat;
+mod sys;
 
 use std::os::fd::OwnedFd;
 

@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use super::json;
 use super::Decision;
+use crate::request::attr;
 use crate::request::flags::{self, Amode};
 use crate::request::net::NetAddr;
 use crate::request::{Args, Dir, Function, PathArg, Request};
@@ -256,6 +257,24 @@ pub fn arguments(req: &Request) -> (String, Option<String>) {
         Args::Mkdir { at, mode: m } => {
             path_field(&mut o, "path", at);
             mode(&mut o, *m);
+            Some(lossy(at))
+        }
+        Args::Attr {
+            at,
+            flags: fl,
+            change,
+        } => {
+            path_field(&mut o, "path", at);
+            for (k, f) in change.fields() {
+                match f {
+                    attr::Field::Int(n) => {
+                        json::key(&mut o, k);
+                        let _ = write!(o, "{n}");
+                    }
+                    attr::Field::Mode(m) => mode(&mut o, m),
+                }
+            }
+            names(&mut o, "flags", &attr::flag_names(*fl));
             Some(lossy(at))
         }
         Args::Socket { addr, .. } => Some(address(&mut o, addr)),

@@ -172,6 +172,11 @@ pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], ok: boo
                 }
             }
         }
+        Args::Attr { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Write, p);
+            }
+        }
         Args::Unlink { .. } => {
             if let Some(p) = path(0) {
                 seen.path(Kind::Delete, p);

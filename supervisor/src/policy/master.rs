@@ -11,6 +11,7 @@ use crate::act::Verdict;
 use crate::answer::Lookup;
 use crate::audit::{How, Key};
 use crate::pending::Pending;
+use crate::request::attr;
 use crate::request::flags::{self, Amode};
 use crate::request::net::NetAddr;
 use crate::request::{Args, Function};
@@ -197,6 +198,21 @@ impl UserData for Master {
                     vec![path(&at.path)?, amode]
                 }
                 Args::Mkdir { at, mode } => vec![path(&at.path)?, Value::Integer(*mode as i64)],
+                Args::Attr {
+                    at,
+                    flags: fl,
+                    change,
+                } => {
+                    let mut v = vec![path(&at.path)?];
+                    for (_, f) in change.fields() {
+                        v.push(match f {
+                            attr::Field::Int(n) => Value::Integer(n),
+                            attr::Field::Mode(m) => Value::Integer(m.into()),
+                        });
+                    }
+                    v.push(Value::Table(string_list(lua, &attr::flag_names(*fl))?));
+                    v
+                }
                 Args::Socket { addr, .. } => match addr {
                     NetAddr::Unix(p) => vec![path(p)?],
                     NetAddr::Inet(a) => vec![

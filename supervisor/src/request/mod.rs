@@ -4,6 +4,7 @@
 //! here; the caller checks `SECCOMP_IOCTL_NOTIF_ID_VALID` afterwards and
 //! from then on decides and acts on this copy only.
 
+pub mod attr;
 pub mod flags;
 pub mod net;
 #[cfg(test)]
@@ -87,6 +88,13 @@ pub enum Args {
         at: PathArg,
         mode: u32,
     },
+    /// A metadata call (chmod, …) on the object `at` names; `flags` are
+    /// its `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH` bits.
+    Attr {
+        at: PathArg,
+        flags: i32,
+        change: attr::Change,
+    },
     /// connect, bind, or a send naming a destination.
     Socket {
         call: net::SockCall,
@@ -112,7 +120,8 @@ impl Request {
             | Args::Unlink { at }
             | Args::Stat { at, .. }
             | Args::Access { at, .. }
-            | Args::Mkdir { at, .. } => vec![at],
+            | Args::Mkdir { at, .. }
+            | Args::Attr { at, .. } => vec![at],
             Args::Rename { from, to, .. } => vec![from, to],
             Args::Socket { path, .. } => path.iter().collect(),
         }
@@ -127,6 +136,7 @@ impl Request {
             }
             Args::Stat { .. } => self.function == Function::Stat,
             Args::Access { flags, .. } => flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            Args::Attr { flags, .. } => attr::follows(*flags),
             // connect follows a symlink to the socket; bind creates the name.
             Args::Socket { call, .. } => call.op != net::SockOp::Bind,
             Args::Unlink { .. } | Args::Rename { .. } | Args::Mkdir { .. } => false,
@@ -186,6 +196,20 @@ fn path_or_empty(tid: u32, dir: Dir, addr: u64) -> Result<PathArg, Errno> {
         dir,
         path: memory::read_path(tid, addr)?,
     })
+}
+
+/// The path of a metadata call with `flags`: unknown flags are EINVAL,
+/// an empty path ENOENT unless `AT_EMPTY_PATH` (checked in the kernel's
+/// order).
+fn attr_path(tid: u32, dir: Dir, addr: u64, flags: i32) -> Result<PathArg, Errno> {
+    if flags & !attr::AT_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let at = path_or_empty(tid, dir, addr)?;
+    if at.path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
+    Ok(at)
 }
 
 /// Decodes the notification of `sys` sent by thread `tid`.
@@ -430,6 +454,16 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
                     mode: mode as u32 & 0o7777,
                 },
             )
+        }
+        Sys::Chmod | Sys::Fchmodat | Sys::Fchmodat2 => {
+            let (dir, path, mode, flags) = match sys {
+                Sys::Chmod => (Dir::Cwd, a[0], a[1], 0),
+                Sys::Fchmodat => (dir_of(a[0]), a[1], a[2], 0),
+                _ => (dir_of(a[0]), a[1], a[2], a[3] as i32),
+            };
+            let at = attr_path(tid, dir, path, flags)?;
+            let change = attr::Change::Mode(mode as u32 & 0o7777);
+            req(Function::Chmod, Args::Attr { at, flags, change })
         }
     }
 }

@@ -19,6 +19,7 @@ use super::{decode, Args, Decoded, Dir, Function, PathArg, Request, StatOut};
 use kernel::memory::PATH_MAX;
 use kernel::notify::sys::SeccompData;
 
+mod attr;
 mod net;
 
 /// Garbage in the upper half of a register: ignored for every `int`
@@ -212,6 +213,8 @@ fn every_table_syscall_decodes() {
             Sys::Faccessat | Sys::Faccessat2 => ([CWD, path, 0, 0, 0, 0], "policy"),
             Sys::Mkdir => ([path, 0o755, 0, 0, 0, 0], "policy"),
             Sys::Mkdirat => ([CWD, path, 0o755, 0, 0, 0], "policy"),
+            Sys::Chmod => ([path, 0o644, 0, 0, 0, 0], "policy"),
+            Sys::Fchmodat | Sys::Fchmodat2 => ([CWD, path, 0o644, 0, 0, 0], "policy"),
             Sys::Connect | Sys::Bind => ([3, sa.as_ptr() as u64, 16, 0, 0, 0], "socket"),
             Sys::Sendto => (
                 [3, iov.as_ptr() as u64, 16, 0, sa.as_ptr() as u64, 16],
@@ -1140,12 +1143,12 @@ fn listen_is_done_by_the_supervisor() {
 fn with_path(sys: Sys, path: u64) -> [u64; 6] {
     match sys {
         Sys::Open | Sys::Unlink | Sys::Rmdir | Sys::Access => [path, 0, 0, 0, 0, 0],
-        Sys::Creat | Sys::Mkdir => [path, 0o644, 0, 0, 0, 0],
+        Sys::Creat | Sys::Mkdir | Sys::Chmod => [path, 0o644, 0, 0, 0, 0],
         Sys::Stat | Sys::Lstat => [path, 0x5000, 0, 0, 0, 0],
         Sys::Rename => [path, ptr(c"to"), 0, 0, 0, 0],
         Sys::Renameat | Sys::Renameat2 => [CWD, path, CWD, ptr(c"to"), 0, 0],
         Sys::Openat | Sys::Unlinkat | Sys::Faccessat | Sys::Faccessat2 => [CWD, path, 0, 0, 0, 0],
-        Sys::Mkdirat => [CWD, path, 0o755, 0, 0, 0],
+        Sys::Mkdirat | Sys::Fchmodat | Sys::Fchmodat2 => [CWD, path, 0o755, 0, 0, 0],
         Sys::Newfstatat => [CWD, path, 0x5000, 0, 0, 0],
         Sys::Statx => [CWD, path, 0, 0x7ff, 0x5000, 0],
         Sys::Openat2
@@ -1159,7 +1162,7 @@ fn with_path(sys: Sys, path: u64) -> [u64; 6] {
 }
 
 /// The file calls, openat2 aside (its open_how is another register).
-const FILE_CALLS: [Sys; 18] = [
+const FILE_CALLS: [Sys; 21] = [
     Sys::Open,
     Sys::Creat,
     Sys::Openat,
@@ -1178,6 +1181,9 @@ const FILE_CALLS: [Sys; 18] = [
     Sys::Faccessat2,
     Sys::Mkdir,
     Sys::Mkdirat,
+    Sys::Chmod,
+    Sys::Fchmodat,
+    Sys::Fchmodat2,
 ];
 
 #[track_caller]

@@ -69,6 +69,8 @@ fn shape(p: &Pending) -> Shape {
         Args::Open { flags, .. } => Shape::Open { flags: *flags },
         Args::Stat { .. } | Args::Access { .. } => Shape::Only(Kind::Read),
         Args::Mkdir { .. } => Shape::Only(Kind::Create),
+        // Metadata: changing a file is writing it (docs/rules.md).
+        Args::Attr { .. } => Shape::Only(Kind::Write),
         Args::Unlink { .. } => Shape::Only(Kind::Delete),
         Args::Rename { flags, .. } => Shape::Rename {
             exchange: flags & libc::RENAME_EXCHANGE != 0,

@@ -103,6 +103,10 @@ pub fn of_call(lua: &Lua, p: &Pending) -> mlua::Result<FilterArgs> {
         }
         Args::Access { at, mode, .. } => v.extend([string(lua, &at.path)?, int(*mode as i64)]),
         Args::Mkdir { at, mode } => v.extend([string(lua, &at.path)?, int(*mode as i64)]),
+        Args::Attr { at, change, .. } => {
+            v.push(string(lua, &at.path)?);
+            v.extend(change.ints().into_iter().map(int));
+        }
         Args::Socket { call, addr, .. } => {
             v.push(int(call.fd as i64));
             match addr {
@@ -152,6 +156,8 @@ pub enum Given {
     Rename(LuaString, LuaString),
     /// access/eaccess (amode) and mkdir (mode).
     PathInt(LuaString, i64),
+    /// A metadata call: the path and the integers of its change.
+    Attr(LuaString, Vec<i64>),
     Socket {
         fd: i64,
         addr: NetAddr,
@@ -287,6 +293,7 @@ pub fn given(
         Call::Rename => Given::Rename(a.path(0, "path1")?, a.path(1, "path2")?),
         Call::Access | Call::Eaccess => Given::PathInt(a.path(0, "path")?, a.int(1, "amode")?),
         Call::Mkdir => Given::PathInt(a.path(0, "path")?, a.int(1, "mode")?),
+        Call::Chmod => Given::Attr(a.path(0, "path")?, vec![a.int(1, "mode")?]),
         Call::ConnectUnix | Call::BindUnix => {
             let path = a.bytes(1, "path")?;
             // An abstract name starts with a NUL byte and may hold more.
@@ -426,6 +433,9 @@ pub fn same_call(req: &Request, g: &Given) -> bool {
         (Args::Mkdir { at, mode }, Given::PathInt(p, m)) => {
             same(at, p) && u32::try_from(*m).is_ok_and(|m| m & 0o7777 == *mode)
         }
+        (Args::Attr { at, change, .. }, Given::Attr(p, ints)) => {
+            same(at, p) && change.with_ints(ints).as_ref() == Some(change)
+        }
         (Args::Socket { call, addr, .. }, Given::Socket { fd, addr: given }) => {
             call.fd as i64 == *fd
                 && match (addr, given) {
@@ -531,6 +541,11 @@ pub fn rewrite_call(p: &mut Pending, g: Given) -> Result<Rewritten, Errno> {
         (Args::Mkdir { at, .. }, Given::PathInt(path, mode)) => Args::Mkdir {
             at: path_arg(at.dir, path, false)?,
             mode: mode_bits(mode)?,
+        },
+        (Args::Attr { at, flags, change }, Given::Attr(path, ints)) => Args::Attr {
+            at: path_arg(at.dir, path, flags & libc::AT_EMPTY_PATH != 0)?,
+            flags: *flags,
+            change: change.with_ints(&ints).ok_or(Errno::EINVAL)?,
         },
         // A filter only ever gets the real function of its own call.
         _ => return Err(Errno::EINVAL),
