@@ -6,7 +6,12 @@
 --   * write, create and delete only inside the workspace
 --     ($SUPERVISOR_WORKSPACE, default the working directory), a private
 --     /tmp (a fresh tmpfs only this job sees) and the directories listed
---     in $SUPERVISOR_WRITABLE (comma-separated, e.g. "$HOME/.cache");
+--     in $SUPERVISOR_WRITABLE (comma-separated, e.g. "$HOME/.cache"):
+--     files, directories, symlinks, hard links (of files the job may
+--     write), FIFOs and sockets;
+--   * change modes, owners, times and extended attributes (chmod, chown,
+--     utime, xattr) only there too: not on the devices a job may write
+--     to (/dev/null, its terminal);
 --   * connect only to loopback and to the hosts of $SUPERVISOR_ALLOW_HOSTS
 --     (comma-separated names or "*.suffix": their lookups are answered
 --     by the supervisor's resolver, and connects to the addresses they
@@ -181,4 +186,28 @@ for host in (os.getenv("SUPERVISOR_ALLOW_HOSTS") or ""):gmatch("[^,%s]+") do
   table.insert(policy, { "allow", "connect", "name:" .. host })
 end
 
-return rules.run(policy)
+-- Metadata (chmod, chown, utime, xattr; checked as "write"): only in the
+-- places the job owns, not wherever it may write (/dev/null, /dev/pts/).
+local metadata = {
+  errno = "EACCES",
+  default = { write = "deny" },
+  { "allow", "write", ws .. "/" },
+  { "allow", "write", "/tmp/" },
+  { "deny", "write", "$HOME/.ssh/" },
+}
+for dir in (os.getenv("SUPERVISOR_WRITABLE") or ""):gmatch("[^,]+") do
+  dir = dir:gsub("^%s+", ""):gsub("%s+$", ""):gsub("/+$", "")
+  table.insert(metadata, { "allow", "write", dir .. "/" })
+end
+
+local files, attrs = rules.policy(policy), rules.policy(metadata)
+local METADATA = { chmod = true, chown = true, utime = true, xattr = true }
+local master = libc_service.master
+while true do
+  master:receive()
+  if METADATA[master.function_] then
+    attrs:answer()
+  else
+    files:answer()
+  end
+end

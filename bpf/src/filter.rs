@@ -156,13 +156,20 @@ pub fn notify_filter(
         match disposition {
             Disposition::Posture if !posture.refuse_unmapped => continue,
             Disposition::Notify | Disposition::Posture => {
-                ctx.add_rule_exact(ScmpAction::Notify, syscall)
+                ctx.add_rule_exact(ScmpAction::Notify, syscall).map(drop)
             }
-            Disposition::NotifyIfSet(arg) => ctx.add_rule_conditional_exact(
-                ScmpAction::Notify,
-                syscall,
-                &[ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)],
-            ),
+            Disposition::NotifyIfMasked { arg, mask, values } => values.iter().try_for_each(|&v| {
+                let cmp = ScmpArgCompare::new(arg, ScmpCompareOp::MaskedEqual(mask), v);
+                ctx.add_rule_conditional_exact(ScmpAction::Notify, syscall, &[cmp])
+                    .map(drop)
+            }),
+            Disposition::NotifyIfSet(arg) => ctx
+                .add_rule_conditional_exact(
+                    ScmpAction::Notify,
+                    syscall,
+                    &[ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)],
+                )
+                .map(drop),
         }
         .map_err(|source| Error::Rule { name, source })?;
     }

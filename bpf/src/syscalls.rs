@@ -28,6 +28,24 @@ pub enum Sys {
     Chmod,
     Fchmodat,
     Fchmodat2,
+    Chown,
+    Lchown,
+    Fchownat,
+    Utime,
+    Utimes,
+    Futimesat,
+    Utimensat,
+    Truncate,
+    Setxattr,
+    Lsetxattr,
+    Removexattr,
+    Lremovexattr,
+    Symlink,
+    Symlinkat,
+    Link,
+    Linkat,
+    Mknod,
+    Mknodat,
     Connect,
     Bind,
     Sendto,
@@ -45,10 +63,28 @@ pub enum Disposition {
     /// cannot be raced) is non-zero; allowed otherwise.  `sendto` with a
     /// NULL destination names no address and is an ordinary write.
     NotifyIfSet(u32),
+    /// Sent to the supervisor when `(arg & mask)` is one of `values` (a
+    /// register: the check cannot be raced); allowed otherwise.
+    NotifyIfMasked {
+        arg: u32,
+        mask: u64,
+        values: &'static [u64],
+    },
     /// Sent to the supervisor under the default posture only (see
     /// [`crate::posture`]); with `--allow-unmapped` the kernel runs it.
     Posture,
 }
+
+const S_IFMT: u64 = libc::S_IFMT as u64;
+/// The mknod types that are requests: regular files (type 0 is one too),
+/// FIFOs and sockets.  The mask never covers more than the low 16 bits
+/// the kernel reads (`umode_t`).
+const MKNOD_REQUESTS: &[u64] = &[
+    0,
+    libc::S_IFREG as u64,
+    libc::S_IFIFO as u64,
+    libc::S_IFSOCK as u64,
+];
 
 /// The table: every syscall that reaches the supervisor.
 pub const TABLE: &[(Sys, &str, Disposition)] = &[
@@ -74,6 +110,45 @@ pub const TABLE: &[(Sys, &str, Disposition)] = &[
     (Sys::Chmod, "chmod", Disposition::Notify),
     (Sys::Fchmodat, "fchmodat", Disposition::Notify),
     (Sys::Fchmodat2, "fchmodat2", Disposition::Notify),
+    (Sys::Chown, "chown", Disposition::Notify),
+    (Sys::Lchown, "lchown", Disposition::Notify),
+    (Sys::Fchownat, "fchownat", Disposition::Notify),
+    (Sys::Utime, "utime", Disposition::Notify),
+    (Sys::Utimes, "utimes", Disposition::Notify),
+    // With a NULL path these are futimes/futimens on the descriptor
+    // (like fchmod, untrapped): the register cannot be raced.
+    (Sys::Futimesat, "futimesat", Disposition::NotifyIfSet(1)),
+    (Sys::Utimensat, "utimensat", Disposition::NotifyIfSet(1)),
+    (Sys::Truncate, "truncate", Disposition::Notify),
+    (Sys::Setxattr, "setxattr", Disposition::Notify),
+    (Sys::Lsetxattr, "lsetxattr", Disposition::Notify),
+    (Sys::Removexattr, "removexattr", Disposition::Notify),
+    (Sys::Lremovexattr, "lremovexattr", Disposition::Notify),
+    (Sys::Symlink, "symlink", Disposition::Notify),
+    (Sys::Symlinkat, "symlinkat", Disposition::Notify),
+    (Sys::Link, "link", Disposition::Notify),
+    (Sys::Linkat, "linkat", Disposition::Notify),
+    // Regular files, FIFOs and sockets; character and block devices are
+    // refused by the posture (crate::posture), other types are the
+    // kernel's EINVAL.
+    (
+        Sys::Mknod,
+        "mknod",
+        Disposition::NotifyIfMasked {
+            arg: 1,
+            mask: S_IFMT,
+            values: MKNOD_REQUESTS,
+        },
+    ),
+    (
+        Sys::Mknodat,
+        "mknodat",
+        Disposition::NotifyIfMasked {
+            arg: 2,
+            mask: S_IFMT,
+            values: MKNOD_REQUESTS,
+        },
+    ),
     (Sys::Connect, "connect", Disposition::Notify),
     (Sys::Bind, "bind", Disposition::Notify),
     (Sys::Sendto, "sendto", Disposition::NotifyIfSet(4)),

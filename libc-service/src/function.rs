@@ -26,6 +26,20 @@ pub enum Function {
     Rmdir,
     /// chmod, fchmodat, fchmodat2.
     Chmod,
+    /// chown, lchown, fchownat.
+    Chown,
+    /// utime, utimes, futimesat, utimensat with a path.
+    Utime,
+    /// truncate.
+    Truncate,
+    /// setxattr, lsetxattr, removexattr, lremovexattr.
+    Xattr,
+    /// symlink, symlinkat.
+    Symlink,
+    /// link, linkat.
+    Link,
+    /// mknod, mknodat of a regular file, a FIFO or a socket.
+    Mknod,
     ConnectUnix,
     ConnectInet,
     ConnectInet6,
@@ -84,6 +98,13 @@ pub const TABLE: &[Row] = &[
     row(Function::Mkdir, "mkdir", "real_mkdir", &[Create]),
     row(Function::Rmdir, "rmdir", "real_rmdir", &[Delete]),
     row(Function::Chmod, "chmod", "real_chmod", &[Write]),
+    row(Function::Chown, "chown", "real_chown", &[Write]),
+    row(Function::Utime, "utime", "real_utime", &[Write]),
+    row(Function::Truncate, "truncate", "real_truncate", &[Write]),
+    row(Function::Xattr, "xattr", "real_xattr", &[Write]),
+    row(Function::Symlink, "symlink", "real_symlink", &[Create]),
+    row(Function::Link, "link", "real_link", &[Read, Write, Create]),
+    row(Function::Mknod, "mknod", "real_mknod", &[Create]),
     row(
         Function::ConnectUnix,
         "connect_unix",

@@ -188,10 +188,16 @@ fn check_request(req: &request::Request) {
         Args::Attr {
             flags: f, change, ..
         } => {
-            let _ = crate::request::attr::flag_names(*f);
+            let _ = crate::request::attr::flag_names(*f, change);
             let _ = change.fields();
         }
-        Args::Unlink { .. } | Args::Stat { .. } | Args::Mkdir { .. } => {}
+        Args::Link { flags: f, .. } => {
+            let _ = crate::request::attr::link_flag_names(*f);
+        }
+        Args::Mknod { mode, .. } => {
+            let _ = crate::request::attr::node_type(*mode);
+        }
+        Args::Unlink { .. } | Args::Stat { .. } | Args::Mkdir { .. } | Args::Symlink { .. } => {}
     }
 }
 

@@ -72,7 +72,9 @@ fn fixture() -> (TempDir, PathBuf) {
     symlink("secret", root.join("sl")).unwrap();
     symlink("d", root.join("dl")).unwrap();
     symlink("missing", root.join("dangling")).unwrap();
-    for n in ["f", "secret", "d/g", "l", "sl", "dl", "dangling", "d"] {
+    // Set to "now" by the utime tests: not shown.
+    write_file(&root.join("t"), "t\n", 0o644);
+    for n in ["f", "secret", "d/g", "l", "sl", "dl", "dangling", "t", "d"] {
         set_times(&root.join(n), FIXED_TIME);
     }
     (tmp, root)
@@ -80,12 +82,20 @@ fn fixture() -> (TempDir, PathBuf) {
 
 /// What every fixture file is, as the probe shows it (appended to each
 /// run, so the comparison covers the files' state afterwards).
+#[rustfmt::skip]
 const SHOW_ALL: &[&str] = &[
-    "show", "f", "show", "secret", "show", "d", "show", "d/g", "show", "l", "show", "sl", "show",
-    "dl", "show", "dangling",
+    "show", "f",
+    "show", "secret",
+    "show", "d",
+    "show", "d/g",
+    "show", "l",
+    "show", "sl",
+    "show", "dl",
+    "show", "dangling",
 ];
 
-/// Runs `args` (then [`SHOW_ALL`] and `extra_show`) natively and under
+/// Runs `args` (then [`SHOW_ALL`] and `kind` of each of `extra_show`: new
+/// names, whose times are the run's) natively and under
 /// `policy` in fresh fixtures; asserts equal outputs; returns the
 /// supervised one.
 #[track_caller]
@@ -93,7 +103,7 @@ fn same_as_native(kind: Kind, policy: &str, args: &[&str], extra_show: &[&str]) 
     let mut all: Vec<&str> = args.to_vec();
     all.extend_from_slice(SHOW_ALL);
     for s in extra_show {
-        all.extend(["show", s]);
+        all.extend(["kind", s]);
     }
     let (_n, nroot) = fixture();
     let native = Cmd::native(&argv(kind, &all)).cwd(&nroot).run();
@@ -122,79 +132,27 @@ fn line<'a>(o: &'a Output, label: &str) -> &'a str {
 
 // ------------------------------------------------------------------ chmod
 
+#[rustfmt::skip]
 const CHMOD: &[&str] = &[
-    "chmod",
-    "f",
-    "600",
-    "chmod",
-    "l",
-    "640",
-    "chmod",
-    "d",
-    "700",
-    "chmod",
-    "f/",
-    "600",
-    "chmod",
-    "missing",
-    "600",
-    "chmod",
-    "dangling",
-    "600",
-    "chmod",
-    "d/g",
-    "4755",
-    "chmod",
-    "d/g",
-    "104750",
-    "fchmodat",
-    ".",
-    "f",
-    "604",
-    "fchmodat",
-    "d",
-    "g",
-    "640",
-    "fchmodat",
-    "d",
-    "../f",
-    "606",
-    "fchmodat2",
-    ".",
-    "l",
-    "644",
-    "nofollow",
-    "fchmodat2",
-    ".",
-    "f",
-    "644",
-    "nofollow",
-    "fchmodat2",
-    ".",
-    "f",
-    "640",
-    "bogus",
-    "fchmodat2",
-    "d",
-    "",
-    "711",
-    "empty",
-    "fchmodat2",
-    "d",
-    "",
-    "711",
-    "0",
-    "fchmodat2",
-    "dl",
-    "g",
-    "444",
-    "0",
-    "fchmod-empty",
-    "f",
-    "660",
-    "fchmod-empty",
-    "l",
-    "660",
+    "chmod", "f", "600",
+    "chmod", "l", "640",
+    "chmod", "d", "700",
+    "chmod", "f/", "600",
+    "chmod", "missing", "600",
+    "chmod", "dangling", "600",
+    "chmod", "d/g", "4755",
+    "chmod", "d/g", "104750",
+    "fchmodat", ".", "f", "604",
+    "fchmodat", "d", "g", "640",
+    "fchmodat", "d", "../f", "606",
+    "fchmodat2", ".", "l", "644", "nofollow",
+    "fchmodat2", ".", "f", "644", "nofollow",
+    "fchmodat2", ".", "f", "640", "bogus",
+    "fchmodat2", "d", "", "711", "empty",
+    "fchmodat2", "d", "", "711", "0",
+    "fchmodat2", "dl", "g", "444", "0",
+    "fchmod-empty", "f", "660",
+    "fchmod-empty", "l", "660",
 ];
 
 #[test]
@@ -403,4 +361,593 @@ fn chmod_races_never_change_the_denied_file() {
             });
         }
     }
+}
+
+// ------------------------------------------------- chown, utime, truncate, xattr
+
+#[rustfmt::skip]
+const CHOWN: &[&str] = &[
+    "chown", "f", "1", "2",
+    "chown", "l", "3", "-1",
+    "lchown", "l", "5", "6",
+    "chown", "d", "-1", "7",
+    "chown", "dangling", "1", "1",
+    "chown", "f/", "1", "1",
+    "fchownat", ".", "d/g", "8", "9", "0",
+    "fchownat", "dl", "g", "10", "-1", "nofollow",
+    "fchownat", "d", "", "11", "11", "empty",
+    "fchownat", ".", "f", "1", "1", "bogus",
+];
+
+#[rustfmt::skip]
+const UTIME: &[&str] = &[
+    "utimensat", ".", "f", "100", "200", "0",
+    "utimensat", ".", "l", "300", "omit", "nofollow",
+    "utimensat", "dl", "g", "omit", "400", "0",
+    "utimensat", ".", "f", "bad", "1", "0",
+    "utimensat", ".", "f", "omit", "omit", "bogus",
+    "utimensat", ".", "missing", "omit", "omit", "0",
+    "utimensat", ".", "missing", "1", "1", "0",
+    "utimensat", ".", "t", "now", "now", "0",
+    "utimensat", ".", "t", "null", "null", "0",
+    "utimensat", "d", "", "500", "600", "empty",
+    "utimes", "secret", "700",
+    "utimes", "f", "bad",
+    "utimes", "t", "null",
+    "futimesat", "d", "g", "800",
+    "utime", "dl", "900",
+    "utime", "t", "null",
+];
+
+#[rustfmt::skip]
+const TRUNCATE: &[&str] = &[
+    "truncate", "f", "2",
+    "truncate", "l", "1",
+    "truncate", "d/g", "10",
+    "truncate", "d", "1",
+    "truncate", "dl", "1",
+    "truncate", "missing", "1",
+    "truncate", "dangling", "1",
+    "truncate", "f", "-1",
+    "truncate", "f/", "1",
+    // truncate sets the times to now: back to fixed ones.
+    "utimensat", ".", "f", "1", "1", "0",
+    "utimensat", ".", "d/g", "1", "1", "0",
+];
+
+#[rustfmt::skip]
+const XATTR: &[&str] = &[
+    "setxattr", "f", "user.a", "one", "0",
+    "setxattr", "l", "user.b", "two", "create",
+    "setxattr", "f", "user.b", "again", "create",
+    "setxattr", "f", "user.c", "three", "replace",
+    "setxattr", "d", "user.d", "four", "0",
+    "lsetxattr", "l", "user.e", "five", "0",
+    "setxattr", "missing", "user.a", "x", "0",
+    "setxattr", "f", "bad.namespace", "x", "0",
+    "setxattr", "dl", "user.f", "", "0",
+    "removexattr", "f", "user.a",
+    "removexattr", "f", "user.zzz",
+    "lremovexattr", "l", "user.b",
+    "getxattr", "f", "user.a",
+    "getxattr", "f", "user.b",
+    "getxattr", "d", "user.d",
+    "getxattr", "d", "user.f",
+];
+
+#[test]
+fn chown_utime_truncate_xattr_equal_native() {
+    for kind in KINDS {
+        for policy in ["allow-all", "broker-all"] {
+            for args in [CHOWN, UTIME, TRUNCATE, XATTR] {
+                same_as_native(kind, policy, args, &[]);
+            }
+        }
+    }
+}
+
+/// What `p` is: mode, owner, size, times, and its user.* attributes.
+fn state(p: &Path) -> String {
+    let m = std::fs::symlink_metadata(p).unwrap();
+    let x = std::process::Command::new("getfattr")
+        .args(["-d", "-h"])
+        .arg(p)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    format!(
+        "{:o} {} {} {} {}.{} {}.{} {x}",
+        m.mode(),
+        m.uid(),
+        m.gid(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.atime(),
+        m.atime_nsec()
+    )
+}
+
+/// Each metadata call on the denied file (directly, through a symlink,
+/// through a directory descriptor) under deny-path.
+#[rustfmt::skip]
+const ON_SECRET: &[&str] = &[
+    "chown", "secret", "1", "1",
+    "lchown", "secret", "1", "1",
+    "fchownat", "dl", "../sl", "1", "1", "0",
+    "utimensat", ".", "sl", "1", "1", "0",
+    "utimes", "secret", "1",
+    "futimesat", "d", "../secret", "1",
+    "utime", "sl", "1",
+    "truncate", "sl", "0",
+    "setxattr", "sl", "user.x", "x", "0",
+    "lsetxattr", "secret", "user.x", "x", "0",
+    "removexattr", "secret", "user.keep",
+    "lremovexattr", "secret", "user.keep",
+];
+
+#[test]
+fn metadata_calls_on_a_denied_file_are_refused_and_leave_it() {
+    for kind in KINDS {
+        let (_t, root) = fixture();
+        let secret = root.join("secret");
+        let _ = std::process::Command::new("setfattr")
+            .args(["-n", "user.keep", "-v", "kept"])
+            .arg(&secret)
+            .status();
+        let before = state(&secret);
+        let mut args = ON_SECRET.to_vec();
+        args.extend(["truncate", "f", "1"]);
+        let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, &args))
+            .cwd(&root)
+            .env("DENY", &secret)
+            .run();
+        o.assert_clean();
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        assert_eq!(lines.len(), 13, "{o}");
+        for l in &lines[..12] {
+            assert!(l.ends_with(": EACCES"), "{kind:?}: {l}\n{o}");
+        }
+        assert_eq!(lines[12], "truncate f 1: OK", "{o}");
+        assert_eq!(state(&secret), before, "{kind:?}: the denied file changed");
+    }
+}
+
+#[test]
+fn metadata_slave_filters_rewrite_or_refuse() {
+    let policy = Policy::inline(
+        r#"
+local svc = require("libc_service")
+svc.slave.chown = function(real_chown, path, uid, gid)
+  return real_chown(path, uid, -1)          -- never the group
+end
+svc.slave.truncate = function(real_truncate, path, length)
+  return real_truncate(path, math.min(length, 3))
+end
+svc.slave.utime = function(real_utime, path)
+  if path == "t" then return -1, "EPERM" end
+  return real_utime(path)
+end
+svc.slave.xattr = function(real_xattr, path)
+  return real_xattr("d/g")                  -- elsewhere
+end
+local master = svc.master
+while true do
+  master:receive()
+  master:use_master_credentials()
+end
+"#,
+    );
+    for kind in KINDS {
+        let (_t, root) = fixture();
+        let args = [
+            "chown",
+            "f",
+            "1",
+            "2",
+            "truncate",
+            "secret",
+            "100",
+            "utimensat",
+            ".",
+            "t",
+            "1",
+            "1",
+            "0",
+            "utimensat",
+            ".",
+            "d/g",
+            "5",
+            "6",
+            "0",
+            "setxattr",
+            "f",
+            "user.moved",
+            "v",
+            "0",
+        ];
+        let o = Cmd::supervised(policy.clone(), &argv(kind, &args))
+            .cwd(&root)
+            .run();
+        o.assert_clean();
+        assert_eq!(line(&o, "utimensat . t 1 1 0"), "EPERM", "{o}");
+        let f = std::fs::metadata(root.join("f")).unwrap();
+        // SAFETY: getgid only reads the process's credentials.
+        let gid = unsafe { libc::getgid() };
+        assert_eq!((f.uid(), f.gid()), (1, gid), "{kind:?}");
+        assert_eq!(std::fs::metadata(root.join("secret")).unwrap().len(), 3);
+        assert_eq!(std::fs::metadata(root.join("d/g")).unwrap().mtime(), 6);
+        assert_eq!(
+            std::fs::metadata(root.join("t")).unwrap().mtime(),
+            FIXED_TIME
+        );
+        let g = std::process::Command::new("getfattr")
+            .args(["-n", "user.moved", "--only-values"])
+            .arg(root.join("d/g"))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&g.stdout), "v", "{kind:?}: {o}");
+    }
+}
+
+#[test]
+fn metadata_rules_allow_and_deny_by_path() {
+    for kind in KINDS {
+        let (_t, root) = fixture();
+        let policy = rules(&format!(
+            "default = {{ read = \"allow\" }},\n{{ \"allow\", \"write\", \"{}/d/\" }},",
+            root.display()
+        ));
+        let args = [
+            "chown", "f", "1", "1", "truncate", "f", "0", "utimes", "f", "1", "setxattr", "f",
+            "user.a", "a", "0", "chown", "dl/g", "1", "1", "truncate", "dl/g", "0", "utimes",
+            "dl/g", "1", "setxattr", "dl/g", "user.a", "a", "0",
+        ];
+        let before = state(&root.join("f"));
+        let o = Cmd::supervised(policy.clone(), &argv(kind, &args))
+            .cwd(&root)
+            .run();
+        o.assert_clean();
+        let results: Vec<&str> = o
+            .stdout
+            .lines()
+            .map(|l| l.rsplit(": ").next().unwrap())
+            .collect();
+        assert_eq!(
+            results,
+            ["EACCES", "EACCES", "EACCES", "EACCES", "OK", "OK", "OK", "OK"],
+            "{kind:?}: {o}"
+        );
+        assert_eq!(state(&root.join("f")), before);
+        let g = std::fs::metadata(root.join("d/g")).unwrap();
+        assert_eq!((g.uid(), g.len(), g.mtime()), (1, 0, 1), "{kind:?}");
+    }
+}
+
+#[test]
+fn chown_utimensat_truncate_setxattr_races_never_touch_the_denied_file() {
+    for kind in KINDS {
+        for op in ["chown", "utimensat", "truncate", "setxattr"] {
+            for how in ["buffer", "symlink"] {
+                let before = std::cell::RefCell::new(None);
+                race(kind, op, how, &|p| {
+                    let s = state(p);
+                    // The fixture's state: mode 644, its owner, "b\n" or
+                    // "secret\n", the fixed times, no attribute.
+                    assert!(s.starts_with("100644 "), "{kind:?} {op} {how}: {s}");
+                    assert!(
+                        s.contains(&format!(" {FIXED_TIME}.0 {FIXED_TIME}.0 ")),
+                        "{kind:?} {op} {how}: times changed: {s}"
+                    );
+                    assert!(!s.contains("user.race"), "{kind:?} {op} {how}: {s}");
+                    let m = std::fs::metadata(p).unwrap();
+                    // SAFETY: getuid only reads the process's credentials.
+                    assert_eq!(m.uid(), unsafe { libc::getuid() }, "{kind:?} {op} {how}");
+                    assert!(m.len() > 1, "{kind:?} {op} {how}: truncated");
+                    before.replace(Some(s));
+                });
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------- symlink, link, mknod
+
+#[rustfmt::skip]
+const NAMES: &[&str] = &[
+    "symlink", "f", "s1",
+    "symlink", "x", "f",
+    "symlink", "x", "new/",
+    "symlink", "x", "d/../s3",
+    "symlinkat", "../f", "d", "s2",
+    "symlinkat", "/etc", "dl", "s4",
+    "link", "f", "h1",
+    "link", "l", "h2",
+    "link", "d", "h3",
+    "link", "f", "l",
+    "link", "missing", "h4",
+    "link", "dangling", "h9",
+    "linkat", ".", "l", ".", "h5", "follow",
+    "linkat", ".", "f", ".", "h6", "bogus",
+    "linkat", ".", "f", "dl", "h7", "empty",
+    "linkat", "dl", "g", ".", "h10", "0",
+    "link", "f/", "h8",
+    "link", "f", "newdir/x",
+    "mknod", "n1", "fifo",
+    "mknod", "n2", "sock",
+    "mknod", "n3", "reg",
+    "mknod", "n4", "zero",
+    "mknod", "n5", "dir",
+    "mknod", "f", "fifo",
+    "mknodat", "d", "n6", "fifo",
+    "mknodat", "dl", "n8", "reg",
+    "mknod", "n7", "upper",
+    "mknod", "n9/", "fifo",
+    // Making names in d set its times to now: back to fixed ones.
+    "utimensat", ".", "d", "1", "1", "0",
+];
+
+const NEW_NAMES: &[&str] = &[
+    "s1", "d/s2", "s3", "d/s4", "h1", "h2", "h5", "d/h7", "h9", "h10", "n1", "n2", "n3", "n4",
+    "d/n6", "d/n8", "n7",
+];
+
+#[test]
+fn symlink_link_mknod_equal_native() {
+    for kind in KINDS {
+        for policy in ["allow-all", "broker-all"] {
+            let o = same_as_native(kind, policy, NAMES, NEW_NAMES);
+            assert_eq!(
+                line(&o, "kind h1"),
+                format!("f 0644 {} size=5 nlink=4", owner()),
+                "{o}"
+            );
+        }
+    }
+}
+
+/// "uid=U gid=G" of the test's own files.
+fn owner() -> String {
+    // SAFETY: getuid/getgid only read the process's credentials.
+    let (u, g) = unsafe { (libc::getuid(), libc::getgid()) };
+    format!("uid={u} gid={g}")
+}
+
+/// The calls making a name, at or from the denied place (deny-path
+/// denies `DENY` and what is under it).
+#[rustfmt::skip]
+const AT_DENIED: &[&str] = &[
+    "symlink", "f", "b/s",
+    "symlinkat", "f", ".", "b/s2",
+    "symlink", "f", "bl/s",
+    "link", "f", "b/h",
+    "link", "secret", "h",
+    "linkat", ".", "sl", ".", "h", "follow",
+    "link", "d/../secret", "h",
+    "mknod", "b/n", "fifo",
+    "mknodat", ".", "b/n2", "reg",
+    "mknod", "bl/n", "sock",
+];
+
+#[test]
+fn names_at_or_from_a_denied_place_are_refused() {
+    for kind in KINDS {
+        let (_t, root) = fixture();
+        std::fs::create_dir(root.join("b")).unwrap();
+        symlink("b", root.join("bl")).unwrap();
+        let mut args = AT_DENIED.to_vec();
+        args.extend(["link", "sl", "ok", "kind", "ok"]);
+        // Two denied places: the directory b and the file secret.
+        let policy = Policy::inline(&format!(
+            r#"
+local master = require("libc_service").master
+local denied = {{ "{root}/b", "{root}/secret" }}
+local function is_denied(p)
+  for _, d in ipairs(denied) do
+    if p == d or (p and p:sub(1, #d + 1) == d .. "/") then return true end
+  end
+  return false
+end
+while true do
+  master:receive()
+  local p1, p2 = master:resolved()
+  -- link: the source is denied as such (a hard link to a denied file,
+  -- followed or not); symlink's target is only text.
+  if is_denied(p1) or is_denied(p2) then
+    master:send(-1, "EACCES")
+  else
+    master:use_master_credentials()
+  end
+end
+"#,
+            root = root.display()
+        ));
+        let o = Cmd::supervised(policy, &argv(kind, &args)).cwd(&root).run();
+        o.assert_clean();
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        assert_eq!(lines.len(), 12, "{o}");
+        for l in &lines[..10] {
+            assert!(l.ends_with(": EACCES"), "{kind:?}: {l}\n{o}");
+        }
+        // link does not follow "sl": a second name for the symlink
+        // itself, not for the denied file.
+        assert_eq!(lines[10], "link sl ok: OK", "{o}");
+        assert_eq!(
+            lines[11],
+            format!("kind ok: l 0777 {} size=6 nlink=2 -> secret", owner())
+        );
+        assert_eq!(
+            std::fs::read_dir(root.join("b")).unwrap().count(),
+            0,
+            "{kind:?}"
+        );
+        assert_eq!(
+            std::fs::metadata(root.join("secret")).unwrap().nlink(),
+            1,
+            "{kind:?}"
+        );
+        assert!(!root.join("h").exists());
+    }
+}
+
+#[test]
+fn names_slave_filters_rewrite_or_refuse() {
+    let policy = Policy::inline(
+        r#"
+local svc = require("libc_service")
+svc.slave.symlink = function(real_symlink, target, path)
+  if target:sub(1, 1) == "/" then return -1, "EPERM" end  -- relative only
+  return real_symlink(target, path)
+end
+svc.slave.link = function(real_link, path1, path2)
+  return real_link(path1, "d/" .. path2)   -- into d
+end
+svc.slave.mknod = function(real_mknod, path, mode)
+  return real_mknod(path, mode & ~0x3f)    -- no group or other bits
+end
+local master = svc.master
+while true do
+  master:receive()
+  master:use_master_credentials()
+end
+"#,
+    );
+    for kind in KINDS {
+        let (_t, root) = fixture();
+        let args = [
+            "symlink",
+            "/etc/passwd",
+            "abs",
+            "symlink",
+            "f",
+            "rel",
+            "link",
+            "f",
+            "h",
+            "mknod",
+            "fifo",
+            "fifo",
+            "kind",
+            "abs",
+            "kind",
+            "rel",
+            "kind",
+            "h",
+            "kind",
+            "d/h",
+            "kind",
+            "fifo",
+        ];
+        let o = Cmd::supervised(policy.clone(), &argv(kind, &args))
+            .cwd(&root)
+            .run();
+        o.assert_clean();
+        let who = owner();
+        assert_eq!(line(&o, "symlink /etc/passwd abs"), "EPERM", "{o}");
+        assert_eq!(line(&o, "kind abs"), "ENOENT", "{o}");
+        assert_eq!(
+            line(&o, "kind rel"),
+            format!("l 0777 {who} size=1 nlink=1 -> f"),
+            "{o}"
+        );
+        assert_eq!(line(&o, "kind h"), "ENOENT", "{o}");
+        assert_eq!(
+            line(&o, "kind d/h"),
+            format!("f 0644 {who} size=5 nlink=2"),
+            "{o}"
+        );
+        assert_eq!(
+            line(&o, "kind fifo"),
+            format!("p 0600 {who} size=0 nlink=1"),
+            "{o}"
+        );
+    }
+}
+
+#[test]
+fn names_rules_allow_and_deny_by_path() {
+    for kind in KINDS {
+        let (_t, root) = fixture();
+        // create in d/, read and write d/g only; everything readable.
+        let policy = rules(&format!(
+            "default = {{ read = \"allow\" }},\n{{ \"allow\", \"create\", \"{r}/d/\" }},\n{{ \"allow\", \"write\", \"{r}/d/g\" }},",
+            r = root.display()
+        ));
+        let args = [
+            "symlink", "f", "s", "symlink", "f", "dl/s", "mknod", "n", "fifo", "mknod", "dl/n",
+            "fifo", "link", "f", "d/h", "link", "d/g", "h", "link", "dl/g", "d/h2",
+        ];
+        let o = Cmd::supervised(policy.clone(), &argv(kind, &args))
+            .cwd(&root)
+            .run();
+        o.assert_clean();
+        let results: Vec<&str> = o
+            .stdout
+            .lines()
+            .map(|l| l.rsplit(": ").next().unwrap())
+            .collect();
+        assert_eq!(
+            results,
+            // f is not writable: no second name for it, even in d/.
+            ["EACCES", "OK", "EACCES", "OK", "EACCES", "EACCES", "OK"],
+            "{kind:?}: {o}"
+        );
+        assert!(root.join("d/s").is_symlink() && root.join("d/h2").exists());
+        assert!(!root.join("s").exists() && !root.join("d/h").exists());
+    }
+}
+
+#[test]
+fn symlink_link_mknod_races_never_make_a_denied_name() {
+    for kind in KINDS {
+        for op in ["symlink", "link", "mknod"] {
+            for how in ["buffer", "symlink"] {
+                race_names(kind, op, how);
+            }
+        }
+    }
+}
+
+/// Races `op` making a name in an allowed and a denied directory; the
+/// denied one stays empty.
+fn race_names(kind: Kind, op: &str, how: &str) {
+    let (_t, root) = fixture();
+    let a = root.join("a");
+    let b = root.join("b");
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let (allowed, denied) = match how {
+        "buffer" => (a.join("new"), b.join("new")),
+        _ => (a.clone(), b.clone()),
+    };
+    let args = [
+        "race",
+        op,
+        how,
+        allowed.to_str().unwrap(),
+        denied.to_str().unwrap(),
+        ITERATIONS,
+        MILLIS,
+    ];
+    let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, &args))
+        .cwd(&root)
+        .env("DENY", &b)
+        .run();
+    o.assert_clean();
+    let (ok, refused, _) = race_counts(&o, &format!("race {op} {how}:"));
+    assert!(ok > 0, "{kind:?} {op} {how}: never allowed, no race: {o}");
+    assert!(
+        refused > 0,
+        "{kind:?} {op} {how}: never denied, no race: {o}"
+    );
+    let made: Vec<_> = std::fs::read_dir(&b).unwrap().collect();
+    assert!(
+        made.is_empty(),
+        "{kind:?} {op} {how}: {made:?} in the denied directory"
+    );
+    assert_eq!(
+        std::fs::metadata(root.join("f")).unwrap().nlink(),
+        1,
+        "{kind:?} {op} {how}: a link was left"
+    );
 }

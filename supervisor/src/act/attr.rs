@@ -6,13 +6,13 @@
 //! swapped in since is not followed), or the held object itself with
 //! `AT_EMPTY_PATH` (a magic link, or the dirfd of an `AT_EMPTY_PATH` call).
 
-use std::ffi::CStr;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use nix::errno::Errno;
 
 use super::sys;
-use crate::request::attr::Change;
+use crate::request::attr::{Change, Time};
 use crate::resolve::{Last, Resolved, Target};
 
 /// Where the change is made: a directory and a name, and the `AT_*` flag
@@ -35,7 +35,66 @@ pub(super) fn change(r: &Resolved, change: &Change) -> Result<(), Errno> {
         }
     }
     let (dir, name, flags) = place(r);
-    match *change {
-        Change::Mode(mode) => sys::fchmodat2(dir, name, mode, flags),
+    match change {
+        Change::Mode(mode) => sys::fchmodat2(dir, name, *mode, flags),
+        Change::Owner { uid, gid } => sys::fchownat(dir, name, *uid, *gid, flags),
+        Change::Times(t) => {
+            let ts = t.map(|t| match t {
+                Time::Now => timespec(0, libc::UTIME_NOW),
+                Time::Omit => timespec(0, libc::UTIME_OMIT),
+                Time::At(s, ns) => timespec(s, ns),
+            });
+            let all_now = t.iter().all(|t| *t == Time::Now);
+            sys::utimensat(dir, name, (!all_now).then_some(&ts), flags)
+        }
+        Change::Length(n) => truncate(r, *n),
+        Change::SetXattr {
+            name: a,
+            value,
+            flags: x,
+        } => sys::setxattrat(dir, name, flags, &c_name(a)?, value, *x),
+        Change::RemoveXattr { name: a } => sys::removexattrat(dir, name, flags, &c_name(a)?),
     }
+}
+
+fn timespec(sec: i64, nsec: i64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    }
+}
+
+fn c_name(b: &[u8]) -> Result<CString, Errno> {
+    CString::new(b).map_err(|_| Errno::EINVAL)
+}
+
+/// truncate: the object opened for writing through the held parent
+/// (`O_NOFOLLOW`, or reopened from the held object), then `ftruncate`.
+/// Only regular files: a directory is EISDIR and anything else EINVAL, as
+/// for the kernel's truncate (checked on what was opened, so a FIFO or a
+/// device swapped in is never written).
+fn truncate(r: &Resolved, length: i64) -> Result<(), Errno> {
+    let refuse = |mode: u32| match mode & libc::S_IFMT {
+        libc::S_IFREG => Ok(()),
+        libc::S_IFDIR => Err(Errno::EISDIR),
+        _ => Err(Errno::EINVAL),
+    };
+    match r.last {
+        Last::Exists { mode } => refuse(mode)?,
+        Last::Dot => return Err(Errno::EISDIR),
+        Last::Missing => {}
+    }
+    let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    let fd = match &r.target {
+        Target::Entry { parent, name } => {
+            kernel::sys::openat(parent.as_fd(), name, flags | libc::O_NOFOLLOW, 0)?
+        }
+        Target::Object(obj) => {
+            let me = CString::new(format!("/proc/self/fd/{}", obj.as_raw_fd())).expect("digits");
+            kernel::sys::openat(obj.as_fd(), &me, flags, 0)?
+        }
+    };
+    let st = kernel::sys::fstatat(fd.as_fd(), c"", libc::AT_EMPTY_PATH)?;
+    refuse(st.st_mode)?;
+    sys::ftruncate(fd.as_fd(), length)
 }

@@ -21,7 +21,7 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
     let task = &mut p.task;
     let umask = match *args {
         Args::Open { flags, .. } => creating_umask(task, flags)?,
-        Args::Mkdir { .. } => task.status()?.umask,
+        Args::Mkdir { .. } | Args::Mknod { .. } => task.status()?.umask,
         _ => 0,
     };
     // Everything read from /proc/<tid> belongs to this notification.
@@ -32,6 +32,12 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
         Args::Access { mode, flags, .. } => access(first, mode, flags).into(),
         Args::Mkdir { mode, .. } => mkdir(first, mode & !umask).into(),
         Args::Attr { ref change, .. } => super::attr::change(&first, change).into(),
+        Args::Symlink { ref target, .. } => super::link::symlink(target, first).into(),
+        Args::Mknod { mode, .. } => super::link::mknod(first, mode & !umask).into(),
+        Args::Link { .. } => {
+            let second = targets.next().ok_or(Errno::EINVAL)??;
+            super::link::link(first, second).into()
+        }
         Args::Unlink { .. } => unlink(first, function == Function::Rmdir).into(),
         Args::Rename { flags, .. } => {
             let second = targets.next().ok_or(Errno::EINVAL)??;

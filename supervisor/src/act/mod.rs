@@ -5,6 +5,7 @@
 mod attr;
 pub mod dns;
 mod file;
+mod link;
 pub mod listen;
 pub mod net;
 pub mod stat;

@@ -272,9 +272,48 @@ pub fn arguments(req: &Request) -> (String, Option<String>) {
                         let _ = write!(o, "{n}");
                     }
                     attr::Field::Mode(m) => mode(&mut o, m),
+                    attr::Field::Word(w) => {
+                        json::key(&mut o, k);
+                        json::str(&mut o, w);
+                    }
+                    attr::Field::Bytes(b) => {
+                        json::key(&mut o, k);
+                        json::bytes(&mut o, &b);
+                    }
+                    attr::Field::Time(t) => {
+                        json::key(&mut o, k);
+                        match t {
+                            attr::Time::Now => json::str(&mut o, "now"),
+                            attr::Time::Omit => json::str(&mut o, "omit"),
+                            attr::Time::At(s, ns) => json::str(&mut o, &format!("{s}.{ns:09}")),
+                        }
+                    }
                 }
             }
-            names(&mut o, "flags", &attr::flag_names(*fl));
+            names(&mut o, "flags", &attr::flag_names(*fl, change));
+            Some(lossy(at))
+        }
+        Args::Symlink { target, at } => {
+            json::key(&mut o, "target");
+            json::bytes(&mut o, target);
+            path_field(&mut o, "path", at);
+            Some(lossy(at))
+        }
+        Args::Link {
+            from,
+            to,
+            flags: fl,
+        } => {
+            path_field(&mut o, "from", from);
+            path_field(&mut o, "to", to);
+            names(&mut o, "flags", &attr::link_flag_names(*fl));
+            Some(format!("{} -> {}", lossy(from), lossy(to)))
+        }
+        Args::Mknod { at, mode: m } => {
+            path_field(&mut o, "path", at);
+            mode(&mut o, m & 0o7777);
+            json::key(&mut o, "type");
+            json::str(&mut o, attr::node_type(*m));
             Some(lossy(at))
         }
         Args::Socket { addr, .. } => Some(address(&mut o, addr)),

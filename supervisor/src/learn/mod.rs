@@ -172,6 +172,22 @@ pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], ok: boo
                 }
             }
         }
+        Args::Symlink { .. } | Args::Mknod { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Create, p);
+                seen.created.insert(p.to_vec());
+            }
+        }
+        Args::Link { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Read, p);
+                seen.path(Kind::Write, p);
+            }
+            if let Some(p) = path(1) {
+                seen.path(Kind::Create, p);
+                seen.created.insert(p.to_vec());
+            }
+        }
         Args::Attr { .. } => {
             if let Some(p) = path(0) {
                 seen.path(Kind::Write, p);

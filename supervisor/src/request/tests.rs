@@ -215,6 +215,24 @@ fn every_table_syscall_decodes() {
             Sys::Mkdirat => ([CWD, path, 0o755, 0, 0, 0], "policy"),
             Sys::Chmod => ([path, 0o644, 0, 0, 0, 0], "policy"),
             Sys::Fchmodat | Sys::Fchmodat2 => ([CWD, path, 0o644, 0, 0, 0], "policy"),
+            Sys::Chown
+            | Sys::Lchown
+            | Sys::Utime
+            | Sys::Utimes
+            | Sys::Truncate
+            | Sys::Setxattr
+            | Sys::Lsetxattr
+            | Sys::Removexattr
+            | Sys::Lremovexattr
+            | Sys::Symlink
+            | Sys::Link
+            | Sys::Mknod
+            | Sys::Fchownat
+            | Sys::Futimesat
+            | Sys::Utimensat
+            | Sys::Symlinkat
+            | Sys::Linkat
+            | Sys::Mknodat => (with_path(sys, path), "policy"),
             Sys::Connect | Sys::Bind => ([3, sa.as_ptr() as u64, 16, 0, 0, 0], "socket"),
             Sys::Sendto => (
                 [3, iov.as_ptr() as u64, 16, 0, sa.as_ptr() as u64, 16],
@@ -1149,6 +1167,19 @@ fn with_path(sys: Sys, path: u64) -> [u64; 6] {
         Sys::Renameat | Sys::Renameat2 => [CWD, path, CWD, ptr(c"to"), 0, 0],
         Sys::Openat | Sys::Unlinkat | Sys::Faccessat | Sys::Faccessat2 => [CWD, path, 0, 0, 0, 0],
         Sys::Mkdirat | Sys::Fchmodat | Sys::Fchmodat2 => [CWD, path, 0o755, 0, 0, 0],
+        Sys::Chown | Sys::Lchown | Sys::Utime | Sys::Utimes | Sys::Truncate => {
+            [path, 0, 0, 0, 0, 0]
+        }
+        Sys::Fchownat | Sys::Futimesat | Sys::Utimensat => [CWD, path, 0, 0, 0, 0],
+        Sys::Setxattr | Sys::Lsetxattr | Sys::Removexattr | Sys::Lremovexattr => {
+            [path, ptr(c"user.a"), 0, 0, 0, 0]
+        }
+        Sys::Symlink => [ptr(c"target"), path, 0, 0, 0, 0],
+        Sys::Symlinkat => [ptr(c"target"), CWD, path, 0, 0, 0],
+        Sys::Link => [path, ptr(c"to"), 0, 0, 0, 0],
+        Sys::Linkat => [CWD, path, CWD, ptr(c"to"), 0, 0],
+        Sys::Mknod => [path, libc::S_IFIFO as u64 | 0o644, 0, 0, 0, 0],
+        Sys::Mknodat => [CWD, path, libc::S_IFIFO as u64 | 0o644, 0, 0, 0],
         Sys::Newfstatat => [CWD, path, 0x5000, 0, 0, 0],
         Sys::Statx => [CWD, path, 0, 0x7ff, 0x5000, 0],
         Sys::Openat2
@@ -1162,7 +1193,7 @@ fn with_path(sys: Sys, path: u64) -> [u64; 6] {
 }
 
 /// The file calls, openat2 aside (its open_how is another register).
-const FILE_CALLS: [Sys; 21] = [
+const FILE_CALLS: [Sys; 39] = [
     Sys::Open,
     Sys::Creat,
     Sys::Openat,
@@ -1184,6 +1215,24 @@ const FILE_CALLS: [Sys; 21] = [
     Sys::Chmod,
     Sys::Fchmodat,
     Sys::Fchmodat2,
+    Sys::Chown,
+    Sys::Lchown,
+    Sys::Fchownat,
+    Sys::Utime,
+    Sys::Utimes,
+    Sys::Futimesat,
+    Sys::Utimensat,
+    Sys::Truncate,
+    Sys::Setxattr,
+    Sys::Lsetxattr,
+    Sys::Removexattr,
+    Sys::Lremovexattr,
+    Sys::Symlink,
+    Sys::Symlinkat,
+    Sys::Link,
+    Sys::Linkat,
+    Sys::Mknod,
+    Sys::Mknodat,
 ];
 
 #[track_caller]

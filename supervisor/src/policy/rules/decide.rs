@@ -62,6 +62,7 @@ enum Shape {
     Open { flags: i32 },
     Only(Kind),
     Rename { exchange: bool },
+    Link,
 }
 
 fn shape(p: &Pending) -> Shape {
@@ -71,6 +72,10 @@ fn shape(p: &Pending) -> Shape {
         Args::Mkdir { .. } => Shape::Only(Kind::Create),
         // Metadata: changing a file is writing it (docs/rules.md).
         Args::Attr { .. } => Shape::Only(Kind::Write),
+        Args::Symlink { .. } | Args::Mknod { .. } => Shape::Only(Kind::Create),
+        // A second name for a file lets it be written there: the source
+        // must be readable and writable (docs/rules.md).
+        Args::Link { .. } => Shape::Link,
         Args::Unlink { .. } => Shape::Only(Kind::Delete),
         Args::Rename { flags, .. } => Shape::Rename {
             exchange: flags & libc::RENAME_EXCHANGE != 0,
@@ -117,6 +122,10 @@ fn kinds_of(shape: &Shape, i: usize, last: Option<Last>) -> Vec<Kind> {
     match *shape {
         Shape::Open { flags } => open_kinds(flags, last),
         Shape::Only(k) => vec![k],
+        Shape::Link => match i {
+            0 => vec![Kind::Read, Kind::Write],
+            _ => vec![Kind::Create],
+        },
         Shape::Rename { exchange } => match (i, exchange) {
             (0, false) => vec![Kind::Delete],
             _ => vec![Kind::Delete, Kind::Create],
