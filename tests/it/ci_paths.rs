@@ -58,43 +58,27 @@ fn ci_lua_denies_names_and_metadata_outside_and_logs_them() {
     let of = o_file.to_str().unwrap();
     let new_outside = outside.join("new");
     let nf = new_outside.to_str().unwrap();
+    #[rustfmt::skip]
     let args = [
-        "chmod",
-        of,
-        "4777",
-        "chown",
-        of,
-        "1",
-        "1",
-        "utimensat",
-        ".",
-        of,
-        "1",
-        "1",
-        "0",
-        "setxattr",
-        of,
-        "user.x",
-        "x",
-        "0",
-        "symlink",
-        "/etc/passwd",
-        nf,
-        "link",
-        of,
-        "h",
-        "link",
-        "f",
-        nf,
-        "truncate",
-        of,
-        "0",
-        "chmod",
-        "/dev/null",
-        "600",
-        "chmod",
-        "f",
-        "600",
+        "chmod", of, "4777",
+        "chown", of, "1", "1",
+        "utimensat", ".", of, "1", "1", "0",
+        "setxattr", of, "user.x", "x", "0",
+        "setxattrat", ".", of, "user.x", "x", "0",
+        "symlink", "/etc/passwd", nf,
+        "link", of, "h",
+        "link", "f", nf,
+        "truncate", of, "0",
+        "chmod", "/dev/null", "600",
+        // The outside file may be read: open, then change it through
+        // the descriptor.
+        "open-fd", of,
+        "fchmod", "4777",
+        "fchown", "1", "1",
+        "futimens", "1",
+        "fsetxattr", "user.x", "x",
+        "setxattrat", "fd", "null", "user.x", "x", "empty",
+        "chmod", "f", "600",
     ];
     let log = home.join("audit.jsonl");
     for kind in [Kind::Musl, Kind::Glibc] {
@@ -110,14 +94,11 @@ fn ci_lua_denies_names_and_metadata_outside_and_logs_them() {
             .lines()
             .map(|l| l.rsplit(": ").next().unwrap())
             .collect();
-        assert_eq!(
-            results,
-            [
-                "EACCES", "EACCES", "EACCES", "EACCES", "EACCES", "EACCES", "EACCES", "EACCES",
-                "EACCES", "OK"
-            ],
-            "{kind:?}: {o}"
-        );
+        let mut want = vec!["EACCES"; 10];
+        want.push("OK"); // open-fd (reading is allowed)
+        want.extend(["EACCES"; 5]);
+        want.push("OK"); // chmod in the workspace
+        assert_eq!(results, want, "{kind:?}: {o}");
         let after = std::fs::metadata(&o_file).unwrap();
         assert_eq!(
             (
@@ -171,6 +152,23 @@ fn ci_lua_denies_names_and_metadata_outside_and_logs_them() {
             assert!(
                 denied(function, key, path),
                 "{kind:?}: no denied {function} of {path} in the log"
+            );
+        }
+        // The calls on the descriptor: decided (and logged) on the path
+        // of its file.
+        for function in ["chmod", "chown", "utime", "xattr", "xattr"] {
+            let n = recs
+                .iter()
+                .filter(|r| {
+                    r["denied"] == true
+                        && r["function"] == function
+                        && r["arguments"]["path"] == ""
+                        && r["resolved"][0] == of
+                })
+                .count();
+            assert!(
+                n >= 1,
+                "{kind:?}: no denied {function} on the descriptor in the log"
             );
         }
         // And in the summary.

@@ -100,6 +100,18 @@ const SHOW_ALL: &[&str] = &[
 /// supervised one.
 #[track_caller]
 fn same_as_native(kind: Kind, policy: &str, args: &[&str], extra_show: &[&str]) -> Output {
+    same_as_native_under(kind, Policy::example(policy), policy, args, extra_show)
+}
+
+/// [`same_as_native`] under the policy `p` (named `policy` in messages).
+#[track_caller]
+fn same_as_native_under(
+    kind: Kind,
+    p: Policy,
+    policy: &str,
+    args: &[&str],
+    extra_show: &[&str],
+) -> Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend_from_slice(SHOW_ALL);
     for s in extra_show {
@@ -109,9 +121,7 @@ fn same_as_native(kind: Kind, policy: &str, args: &[&str], extra_show: &[&str]) 
     let native = Cmd::native(&argv(kind, &all)).cwd(&nroot).run();
     native.assert_clean();
     let (_s, sroot) = fixture();
-    let sup = Cmd::supervised(Policy::example(policy), &argv(kind, &all))
-        .cwd(&sroot)
-        .run();
+    let sup = Cmd::supervised(p, &argv(kind, &all)).cwd(&sroot).run();
     sup.assert_clean();
     assert_eq!(
         sup.stdout, native.stdout,
@@ -435,14 +445,80 @@ const XATTR: &[&str] = &[
     "getxattr", "d", "user.f",
 ];
 
+/// The calls on a descriptor (fchmod, fchown, futimens, fsetxattr,
+/// fremovexattr, setxattrat with a NULL path), on an O_PATH one (EBADF),
+/// and the path calls through `/proc/self/fd/N` ("@": a magic link, the
+/// object itself).
+#[rustfmt::skip]
+const ON_FD: &[&str] = &[
+    "open-fd", "f",
+    "fchmod", "600",
+    "fchown", "1", "2",
+    "futimens", "100",
+    "fsetxattr", "user.fd", "v",
+    "fremovexattr", "user.fd",
+    "fsetxattr", "user.fd2", "w",
+    "chmod", "@", "640",
+    "setxattr", "@", "user.m", "m", "0",
+    "truncate", "@", "3",
+    "utimensat", ".", "@", "200", "300", "0",
+    "chown", "@", "3", "4",
+    "open-fd", "d",
+    "fchmod", "700",
+    "futimens", "400",
+    "setxattrat", "fd", "null", "user.n", "n", "empty",
+    "setxattrat", ".", "f", "user.at", "a", "0",
+    "setxattrat", ".", "f", "user.bad", "a", "bogus",
+    "getxattr", "f", "user.fd2",
+    "getxattr", "f", "user.m",
+    "getxattr", "f", "user.at",
+    "getxattr", "d", "user.n",
+];
+
 #[test]
 fn chown_utime_truncate_xattr_equal_native() {
     for kind in KINDS {
         for policy in ["allow-all", "broker-all"] {
-            for args in [CHOWN, UTIME, TRUNCATE, XATTR] {
+            for args in [CHOWN, UTIME, TRUNCATE, XATTR, ON_FD] {
                 same_as_native(kind, policy, args, &[]);
             }
         }
+    }
+}
+
+/// On an O_PATH descriptor, fchmod, fchown, fsetxattr and futimens are
+/// EBADF (the kernel's fdget), while chmod through its /proc/self/fd link
+/// reaches the file.  The O_PATH open is the kernel's here (brokered
+/// O_PATH opens are the other half of issue 15), the calls on it the
+/// supervisor's.
+#[test]
+fn calls_on_an_o_path_descriptor_equal_native() {
+    let policy = Policy::inline(
+        r#"
+local master = require("libc_service").master
+while true do
+  master:receive()
+  if master.function_ == "open" or master.function_ == "openat" then
+    master:use_slave_credentials()
+  else
+    master:use_master_credentials()
+  end
+end
+"#,
+    );
+    #[rustfmt::skip]
+    let args = [
+        "open-path", "d/g",
+        "fchmod", "666",
+        "fchown", "1", "1",
+        "fsetxattr", "user.p", "p",
+        "futimens", "1",
+        "chmod", "@", "604",
+    ];
+    for kind in KINDS {
+        let o = same_as_native_under(kind, policy.clone(), "open by the kernel", &args, &[]);
+        assert_eq!(line(&o, "fchmod 666"), "EBADF", "{o}");
+        assert!(line(&o, "show d/g").starts_with("f 0604 "), "{o}");
     }
 }
 

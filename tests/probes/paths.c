@@ -436,6 +436,85 @@ static void cmd_mknodat(char **a)
 		close(d);
 }
 
+/* ---- on a descriptor ---- */
+
+/* open-fd FILE: opens FILE read-only; the fd commands below use it, and
+ * an argument "@" stands for its /proc/self/fd link. */
+static int last_fd = -1;
+static char fd_link[64] = "@";
+
+static void cmd_open_fd(char **a)
+{
+	if (last_fd >= 0)
+		close(last_fd);
+	last_fd = open(a[0], O_RDONLY | O_CLOEXEC);
+	printf("open-fd %s: %s\n", a[0], last_fd < 0 ? ename(errno) : "OK");
+	snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", last_fd);
+}
+
+/* open-path FILE: the same with O_PATH (fchmod, … on it: EBADF). */
+static void cmd_open_path(char **a)
+{
+	if (last_fd >= 0)
+		close(last_fd);
+	last_fd = open(a[0], O_PATH | O_CLOEXEC);
+	printf("open-path %s: %s\n", a[0], last_fd < 0 ? ename(errno) : "OK");
+	snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", last_fd);
+}
+
+static void cmd_fchmod(char **a)
+{
+	char label[64];
+	snprintf(label, sizeof label, "fchmod %s", a[0]);
+	result(label, syscall(SYS_fchmod, last_fd, mode_arg(a[0])));
+}
+
+static void cmd_fchown(char **a)
+{
+	char label[64];
+	snprintf(label, sizeof label, "fchown %s %s", a[0], a[1]);
+	result(label, syscall(SYS_fchown, last_fd, atoi(a[0]), atoi(a[1])));
+}
+
+/* futimens SECONDS|null: utimensat(fd, NULL, …) */
+static void cmd_futimens(char **a)
+{
+	char label[64];
+	snprintf(label, sizeof label, "futimens %s", a[0]);
+	struct timespec ts[2] = {{strtol(a[0], NULL, 10), 5}, {strtol(a[0], NULL, 10), 6}};
+	result(label, syscall(SYS_utimensat, last_fd, NULL, !strcmp(a[0], "null") ? NULL : ts, 0));
+}
+
+static void cmd_fsetxattr(char **a)
+{
+	char label[300];
+	snprintf(label, sizeof label, "fsetxattr %s %s", a[0], a[1]);
+	result(label, syscall(SYS_fsetxattr, last_fd, a[0], a[1], strlen(a[1]), 0));
+}
+
+static void cmd_fremovexattr(char **a)
+{
+	char label[300];
+	snprintf(label, sizeof label, "fremovexattr %s", a[0]);
+	result(label, syscall(SYS_fremovexattr, last_fd, a[0]));
+}
+
+/* setxattrat DIR PATH NAME VALUE FLAGS (Linux 6.13; "null" PATH) */
+static void cmd_setxattrat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "setxattrat %s %s %s %s %s", a[0], a[1], a[2], a[3], a[4]);
+	struct {
+		uint64_t value;
+		uint32_t size, flags;
+	} args = {(uint64_t)(uintptr_t)a[3], (uint32_t)strlen(a[3]), 0};
+	int d = !strcmp(a[0], "fd") ? last_fd : dir_arg(a[0]);
+	const char *p = !strcmp(a[1], "null") ? NULL : a[1];
+	result(label, syscall(463, d, p, at_flags(a[4]), a[2], &args, sizeof args));
+	if (d >= 0 && d != last_fd)
+		close(d);
+}
+
 /* ---- races ---- */
 
 static volatile int race_stop;
@@ -607,6 +686,14 @@ static const struct command COMMANDS[] = {
 	{"linkat", 5, cmd_linkat},
 	{"mknod", 2, cmd_mknod},
 	{"mknodat", 3, cmd_mknodat},
+	{"open-fd", 1, cmd_open_fd},
+	{"open-path", 1, cmd_open_path},
+	{"fchmod", 1, cmd_fchmod},
+	{"fchown", 2, cmd_fchown},
+	{"futimens", 1, cmd_futimens},
+	{"fsetxattr", 2, cmd_fsetxattr},
+	{"fremovexattr", 1, cmd_fremovexattr},
+	{"setxattrat", 5, cmd_setxattrat},
 	{"race", 6, cmd_race},
 };
 
@@ -628,6 +715,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "paths: %s needs %d arguments\n", argv[i], c->nargs);
 			return 2;
 		}
+		/* "@": the /proc/self/fd link of the last open-fd. */
+		for (int k = 1; k <= c->nargs; k++)
+			if (!strcmp(argv[i + k], "@"))
+				argv[i + k] = fd_link;
 		c->run(&argv[i + 1]);
 		i += 1 + c->nargs;
 	}

@@ -52,8 +52,33 @@ pub(super) fn change(r: &Resolved, change: &Change) -> Result<(), Errno> {
             name: a,
             value,
             flags: x,
-        } => sys::setxattrat(dir, name, flags, &c_name(a)?, value, *x),
-        Change::RemoveXattr { name: a } => sys::removexattrat(dir, name, flags, &c_name(a)?),
+        } => {
+            let (dir, name, flags) = xattr_place(r, dir, name, flags);
+            sys::setxattrat(dir, &name, flags, &c_name(a)?, value, *x)
+        }
+        Change::RemoveXattr { name: a } => {
+            let (dir, name, flags) = xattr_place(r, dir, name, flags);
+            sys::removexattrat(dir, &name, flags, &c_name(a)?)
+        }
+    }
+}
+
+/// Where an attribute is changed: an object is reached through its
+/// `/proc/self/fd` link (setxattrat takes an empty path with
+/// `AT_EMPTY_PATH` as the descriptor itself, which an `O_PATH` one is
+/// not).
+fn xattr_place<'a>(
+    r: &Resolved,
+    dir: BorrowedFd<'a>,
+    name: &CStr,
+    flags: i32,
+) -> (BorrowedFd<'a>, CString, i32) {
+    match &r.target {
+        Target::Object(obj) => {
+            let me = CString::new(format!("/proc/self/fd/{}", obj.as_raw_fd())).expect("digits");
+            (dir, me, 0)
+        }
+        Target::Entry { .. } => (dir, name.to_owned(), flags),
     }
 }
 

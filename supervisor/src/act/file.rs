@@ -8,7 +8,7 @@ use nix::errno::Errno;
 use super::stat::{stat_into, FakeStat};
 use crate::answer::Outcome;
 use crate::pending::Pending;
-use crate::request::{Args, Function, StatOut};
+use crate::request::{attr, Args, Dir, Function, StatOut};
 use crate::resolve::{Last, Resolved, Target};
 use kernel::sys;
 use kernel::task::Task;
@@ -24,6 +24,16 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
         Args::Mkdir { .. } | Args::Mknod { .. } => task.status()?.umask,
         _ => 0,
     };
+    // A call on a descriptor (fchmod, …) refuses an O_PATH one, as the
+    // kernel does; the resolved object is acted on.
+    if let Args::Attr { at, flags, .. } = args {
+        if let (true, Dir::Fd(fd)) = (flags & attr::FD_FORM != 0, at.dir) {
+            if task.fd_flags(fd)? & libc::O_PATH as u32 != 0 {
+                task.settle()?;
+                return Ok(Outcome::Fail(Errno::EBADF));
+            }
+        }
+    }
     // Everything read from /proc/<tid> belongs to this notification.
     task.settle()?;
     Ok(match *args {

@@ -57,6 +57,24 @@ pub enum Field {
 /// The `AT_*` flags a metadata call may carry.
 pub const AT_FLAGS: i32 = libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH;
 
+/// Not a kernel flag: the call names a descriptor, not a path (fchmod,
+/// fchown, futimens, fsetxattr, fremovexattr, and the `*at` forms with a
+/// NULL path), so an `O_PATH` descriptor is EBADF as for the kernel.  It
+/// goes with `AT_EMPTY_PATH` (the path is empty) and is never passed on.
+pub const FD_FORM: i32 = 1 << 30;
+
+/// The request of a metadata call on the program's descriptor `fd`.
+pub fn on_fd(fd: i32, change: Change) -> super::Args {
+    super::Args::Attr {
+        at: super::PathArg {
+            dir: super::Dir::Fd(fd),
+            path: Vec::new(),
+        },
+        flags: libc::AT_EMPTY_PATH | FD_FORM,
+        change,
+    }
+}
+
 /// `XATTR_CREATE`, `XATTR_REPLACE`.
 pub const XATTR_CREATE: i32 = 1;
 pub const XATTR_REPLACE: i32 = 2;
@@ -70,6 +88,9 @@ pub fn flag_names(flags: i32, change: &Change) -> Vec<&'static str> {
     }
     if flags & libc::AT_EMPTY_PATH != 0 {
         v.push("empty_path");
+    }
+    if flags & FD_FORM != 0 {
+        v.push("descriptor");
     }
     if let Change::SetXattr { flags, .. } = change {
         if flags & XATTR_CREATE != 0 {
@@ -250,6 +271,27 @@ pub fn xattr_name(tid: u32, addr: u64) -> Result<Vec<u8>, Errno> {
         return Err(Errno::ERANGE);
     }
     Ok(name)
+}
+
+/// setxattrat's `struct xattr_args` (`size` bytes at `uargs`, checked
+/// as `copy_struct_from_user` does), then its name, value and flags.
+pub fn set_xattr_args(tid: u32, name: u64, uargs: u64, size: u64) -> Result<Change, Errno> {
+    const VER0: u64 = 16;
+    if size < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut b = vec![0u8; size as usize];
+    memory::read_exact(tid, uargs, &mut b)?;
+    if b[VER0 as usize..].iter().any(|&x| x != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let value = u64::from_ne_bytes(b[0..8].try_into().expect("8 bytes"));
+    let vsize = u32::from_ne_bytes(b[8..12].try_into().expect("4 bytes"));
+    let flags = u32::from_ne_bytes(b[12..16].try_into().expect("4 bytes"));
+    set_xattr(tid, name, value, vsize.into(), flags.into())
 }
 
 /// setxattr's name, value (`size` bytes at `value`) and flags, in the

@@ -523,9 +523,63 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
                 // looked at (the kernel's order).
                 return Ok(Decoded::Value(0));
             };
-            let at = attr_path(tid, dir, path, flags)?;
             let change = attr::Change::Times(times);
+            let fd_form = matches!(sys, Sys::Futimesat | Sys::Utimensat);
+            if fd_form && path == 0 && fd_arg(a[0]) != libc::AT_FDCWD {
+                // futimens/futimes: the descriptor's file; no flags.
+                if flags != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                return req(Function::Utime, attr::on_fd(fd_arg(a[0]), change));
+            }
+            let at = attr_path(tid, dir, path, flags)?;
             req(Function::Utime, Args::Attr { at, flags, change })
+        }
+        Sys::Fchmod => {
+            let change = attr::Change::Mode(a[1] as u32 & 0o7777);
+            req(Function::Chmod, attr::on_fd(fd_arg(a[0]), change))
+        }
+        Sys::Fchown => {
+            let change = attr::Change::Owner {
+                uid: a[1] as u32,
+                gid: a[2] as u32,
+            };
+            req(Function::Chown, attr::on_fd(fd_arg(a[0]), change))
+        }
+        Sys::Fsetxattr | Sys::Fremovexattr => {
+            let change = match sys {
+                Sys::Fsetxattr => attr::set_xattr(tid, a[1], a[2], a[3], a[4])?,
+                _ => attr::Change::RemoveXattr {
+                    name: attr::xattr_name(tid, a[1])?,
+                },
+            };
+            req(Function::Xattr, attr::on_fd(fd_arg(a[0]), change))
+        }
+        Sys::Setxattrat | Sys::Removexattrat => {
+            let flags = a[2] as i32;
+            if flags & !attr::AT_FLAGS != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let change = match sys {
+                Sys::Setxattrat => attr::set_xattr_args(tid, a[3], a[4], a[5])?,
+                _ => attr::Change::RemoveXattr {
+                    name: attr::xattr_name(tid, a[3])?,
+                },
+            };
+            // A NULL or empty path with AT_EMPTY_PATH: the descriptor's
+            // file, as fsetxattr (Linux 6.13's getname_maybe_null).
+            let empty = flags & libc::AT_EMPTY_PATH != 0;
+            if empty && a[1] == 0 {
+                return req(Function::Xattr, attr::on_fd(fd_arg(a[0]), change));
+            }
+            let at = path_or_empty(tid, dir_of(a[0]), a[1])?;
+            if at.path.is_empty() {
+                if !empty {
+                    return Err(Errno::ENOENT);
+                }
+                return req(Function::Xattr, attr::on_fd(fd_arg(a[0]), change));
+            }
+            req(Function::Xattr, Args::Attr { at, flags, change })
         }
         Sys::Truncate => {
             let length = a[1] as i64;

@@ -232,7 +232,13 @@ fn every_table_syscall_decodes() {
             | Sys::Utimensat
             | Sys::Symlinkat
             | Sys::Linkat
-            | Sys::Mknodat => (with_path(sys, path), "policy"),
+            | Sys::Mknodat
+            | Sys::Setxattrat
+            | Sys::Removexattrat => (with_path(sys, path), "policy"),
+            Sys::Fchmod | Sys::Fchown | Sys::Fremovexattr => {
+                ([3, ptr(c"user.a"), 0, 0, 0, 0], "policy")
+            }
+            Sys::Fsetxattr => ([3, ptr(c"user.a"), 0, 0, 0, 0], "policy"),
             Sys::Connect | Sys::Bind => ([3, sa.as_ptr() as u64, 16, 0, 0, 0], "socket"),
             Sys::Sendto => (
                 [3, iov.as_ptr() as u64, 16, 0, sa.as_ptr() as u64, 16],
@@ -1180,6 +1186,8 @@ fn with_path(sys: Sys, path: u64) -> [u64; 6] {
         Sys::Linkat => [CWD, path, CWD, ptr(c"to"), 0, 0],
         Sys::Mknod => [path, libc::S_IFIFO as u64 | 0o644, 0, 0, 0, 0],
         Sys::Mknodat => [CWD, path, libc::S_IFIFO as u64 | 0o644, 0, 0, 0],
+        Sys::Setxattrat => [CWD, path, 0, ptr(c"user.a"), XATTR_ARGS.as_ptr() as u64, 16],
+        Sys::Removexattrat => [CWD, path, 0, ptr(c"user.a"), 0, 0],
         Sys::Newfstatat => [CWD, path, 0x5000, 0, 0, 0],
         Sys::Statx => [CWD, path, 0, 0x7ff, 0x5000, 0],
         Sys::Openat2
@@ -1188,12 +1196,19 @@ fn with_path(sys: Sys, path: u64) -> [u64; 6] {
         | Sys::Sendto
         | Sys::Sendmsg
         | Sys::Sendmmsg
-        | Sys::Listen => unreachable!("{} is not a plain path call", sys.name()),
+        | Sys::Listen
+        | Sys::Fchmod
+        | Sys::Fchown
+        | Sys::Fsetxattr
+        | Sys::Fremovexattr => unreachable!("{} is not a plain path call", sys.name()),
     }
 }
 
 /// The file calls, openat2 aside (its open_how is another register).
-const FILE_CALLS: [Sys; 39] = [
+/// setxattrat's `struct xattr_args`: no value, no flags.
+static XATTR_ARGS: [u64; 2] = [0, 0];
+
+const FILE_CALLS: [Sys; 41] = [
     Sys::Open,
     Sys::Creat,
     Sys::Openat,
@@ -1233,6 +1248,8 @@ const FILE_CALLS: [Sys; 39] = [
     Sys::Linkat,
     Sys::Mknod,
     Sys::Mknodat,
+    Sys::Setxattrat,
+    Sys::Removexattrat,
 ];
 
 #[track_caller]

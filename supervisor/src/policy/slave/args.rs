@@ -592,11 +592,20 @@ pub fn rewrite_call(p: &mut Pending, g: Given) -> Result<Rewritten, Errno> {
             at: path_arg(at.dir, path, false)?,
             mode: node_mode(mode)?,
         },
-        (Args::Attr { at, flags, change }, Given::Attr(path, ints)) => Args::Attr {
-            at: path_arg(at.dir, path, flags & libc::AT_EMPTY_PATH != 0)?,
-            flags: *flags,
-            change: change.with_ints(&ints).ok_or(Errno::EINVAL)?,
-        },
+        (Args::Attr { at, flags, change }, Given::Attr(path, ints)) => {
+            let at = path_arg(at.dir, path, flags & libc::AT_EMPTY_PATH != 0)?;
+            // A path given to a call on a descriptor: relative to it.
+            let flags = if at.path.is_empty() {
+                *flags
+            } else {
+                flags & !crate::request::attr::FD_FORM
+            };
+            Args::Attr {
+                at,
+                flags,
+                change: change.with_ints(&ints).ok_or(Errno::EINVAL)?,
+            }
+        }
         // A filter only ever gets the real function of its own call.
         _ => return Err(Errno::EINVAL),
     };

@@ -239,3 +239,95 @@ fn symlink_link_mknod_arguments() {
         assert_eq!(errno(Sys::Mknod, [p, kind as u64, 0, 0, 0, 0]), want);
     }
 }
+
+#[test]
+fn calls_on_a_descriptor_are_requests_on_its_file() {
+    use crate::request::attr::{on_fd, FD_FORM};
+    use crate::request::{Dir, PathArg};
+    expect(
+        Sys::Fchmod,
+        [JUNK | 4, 0o104_755, 0, 0, 0, 0],
+        Function::Chmod,
+        on_fd(4, Change::Mode(0o4755)),
+    );
+    // futimens: utimensat with a NULL path and a descriptor, no flags.
+    expect(
+        Sys::Utimensat,
+        [4, 0, 0, 0, 0, 0],
+        Function::Utime,
+        on_fd(4, Change::Times([Time::Now; 2])),
+    );
+    assert_eq!(
+        errno(
+            Sys::Utimensat,
+            [4, 0, 0, libc::AT_SYMLINK_NOFOLLOW as u64, 0, 0]
+        ),
+        Errno::EINVAL
+    );
+    // …but AT_FDCWD with a NULL path is the path form: EFAULT.
+    assert_eq!(errno(Sys::Utimensat, [CWD, 0, 0, 0, 0, 0]), Errno::EFAULT);
+    match on_fd(4, Change::Mode(0)) {
+        Args::Attr { at, flags, .. } => {
+            assert_eq!(
+                at,
+                PathArg {
+                    dir: Dir::Fd(4),
+                    path: vec![]
+                }
+            );
+            assert_eq!(flags, libc::AT_EMPTY_PATH | FD_FORM);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn setxattrat_reads_its_struct_and_path() {
+    let p = ptr(c"f");
+    let value = b"v";
+    let args: [u64; 3] = [value.as_ptr() as u64, 1 | (2u64 << 32), 9];
+    expect(
+        Sys::Setxattrat,
+        [
+            CWD,
+            p,
+            libc::AT_SYMLINK_NOFOLLOW as u64,
+            ptr(c"user.a"),
+            args.as_ptr() as u64,
+            16,
+        ],
+        Function::Xattr,
+        Args::Attr {
+            at: cwd(b"f"),
+            flags: libc::AT_SYMLINK_NOFOLLOW,
+            change: Change::SetXattr {
+                name: b"user.a".to_vec(),
+                value: b"v".to_vec(),
+                flags: 2,
+            },
+        },
+    );
+    let a = args.as_ptr() as u64;
+    let name = ptr(c"user.a");
+    for (regs, want) in [
+        ([CWD, p, 0, name, a, 8], Errno::EINVAL),
+        ([CWD, p, 0, name, a, 8192], Errno::E2BIG),
+        // A larger struct whose extra bytes are not zero.
+        ([CWD, p, 0, name, a, 24], Errno::E2BIG),
+        ([CWD, p, 0x2, name, a, 16], Errno::EINVAL),
+        ([CWD, ptr(c""), 0, name, a, 16], Errno::ENOENT),
+    ] {
+        assert_eq!(errno(Sys::Setxattrat, regs), want, "{regs:?}");
+    }
+    expect(
+        Sys::Removexattrat,
+        [7, 0, libc::AT_EMPTY_PATH as u64, name, 0, 0],
+        Function::Xattr,
+        crate::request::attr::on_fd(
+            7,
+            Change::RemoveXattr {
+                name: b"user.a".to_vec(),
+            },
+        ),
+    );
+}
