@@ -5,7 +5,7 @@
 --     /etc/shadow, SSH host keys, the environment and memory of processes);
 --   * write, create and delete only inside the workspace
 --     ($SUPERVISOR_WORKSPACE, default the working directory), a private
---     /tmp (a fresh tmpfs only this job sees) and the directories listed
+--     /tmp and /dev/shm (fresh tmpfs only this job sees) and the directories listed
 --     in $SUPERVISOR_WRITABLE (comma-separated, e.g. "$HOME/.cache"):
 --     files, directories, symlinks, hard links (of files the job may
 --     write), FIFOs and sockets;
@@ -81,6 +81,13 @@ libc_service.init = {
       keep = C.open(WORKSPACE, C.O_PATH | C.O_DIRECTORY | C.O_CLOEXEC)
     end
     C.mount("tmpfs", "/tmp", "tmpfs", C.MS_NOSUID | C.MS_NODEV, "mode=1777")
+    -- And a private /dev/shm (POSIX shared memory and semaphores:
+    -- multiprocessing), when the system has one.
+    errexit = false
+    local _, e = C.mount("tmpfs", "/dev/shm", "tmpfs",
+      C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC, "mode=1777")
+    errexit = true
+    if e ~= 0 and e ~= C.ENOENT then error("mounting a private /dev/shm failed") end
     if keep then
       -- A workspace under /tmp stays where it was.
       local p = "/tmp"
@@ -131,6 +138,7 @@ local policy = {
   { "allow", "read", "/" },
   { "allow", { "read", "write", "create", "delete" }, ws .. "/" },
   { "allow", writable, "/tmp/" },
+  { "allow", writable, "/dev/shm/" },             -- the job's own (above)
 
   -- Secrets (and the files that would let a job plant one: authorized_keys).
   { "deny", { "read", "write", "create", "delete" }, "$HOME/.ssh/" },
@@ -193,6 +201,7 @@ local metadata = {
   default = { write = "deny" },
   { "allow", "write", ws .. "/" },
   { "allow", "write", "/tmp/" },
+  { "allow", "write", "/dev/shm/" },
   { "deny", "write", "$HOME/.ssh/" },
 }
 for dir in (os.getenv("SUPERVISOR_WRITABLE") or ""):gmatch("[^,]+") do

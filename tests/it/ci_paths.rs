@@ -198,3 +198,38 @@ fn ci_lua_denies_names_and_metadata_outside_and_logs_them() {
     let _ = std::fs::remove_dir_all(&home);
     let _ = std::fs::remove_dir_all(&outside);
 }
+
+/// Jobs of issue 18 that need the path requests, under ci.lua as root:
+/// a venv (symlinks to the interpreter), multiprocessing.Pool (POSIX
+/// semaphores: a file linked into the private /dev/shm), a git repository
+/// that keeps symlinks as symlinks (core.symlinks is not set to false).
+#[test]
+fn ci_lua_runs_venv_multiprocessing_and_git_with_symlinks() {
+    for tool in ["python3", "git"] {
+        assert!(
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .status()
+                .is_ok_and(|s| s.success()),
+            "{tool} is needed (apt-get install python3 python3-venv git; .ci/setup does)"
+        );
+    }
+    let ws_dir = tempdir();
+    let ws = canon(&ws_dir);
+    let home = dir_outside_tmp("paths-home");
+    let script =
+        "python3 -m venv --without-pip v && test -L v/bin/python3 && v/bin/python3 -c 'print(42)' \
+        && python3 -c 'import multiprocessing as m
+with m.Pool(2) as p: print(sum(p.map(abs, range(-10, 0))))' \
+        && git init -q r && cd r && ln -s target l && git add l \
+        && git -c user.name=ci -c user.email=ci@example.org commit -qm symlink \
+        && git ls-files -s l | cut -c1-6 && git config core.symlinks; echo \"core.symlinks=$?\"";
+    let o = ci(&crate::util::busybox(&["sh", "-c", script]), &ws, &home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .run();
+    o.assert_code(0);
+    // git config exits 1 for an unset key: symlinks work.
+    assert_eq!(o.stdout, "42\n55\n120000\ncore.symlinks=1\n", "{o}");
+    assert!(ws.join("v/bin/python3").is_symlink());
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -311,4 +311,47 @@ mod tests {
         record(&mut s, &open(libc::O_RDONLY), &[None], false);
         assert_eq!(s.paths[&Kind::Read].len(), 2);
     }
+
+    #[test]
+    fn path_requests_map_to_kinds() {
+        use crate::request::attr::Change;
+        let mut s = Seen::default();
+        let req = |function, args| Request {
+            function,
+            sys: bpf::Sys::Linkat,
+            args,
+        };
+        let chmod = Args::Attr {
+            at: at("f"),
+            flags: 0,
+            change: Change::Mode(0o600),
+        };
+        record(
+            &mut s,
+            &req(Function::Chmod, chmod),
+            &[Some(b"/w/f".to_vec())],
+            true,
+        );
+        let symlink = Args::Symlink {
+            target: b"t".to_vec(),
+            at: at("s"),
+        };
+        record(
+            &mut s,
+            &req(Function::Symlink, symlink),
+            &[Some(b"/w/s".to_vec())],
+            true,
+        );
+        let link = Args::Link {
+            from: at("a"),
+            to: at("b"),
+            flags: 0,
+        };
+        let both = [Some(b"/w/a".to_vec()), Some(b"/w/b".to_vec())];
+        record(&mut s, &req(Function::Link, link), &both, true);
+        assert!(has(&s, Kind::Write, "/w/f") && !has(&s, Kind::Create, "/w/f"));
+        assert!(has(&s, Kind::Create, "/w/s"));
+        assert!(has(&s, Kind::Read, "/w/a") && has(&s, Kind::Write, "/w/a"));
+        assert!(has(&s, Kind::Create, "/w/b") && !has(&s, Kind::Create, "/w/a"));
+    }
 }
