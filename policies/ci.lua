@@ -5,8 +5,13 @@
 --     /etc/shadow, SSH host keys, the environment and memory of processes);
 --   * write, create and delete only inside the workspace
 --     ($SUPERVISOR_WORKSPACE, default the working directory), a private
---     /tmp (a fresh tmpfs only this job sees) and the directories listed
---     in $SUPERVISOR_WRITABLE (comma-separated, e.g. "$HOME/.cache");
+--     /tmp and /dev/shm (fresh tmpfs only this job sees) and the directories listed
+--     in $SUPERVISOR_WRITABLE (comma-separated, e.g. "$HOME/.cache"):
+--     files, directories, symlinks, hard links (of files the job may
+--     write), FIFOs and sockets;
+--   * change modes, owners, times and extended attributes (chmod, chown,
+--     utime, xattr) only there too: not on the devices a job may write
+--     to (/dev/null, its terminal);
 --   * connect only to loopback and to the hosts of $SUPERVISOR_ALLOW_HOSTS
 --     (comma-separated names or "*.suffix": their lookups are answered
 --     by the supervisor's resolver, and connects to the addresses they
@@ -78,6 +83,13 @@ libc_service.init = {
       keep = C.open(WORKSPACE, C.O_PATH | C.O_DIRECTORY | C.O_CLOEXEC)
     end
     C.mount("tmpfs", "/tmp", "tmpfs", C.MS_NOSUID | C.MS_NODEV, "mode=1777")
+    -- And a private /dev/shm (POSIX shared memory and semaphores:
+    -- multiprocessing), when the system has one.
+    errexit = false
+    local _, e = C.mount("tmpfs", "/dev/shm", "tmpfs",
+      C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC, "mode=1777")
+    errexit = true
+    if e ~= 0 and e ~= C.ENOENT then error("mounting a private /dev/shm failed") end
     if keep then
       -- A workspace under /tmp stays where it was.
       local p = "/tmp"
@@ -131,6 +143,7 @@ local policy = {
   { "allow", "read", "/" },
   { "allow", { "read", "write", "create", "delete" }, ws .. "/" },
   { "allow", writable, "/tmp/" },
+  { "allow", writable, "/dev/shm/" },             -- the job's own (above)
 
   -- Secrets (and the files that would let a job plant one: authorized_keys).
   { "deny", { "read", "write", "create", "delete" }, "$HOME/.ssh/" },
@@ -186,4 +199,29 @@ for host in (os.getenv("SUPERVISOR_ALLOW_HOSTS") or ""):gmatch("[^,%s]+") do
   table.insert(policy, { "allow", "connect", "name:" .. host })
 end
 
-return rules.run(policy)
+-- Metadata (chmod, chown, utime, xattr; checked as "write"): only in the
+-- places the job owns, not wherever it may write (/dev/null, /dev/pts/).
+local metadata = {
+  errno = "EACCES",
+  default = { write = "deny" },
+  { "allow", "write", ws .. "/" },
+  { "allow", "write", "/tmp/" },
+  { "allow", "write", "/dev/shm/" },
+  { "deny", "write", "$HOME/.ssh/" },
+}
+for dir in (os.getenv("SUPERVISOR_WRITABLE") or ""):gmatch("[^,]+") do
+  dir = dir:gsub("^%s+", ""):gsub("%s+$", ""):gsub("/+$", "")
+  table.insert(metadata, { "allow", "write", dir .. "/" })
+end
+
+local files, attrs = rules.policy(policy), rules.policy(metadata)
+local METADATA = { chmod = true, chown = true, utime = true, xattr = true }
+local master = libc_service.master
+while true do
+  master:receive()
+  if METADATA[master.function_] then
+    attrs:answer()
+  else
+    files:answer()
+  end
+end

@@ -235,7 +235,11 @@ mod allow_list {
                 );
                 assert!(mask <= u64::from(u32::MAX), "{}: upper bits", r.name);
             }
-            assert!(!table.contains(r.name), "{} is trapped and refused", r.name);
+            // Refused whatever its arguments: then it cannot be trapped too
+            // (a masked refusal, e.g. mknod of a device, may be).
+            if r.when == When::Always {
+                assert!(!table.contains(r.name), "{} is trapped and refused", r.name);
+            }
         }
     }
 

@@ -213,6 +213,18 @@ pub fn notify_filter(
             Some(Disposition::Notify | Disposition::Posture) => {
                 add(&mut ctx, default, ScmpAction::Notify, syscall, &[])
             }
+            // mknod: the types the table traps; the device types are
+            // refused before, in the prologue (REFUSED, masked).
+            Some(Disposition::NotifyIfMasked { arg, mask, values }) => {
+                values.iter().try_for_each(|&v| {
+                    let cmp = [ScmpArgCompare::new(
+                        arg,
+                        ScmpCompareOp::MaskedEqual(mask),
+                        v,
+                    )];
+                    add(&mut ctx, default, ScmpAction::Notify, syscall, &cmp)
+                })
+            }
             Some(Disposition::NotifyIfSet(arg)) => {
                 let set = [ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)];
                 let unset = [ScmpArgCompare::new(arg, ScmpCompareOp::Equal, 0)];
@@ -363,12 +375,19 @@ fn unrefused(map: &SyscallMap, trapped: Trapped) -> Result<Program, Error> {
         let syscall = ScmpSyscall::from(nr);
         match disposition {
             Disposition::Posture => continue,
-            Disposition::Notify => ctx.add_rule_exact(ScmpAction::Notify, syscall),
-            Disposition::NotifyIfSet(arg) => ctx.add_rule_conditional_exact(
-                ScmpAction::Notify,
-                syscall,
-                &[ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)],
-            ),
+            Disposition::Notify => ctx.add_rule_exact(ScmpAction::Notify, syscall).map(drop),
+            Disposition::NotifyIfMasked { arg, mask, values } => values.iter().try_for_each(|&v| {
+                let cmp = ScmpArgCompare::new(arg, ScmpCompareOp::MaskedEqual(mask), v);
+                ctx.add_rule_conditional_exact(ScmpAction::Notify, syscall, &[cmp])
+                    .map(drop)
+            }),
+            Disposition::NotifyIfSet(arg) => ctx
+                .add_rule_conditional_exact(
+                    ScmpAction::Notify,
+                    syscall,
+                    &[ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)],
+                )
+                .map(drop),
         }
         .map_err(|source| Error::Rule { name, source })?;
     }

@@ -37,14 +37,9 @@ pub struct Refusal {
 }
 
 const S_IFMT: u64 = libc::S_IFMT as u64;
-/// mknod types refused: regular files (type 0 is a regular file too),
-/// character and block devices.  FIFOs and sockets are left to the kernel.
-const MKNOD_REFUSED: &[u64] = &[
-    0,
-    libc::S_IFREG as u64,
-    libc::S_IFCHR as u64,
-    libc::S_IFBLK as u64,
-];
+/// mknod types refused: character and block devices (regular files, FIFOs
+/// and sockets are requests, bpf::syscalls).
+const MKNOD_REFUSED: &[u64] = &[libc::S_IFCHR as u64, libc::S_IFBLK as u64];
 
 /// An ioctl's request: an `unsigned int`, its low 32 bits.
 const IOCTL_CMD: u64 = 0xffff_ffff;
@@ -135,17 +130,7 @@ pub const REFUSED: &[Refusal] = &[
         libc::EPERM,
         "joining another mount or network namespace changes what names and addresses reach",
     ),
-    always(
-        "link",
-        libc::EPERM,
-        "a hard link gives a denied file a second name",
-    ),
-    always(
-        "linkat",
-        libc::EPERM,
-        "a hard link gives a denied file a second name",
-    ),
-    // Creating or destroying content by path.
+    // Devices by path (mknod of files, FIFOs and sockets are requests).
     Refusal {
         name: "mknod",
         errno: libc::EPERM,
@@ -154,7 +139,7 @@ pub const REFUSED: &[Refusal] = &[
             mask: S_IFMT,
             values: MKNOD_REFUSED,
         },
-        why: "creates regular files and device nodes by path (FIFOs and sockets are left alone)",
+        why: "creates device nodes by path (files, FIFOs and sockets are requests)",
     },
     Refusal {
         name: "mknodat",
@@ -166,7 +151,6 @@ pub const REFUSED: &[Refusal] = &[
         },
         why: "as mknod",
     },
-    always("truncate", libc::EPERM, "destroys a file's content by path"),
     always(
         "acct",
         libc::EPERM,

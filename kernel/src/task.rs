@@ -159,6 +159,12 @@ impl Task {
 
     /// Is the program's descriptor `fd` close-on-exec?
     pub fn fd_cloexec(&mut self, fd: i32) -> Result<bool, Errno> {
+        Ok(self.fd_flags(fd)? & libc::O_CLOEXEC as u32 != 0)
+    }
+
+    /// The file status flags of the program's descriptor `fd` (`flags:`
+    /// of `/proc/<tid>/fdinfo/<fd>`; EBADF when there is none).
+    pub fn fd_flags(&mut self, fd: i32) -> Result<u32, Errno> {
         let f = self.open_in(&format!("fdinfo/{fd}"), libc::O_RDONLY);
         let f = f.map_err(|e| if e == Errno::ENOENT { Errno::EBADF } else { e })?;
         let mut buf = [0u8; 512];
@@ -169,7 +175,7 @@ impl Task {
             .find_map(|l| l.strip_prefix("flags:"))
             .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
             .ok_or(Errno::EIO)?;
-        Ok(flags & libc::O_CLOEXEC as u32 != 0)
+        Ok(flags)
     }
 
     /// `/proc/<tid>/status`, read once.

@@ -24,6 +24,22 @@ pub enum Function {
     Eaccess,
     Mkdir,
     Rmdir,
+    /// chmod, fchmodat, fchmodat2.
+    Chmod,
+    /// chown, lchown, fchownat.
+    Chown,
+    /// utime, utimes, futimesat, utimensat with a path.
+    Utime,
+    /// truncate.
+    Truncate,
+    /// setxattr, lsetxattr, removexattr, lremovexattr.
+    Xattr,
+    /// symlink, symlinkat.
+    Symlink,
+    /// link, linkat.
+    Link,
+    /// mknod, mknodat of a regular file, a FIFO or a socket.
+    Mknod,
     ConnectUnix,
     ConnectInet,
     ConnectInet6,
@@ -96,6 +112,14 @@ pub const TABLE: &[Row] = &[
     row(Function::Eaccess,      "eaccess",       "real_eaccess",     &[Read],                        Integer),
     row(Function::Mkdir,        "mkdir",         "real_mkdir",       &[Create],                      Integer),
     row(Function::Rmdir,        "rmdir",         "real_rmdir",       &[Delete],                      Integer),
+    row(Function::Chmod,        "chmod",         "real_chmod",       &[Write],                       Integer),
+    row(Function::Chown,        "chown",         "real_chown",       &[Write],                       Integer),
+    row(Function::Utime,        "utime",         "real_utime",       &[Write],                       Integer),
+    row(Function::Truncate,     "truncate",      "real_truncate",    &[Write],                       Integer),
+    row(Function::Xattr,        "xattr",         "real_xattr",       &[Write],                       Integer),
+    row(Function::Symlink,      "symlink",       "real_symlink",     &[Create],                      Integer),
+    row(Function::Link,         "link",          "real_link",        &[Read, Write, Create],         Integer),
+    row(Function::Mknod,        "mknod",         "real_mknod",       &[Create],                      Integer),
     row(Function::ConnectUnix,  "connect_unix",  "real_connect",     &[Connect],                     Integer),
     row(Function::ConnectInet,  "connect_inet",  "real_connect",     &[Connect],                     Integer),
     row(Function::ConnectInet6, "connect_inet6", "real_connect",     &[Connect],                     Integer),
@@ -172,6 +196,6 @@ mod tests {
             assert!(f.row().real.starts_with("real_"));
             assert!(!f.row().kinds.is_empty());
         }
-        assert_eq!(Function::by_name("chmod"), None);
+        assert_eq!(Function::by_name("fchmodat"), None);
     }
 }

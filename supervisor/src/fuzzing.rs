@@ -190,7 +190,19 @@ fn check_request(req: &request::Request) {
             let _ = flags::access_mode(*mode);
         }
         Args::Socket { addr, .. } => check_addr(addr),
-        Args::Unlink { .. } | Args::Stat { .. } | Args::Mkdir { .. } => {}
+        Args::Attr {
+            flags: f, change, ..
+        } => {
+            let _ = crate::request::attr::flag_names(*f, change);
+            let _ = change.fields();
+        }
+        Args::Link { flags: f, .. } => {
+            let _ = crate::request::attr::link_flag_names(*f);
+        }
+        Args::Mknod { mode, .. } => {
+            let _ = crate::request::attr::node_type(*mode);
+        }
+        Args::Unlink { .. } | Args::Stat { .. } | Args::Mkdir { .. } | Args::Symlink { .. } => {}
     }
 }
 

@@ -215,10 +215,10 @@ fn resolve_fast(
         if !view.is_ours(task, root.id)? {
             return Ok(None);
         }
-        let follow = req.follows_last();
         let paths = req.paths();
         let mut out = Vec::with_capacity(paths.len());
-        for p in paths {
+        for (i, p) in paths.into_iter().enumerate() {
+            let follow = req.follows(i);
             let absolute = p.path.first() == Some(&b'/');
             let start = if absolute {
                 None
@@ -246,7 +246,9 @@ impl Pending {
     fn resolve_objects(&mut self, want_text: bool) -> Result<(), Errno> {
         if self.resolved.is_none() {
             let plain = match &self.req.args {
-                Args::Access { flags, .. } => flags & libc::AT_EMPTY_PATH == 0,
+                Args::Access { flags, .. }
+                | Args::Attr { flags, .. }
+                | Args::Link { flags, .. } => flags & libc::AT_EMPTY_PATH == 0,
                 Args::Open { resolve, .. } => *resolve == 0,
                 _ => true,
             };
@@ -259,9 +261,10 @@ impl Pending {
                     return Ok(());
                 }
             }
-            let follow = self.req.follows_last();
             let (empty, resolve) = match &self.req.args {
-                Args::Access { flags, .. } => (flags & libc::AT_EMPTY_PATH != 0, 0),
+                Args::Access { flags, .. }
+                | Args::Attr { flags, .. }
+                | Args::Link { flags, .. } => (flags & libc::AT_EMPTY_PATH != 0, 0),
                 Args::Open { resolve, .. } => (false, *resolve),
                 _ => (false, 0),
             };
@@ -271,7 +274,8 @@ impl Pending {
             let (pself, tself) = self.task.proc_selves()?;
             let mut out = Vec::with_capacity(paths.len());
             self.traces.clear();
-            for p in paths {
+            for (i, p) in paths.into_iter().enumerate() {
+                let follow = self.req.follows(i);
                 let start = match start_of(&mut self.task, &self.req.args, p) {
                     Ok(fd) => fd,
                     Err(Errno::ESRCH) => return Err(Errno::ESRCH),

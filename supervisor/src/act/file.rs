@@ -9,7 +9,7 @@ use super::authority::Authority;
 use super::stat::{stat_into, FakeStat};
 use crate::answer::Outcome;
 use crate::pending::Pending;
-use crate::request::{Args, Function, StatOut};
+use crate::request::{attr, Args, Dir, Function, StatOut};
 use crate::resolve::{Last, Resolved, Target};
 use kernel::sys;
 use kernel::task::Task;
@@ -24,9 +24,19 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
     let task = &mut p.task;
     let umask = match *args {
         Args::Open { flags, .. } => creating_umask(task, flags)?,
-        Args::Mkdir { .. } => task.status()?.umask,
+        Args::Mkdir { .. } | Args::Mknod { .. } => task.status()?.umask,
         _ => 0,
     };
+    // A call on a descriptor (fchmod, …) refuses an O_PATH one, as the
+    // kernel does; the resolved object is acted on.
+    if let Args::Attr { at, flags, .. } = args {
+        if let (true, Dir::Fd(fd)) = (flags & attr::FD_FORM != 0, at.dir) {
+            if task.fd_flags(fd)? & libc::O_PATH as u32 != 0 {
+                task.settle()?;
+                return Ok(Outcome::Fail(Errno::EBADF));
+            }
+        }
+    }
     // Everything read from /proc/<tid> belongs to this notification.
     task.settle()?;
     Ok(match *args {
@@ -34,6 +44,13 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
         Args::Stat { out, .. } => stat(who, task, out, first).into(),
         Args::Access { mode, flags, .. } => who.run(|| access(first, mode, flags)).into(),
         Args::Mkdir { mode, .. } => who.run(|| mkdir(first, mode & !umask)).into(),
+        Args::Attr { ref change, .. } => who.run(|| super::attr::change(&first, change)).into(),
+        Args::Symlink { ref target, .. } => who.run(|| super::link::symlink(target, first)).into(),
+        Args::Mknod { mode, .. } => who.run(|| super::link::mknod(first, mode & !umask)).into(),
+        Args::Link { .. } => {
+            let second = targets.next().ok_or(Errno::EINVAL)??;
+            who.run(|| super::link::link(first, second)).into()
+        }
         Args::Unlink { .. } => who
             .run(|| unlink(first, function == Function::Rmdir))
             .into(),

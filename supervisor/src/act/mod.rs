@@ -2,13 +2,16 @@
 //! out on exactly the request the policy saw, on the objects resolved for
 //! it, into the [`Outcome`] the answer module sends.
 
+mod attr;
 pub mod authority;
 pub mod dns;
 mod file;
+mod link;
 pub mod listen;
 pub mod net;
 pub mod opath;
 pub mod stat;
+mod sys;
 
 use std::os::fd::OwnedFd;
 

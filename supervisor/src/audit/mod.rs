@@ -303,7 +303,8 @@ impl Recorder {
         let target = first.map(|p| String::from_utf8_lossy(p).into_owned());
         self.with(Key::Notif(id), |e| {
             e.resolved = Some(text);
-            if e.function != "rename" {
+            // Two paths: the summary keeps "from -> to".
+            if !matches!(e.function, "rename" | "link") {
                 if let Some(t) = target {
                     e.target = Some(t);
                 }

@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use super::json;
 use super::Decision;
+use crate::request::attr;
 use crate::request::flags::{self, Amode};
 use crate::request::net::NetAddr;
 use crate::request::{Args, Dir, Function, PathArg, Request};
@@ -256,6 +257,63 @@ pub fn arguments(req: &Request) -> (String, Option<String>) {
         Args::Mkdir { at, mode: m } => {
             path_field(&mut o, "path", at);
             mode(&mut o, *m);
+            Some(lossy(at))
+        }
+        Args::Attr {
+            at,
+            flags: fl,
+            change,
+        } => {
+            path_field(&mut o, "path", at);
+            for (k, f) in change.fields() {
+                match f {
+                    attr::Field::Int(n) => {
+                        json::key(&mut o, k);
+                        let _ = write!(o, "{n}");
+                    }
+                    attr::Field::Mode(m) => mode(&mut o, m),
+                    attr::Field::Word(w) => {
+                        json::key(&mut o, k);
+                        json::str(&mut o, w);
+                    }
+                    attr::Field::Bytes(b) => {
+                        json::key(&mut o, k);
+                        json::bytes(&mut o, &b);
+                    }
+                    attr::Field::Time(t) => {
+                        json::key(&mut o, k);
+                        match t {
+                            attr::Time::Now => json::str(&mut o, "now"),
+                            attr::Time::Omit => json::str(&mut o, "omit"),
+                            attr::Time::At(s, ns) => json::str(&mut o, &format!("{s}.{ns:09}")),
+                        }
+                    }
+                }
+            }
+            names(&mut o, "flags", &attr::flag_names(*fl, change));
+            Some(lossy(at))
+        }
+        Args::Symlink { target, at } => {
+            json::key(&mut o, "target");
+            json::bytes(&mut o, target);
+            path_field(&mut o, "path", at);
+            Some(lossy(at))
+        }
+        Args::Link {
+            from,
+            to,
+            flags: fl,
+        } => {
+            path_field(&mut o, "from", from);
+            path_field(&mut o, "to", to);
+            names(&mut o, "flags", &attr::link_flag_names(*fl));
+            Some(format!("{} -> {}", lossy(from), lossy(to)))
+        }
+        Args::Mknod { at, mode: m } => {
+            path_field(&mut o, "path", at);
+            mode(&mut o, m & 0o7777);
+            json::key(&mut o, "type");
+            json::str(&mut o, attr::node_type(*m));
             Some(lossy(at))
         }
         Args::Socket { addr, .. } => Some(address(&mut o, addr)),

@@ -186,6 +186,27 @@ pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], ok: boo
                 }
             }
         }
+        Args::Symlink { .. } | Args::Mknod { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Create, p);
+                seen.created.insert(p.to_vec());
+            }
+        }
+        Args::Link { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Read, p);
+                seen.path(Kind::Write, p);
+            }
+            if let Some(p) = path(1) {
+                seen.path(Kind::Create, p);
+                seen.created.insert(p.to_vec());
+            }
+        }
+        Args::Attr { .. } => {
+            if let Some(p) = path(0) {
+                seen.path(Kind::Write, p);
+            }
+        }
         Args::Unlink { .. } => {
             if let Some(p) = path(0) {
                 seen.path(Kind::Delete, p);
@@ -308,5 +329,48 @@ mod tests {
         // A path that did not resolve adds nothing.
         record(&mut s, &open(libc::O_RDONLY), &[None], false);
         assert_eq!(s.paths[&Kind::Read].len(), 2);
+    }
+
+    #[test]
+    fn path_requests_map_to_kinds() {
+        use crate::request::attr::Change;
+        let mut s = Seen::default();
+        let req = |function, args| Request {
+            function,
+            sys: bpf::Sys::Linkat,
+            args,
+        };
+        let chmod = Args::Attr {
+            at: at("f"),
+            flags: 0,
+            change: Change::Mode(0o600),
+        };
+        record(
+            &mut s,
+            &req(Function::Chmod, chmod),
+            &[Some(b"/w/f".to_vec())],
+            true,
+        );
+        let symlink = Args::Symlink {
+            target: b"t".to_vec(),
+            at: at("s"),
+        };
+        record(
+            &mut s,
+            &req(Function::Symlink, symlink),
+            &[Some(b"/w/s".to_vec())],
+            true,
+        );
+        let link = Args::Link {
+            from: at("a"),
+            to: at("b"),
+            flags: 0,
+        };
+        let both = [Some(b"/w/a".to_vec()), Some(b"/w/b".to_vec())];
+        record(&mut s, &req(Function::Link, link), &both, true);
+        assert!(has(&s, Kind::Write, "/w/f") && !has(&s, Kind::Create, "/w/f"));
+        assert!(has(&s, Kind::Create, "/w/s"));
+        assert!(has(&s, Kind::Read, "/w/a") && has(&s, Kind::Write, "/w/a"));
+        assert!(has(&s, Kind::Create, "/w/b") && !has(&s, Kind::Create, "/w/a"));
     }
 }

@@ -11,6 +11,7 @@ use crate::act::Verdict;
 use crate::answer::Lookup;
 use crate::audit::{How, Key};
 use crate::pending::Pending;
+use crate::request::attr;
 use crate::request::flags::{self, Amode};
 use crate::request::net::NetAddr;
 use crate::request::{Args, Function};
@@ -60,6 +61,22 @@ fn take(lua: &Lua, st: &mut State, what: &str) -> mlua::Result<Box<Pending>> {
             lua,
             format!("{what}: no request (call master:receive() first)"),
         )
+    })
+}
+
+/// A metadata call's argument as Lua reads it: a time is `"now"`,
+/// `"omit"` or `{sec, nsec}`.
+fn field(lua: &Lua, f: attr::Field) -> mlua::Result<Value> {
+    Ok(match f {
+        attr::Field::Int(n) => Value::Integer(n),
+        attr::Field::Mode(m) => Value::Integer(m.into()),
+        attr::Field::Word(w) => Value::String(lua.create_string(w)?),
+        attr::Field::Bytes(b) => Value::String(lua.create_string(&b)?),
+        attr::Field::Time(attr::Time::Now) => Value::String(lua.create_string("now")?),
+        attr::Field::Time(attr::Time::Omit) => Value::String(lua.create_string("omit")?),
+        attr::Field::Time(attr::Time::At(s, ns)) => {
+            Value::Table(lua.create_sequence_from([s, ns])?)
+        }
     })
 }
 
@@ -197,6 +214,36 @@ impl UserData for Master {
                     vec![path(&at.path)?, amode]
                 }
                 Args::Mkdir { at, mode } => vec![path(&at.path)?, Value::Integer(*mode as i64)],
+                Args::Symlink { target, at } => vec![path(target)?, path(&at.path)?],
+                Args::Link {
+                    from,
+                    to,
+                    flags: fl,
+                } => vec![
+                    path(&from.path)?,
+                    path(&to.path)?,
+                    Value::Table(string_list(lua, &attr::link_flag_names(*fl))?),
+                ],
+                Args::Mknod { at, mode } => vec![
+                    path(&at.path)?,
+                    Value::Integer((mode & 0o7777).into()),
+                    Value::String(lua.create_string(attr::node_type(*mode))?),
+                ],
+                Args::Attr {
+                    at,
+                    flags: fl,
+                    change,
+                } => {
+                    let mut v = vec![path(&at.path)?];
+                    for (_, f) in change.fields() {
+                        v.push(field(lua, f)?);
+                    }
+                    v.push(Value::Table(string_list(
+                        lua,
+                        &attr::flag_names(*fl, change),
+                    )?));
+                    v
+                }
                 Args::Socket { addr, .. } => match addr {
                     NetAddr::Unix(p) => vec![path(p)?],
                     NetAddr::Inet(a) => vec![

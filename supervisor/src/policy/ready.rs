@@ -43,18 +43,36 @@ const fn ready(name: &'static str, source: &'static str) -> Ready {
 /// Every ready policy, by name.
 pub const READY: &[Ready] = &[
     ready("allow-all", include_str!("../../../policies/allow-all.lua")),
-    ready("allow-all-with-audit", include_str!("../../../policies/allow-all-with-audit.lua")),
-    ready("broker-all", include_str!("../../../policies/broker-all.lua")),
-    ready("broker-as-program", include_str!("../../../policies/broker-as-program.lua")),
+    ready(
+        "allow-all-with-audit",
+        include_str!("../../../policies/allow-all-with-audit.lua"),
+    ),
+    ready(
+        "broker-all",
+        include_str!("../../../policies/broker-all.lua"),
+    ),
+    ready(
+        "broker-as-program",
+        include_str!("../../../policies/broker-as-program.lua"),
+    ),
     ready("ci", include_str!("../../../policies/ci.lua")),
     ready("deny-path", include_str!("../../../policies/deny-path.lua")),
-    ready("dns-blocklist", include_str!("../../../policies/dns-blocklist.lua")),
+    ready(
+        "dns-blocklist",
+        include_str!("../../../policies/dns-blocklist.lua"),
+    ),
     ready("fake-file", include_str!("../../../policies/fake-file.lua")),
     ready("fake-stat", include_str!("../../../policies/fake-stat.lua")),
     ready("isolated", include_str!("../../../policies/isolated.lua")),
-    ready("no-network", include_str!("../../../policies/no-network.lua")),
+    ready(
+        "no-network",
+        include_str!("../../../policies/no-network.lua"),
+    ),
     ready("read-only", include_str!("../../../policies/read-only.lua")),
-    ready("read-only-filters", include_str!("../../../policies/read-only-filters.lua")),
+    ready(
+        "read-only-filters",
+        include_str!("../../../policies/read-only-filters.lua"),
+    ),
 ];
 
 /// The ready policy called `name` (`ci` or `ci.lua`).

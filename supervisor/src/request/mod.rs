@@ -4,6 +4,7 @@
 //! here; the caller checks `SECCOMP_IOCTL_NOTIF_ID_VALID` afterwards and
 //! from then on decides and acts on this copy only.
 
+pub mod attr;
 pub mod flags;
 pub mod net;
 #[cfg(test)]
@@ -87,6 +88,31 @@ pub enum Args {
         at: PathArg,
         mode: u32,
     },
+    /// A metadata call (chmod, …) on the object `at` names; `flags` are
+    /// its `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH` bits.
+    Attr {
+        at: PathArg,
+        flags: i32,
+        change: attr::Change,
+    },
+    /// symlink: a new name `at` holding the text `target`.
+    Symlink {
+        target: Vec<u8>,
+        at: PathArg,
+    },
+    /// link: a new name `to` for the object `from` names; `flags` are its
+    /// `AT_SYMLINK_FOLLOW` and `AT_EMPTY_PATH` bits.
+    Link {
+        from: PathArg,
+        to: PathArg,
+        flags: i32,
+    },
+    /// mknod of a regular file, a FIFO or a socket: `mode` holds the type
+    /// bits and the permission bits (`& 07777`).
+    Mknod {
+        at: PathArg,
+        mode: u32,
+    },
     /// connect, bind, or a send naming a destination.
     Socket {
         call: net::SockCall,
@@ -112,21 +138,39 @@ impl Request {
             | Args::Unlink { at }
             | Args::Stat { at, .. }
             | Args::Access { at, .. }
-            | Args::Mkdir { at, .. } => vec![at],
+            | Args::Mkdir { at, .. }
+            | Args::Attr { at, .. }
+            | Args::Symlink { at, .. }
+            | Args::Mknod { at, .. } => vec![at],
+            Args::Link { from, to, .. } => vec![from, to],
             Args::Rename { from, to, .. } => vec![from, to],
             Args::Socket { path, .. } => path.iter().collect(),
         }
     }
 
-    /// Does the call follow a symlink in its last component?
+    /// Does the call follow a symlink in the last component of its path
+    /// `i` (link follows its source's with `AT_SYMLINK_FOLLOW`, never its
+    /// new name's)?
+    pub fn follows(&self, i: usize) -> bool {
+        match &self.args {
+            Args::Link { flags, .. } => i == 0 && flags & libc::AT_SYMLINK_FOLLOW != 0,
+            _ => self.follows_last(),
+        }
+    }
+
+    /// Does the call follow a symlink in its last component (its first
+    /// path's: see [`Request::follows`])?
     pub fn follows_last(&self) -> bool {
         match &self.args {
+            Args::Link { .. } => self.follows(0),
+            Args::Symlink { .. } | Args::Mknod { .. } => false,
             Args::Open { flags, .. } => {
                 flags & libc::O_NOFOLLOW == 0
                     && !(flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0)
             }
             Args::Stat { .. } => self.function == Function::Stat,
             Args::Access { flags, .. } => flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            Args::Attr { flags, .. } => attr::follows(*flags),
             // connect follows a symlink to the socket; bind creates the name.
             Args::Socket { call, .. } => call.op != net::SockOp::Bind,
             Args::Unlink { .. } | Args::Rename { .. } | Args::Mkdir { .. } => false,
@@ -206,6 +250,20 @@ fn path_or_empty(tid: u32, dir: Dir, addr: u64) -> Result<PathArg, Errno> {
         dir,
         path: memory::read_path(tid, addr)?,
     })
+}
+
+/// The path of a metadata call with `flags`: unknown flags are EINVAL,
+/// an empty path ENOENT unless `AT_EMPTY_PATH` (checked in the kernel's
+/// order).
+fn attr_path(tid: u32, dir: Dir, addr: u64, flags: i32) -> Result<PathArg, Errno> {
+    if flags & !attr::AT_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let at = path_or_empty(tid, dir, addr)?;
+    if at.path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
+    Ok(at)
 }
 
 /// Decodes the notification of `sys` sent by thread `tid`.
@@ -469,6 +527,175 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
                     mode: mode as u32 & 0o1777,
                 },
             )
+        }
+        Sys::Chmod | Sys::Fchmodat | Sys::Fchmodat2 => {
+            let (dir, path, mode, flags) = match sys {
+                Sys::Chmod => (Dir::Cwd, a[0], a[1], 0),
+                Sys::Fchmodat => (dir_of(a[0]), a[1], a[2], 0),
+                _ => (dir_of(a[0]), a[1], a[2], a[3] as i32),
+            };
+            let at = attr_path(tid, dir, path, flags)?;
+            let change = attr::Change::Mode(mode as u32 & 0o7777);
+            req(Function::Chmod, Args::Attr { at, flags, change })
+        }
+        Sys::Chown | Sys::Lchown | Sys::Fchownat => {
+            let (dir, path, uid, gid, flags) = match sys {
+                Sys::Chown => (Dir::Cwd, a[0], a[1], a[2], 0),
+                Sys::Lchown => (Dir::Cwd, a[0], a[1], a[2], libc::AT_SYMLINK_NOFOLLOW),
+                _ => (dir_of(a[0]), a[1], a[2], a[3], a[4] as i32),
+            };
+            let at = attr_path(tid, dir, path, flags)?;
+            let change = attr::Change::Owner {
+                uid: uid as u32,
+                gid: gid as u32,
+            };
+            req(Function::Chown, Args::Attr { at, flags, change })
+        }
+        Sys::Utime | Sys::Utimes | Sys::Futimesat | Sys::Utimensat => {
+            let (dir, path, times, flags) = match sys {
+                Sys::Utime | Sys::Utimes => (Dir::Cwd, a[0], a[1], 0),
+                Sys::Futimesat => (dir_of(a[0]), a[1], a[2], 0),
+                _ => (dir_of(a[0]), a[1], a[2], a[3] as i32),
+            };
+            let Some(times) = attr::times(tid, sys, times)? else {
+                // Both UTIME_OMIT: nothing to do, the path is not even
+                // looked at (the kernel's order).
+                return Ok(Decoded::Value(0));
+            };
+            let change = attr::Change::Times(times);
+            let fd_form = matches!(sys, Sys::Futimesat | Sys::Utimensat);
+            if fd_form && path == 0 && fd_arg(a[0]) != libc::AT_FDCWD {
+                // futimens/futimes: the descriptor's file; no flags.
+                if flags != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                return req(Function::Utime, attr::on_fd(fd_arg(a[0]), change));
+            }
+            let at = attr_path(tid, dir, path, flags)?;
+            req(Function::Utime, Args::Attr { at, flags, change })
+        }
+        Sys::Fchmod => {
+            let change = attr::Change::Mode(a[1] as u32 & 0o7777);
+            req(Function::Chmod, attr::on_fd(fd_arg(a[0]), change))
+        }
+        Sys::Fchown => {
+            let change = attr::Change::Owner {
+                uid: a[1] as u32,
+                gid: a[2] as u32,
+            };
+            req(Function::Chown, attr::on_fd(fd_arg(a[0]), change))
+        }
+        Sys::Fsetxattr | Sys::Fremovexattr => {
+            let change = match sys {
+                Sys::Fsetxattr => attr::set_xattr(tid, a[1], a[2], a[3], a[4])?,
+                _ => attr::Change::RemoveXattr {
+                    name: attr::xattr_name(tid, a[1])?,
+                },
+            };
+            req(Function::Xattr, attr::on_fd(fd_arg(a[0]), change))
+        }
+        Sys::Setxattrat | Sys::Removexattrat => {
+            let flags = a[2] as i32;
+            if flags & !attr::AT_FLAGS != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let change = match sys {
+                Sys::Setxattrat => attr::set_xattr_args(tid, a[3], a[4], a[5])?,
+                _ => attr::Change::RemoveXattr {
+                    name: attr::xattr_name(tid, a[3])?,
+                },
+            };
+            // A NULL or empty path with AT_EMPTY_PATH: the descriptor's
+            // file, as fsetxattr (Linux 6.13's getname_maybe_null).
+            let empty = flags & libc::AT_EMPTY_PATH != 0;
+            if empty && a[1] == 0 {
+                return req(Function::Xattr, attr::on_fd(fd_arg(a[0]), change));
+            }
+            let at = path_or_empty(tid, dir_of(a[0]), a[1])?;
+            if at.path.is_empty() {
+                if !empty {
+                    return Err(Errno::ENOENT);
+                }
+                return req(Function::Xattr, attr::on_fd(fd_arg(a[0]), change));
+            }
+            req(Function::Xattr, Args::Attr { at, flags, change })
+        }
+        Sys::Truncate => {
+            let length = a[1] as i64;
+            if length < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let at = path_at(tid, Dir::Cwd, a[0])?;
+            let change = attr::Change::Length(length);
+            req(
+                Function::Truncate,
+                Args::Attr {
+                    at,
+                    flags: 0,
+                    change,
+                },
+            )
+        }
+        Sys::Symlink | Sys::Symlinkat => {
+            let (target, dir, path) = match sys {
+                Sys::Symlink => (a[0], Dir::Cwd, a[1]),
+                _ => (a[0], dir_of(a[1]), a[2]),
+            };
+            let target = memory::read_path(tid, target)?;
+            if target.is_empty() {
+                return Err(Errno::ENOENT);
+            }
+            let at = path_at(tid, dir, path)?;
+            req(Function::Symlink, Args::Symlink { target, at })
+        }
+        Sys::Link | Sys::Linkat => {
+            let (odir, old, ndir, new, flags) = match sys {
+                Sys::Link => (Dir::Cwd, a[0], Dir::Cwd, a[1], 0),
+                _ => (dir_of(a[0]), a[1], dir_of(a[2]), a[3], a[4] as i32),
+            };
+            if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let from = if flags & libc::AT_EMPTY_PATH != 0 {
+                path_or_empty(tid, odir, old)?
+            } else {
+                path_at(tid, odir, old)?
+            };
+            let to = path_at(tid, ndir, new)?;
+            req(Function::Link, Args::Link { from, to, flags })
+        }
+        Sys::Mknod | Sys::Mknodat => {
+            let (dir, path, mode) = match sys {
+                Sys::Mknod => (Dir::Cwd, a[0], a[1]),
+                _ => (dir_of(a[0]), a[1], a[2]),
+            };
+            // umode_t: the kernel reads 16 bits.
+            let mode = mode as u16 as u32;
+            let kind = match mode & libc::S_IFMT {
+                0 => libc::S_IFREG,
+                k @ (libc::S_IFREG | libc::S_IFIFO | libc::S_IFSOCK) => k,
+                // Devices are the posture's (refused before this); a
+                // directory is EPERM, as for the kernel.
+                libc::S_IFCHR | libc::S_IFBLK | libc::S_IFDIR => return Err(Errno::EPERM),
+                _ => return Err(Errno::EINVAL),
+            };
+            let at = path_at(tid, dir, path)?;
+            let mode = kind | (mode & 0o7777);
+            req(Function::Mknod, Args::Mknod { at, mode })
+        }
+        Sys::Setxattr | Sys::Lsetxattr | Sys::Removexattr | Sys::Lremovexattr => {
+            let flags = match sys {
+                Sys::Lsetxattr | Sys::Lremovexattr => libc::AT_SYMLINK_NOFOLLOW,
+                _ => 0,
+            };
+            let change = match sys {
+                Sys::Setxattr | Sys::Lsetxattr => attr::set_xattr(tid, a[1], a[2], a[3], a[4])?,
+                _ => attr::Change::RemoveXattr {
+                    name: attr::xattr_name(tid, a[1])?,
+                },
+            };
+            let at = path_at(tid, Dir::Cwd, a[0])?;
+            req(Function::Xattr, Args::Attr { at, flags, change })
         }
     }
 }

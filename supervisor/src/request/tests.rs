@@ -19,6 +19,7 @@ use super::{decode, Args, Decoded, Dir, Function, PathArg, Request, StatOut};
 use kernel::memory::PATH_MAX;
 use kernel::notify::sys::SeccompData;
 
+mod attr;
 mod net;
 
 /// Garbage in the upper half of a register: ignored for every `int`
@@ -212,6 +213,32 @@ fn every_table_syscall_decodes() {
             Sys::Faccessat | Sys::Faccessat2 => ([CWD, path, 0, 0, 0, 0], "policy"),
             Sys::Mkdir => ([path, 0o755, 0, 0, 0, 0], "policy"),
             Sys::Mkdirat => ([CWD, path, 0o755, 0, 0, 0], "policy"),
+            Sys::Chmod => ([path, 0o644, 0, 0, 0, 0], "policy"),
+            Sys::Fchmodat | Sys::Fchmodat2 => ([CWD, path, 0o644, 0, 0, 0], "policy"),
+            Sys::Chown
+            | Sys::Lchown
+            | Sys::Utime
+            | Sys::Utimes
+            | Sys::Truncate
+            | Sys::Setxattr
+            | Sys::Lsetxattr
+            | Sys::Removexattr
+            | Sys::Lremovexattr
+            | Sys::Symlink
+            | Sys::Link
+            | Sys::Mknod
+            | Sys::Fchownat
+            | Sys::Futimesat
+            | Sys::Utimensat
+            | Sys::Symlinkat
+            | Sys::Linkat
+            | Sys::Mknodat
+            | Sys::Setxattrat
+            | Sys::Removexattrat => (with_path(sys, path), "policy"),
+            Sys::Fchmod | Sys::Fchown | Sys::Fremovexattr => {
+                ([3, ptr(c"user.a"), 0, 0, 0, 0], "policy")
+            }
+            Sys::Fsetxattr => ([3, ptr(c"user.a"), 0, 0, 0, 0], "policy"),
             Sys::Connect | Sys::Bind => ([3, sa.as_ptr() as u64, 16, 0, 0, 0], "socket"),
             Sys::Sendto => (
                 [3, iov.as_ptr() as u64, 16, 0, sa.as_ptr() as u64, 16],
@@ -1144,12 +1171,27 @@ fn listen_is_done_by_the_supervisor() {
 fn with_path(sys: Sys, path: u64) -> [u64; 6] {
     match sys {
         Sys::Open | Sys::Unlink | Sys::Rmdir | Sys::Access => [path, 0, 0, 0, 0, 0],
-        Sys::Creat | Sys::Mkdir => [path, 0o644, 0, 0, 0, 0],
+        Sys::Creat | Sys::Mkdir | Sys::Chmod => [path, 0o644, 0, 0, 0, 0],
         Sys::Stat | Sys::Lstat => [path, 0x5000, 0, 0, 0, 0],
         Sys::Rename => [path, ptr(c"to"), 0, 0, 0, 0],
         Sys::Renameat | Sys::Renameat2 => [CWD, path, CWD, ptr(c"to"), 0, 0],
         Sys::Openat | Sys::Unlinkat | Sys::Faccessat | Sys::Faccessat2 => [CWD, path, 0, 0, 0, 0],
-        Sys::Mkdirat => [CWD, path, 0o755, 0, 0, 0],
+        Sys::Mkdirat | Sys::Fchmodat | Sys::Fchmodat2 => [CWD, path, 0o755, 0, 0, 0],
+        Sys::Chown | Sys::Lchown | Sys::Utime | Sys::Utimes | Sys::Truncate => {
+            [path, 0, 0, 0, 0, 0]
+        }
+        Sys::Fchownat | Sys::Futimesat | Sys::Utimensat => [CWD, path, 0, 0, 0, 0],
+        Sys::Setxattr | Sys::Lsetxattr | Sys::Removexattr | Sys::Lremovexattr => {
+            [path, ptr(c"user.a"), 0, 0, 0, 0]
+        }
+        Sys::Symlink => [ptr(c"target"), path, 0, 0, 0, 0],
+        Sys::Symlinkat => [ptr(c"target"), CWD, path, 0, 0, 0],
+        Sys::Link => [path, ptr(c"to"), 0, 0, 0, 0],
+        Sys::Linkat => [CWD, path, CWD, ptr(c"to"), 0, 0],
+        Sys::Mknod => [path, libc::S_IFIFO as u64 | 0o644, 0, 0, 0, 0],
+        Sys::Mknodat => [CWD, path, libc::S_IFIFO as u64 | 0o644, 0, 0, 0],
+        Sys::Setxattrat => [CWD, path, 0, ptr(c"user.a"), XATTR_ARGS.as_ptr() as u64, 16],
+        Sys::Removexattrat => [CWD, path, 0, ptr(c"user.a"), 0, 0],
         Sys::Newfstatat => [CWD, path, 0x5000, 0, 0, 0],
         Sys::Statx => [CWD, path, 0, 0x7ff, 0x5000, 0],
         Sys::Openat2
@@ -1158,12 +1200,19 @@ fn with_path(sys: Sys, path: u64) -> [u64; 6] {
         | Sys::Sendto
         | Sys::Sendmsg
         | Sys::Sendmmsg
-        | Sys::Listen => unreachable!("{} is not a plain path call", sys.name()),
+        | Sys::Listen
+        | Sys::Fchmod
+        | Sys::Fchown
+        | Sys::Fsetxattr
+        | Sys::Fremovexattr => unreachable!("{} is not a plain path call", sys.name()),
     }
 }
 
 /// The file calls, openat2 aside (its open_how is another register).
-const FILE_CALLS: [Sys; 18] = [
+/// setxattrat's `struct xattr_args`: no value, no flags.
+static XATTR_ARGS: [u64; 2] = [0, 0];
+
+const FILE_CALLS: [Sys; 41] = [
     Sys::Open,
     Sys::Creat,
     Sys::Openat,
@@ -1182,6 +1231,29 @@ const FILE_CALLS: [Sys; 18] = [
     Sys::Faccessat2,
     Sys::Mkdir,
     Sys::Mkdirat,
+    Sys::Chmod,
+    Sys::Fchmodat,
+    Sys::Fchmodat2,
+    Sys::Chown,
+    Sys::Lchown,
+    Sys::Fchownat,
+    Sys::Utime,
+    Sys::Utimes,
+    Sys::Futimesat,
+    Sys::Utimensat,
+    Sys::Truncate,
+    Sys::Setxattr,
+    Sys::Lsetxattr,
+    Sys::Removexattr,
+    Sys::Lremovexattr,
+    Sys::Symlink,
+    Sys::Symlinkat,
+    Sys::Link,
+    Sys::Linkat,
+    Sys::Mknod,
+    Sys::Mknodat,
+    Sys::Setxattrat,
+    Sys::Removexattrat,
 ];
 
 #[track_caller]

@@ -70,6 +70,7 @@ enum Shape {
     },
     /// `bind` and `create` on a unix socket's path.
     BindUnix,
+    Link,
 }
 
 fn shape(p: &Pending) -> Shape {
@@ -77,6 +78,12 @@ fn shape(p: &Pending) -> Shape {
         Args::Open { flags, .. } => Shape::Open { flags: *flags },
         Args::Stat { .. } | Args::Access { .. } => Shape::Only(Kind::Read),
         Args::Mkdir { .. } => Shape::Only(Kind::Create),
+        // Metadata: changing a file is writing it (docs/rules.md).
+        Args::Attr { .. } => Shape::Only(Kind::Write),
+        Args::Symlink { .. } | Args::Mknod { .. } => Shape::Only(Kind::Create),
+        // A second name for a file lets it be written there: the source
+        // must be readable and writable (docs/rules.md).
+        Args::Link { .. } => Shape::Link,
         Args::Unlink { .. } => Shape::Only(Kind::Delete),
         Args::Rename { flags, .. } => Shape::Rename {
             exchange: flags & libc::RENAME_EXCHANGE != 0,
@@ -132,6 +139,10 @@ fn kinds_of(shape: &Shape, i: usize, last: Option<Last>) -> Vec<Kind> {
         Shape::Open { flags } => open_kinds(flags, last),
         Shape::Only(k) => vec![k],
         Shape::BindUnix => vec![Kind::Bind, Kind::Create],
+        Shape::Link => match i {
+            0 => vec![Kind::Read, Kind::Write],
+            _ => vec![Kind::Create],
+        },
         Shape::Rename { exchange } => match (i, exchange) {
             (0, false) => vec![Kind::Delete],
             _ => vec![Kind::Delete, Kind::Create],

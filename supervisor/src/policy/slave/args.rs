@@ -103,6 +103,15 @@ pub fn of_call(lua: &Lua, p: &Pending) -> mlua::Result<FilterArgs> {
         }
         Args::Access { at, mode, .. } => v.extend([string(lua, &at.path)?, int(*mode as i64)]),
         Args::Mkdir { at, mode } => v.extend([string(lua, &at.path)?, int(*mode as i64)]),
+        Args::Symlink { target, at } => v.extend([string(lua, target)?, string(lua, &at.path)?]),
+        Args::Link { from, to, .. } => {
+            v.extend([string(lua, &from.path)?, string(lua, &to.path)?]);
+        }
+        Args::Mknod { at, mode } => v.extend([string(lua, &at.path)?, int(*mode as i64)]),
+        Args::Attr { at, change, .. } => {
+            v.push(string(lua, &at.path)?);
+            v.extend(change.ints().into_iter().map(int));
+        }
         Args::Socket { call, addr, .. } => {
             v.push(int(call.fd as i64));
             match addr {
@@ -152,6 +161,8 @@ pub enum Given {
     Rename(LuaString, LuaString),
     /// access/eaccess (amode) and mkdir (mode).
     PathInt(LuaString, i64),
+    /// A metadata call: the path and the integers of its change.
+    Attr(LuaString, Vec<i64>),
     Socket {
         fd: i64,
         addr: NetAddr,
@@ -287,6 +298,13 @@ pub fn given(
         Call::Rename => Given::Rename(a.path(0, "path1")?, a.path(1, "path2")?),
         Call::Access | Call::Eaccess => Given::PathInt(a.path(0, "path")?, a.int(1, "amode")?),
         Call::Mkdir => Given::PathInt(a.path(0, "path")?, a.int(1, "mode")?),
+        Call::Chmod => Given::Attr(a.path(0, "path")?, vec![a.int(1, "mode")?]),
+        Call::Chown => Given::Attr(a.path(0, "path")?, vec![a.int(1, "uid")?, a.int(2, "gid")?]),
+        Call::Truncate => Given::Attr(a.path(0, "path")?, vec![a.int(1, "length")?]),
+        Call::Utime | Call::Xattr => Given::Attr(a.path(0, "path")?, vec![]),
+        Call::Symlink => Given::Rename(a.path(0, "target")?, a.path(1, "path")?),
+        Call::Link => Given::Rename(a.path(0, "path1")?, a.path(1, "path2")?),
+        Call::Mknod => Given::PathInt(a.path(0, "path")?, a.int(1, "mode")?),
         Call::ConnectUnix | Call::BindUnix => {
             let path = a.bytes(1, "path")?;
             // An abstract name starts with a NUL byte and may hold more.
@@ -426,6 +444,16 @@ pub fn same_call(req: &Request, g: &Given) -> bool {
         (Args::Mkdir { at, mode }, Given::PathInt(p, m)) => {
             same(at, p) && u32::try_from(*m).is_ok_and(|m| m & 0o7777 == *mode)
         }
+        (Args::Symlink { target, at }, Given::Rename(t, p)) => {
+            **target == *t.as_bytes() && same(at, p)
+        }
+        (Args::Link { from, to, .. }, Given::Rename(a, b)) => same(from, a) && same(to, b),
+        (Args::Mknod { at, mode }, Given::PathInt(p, m)) => {
+            same(at, p) && node_mode(*m).is_ok_and(|m| m == *mode)
+        }
+        (Args::Attr { at, change, .. }, Given::Attr(p, ints)) => {
+            same(at, p) && change.with_ints(ints).as_ref() == Some(change)
+        }
         (Args::Socket { call, addr, .. }, Given::Socket { fd, addr: given }) => {
             call.fd as i64 == *fd
                 && match (addr, given) {
@@ -442,6 +470,22 @@ pub fn same_call(req: &Request, g: &Given) -> bool {
 
 fn creates(flags: i32) -> bool {
     flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE
+}
+
+/// A mknod mode from a filter: a regular file (type 0 too), a FIFO or a
+/// socket (EPERM for a device, EINVAL for another type), and its
+/// permission bits.
+fn node_mode(mode: i64) -> Result<u32, Errno> {
+    let m = u16::try_from(mode).map_err(|_| Errno::EINVAL)? as u32;
+    let kind = match m & libc::S_IFMT {
+        0 => libc::S_IFREG,
+        k @ (libc::S_IFREG | libc::S_IFIFO | libc::S_IFSOCK) => k,
+        // A device (never a request) and a directory are EPERM, as for
+        // the kernel.
+        libc::S_IFCHR | libc::S_IFBLK | libc::S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    };
+    Ok(kind | (m & 0o7777))
 }
 
 /// A mode argument: the permission bits, as the kernel masks them.
@@ -532,6 +576,36 @@ pub fn rewrite_call(p: &mut Pending, g: Given) -> Result<Rewritten, Errno> {
             at: path_arg(at.dir, path, false)?,
             mode: mode_bits(mode)?,
         },
+        (Args::Symlink { at, .. }, Given::Rename(target, path)) => {
+            let target = path_arg(Dir::Cwd, target, false)?.path;
+            Args::Symlink {
+                target,
+                at: path_arg(at.dir, path, false)?,
+            }
+        }
+        (Args::Link { from, to, flags }, Given::Rename(p1, p2)) => Args::Link {
+            from: path_arg(from.dir, p1, flags & libc::AT_EMPTY_PATH != 0)?,
+            to: path_arg(to.dir, p2, false)?,
+            flags: *flags,
+        },
+        (Args::Mknod { at, .. }, Given::PathInt(path, mode)) => Args::Mknod {
+            at: path_arg(at.dir, path, false)?,
+            mode: node_mode(mode)?,
+        },
+        (Args::Attr { at, flags, change }, Given::Attr(path, ints)) => {
+            let at = path_arg(at.dir, path, flags & libc::AT_EMPTY_PATH != 0)?;
+            // A path given to a call on a descriptor: relative to it.
+            let flags = if at.path.is_empty() {
+                *flags
+            } else {
+                flags & !crate::request::attr::FD_FORM
+            };
+            Args::Attr {
+                at,
+                flags,
+                change: change.with_ints(&ints).ok_or(Errno::EINVAL)?,
+            }
+        }
         // A filter only ever gets the real function of its own call.
         _ => return Err(Errno::EINVAL),
     };

@@ -1,0 +1,726 @@
+/*
+ * The path-call probe (issue 15): chmod and its siblings, each printing
+ * "LABEL: OK" or "LABEL: ENAME", and `show`, which prints what a file is
+ * (type, mode, owner, size, times, link count, symlink text), so that a
+ * supervised run can be compared byte for byte with a native one.
+ *
+ * Usage: paths CMD ARGS... [CMD ARGS...]...
+ * Every command has a fixed number of arguments.  Built static with
+ * musl-gcc and dynamic with gcc (glibc); raw syscalls where the two libcs
+ * differ, so that both issue exactly the syscall named.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+static const char *ename(int e)
+{
+	static char buf[32];
+	switch (e) {
+	case 0: return "OK";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EBADF: return "EBADF";
+	case EACCES: return "EACCES";
+	case EFAULT: return "EFAULT";
+	case EEXIST: return "EEXIST";
+	case EXDEV: return "EXDEV";
+	case ENOTDIR: return "ENOTDIR";
+	case EISDIR: return "EISDIR";
+	case EINVAL: return "EINVAL";
+	case EFBIG: return "EFBIG";
+	case ETXTBSY: return "ETXTBSY";
+	case EROFS: return "EROFS";
+	case EMLINK: return "EMLINK";
+	case ENAMETOOLONG: return "ENAMETOOLONG";
+	case ENOSYS: return "ENOSYS";
+	case ELOOP: return "ELOOP";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case ENODATA: return "ENODATA";
+	case ERANGE: return "ERANGE";
+	}
+	snprintf(buf, sizeof buf, "E#%d", e);
+	return buf;
+}
+
+static void result(const char *label, long r)
+{
+	printf("%s: %s\n", label, r < 0 ? ename(errno) : "OK");
+}
+
+static void die(const char *what)
+{
+	printf("paths: %s: %s\n", what, ename(errno));
+	fflush(stdout);
+	exit(2);
+}
+
+static int dir_arg(const char *d)
+{
+	if (strcmp(d, ".") == 0)
+		return AT_FDCWD;
+	int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		die("open dir");
+	return fd;
+}
+
+static int at_flags(const char *f)
+{
+	int fl = 0;
+	if (strstr(f, "nofollow"))
+		fl |= AT_SYMLINK_NOFOLLOW;
+	if (strstr(f, "empty"))
+		fl |= AT_EMPTY_PATH;
+	if (strstr(f, "follow") && !strstr(f, "nofollow"))
+		fl |= AT_SYMLINK_FOLLOW;
+	if (strstr(f, "bogus"))
+		fl |= 0x40000000;
+	return fl;
+}
+
+static long mode_arg(const char *m)
+{
+	return strtol(m, NULL, 8);
+}
+
+/* show PATH: what lstat says of PATH (mtime only if asked by the caller's
+ * fixture: times are compared by the utime commands). */
+static void cmd_show(char **a)
+{
+	struct stat st;
+	char label[4200];
+	snprintf(label, sizeof label, "show %s", a[0]);
+	if (lstat(a[0], &st) < 0) {
+		printf("%s: %s\n", label, ename(errno));
+		return;
+	}
+	char type = S_ISREG(st.st_mode) ? 'f' : S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l'
+		: S_ISFIFO(st.st_mode) ? 'p' : S_ISSOCK(st.st_mode) ? 's' : S_ISCHR(st.st_mode) ? 'c' : 'b';
+	printf("%s: %c %04o uid=%u gid=%u size=%lld nlink=%lu mtime=%lld.%09ld", label, type,
+	       (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid,
+	       (long long)st.st_size, (unsigned long)st.st_nlink, (long long)st.st_mtim.tv_sec,
+	       st.st_mtim.tv_nsec);
+	/* Reading a symlink or listing a directory sets its atime. */
+	if (S_ISREG(st.st_mode))
+		printf(" atime=%lld.%09ld", (long long)st.st_atim.tv_sec, st.st_atim.tv_nsec);
+	if (S_ISLNK(st.st_mode)) {
+		char t[4200];
+		ssize_t n = readlink(a[0], t, sizeof t - 1);
+		if (n >= 0) {
+			t[n] = 0;
+			printf(" -> %s", t);
+		}
+	}
+	printf("\n");
+}
+
+/* kind PATH: what a new name is (no times: they are the run's). */
+static void cmd_kind(char **a)
+{
+	struct stat st;
+	if (lstat(a[0], &st) < 0) {
+		printf("kind %s: %s\n", a[0], ename(errno));
+		return;
+	}
+	char type = S_ISREG(st.st_mode) ? 'f' : S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l'
+		: S_ISFIFO(st.st_mode) ? 'p' : S_ISSOCK(st.st_mode) ? 's' : 'o';
+	printf("kind %s: %c %04o uid=%u gid=%u size=%lld nlink=%lu", a[0], type,
+	       (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid,
+	       (long long)st.st_size, (unsigned long)st.st_nlink);
+	if (S_ISLNK(st.st_mode)) {
+		char t[4200];
+		ssize_t n = readlink(a[0], t, sizeof t - 1);
+		if (n >= 0) {
+			t[n] = 0;
+			printf(" -> %s", t);
+		}
+	}
+	printf("\n");
+}
+
+/* ---- chmod ---- */
+
+static void cmd_chmod(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "chmod %s %s", a[0], a[1]);
+	result(label, syscall(SYS_chmod, a[0], mode_arg(a[1])));
+}
+
+/* fchmodat DIR PATH MODE: the three-argument syscall. */
+static void cmd_fchmodat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "fchmodat %s %s %s", a[0], a[1], a[2]);
+	int d = dir_arg(a[0]);
+	result(label, syscall(SYS_fchmodat, d, a[1], mode_arg(a[2])));
+	if (d >= 0)
+		close(d);
+}
+
+/* fchmodat2 DIR PATH MODE FLAGS (nofollow, empty, 0, bogus). */
+static void cmd_fchmodat2(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "fchmodat2 %s %s %s %s", a[0], a[1], a[2], a[3]);
+	int d = dir_arg(a[0]);
+	result(label, syscall(SYS_fchmodat2, d, a[1], mode_arg(a[2]), at_flags(a[3])));
+	if (d >= 0)
+		close(d);
+}
+
+/* fchmod-empty FILE MODE: fchmodat2(fd, "", AT_EMPTY_PATH) on a descriptor
+ * of FILE (glibc's fchmodat(AT_SYMLINK_NOFOLLOW) does this on an O_PATH
+ * one; brokered O_PATH opens are issue 15's other half). */
+static void cmd_fchmod_empty(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "fchmod-empty %s %s", a[0], a[1]);
+	int fd = open(a[0], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		printf("%s: %s\n", label, ename(errno));
+		return;
+	}
+	result(label, syscall(SYS_fchmodat2, fd, "", mode_arg(a[1]), AT_EMPTY_PATH));
+	close(fd);
+}
+
+/* ---- chown ---- */
+
+/* chown PATH UID GID, lchown PATH UID GID (-1: unchanged) */
+static void cmd_chown(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "chown %s %s %s", a[0], a[1], a[2]);
+	result(label, syscall(SYS_chown, a[0], atoi(a[1]), atoi(a[2])));
+}
+
+static void cmd_lchown(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "lchown %s %s %s", a[0], a[1], a[2]);
+	result(label, syscall(SYS_lchown, a[0], atoi(a[1]), atoi(a[2])));
+}
+
+/* fchownat DIR PATH UID GID FLAGS */
+static void cmd_fchownat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "fchownat %s %s %s %s %s", a[0], a[1], a[2], a[3], a[4]);
+	int d = dir_arg(a[0]);
+	result(label, syscall(SYS_fchownat, d, a[1], atoi(a[2]), atoi(a[3]), at_flags(a[4])));
+	if (d >= 0)
+		close(d);
+}
+
+/* ---- utime ---- */
+
+/* A time argument: "now", "omit", or SECONDS. */
+static struct timespec ts_arg(const char *t)
+{
+	struct timespec ts = {0, 0};
+	if (!strcmp(t, "now"))
+		ts.tv_nsec = UTIME_NOW;
+	else if (!strcmp(t, "omit"))
+		ts.tv_nsec = UTIME_OMIT;
+	else if (!strcmp(t, "bad"))
+		ts.tv_nsec = 2000000000L;
+	else {
+		ts.tv_sec = strtol(t, NULL, 10);
+		ts.tv_nsec = 123456789;
+	}
+	return ts;
+}
+
+/* utimensat DIR PATH ATIME MTIME FLAGS ("null" times: both now) */
+static void cmd_utimensat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "utimensat %s %s %s %s %s", a[0], a[1], a[2], a[3], a[4]);
+	struct timespec ts[2] = {ts_arg(a[2]), ts_arg(a[3])};
+	int d = dir_arg(a[0]);
+	int null = !strcmp(a[2], "null");
+	result(label, syscall(SYS_utimensat, d, a[1], null ? NULL : ts, at_flags(a[4])));
+	if (d >= 0)
+		close(d);
+}
+
+/* utimes PATH SECONDS|null, futimesat DIR PATH SECONDS|null, utime PATH SECONDS|null */
+static void cmd_utimes(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "utimes %s %s", a[0], a[1]);
+	struct timeval tv[2] = {{strtol(a[1], NULL, 10), 250000}, {strtol(a[1], NULL, 10), 500000}};
+	if (!strcmp(a[1], "bad"))
+		tv[0].tv_usec = 1000000;
+	result(label, syscall(SYS_utimes, a[0], !strcmp(a[1], "null") ? NULL : tv));
+}
+
+static void cmd_futimesat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "futimesat %s %s %s", a[0], a[1], a[2]);
+	struct timeval tv[2] = {{strtol(a[2], NULL, 10), 1}, {strtol(a[2], NULL, 10), 2}};
+	int d = dir_arg(a[0]);
+	result(label, syscall(SYS_futimesat, d, a[1], !strcmp(a[2], "null") ? NULL : tv));
+	if (d >= 0)
+		close(d);
+}
+
+static void cmd_utime(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "utime %s %s", a[0], a[1]);
+	long long ub[2] = {strtoll(a[1], NULL, 10), strtoll(a[1], NULL, 10) + 1};
+	result(label, syscall(SYS_utime, a[0], !strcmp(a[1], "null") ? NULL : ub));
+}
+
+/* ---- truncate ---- */
+
+static void cmd_truncate(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "truncate %s %s", a[0], a[1]);
+	result(label, syscall(SYS_truncate, a[0], strtol(a[1], NULL, 10)));
+}
+
+/* ---- xattr ---- */
+
+/* setxattr PATH NAME VALUE FLAGS (create, replace, 0), lsetxattr likewise */
+static void cmd_setxattr(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "setxattr %s %s %s %s", a[0], a[1], a[2], a[3]);
+	int fl = !strcmp(a[3], "create") ? 1 : !strcmp(a[3], "replace") ? 2 : 0;
+	result(label, syscall(SYS_setxattr, a[0], a[1], a[2], strlen(a[2]), fl));
+}
+
+static void cmd_lsetxattr(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "lsetxattr %s %s %s %s", a[0], a[1], a[2], a[3]);
+	int fl = !strcmp(a[3], "create") ? 1 : !strcmp(a[3], "replace") ? 2 : 0;
+	result(label, syscall(SYS_lsetxattr, a[0], a[1], a[2], strlen(a[2]), fl));
+}
+
+static void cmd_removexattr(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "removexattr %s %s", a[0], a[1]);
+	result(label, syscall(SYS_removexattr, a[0], a[1]));
+}
+
+static void cmd_lremovexattr(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "lremovexattr %s %s", a[0], a[1]);
+	result(label, syscall(SYS_lremovexattr, a[0], a[1]));
+}
+
+/* getxattr PATH NAME: prints the value (untrapped: to check the others). */
+static void cmd_getxattr(char **a)
+{
+	char v[256];
+	ssize_t n = syscall(SYS_lgetxattr, a[0], a[1], v, sizeof v - 1);
+	if (n < 0) {
+		printf("getxattr %s %s: %s\n", a[0], a[1], ename(errno));
+		return;
+	}
+	v[n] = 0;
+	printf("getxattr %s %s: \"%s\"\n", a[0], a[1], v);
+}
+
+/* ---- symlink, link, mknod ---- */
+
+static void cmd_symlink(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "symlink %s %s", a[0], a[1]);
+	result(label, syscall(SYS_symlink, a[0], a[1]));
+}
+
+/* symlinkat TARGET DIR PATH */
+static void cmd_symlinkat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "symlinkat %s %s %s", a[0], a[1], a[2]);
+	int d = dir_arg(a[1]);
+	result(label, syscall(SYS_symlinkat, a[0], d, a[2]));
+	if (d >= 0)
+		close(d);
+}
+
+static void cmd_link(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "link %s %s", a[0], a[1]);
+	result(label, syscall(SYS_link, a[0], a[1]));
+}
+
+/* linkat ODIR OLD NDIR NEW FLAGS (follow, empty, 0, bogus); with "empty"
+ * OLD is opened (O_RDONLY) and passed as the descriptor with "". */
+static void cmd_linkat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "linkat %s %s %s %s %s", a[0], a[1], a[2], a[3], a[4]);
+	int fl = at_flags(a[4]);
+	int od, nd = dir_arg(a[2]);
+	const char *old = a[1];
+	if (fl & AT_EMPTY_PATH) {
+		od = open(a[1], O_RDONLY | O_CLOEXEC);
+		if (od < 0) {
+			printf("%s: %s\n", label, ename(errno));
+			return;
+		}
+		old = "";
+	} else {
+		od = dir_arg(a[0]);
+	}
+	result(label, syscall(SYS_linkat, od, old, nd, a[3], fl));
+	if (od >= 0)
+		close(od);
+	if (nd >= 0)
+		close(nd);
+}
+
+/* A mknod type: fifo, sock, reg, zero (type 0), chr, dir. */
+static long node_mode(const char *t)
+{
+	if (!strcmp(t, "fifo"))
+		return S_IFIFO | 0640;
+	if (!strcmp(t, "sock"))
+		return S_IFSOCK | 0640;
+	if (!strcmp(t, "reg"))
+		return S_IFREG | 0640;
+	if (!strcmp(t, "zero"))
+		return 0604;
+	if (!strcmp(t, "chr"))
+		return S_IFCHR | 0640;
+	if (!strcmp(t, "upper"))
+		return 0x100000000L | S_IFIFO | 0600;
+	return S_IFDIR | 0640;
+}
+
+static void cmd_mknod(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "mknod %s %s", a[0], a[1]);
+	long dev = !strcmp(a[1], "chr") ? (long)((1 << 8) | 3) : 0;
+	result(label, syscall(SYS_mknod, a[0], node_mode(a[1]), dev));
+}
+
+/* mknodat DIR PATH TYPE */
+static void cmd_mknodat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "mknodat %s %s %s", a[0], a[1], a[2]);
+	int d = dir_arg(a[0]);
+	result(label, syscall(SYS_mknodat, d, a[1], node_mode(a[2]), 0));
+	if (d >= 0)
+		close(d);
+}
+
+/* ---- on a descriptor ---- */
+
+/* open-fd FILE: opens FILE read-only; the fd commands below use it, and
+ * an argument "@" stands for its /proc/self/fd link. */
+static int last_fd = -1;
+static char fd_link[64] = "@";
+
+static void cmd_open_fd(char **a)
+{
+	if (last_fd >= 0)
+		close(last_fd);
+	last_fd = open(a[0], O_RDONLY | O_CLOEXEC);
+	printf("open-fd %s: %s\n", a[0], last_fd < 0 ? ename(errno) : "OK");
+	snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", last_fd);
+}
+
+/* open-path FILE: the same with O_PATH (fchmod, … on it: EBADF). */
+static void cmd_open_path(char **a)
+{
+	if (last_fd >= 0)
+		close(last_fd);
+	last_fd = open(a[0], O_PATH | O_CLOEXEC);
+	printf("open-path %s: %s\n", a[0], last_fd < 0 ? ename(errno) : "OK");
+	snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", last_fd);
+}
+
+static void cmd_fchmod(char **a)
+{
+	char label[64];
+	snprintf(label, sizeof label, "fchmod %s", a[0]);
+	result(label, syscall(SYS_fchmod, last_fd, mode_arg(a[0])));
+}
+
+static void cmd_fchown(char **a)
+{
+	char label[64];
+	snprintf(label, sizeof label, "fchown %s %s", a[0], a[1]);
+	result(label, syscall(SYS_fchown, last_fd, atoi(a[0]), atoi(a[1])));
+}
+
+/* futimens SECONDS|null: utimensat(fd, NULL, …) */
+static void cmd_futimens(char **a)
+{
+	char label[64];
+	snprintf(label, sizeof label, "futimens %s", a[0]);
+	struct timespec ts[2] = {{strtol(a[0], NULL, 10), 5}, {strtol(a[0], NULL, 10), 6}};
+	result(label, syscall(SYS_utimensat, last_fd, NULL, !strcmp(a[0], "null") ? NULL : ts, 0));
+}
+
+static void cmd_fsetxattr(char **a)
+{
+	char label[300];
+	snprintf(label, sizeof label, "fsetxattr %s %s", a[0], a[1]);
+	result(label, syscall(SYS_fsetxattr, last_fd, a[0], a[1], strlen(a[1]), 0));
+}
+
+static void cmd_fremovexattr(char **a)
+{
+	char label[300];
+	snprintf(label, sizeof label, "fremovexattr %s", a[0]);
+	result(label, syscall(SYS_fremovexattr, last_fd, a[0]));
+}
+
+/* setxattrat DIR PATH NAME VALUE FLAGS (Linux 6.13; "null" PATH) */
+static void cmd_setxattrat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "setxattrat %s %s %s %s %s", a[0], a[1], a[2], a[3], a[4]);
+	struct {
+		uint64_t value;
+		uint32_t size, flags;
+	} args = {(uint64_t)(uintptr_t)a[3], (uint32_t)strlen(a[3]), 0};
+	int d = !strcmp(a[0], "fd") ? last_fd : dir_arg(a[0]);
+	const char *p = !strcmp(a[1], "null") ? NULL : a[1];
+	result(label, syscall(463, d, p, at_flags(a[4]), a[2], &args, sizeof args));
+	if (d >= 0 && d != last_fd)
+		close(d);
+}
+
+/* ---- races ---- */
+
+static volatile int race_stop;
+static char race_buf[4096];
+static const char *race_paths[2];
+static size_t race_lens[2];
+
+static void *buffer_flipper(void *arg)
+{
+	(void)arg;
+	unsigned long i = 0;
+	while (!race_stop) {
+		int k = i++ & 1;
+		memcpy(race_buf, race_paths[k], race_lens[k] + 1);
+	}
+	return NULL;
+}
+
+static char sym_tmp[4200], sym_link[4200];
+static const char *sym_targets[2];
+
+static void *symlink_flipper(void *arg)
+{
+	(void)arg;
+	unsigned long i = 0;
+	while (!race_stop) {
+		const char *target = sym_targets[i++ & 1];
+		if (symlink(target, sym_tmp) < 0 && errno != EEXIST)
+			continue;
+		rename(sym_tmp, sym_link);
+	}
+	return NULL;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Does OP make a new name (PATH is then the new name)? */
+static int creates(const char *op)
+{
+	return !strcmp(op, "symlink") || !strcmp(op, "link") || !strcmp(op, "mknod");
+}
+
+/* The call raced: OP on PATH (its argument taken from the buffer). */
+static long race_call(const char *op, const char *path, long i)
+{
+	if (!strcmp(op, "chmod"))
+		return syscall(SYS_chmod, path, (i & 1) ? 0600 : 0640);
+	if (!strcmp(op, "chown"))
+		return syscall(SYS_chown, path, 4242, 4242);
+	if (!strcmp(op, "utimensat")) {
+		struct timespec ts[2] = {{1234, 0}, {1234, 0}};
+		return syscall(SYS_utimensat, AT_FDCWD, path, ts, 0);
+	}
+	if (!strcmp(op, "truncate"))
+		return syscall(SYS_truncate, path, 1);
+	/* The calls making a new name: PATH is the new name. */
+	if (!strcmp(op, "symlink"))
+		return syscall(SYS_symlink, "anything", path);
+	if (!strcmp(op, "link"))
+		return syscall(SYS_link, "f", path);
+	if (!strcmp(op, "mknod"))
+		return syscall(SYS_mknod, path, S_IFIFO | 0600, 0);
+	if (!strcmp(op, "setxattr"))
+		return syscall(SYS_setxattr, path, "user.race", "x", 1, 0);
+	errno = ENOSYS;
+	return -1;
+}
+
+/*
+ * race OP MODE ALLOWED SECRET ITERS MILLIS
+ *
+ * MODE "buffer": a second thread keeps rewriting the path buffer with
+ * ALLOWED and SECRET while this thread calls OP on the buffer.
+ * MODE "symlink": ALLOWED and SECRET are directories; a second thread keeps
+ * replacing ./link (by renaming a fresh symlink over it) to point at one and
+ * the other, while this thread calls OP on link/target (link/new for the
+ * calls making a name: symlink, link, mknod; the allowed one is removed
+ * after each success).
+ * Prints the counts; the test checks SECRET (or SECRET/target) untouched.
+ */
+static void cmd_race(char **a)
+{
+	const char *op = a[0], *mode = a[1];
+	long iters = strtol(a[4], NULL, 10), millis = strtol(a[5], NULL, 10);
+	char target[4200];
+	const char *path;
+	pthread_t t;
+
+	if (!strcmp(mode, "buffer")) {
+		race_paths[0] = a[2];
+		race_paths[1] = a[3];
+		race_lens[0] = strlen(a[2]);
+		race_lens[1] = strlen(a[3]);
+		memcpy(race_buf, a[2], race_lens[0] + 1);
+		path = race_buf;
+		if (pthread_create(&t, NULL, buffer_flipper, NULL) != 0)
+			die("pthread_create");
+	} else {
+		snprintf(sym_tmp, sizeof sym_tmp, "link.new");
+		snprintf(sym_link, sizeof sym_link, "link");
+		sym_targets[0] = a[2];
+		sym_targets[1] = a[3];
+		if (symlink(a[2], sym_link) < 0)
+			die("symlink");
+		snprintf(target, sizeof target, "link/%s", creates(op) ? "new" : "target");
+		path = target;
+		if (pthread_create(&t, NULL, symlink_flipper, NULL) != 0)
+			die("pthread_create");
+	}
+	char cleanup[4200];
+	if (!strcmp(mode, "buffer"))
+		snprintf(cleanup, sizeof cleanup, "%s", a[2]);
+	else
+		snprintf(cleanup, sizeof cleanup, "%s/new", a[2]);
+	long ok = 0, denied = 0, other = 0, i;
+	long deadline = now_ms() + millis;
+	for (i = 0; i < iters && now_ms() < deadline; i++) {
+		if (race_call(op, path, i) == 0) {
+			ok++;
+			/* The allowed new name, removed for the next round. */
+			if (creates(op))
+				unlink(cleanup);
+		}
+		else if (errno == EACCES)
+			denied++;
+		else
+			other++;
+	}
+	race_stop = 1;
+	pthread_join(t, NULL);
+	printf("race %s %s: iterations=%ld ok=%ld denied=%ld other=%ld\n", op, mode, i, ok, denied,
+	       other);
+}
+
+struct command {
+	const char *name;
+	int nargs;
+	void (*run)(char **);
+};
+
+static const struct command COMMANDS[] = {
+	{"show", 1, cmd_show},
+	{"kind", 1, cmd_kind},
+	{"chmod", 2, cmd_chmod},
+	{"fchmodat", 3, cmd_fchmodat},
+	{"fchmodat2", 4, cmd_fchmodat2},
+	{"fchmod-empty", 2, cmd_fchmod_empty},
+	{"chown", 3, cmd_chown},
+	{"lchown", 3, cmd_lchown},
+	{"fchownat", 5, cmd_fchownat},
+	{"utimensat", 5, cmd_utimensat},
+	{"utimes", 2, cmd_utimes},
+	{"futimesat", 3, cmd_futimesat},
+	{"utime", 2, cmd_utime},
+	{"truncate", 2, cmd_truncate},
+	{"setxattr", 4, cmd_setxattr},
+	{"lsetxattr", 4, cmd_lsetxattr},
+	{"removexattr", 2, cmd_removexattr},
+	{"lremovexattr", 2, cmd_lremovexattr},
+	{"getxattr", 2, cmd_getxattr},
+	{"symlink", 2, cmd_symlink},
+	{"symlinkat", 3, cmd_symlinkat},
+	{"link", 2, cmd_link},
+	{"linkat", 5, cmd_linkat},
+	{"mknod", 2, cmd_mknod},
+	{"mknodat", 3, cmd_mknodat},
+	{"open-fd", 1, cmd_open_fd},
+	{"open-path", 1, cmd_open_path},
+	{"fchmod", 1, cmd_fchmod},
+	{"fchown", 2, cmd_fchown},
+	{"futimens", 1, cmd_futimens},
+	{"fsetxattr", 2, cmd_fsetxattr},
+	{"fremovexattr", 1, cmd_fremovexattr},
+	{"setxattrat", 5, cmd_setxattrat},
+	{"race", 6, cmd_race},
+};
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	umask(022);
+	int i = 1;
+	while (i < argc) {
+		const struct command *c = NULL;
+		for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
+			if (!strcmp(COMMANDS[k].name, argv[i]))
+				c = &COMMANDS[k];
+		if (!c) {
+			fprintf(stderr, "paths: unknown command %s\n", argv[i]);
+			return 2;
+		}
+		if (i + c->nargs > argc - 1) {
+			fprintf(stderr, "paths: %s needs %d arguments\n", argv[i], c->nargs);
+			return 2;
+		}
+		/* "@": the /proc/self/fd link of the last open-fd. */
+		for (int k = 1; k <= c->nargs; k++)
+			if (!strcmp(argv[i + k], "@"))
+				argv[i + k] = fd_link;
+		c->run(&argv[i + 1]);
+		i += 1 + c->nargs;
+	}
+	return 0;
+}
