@@ -245,13 +245,8 @@ fn resolve_fast(
 impl Pending {
     fn resolve_objects(&mut self, want_text: bool) -> Result<(), Errno> {
         if self.resolved.is_none() {
-            let plain = match &self.req.args {
-                Args::Access { flags, .. }
-                | Args::Attr { flags, .. }
-                | Args::Link { flags, .. } => flags & libc::AT_EMPTY_PATH == 0,
-                Args::Open { resolve, .. } => *resolve == 0,
-                _ => true,
-            };
+            let (empty, resolve) = self.req.lookup_flags();
+            let plain = !empty && resolve == 0;
             if plain {
                 if let Some(v) = resolve_fast(&self.root, &mut self.task, &self.req, want_text)? {
                     // What was resolved must belong to this very notification.
@@ -261,13 +256,6 @@ impl Pending {
                     return Ok(());
                 }
             }
-            let (empty, resolve) = match &self.req.args {
-                Args::Access { flags, .. }
-                | Args::Attr { flags, .. }
-                | Args::Link { flags, .. } => (flags & libc::AT_EMPTY_PATH != 0, 0),
-                Args::Open { resolve, .. } => (false, *resolve),
-                _ => (false, 0),
-            };
             let paths = self.req.paths();
             let root = self.task.root()?;
             let status = self.task.status()?;

@@ -131,6 +131,26 @@ pub struct Request {
 }
 
 impl Request {
+    /// How the paths are looked up beyond the plain walk: an empty path
+    /// names the descriptor itself (`AT_EMPTY_PATH`), and openat2's
+    /// `RESOLVE_*` flags.  Every shape says (no catch-all): a new one
+    /// must decide.
+    pub fn lookup_flags(&self) -> (bool, u64) {
+        match &self.args {
+            Args::Access { flags, .. } | Args::Attr { flags, .. } | Args::Link { flags, .. } => {
+                (flags & libc::AT_EMPTY_PATH != 0, 0)
+            }
+            Args::Open { resolve, .. } => (false, *resolve),
+            Args::Unlink { .. }
+            | Args::Rename { .. }
+            | Args::Stat { .. }
+            | Args::Mkdir { .. }
+            | Args::Symlink { .. }
+            | Args::Mknod { .. }
+            | Args::Socket { .. } => (false, 0),
+        }
+    }
+
     /// The path arguments, in order.
     pub fn paths(&self) -> Vec<&PathArg> {
         match &self.args {
