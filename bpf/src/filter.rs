@@ -215,16 +215,23 @@ pub fn notify_filter(
             }
             // mknod: the types the table traps; the device types are
             // refused before, in the prologue (REFUSED, masked).
-            Some(Disposition::NotifyIfMasked { arg, mask, values }) => {
-                values.iter().try_for_each(|&v| {
+            // The other values run (the kernel answers them, e.g. EPERM for
+            // a directory): every value under the mask gets a rule, else
+            // the default (unknown syscall) would answer them.
+            Some(Disposition::NotifyIfMasked { arg, mask, values }) => masked_values(mask)
+                .try_for_each(|v| {
+                    let action = if values.contains(&v) {
+                        ScmpAction::Notify
+                    } else {
+                        ScmpAction::Allow
+                    };
                     let cmp = [ScmpArgCompare::new(
                         arg,
                         ScmpCompareOp::MaskedEqual(mask),
                         v,
                     )];
-                    add(&mut ctx, default, ScmpAction::Notify, syscall, &cmp)
-                })
-            }
+                    add(&mut ctx, default, action, syscall, &cmp)
+                }),
             Some(Disposition::NotifyIfSet(arg)) => {
                 let set = [ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)];
                 let unset = [ScmpArgCompare::new(arg, ScmpCompareOp::Equal, 0)];
@@ -276,6 +283,14 @@ pub fn notify_filter(
         return Err(Error::Malformed(insns.len() * 8));
     }
     Ok(Program { insns })
+}
+
+/// Every value `x & mask` can take (the mask is a run of bits, at most 8
+/// of them: a file type nibble).
+fn masked_values(mask: u64) -> impl Iterator<Item = u64> {
+    let shift = mask.trailing_zeros();
+    let n = (mask >> shift).count_ones().min(8);
+    (0..1u64 << n).map(move |i| i << shift)
 }
 
 /// Adds a rule, unless its action is the default (libseccomp refuses

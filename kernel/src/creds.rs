@@ -540,26 +540,4 @@ mod tests {
         c.cap_eff = !c.cap_prm;
         assert!(matches!(switch(&c), Err(SwitchError::CapsNotHeld { .. })));
     }
-
-    /// The cost of one switch and back (`cargo test -p kernel --release
-    /// switch_cost -- --ignored --nocapture`, as root).
-    #[test]
-    #[ignore]
-    fn switch_cost() {
-        let nobody = Creds {
-            uids: [65534; 4],
-            gids: [65534; 4],
-            groups: vec![],
-            cap_eff: 0,
-            cap_prm: 0,
-            cap_inh: 0,
-        };
-        let n = 100_000;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            run_as(&nobody, || ()).unwrap();
-        }
-        let ns = t.elapsed().as_nanos() / n;
-        println!("switch to nobody and back: {ns} ns");
-    }
 }
