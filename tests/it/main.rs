@@ -24,6 +24,7 @@ mod attack_races;
 mod bad_input;
 mod ci_job;
 mod dns;
+mod everyday;
 mod file_calls;
 mod init_script;
 mod launcher;

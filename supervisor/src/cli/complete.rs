@@ -22,20 +22,31 @@ pub fn script(shell: Shell, mut cmd: clap::Command) -> String {
     }
 }
 
-/// bash: `--policy`/`-p` complete files and the ready policies.
+/// bash: `--policy`/`-p` complete files and the ready policies (the
+/// file completion of those case arms gets the ready policies added).
 fn bash(text: &str) -> String {
-    let files = "\n                    COMPREPLY=($(compgen -f \"${cur}\"))";
-    let policies = "\n                    COMPREPLY=($(compgen -f -- \"${cur}\") \
+    let files = "COMPREPLY=($(compgen -f \"${cur}\"))";
+    let policies = "COMPREPLY=($(compgen -f -- \"${cur}\") \
                     $(compgen -W \"$(_supervisor_ready_policies)\" -- \"${cur}\"))";
     let mut out = format!(
         "_supervisor_ready_policies() {{\n    local f\n    for f in {POLICY_DIR}/*.lua; do\n        \
          [[ -e $f ]] && printf '%s\\n' \"$f\"\n    done\n}}\n\n"
     );
-    let mut body = text.to_string();
-    for opt in ["--policy)", "-p)"] {
-        body = body.replace(&format!("{opt}{files}"), &format!("{opt}{policies}"));
+    let mut in_policy_arm = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t == "--policy)" || t == "-p)" {
+            in_policy_arm = true;
+        } else if t == ";;" {
+            in_policy_arm = false;
+        }
+        if in_policy_arm {
+            out.push_str(&line.replace(files, policies));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
     }
-    out.push_str(&body);
     out
 }
 

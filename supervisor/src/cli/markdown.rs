@@ -21,7 +21,7 @@ pub fn to_roff(text: &str, name: &str) -> String {
                     break;
                 }
                 let code = code.get(indent..).unwrap_or(code.trim_start());
-                out.push_str(&escape_line(code));
+                out.push_str(&escape_line(&escape(code)));
                 out.push('\n');
             }
             out.push_str(".fi\n.RE\n");
@@ -79,12 +79,28 @@ pub fn to_roff(text: &str, name: &str) -> String {
             in_para = false;
             continue;
         }
+        // A paragraph: its lines joined (inline code may span lines).
+        let mut para = trimmed.to_string();
+        while let Some(next) = lines.peek() {
+            let t = next.trim_start();
+            if t.is_empty()
+                || heading(next).is_some()
+                || t.starts_with("```")
+                || t.starts_with('|')
+                || list_item(t).is_some()
+            {
+                break;
+            }
+            para.push(' ');
+            para.push_str(t);
+            lines.next();
+        }
         if !in_para {
             out.push_str(".PP\n");
-            in_para = true;
         }
-        out.push_str(&escape_line(&inline(trimmed)));
+        out.push_str(&escape_line(&inline(&para)));
         out.push('\n');
+        in_para = false;
     }
     let _ = name;
     out
