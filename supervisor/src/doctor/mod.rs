@@ -194,7 +194,9 @@ pub fn probe() -> Vec<Row> {
         key: "userns",
         feature: "user namespaces",
         here,
-        present: userns.is_ok(),
+        // Under AppArmor's restriction an unprivileged unshare succeeds but
+        // the namespace gets no capabilities: as good as missing.
+        present: userns.is_ok() && (root || restricted.is_empty()),
         cost: Cost::Some,
         required: false,
         if_missing: "init scripts that unshare fail as a non-root user (ci.lua's private /tmp, isolated.lua)".into(),

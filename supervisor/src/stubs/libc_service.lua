@@ -77,23 +77,23 @@ function Master:describe(text) end
 ---Per-function filters in front of the master: a function
 ---`filter(real_X, args…)` or a string holding a Lua chunk (see docs/slave.md).
 ---@class libc_service.Slave
----@field open? string|fun(real_open: libc_service.RealFunction, path: string, flags: integer, mode?: integer): any, any
----@field openat? string|fun(real_openat: libc_service.RealFunction, dirfd: integer, path: string, flags: integer, mode: integer, resolve: string[]): any, any
----@field unlink? string|fun(real_unlink: libc_service.RealFunction, path: string): any, any
----@field rmdir? string|fun(real_rmdir: libc_service.RealFunction, path: string): any, any
----@field stat? string|fun(real_stat: libc_service.RealFunction, path: string): any, any
----@field lstat? string|fun(real_lstat: libc_service.RealFunction, path: string): any, any
----@field rename? string|fun(real_rename: libc_service.RealFunction, path1: string, path2: string): any, any
----@field access? string|fun(real_access: libc_service.RealFunction, path: string, amode: integer): any, any
----@field eaccess? string|fun(real_eaccess: libc_service.RealFunction, path: string, amode: integer): any, any
----@field mkdir? string|fun(real_mkdir: libc_service.RealFunction, path: string, mode: integer): any, any
+---@field open? string|fun(real_open: libc_service.RealFunction, path: string, flags: integer, mode?: integer): any, any, any
+---@field openat? string|fun(real_openat: libc_service.RealFunction, dirfd: integer, path: string, flags: integer, mode: integer, resolve: string[]): any, any, any
+---@field unlink? string|fun(real_unlink: libc_service.RealFunction, path: string): any, any, any
+---@field rmdir? string|fun(real_rmdir: libc_service.RealFunction, path: string): any, any, any
+---@field stat? string|fun(real_stat: libc_service.RealFunction, path: string): any, any, any
+---@field lstat? string|fun(real_lstat: libc_service.RealFunction, path: string): any, any, any
+---@field rename? string|fun(real_rename: libc_service.RealFunction, path1: string, path2: string): any, any, any
+---@field access? string|fun(real_access: libc_service.RealFunction, path: string, amode: integer): any, any, any
+---@field eaccess? string|fun(real_eaccess: libc_service.RealFunction, path: string, amode: integer): any, any, any
+---@field mkdir? string|fun(real_mkdir: libc_service.RealFunction, path: string, mode: integer): any, any, any
 ---@field connect_unix? string|fun(real_connect: libc_service.RealFunction, fd: integer, path: string): any, any, any
 ---@field bind_unix? string|fun(real_bind: libc_service.RealFunction, fd: integer, path: string): any, any, any
 ---@field connect_inet? string|fun(real_connect: libc_service.RealFunction, fd: integer, addr: integer[], port: integer): any, any, any
 ---@field bind_inet? string|fun(real_bind: libc_service.RealFunction, fd: integer, addr: integer[], port: integer): any, any, any
 ---@field connect_inet6? string|fun(real_connect: libc_service.RealFunction, fd: integer, addr: integer[], port: integer, scope_id: integer): any, any, any
 ---@field bind_inet6? string|fun(real_bind: libc_service.RealFunction, fd: integer, addr: integer[], port: integer, scope_id: integer): any, any, any
----@field getaddrinfo? string|fun(real_getaddrinfo: libc_service.RealFunction, node: string, service: nil, protocol: nil): any, any
+---@field getaddrinfo? string|fun(real_getaddrinfo: libc_service.RealFunction, node: string, service: nil, protocol: nil): any, any, any
 
 ---An init script run in the program's process before its filter and execve.
 ---@class libc_service.Init

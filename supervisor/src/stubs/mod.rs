@@ -15,16 +15,6 @@ const HOST: &str = include_str!("host.lua");
 const RULES: &str = include_str!("rules.lua");
 const INIT_SCRIPT: &str = include_str!("init_script.lua");
 
-/// The LuaLS settings for a workspace of policies: the stubs as a
-/// library, Lua 5.4, and the stubs' own globals known.
-pub const LUARC: &str = r#"{
-  "$schema": "https://raw.githubusercontent.com/LuaLS/vscode-lua/master/setting/schema.json",
-  "runtime.version": "Lua 5.4",
-  "workspace.library": ["."],
-  "diagnostics.severity": { "undefined-field": "Error" }
-}
-"#;
-
 /// The files: name and text.
 pub fn files() -> Vec<(&'static str, String)> {
     vec![
@@ -36,14 +26,13 @@ pub fn files() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Writes the definitions into `dir` (and a `.luarc.json` naming them).
+/// Writes the definitions into `dir`.
 pub fn write_all(dir: &Path) -> Result<Vec<PathBuf>, WriteError> {
     create_dir(dir)?;
     let mut written = Vec::new();
     for (name, text) in files() {
         written.push(write(dir, name, text.as_bytes())?);
     }
-    written.push(write(dir, ".luarc.json", LUARC.as_bytes())?);
     Ok(written)
 }
 
