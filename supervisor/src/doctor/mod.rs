@@ -173,8 +173,7 @@ pub fn probe() -> Vec<Row> {
         Ok(()) => "yes".to_string(),
         Err(e) => why(e),
     };
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = nix::unistd::geteuid().is_root();
     if root {
         here.push_str(" (as root)");
     }
