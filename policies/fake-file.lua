@@ -13,7 +13,7 @@ while true do
   local f = master.function_
   if (f == "open" or f == "openat") and master:resolved() == fake_path then
     -- One memfd per open: each open gets its own file offset.
-    local fd = host.memfd(fake_content)
+    local fd = assert(host.memfd(fake_content))
     master:send_with_fds(0, { fd })
     fd:close()
   else

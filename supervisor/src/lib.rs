@@ -14,7 +14,9 @@
 pub mod act;
 pub mod answer;
 pub mod audit;
+pub mod cli;
 pub mod dns;
+pub mod doctor;
 pub mod doorbell;
 pub mod exit;
 pub mod fuzzing;
@@ -30,3 +32,4 @@ pub mod request;
 pub mod resolve;
 pub mod run;
 pub mod session;
+pub mod stubs;

@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use supervisor::audit::{self, Recorder};
 use supervisor::pending::Root;
 use supervisor::run::{Run, Stop};
@@ -12,7 +12,7 @@ use supervisor::{exit, launch, policy};
 #[derive(Parser)]
 #[command(
     name = "supervisor",
-    version,
+    version = supervisor::cli::VERSION,
     about = "Run a Linux program under a seccomp user-notification filter arbitrated by a Lua policy"
 )]
 struct Cli {
@@ -234,6 +234,28 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         init: Option<PathBuf>,
     },
+    /// Show what this machine gives the supervisor (kernel, seccomp,
+    /// Landlock, user namespaces, TIOCSTI, container) and what each missing
+    /// piece costs.  Exit 0 when the default posture has all it needs, else 1.
+    Doctor,
+    /// Write LuaLS type definitions (---@meta files) of the policy and init
+    /// script API into DIR, for editors and `lua-language-server --check`.
+    Stubs {
+        /// The directory to write (created if missing).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Print a completion script for SHELL on stdout.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages into DIR (for packaging).
+    #[command(hide = true)]
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// The ready policies, built in: list them, or print one to copy and
     /// edit (`supervisor policy show ci > my-ci.lua`).
     Policy {
@@ -340,8 +362,29 @@ fn main() {
             },
         },
         Command::Policy { what } => ready_policies(what),
+        Command::Doctor => supervisor::doctor::main(),
+        Command::Stubs { dir } => written(supervisor::stubs::write_all(&dir)),
+        Command::Completions { shell } => {
+            print!(
+                "{}",
+                supervisor::cli::complete::script(shell, Cli::command())
+            );
+            0
+        }
+        Command::Man { dir } => written(supervisor::cli::man::write_all(Cli::command(), &dir)),
     };
     std::process::exit(code);
+}
+
+/// The exit code of writing generated files; an error is printed, one line.
+fn written(r: Result<Vec<PathBuf>, supervisor::cli::WriteError>) -> i32 {
+    match r {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("supervisor: {e}");
+            exit::SUPERVISOR
+        }
+    }
 }
 
 /// The `--init FILE [--init-arg PATH]` script, read and opened.

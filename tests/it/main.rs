@@ -30,6 +30,7 @@ mod bad_input;
 mod ci_job;
 mod ci_paths;
 mod dns;
+mod everyday;
 mod exec_verify;
 mod file_calls;
 mod init_script;
