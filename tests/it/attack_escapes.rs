@@ -17,7 +17,7 @@ use crate::util::{canon, compile, outcome, repo, tempdir, Cmd, Policy};
 fn escape<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<OsString> {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     let bin = BIN.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        let dir = crate::util::probe_dir();
         std::fs::create_dir_all(&dir).expect("create the probe directory");
         let out = dir.join("escape-musl-static");
         compile(

@@ -15,7 +15,7 @@ use crate::util::{canon, compile, tempdir, tree_listing, write_file, Cmd, Kind, 
 fn probe(kind: Kind) -> &'static Path {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     let (musl, glibc) = BUILT.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        let dir = crate::util::probe_dir();
         std::fs::create_dir_all(&dir).expect("create the probe directory");
         let src = crate::util::repo().join("tests/probes/opath.c");
         let musl = dir.join("opath-musl-static");

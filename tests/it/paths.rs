@@ -33,7 +33,7 @@ fn probe(kind: Kind) -> &'static Path {
         Kind::Busybox => panic!("busybox is no probe"),
     };
     cell.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        let dir = crate::util::probe_dir();
         std::fs::create_dir_all(&dir).expect("create the probe directory");
         let out = dir.join(name);
         compile(compiler, extra, &repo().join("tests/probes/paths.c"), &out);

@@ -28,7 +28,7 @@ const GROUP: u32 = 4242;
 fn probes() -> &'static [PathBuf; 2] {
     static P: OnceLock<[PathBuf; 2]> = OnceLock::new();
     P.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        let dir = crate::util::probe_dir();
         std::fs::create_dir_all(&dir).expect("create the probe directory");
         let src = repo().join("tests/probes/transparency.c");
         let build = |cc: &str, extra: &[&str], name: &str| {

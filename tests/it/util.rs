@@ -444,10 +444,28 @@ pub fn compile(compiler: &str, extra: &[&str], src: &Path, out: &Path) {
 }
 
 /// Builds (once) and returns the probes.
+/// Where the C probes are compiled: the target's temporary directory, or,
+/// when the checkout is under /tmp (a CI clone), a directory of /var/tmp —
+/// policies/ci.lua gives the program a private /tmp, where a probe under the
+/// test's /tmp does not exist.
+pub fn probe_dir() -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let target = target
+        .canonicalize()
+        .unwrap_or_else(|_| target.to_path_buf());
+    if !target.starts_with("/tmp") {
+        return target.join("probes");
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    target.hash(&mut h);
+    PathBuf::from(format!("/var/tmp/supervisor-it-probes-{:016x}", h.finish()))
+}
+
 pub fn probes() -> &'static Probes {
     static PROBES: OnceLock<Probes> = OnceLock::new();
     PROBES.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        let dir = crate::util::probe_dir();
         std::fs::create_dir_all(&dir).expect("create the probe directory");
         let src = repo().join("tests/probes/probe.c");
         let musl = dir.join("probe-musl-static");
@@ -528,7 +546,7 @@ pub fn outcome<'a>(out: &'a Output, label: &str) -> &'a str {
 pub fn go_probe() -> &'static Path {
     static GO: OnceLock<PathBuf> = OnceLock::new();
     GO.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        let dir = crate::util::probe_dir();
         std::fs::create_dir_all(&dir).expect("create the probe directory");
         let out = dir.join("resolve-go-static");
         let tmp = out.with_extension(format!("tmp{}", std::process::id()));
@@ -631,7 +649,7 @@ pub fn busybox<S: AsRef<OsStr>>(args: &[S]) -> Vec<OsString> {
 pub fn posture_probes() -> &'static (PathBuf, PathBuf) {
     static POSTURE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     POSTURE.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
+        let dir = crate::util::probe_dir();
         std::fs::create_dir_all(&dir).expect("create the probe directory");
         let src = repo().join("tests/probes/posture.c");
         let musl = dir.join("posture-musl-static");
