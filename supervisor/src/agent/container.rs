@@ -1,0 +1,132 @@
+//! `supervisor __container FD AGENT PID ID POLICY` (hidden; only the agent
+//! starts it): serves one container.
+//!
+//! A fresh single-threaded process (the agent re-executes the supervisor
+//! binary: no Lua ever runs in a process that forked after starting
+//! threads).  It
+//!
+//! 1. asks for SIGKILL when the agent dies, and exits if the agent is
+//!    already gone (then the kernel fails the container's trapped calls
+//!    with ENOSYS, as it would for a dead agent);
+//! 2. takes the listener from descriptor FD, checked to be a seccomp
+//!    listener;
+//! 3. runs POLICY on it as `supervisor run` would, attached to the
+//!    container's process PID (`launch::Attached`): paths are resolved
+//!    from the root and working directory of each calling thread
+//!    (`/proc/<tid>/root`, the container's mount namespace), never assumed
+//!    to be the agent's; the run ends when no process is left under the
+//!    container's filter.  A policy error kills the container.
+
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use nix::unistd::Pid;
+
+use super::sys;
+use crate::audit::{self, Recorder};
+use crate::launch::{Attached, Prepared};
+use crate::pending::Root;
+use crate::run::{Run, Stop};
+
+/// The hidden subcommand.
+pub const SUBCOMMAND: &str = "__container";
+
+struct Args {
+    fd: i32,
+    agent: i32,
+    pid: i32,
+    id: String,
+    policy: PathBuf,
+}
+
+fn parse(args: &[OsString]) -> Option<Args> {
+    let num = |i: usize| -> Option<i32> { args.get(i)?.to_str()?.parse().ok() };
+    if args.get(1)? != SUBCOMMAND || args.len() != 7 {
+        return None;
+    }
+    Some(Args {
+        fd: num(2)?,
+        agent: num(3)?,
+        pid: num(4)?,
+        id: args.get(5)?.to_str()?.to_string(),
+        policy: PathBuf::from(args.get(6)?),
+    })
+}
+
+/// Is `fd` a seccomp listener?
+fn is_listener(fd: &OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .is_ok_and(|l| l.as_os_str() == "anon_inode:seccomp notify")
+}
+
+/// The helper's `main`; the exit code.
+pub fn main() -> i32 {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let Some(a) = parse(&args) else {
+        eprintln!("supervisor: {SUBCOMMAND} is started by `supervisor agent` only");
+        return crate::exit::SUPERVISOR;
+    };
+    let say = |msg: &dyn std::fmt::Display| {
+        eprintln!("supervisor agent: container {}: {msg}", a.id);
+    };
+    if let Err(e) = sys::die_with_parent() {
+        say(&format!("cannot ask to die with the agent: {e}"));
+        return crate::exit::SUPERVISOR;
+    }
+    if nix::unistd::getppid().as_raw() != a.agent {
+        // The agent died before the death signal was asked for.
+        return crate::exit::SUPERVISOR;
+    }
+    let listener = match sys::own_fd(a.fd) {
+        Ok(fd) if is_listener(&fd) => fd,
+        Ok(_) => {
+            say(&format!("descriptor {} is not a seccomp listener", a.fd));
+            return crate::exit::SUPERVISOR;
+        }
+        Err(e) => {
+            say(&format!("no listener at descriptor {}: {e}", a.fd));
+            return crate::exit::SUPERVISOR;
+        }
+    };
+    let _ = nix::fcntl::fcntl(
+        &listener,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    let audit = match Recorder::start(&audit::Config {
+        log: None,
+        summary: false,
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            say(&e);
+            return crate::exit::SUPERVISOR;
+        }
+    };
+    let run = Run {
+        audit,
+        dns_upstream: None,
+        // The container's root is not the agent's, and whether it may
+        // change is the runtime's business: observed on every request.
+        root: Arc::new(Root::new(false)),
+        policy: Some(a.policy.display().to_string()),
+    };
+    let prepared = Prepared::attached(Attached {
+        listener,
+        pid: Pid::from_raw(a.pid),
+    });
+    match crate::policy::run(&a.policy, prepared, bpf::SyscallMap::native(), run) {
+        Ok(code) => code,
+        Err(stop) => {
+            if let Some(msg) = stop.message() {
+                say(&msg);
+            }
+            if let Stop::Exited(c) = stop {
+                return c;
+            }
+            stop.exit_code()
+        }
+    }
+}
