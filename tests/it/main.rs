@@ -23,6 +23,7 @@ mod attack_paths;
 mod attack_races;
 mod bad_input;
 mod ci_job;
+mod containers;
 mod dns;
 mod file_calls;
 mod init_script;
