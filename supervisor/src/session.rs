@@ -195,6 +195,9 @@ impl Session {
             .map_err(LaunchError::Setup)?;
         let proc = Arc::new(sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?);
         run.audit.program_started(a.pid.as_raw());
+        // As after a launch: no process without CAP_SYS_PTRACE may ptrace
+        // the helper, take its descriptors or open its /proc files.
+        sys::set_not_dumpable();
         let listener = Arc::new(Listener::new(listener));
         Ok(Session {
             answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),

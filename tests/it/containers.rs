@@ -151,6 +151,11 @@ struct Bundle {
 
 impl Bundle {
     fn new(args: &[&str], seccomp: Option<Value>) -> Bundle {
+        Bundle::as_user(args, seccomp, 0)
+    }
+
+    /// The same, the program running as `uid` (and gid `uid`).
+    fn as_user(args: &[&str], seccomp: Option<Value>, uid: u32) -> Bundle {
         let dir = tempdir();
         let rootfs = dir.path().join("rootfs");
         for d in ["bin", "etc", "tmp", "proc", "dev", "sys"] {
@@ -178,6 +183,7 @@ impl Bundle {
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(args);
         config["root"]["readonly"] = json!(false);
+        config["process"]["user"] = json!({ "uid": uid, "gid": uid });
         if let Some(s) = seccomp {
             config["linux"]["seccomp"] = s;
         }
@@ -325,6 +331,54 @@ fn runc_container_under_deny_path_served_by_the_agent() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// deny-path, except that runc's own opens of `/proc/self/fd…` before it
+/// execs the program (its process then not dumpable: those files are
+/// root's, closed to a helper with the program's uid) go to the kernel.
+/// docs/containers.md: "Non-root containers".
+const BROKER_BUT_RUNTIME_PROC: &str = r#"
+local master = require("libc_service").master
+while true do
+  master:receive()
+  local p, e = master:resolved()
+  local arg = master:arguments()
+  if p == "/etc/secret" then
+    master:send(-1, "EACCES")
+  elseif e == "EACCES" and (arg == "/proc/self/fd" or arg:sub(1, 14) == "/proc/self/fd/") then
+    master:use_slave_credentials()
+  else
+    master:use_master_credentials()
+  end
+end
+"#;
+
+#[test]
+fn brokered_calls_act_with_the_container_processs_credentials() {
+    if !runc_ready() {
+        return;
+    }
+    let agent = Agent::start(&[("deny-path", BROKER_BUT_RUNTIME_PROC)], &[DENY_SECRET]);
+    let bundle = Bundle::as_user(
+        &[
+            "/bin/sh",
+            "-c",
+            "cat /etc/root-only; echo \"rc=$?\"; cat /etc/other; echo made > /tmp/mine; echo \"rc=$?\"",
+        ],
+        Some(agent.profile("deny-path")),
+        1000,
+    );
+    let root_only = bundle.rootfs().join("etc/root-only");
+    std::fs::write(&root_only, "root's only\n").unwrap();
+    std::fs::set_permissions(&root_only, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let r = run(&bundle, &container_id("uid"));
+    // Brokered (use_master_credentials) as uid 1000, not as the agent's root.
+    assert!(!r.stdout.contains("root's only"), "{r:?}");
+    assert!(r.stderr.contains("Permission denied"), "{r:?}");
+    assert!(r.stdout.contains("rc=1\nanother file\nrc=0\n"), "{r:?}");
+    // A brokered create is owned by the container's user.
+    let made = std::fs::metadata(bundle.rootfs().join("tmp/mine")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&made), 1000, "{r:?}");
 }
 
 #[test]

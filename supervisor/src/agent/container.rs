@@ -62,6 +62,52 @@ fn is_listener(fd: &OwnedFd) -> bool {
         .is_ok_and(|l| l.as_os_str() == "anon_inode:seccomp notify")
 }
 
+/// The ids of `Uid:`/`Gid:` lines of /proc/<pid>/status (real,
+/// effective, saved) and its `Groups:`.
+fn ids_of(pid: i32) -> Result<([u32; 3], [u32; 3], Vec<u32>), String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let field = |name: &str| -> Result<Vec<u32>, String> {
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))?;
+        line.split_whitespace()
+            .map(|n| {
+                n.parse()
+                    .map_err(|_| format!("bad {name} in /proc/{pid}/status"))
+            })
+            .collect()
+    };
+    let three = |v: Vec<u32>, name: &str| -> Result<[u32; 3], String> {
+        match v[..] {
+            [r, e, s, ..] => Ok([r, e, s]),
+            _ => Err(format!("short {name} in /proc/{pid}/status")),
+        }
+    };
+    Ok((
+        three(field("Uid:")?, "Uid:")?,
+        three(field("Gid:")?, "Gid:")?,
+        field("Groups:")?,
+    ))
+}
+
+/// Brokered calls act as the container process: unless it runs as the
+/// host's root (uid 0 outside any user namespace), the helper takes its
+/// ids as the host sees them (a user namespace's root is its mapped
+/// host uid) and keeps only CAP_SYS_PTRACE (see [`sys::become_ids`]).
+/// The runtime hands the listener over after setting the process's final
+/// ids (runc: right before exec), so these are the program's.
+fn take_credentials(pid: i32) -> Result<(), String> {
+    let (uid, gid, groups) = ids_of(pid)?;
+    let own_ns = std::fs::read_link("/proc/self/ns/user").map_err(|e| e.to_string())?;
+    let its_ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).map_err(|e| e.to_string())?;
+    if uid == [0, 0, 0] && own_ns == its_ns {
+        return Ok(());
+    }
+    sys::become_ids(uid, gid, &groups).map_err(|e| e.to_string())
+}
+
 /// The helper's `main`; the exit code.
 pub fn main() -> i32 {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -91,6 +137,22 @@ pub fn main() -> i32 {
             return crate::exit::SUPERVISOR;
         }
     };
+    match take_credentials(a.pid) {
+        Ok(()) => {}
+        Err(e) => {
+            say(&format!(
+                "cannot take the credentials of process {}: {e}",
+                a.pid
+            ));
+            // Fail closed: the container must not run with calls brokered
+            // by a more privileged helper.
+            if let Ok(pidfd) = kernel::sys::pidfd_open(a.pid) {
+                let _ =
+                    kernel::sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&pidfd), libc::SIGKILL);
+            }
+            return crate::exit::SUPERVISOR;
+        }
+    }
     let _ = nix::fcntl::fcntl(
         &listener,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
