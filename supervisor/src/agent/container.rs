@@ -62,34 +62,51 @@ fn is_listener(fd: &OwnedFd) -> bool {
         .is_ok_and(|l| l.as_os_str() == "anon_inode:seccomp notify")
 }
 
-/// The ids of `Uid:`/`Gid:` lines of /proc/<pid>/status (real,
-/// effective, saved) and its `Groups:`.
-fn ids_of(pid: i32) -> Result<([u32; 3], [u32; 3], Vec<u32>), String> {
+/// A process's ids as the host sees them.
+struct Ids {
+    /// Real, effective, saved.
+    uid: [u32; 3],
+    gid: [u32; 3],
+    groups: Vec<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CredError {
+    #[error("cannot read /proc/{0}/status: {1}")]
+    Status(i32, std::io::Error),
+    #[error("/proc/{0}/status has no valid {1} line")]
+    Field(i32, &'static str),
+    #[error("cannot read the user namespace of process {0}: {1}")]
+    UserNs(i32, std::io::Error),
+    #[error("cannot become uid {0} gid {1}: {2}")]
+    Become(u32, u32, nix::errno::Errno),
+}
+
+/// The `Uid:`, `Gid:` (real, effective, saved) and `Groups:` of
+/// /proc/<pid>/status.
+fn ids_of(pid: i32) -> Result<Ids, CredError> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    let field = |name: &str| -> Result<Vec<u32>, String> {
+        .map_err(|e| CredError::Status(pid, e))?;
+    let field = |name: &'static str| -> Result<Vec<u32>, CredError> {
         let line = status
             .lines()
             .find_map(|l| l.strip_prefix(name))
-            .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))?;
+            .ok_or(CredError::Field(pid, name))?;
         line.split_whitespace()
-            .map(|n| {
-                n.parse()
-                    .map_err(|_| format!("bad {name} in /proc/{pid}/status"))
-            })
+            .map(|n| n.parse().map_err(|_| CredError::Field(pid, name)))
             .collect()
     };
-    let three = |v: Vec<u32>, name: &str| -> Result<[u32; 3], String> {
-        match v[..] {
+    let three = |name: &'static str| -> Result<[u32; 3], CredError> {
+        match field(name)?[..] {
             [r, e, s, ..] => Ok([r, e, s]),
-            _ => Err(format!("short {name} in /proc/{pid}/status")),
+            _ => Err(CredError::Field(pid, name)),
         }
     };
-    Ok((
-        three(field("Uid:")?, "Uid:")?,
-        three(field("Gid:")?, "Gid:")?,
-        field("Groups:")?,
-    ))
+    Ok(Ids {
+        uid: three("Uid:")?,
+        gid: three("Gid:")?,
+        groups: field("Groups:")?,
+    })
 }
 
 /// Brokered calls act as the container process: unless it runs as the
@@ -98,14 +115,16 @@ fn ids_of(pid: i32) -> Result<([u32; 3], [u32; 3], Vec<u32>), String> {
 /// host uid) and keeps only CAP_SYS_PTRACE (see [`sys::become_ids`]).
 /// The runtime hands the listener over after setting the process's final
 /// ids (runc: right before exec), so these are the program's.
-fn take_credentials(pid: i32) -> Result<(), String> {
-    let (uid, gid, groups) = ids_of(pid)?;
-    let own_ns = std::fs::read_link("/proc/self/ns/user").map_err(|e| e.to_string())?;
-    let its_ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).map_err(|e| e.to_string())?;
-    if uid == [0, 0, 0] && own_ns == its_ns {
+fn take_credentials(pid: i32) -> Result<(), CredError> {
+    let ids = ids_of(pid)?;
+    let own_ns = std::fs::read_link("/proc/self/ns/user").map_err(|e| CredError::UserNs(0, e))?;
+    let its_ns = std::fs::read_link(format!("/proc/{pid}/ns/user"))
+        .map_err(|e| CredError::UserNs(pid, e))?;
+    if ids.uid == [0, 0, 0] && own_ns == its_ns {
         return Ok(());
     }
-    sys::become_ids(uid, gid, &groups).map_err(|e| e.to_string())
+    sys::become_ids(ids.uid, ids.gid, &ids.groups)
+        .map_err(|e| CredError::Become(ids.uid[1], ids.gid[1], e))
 }
 
 /// The helper's `main`; the exit code.
