@@ -178,6 +178,9 @@ impl Session {
     /// thread: the loop polls the listener, whose hang-up a blocking
     /// receive would not see.
     fn attach(a: &Attached, map: SyscallMap, run: &Run) -> Result<Self, LaunchError> {
+        if let Some(f) = a.before_serving {
+            f(a.pid).map_err(LaunchError::AttachedSetup)?;
+        }
         let listener = a
             .listener
             .try_clone()

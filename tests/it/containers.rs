@@ -333,20 +333,18 @@ fn runc_container_under_deny_path_served_by_the_agent() {
     }
 }
 
-/// deny-path, except that runc's own opens of `/proc/self/fd…` before it
-/// execs the program (its process then not dumpable: those files are
-/// root's, closed to a helper with the program's uid) go to the kernel.
+/// deny-path, except that runc's own listing of `/proc/self/fd` before it
+/// execs the program (its process then not dumpable: that directory is
+/// root's, closed to a helper with the program's uid) goes to the kernel.
 /// docs/containers.md: "Non-root containers".
 const BROKER_BUT_RUNTIME_PROC: &str = r#"
 local master = require("libc_service").master
 while true do
   master:receive()
-  local p, e = master:resolved()
-  local arg = master:arguments()
-  if p == "/etc/secret" then
-    master:send(-1, "EACCES")
-  elseif e == "EACCES" and (arg == "/proc/self/fd" or arg:sub(1, 14) == "/proc/self/fd/") then
+  if master:arguments() == "/proc/self/fd" then
     master:use_slave_credentials()
+  elseif master:resolved() == "/etc/secret" then
+    master:send(-1, "EACCES")
   else
     master:use_master_credentials()
   end

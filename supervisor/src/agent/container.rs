@@ -78,6 +78,8 @@ enum CredError {
     Field(i32, &'static str),
     #[error("cannot read the user namespace of process {0}: {1}")]
     UserNs(i32, std::io::Error),
+    #[error("the helper has {0} threads: capabilities are per thread, it must have one")]
+    Threads(usize),
     #[error("cannot become uid {0} gid {1}: {2}")]
     Become(u32, u32, nix::errno::Errno),
 }
@@ -123,8 +125,22 @@ fn take_credentials(pid: i32) -> Result<(), CredError> {
     if ids.uid == [0, 0, 0] && own_ns == its_ns {
         return Ok(());
     }
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    if threads != 1 {
+        return Err(CredError::Threads(threads));
+    }
     sys::become_ids(ids.uid, ids.gid, &ids.groups)
         .map_err(|e| CredError::Become(ids.uid[1], ids.gid[1], e))
+}
+
+/// [`take_credentials`], for `Attached::before_serving`.  A failure ends
+/// the run, which kills the container: it must not run with its calls
+/// brokered by a more privileged helper.
+fn credentials(pid: Pid) -> Result<(), String> {
+    take_credentials(pid.as_raw())
+        .map_err(|e| format!("cannot take the credentials of its process: {e}"))
 }
 
 /// The helper's `main`; the exit code.
@@ -156,22 +172,6 @@ pub fn main() -> i32 {
             return crate::exit::SUPERVISOR;
         }
     };
-    match take_credentials(a.pid) {
-        Ok(()) => {}
-        Err(e) => {
-            say(&format!(
-                "cannot take the credentials of process {}: {e}",
-                a.pid
-            ));
-            // Fail closed: the container must not run with calls brokered
-            // by a more privileged helper.
-            if let Ok(pidfd) = kernel::sys::pidfd_open(a.pid) {
-                let _ =
-                    kernel::sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&pidfd), libc::SIGKILL);
-            }
-            return crate::exit::SUPERVISOR;
-        }
-    }
     let _ = nix::fcntl::fcntl(
         &listener,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
@@ -197,6 +197,9 @@ pub fn main() -> i32 {
     let prepared = Prepared::attached(Attached {
         listener,
         pid: Pid::from_raw(a.pid),
+        // After the policy is loaded (its file may be readable by root
+        // only), before the first request.
+        before_serving: Some(credentials),
     });
     match crate::policy::run(&a.policy, prepared, bpf::SyscallMap::native(), run) {
         Ok(code) => code,

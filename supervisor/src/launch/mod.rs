@@ -101,6 +101,8 @@ pub enum LaunchError {
     AttachedPid(i32, Errno),
     #[error("cannot duplicate the container's seccomp listener: {0}")]
     AttachedListener(Errno),
+    #[error("cannot serve the container: {0}")]
+    AttachedSetup(String),
 }
 
 impl LaunchError {
@@ -218,6 +220,10 @@ pub struct Attached {
     /// The pid of the program's first process (the container's init), in
     /// the supervisor's pid namespace.
     pub pid: Pid,
+    /// Run once the policy has been loaded, right before the first request
+    /// is served (while single-threaded): the agent's helper takes the
+    /// container process's credentials there.  Its error ends the run.
+    pub before_serving: Option<fn(Pid) -> Result<(), String>>,
 }
 
 /// The started program.
