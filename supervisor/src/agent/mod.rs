@@ -387,6 +387,53 @@ fn spawn(listener: &OwnedFd, st: &ContainerState, policy: &Path) -> Result<Pid, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+
+    /// Sends `bytes` with `fds` as SCM_RIGHTS on `s`.
+    fn send(s: &UnixStream, bytes: &[u8], fds: &[RawFd]) {
+        use nix::sys::socket::{sendmsg, ControlMessage};
+        let iov = [IoSlice::new(bytes)];
+        let cmsg = [ControlMessage::ScmRights(fds)];
+        let c: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+        sendmsg::<()>(s.as_raw_fd(), &iov, c, MsgFlags::empty(), None).unwrap();
+    }
+
+    const STATE: &str = r#"{"ociVersion":"1.0.2-dev","fds":["seccompFd"],"pid":42,"metadata":"m","state":{"id":"c1","annotations":{"a":"b"}}}"#;
+
+    #[test]
+    fn a_state_in_pieces_is_received_whole_with_its_descriptor() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let (head, tail) = STATE.as_bytes().split_at(20);
+        send(&a, head, &[file.as_raw_fd()]);
+        send(&a, tail, &[]);
+        // The runtime keeps its end open: the JSON's end ends the message.
+        let (st, fds) = receive(&b).unwrap();
+        assert_eq!(st.pid, 42);
+        assert_eq!(st.id, "c1");
+        assert_eq!(fds.len(), 1);
+        drop(a);
+    }
+
+    #[test]
+    fn truncated_or_bad_messages_are_refused() {
+        let (a, b) = UnixStream::pair().unwrap();
+        send(&a, &STATE.as_bytes()[..30], &[]);
+        drop(a);
+        assert!(matches!(receive(&b), Err(Refused::Truncated)));
+        let (a, b) = UnixStream::pair().unwrap();
+        // A complete state, but no descriptor came with it.
+        send(&a, STATE.as_bytes(), &[]);
+        assert!(matches!(
+            receive(&b),
+            Err(Refused::State(state::StateError::FdCount { .. }))
+        ));
+        let (a, b) = UnixStream::pair().unwrap();
+        send(&a, b"[1,2", &[]);
+        send(&a, b"]", &[]);
+        assert!(matches!(receive(&b), Err(Refused::State(_))));
+    }
 
     #[test]
     fn policy_names_are_plain_names_in_the_directory() {
