@@ -359,3 +359,19 @@ pub fn openat2(
         )
     })
 }
+
+/// `pidfd_send_signal(pidfd, sig, NULL, 0)`: a signal for the process the
+/// pidfd names (never another that reused its pid).
+pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> Result<(), Errno> {
+    // SAFETY: a NULL siginfo is allowed; integer arguments otherwise.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(r).map(drop)
+}

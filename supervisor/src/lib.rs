@@ -12,6 +12,7 @@
 //! it ends.
 
 pub mod act;
+pub mod agent;
 pub mod answer;
 pub mod audit;
 pub mod cli;

@@ -7,7 +7,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use supervisor::audit::{self, Recorder};
 use supervisor::pending::Root;
 use supervisor::run::{Run, Stop};
-use supervisor::{exit, launch, policy};
+use supervisor::{agent, exit, launch, policy};
 
 #[derive(Parser)]
 #[command(
@@ -262,6 +262,40 @@ enum Command {
         #[command(subcommand)]
         what: PolicyCommand,
     },
+    /// Serve policies to OCI runtimes as a seccomp agent: each container
+    /// whose profile names this socket as its listenerPath is served by
+    /// the policy its listenerMetadata names (see docs/containers.md).
+    Agent {
+        /// The unix socket runtimes connect to (made 0600).
+        #[arg(long, value_name = "PATH")]
+        socket: PathBuf,
+        /// Where policies are looked up by name (NAME.lua).
+        #[arg(long, value_name = "DIR", default_value = "/etc/supervisor/policies")]
+        policy_dir: PathBuf,
+        /// The policy of a container that names none (no metadata, no
+        /// io.supervisor.policy annotation).
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        default_policy: String,
+        /// Append one JSON line per container served, refused or ended.
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+    },
+    /// Write the OCI seccomp section (config.json's linux.seccomp, a
+    /// podman or Kubernetes localhost profile) that hands a container to
+    /// `supervisor agent` under a policy.
+    OciProfile {
+        /// The policy's name in the agent's policy directory, or a policy
+        /// file (its name without .lua is used).
+        #[arg(long, value_name = "NAME|FILE")]
+        policy: String,
+        /// The agent's socket.
+        #[arg(
+            long,
+            value_name = "PATH",
+            default_value = "/run/supervisor/agent.sock"
+        )]
+        listener: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -306,6 +340,9 @@ fn ready_policies(what: PolicyCommand) -> i32 {
 fn main() {
     if std::env::args_os().nth(1).as_deref() == Some(launch::helper::SUBCOMMAND.as_ref()) {
         std::process::exit(launch::helper::main());
+    }
+    if std::env::args_os().nth(1).as_deref() == Some(agent::container::SUBCOMMAND.as_ref()) {
+        std::process::exit(agent::container::main());
     }
     launch::record_inherited_fds();
     let cli = match Cli::try_parse() {
@@ -372,6 +409,18 @@ fn main() {
             0
         }
         Command::Man { dir } => written(supervisor::cli::man::write_all(Cli::command(), &dir)),
+        Command::Agent {
+            socket,
+            policy_dir,
+            default_policy,
+            log,
+        } => agent::main(agent::Config {
+            socket,
+            policy_dir,
+            default_policy,
+            log,
+        }),
+        Command::OciProfile { policy, listener } => oci_profile(&policy, &listener),
     };
     std::process::exit(code);
 }
@@ -489,4 +538,37 @@ fn learn(
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     supervisor::learn::learn(prepared, map, r, output, &text.join(" "))
+}
+
+/// `supervisor oci-profile`: the profile on stdout.
+fn oci_profile(policy: &str, listener: &str) -> i32 {
+    let path = std::path::Path::new(policy);
+    let name = if policy.contains('/') || path.is_file() {
+        if !path.is_file() {
+            eprintln!("supervisor: no policy file {policy}");
+            return exit::SUPERVISOR;
+        }
+        match path.file_stem().and_then(|s| s.to_str()) {
+            Some(n) => n.to_string(),
+            None => {
+                eprintln!("supervisor: policy file {policy} has no usable name");
+                return exit::SUPERVISOR;
+            }
+        }
+    } else {
+        policy.trim_end_matches(".lua").to_string()
+    };
+    if let Err(e) = agent::policy_name_ok(&name) {
+        eprintln!("supervisor: {e}");
+        return exit::SUPERVISOR;
+    }
+    let text = match serde_json::to_string_pretty(&agent::profile::profile(&name, listener)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("supervisor: cannot write the profile: {e}");
+            return exit::SUPERVISOR;
+        }
+    };
+    println!("{text}");
+    0
 }

@@ -32,7 +32,7 @@ use crate::dns::Dns;
 use crate::doorbell::{Doorbell, Received};
 use crate::jobctl::JobCtl;
 use crate::jobs::{Done, Job, Jobs};
-use crate::launch::{LaunchError, Prepared};
+use crate::launch::{Attached, LaunchError, Prepared};
 use crate::pending::Pending;
 use crate::request::net::{self, Class, NetAddr, SockCall};
 use crate::request::{self, Args, Decoded, Dir, PathArg, Request};
@@ -110,6 +110,9 @@ pub struct Session {
     jobs: Option<Jobs>,
     /// Signals to the whole job, `--timeout`, the grace period.
     jobctl: JobCtl,
+    /// The program was started by someone else (a container: see
+    /// [`Session::attach`]): the run ends when the listener hangs up.
+    attached: bool,
 }
 
 const FORWARDED: [Signal; 4] = [
@@ -120,8 +123,15 @@ const FORWARDED: [Signal; 4] = [
 ];
 
 impl Session {
-    /// Starts the program.  Must be called while single-threaded.
+    /// Starts the program (or attaches to it, see [`Session::attach`]).
+    /// Must be called while single-threaded.
     pub fn start(prog: &Prepared, map: SyscallMap, run: &Run) -> Result<Self, LaunchError> {
+        if let Some(a) = prog.attached_to() {
+            if prog.has_init() {
+                return Err(LaunchError::AttachedInit);
+            }
+            return Self::attach(a, map, run);
+        }
         // Orphans of the program are reparented to the supervisor, so that
         // ending the run can end all of them.
         crate::reap::become_subreaper();
@@ -161,6 +171,59 @@ impl Session {
             continue_files: false,
             jobs: None,
             jobctl,
+            attached: false,
+        })
+    }
+
+    /// Serves a program someone else started under its notify filter (a
+    /// container, whose runtime handed its listener to `supervisor
+    /// agent`).  The run ends when the listener hangs up — no process is
+    /// left under the filter — not when the first process exits.  Nothing
+    /// is forwarded to the program: its runtime owns its life.  No bell
+    /// thread: the loop polls the listener, whose hang-up a blocking
+    /// receive would not see.
+    fn attach(a: &Attached, map: SyscallMap, run: &Run) -> Result<Self, LaunchError> {
+        if let Some(f) = a.before_serving {
+            f(a.pid).map_err(LaunchError::AttachedSetup)?;
+        }
+        let listener = a
+            .listener
+            .try_clone()
+            .map_err(|e| LaunchError::AttachedListener(io_errno(&e)))?;
+        let pidfd = sys::pidfd_open(a.pid.as_raw())
+            .map_err(|e| LaunchError::AttachedPid(a.pid.as_raw(), e))?;
+        sys::umask(0);
+        let mut mask = SigSet::empty();
+        for s in FORWARDED {
+            mask.add(s);
+        }
+        mask.add(Signal::SIGCHLD);
+        let _ = mask.thread_block();
+        let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(LaunchError::Setup)?;
+        let proc = Arc::new(sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?);
+        run.audit.program_started(a.pid.as_raw());
+        // As after a launch: no process without CAP_SYS_PTRACE may ptrace
+        // the helper, take its descriptors or open its /proc files.
+        sys::set_not_dumpable();
+        let listener = Arc::new(Listener::new(listener));
+        Ok(Session {
+            answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
+            proc,
+            pid: a.pid,
+            pidfd,
+            sigfd,
+            map,
+            run: run.clone(),
+            status: None,
+            ended: None,
+            dns: None,
+            dns_failed: false,
+            bell: None,
+            continue_files: false,
+            jobs: None,
+            jobctl: JobCtl::new(run.limits).map_err(LaunchError::Setup)?,
+            attached: true,
         })
     }
 
@@ -223,9 +286,16 @@ impl Session {
                 if let Some(ev) = self.queued() {
                     return Ok(ev);
                 }
+                // An attached run does not end with its first process: it
+                // watches the signalfd twice rather than the pidfd.
+                let first = if self.attached {
+                    self.sigfd.as_fd()
+                } else {
+                    self.pidfd.as_fd()
+                };
                 let mut fds = vec![
                     PollFd::new(self.answerer.listener().fd(), PollFlags::POLLIN),
-                    PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(first, PollFlags::POLLIN),
                     PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.jobctl.fd(), PollFlags::POLLIN),
                 ];
@@ -243,11 +313,18 @@ impl Session {
                     }
                 }
                 let ready = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+                let hangup = ready(0).intersects(PollFlags::POLLHUP | PollFlags::POLLERR);
+                if self.attached && hangup && !ready(0).contains(PollFlags::POLLIN) {
+                    // No process is left under the filter.
+                    crate::reap::reap_all(self.pid);
+                    crate::reap::kill_tree(self.pid);
+                    self.ended = Some(0);
+                    return Err(Stop::Exited(0));
+                }
                 (
                     !ready(2).is_empty() || !ready(3).is_empty(),
                     ready(0).contains(PollFlags::POLLIN),
-                    !ready(1).is_empty()
-                        || ready(0).intersects(PollFlags::POLLHUP | PollFlags::POLLERR),
+                    (!self.attached && !ready(1).is_empty()) || hangup,
                 )
             };
             if sig {
@@ -512,6 +589,10 @@ impl Session {
     /// The signals sent to the supervisor: to the whole job (see jobctl.rs).
     fn forward_signals(&mut self) {
         while let Ok(Some(info)) = self.sigfd.read_signal() {
+            if self.attached {
+                // The runtime owns the program's life.
+                continue;
+            }
             if info.ssi_signo == Signal::SIGCHLD as u32 {
                 continue;
             }
@@ -524,6 +605,13 @@ impl Session {
     /// Kills the program and every process it started (fail closed),
     /// and reaps them.
     pub fn kill_and_reap(&mut self) {
+        if self.attached {
+            // Not our child: by its pidfd, never a process that reused the
+            // pid.  The container's init: its pid namespace dies with it.
+            let _ = sys::pidfd_send_signal(self.pidfd.as_fd(), Signal::SIGKILL as i32);
+            crate::reap::kill_tree(self.pid);
+            return;
+        }
         let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
         crate::reap::kill_tree(self.pid);
     }
@@ -549,6 +637,11 @@ fn unmapped(task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
         })),
         o => o,
     }
+}
+
+/// The errno of an I/O error (EIO if it has none).
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// The supervisor's exit code for the program's wait status.

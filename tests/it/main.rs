@@ -29,6 +29,7 @@ mod attack_terminal;
 mod bad_input;
 mod ci_job;
 mod ci_paths;
+mod containers;
 mod dns;
 mod everyday;
 mod exec_verify;

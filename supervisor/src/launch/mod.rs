@@ -95,6 +95,14 @@ pub enum LaunchError {
     InitEnded,
     #[error("cannot start the init-script helper: {0}")]
     Helper(String),
+    #[error("an init script cannot run in a container (its runtime started the program): remove libc_service.init from the policy")]
+    AttachedInit,
+    #[error("cannot watch the container's process {0}: {1}")]
+    AttachedPid(i32, Errno),
+    #[error("cannot duplicate the container's seccomp listener: {0}")]
+    AttachedListener(Errno),
+    #[error("cannot serve the container: {0}")]
+    AttachedSetup(String),
 }
 
 impl LaunchError {
@@ -202,6 +210,23 @@ pub struct Prepared {
     /// socket families the policy allows ([`Prepared::allow_families`]).
     posture: Option<(bpf::Posture, bpf::SyscallMap)>,
     init: Option<Init>,
+    /// A program already running under a filter of someone else's making
+    /// (a container: `supervisor agent`): nothing is started.
+    attached: Option<Attached>,
+}
+
+/// A program started by someone else (an OCI runtime), already under its
+/// notify filter: its listener and its pid, as the agent received them.
+pub struct Attached {
+    /// The seccomp listener of the program's filter.
+    pub listener: OwnedFd,
+    /// The pid of the program's first process (the container's init), in
+    /// the supervisor's pid namespace.
+    pub pid: Pid,
+    /// Run once the policy has been loaded, right before the first request
+    /// is served (while single-threaded): the agent's helper takes the
+    /// container process's credentials there.  Its error ends the run.
+    pub before_serving: Option<fn(Pid) -> Result<(), String>>,
 }
 
 /// The started program.
@@ -295,7 +320,40 @@ impl Prepared {
             sockets_only: None,
             posture: None,
             init: None,
+            attached: None,
         })
+    }
+
+    /// A program that is already running under its notify filter
+    /// (`supervisor agent`: a container, its listener handed over by the
+    /// runtime).  Nothing is spawned; the session serves `listener`.
+    pub fn attached(attached: Attached) -> Self {
+        Prepared {
+            exe: CString::default(),
+            display: format!("pid {}", attached.pid),
+            argv: Vec::new(),
+            argv_ptrs: vec![std::ptr::null()],
+            _envp: Vec::new(),
+            envp_ptrs: vec![std::ptr::null()],
+            // Never loaded (the runtime loaded the program's filter): one
+            // `ret SECCOMP_RET_KILL`, should it ever be.
+            filter: bpf::Program::from_bytes(&[6, 0, 0, 0, 0, 0, 0, 0])
+                .expect("one instruction is a program"),
+            sockets_only: None,
+            posture: None,
+            init: None,
+            attached: Some(attached),
+        }
+    }
+
+    /// The running program this run attaches to, if it is one.
+    pub fn attached_to(&self) -> Option<&Attached> {
+        self.attached.as_ref()
+    }
+
+    /// Has an init script been set?
+    pub fn has_init(&self) -> bool {
+        self.init.is_some()
     }
 
     /// Gives the filter (`bpf::Trapped::Sockets`) to load instead when the

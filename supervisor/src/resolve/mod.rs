@@ -393,6 +393,13 @@ impl<'l, 'a> Walker<'l, 'a> {
         }
         let fd = match sys::open_nofollow(self.cur.as_fd(), &name) {
             Err(Errno::ENOENT) if last => return Ok(Step::Entry(name, Last::Missing)),
+            // The program's own fd/ of a process that is not dumpable (a
+            // container runtime's init after setuid: its /proc files are
+            // root's) is closed to a supervisor that took the program's
+            // uid; the kernel lets the process itself in.
+            Err(Errno::EACCES) if self.in_own_fd_dir(&name)? => {
+                return self.own_descriptor(&name, last)
+            }
             r => r?,
         };
         let st = sys::fstat(fd.as_fd())?;
@@ -443,6 +450,58 @@ impl<'l, 'a> Walker<'l, 'a> {
         self.check_xdev(&st)?;
         // The text of the object we hold, not of the link we read: the program may
         // retarget its fd between the two.
+        let text = in_view(&self.root_text, sys::fd_path(obj.as_fd())?);
+        if !st.is_dir() && (self.trailing || !last) {
+            return Err(Errno::ENOTDIR);
+        }
+        if last {
+            return Ok(Step::Object(obj, st, text));
+        }
+        self.cur = obj;
+        self.cur_st = st;
+        self.text = text;
+        self.up.clear();
+        Ok(Step::Continue)
+    }
+
+    /// Is the current directory the program's own `/proc/<tgid>/fd`, and
+    /// `name` a descriptor number?
+    fn in_own_fd_dir(&self, name: &CString) -> Result<bool, Errno> {
+        if name.as_bytes().is_empty() || !name.as_bytes().iter().all(u8::is_ascii_digit) {
+            return Ok(false);
+        }
+        if !self.text.ends_with(b"/fd") {
+            return Ok(false);
+        }
+        // (Not `..` of the current directory: searching it is what failed.)
+        let fd_dir = sys::stat(self.l.proc_self, c"fd")?;
+        Ok(fd_dir.same_inode(&self.cur_st))
+    }
+
+    /// Follows `/proc/<tgid>/fd/<name>` of the program by taking the
+    /// descriptor itself (`pidfd_getfd`): the object the magic link names.
+    fn own_descriptor(&mut self, name: &CString, last: bool) -> Result<Step, Errno> {
+        self.count_link()?;
+        if self.flag(libc::RESOLVE_NO_MAGICLINKS) {
+            return Err(Errno::ELOOP);
+        }
+        if self.flag(SCOPED) {
+            return Err(Errno::EXDEV);
+        }
+        let n: i32 = std::str::from_utf8(name.as_bytes())
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(Errno::ENOENT)?;
+        let pidfd = kernel::sys::pidfd_open(self.l.tgid as i32)?;
+        // The process of `proc_self` still lives after the pidfd was made,
+        // so its pid was not reused: the pidfd is the program's.
+        sys::stat(self.l.proc_self, c"stat").map_err(|_| Errno::ESRCH)?;
+        let obj = kernel::sys::pidfd_getfd(pidfd.as_fd(), n).map_err(|e| match e {
+            Errno::EBADF => Errno::ENOENT,
+            e => e,
+        })?;
+        let st = sys::fstat(obj.as_fd())?;
+        self.check_xdev(&st)?;
         let text = in_view(&self.root_text, sys::fd_path(obj.as_fd())?);
         if !st.is_dir() && (self.trailing || !last) {
             return Err(Errno::ENOTDIR);

@@ -1,0 +1,91 @@
+//! The agent's raw system calls: taking a descriptor number as its owner,
+//! the helper's death signal.
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+
+/// Takes ownership of descriptor `fd`, which must be open and owned by no
+/// one else in this process: a descriptor received with `SCM_RIGHTS`, or
+/// one inherited by number on the command line.  Checked open first.
+pub fn own_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
+    nix::fcntl::fcntl(
+        // SAFETY: the borrow lives only for this call; F_GETFD on any number
+        // is harmless (EBADF if it is not open).
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        nix::fcntl::FcntlArg::F_GETFD,
+    )?;
+    // SAFETY: `fd` is open (checked above) and, by this function's
+    // contract, owned by nothing else: the OwnedFd is its one owner.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The calling process gets SIGKILL when its parent dies.
+pub fn die_with_parent() -> Result<(), Errno> {
+    // SAFETY: integer-argument prctl.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// `CAP_SYS_PTRACE`, the one capability a helper keeps when it takes a
+/// container's credentials.
+const CAP_SYS_PTRACE: u32 = 19;
+
+/// Becomes `uid`/`gid` (real, effective, saved: as given) with `groups`,
+/// keeping only `CAP_SYS_PTRACE` (effective and permitted): the access to
+/// the container's memory, descriptors and `/proc/<tid>` that serving it
+/// needs (the kernel's ptrace check would otherwise refuse a process whose
+/// capabilities exceed ours, as a user namespace's root's do), and no
+/// other privilege: brokered calls then act with the container's
+/// credentials.  Call while single-threaded.
+pub fn become_ids(uid: [u32; 3], gid: [u32; 3], groups: &[u32]) -> Result<(), Errno> {
+    // SAFETY: integer-argument prctl.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) })?;
+    // SAFETY: `groups` is a live slice of `groups.len()` gid_t.
+    Errno::result(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })?;
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe { libc::setresgid(gid[0], gid[1], gid[2]) })?;
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe { libc::setresuid(uid[0], uid[1], uid[2]) })?;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let keep = Data {
+        effective: 1 << CAP_SYS_PTRACE,
+        permitted: 1 << CAP_SYS_PTRACE,
+        inheritable: 0,
+    };
+    let none = Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    };
+    let data = [keep, none];
+    // SAFETY: a version-3 header and two data words, as capset(2) reads them.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    Errno::result(r)?;
+    // SAFETY: integer-argument prctl.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) }).map(drop)
+}
