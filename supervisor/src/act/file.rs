@@ -9,6 +9,7 @@ use super::authority::Authority;
 use super::stat::{stat_into, FakeStat};
 use crate::answer::Outcome;
 use crate::pending::Pending;
+use crate::request::VALID_OPEN_FLAGS;
 use crate::request::{attr, Args, Dir, Function, StatOut};
 use crate::resolve::{Last, Resolved, Target};
 use kernel::sys;
@@ -149,26 +150,6 @@ fn open_entry(
     let mode = if creates { mode & 0o7777 } else { 0 };
     sys::openat2(parent, name, f, mode, RESOLVE_NO_SYMLINKS)
 }
-
-/// The kernel's VALID_OPEN_FLAGS.
-const VALID_OPEN_FLAGS: i32 = libc::O_ACCMODE
-    | libc::O_CREAT
-    | libc::O_EXCL
-    | libc::O_NOCTTY
-    | libc::O_TRUNC
-    | libc::O_APPEND
-    | libc::O_NONBLOCK
-    | libc::O_SYNC
-    | libc::O_DSYNC
-    | libc::O_ASYNC
-    | libc::O_DIRECT
-    | libc::O_LARGEFILE
-    | libc::O_DIRECTORY
-    | libc::O_NOFOLLOW
-    | libc::O_NOATIME
-    | libc::O_CLOEXEC
-    | libc::O_PATH
-    | libc::O_TMPFILE;
 
 fn stat(who: &Authority, task: &mut Task, out: StatOut, r: Resolved) -> Result<(), Errno> {
     match &r.target {

@@ -443,55 +443,54 @@ impl UserData for Master {
         });
 
         m.add_method("use_slave_credentials", |lua, this, ()| {
-            let mut st = state(lua, &this.0)?;
-            if slave::forwarded(&st) {
-                drop(st);
-                return slave::reply(lua, &this.0, MasterReply::UseSlave);
-            }
-            if let Some(l) = st.lookup.take() {
-                // The supervisor's own resolver, never the program's network.
-                decided(lua, &st.run.audit, l.key(), How::Slave);
-                l.answer(crate::dns::Answer::Upstream);
-                return Ok(());
-            }
-            let p = take(lua, &mut st, "use_slave_credentials")?;
-            st.settle(lua, p, How::Slave, Verdict::Kernel);
-            Ok(())
+            allow(
+                lua,
+                this,
+                (How::Slave, MasterReply::UseSlave, Verdict::Kernel),
+            )
         });
-
         m.add_method("use_master_credentials", |lua, this, ()| {
-            let mut st = state(lua, &this.0)?;
-            if slave::forwarded(&st) {
-                drop(st);
-                return slave::reply(lua, &this.0, MasterReply::UseMaster);
-            }
-            if let Some(l) = st.lookup.take() {
-                decided(lua, &st.run.audit, l.key(), How::Master);
-                l.answer(crate::dns::Answer::Upstream);
-                return Ok(());
-            }
-            let p = take(lua, &mut st, "use_master_credentials")?;
-            st.settle(lua, p, How::Master, Verdict::Perform);
-            Ok(())
+            allow(
+                lua,
+                this,
+                (How::Master, MasterReply::UseMaster, Verdict::Perform),
+            )
         });
-
         // Extension: performed by the supervisor on exactly what the policy
         // saw, as use_master_credentials, but with the program thread's
         // credentials (docs/policy.md, "Three ways to allow").
         m.add_method("use_program_credentials", |lua, this, ()| {
-            let mut st = state(lua, &this.0)?;
-            if slave::forwarded(&st) {
-                drop(st);
-                return slave::reply(lua, &this.0, MasterReply::UseProgram);
-            }
-            if let Some(l) = st.lookup.take() {
-                decided(lua, &st.run.audit, l.key(), How::Program);
-                l.answer(crate::dns::Answer::Upstream);
-                return Ok(());
-            }
-            let p = take(lua, &mut st, "use_program_credentials")?;
-            st.settle(lua, p, How::Program, Verdict::AsProgram);
-            Ok(())
+            allow(
+                lua,
+                this,
+                (How::Program, MasterReply::UseProgram, Verdict::AsProgram),
+            )
         });
     }
+}
+
+/// `use_slave_credentials`, `use_master_credentials`,
+/// `use_program_credentials`: the current request (a forwarded call, a
+/// lookup, the program's call) is allowed, performed by `how`.  A lookup
+/// goes to the supervisor's own resolver whichever it is, never the
+/// program's network.
+fn allow(
+    lua: &Lua,
+    this: &Master,
+    (how, reply, verdict): (How, MasterReply, Verdict),
+) -> mlua::Result<()> {
+    let name = how.name();
+    let mut st = state(lua, &this.0)?;
+    if slave::forwarded(&st) {
+        drop(st);
+        return slave::reply(lua, &this.0, reply);
+    }
+    if let Some(l) = st.lookup.take() {
+        decided(lua, &st.run.audit, l.key(), how);
+        l.answer(crate::dns::Answer::Upstream);
+        return Ok(());
+    }
+    let p = take(lua, &mut st, name)?;
+    st.settle(lua, p, how, verdict);
+    Ok(())
 }

@@ -220,8 +220,9 @@ pub enum Decoded {
 const STAT_FLAGS: i32 = libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_EMPTY_PATH;
 const STATX_SYNC: i32 = 0x6000; // AT_STATX_SYNC_TYPE
 const STATX_RESERVED: u32 = 0x8000_0000;
-/// The kernel's VALID_OPEN_FLAGS: what openat2 accepts in `open_how.flags`.
-const VALID_OPENAT2: u64 = (libc::O_ACCMODE
+/// The kernel's VALID_OPEN_FLAGS: what open accepts (openat2 refuses the
+/// rest in `open_how.flags`).
+pub const VALID_OPEN_FLAGS: i32 = libc::O_ACCMODE
     | libc::O_CREAT
     | libc::O_EXCL
     | libc::O_NOCTTY
@@ -238,7 +239,9 @@ const VALID_OPENAT2: u64 = (libc::O_ACCMODE
     | libc::O_NOATIME
     | libc::O_CLOEXEC
     | libc::O_PATH
-    | libc::O_TMPFILE) as u32 as u64;
+    | libc::O_TMPFILE;
+/// [`VALID_OPEN_FLAGS`] as openat2's `open_how.flags`.
+const VALID_OPENAT2: u64 = VALID_OPEN_FLAGS as u32 as u64;
 /// What O_PATH may come with in openat2 (O_PATH_FLAGS).
 const O_PATH_FLAGS: i32 = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC;
 
