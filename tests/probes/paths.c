@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -53,6 +55,9 @@ static const char *ename(int e)
 	case EOPNOTSUPP: return "EOPNOTSUPP";
 	case ENODATA: return "ENODATA";
 	case ERANGE: return "ERANGE";
+	case ENOTEMPTY: return "ENOTEMPTY";
+	case EBUSY: return "EBUSY";
+	case EADDRINUSE: return "EADDRINUSE";
 	}
 	snprintf(buf, sizeof buf, "E#%d", e);
 	return buf;
@@ -436,6 +441,83 @@ static void cmd_mknodat(char **a)
 		close(d);
 }
 
+/* ---- the other calls naming their last component (trailing slashes,
+ * "." and "..", dangling symlinks) ---- */
+
+/* mkdir PATH */
+static void cmd_mkdir(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "mkdir %s", a[0]);
+	result(label, syscall(SYS_mkdir, a[0], 0755));
+}
+
+/* mkdirat DIR PATH */
+static void cmd_mkdirat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "mkdirat %s %s", a[0], a[1]);
+	int d = dir_arg(a[0]);
+	result(label, syscall(SYS_mkdirat, d, a[1], 0755));
+	if (d >= 0)
+		close(d);
+}
+
+/* unlink PATH */
+static void cmd_unlink(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "unlink %s", a[0]);
+	result(label, syscall(SYS_unlink, a[0]));
+}
+
+/* rmdir PATH */
+static void cmd_rmdir(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "rmdir %s", a[0]);
+	result(label, syscall(SYS_rmdir, a[0]));
+}
+
+/* rename FROM TO HOW   HOW: 0 | noreplace | exchange (renameat2) */
+static void cmd_rename(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "rename %s %s %s", a[0], a[1], a[2]);
+	unsigned fl = !strcmp(a[2], "noreplace") ? 1 : !strcmp(a[2], "exchange") ? 2 : 0;
+	result(label, syscall(SYS_renameat2, AT_FDCWD, a[0], AT_FDCWD, a[1], fl));
+}
+
+/* creat PATH HOW   HOW: creat (O_CREAT) | excl (O_CREAT|O_EXCL) | dir (O_DIRECTORY) */
+static void cmd_creat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "creat %s %s", a[0], a[1]);
+	int fl = O_CLOEXEC;
+	if (!strcmp(a[1], "dir"))
+		fl |= O_RDONLY | O_DIRECTORY;
+	else
+		fl |= O_WRONLY | O_CREAT | (!strcmp(a[1], "excl") ? O_EXCL : 0);
+	long fd = syscall(SYS_openat, AT_FDCWD, a[0], fl, 0644);
+	result(label, fd);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* bind PATH: a unix stream socket bound to PATH */
+static void cmd_bind(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "bind %s", a[0]);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	strncpy(sun.sun_path, a[0], sizeof sun.sun_path - 1);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		die("socket");
+	result(label, bind(s, (struct sockaddr *)&sun, sizeof sun));
+	close(s);
+}
+
 /* ---- on a descriptor ---- */
 
 /* open-fd FILE: opens FILE read-only; the fd commands below use it, and
@@ -686,6 +768,13 @@ static const struct command COMMANDS[] = {
 	{"linkat", 5, cmd_linkat},
 	{"mknod", 2, cmd_mknod},
 	{"mknodat", 3, cmd_mknodat},
+	{"mkdir", 1, cmd_mkdir},
+	{"mkdirat", 2, cmd_mkdirat},
+	{"unlink", 1, cmd_unlink},
+	{"rmdir", 1, cmd_rmdir},
+	{"rename", 3, cmd_rename},
+	{"creat", 2, cmd_creat},
+	{"bind", 1, cmd_bind},
 	{"open-fd", 1, cmd_open_fd},
 	{"open-path", 1, cmd_open_path},
 	{"fchmod", 1, cmd_fchmod},

@@ -91,6 +91,7 @@ impl Ctx {
             start: self.start.as_fd(),
             path,
             follow_last,
+            names_last: false,
             empty_path: false,
             resolve,
             proc_self: self.proc_self.as_fd(),
