@@ -30,6 +30,7 @@ mod chmod;
 mod metadata;
 mod names;
 mod races;
+mod refusals;
 mod slashes;
 
 const KINDS: [Kind; 2] = [Kind::Musl, Kind::Glibc];

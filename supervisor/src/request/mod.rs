@@ -7,6 +7,7 @@
 pub mod attr;
 pub mod flags;
 pub mod net;
+pub mod refused;
 #[cfg(test)]
 mod tests;
 
