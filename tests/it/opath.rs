@@ -1,7 +1,8 @@
 //! Brokered `O_PATH` opens (supervisor/src/act/opath.rs): the program gets
 //! a stand-in, the very object resolved reopened, and everything it does
 //! through it equals the native run; symlinks, FIFOs, sockets and devices
-//! cannot be carried (`EOPNOTSUPP`, in the log).  GNU tar (glibc's
+//! cannot be carried (`EOPNOTSUPP`, in the log: that failure is the one
+//! difference, asserted here).  GNU tar (glibc's
 //! `fchmodat(AT_SYMLINK_NOFOLLOW)` opens with `O_PATH`) and Python's
 //! `os.open(p, os.O_PATH)` under broker-all (tar under ci.lua too).
 
@@ -32,8 +33,9 @@ fn probe(kind: Kind) -> &'static Path {
 }
 
 /// `root/d/child`, `root/f`, `root/lnk -> d`, `root/flnk -> f`,
-/// `root/fifo`.
+/// `root/fifo`, `root/sock` (a unix socket's name, no one listening).
 fn fixture(root: &Path) {
+    drop(std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap());
     std::fs::create_dir(root.join("d")).unwrap();
     write_file(&root.join("d/child"), "hello\n", 0o644);
     write_file(&root.join("f"), "content\n", 0o644);
@@ -166,6 +168,88 @@ fn brokered_o_path_opens_of_symlinks_and_fifos_fail_visibly() {
     assert!(rec.contains("\"function\":\"open\""), "{rec}");
     assert!(rec.contains("\"path\":\"lnk\""), "{rec}");
     assert!(rec.contains("\"path\",\"close_on_exec\""), "{rec}");
+}
+
+/// What an `O_PATH` descriptor of a symlink (`O_NOFOLLOW`), a FIFO, a
+/// socket and a device gives natively, through the kernel (allow-all),
+/// and brokered (broker-all, ci.lua): ADDFD cannot carry an `O_PATH` file
+/// and no other file of these objects exists without effects (a symlink
+/// and a socket cannot be opened but `O_PATH`: ELOOP, ENXIO; a FIFO's open
+/// makes a reader or writer that others see, a device's runs its driver),
+/// so the brokered open fails with EOPNOTSUPP and the program sees that
+/// failure, never a descriptor that is something else.  The difference is
+/// exactly the open's result (docs/security.md, "O_PATH opens").
+#[rustfmt::skip]
+const SPECIAL: &[&str] = &[
+    "open", "lnk", "nofollow",
+    "open", "fifo", "follow",
+    "open", "sock", "follow",
+    "open", "/dev/null", "follow",
+    "linkat-empty", "flnk", "flnk2",
+];
+
+#[test]
+fn brokered_o_path_opens_of_symlinks_fifos_sockets_and_devices_fail_where_native_succeeds() {
+    for kind in [Kind::Musl, Kind::Glibc] {
+        let native = run(kind, None, SPECIAL);
+        for want in [
+            // A symlink: fstat, readlinkat(fd, ""), fchownat(AT_EMPTY_PATH),
+            // its /proc/self/fd link, a reopen refused (ELOOP).
+            "open lnk nofollow: OK\n  fstat: symlink mode 777 size 1 same-inode yes\n",
+            "  readlinkat empty: d\n  fchownat empty: OK\n  readlink /proc/self/fd/N: ROOT/lnk\n",
+            "  reopen /proc/self/fd/N: ELOOP\n",
+            // A FIFO: the reopen (O_RDONLY|O_NONBLOCK) is the FIFO itself.
+            "open fifo follow: OK\n  fstat: fifo mode 644",
+            "  reopen /proc/self/fd/N: OK fifo same-inode yes\n",
+            // A socket cannot be reopened (ENXIO).
+            "open sock follow: OK\n  fstat: sock",
+            "  reopen /proc/self/fd/N: ENXIO\n",
+            "open /dev/null follow: OK\n  fstat: chr mode 666",
+            "  readlink /proc/self/fd/N: /dev/null\n  openat(fd, child): ENOTDIR\n  reopen /proc/self/fd/N: OK chr same-inode yes\n",
+            "linkat-empty flnk flnk2: OK\n  same-inode yes\n",
+        ] {
+            assert!(native.contains(want), "{kind:?}: no {want:?} in\n{native}");
+        }
+        // The kernel (as the program) gives the same.
+        assert_eq!(run(kind, Some("allow-all"), SPECIAL), native, "{kind:?}");
+        // Brokered: the open fails, visibly, and that is all that differs
+        // (nothing is done on another object).
+        let refused = "open lnk nofollow: EOPNOTSUPP\n\
+                       open fifo follow: EOPNOTSUPP\n\
+                       open sock follow: EOPNOTSUPP\n\
+                       open /dev/null follow: EOPNOTSUPP\n\
+                       linkat-empty flnk flnk2: open EOPNOTSUPP\n";
+        assert_eq!(run(kind, Some("broker-all"), SPECIAL), refused, "{kind:?}");
+        assert_eq!(
+            run(kind, Some("ci"), SPECIAL),
+            refused,
+            "{kind:?} under ci.lua"
+        );
+    }
+}
+
+/// The policy decides first: an `O_PATH` open of a denied symlink, FIFO
+/// or socket is EACCES (not EOPNOTSUPP), and of an allowed one through a
+/// denied directory too.
+#[test]
+fn o_path_opens_of_denied_symlinks_fifos_and_sockets_are_denied_first() {
+    for kind in [Kind::Musl, Kind::Glibc] {
+        let tmp = tempdir();
+        let root = canon(&tmp);
+        fixture(&root);
+        for name in ["lnk", "fifo", "sock"] {
+            let how = if name == "lnk" { "nofollow" } else { "follow" };
+            let o = Cmd::supervised(
+                Policy::example("deny-path"),
+                &[probe(kind).to_str().unwrap(), "open", name, how],
+            )
+            .cwd(&root)
+            .env("DENY", root.join(name))
+            .run();
+            o.assert_clean();
+            assert_eq!(o.stdout, format!("open {name} {how}: EACCES\n"), "{kind:?}");
+        }
+    }
 }
 
 fn is_root() -> bool {
