@@ -28,11 +28,12 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
         Args::Mkdir { .. } | Args::Mknod { .. } => task.status()?.umask,
         _ => 0,
     };
-    // A call on a descriptor (fchmod, …) refuses an O_PATH one, as the
-    // kernel does; the resolved object is acted on.
+    // A call on a descriptor (fchmod, …) refuses an O_PATH one (or its
+    // stand-in, act/opath.rs), as the kernel does; the resolved object is
+    // acted on.
     if let Args::Attr { at, flags, .. } = args {
         if let (true, Dir::Fd(fd)) = (flags & attr::FD_FORM != 0, at.dir) {
-            if task.fd_flags(fd)? & libc::O_PATH as u32 != 0 {
+            if task.fd_flags(fd)? & libc::O_PATH as u32 != 0 || task.fd_is_stand_in(fd)? {
                 task.settle()?;
                 return Ok(Outcome::Fail(Errno::EBADF));
             }

@@ -53,8 +53,14 @@ pub fn installable(held: OwnedFd) -> Result<OwnedFd, Errno> {
     let flags = match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => libc::O_RDONLY | libc::O_DIRECTORY,
         libc::S_IFREG => libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK,
-        // No file but an O_PATH one can be opened on a symlink; opening a
-        // FIFO, socket or device has effects of its own.
+        // Opening a FIFO, socket or device has effects of its own: a
+        // stand-in the trapped calls map back to (kernel::standin).
+        libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK => {
+            return kernel::standin::make(held)
+        }
+        // No file but an O_PATH one can be opened on a symlink, and one
+        // standing in would be seen by readlinkat(fd, ""), which the
+        // kernel answers alone.
         _ => return Err(Errno::EOPNOTSUPP),
     };
     let me = CString::new(format!("/proc/self/fd/{}", held.as_raw_fd())).expect("digits");
@@ -121,10 +127,16 @@ mod tests {
             assert_eq!(fl & libc::O_NONBLOCK, 0, "{name}");
             assert_eq!(fl & (libc::O_ACCMODE | libc::O_DIRECTORY), acc, "{name}");
         }
-        for name in ["l", "p"] {
-            let h = held(&d.join(name), libc::O_NOFOLLOW);
-            assert_eq!(installable(h).err(), Some(Errno::EOPNOTSUPP), "{name}");
-        }
+        let h = held(&d.join("l"), libc::O_NOFOLLOW);
+        assert_eq!(installable(h).err(), Some(Errno::EOPNOTSUPP));
+        // A FIFO: a stand-in (no O_PATH, no access) mapped back to it.
+        let h = held(&d.join("p"), 0);
+        let want = ino(&h);
+        let s = installable(h).unwrap();
+        let fl = sys::file_flags(s.as_fd()).unwrap();
+        assert_eq!(fl & (libc::O_PATH | libc::O_ACCMODE), libc::O_ACCMODE);
+        let back = kernel::standin::substitute(s).unwrap();
+        assert_eq!(ino(&back), want);
         // Not O_PATH: unchanged.
         let f = std::fs::File::open(d.join("f")).unwrap();
         let fd: OwnedFd = f.into();

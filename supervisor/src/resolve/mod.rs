@@ -458,7 +458,8 @@ impl<'l, 'a> Walker<'l, 'a> {
         if !self.own_magic()? {
             return Err(Errno::EACCES);
         }
-        let obj = sys::open_follow(self.cur.as_fd(), name)?;
+        // (A stand-in of an O_PATH descriptor: the object it stands for.)
+        let obj = kernel::standin::substitute(sys::open_follow(self.cur.as_fd(), name)?)?;
         let st = sys::fstat(obj.as_fd())?;
         self.check_xdev(&st)?;
         // The text of the object we hold, not of the link we read: the program may
@@ -513,6 +514,7 @@ impl<'l, 'a> Walker<'l, 'a> {
             Errno::EBADF => Errno::ENOENT,
             e => e,
         })?;
+        let obj = kernel::standin::substitute(obj)?;
         let st = sys::fstat(obj.as_fd())?;
         self.check_xdev(&st)?;
         let text = in_view(&self.root_text, sys::fd_path(obj.as_fd())?);

@@ -152,6 +152,32 @@ end
     }
 }
 
+/// The same on a brokered `O_PATH` descriptor of a FIFO (a stand-in,
+/// kernel::standin): the calls on the descriptor are EBADF, the path
+/// calls through its /proc/self/fd link reach the FIFO, as natively.
+#[test]
+fn calls_on_a_brokered_o_path_descriptor_of_a_fifo_equal_native() {
+    #[rustfmt::skip]
+    let args = [
+        "mknod", "p1", "fifo",
+        "open-path", "p1",
+        "fchmod", "666",
+        "fchown", "1", "1",
+        "fsetxattr", "user.p", "p",
+        "futimens", "1",
+        "chmod", "@", "604",
+        "chown", "@", "3", "4",
+        "utimensat", ".", "@", "200", "300", "0",
+        "truncate", "@", "0",
+        "setxattr", "@", "user.m", "m", "0",
+    ];
+    for kind in KINDS {
+        let o = same_as_native(kind, "broker-all", &args, &["p1"]);
+        assert_eq!(line(&o, "fchmod 666"), "EBADF", "{o}");
+        assert!(line(&o, "kind p1").starts_with("p 0604 uid=3 gid=4"), "{o}");
+    }
+}
+
 /// Each metadata call on the denied file (directly, through a symlink,
 /// through a directory descriptor) under deny-path.
 #[rustfmt::skip]
