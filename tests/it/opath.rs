@@ -385,6 +385,13 @@ fn gnu_tar_extracts_as_root_under_broker_all_and_ci() {
     write_file(&src.join("a/b/secret"), "s\n", 0o600);
     write_file(&src.join("top"), "top\n", 0o640);
     symlink("a/x.sh", src.join("ln")).unwrap();
+    // A FIFO: tar's fchmodat(AT_SYMLINK_NOFOLLOW) opens it O_PATH (a
+    // stand-in under brokering).
+    nix::unistd::mkfifo(
+        &src.join("a/p"),
+        nix::sys::stat::Mode::from_bits_truncate(0o640),
+    )
+    .unwrap();
     std::fs::set_permissions(
         src.join("a/b"),
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
@@ -427,6 +434,7 @@ fn gnu_tar_extracts_as_root_under_broker_all_and_ci() {
     };
     let native = extract(&root.join("native"), None, &[]);
     assert!(native.contains("a/b dir 700"), "{native}");
+    assert!(native.contains("a/p fifo 640"), "{native}");
     let brokered = extract(&root.join("brokered"), Some("broker-all"), &[]);
     assert_eq!(brokered, native);
     // Under ci.lua without the symlink: creating one is refused there until
