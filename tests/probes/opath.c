@@ -28,26 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case 0: return "OK";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EBADF: return "EBADF";
-	case EACCES: return "EACCES";
-	case ENOTDIR: return "ENOTDIR";
-	case EISDIR: return "EISDIR";
-	case EINVAL: return "EINVAL";
-	case ELOOP: return "ELOOP";
-	case ENXIO: return "ENXIO";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case EEXIST: return "EEXIST";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
+#include "common.h"
 
 static const char *type(mode_t m)
 {

@@ -26,54 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROBE_NAME "paths"
+#include "common.h"
+
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452
 #endif
-
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case 0: return "OK";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EBADF: return "EBADF";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case EXDEV: return "EXDEV";
-	case ENOTDIR: return "ENOTDIR";
-	case EISDIR: return "EISDIR";
-	case EINVAL: return "EINVAL";
-	case EFBIG: return "EFBIG";
-	case ETXTBSY: return "ETXTBSY";
-	case EROFS: return "EROFS";
-	case EMLINK: return "EMLINK";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case ENODATA: return "ENODATA";
-	case ERANGE: return "ERANGE";
-	case ENOTEMPTY: return "ENOTEMPTY";
-	case EBUSY: return "EBUSY";
-	case EADDRINUSE: return "EADDRINUSE";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
-
-static void result(const char *label, long r)
-{
-	printf("%s: %s\n", label, r < 0 ? ename(errno) : "OK");
-}
-
-static void die(const char *what)
-{
-	printf("paths: %s: %s\n", what, ename(errno));
-	fflush(stdout);
-	exit(2);
-}
 
 static int dir_arg(const char *d)
 {
@@ -629,13 +587,6 @@ static void *symlink_flipper(void *arg)
 		rename(sym_tmp, sym_link);
 	}
 	return NULL;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
 /* Does OP make a new name (PATH is then the new name)? */
