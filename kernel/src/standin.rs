@@ -88,9 +88,14 @@ pub fn make(held: OwnedFd) -> Result<OwnedFd, Errno> {
     Ok(stand_in)
 }
 
+/// Was any stand-in made in this process (else nothing is one)?
+pub fn any() -> bool {
+    ANY.load(Ordering::Acquire)
+}
+
 /// The held object `obj` stands for, if `obj` is a stand-in.
 pub fn held_for(obj: BorrowedFd) -> Result<Option<OwnedFd>, Errno> {
-    if !ANY.load(Ordering::Acquire) {
+    if !any() {
         return Ok(None);
     }
     let (id, mode) = id_of(obj)?;
