@@ -259,31 +259,8 @@ pub fn refused(arch: libseccomp::ScmpArch, nr: i32, args: &[u64; 6]) -> Refused 
             };
         }
     }
-    for r in REFUSED {
-        if number(r.name, arch) != Some(nr) {
-            continue;
-        }
-        match r.when {
-            When::Always => {
-                return Refused {
-                    syscall: r.name,
-                    errno: r.errno,
-                    why: "refused by the posture",
-                    target: r.name.to_owned(),
-                }
-            }
-            When::Masked { arg, mask, values } => {
-                let v = args[arg as usize] & mask;
-                if values.contains(&v) {
-                    return Refused {
-                        syscall: r.name,
-                        errno: r.errno,
-                        why: "refused by the posture",
-                        target: format!("{} {v:#x}", r.name),
-                    };
-                }
-            }
-        }
+    if let Some(r) = refusal(arch, nr, args) {
+        return r;
     }
     Refused {
         syscall: "syscall",
@@ -291,4 +268,38 @@ pub fn refused(arch: libseccomp::ScmpArch, nr: i32, args: &[u64; 6]) -> Refused 
         why: "not in the allow-list",
         target: format!("syscall {nr}"),
     }
+}
+
+/// The refusal of [`REFUSED`] that syscall `nr` of `arch` with `args`
+/// matches, if any: also for a call of the table the filter sends to the
+/// supervisor only with some arguments (a device mknod).
+pub fn refusal(arch: libseccomp::ScmpArch, nr: i32, args: &[u64; 6]) -> Option<Refused> {
+    use crate::known::number;
+    for r in REFUSED {
+        if number(r.name, arch) != Some(nr) {
+            continue;
+        }
+        match r.when {
+            When::Always => {
+                return Some(Refused {
+                    syscall: r.name,
+                    errno: r.errno,
+                    why: "refused by the posture",
+                    target: r.name.to_owned(),
+                })
+            }
+            When::Masked { arg, mask, values } => {
+                let v = args[arg as usize] & mask;
+                if values.contains(&v) {
+                    return Some(Refused {
+                        syscall: r.name,
+                        errno: r.errno,
+                        why: "refused by the posture",
+                        target: format!("{} {v:#x}", r.name),
+                    });
+                }
+            }
+        }
+    }
+    None
 }

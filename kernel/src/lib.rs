@@ -23,5 +23,6 @@ pub mod creds;
 pub mod memory;
 pub mod notify;
 pub mod offload;
+pub mod standin;
 pub mod sys;
 pub mod task;

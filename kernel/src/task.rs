@@ -133,8 +133,23 @@ impl Task {
     }
 
     /// An O_PATH reference to the object behind the program's descriptor
-    /// `fd` (EBADF when it has none).
+    /// `fd` (EBADF when it has none); for a stand-in of an `O_PATH`
+    /// descriptor, the object it stands for (crate::standin).
     pub fn fd_object(&mut self, fd: i32) -> Result<OwnedFd, Errno> {
+        self.fd_object_itself(fd)
+            .and_then(crate::standin::substitute)
+    }
+
+    /// Is the program's descriptor `fd` a stand-in (crate::standin)?
+    pub fn fd_is_stand_in(&mut self, fd: i32) -> Result<bool, Errno> {
+        if !crate::standin::any() {
+            return Ok(false);
+        }
+        let obj = self.fd_object_itself(fd)?;
+        Ok(crate::standin::held_for(obj.as_fd())?.is_some())
+    }
+
+    fn fd_object_itself(&mut self, fd: i32) -> Result<OwnedFd, Errno> {
         if fd < 0 {
             return Err(Errno::EBADF);
         }

@@ -278,6 +278,7 @@ impl Pending {
                     start: start.as_fd(),
                     path: &p.path,
                     follow_last: follow,
+                    names_last: self.req.names_last(i),
                     empty_path: empty,
                     resolve,
                     proc_self: pself.as_fd(),

@@ -416,13 +416,31 @@ impl Session {
         let audit = self.run.audit.clone();
         audit.received(self.listener(), n.id, n.pid, sys.map_or("?", |s| s.name()));
         let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
-        let Some(sys) = sys else {
-            // Not a call of the table: one the posture refuses (a socket
-            // family, or a refusal recorded for --log/--summary), or one
-            // the filter never sends.  Never let it through.
-            let r = bpf::posture::refused(self.map.arch(), n.data.nr, &n.data.args);
-            audit.refused(n.id, &r, n.data.nr);
+        // Not a call of the table: one the posture refuses (a socket
+        // family, or a refusal recorded for --log/--summary), or one the
+        // filter never sends.  Never let it through.  A call of the table
+        // the posture refuses with some arguments (a device mknod) too.
+        let (arch, nr, args) = (self.map.arch(), n.data.nr, &n.data.args);
+        let refused = match sys {
+            None => Some(bpf::posture::refused(arch, nr, args)),
+            Some(_) => bpf::posture::refusal(arch, nr, args),
+        };
+        if let Some(r) = refused {
+            // The paths it named, for the record (valid only if the
+            // notification still is after they were read).
+            let mut paths = Vec::new();
+            if audit.enabled() {
+                paths = request::refused::paths(r.syscall, args, n.pid);
+                if !self.listener().id_valid(n.id) {
+                    paths.clear();
+                }
+            }
+            audit.refused(n.id, &r, nr, &paths);
             answer(Outcome::Fail(Errno::from_raw(r.errno)));
+            return None;
+        }
+        let Some(sys) = sys else {
+            // (Refused and answered above.)
             return None;
         };
         if self.continue_files && !sys.is_socket() && !audit.enabled() {

@@ -1,7 +1,8 @@
 //! Brokered `O_PATH` opens (supervisor/src/act/opath.rs): the program gets
 //! a stand-in, the very object resolved reopened, and everything it does
 //! through it equals the native run; symlinks, FIFOs, sockets and devices
-//! cannot be carried (`EOPNOTSUPP`, in the log).  GNU tar (glibc's
+//! cannot be carried (`EOPNOTSUPP`, in the log: that failure is the one
+//! difference, asserted here).  GNU tar (glibc's
 //! `fchmodat(AT_SYMLINK_NOFOLLOW)` opens with `O_PATH`) and Python's
 //! `os.open(p, os.O_PATH)` under broker-all (tar under ci.lua too).
 
@@ -32,8 +33,9 @@ fn probe(kind: Kind) -> &'static Path {
 }
 
 /// `root/d/child`, `root/f`, `root/lnk -> d`, `root/flnk -> f`,
-/// `root/fifo`.
+/// `root/fifo`, `root/sock` (a unix socket's name, no one listening).
 fn fixture(root: &Path) {
+    drop(std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap());
     std::fs::create_dir(root.join("d")).unwrap();
     write_file(&root.join("d/child"), "hello\n", 0o644);
     write_file(&root.join("f"), "content\n", 0o644);
@@ -125,17 +127,14 @@ fn brokered_o_path_opens_of_files_and_directories_behave_as_natively() {
 }
 
 #[test]
-fn brokered_o_path_opens_of_symlinks_and_fifos_fail_visibly() {
-    let args = ["open", "lnk", "nofollow", "open", "fifo", "follow"];
+fn brokered_o_path_opens_of_symlinks_fail_visibly() {
+    let args = ["open", "lnk", "nofollow"];
     for kind in [Kind::Musl, Kind::Glibc] {
         let native = run(kind, None, &args);
         assert!(native.contains("open lnk nofollow: OK"), "{native}");
         assert!(native.contains("  readlinkat empty: d"), "{native}");
         let out = run(kind, Some("broker-all"), &args);
-        assert_eq!(
-            out, "open lnk nofollow: EOPNOTSUPP\nopen fifo follow: EOPNOTSUPP\n",
-            "{kind:?}"
-        );
+        assert_eq!(out, "open lnk nofollow: EOPNOTSUPP\n", "{kind:?}");
         // The kernel (as the program) still can.
         assert_eq!(run(kind, Some("allow-all"), &args), native, "{kind:?}");
     }
@@ -168,6 +167,206 @@ fn brokered_o_path_opens_of_symlinks_and_fifos_fail_visibly() {
     assert!(rec.contains("\"path\",\"close_on_exec\""), "{rec}");
 }
 
+/// What an `O_PATH` descriptor of a symlink (`O_NOFOLLOW`), a FIFO, a
+/// socket and a device gives natively, through the kernel (allow-all),
+/// and brokered (broker-all, ci.lua).  ADDFD cannot carry an `O_PATH`
+/// file, and no other file of these objects exists without effects (a
+/// symlink and a socket cannot be opened but `O_PATH`: ELOOP, ENXIO; a
+/// FIFO's open makes a reader or writer that others see, a device's runs
+/// its driver):
+///
+/// * a symlink: the brokered open fails with EOPNOTSUPP (a stand-in would
+///   answer `readlinkat(fd, "")`, which the kernel does alone, with
+///   ENOENT);
+/// * a FIFO, socket, device: the program gets a stand-in (an empty memfd
+///   of mode 0, neither readable nor writable) that every trapped call
+///   maps back to the object (kernel::standin).  What differs is what the
+///   kernel answers alone on the descriptor: `readlink("/proc/self/fd/N")`
+///   names the memfd, and musl's `fstat` (syscall `fstat`, untrapped;
+///   glibc's goes through `newfstatat`, trapped) shows it.
+#[rustfmt::skip]
+const SPECIAL: &[&str] = &[
+    "open", "lnk", "nofollow",
+    "open", "fifo", "follow",
+    "open", "sock", "follow",
+    "open", "/dev/null", "follow",
+    "linkat-empty", "flnk", "flnk2",
+    "chmod-nofollow", "fifo", "0600",
+];
+
+/// The native output of [`SPECIAL`] as the brokered run gives it: the one
+/// difference of each object (see [`SPECIAL`]), nothing else.
+fn as_brokered(kind: Kind, native: &str) -> String {
+    let mut out = String::new();
+    let mut object = "";
+    for l in native.lines() {
+        if let Some(rest) = l.strip_prefix("open ") {
+            object = rest.split(' ').next().unwrap();
+        } else if l.starts_with("linkat-empty ") {
+            object = "linkat";
+        } else if !l.starts_with("  ") {
+            object = "";
+        }
+        let line = match (object, l) {
+            ("lnk", l) if l.starts_with("open ") => "open lnk nofollow: EOPNOTSUPP".to_owned(),
+            // Its O_PATH|O_NOFOLLOW open of the symlink.
+            ("linkat", l) if !l.starts_with("  ") => {
+                format!("{}: open EOPNOTSUPP", l.split(": ").next().unwrap())
+            }
+            ("lnk" | "linkat", _) => continue,
+            ("fifo" | "sock" | "/dev/null", l) if l.starts_with("  readlink /proc/self/fd/N: ") => {
+                "  readlink /proc/self/fd/N: /memfd:o_path stand-in (deleted)".to_owned()
+            }
+            ("fifo" | "sock" | "/dev/null", l)
+                if kind == Kind::Musl && l.starts_with("  fstat: ") =>
+            {
+                "  fstat: file mode 0 size 0 same-inode no".to_owned()
+            }
+            ("fifo" | "sock" | "/dev/null", l)
+                if kind == Kind::Musl && l.starts_with("  fstatat empty: ") =>
+            {
+                "  fstatat empty: file same-inode no".to_owned()
+            }
+            (_, l) => l.to_owned(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn brokered_o_path_opens_of_symlinks_fifos_sockets_and_devices_differ_only_as_documented() {
+    for kind in [Kind::Musl, Kind::Glibc] {
+        let native = run(kind, None, SPECIAL);
+        for want in [
+            // A symlink: fstat, readlinkat(fd, ""), fchownat(AT_EMPTY_PATH),
+            // its /proc/self/fd link, a reopen refused (ELOOP).
+            "open lnk nofollow: OK\n  fstat: symlink mode 777 size 1 same-inode yes\n",
+            "  readlinkat empty: d\n  fchownat empty: OK\n  readlink /proc/self/fd/N: ROOT/lnk\n",
+            "  reopen /proc/self/fd/N: ELOOP\n",
+            // A FIFO: the reopen (O_RDONLY|O_NONBLOCK) is the FIFO itself.
+            "open fifo follow: OK\n  fstat: fifo mode 644 size 0 same-inode yes\n  fstatat empty: fifo same-inode yes\n  readlinkat empty: ENOENT\n  fchownat empty: OK\n",
+            "  reopen /proc/self/fd/N: OK fifo same-inode yes\n",
+            // A socket cannot be reopened (ENXIO).
+            "open sock follow: OK\n  fstat: sock",
+            "  reopen /proc/self/fd/N: ENXIO\n",
+            "open /dev/null follow: OK\n  fstat: chr mode 666",
+            "  readlink /proc/self/fd/N: /dev/null\n  openat(fd, child): ENOTDIR\n  reopen /proc/self/fd/N: OK chr same-inode yes\n  fchdir: ENOTDIR\n",
+            "linkat-empty flnk flnk2: OK\n  same-inode yes\n",
+            // glibc's and musl's fchmodat(AT_SYMLINK_NOFOLLOW) open O_PATH.
+            "chmod-nofollow fifo 0600: OK\n  mode now 600\n",
+        ] {
+            assert!(native.contains(want), "{kind:?}: no {want:?} in\n{native}");
+        }
+        // The kernel (as the program) gives the same.
+        assert_eq!(run(kind, Some("allow-all"), SPECIAL), native, "{kind:?}");
+        let want = as_brokered(kind, &native);
+        assert_eq!(run(kind, Some("broker-all"), SPECIAL), want, "{kind:?}");
+        // ci.lua decides on /dev/null itself: no metadata change there.
+        let mut on_null = false;
+        let want_ci: String = want
+            .lines()
+            .map(|l| {
+                on_null = match l.strip_prefix("open ") {
+                    Some(rest) => rest.starts_with("/dev/null "),
+                    None => on_null && l.starts_with("  "),
+                };
+                if on_null && l == "  fchownat empty: OK" {
+                    "  fchownat empty: EACCES\n".to_owned()
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        assert_eq!(
+            run(kind, Some("ci"), SPECIAL),
+            want_ci,
+            "{kind:?} under ci.lua"
+        );
+    }
+}
+
+/// A reopen through the stand-in's `/proc/self/fd/N`, and a stat of it,
+/// are requests on the FIFO itself: the log shows its path, and the
+/// policy decides on it.
+#[test]
+fn uses_of_a_stand_in_are_requests_on_the_object() {
+    let tmp = tempdir();
+    let root = canon(&tmp);
+    fixture(&root);
+    let log = root.join("log.jsonl");
+    // broker-all, asking for the resolved paths (which the log then shows).
+    let policy = Policy::inline(
+        r#"
+local master = require("libc_service").master
+while true do
+  master:receive()
+  master:resolved()
+  master:use_master_credentials()
+end
+"#,
+    );
+    let o = Cmd::supervised(
+        policy,
+        &[
+            probe(Kind::Musl).to_str().unwrap(),
+            "open",
+            "fifo",
+            "follow",
+        ],
+    )
+    .cwd(&root)
+    .option("--log")
+    .option(&log)
+    .run();
+    o.assert_code(0);
+    let fifo = root.join("fifo");
+    let fifo = fifo.to_str().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let on_fifo = |function: &str, how: &str| {
+        text.lines().any(|l| {
+            l.contains(&format!("\"function\":\"{function}\""))
+                && l.contains(how)
+                && l.contains(&format!("\"resolved\":[\"{fifo}\"]"))
+        })
+    };
+    // The reopen through /proc/self/fd/N, fchownat(fd, "", AT_EMPTY_PATH).
+    assert!(
+        on_fifo("open", "/proc/self/fd/"),
+        "no reopen of {fifo} in {text}"
+    );
+    assert!(
+        on_fifo("chown", "\"path_dirfd\":3"),
+        "no fchownat of {fifo} in {text}"
+    );
+    assert!(!text.contains("memfd"), "{text}");
+}
+
+/// The policy decides first: an `O_PATH` open of a denied symlink, FIFO
+/// or socket is EACCES (not EOPNOTSUPP), and of an allowed one through a
+/// denied directory too.
+#[test]
+fn o_path_opens_of_denied_symlinks_fifos_and_sockets_are_denied_first() {
+    for kind in [Kind::Musl, Kind::Glibc] {
+        let tmp = tempdir();
+        let root = canon(&tmp);
+        fixture(&root);
+        for name in ["lnk", "fifo", "sock"] {
+            let how = if name == "lnk" { "nofollow" } else { "follow" };
+            let o = Cmd::supervised(
+                Policy::example("deny-path"),
+                &[probe(kind).to_str().unwrap(), "open", name, how],
+            )
+            .cwd(&root)
+            .env("DENY", root.join(name))
+            .run();
+            o.assert_clean();
+            assert_eq!(o.stdout, format!("open {name} {how}: EACCES\n"), "{kind:?}");
+        }
+    }
+}
+
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -186,6 +385,13 @@ fn gnu_tar_extracts_as_root_under_broker_all_and_ci() {
     write_file(&src.join("a/b/secret"), "s\n", 0o600);
     write_file(&src.join("top"), "top\n", 0o640);
     symlink("a/x.sh", src.join("ln")).unwrap();
+    // A FIFO: tar's fchmodat(AT_SYMLINK_NOFOLLOW) opens it O_PATH (a
+    // stand-in under brokering).
+    nix::unistd::mkfifo(
+        &src.join("a/p"),
+        nix::sys::stat::Mode::from_bits_truncate(0o640),
+    )
+    .unwrap();
     std::fs::set_permissions(
         src.join("a/b"),
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
@@ -228,6 +434,7 @@ fn gnu_tar_extracts_as_root_under_broker_all_and_ci() {
     };
     let native = extract(&root.join("native"), None, &[]);
     assert!(native.contains("a/b dir 700"), "{native}");
+    assert!(native.contains("a/p fifo 640"), "{native}");
     let brokered = extract(&root.join("brokered"), Some("broker-all"), &[]);
     assert_eq!(brokered, native);
     // Under ci.lua without the symlink: creating one is refused there until

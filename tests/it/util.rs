@@ -385,6 +385,8 @@ pub fn tree_listing(root: &Path) -> String {
             } else if ft.is_dir() {
                 out.push(format!("{rel} dir {perm:o}"));
                 walk(root, &p, out);
+            } else if std::os::unix::fs::FileTypeExt::is_fifo(&ft) {
+                out.push(format!("{rel} fifo {perm:o}"));
             } else {
                 let content = std::fs::read(&p).expect("read");
                 out.push(format!(

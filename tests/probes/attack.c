@@ -31,6 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROBE_NAME "attack"
+#include "common.h"
+
 /* <linux/filter.h> and <linux/seccomp.h>, which musl-gcc does not see. */
 struct sock_filter {
 	uint16_t code;
@@ -80,57 +83,6 @@ struct seccomp_data {
 #ifndef SYS_renameat2
 #define SYS_renameat2 316
 #endif
-
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case 0: return "OK";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case ESRCH: return "ESRCH";
-	case EINTR: return "EINTR";
-	case EBADF: return "EBADF";
-	case EAGAIN: return "EAGAIN";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case EEXIST: return "EEXIST";
-	case EXDEV: return "EXDEV";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case EMFILE: return "EMFILE";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case ENOTSOCK: return "ENOTSOCK";
-	case EDESTADDRREQ: return "EDESTADDRREQ";
-	case EAFNOSUPPORT: return "EAFNOSUPPORT";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
-
-static void result(const char *label, long r)
-{
-	printf("%s: %s\n", label, r < 0 ? ename(errno) : "OK");
-	fflush(stdout);
-}
-
-static void die(const char *what)
-{
-	printf("attack: %s: %s\n", what, ename(errno));
-	fflush(stdout);
-	exit(2);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long ms)
 {

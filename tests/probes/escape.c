@@ -26,45 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef AF_NETLINK
 #define AF_NETLINK 16
 #endif
-
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case 0: return "OK";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EBADF: return "EBADF";
-	case EAGAIN: return "EAGAIN";
-	case EACCES: return "EACCES";
-	case EINVAL: return "EINVAL";
-	case EROFS: return "EROFS";
-	case ENETUNREACH: return "ENETUNREACH";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case EAFNOSUPPORT: return "EAFNOSUPPORT";
-	case EADDRINUSE: return "EADDRINUSE";
-	case EISCONN: return "EISCONN";
-	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
-
-static void result(const char *label, long r)
-{
-	printf("%s: %s\n", label, r < 0 ? ename(errno) : "OK");
-	fflush(stdout);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
 
 /* An IPv4 address with sin_family = AF_UNSPEC: udp_sendmsg reads it as
  * AF_INET. */

@@ -27,37 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case 0: return "OK";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case EBADF: return "EBADF";
-	case EAGAIN: return "EAGAIN";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EINVAL: return "EINVAL";
-	case ENOTSOCK: return "ENOTSOCK";
-	case EADDRINUSE: return "EADDRINUSE";
-	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-	case ENETUNREACH: return "ENETUNREACH";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case EINPROGRESS: return "EINPROGRESS";
-	case EISCONN: return "EISCONN";
-	case ENOTCONN: return "ENOTCONN";
-	case EAFNOSUPPORT: return "EAFNOSUPPORT";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case EHOSTUNREACH: return "EHOSTUNREACH";
-	case EPIPE: return "EPIPE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case EDESTADDRREQ: return "EDESTADDRREQ";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
+#include "common.h"
 
 struct addr {
 	int family, type;
@@ -302,13 +272,6 @@ static void cmd_connected_send(char **a)
 	else
 		printf("sendmsg: %zd\n", n);
 	close(fd);
-}
-
-static long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static struct sockaddr_in stall_addr;

@@ -7,10 +7,12 @@
  *                        opens PATH with O_PATH (and O_NOFOLLOW, O_DIRECTORY)
  *                        and uses the descriptor: fstat, fstatat(AT_EMPTY_PATH)
  *                        compared with lstat/stat of PATH, readlinkat(fd, ""),
+ *                        fchownat(fd, "", AT_EMPTY_PATH),
  *                        openat relative to it, the /proc/self/fd link and a
  *                        reopen through it, fchdir, fchmod through
  *                        /proc/self/fd (glibc's fchmodat(AT_SYMLINK_NOFOLLOW))
  *   chmod-nofollow PATH MODE   fchmodat(AT_FDCWD, PATH, MODE, AT_SYMLINK_NOFOLLOW)
+ *   linkat-empty PATH NEW  linkat(O_PATH|O_NOFOLLOW of PATH, "", NEW, AT_EMPTY_PATH)
  *                        through libc (glibc 2.36 emulates it with O_PATH)
  *
  * Built static with musl-gcc and dynamic with gcc.  The open is a raw
@@ -26,25 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case 0: return "OK";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EBADF: return "EBADF";
-	case EACCES: return "EACCES";
-	case ENOTDIR: return "ENOTDIR";
-	case EISDIR: return "EISDIR";
-	case EINVAL: return "EINVAL";
-	case ELOOP: return "ELOOP";
-	case ENXIO: return "ENXIO";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
+#include "common.h"
 
 static const char *type(mode_t m)
 {
@@ -53,6 +37,8 @@ static const char *type(mode_t m)
 	case S_IFDIR: return "dir";
 	case S_IFLNK: return "symlink";
 	case S_IFIFO: return "fifo";
+	case S_IFSOCK: return "sock";
+	case S_IFCHR: return "chr";
 	default: return "other";
 	}
 }
@@ -96,6 +82,12 @@ static void cmd_open(char **a)
 		printf("  readlinkat empty: %s\n", ename(errno));
 	else
 		printf("  readlinkat empty: %.*s\n", (int)n, buf);
+
+	/* Owner unchanged (the caller's own): what the call says is compared. */
+	if (fchownat(fd, "", -1, -1, AT_EMPTY_PATH) < 0)
+		printf("  fchownat empty: %s\n", ename(errno));
+	else
+		printf("  fchownat empty: OK\n");
 
 	char link[64];
 	snprintf(link, sizeof link, "/proc/self/fd/%ld", fd);
@@ -154,6 +146,23 @@ static void cmd_chmod_nofollow(char **a)
 		printf("  mode now %o\n", (unsigned)(st.st_mode & 07777));
 }
 
+/* linkat-empty PATH NEW: a new name for PATH's symlink itself, through
+ * its O_PATH|O_NOFOLLOW descriptor (linkat AT_EMPTY_PATH). */
+static void cmd_linkat_empty(char **a)
+{
+	long fd = syscall(SYS_openat, AT_FDCWD, a[0], O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0) {
+		printf("linkat-empty %s %s: open %s\n", a[0], a[1], ename(errno));
+		return;
+	}
+	int r = linkat(fd, "", AT_FDCWD, a[1], AT_EMPTY_PATH);
+	printf("linkat-empty %s %s: %s\n", a[0], a[1], r < 0 ? ename(errno) : "OK");
+	struct stat st, want;
+	if (r == 0 && lstat(a[1], &st) == 0 && lstat(a[0], &want) == 0)
+		printf("  same-inode %s\n", st.st_ino == want.st_ino ? "yes" : "no");
+	close(fd);
+}
+
 static const struct {
 	const char *name;
 	int nargs;
@@ -161,6 +170,7 @@ static const struct {
 } cmds[] = {
 	{ "open", 2, cmd_open },
 	{ "chmod-nofollow", 2, cmd_chmod_nofollow },
+	{ "linkat-empty", 2, cmd_linkat_empty },
 };
 
 int main(int argc, char **argv)

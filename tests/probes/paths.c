@@ -17,58 +17,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
+#define PROBE_NAME "paths"
+#include "common.h"
+
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452
 #endif
-
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case 0: return "OK";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EBADF: return "EBADF";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case EXDEV: return "EXDEV";
-	case ENOTDIR: return "ENOTDIR";
-	case EISDIR: return "EISDIR";
-	case EINVAL: return "EINVAL";
-	case EFBIG: return "EFBIG";
-	case ETXTBSY: return "ETXTBSY";
-	case EROFS: return "EROFS";
-	case EMLINK: return "EMLINK";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case ENODATA: return "ENODATA";
-	case ERANGE: return "ERANGE";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
-
-static void result(const char *label, long r)
-{
-	printf("%s: %s\n", label, r < 0 ? ename(errno) : "OK");
-}
-
-static void die(const char *what)
-{
-	printf("paths: %s: %s\n", what, ename(errno));
-	fflush(stdout);
-	exit(2);
-}
 
 static int dir_arg(const char *d)
 {
@@ -436,6 +399,83 @@ static void cmd_mknodat(char **a)
 		close(d);
 }
 
+/* ---- the other calls naming their last component (trailing slashes,
+ * "." and "..", dangling symlinks) ---- */
+
+/* mkdir PATH */
+static void cmd_mkdir(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "mkdir %s", a[0]);
+	result(label, syscall(SYS_mkdir, a[0], 0755));
+}
+
+/* mkdirat DIR PATH */
+static void cmd_mkdirat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "mkdirat %s %s", a[0], a[1]);
+	int d = dir_arg(a[0]);
+	result(label, syscall(SYS_mkdirat, d, a[1], 0755));
+	if (d >= 0)
+		close(d);
+}
+
+/* unlink PATH */
+static void cmd_unlink(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "unlink %s", a[0]);
+	result(label, syscall(SYS_unlink, a[0]));
+}
+
+/* rmdir PATH */
+static void cmd_rmdir(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "rmdir %s", a[0]);
+	result(label, syscall(SYS_rmdir, a[0]));
+}
+
+/* rename FROM TO HOW   HOW: 0 | noreplace | exchange (renameat2) */
+static void cmd_rename(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "rename %s %s %s", a[0], a[1], a[2]);
+	unsigned fl = !strcmp(a[2], "noreplace") ? 1 : !strcmp(a[2], "exchange") ? 2 : 0;
+	result(label, syscall(SYS_renameat2, AT_FDCWD, a[0], AT_FDCWD, a[1], fl));
+}
+
+/* creat PATH HOW   HOW: creat (O_CREAT) | excl (O_CREAT|O_EXCL) | dir (O_DIRECTORY) */
+static void cmd_creat(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "creat %s %s", a[0], a[1]);
+	int fl = O_CLOEXEC;
+	if (!strcmp(a[1], "dir"))
+		fl |= O_RDONLY | O_DIRECTORY;
+	else
+		fl |= O_WRONLY | O_CREAT | (!strcmp(a[1], "excl") ? O_EXCL : 0);
+	long fd = syscall(SYS_openat, AT_FDCWD, a[0], fl, 0644);
+	result(label, fd);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* bind PATH: a unix stream socket bound to PATH */
+static void cmd_bind(char **a)
+{
+	char label[4200];
+	snprintf(label, sizeof label, "bind %s", a[0]);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	strncpy(sun.sun_path, a[0], sizeof sun.sun_path - 1);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		die("socket");
+	result(label, bind(s, (struct sockaddr *)&sun, sizeof sun));
+	close(s);
+}
+
 /* ---- on a descriptor ---- */
 
 /* open-fd FILE: opens FILE read-only; the fd commands below use it, and
@@ -547,13 +587,6 @@ static void *symlink_flipper(void *arg)
 		rename(sym_tmp, sym_link);
 	}
 	return NULL;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
 /* Does OP make a new name (PATH is then the new name)? */
@@ -686,6 +719,13 @@ static const struct command COMMANDS[] = {
 	{"linkat", 5, cmd_linkat},
 	{"mknod", 2, cmd_mknod},
 	{"mknodat", 3, cmd_mknodat},
+	{"mkdir", 1, cmd_mkdir},
+	{"mkdirat", 2, cmd_mkdirat},
+	{"unlink", 1, cmd_unlink},
+	{"rmdir", 1, cmd_rmdir},
+	{"rename", 3, cmd_rename},
+	{"creat", 2, cmd_creat},
+	{"bind", 1, cmd_bind},
 	{"open-fd", 1, cmd_open_fd},
 	{"open-path", 1, cmd_open_path},
 	{"fchmod", 1, cmd_fchmod},

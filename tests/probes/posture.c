@@ -27,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROBE_NAME "posture"
+#include "common.h"
+
 #ifndef TIOCSTI
 #define TIOCSTI 0x5412
 #endif
@@ -43,45 +46,6 @@
 struct uffdio_api { uint64_t api, features, ioctls; };
 struct uffdio_range { uint64_t start, len; };
 struct uffdio_register { struct uffdio_range range; uint64_t mode, ioctls; };
-
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case 0: return "OK";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case EIO: return "EIO";
-	case EBADF: return "EBADF";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOSYS: return "ENOSYS";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case EAFNOSUPPORT: return "EAFNOSUPPORT";
-	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-	case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
-	case ENODEV: return "ENODEV";
-	case ENXIO: return "ENXIO";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
-
-static void result(const char *label, long r)
-{
-	printf("%s: %s\n", label, r < 0 ? ename(errno) : "OK");
-	fflush(stdout);
-}
-
-static void die(const char *what)
-{
-	printf("posture: %s: %s\n", what, ename(errno));
-	fflush(stdout);
-	exit(2);
-}
 
 /* syscall NR: the syscall with no arguments (all zero). */
 static void cmd_syscall(char **a)
@@ -255,13 +219,6 @@ static void *stalled_open(void *arg)
 	printf("stalled-open: %s\n", r < 0 ? ename(errno) : "OK");
 	fflush(stdout);
 	return NULL;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
 /* uffd-stall FILE: a thread opens a path that ends in a never-served

@@ -29,6 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROBE_NAME "probe"
+#include "common.h"
+
 #ifndef SYS_statx
 #define SYS_statx 332
 #endif
@@ -83,57 +86,7 @@ struct kopen_how {
 #define K_RESOLVE_BENEATH 0x08
 #define K_RESOLVE_IN_ROOT 0x10
 
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case 0: return "OK";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case ESRCH: return "ESRCH";
-	case EINTR: return "EINTR";
-	case EIO: return "EIO";
-	case ENXIO: return "ENXIO";
-	case E2BIG: return "E2BIG";
-	case EBADF: return "EBADF";
-	case EAGAIN: return "EAGAIN";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case EEXIST: return "EEXIST";
-	case EXDEV: return "EXDEV";
-	case ENOTDIR: return "ENOTDIR";
-	case EISDIR: return "EISDIR";
-	case EINVAL: return "EINVAL";
-	case EMFILE: return "EMFILE";
-	case ETXTBSY: return "ETXTBSY";
-	case ENOSPC: return "ENOSPC";
-	case EROFS: return "EROFS";
-	case EMLINK: return "EMLINK";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ENOTEMPTY: return "ENOTEMPTY";
-	case ELOOP: return "ELOOP";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
-
 /* Prints "LABEL: OK" or "LABEL: ENAME" for a -1/errno style result. */
-static void result(const char *label, long r)
-{
-	printf("%s: %s\n", label, r < 0 ? ename(errno) : "OK");
-}
-
-static void die(const char *what)
-{
-	printf("probe: %s: %s\n", what, ename(errno));
-	fflush(stdout);
-	exit(2);
-}
-
 /* Reads all of fd into a malloc'd NUL-terminated buffer. */
 static char *slurp(int fd, size_t *len)
 {
@@ -592,13 +545,6 @@ static void *buffer_flipper(void *arg)
 		memcpy(race_buf, race_paths[k], race_lens[k] + 1);
 	}
 	return NULL;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
 /*

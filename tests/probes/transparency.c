@@ -24,6 +24,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
@@ -34,32 +36,6 @@
 struct k_open_how {
 	unsigned long long flags, mode, resolve;
 };
-
-static const char *ename(int e)
-{
-	static char buf[32];
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EACCES: return "EACCES";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EISDIR: return "EISDIR";
-	case EINVAL: return "EINVAL";
-	case ENOTEMPTY: return "ENOTEMPTY";
-	case ELOOP: return "ELOOP";
-	case EBUSY: return "EBUSY";
-	case EADDRINUSE: return "EADDRINUSE";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case EXDEV: return "EXDEV";
-	case EAGAIN: return "EAGAIN";
-	case EBADF: return "EBADF";
-	case EROFS: return "EROFS";
-	case ENOTCONN: return "ENOTCONN";
-	}
-	snprintf(buf, sizeof buf, "E#%d", e);
-	return buf;
-}
 
 static const struct {
 	const char *name;

@@ -28,11 +28,12 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
         Args::Mkdir { .. } | Args::Mknod { .. } => task.status()?.umask,
         _ => 0,
     };
-    // A call on a descriptor (fchmod, …) refuses an O_PATH one, as the
-    // kernel does; the resolved object is acted on.
+    // A call on a descriptor (fchmod, …) refuses an O_PATH one (or its
+    // stand-in, act/opath.rs), as the kernel does; the resolved object is
+    // acted on.
     if let Args::Attr { at, flags, .. } = args {
         if let (true, Dir::Fd(fd)) = (flags & attr::FD_FORM != 0, at.dir) {
-            if task.fd_flags(fd)? & libc::O_PATH as u32 != 0 {
+            if task.fd_flags(fd)? & libc::O_PATH as u32 != 0 || task.fd_is_stand_in(fd)? {
                 task.settle()?;
                 return Ok(Outcome::Fail(Errno::EBADF));
             }
@@ -52,8 +53,8 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
             let second = targets.next().ok_or(Errno::EINVAL)??;
             who.run(|| super::link::link(first, second)).into()
         }
-        Args::Unlink { .. } => who
-            .run(|| unlink(first, function == Function::Rmdir))
+        Args::Unlink { ref at } => who
+            .run(|| unlink(first, function == Function::Rmdir, &at.path))
             .into(),
         Args::Rename { flags, .. } => {
             let second = targets.next().ok_or(Errno::EINVAL)??;
@@ -239,14 +240,16 @@ fn mkdir(r: Resolved, mode: u32) -> Result<(), Errno> {
     )
 }
 
-fn unlink(r: Resolved, rmdir: bool) -> Result<(), Errno> {
+/// `path`: the request's, whose last component says what rmdir of "."
+/// (EINVAL), ".." (ENOTEMPTY) or "/" (EBUSY) fails with.
+fn unlink(r: Resolved, rmdir: bool, path: &[u8]) -> Result<(), Errno> {
     if matches!(r.last, Last::Dot) {
-        return Err(if !rmdir {
-            Errno::EISDIR
-        } else if r.path == b"/" {
-            Errno::EBUSY
-        } else {
-            Errno::EINVAL
+        let last = path.split(|&b| b == b'/').rfind(|c| !c.is_empty());
+        return Err(match last {
+            _ if !rmdir => Errno::EISDIR,
+            None => Errno::EBUSY,
+            Some(b"..") => Errno::ENOTEMPTY,
+            Some(_) => Errno::EINVAL,
         });
     }
     if !rmdir && r.trailing_slash {
@@ -269,6 +272,7 @@ fn rename(a: Resolved, b: Resolved, flags: u32) -> Result<(), Errno> {
     if matches!(a.last, Last::Dot) || matches!(b.last, Last::Dot) {
         return Err(Errno::EBUSY);
     }
+    rename_slashes(&a, &b, flags)?;
     let (pa, na) = entry(a)?;
     let (pb, nb) = entry(b)?;
     nix::fcntl::renameat2(
@@ -278,4 +282,34 @@ fn rename(a: Resolved, b: Resolved, flags: u32) -> Result<(), Errno> {
         nb.as_c_str(),
         nix::fcntl::RenameFlags::from_bits_retain(flags),
     )
+}
+
+/// What `do_renameat2` says of trailing slashes (the resolver did not
+/// follow either last component): only a directory may have one, the
+/// source's, or the target's unless the directory is exchanged with it.
+fn rename_slashes(a: &Resolved, b: &Resolved, flags: u32) -> Result<(), Errno> {
+    if !a.trailing_slash && !b.trailing_slash {
+        return Ok(());
+    }
+    let is_dir = |r: &Resolved| matches!(r.last, Last::Exists { mode } if mode & libc::S_IFMT == libc::S_IFDIR);
+    let exists = |r: &Resolved| matches!(r.last, Last::Exists { .. });
+    if !exists(a) {
+        return Err(Errno::ENOENT);
+    }
+    let exchange = flags & libc::RENAME_EXCHANGE != 0;
+    if flags & libc::RENAME_NOREPLACE != 0 && exists(b) {
+        return Err(Errno::EEXIST);
+    }
+    if exchange {
+        if !exists(b) {
+            return Err(Errno::ENOENT);
+        }
+        if !is_dir(b) && b.trailing_slash {
+            return Err(Errno::ENOTDIR);
+        }
+    }
+    if !is_dir(a) && (a.trailing_slash || (!exchange && b.trailing_slash)) {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(())
 }

@@ -167,7 +167,12 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
             },
         });
     };
+    let slash = r.trailing_slash;
     Ok(match (call.op, r.target, r.last) {
+        // filename_create: "x/" of a missing name is ENOENT.
+        (SockOp::Bind, Target::Entry { .. }, Last::Missing) if slash => {
+            Outcome::Fail(Errno::ENOENT)
+        }
         (SockOp::Bind, Target::Entry { parent, name }, Last::Missing) => {
             bind_unix(who, &sock, parent.as_fd(), &name, &raw, umask).into()
         }

@@ -241,9 +241,10 @@ impl Recorder {
         self.decide(Key::Notif(id), Decision::Supervisor(why));
     }
 
-    /// Notification `id` is a call the posture refuses (`r`): recorded as
-    /// a denial of `r.syscall` on `r.target`.
-    pub fn refused(&self, id: u64, r: &bpf::posture::Refused, nr: i32) {
+    /// Notification `id` is a call the posture refuses (`r`) naming
+    /// `paths` (as the program passed them): recorded as a denial of
+    /// `r.syscall` on its paths (on `r.target` if it names none).
+    pub fn refused(&self, id: u64, r: &bpf::posture::Refused, nr: i32, paths: &[Vec<u8>]) {
         if !self.enabled() {
             return;
         }
@@ -252,12 +253,25 @@ impl Recorder {
         args.push_str(&nr.to_string());
         json::key(&mut args, "refused");
         json::str(&mut args, &r.target);
+        for (i, p) in paths.iter().enumerate() {
+            json::key(&mut args, if i == 0 { "path" } else { "path2" });
+            json::bytes(&mut args, p);
+        }
         args.push('}');
+        let target = if paths.is_empty() {
+            r.target.clone()
+        } else {
+            let texts: Vec<String> = paths
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            texts.join(" -> ")
+        };
         self.with(Key::Notif(id), |e| {
             e.syscall = Some(r.syscall);
             e.function = r.syscall;
             e.args = args;
-            e.target = Some(r.target.clone());
+            e.target = Some(target);
             e.decision = Some(Decision::Posture(r.why));
         });
     }

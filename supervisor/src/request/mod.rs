@@ -7,6 +7,7 @@
 pub mod attr;
 pub mod flags;
 pub mod net;
+pub mod refused;
 #[cfg(test)]
 mod tests;
 
@@ -165,6 +166,26 @@ impl Request {
             Args::Link { from, to, .. } => vec![from, to],
             Args::Rename { from, to, .. } => vec![from, to],
             Args::Socket { path, .. } => path.iter().collect(),
+        }
+    }
+
+    /// Does the call name the last component of its path `i` itself, to
+    /// make, remove or rename it (the kernel's `filename_create`,
+    /// `do_unlinkat`, `do_rmdir`, `do_renameat2`, and an open with
+    /// `O_CREAT`)?  Then a trailing slash does not make the walk follow a
+    /// symlink there, as it does for a lookup: `mkdir("dangling/")` is
+    /// EEXIST, `rmdir("link/")` ENOTDIR, never the link's target.
+    pub fn names_last(&self, i: usize) -> bool {
+        match &self.args {
+            Args::Link { .. } => i == 1,
+            Args::Open { flags, .. } => flags & libc::O_CREAT != 0,
+            Args::Socket { call, .. } => call.op == net::SockOp::Bind,
+            Args::Mkdir { .. }
+            | Args::Mknod { .. }
+            | Args::Symlink { .. }
+            | Args::Unlink { .. }
+            | Args::Rename { .. } => true,
+            Args::Stat { .. } | Args::Access { .. } | Args::Attr { .. } => false,
         }
     }
 

@@ -52,6 +52,11 @@ pub struct Lookup<'a> {
     /// Follow a symlink in the last component (false for lstat, O_NOFOLLOW, unlink, rmdir,
     /// rename, mkdir; true for open without O_NOFOLLOW, stat, access).
     pub follow_last: bool,
+    /// The call names the last component itself, to make, remove or rename it (mkdir,
+    /// mknod, symlink, link's new name, unlink, rmdir, rename, bind, open with O_CREAT): a
+    /// trailing slash neither makes the walk follow a symlink there nor requires a
+    /// directory; the caller applies the call's own rule (`Resolved::trailing_slash`).
+    pub names_last: bool,
     /// AT_EMPTY_PATH: an empty path designates `start` itself (else an empty path is ENOENT).
     pub empty_path: bool,
     /// openat2 RESOLVE_* flags (libc::RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
@@ -324,7 +329,15 @@ impl<'l, 'a> Walker<'l, 'a> {
                 }
                 name if name.len() > NAME_MAX => return Err(Errno::ENAMETOOLONG),
                 name => {
-                    let follow = !last || self.l.follow_last || self.trailing;
+                    // A trailing slash follows the last component for a
+                    // lookup, never for a call that names it (mkdir("l/"),
+                    // open("l/", O_CREAT): EISDIR, whatever l is).
+                    let follow = !last
+                        || if self.trailing && self.l.names_last {
+                            false
+                        } else {
+                            self.l.follow_last || self.trailing
+                        };
                     let thread = name == b"thread-self";
                     if follow && (thread || name == b"self") {
                         let r = match self.at_proc_root() {
@@ -420,7 +433,7 @@ impl<'l, 'a> Walker<'l, 'a> {
             self.descend(fd, st, name.as_bytes());
             return Ok(Step::Continue);
         }
-        if self.trailing && !st.is_dir() {
+        if self.trailing && !st.is_dir() && !self.l.names_last {
             return Err(Errno::ENOTDIR);
         }
         Ok(Step::Entry(name, Last::Exists { mode: st.mode }))
@@ -445,7 +458,8 @@ impl<'l, 'a> Walker<'l, 'a> {
         if !self.own_magic()? {
             return Err(Errno::EACCES);
         }
-        let obj = sys::open_follow(self.cur.as_fd(), name)?;
+        // (A stand-in of an O_PATH descriptor: the object it stands for.)
+        let obj = kernel::standin::substitute(sys::open_follow(self.cur.as_fd(), name)?)?;
         let st = sys::fstat(obj.as_fd())?;
         self.check_xdev(&st)?;
         // The text of the object we hold, not of the link we read: the program may
@@ -500,6 +514,7 @@ impl<'l, 'a> Walker<'l, 'a> {
             Errno::EBADF => Errno::ENOENT,
             e => e,
         })?;
+        let obj = kernel::standin::substitute(obj)?;
         let st = sys::fstat(obj.as_fd())?;
         self.check_xdev(&st)?;
         let text = in_view(&self.root_text, sys::fd_path(obj.as_fd())?);

@@ -91,6 +91,7 @@ impl Ctx {
             start: self.start.as_fd(),
             path,
             follow_last,
+            names_last: false,
             empty_path: false,
             resolve,
             proc_self: self.proc_self.as_fd(),
@@ -332,6 +333,51 @@ fn trailing_slash() {
     assert_eq!(r.path, t.text("newdir"));
     let r = ctx.nofollow("lnew").unwrap();
     assert_eq!((kind(&r), r.trailing_slash), (Some(libc::S_IFLNK), false));
+}
+
+/// A call naming its last component (mkdir, rmdir, rename, …) never
+/// follows a symlink there, a trailing slash or not, and a trailing slash
+/// on a non-directory is the call's to judge (mkdir("f/") is EEXIST).
+#[test]
+fn trailing_slash_on_a_named_last_component() {
+    let t = TempDir::new();
+    t.mkdir("dir");
+    t.write("file", "");
+    t.symlink("ldir", "dir");
+    t.symlink("dangling", "missing");
+    t.symlink("deep", "nodir/x");
+    let ctx = Ctx::new("/", &t.0);
+    let named = |p: &str| {
+        let mut l = ctx.lookup(p.as_bytes(), false, 0);
+        l.names_last = true;
+        resolve(&l)
+    };
+    for (p, n, k) in [
+        ("dangling/", "dangling", libc::S_IFLNK),
+        ("deep/", "deep", libc::S_IFLNK),
+        ("ldir/", "ldir", libc::S_IFLNK),
+        ("file/", "file", libc::S_IFREG),
+        ("dir/", "dir", libc::S_IFDIR),
+    ] {
+        let r = named(p).unwrap();
+        assert_eq!(
+            (name(&r), kind(&r), r.trailing_slash),
+            (n.as_bytes(), Some(k), true),
+            "{p}"
+        );
+        assert_eq!(r.path, t.text(n), "{p}");
+    }
+    let r = named("new/").unwrap();
+    assert_eq!(
+        (name(&r), r.last, r.trailing_slash),
+        (&b"new"[..], Last::Missing, true)
+    );
+    // A symlink before the last component is followed as ever.
+    let r = named("ldir/x/").unwrap();
+    assert_eq!((r.last, r.path.clone()), (Last::Missing, t.text("dir/x")));
+    // The lookup still follows: mkdir's old bug, the target.
+    let r = ctx.nofollow("dangling/").unwrap();
+    assert_eq!((name(&r), r.last), (&b"missing"[..], Last::Missing));
 }
 
 #[test]
