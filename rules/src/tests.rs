@@ -19,6 +19,7 @@ fn rule(action: Action, kinds: &[Kind], pattern: &str) -> RuleSpec {
         refusal: None,
         how: How::Master,
         ports: None,
+        exact: false,
     }
 }
 

@@ -50,6 +50,28 @@ pub enum OpenFix {
     DropCreat,
 }
 
+/// What a (kind, subject) pair was checked on.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Subject {
+    /// A canonical path (or where it failed to resolve), an object's text
+    /// (`pipe:[12]`), a unix socket's path or `@name` (connect, bind).
+    Path(Vec<u8>),
+    /// An address and port (connect, bind).
+    Addr(IpAddr, u16),
+    /// A name (resolve).
+    Name(String),
+}
+
+/// A (kind, subject) pair denied by the kind's default, no rule naming it.
+#[derive(Clone, Debug)]
+pub struct Unruled {
+    pub kind: Kind,
+    pub subject: Subject,
+    /// The path did not resolve: `subject` is where it failed (a probe of
+    /// something missing).
+    pub missing: bool,
+}
+
 /// The decision on one request.
 #[derive(Clone, Debug)]
 pub struct Choice {
@@ -57,6 +79,9 @@ pub struct Choice {
     /// For the audit log: `rule 3 (allow read /usr/)`, `default deny write`.
     pub text: String,
     pub fix: OpenFix,
+    /// A denial made only by defaults: the pairs denied (learn mode allows
+    /// and learns them).  Empty when a rule denied, or nothing was denied.
+    pub unruled: Vec<Unruled>,
 }
 
 /// What the request does, copied before its paths are resolved.
@@ -150,13 +175,35 @@ fn kinds_of(shape: &Shape, i: usize, last: Option<Last>) -> Vec<Kind> {
     }
 }
 
-/// Combines the verdicts of one request.
-fn combine(set: &Ruleset, verdicts: &[Verdict], failed: Option<i32>) -> Choice {
+/// Combines the verdicts of one request; `subjects[i]` is what
+/// `verdicts[i]` was checked on (`None`: a rename's carried denial), and
+/// whether its path failed to resolve.
+fn combine(
+    set: &Ruleset,
+    verdicts: &[Verdict],
+    subjects: &[Option<(Subject, bool)>],
+    failed: Option<i32>,
+) -> Choice {
     if let Some(v) = verdicts.iter().find(|v| v.action == Action::Deny) {
+        let denied = || verdicts.iter().zip(subjects).filter(|(v, _)| v.action == Action::Deny);
+        let unruled = if denied().all(|(v, s)| v.rule.is_none() && s.is_some()) {
+            denied()
+                .filter_map(|(v, s)| {
+                    s.as_ref().map(|(subject, missing)| Unruled {
+                        kind: v.kind,
+                        subject: subject.clone(),
+                        missing: *missing,
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         return Choice {
             answer: Answer::Refuse(v.refusal),
             text: set.describe(v),
             fix: OpenFix::None,
+            unruled,
         };
     }
     let mut text = String::new();
@@ -182,6 +229,7 @@ fn combine(set: &Ruleset, verdicts: &[Verdict], failed: Option<i32>) -> Choice {
         answer,
         text,
         fix: OpenFix::None,
+        unruled: Vec::new(),
     }
 }
 
@@ -194,13 +242,15 @@ fn invalid(e: Errno, why: &str) -> Choice {
             libc_service::errno::name(e as i32).unwrap_or("?")
         ),
         fix: OpenFix::None,
+        unruled: Vec::new(),
     }
 }
 
 /// Decides the name lookup of `name`.
 pub fn lookup(set: &Ruleset, name: &str) -> Choice {
     let v = set.name(name);
-    let mut c = combine(set, &[v], None);
+    let s = Some((Subject::Name(name.to_owned()), false));
+    let mut c = combine(set, &[v], &[s], None);
     if matches!(c.answer, Answer::Slave | Answer::Program) {
         c.answer = Answer::Master; // all mean the supervisor's resolver
     }
@@ -228,22 +278,28 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
         let v = match addr {
             NetAddr::Inet(a) => {
                 let ip = IpAddr::V4(*a.ip());
-                Some(set.addr(kind, ip, a.port(), &names(ip)))
+                Some((
+                    set.addr(kind, ip, a.port(), &names(ip)),
+                    Subject::Addr(ip, a.port()),
+                ))
             }
             NetAddr::Inet6(a) => {
                 let ip = IpAddr::V6(*a.ip());
-                Some(set.addr(kind, ip, a.port(), &names(ip)))
+                Some((
+                    set.addr(kind, ip, a.port(), &names(ip)),
+                    Subject::Addr(ip, a.port()),
+                ))
             }
             NetAddr::Unix(name) if addr.is_abstract() => {
                 let mut text = Vec::with_capacity(name.len());
                 text.push(b'@');
                 text.extend_from_slice(&name[1..]);
-                Some(set.path(kind, &text))
+                Some((set.path(kind, &text), Subject::Path(text)))
             }
             NetAddr::Unix(_) => None,
         };
-        if let Some(v) = v {
-            return combine(set, &[v], None);
+        if let Some((v, s)) = v {
+            return combine(set, &[v], &[Some((s, false))], None);
         }
     }
     // Paths: resolve, then read where failures stopped.
@@ -257,6 +313,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
         Err(e) => return invalid(e, "the request could not be resolved"),
     };
     let mut verdicts = Vec::with_capacity(3);
+    let mut subjects = Vec::with_capacity(3);
     let mut failed = None;
     let mut fix = OpenFix::None;
     for (i, r) in rs.iter().enumerate() {
@@ -264,6 +321,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
             Ok(r) => {
                 for k in kinds_of(&shape, i, Some(r.last)) {
                     verdicts.push(set.path(k, &r.path));
+                    subjects.push(Some((Subject::Path(r.path.clone()), false)));
                 }
                 if let Shape::Open { flags } = shape {
                     fix = open_fix(set, flags, r.last, &r.path);
@@ -271,6 +329,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
                     // every file, denied or not.
                     if flags & libc::O_PATH == 0 && crate::policy::device::kind_of(r).is_some() {
                         verdicts.push(set.path(Kind::Device, &r.path));
+                        subjects.push(Some((Subject::Path(r.path.clone()), false)));
                     }
                 }
             }
@@ -282,6 +341,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
                 failed = failed.or(Some(*e as i32));
                 for k in kinds_of(&shape, i, None) {
                     verdicts.push(set.path(k, t));
+                    subjects.push(Some((Subject::Path(t.clone()), true)));
                 }
             }
         }
@@ -291,11 +351,12 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
         if *exchange {
             verdicts.extend(moved(set, b, a));
         }
+        subjects.resize(verdicts.len(), None);
     }
     if verdicts.is_empty() {
         return invalid(Errno::EINVAL, "the request names nothing");
     }
-    let mut c = combine(set, &verdicts, failed);
+    let mut c = combine(set, &verdicts, &subjects, failed);
     if matches!(c.answer, Answer::Master | Answer::Program) {
         c.fix = fix;
     }

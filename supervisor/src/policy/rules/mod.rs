@@ -36,6 +36,17 @@ use crate::audit::Key;
 pub use ::rules::Kind;
 use ::rules::{Refusal, Ruleset};
 use decide::{Answer, Choice};
+pub use decide::{Subject, Unruled};
+
+/// What a learning run (`supervisor learn --base`) noted: one (kind,
+/// subject) pair the rules denied only by its default, which the run
+/// allowed instead.
+#[derive(Clone, Debug)]
+pub struct Learnt {
+    /// The request's function (`open`, `stat`, `getaddrinfo`…).
+    pub function: &'static str,
+    pub what: Unruled,
+}
 
 fn refusal_name(r: Refusal) -> &'static str {
     match r {
@@ -73,9 +84,26 @@ impl Policy {
 
     /// Decides and answers the current request; returns the decision's text.
     fn answer(&self, lua: &Lua) -> mlua::Result<String> {
-        let c = self.choose(lua, "answer")?;
+        let mut c = self.choose(lua, "answer")?;
         {
             let mut st = self.shared.borrow_mut();
+            // Learning: what only a default denies is allowed, and noted.
+            if matches!(c.answer, Answer::Refuse(_)) && !c.unruled.is_empty() {
+                let function = match (&st.lookup, &st.current) {
+                    (Some(_), _) => "getaddrinfo",
+                    (None, Some(p)) => p.req.function.name(),
+                    (None, None) => "?",
+                };
+                if let Some(l) = st.learning.as_mut() {
+                    l.extend(c.unruled.drain(..).map(|what| Learnt { function, what }));
+                    c.answer = if st.lookup.is_some() {
+                        Answer::Master
+                    } else {
+                        Answer::Program
+                    };
+                    c.text = format!("learn: allowed beyond the base ({})", c.text);
+                }
+            }
             let State {
                 lookup,
                 current,
@@ -175,12 +203,38 @@ fn compile(lua: &Lua, shared: &Shared, t: Value) -> mlua::Result<Policy> {
             format!("rules: expected a table of rules, not {}", t.type_name()),
         ));
     };
-    let set = load::load(&t).map_err(|e| lua_err(lua, format!("rules: {e}")))?;
+    let mut set = load::load(&t).map_err(|e| lua_err(lua, format!("rules: {e}")))?;
+    set.fallback = shared.borrow().rules_fallback.clone();
     Ok(Policy {
         set: Rc::new(set),
         shared: shared.clone(),
         master: lua.create_userdata(Master(shared.clone()))?,
     })
+}
+
+/// `rules.extend(base, table)`: runs the policy `base` (a ready policy's
+/// name or a file), every rules table it compiles completed by `table`'s
+/// rules where it has no rule of its own (they never override one).
+fn extend(lua: &Lua, shared: &Shared, base: &str, t: Value) -> mlua::Result<MultiValue> {
+    let Value::Table(t) = t else {
+        return Err(lua_err(
+            lua,
+            format!("rules.extend: expected a table of rules, not {}", t.type_name()),
+        ));
+    };
+    let set = load::load(&t).map_err(|e| lua_err(lua, format!("rules.extend: {e}")))?;
+    {
+        let mut st = shared.borrow_mut();
+        if st.rules_fallback.is_some() {
+            return Err(lua_err(lua, "rules.extend: called twice".into()));
+        }
+        st.rules_fallback = Some(std::sync::Arc::new(set));
+    }
+    let source = super::Source::resolve(std::path::Path::new(base))
+        .map_err(|e| lua_err(lua, format!("rules.extend: {e}")))?;
+    lua.load(&source.text[..])
+        .set_name(format!("@{}", source.name))
+        .call(())
 }
 
 /// The `rules` module.
@@ -201,6 +255,13 @@ pub fn module(lua: &Lua, shared: &Shared) -> mlua::Result<Table> {
                 p.master.call_method::<()>("receive", ())?;
                 p.answer(lua)?;
             }
+        })?,
+    )?;
+    let sh = shared.clone();
+    m.set(
+        "extend",
+        lua.create_function(move |lua, (base, t): (String, Value)| {
+            extend(lua, &sh, &base, t)
         })?,
     )?;
     m.set(
