@@ -62,14 +62,17 @@ pub enum Subject {
     Name(String),
 }
 
-/// A (kind, subject) pair denied by the kind's default, no rule naming it.
+/// A (kind, subject) pair denied.
 #[derive(Clone, Debug)]
-pub struct Unruled {
+pub struct Denied {
     pub kind: Kind,
     pub subject: Subject,
     /// The path did not resolve: `subject` is where it failed (a probe of
     /// something missing).
     pub missing: bool,
+    /// The rule that denied it (its audit text); `None`: the kind's
+    /// default.
+    pub rule: Option<String>,
 }
 
 /// The decision on one request.
@@ -79,9 +82,10 @@ pub struct Choice {
     /// For the audit log: `rule 3 (allow read /usr/)`, `default deny write`.
     pub text: String,
     pub fix: OpenFix,
-    /// A denial made only by defaults: the pairs denied (learn mode allows
-    /// and learns them).  Empty when a rule denied, or nothing was denied.
-    pub unruled: Vec<Unruled>,
+    /// The pairs denied, with their subjects (a rename's carried denials
+    /// have none and are left out).  Learn mode allows and learns a
+    /// denial made only by defaults.
+    pub denied: Vec<Denied>,
 }
 
 /// What the request does, copied before its paths are resolved.
@@ -185,25 +189,31 @@ fn combine(
     failed: Option<i32>,
 ) -> Choice {
     if let Some(v) = verdicts.iter().find(|v| v.action == Action::Deny) {
-        let denied = || verdicts.iter().zip(subjects).filter(|(v, _)| v.action == Action::Deny);
-        let unruled = if denied().all(|(v, s)| v.rule.is_none() && s.is_some()) {
-            denied()
-                .filter_map(|(v, s)| {
-                    s.as_ref().map(|(subject, missing)| Unruled {
-                        kind: v.kind,
-                        subject: subject.clone(),
-                        missing: *missing,
-                    })
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let denied = verdicts
+            .iter()
+            .zip(subjects)
+            .filter(|(v, _)| v.action == Action::Deny)
+            .map(|(v, s)| match s {
+                Some((subject, missing)) => Denied {
+                    kind: v.kind,
+                    subject: subject.clone(),
+                    missing: *missing,
+                    rule: v.rule.map(|_| set.describe(v)),
+                },
+                // A rename carrying a denial along: by a rule.
+                None => Denied {
+                    kind: v.kind,
+                    subject: Subject::Path(Vec::new()),
+                    missing: false,
+                    rule: Some(set.describe(v)),
+                },
+            })
+            .collect();
         return Choice {
             answer: Answer::Refuse(v.refusal),
             text: set.describe(v),
             fix: OpenFix::None,
-            unruled,
+            denied,
         };
     }
     let mut text = String::new();
@@ -229,7 +239,7 @@ fn combine(
         answer,
         text,
         fix: OpenFix::None,
-        unruled: Vec::new(),
+        denied: Vec::new(),
     }
 }
 
@@ -242,7 +252,7 @@ fn invalid(e: Errno, why: &str) -> Choice {
             libc_service::errno::name(e as i32).unwrap_or("?")
         ),
         fix: OpenFix::None,
-        unruled: Vec::new(),
+        denied: Vec::new(),
     }
 }
 

@@ -36,16 +36,22 @@ use crate::audit::Key;
 pub use ::rules::Kind;
 use ::rules::{Refusal, Ruleset};
 use decide::{Answer, Choice};
-pub use decide::{Subject, Unruled};
+pub use decide::{Denied, Subject};
 
 /// What a learning run (`supervisor learn --base`) noted: one (kind,
 /// subject) pair the rules denied only by its default, which the run
-/// allowed instead.
+/// allowed instead (`what.rule` is `None`), or denied by a rule, which
+/// stayed denied and is never learnt.
 #[derive(Clone, Debug)]
 pub struct Learnt {
     /// The request's function (`open`, `stat`, `getaddrinfo`…).
     pub function: &'static str,
-    pub what: Unruled,
+    pub what: Denied,
+    /// Its first path did not exist before (a mkdir that makes it).
+    pub new: bool,
+    /// An open with `O_CREAT`: it creates or writes, whichever the file's
+    /// existence makes it.
+    pub creat: bool,
 }
 
 fn refusal_name(r: Refusal) -> &'static str {
@@ -88,15 +94,39 @@ impl Policy {
         {
             let mut st = self.shared.borrow_mut();
             // Learning: what only a default denies is allowed, and noted.
-            if matches!(c.answer, Answer::Refuse(_)) && !c.unruled.is_empty() {
-                let function = match (&st.lookup, &st.current) {
-                    (Some(_), _) => "getaddrinfo",
-                    (None, Some(p)) => p.req.function.name(),
-                    (None, None) => "?",
+            if matches!(c.answer, Answer::Refuse(_))
+                && !c.denied.is_empty()
+                && st.learning.is_some()
+            {
+                let by_default = c.denied.iter().all(|d| d.rule.is_none());
+                let looking_up = st.lookup.is_some();
+                let (function, new, creat) = match (looking_up, st.current.as_mut()) {
+                    (true, _) => ("getaddrinfo", false, false),
+                    (false, Some(p)) => {
+                        let new = p.resolve().is_ok_and(|rs| {
+                            matches!(
+                                rs.first(),
+                                Some(Ok(r)) if r.last == crate::resolve::Last::Missing
+                            )
+                        });
+                        let creat = matches!(
+                            p.req.args,
+                            crate::request::Args::Open { flags, .. } if flags & libc::O_CREAT != 0
+                        );
+                        (p.req.function.name(), new, creat)
+                    }
+                    (false, None) => ("?", false, false),
                 };
                 if let Some(l) = st.learning.as_mut() {
-                    l.extend(c.unruled.drain(..).map(|what| Learnt { function, what }));
-                    c.answer = if st.lookup.is_some() {
+                    l.extend(c.denied.drain(..).map(|what| Learnt {
+                        function,
+                        what,
+                        new,
+                        creat,
+                    }));
+                }
+                if by_default {
+                    c.answer = if looking_up {
                         Answer::Master
                     } else {
                         Answer::Program
