@@ -66,7 +66,11 @@ impl Why {
     pub fn add(&mut self, function: &'static str, missing: bool) {
         let first = self.calls.is_empty();
         *self.calls.entry(function).or_default() += 1;
-        self.missing = if first { missing } else { self.missing && missing };
+        self.missing = if first {
+            missing
+        } else {
+            self.missing && missing
+        };
     }
 
     fn merge(&mut self, o: &Why) {
@@ -74,7 +78,11 @@ impl Why {
         for (f, n) in &o.calls {
             *self.calls.entry(f).or_default() += n;
         }
-        self.missing = if first { o.missing } else { self.missing && o.missing };
+        self.missing = if first {
+            o.missing
+        } else {
+            self.missing && o.missing
+        };
     }
 
     /// `open ×3, stat ×1`.
@@ -250,8 +258,7 @@ pub fn secret(p: &[u8], home: Option<&[u8]>) -> bool {
         return !p.ends_with(b".pub");
     }
     // /proc/<pid>/environ, /proc/<pid>/mem (and per thread).
-    p.starts_with(b"/proc/")
-        && matches!(comps.last(), Some(&b"environ") | Some(&b"mem"))
+    p.starts_with(b"/proc/") && matches!(comps.last(), Some(&b"environ") | Some(&b"mem"))
 }
 
 /// The explicit denials a policy without a base carries: learnt prefixes
@@ -344,7 +351,8 @@ pub fn temp_glob(p: &[u8]) -> Option<Vec<u8>> {
     let random = |x: &[u8]| {
         x.len() >= 6
             && x.iter().all(name_char)
-            && x.iter().any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+            && x.iter()
+                .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
     };
     let mut cuts: Vec<usize> = name
         .iter()
@@ -538,8 +546,9 @@ fn kind_rules(seen: &Seen, k: Kind, ctx: &Context) -> KindRules {
         } else {
             let lit = literal(p);
             let un = unnumber(&lit);
-            let how = (un != lit)
-                .then(|| "a number that changes from run to run (pid, pipe, terminal) is a *".to_string());
+            let how = (un != lit).then(|| {
+                "a number that changes from run to run (pid, pipe, terminal) is a *".to_string()
+            });
             (un, how)
         };
         let o = rules.entry(key).or_default();

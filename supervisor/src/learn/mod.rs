@@ -172,10 +172,15 @@ pub fn from_base(learnt: &[Learnt]) -> Seen {
         }
         match (&w.subject, w.kind) {
             (Subject::Name(n), _) => seen.name(n),
-            (Subject::Addr(ip, port), k) => seen.address(k, ip.to_string(), Some(*port), l.function),
-            (Subject::Path(p), k @ (Kind::Connect | Kind::Bind)) => {
-                seen.address(k, format!("unix:{}", String::from_utf8_lossy(p)), None, l.function)
+            (Subject::Addr(ip, port), k) => {
+                seen.address(k, ip.to_string(), Some(*port), l.function)
             }
+            (Subject::Path(p), k @ (Kind::Connect | Kind::Bind)) => seen.address(
+                k,
+                format!("unix:{}", String::from_utf8_lossy(p)),
+                None,
+                l.function,
+            ),
             (Subject::Path(p), k) => {
                 seen.note(k, p, l.function, w.missing);
                 // An O_CREAT open creates or writes, as the file exists or
@@ -356,8 +361,19 @@ mod tests {
     }
 
     fn has(seen: &Seen, k: Kind, p: &str) -> bool {
-        seen.paths.get(&k).is_some_and(|s| s.contains(p.as_bytes()))
+        seen.paths
+            .get(&k)
+            .is_some_and(|s| s.contains_key(p.as_bytes()))
     }
+
+    const OK: Done = Done {
+        ok: true,
+        missing: false,
+    };
+    const FAILED: Done = Done {
+        ok: false,
+        missing: true,
+    };
 
     #[test]
     fn requests_map_to_kinds() {
@@ -373,14 +389,14 @@ mod tests {
             },
         };
         let p = |x: &str| vec![Some(x.as_bytes().to_vec())];
-        record(&mut s, &open(libc::O_RDONLY), &p("/r"), true);
+        record(&mut s, &open(libc::O_RDONLY), &p("/r"), OK);
         record(
             &mut s,
             &open(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC),
             &p("/c"),
-            true,
+            OK,
         );
-        record(&mut s, &open(libc::O_RDWR), &p("/rw"), true);
+        record(&mut s, &open(libc::O_RDWR), &p("/rw"), OK);
         assert!(has(&s, Kind::Read, "/r") && !has(&s, Kind::Write, "/r"));
         assert!(
             has(&s, Kind::Create, "/c") && has(&s, Kind::Write, "/c") && !has(&s, Kind::Read, "/c")
@@ -394,8 +410,8 @@ mod tests {
                 mode: 0o755,
             },
         };
-        record(&mut s, &mkdir, &p("/made"), true);
-        record(&mut s, &mkdir, &p("/existed"), false);
+        record(&mut s, &mkdir, &p("/made"), OK);
+        record(&mut s, &mkdir, &p("/existed"), FAILED);
         assert!(s.made_dirs.contains(&b"/made"[..]) && !s.made_dirs.contains(&b"/existed"[..]));
         let rename = Request {
             function: Function::Rename,
@@ -410,7 +426,7 @@ mod tests {
             &mut s,
             &rename,
             &[Some(b"/a".to_vec()), Some(b"/b".to_vec())],
-            true,
+            OK,
         );
         assert!(
             has(&s, Kind::Delete, "/a")
@@ -418,7 +434,7 @@ mod tests {
                 && has(&s, Kind::Delete, "/b")
         );
         // A path that did not resolve adds nothing.
-        record(&mut s, &open(libc::O_RDONLY), &[None], false);
+        record(&mut s, &open(libc::O_RDONLY), &[None], FAILED);
         assert_eq!(s.paths[&Kind::Read].len(), 2);
     }
 
@@ -440,7 +456,7 @@ mod tests {
             &mut s,
             &req(Function::Chmod, chmod),
             &[Some(b"/w/f".to_vec())],
-            true,
+            OK,
         );
         let symlink = Args::Symlink {
             target: b"t".to_vec(),
@@ -450,7 +466,7 @@ mod tests {
             &mut s,
             &req(Function::Symlink, symlink),
             &[Some(b"/w/s".to_vec())],
-            true,
+            OK,
         );
         let link = Args::Link {
             from: at("a"),
@@ -458,7 +474,7 @@ mod tests {
             flags: 0,
         };
         let both = [Some(b"/w/a".to_vec()), Some(b"/w/b".to_vec())];
-        record(&mut s, &req(Function::Link, link), &both, true);
+        record(&mut s, &req(Function::Link, link), &both, OK);
         assert!(has(&s, Kind::Write, "/w/f") && !has(&s, Kind::Create, "/w/f"));
         assert!(has(&s, Kind::Create, "/w/s"));
         assert!(has(&s, Kind::Read, "/w/a") && has(&s, Kind::Write, "/w/a"));

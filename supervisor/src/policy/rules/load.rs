@@ -278,7 +278,12 @@ fn add_rule(b: &mut RulesetBuilder, r: &Table) -> Result<()> {
     let exact = match get("exact")? {
         Value::Nil => false,
         Value::Boolean(b) => b,
-        other => return Err(format!("exact must be true or false, not {}", describe(&other))),
+        other => {
+            return Err(format!(
+                "exact must be true or false, not {}",
+                describe(&other)
+            ))
+        }
     };
     b.rule(RuleSpec {
         action: act,

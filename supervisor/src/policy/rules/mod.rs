@@ -249,7 +249,10 @@ fn extend(lua: &Lua, shared: &Shared, base: &str, t: Value) -> mlua::Result<Mult
     let Value::Table(t) = t else {
         return Err(lua_err(
             lua,
-            format!("rules.extend: expected a table of rules, not {}", t.type_name()),
+            format!(
+                "rules.extend: expected a table of rules, not {}",
+                t.type_name()
+            ),
         ));
     };
     let set = load::load(&t).map_err(|e| lua_err(lua, format!("rules.extend: {e}")))?;
@@ -290,9 +293,7 @@ pub fn module(lua: &Lua, shared: &Shared) -> mlua::Result<Table> {
     let sh = shared.clone();
     m.set(
         "extend",
-        lua.create_function(move |lua, (base, t): (String, Value)| {
-            extend(lua, &sh, &base, t)
-        })?,
+        lua.create_function(move |lua, (base, t): (String, Value)| extend(lua, &sh, &base, t))?,
     )?;
     m.set(
         "literal",
