@@ -341,18 +341,21 @@ const TEMP_PREFIXES: [&[u8]; 2] = [b"tmp", b"cc"];
 /// suffix (which may hold dots: `ccw1ycL2.cdtor.o`), a run of at least 6
 /// letters, digits or `_` after a known prefix (`tmp`, `cc`), or after a
 /// separator (`.`, `-`, start of the name) with a digit or capital in it
-/// (not a word).  Only that part becomes `*`: `/tmp/tmp.G3Wv7aB9xQ` →
-/// `/tmp/tmp.*`, `/tmp/tmpk3j_9x2q` → `/tmp/tmp*`, `/tmp/ccAb12Cd.s` →
-/// `/tmp/cc*.s`.
-pub fn temp_glob(p: &[u8]) -> Option<Vec<u8>> {
+/// (not a word) — or, in a temporary directory (`in_temp`), of exactly 8
+/// (Python's tempfile names, which may be all lowercase).  Only that part
+/// becomes `*`: `/tmp/tmp.G3Wv7aB9xQ` → `/tmp/tmp.*`, `/tmp/tmpk3j_9x2q` →
+/// `/tmp/tmp*`, `/tmp/ccAb12Cd.s` → `/tmp/cc*.s`.
+pub fn temp_glob(p: &[u8], in_temp: bool) -> Option<Vec<u8>> {
     let dir = parent(p)?;
     let name = &p[dir.len()..];
     let name_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
     let random = |x: &[u8]| {
         x.len() >= 6
             && x.iter().all(name_char)
-            && x.iter()
+            && (x
+                .iter()
                 .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+                || (in_temp && x.len() == 8))
     };
     let mut cuts: Vec<usize> = name
         .iter()
@@ -448,9 +451,9 @@ fn temp_dir(d: &[u8], ctx: &Context) -> bool {
 /// The glob of a directory the job made, if its name is random and it is
 /// temporary (in a temporary directory, or deleted in the run).
 fn made_glob(d: &[u8], ctx: &Context, deleted: bool) -> Vec<u8> {
-    let temporary = deleted || parent(d).is_some_and(|p| temp_dir(p, ctx));
-    match temp_glob(d) {
-        Some(g) if temporary => g,
+    let in_temp = parent(d).is_some_and(|p| temp_dir(p, ctx));
+    match temp_glob(d, in_temp) {
+        Some(g) if deleted || in_temp => g,
         _ => d.to_vec(),
     }
 }
@@ -534,11 +537,18 @@ fn kind_rules(seen: &Seen, k: Kind, ctx: &Context) -> KindRules {
                 "a directory the job made, and what it put there"
             };
             (key, Some(how.to_string()))
-        } else if seen.created.contains(p)
-            && (seen.deleted.contains(p) || parent(p).is_some_and(|d| temp_dir(d, ctx)))
-            && temp_glob(&literal(p)).is_some()
+        } else if let Some(g) = seen
+            .created
+            .contains(p)
+            .then(|| {
+                let in_temp = parent(p).is_some_and(|d| temp_dir(d, ctx));
+                let deleted = seen.deleted.contains(p);
+                (in_temp || deleted)
+                    .then(|| temp_glob(&literal(p), in_temp))
+                    .flatten()
+            })
+            .flatten()
         {
-            let g = temp_glob(&literal(p)).unwrap_or_default();
             (
                 g,
                 Some("temporary names: the random part of the name is a *".to_string()),

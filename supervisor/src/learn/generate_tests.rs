@@ -225,15 +225,23 @@ fn temporary_names_glob_their_random_part() {
         ("/tmp/tmpk3j_9x2q", Some("/tmp/tmp*")),
         ("/tmp/tmpabcdefgh.txt", Some("/tmp/tmp*.txt")),
         ("/tmp/ab12CD", Some("/tmp/*")),
+        ("/tmp/settings.ini", Some("/tmp/*.ini")),
         // Words are not random.
         ("/tmp/keep.txt", None),
         ("/tmp/output.log", None),
         ("/tmp/x.lock", None),
         ("/tmp/tmp", None),
     ] {
-        let g = temp_glob(name.as_bytes()).map(|g| String::from_utf8(g).unwrap());
+        let g = temp_glob(name.as_bytes(), true).map(|g| String::from_utf8(g).unwrap());
         assert_eq!(g.as_deref(), glob, "{name}");
     }
+    // Python's names may be all lowercase: 8 of them count in /tmp only.
+    assert_eq!(temp_glob(b"/tmp/abcdefgh", true), Some(b"/tmp/*".to_vec()));
+    assert_eq!(temp_glob(b"/w/abcdefgh", false), None);
+    assert_eq!(
+        temp_glob(b"/w/job-k3j9x2qa", false),
+        Some(b"/w/job-*".to_vec())
+    );
 }
 
 #[test]
