@@ -18,6 +18,7 @@ mod families;
 pub mod host;
 mod host_net;
 mod init;
+pub mod learning;
 mod lookup;
 mod lua;
 mod master;
@@ -89,13 +90,13 @@ pub fn run(
 
 /// `supervisor learn --base`: [`run`], except that what the rules deny
 /// only by a kind's default is allowed (as the program) and returned
-/// (`rules::Learnt`); what a rule denies stays denied.
+/// ([`learning::Learnt`]); what a rule denies stays denied.
 pub fn run_learning(
     source: &Source,
     program: Prepared,
     map: bpf::SyscallMap,
     run: Run,
-) -> (Result<i32, Stop>, Vec<rules::Learnt>) {
+) -> (Result<i32, Stop>, Vec<learning::Learnt>) {
     let mut st = State::new(run, Some((program, map)));
     st.learning = Some(Vec::new());
     let shared: Shared = Rc::new(RefCell::new(st));

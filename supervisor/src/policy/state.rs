@@ -48,7 +48,7 @@ pub struct State {
     pub rules_fallback: Option<std::sync::Arc<::rules::Ruleset>>,
     /// `supervisor learn --base`: what the rules denied only by a kind's
     /// default, allowed instead and noted here (`None`: not learning).
-    pub learning: Option<Vec<super::rules::Learnt>>,
+    pub learning: Option<Vec<super::learning::Learnt>>,
 }
 
 impl State {

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use nix::errno::Errno;
 
 use crate::pending::Pending;
+use crate::policy::learning::{Denied, Subject};
 use crate::request::net::{NetAddr, SockOp};
 use crate::request::Args;
 use crate::resolve::{Last, Resolved};
@@ -48,31 +49,6 @@ pub enum OpenFix {
     /// Decided as opening an existing file where creating one is not
     /// allowed: drop `O_CREAT`.
     DropCreat,
-}
-
-/// What a (kind, subject) pair was checked on.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Subject {
-    /// A canonical path (or where it failed to resolve), an object's text
-    /// (`pipe:[12]`), a unix socket's path or `@name` (connect, bind).
-    Path(Vec<u8>),
-    /// An address and port (connect, bind).
-    Addr(IpAddr, u16),
-    /// A name (resolve).
-    Name(String),
-}
-
-/// A (kind, subject) pair denied.
-#[derive(Clone, Debug)]
-pub struct Denied {
-    pub kind: Kind,
-    pub subject: Subject,
-    /// The path did not resolve: `subject` is where it failed (a probe of
-    /// something missing).
-    pub missing: bool,
-    /// The rule that denied it (its audit text); `None`: the kind's
-    /// default.
-    pub rule: Option<String>,
 }
 
 /// The decision on one request.

@@ -29,6 +29,7 @@ use mlua::{
     AnyUserData, Lua, LuaString, MultiValue, ObjectLike, Table, UserData, UserDataMethods, Value,
 };
 
+pub use super::learning::{Denied, Learnt, Subject};
 use super::lua::lua_err;
 use super::master::Master;
 use super::state::{Shared, State};
@@ -36,23 +37,6 @@ use crate::audit::Key;
 pub use ::rules::Kind;
 use ::rules::{Refusal, Ruleset};
 use decide::{Answer, Choice};
-pub use decide::{Denied, Subject};
-
-/// What a learning run (`supervisor learn --base`) noted: one (kind,
-/// subject) pair the rules denied only by its default, which the run
-/// allowed instead (`what.rule` is `None`), or denied by a rule, which
-/// stayed denied and is never learnt.
-#[derive(Clone, Debug)]
-pub struct Learnt {
-    /// The request's function (`open`, `stat`, `getaddrinfo`…).
-    pub function: &'static str,
-    pub what: Denied,
-    /// Its first path did not exist before (a mkdir that makes it).
-    pub new: bool,
-    /// An open with `O_CREAT`: it creates or writes, whichever the file's
-    /// existence makes it.
-    pub creat: bool,
-}
 
 fn refusal_name(r: Refusal) -> &'static str {
     match r {
