@@ -307,7 +307,9 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
             Ok(r) => {
                 for k in kinds_of(&shape, i, Some(r.last)) {
                     verdicts.push(set.path(k, &r.path));
-                    subjects.push(Some((Subject::Path(r.path.clone()), false)));
+                    // Reading what is not there: a probe.
+                    let probe = k == Kind::Read && r.last == Last::Missing;
+                    subjects.push(Some((Subject::Path(r.path.clone()), probe)));
                 }
                 if let Shape::Open { flags } = shape {
                     fix = open_fix(set, flags, r.last, &r.path);
