@@ -54,7 +54,8 @@ struct Job {
     _dir: tempfile::TempDir,
     ws: PathBuf,
     argv: Vec<String>,
-    outputs: Vec<&'static str>,
+    /// Relative to the workspace, or absolute.
+    outputs: Vec<PathBuf>,
     envs: Vec<(&'static str, PathBuf)>,
 }
 
@@ -70,7 +71,7 @@ impl Job {
             _dir: dir,
             ws,
             argv: argv.iter().map(|s| s.to_string()).collect(),
-            outputs: outputs.to_vec(),
+            outputs: outputs.iter().map(PathBuf::from).collect(),
             envs: Vec::new(),
         }
     }
@@ -342,7 +343,7 @@ fn key_is_denied(policy: &Path, ws: &Path, home: &Path) {
 fn learn_base_ci_never_allows_reading_home_ssh() {
     let mut job = pipeline("");
     job.argv = vec!["/bin/sh".into(), "-c".into(), PEEK.into()];
-    job.outputs = vec!["out.txt"];
+    job.outputs = vec!["out.txt".into()];
     let home = home_with_secret(&job.ws);
     job.envs.push(("HOME", home.clone()));
     let (policy, text) = job.round_trip(Some("ci"));
@@ -367,7 +368,7 @@ fn learn_never_allows_reading_home_ssh_even_when_the_job_did() {
         "-c".into(),
         format!("{PEEK} && cat \"$HOME/.ssh/id_ed25519\" >/dev/null"),
     ];
-    job.outputs = vec!["out.txt"];
+    job.outputs = vec!["out.txt".into()];
     let home = home_with_secret(&job.ws);
     job.envs.push(("HOME", home.clone()));
     job.clean();
@@ -397,4 +398,66 @@ fn learn_never_allows_reading_home_ssh_even_when_the_job_did() {
     let o = job.cmd(Some(&out)).run();
     o.assert_code(0);
     assert_eq!(o.stdout, "ok\n", "{o}");
+}
+
+/// A directory outside the workspace and outside /tmp (ci.lua's /tmp is
+/// private): next to the C probes.
+fn outside_dir() -> tempfile::TempDir {
+    let base = crate::util::probe_dir().with_file_name("supervisor-it-learn");
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::Builder::new()
+        .prefix("out-")
+        .tempdir_in(&base)
+        .unwrap()
+}
+
+/// `--base ci`: only what ci denies by default is learnt (a file written
+/// outside the workspace), nothing ci already allows (reading the system,
+/// the workspace); the job passes again under the learnt policy, which is
+/// ci completed, and a changed job writing next to that file is denied.
+#[test]
+fn learn_base_ci_learns_only_what_the_job_needed_beyond_it() {
+    let out_dir = outside_dir();
+    let out = out_dir.path().canonicalize().unwrap();
+    let mut job = pipeline("");
+    job.argv = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        "sort words.txt > sorted.txt && cp sorted.txt \"$OUT/report.txt\" && cat \"$OUT/report.txt\""
+            .into(),
+    ];
+    job.outputs = vec!["sorted.txt".into(), out.join("report.txt")];
+    job.envs.push(("OUT", out.clone()));
+    let (policy, text) = job.round_trip(Some("ci"));
+    let report = out.join("report.txt");
+    let report = report.to_str().unwrap();
+    let rules = rules_of(&text);
+    for kind in ["create", "write"] {
+        let r = format!("{{ \"allow\", \"{kind}\", \"{report}\" }},");
+        assert!(rules.contains(&r.as_str()), "{r} not in\n{text}");
+    }
+    let ws = job.ws.to_str().unwrap();
+    for r in &rules {
+        assert!(!r.contains(ws), "ci allows the workspace already: {r}");
+        assert!(!r.contains("\"read\""), "ci allows reading already: {r}");
+    }
+    // The job changed: it writes a second file there.
+    job.clean();
+    let script = "sort words.txt > sorted.txt && cp sorted.txt \"$OUT/other.txt\"";
+    let o = Cmd::supervised(Policy::file(&policy), &["/bin/sh", "-c", script])
+        .cwd(&job.ws)
+        .env("OUT", &out)
+        .option("--summary")
+        .run();
+    assert_ne!(o.code, 0, "{o}");
+    assert!(o.stderr.contains("other.txt': Permission denied"), "{o}");
+    let other = out.join("other.txt");
+    assert!(!other.exists());
+    let denied = o.stderr.split("denied:").nth(1).unwrap_or("");
+    assert!(
+        denied
+            .lines()
+            .any(|l| l.contains(other.to_str().unwrap()) && l.contains("EACCES")),
+        "{o}"
+    );
 }
