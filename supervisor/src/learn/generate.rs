@@ -247,6 +247,20 @@ pub fn secret(p: &[u8], home: Option<&[u8]>) -> bool {
     if comps.iter().any(|c| DIRS.contains(c)) {
         return true;
     }
+    // Agents holding keys: ssh-agent (`/tmp/ssh-XXXX/agent.N`), gpg-agent
+    // and keyrings under /run/user; sockets that are root (docker,
+    // containerd, podman).
+    let agent = comps
+        .windows(2)
+        .any(|w| w[0].starts_with(b"ssh-") && w[1].starts_with(b"agent."));
+    let run_user = p.starts_with(b"/run/user/")
+        && comps
+            .iter()
+            .any(|c| *c == b"gnupg" || *c == b"keyring" || *c == b"podman");
+    const ROOT_SOCKETS: [&[u8]; 3] = [b"docker.sock", b"containerd.sock", b"podman.sock"];
+    if agent || run_user || comps.last().is_some_and(|c| ROOT_SOCKETS.contains(c)) {
+        return true;
+    }
     if let Some(h) = home {
         if let Some(rest) = p.strip_prefix(h).and_then(|r| r.strip_prefix(b"/")) {
             if HOME.iter().any(|s| under(rest, s)) {
@@ -265,6 +279,9 @@ pub fn secret(p: &[u8], home: Option<&[u8]>) -> bool {
 /// can never reach the secrets.
 fn secret_rules(home: Option<&[u8]>) -> Vec<Vec<u8>> {
     let mut v: Vec<Vec<u8>> = vec![
+        b"/tmp/ssh-*/".to_vec(),
+        b"/run/user/*/gnupg/".to_vec(),
+        b"/run/user/*/keyring/".to_vec(),
         b"/etc/shadow".to_vec(),
         b"/etc/gshadow".to_vec(),
         b"/etc/ssh/*_key".to_vec(),
@@ -656,7 +673,11 @@ fn comment(o: &Out, pattern: &[u8], ctx: &Context) -> String {
                 .any(|x| x.as_slice() == d)
                 .then(|| String::from_utf8_lossy(&p[d.len() + 1..]).into_owned())
         });
+        let entry = ctx.path_dirs.iter().any(|x| x.as_slice() == p);
         match lookup {
+            None if entry => c.push_str(
+                "\n  --   not found: a PATH entry that does not exist (PATH lookups), exact",
+            ),
             Some(cmd) => {
                 let _ = write!(
                     c,
@@ -812,6 +833,12 @@ pub fn policy(seen: &Seen, ctx: &Context) -> String {
                     "  {{ \"deny\", {{ \"read\", \"write\", \"create\", \"delete\" }}, {} }},",
                     lua_str(&p)
                 );
+                // A socket there is an agent holding keys.
+                if p.ends_with(b"/") {
+                    let mut u = b"unix:".to_vec();
+                    u.extend_from_slice(&p);
+                    let _ = writeln!(o, "  {{ \"deny\", \"connect\", {} }},", lua_str(&u));
+                }
             }
             o.push_str(&body(seen, ctx));
             o.push_str("}\n");

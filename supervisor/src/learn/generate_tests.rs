@@ -119,6 +119,14 @@ fn secrets_are_never_learnt() {
         s.path(Kind::Read, p.as_bytes());
     }
     s.path(Kind::Read, b"/etc/ssh/ssh_host_ed25519_key.pub");
+    // Agents holding keys and root-equivalent sockets: never connected to.
+    for sock in [
+        "/tmp/ssh-XXXXa1b2/agent.1234",
+        "/run/user/1000/gnupg/S.gpg-agent",
+        "/run/docker.sock",
+    ] {
+        s.address(Kind::Connect, format!("unix:{sock}"), None, "connect_unix");
+    }
     let kr = kind_rules(&s, Kind::Read, &ctx());
     let r: Vec<_> = kr
         .rules
@@ -129,6 +137,12 @@ fn secrets_are_never_learnt() {
     assert_eq!(kr.refused.len(), 10);
     let p = policy(&s, &ctx());
     assert!(p.contains("Never learnt"), "{p}");
+    assert!(!p.contains(r#""allow", "connect""#), "{p}");
+    assert!(p.contains("--   connect /run/docker.sock"), "{p}");
+    assert!(
+        p.contains(r#"{ "deny", "connect", "unix:/home/u/.gnupg/" },"#),
+        "{p}"
+    );
     assert!(p.contains("--   read /home/u/.ssh/id_rsa"), "{p}");
     // Without a base, the secrets are denied by rule as well.
     assert!(
