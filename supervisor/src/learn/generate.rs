@@ -44,14 +44,14 @@ pub const FOLD_DEPTH: usize = 3;
 /// The kinds of the rules format (docs/rules.md).
 pub use crate::policy::rules::Kind;
 
-/// The path kinds, in the order the policy lists them.
-const FILES: [Kind; 5] = [
-    Kind::Read,
-    Kind::Write,
-    Kind::Create,
-    Kind::Delete,
-    Kind::Device,
-];
+/// The kinds whose subjects are file paths, in the order the policy
+/// lists them: every kind of the rules' table but the network's (a kind
+/// added there is learnt as a path kind).
+fn path_kinds() -> impl Iterator<Item = Kind> {
+    ::rules::KINDS
+        .into_iter()
+        .filter(|k| !matches!(k, Kind::Connect | Kind::Bind | Kind::Resolve))
+}
 
 /// Why a subject is there: the calls that touched it.
 #[derive(Default, Debug, Clone)]
@@ -711,7 +711,7 @@ fn rule_line(kind: Kind, pattern: &[u8], port: Option<u16>) -> String {
 fn body(seen: &Seen, ctx: &Context) -> String {
     let mut o = String::new();
     let mut refused: BTreeMap<(Kind, Vec<u8>), Why> = BTreeMap::new();
-    for k in FILES {
+    for k in path_kinds() {
         let kr = kind_rules(seen, k, ctx);
         for (p, w) in kr.refused {
             refused.insert((k, p), w);
