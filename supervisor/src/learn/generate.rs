@@ -391,9 +391,11 @@ pub fn temp_glob(p: &[u8], in_temp: bool) -> Option<Vec<u8>> {
         let known = TEMP_PREFIXES
             .iter()
             .find(|pre| run.starts_with(pre) && run.len() >= pre.len() + 6);
+        // mktemp(1)'s template `tmp.XXXXXXXXXX`: random whatever it spells.
+        let mktemp = name[..start].ends_with(b"tmp.") && run.len() >= 6;
         let from = match known {
             Some(pre) => start + pre.len(),
-            None if random(run) => start,
+            None if mktemp || random(run) => start,
             None => continue,
         };
         let mut g = dir.to_vec();

@@ -252,6 +252,15 @@ fn temporary_names_glob_their_random_part() {
     // Python's names may be all lowercase: 8 of them count in /tmp only.
     assert_eq!(temp_glob(b"/tmp/abcdefgh", true), Some(b"/tmp/*".to_vec()));
     assert_eq!(temp_glob(b"/w/abcdefgh", false), None);
+    // mktemp(1)'s ten characters may all be lowercase letters.
+    assert_eq!(
+        temp_glob(b"/tmp/tmp.abcdefghij", true),
+        Some(b"/tmp/tmp.*".to_vec())
+    );
+    assert_eq!(
+        temp_glob(b"/w/out/tmp.abcdefghij", false),
+        Some(b"/w/out/tmp.*".to_vec())
+    );
     assert_eq!(
         temp_glob(b"/w/job-k3j9x2qa", false),
         Some(b"/w/job-*".to_vec())
