@@ -693,6 +693,9 @@ fn comment(o: &Out, pattern: &[u8], ctx: &Context) -> String {
     if pattern == b"/" {
         c.push_str("\n  --   the root alone (exact = true), not the file system below it");
     }
+    if ctx.home.as_deref().is_some_and(|h| literal(h) == pattern) {
+        c.push_str("\n  --   $HOME itself (stat, listing), nothing in it: no trailing /");
+    }
     c
 }
 
