@@ -407,6 +407,16 @@ fn learn_never_allows_reading_home_ssh_even_when_the_job_did() {
         );
     }
     assert!(text.contains("Never learnt"), "{text}");
+    // $HOME itself (its stat and listing), nothing below it; and no
+    // directory above it folded (the workspace holds it here).
+    let h = home.to_str().unwrap();
+    let ws = job.ws.to_str().unwrap();
+    for r in &rules {
+        if r.contains("\"allow\"") {
+            assert!(!r.contains(&format!("\"{h}/")), "{r} in\n{text}");
+            assert!(!r.contains(&format!("\"{ws}/\"")), "{r} in\n{text}");
+        }
+    }
     key_is_denied(&out, &job.ws, &home);
     // The rest of the job (stat of / and $HOME, its listing) replays.
     job.argv[2] = PEEK.into();
