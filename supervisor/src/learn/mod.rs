@@ -17,6 +17,8 @@
 //! base, its rules completed by the learnt ones where it has none.
 
 pub mod generate;
+mod names;
+mod seen;
 
 use std::path::Path;
 
