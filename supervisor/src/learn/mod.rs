@@ -482,4 +482,69 @@ mod tests {
         assert!(has(&s, Kind::Read, "/w/a") && has(&s, Kind::Write, "/w/a"));
         assert!(has(&s, Kind::Create, "/w/b") && !has(&s, Kind::Create, "/w/a"));
     }
+
+    #[test]
+    fn what_a_base_denied_by_default_is_learnt_and_its_rules_are_not() {
+        use crate::policy::learning::Denied;
+        let l = |function, kind, subject, rule: Option<&str>, new, creat| Learnt {
+            function,
+            what: Denied {
+                kind,
+                subject,
+                missing: false,
+                rule: rule.map(str::to_string),
+            },
+            new,
+            creat,
+        };
+        let path = |p: &str| Subject::Path(p.as_bytes().to_vec());
+        let seen = from_base(&[
+            // An O_CREAT open denied as create: create and write learnt.
+            l("open", Kind::Create, path("/o/new"), None, true, true),
+            l("mkdir", Kind::Create, path("/o/dir"), None, true, false),
+            l(
+                "open",
+                Kind::Read,
+                path("/h/.ssh/id"),
+                Some("rule 5 (deny read /h/.ssh/)"),
+                false,
+                false,
+            ),
+            l(
+                "connect_inet",
+                Kind::Connect,
+                Subject::Addr("10.0.0.1".parse().unwrap(), 443),
+                None,
+                false,
+                false,
+            ),
+            l(
+                "connect_unix",
+                Kind::Connect,
+                path("/run/x.sock"),
+                None,
+                false,
+                false,
+            ),
+            l(
+                "getaddrinfo",
+                Kind::Resolve,
+                Subject::Name("a.org".into()),
+                None,
+                false,
+                false,
+            ),
+        ]);
+        assert!(has(&seen, Kind::Create, "/o/new") && has(&seen, Kind::Write, "/o/new"));
+        assert!(seen.made_dirs.contains(&b"/o/dir"[..]));
+        assert!(!has(&seen, Kind::Read, "/h/.ssh/id"));
+        assert_eq!(seen.refused_by_base.len(), 1);
+        assert!(seen
+            .connects
+            .contains_key(&("10.0.0.1".to_string(), Some(443))));
+        assert!(seen
+            .connects
+            .contains_key(&("unix:/run/x.sock".to_string(), None)));
+        assert!(seen.names.contains_key("a.org"));
+    }
 }
