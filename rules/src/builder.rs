@@ -32,6 +32,9 @@ pub enum Error {
     /// [`expand`]: a variable not set.
     #[error("${name} is not set (in {text:?})")]
     UnsetVariable { name: String, text: String },
+    /// `exact = true` on a pattern that is not a directory (`…/`).
+    #[error("{0:?}: exact = true is for a directory pattern ending in /")]
+    ExactNotDir(String),
     /// A path pattern neither absolute nor naming an object.
     #[error(
         "{0:?}: a path pattern must be absolute (or name an object such as \
@@ -278,6 +281,9 @@ pub struct RuleSpec {
     pub how: How,
     /// The ports of an address rule; `None`: not written (any port).
     pub ports: Option<Ports>,
+    /// A path pattern ending in `/` matches the directory itself only,
+    /// not what is below it (`exact = true`).
+    pub exact: bool,
 }
 
 /// Builds a [`Ruleset`]: rules in the order written (numbered from 1),
@@ -310,6 +316,7 @@ impl RulesetBuilder {
                 addrs: [AddrSet::default(), AddrSet::default()],
                 names: NameSet::default(),
                 links: NameSet::default(),
+                fallback: None,
             },
         }
     }
@@ -338,7 +345,10 @@ impl RulesetBuilder {
         let index = self.set.rules.len() as u32;
         for &kind in &r.kinds {
             refusal_fits(kind, r.refusal)?;
-            self.add_pattern(kind, &r.pattern, r.ports, index, r.action)?;
+            if r.exact && !r.pattern.ends_with('/') {
+                return Err(Error::ExactNotDir(r.pattern.clone()));
+            }
+            self.add_pattern(kind, &r.pattern, r.ports, r.exact, index, r.action)?;
         }
         self.set.rules.push(Rule {
             number: self.set.rules.len() + 1,
@@ -360,6 +370,7 @@ impl RulesetBuilder {
         kind: Kind,
         pattern: &str,
         ports: Option<Ports>,
+        exact: bool,
         index: u32,
         act: Action,
     ) -> Result<()> {
@@ -374,7 +385,7 @@ impl RulesetBuilder {
         match kind {
             Kind::Read | Kind::Write | Kind::Create | Kind::Delete | Kind::Device => {
                 no_port()?;
-                add_path(&mut set.paths[kind.index()], pattern, index, act)
+                add_path(&mut set.paths[kind.index()], pattern, index, act, exact)
             }
             Kind::Resolve => {
                 no_port()?;
@@ -390,7 +401,7 @@ impl RulesetBuilder {
                         Some(name) => format!("@{name}"),
                         None => p.to_owned(),
                     };
-                    return add_path(&mut set.paths[kind.index()], &p, index, act);
+                    return add_path(&mut set.paths[kind.index()], &p, index, act, exact);
                 }
                 let port = ports.unwrap_or(Ports::ANY);
                 if let Some(n) = pattern.strip_prefix("name:") {
@@ -410,11 +421,11 @@ impl RulesetBuilder {
     }
 }
 
-fn add_path(set: &mut PathSet, p: &str, index: u32, act: Action) -> Result<()> {
+fn add_path(set: &mut PathSet, p: &str, index: u32, act: Action, exact: bool) -> Result<()> {
     let p = path_pattern(p)?;
-    set.insert(p.as_bytes(), index, act);
+    set.insert_as(p.as_bytes(), index, act, exact);
     if let Some(c) = canonical_variant(&p) {
-        set.insert(c.as_bytes(), index, act);
+        set.insert_as(c.as_bytes(), index, act, exact);
     }
     Ok(())
 }

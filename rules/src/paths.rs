@@ -77,6 +77,13 @@ impl PathSet {
     /// Adds a pattern checked by the loader: an absolute path without `.`
     /// or `..` components, or a text without `/` that is not a path.
     pub fn insert(&mut self, pattern: &[u8], rule: u32, action: Action) {
+        self.insert_as(pattern, rule, action, false);
+    }
+
+    /// [`PathSet::insert`]; `dir_only`: a pattern ending in `/` matches
+    /// the directory itself only, not what is below it (`exact = true`:
+    /// `/` is then the root alone).
+    pub fn insert_as(&mut self, pattern: &[u8], rule: u32, action: Action, dir_only: bool) {
         if pattern.first() != Some(&b'/') {
             let spec: Spec = [glob::literal_len(pattern) as u32, 0, 0];
             if glob::is_wild(pattern) {
@@ -100,7 +107,7 @@ impl PathSet {
             }
             return;
         }
-        let prefix = pattern.ends_with(b"/");
+        let prefix = pattern.ends_with(b"/") && !dir_only;
         let comps: Vec<&[u8]> = components(pattern).collect();
         let lit: usize = comps.iter().map(|c| 1 + glob::literal_len(c)).sum();
         let lit = lit.max(1) as u32; // "/" counts 1
@@ -137,7 +144,7 @@ impl PathSet {
             }
             return;
         }
-        let (slot, class) = if prefix || comps.is_empty() {
+        let (slot, class) = if prefix || (comps.is_empty() && !dir_only) {
             (&mut node.prefix, PREFIX)
         } else {
             (&mut node.exact, EXACT)

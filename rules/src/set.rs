@@ -45,6 +45,9 @@ pub struct Verdict {
     pub action: Action,
     pub refusal: Refusal,
     pub how: How,
+    /// Decided by a rule of [`Ruleset::fallback`] (where this set had no
+    /// rule): `rule` indexes its rules.
+    pub fallback: bool,
 }
 
 #[derive(Debug)]
@@ -62,6 +65,10 @@ pub struct Ruleset {
     pub names: NameSet,
     /// connect to an address learnt from a name (`name:` patterns).
     pub links: NameSet,
+    /// Rules consulted only where this set has none (instead of its
+    /// default): a learnt policy's rules completing its base policy
+    /// (`rules.extend`).  They never override a rule of this set.
+    pub fallback: Option<std::sync::Arc<Ruleset>>,
 }
 
 impl Ruleset {
@@ -81,6 +88,7 @@ impl Ruleset {
                     action: r.action,
                     refusal: r.refusal.unwrap_or(fallback),
                     how: r.how,
+                    fallback: false,
                 }
             }
             None => {
@@ -91,8 +99,24 @@ impl Ruleset {
                     action: d.action,
                     refusal: d.refusal.unwrap_or(fallback),
                     how: d.how,
+                    fallback: false,
                 }
             }
+        }
+    }
+
+    /// `own`, or where it is the default, the fallback's rule if it has
+    /// one (`query` asks the fallback).
+    fn or_fallback(&self, own: Verdict, query: impl FnOnce(&Ruleset) -> Verdict) -> Verdict {
+        if own.rule.is_some() {
+            return own;
+        }
+        match self.fallback.as_deref().map(query) {
+            Some(v) if v.rule.is_some() => Verdict {
+                fallback: true,
+                ..v
+            },
+            _ => own,
         }
     }
 
@@ -102,7 +126,7 @@ impl Ruleset {
             Kind::Resolve => None,
             k => self.paths[k.index()].lookup(text),
         };
-        self.verdict(kind, hit)
+        self.or_fallback(self.verdict(kind, hit), |f| f.path(kind, text))
     }
 
     /// What some path strictly below the directory `path` is for `kind`,
@@ -151,18 +175,26 @@ impl Ruleset {
                 hit = best(hit, Some(h));
             }
         }
-        self.verdict(kind, hit)
+        self.or_fallback(self.verdict(kind, hit), |f| f.addr(kind, ip, port, names))
     }
 
     /// A name for resolve.
     pub fn name(&self, name: &str) -> Verdict {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
-        self.verdict(Kind::Resolve, self.names.lookup(&name, None))
+        let own = self.verdict(Kind::Resolve, self.names.lookup(&name, None));
+        self.or_fallback(own, |f| f.name(&name))
     }
 
     /// The audit text of a verdict: `rule 3 (allow read /usr/)`,
     /// `default deny write`.
     pub fn describe(&self, v: &Verdict) -> String {
+        if let (true, Some(f)) = (v.fallback, &self.fallback) {
+            let own = Verdict {
+                fallback: false,
+                ..*v
+            };
+            return format!("learnt {}", f.describe(&own));
+        }
         match v.rule {
             Some(i) => {
                 let r = &self.rules[i];

@@ -19,6 +19,7 @@ fn rule(action: Action, kinds: &[Kind], pattern: &str) -> RuleSpec {
         refusal: None,
         how: How::Master,
         ports: None,
+        exact: false,
     }
 }
 
@@ -630,4 +631,58 @@ fn what_lies_below_a_directory() {
         s.below(Kind::Resolve, b"/x", Action::Deny).map(|v| v.kind),
         None
     );
+}
+
+#[test]
+fn exact_directory_patterns_match_the_directory_alone() {
+    let mut root = allow(Kind::Read, "/");
+    root.exact = true;
+    let mut usr = allow(Kind::Read, "/usr/");
+    usr.exact = true;
+    let s = set(&[], vec![root, usr]);
+    assert!(allowed(&s, Kind::Read, "/"));
+    assert!(allowed(&s, Kind::Read, "/usr"));
+    for p in ["/etc/passwd", "/home", "/usr/bin", "/usr/lib/x"] {
+        assert!(!allowed(&s, Kind::Read, p), "{p}");
+    }
+    let mut file = allow(Kind::Read, "/etc/passwd");
+    file.exact = true;
+    assert!(try_build(&[], vec![file]).is_err());
+}
+
+#[test]
+fn a_fallback_decides_only_where_no_rule_does() {
+    let mut base = set(
+        &[],
+        vec![
+            allow(Kind::Read, "/"),
+            deny(Kind::Read, "/home/u/.ssh/"),
+            allow(Kind::Write, "/w/"),
+        ],
+    );
+    let extra = set(
+        &[],
+        vec![
+            allow(Kind::Read, "/home/u/.ssh/"),
+            allow(Kind::Write, "/opt/out/"),
+            allow(Kind::Resolve, "example.org"),
+        ],
+    );
+    base.fallback = Some(std::sync::Arc::new(extra));
+    // A rule of the base wins, however specific the fallback's.
+    assert_eq!(
+        path(&base, Kind::Read, "/home/u/.ssh/id_rsa"),
+        (Action::Deny, "rule 2 (deny read /home/u/.ssh/)".into())
+    );
+    // Where the base has only its default, the fallback's rule decides.
+    assert_eq!(
+        path(&base, Kind::Write, "/opt/out/x"),
+        (
+            Action::Allow,
+            "learnt rule 2 (allow write /opt/out/)".into()
+        )
+    );
+    assert!(!allowed(&base, Kind::Write, "/etc/x"));
+    assert_eq!(base.name("example.org").action, Action::Allow);
+    assert_eq!(base.name("other.org").action, Action::Deny);
 }

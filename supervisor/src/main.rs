@@ -215,11 +215,20 @@ enum Command {
         job: Job,
     },
     /// Run a program allowing everything (each call performed by the
-    /// supervisor) and write a rules policy that allows what it did.
+    /// supervisor) and write a rules policy that allows what it did; with
+    /// --base, run it under a policy and learn only what that policy
+    /// denies by default.
     Learn {
         /// Where to write the policy.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: PathBuf,
+        /// Start from this policy (a ready policy's name, e.g. `ci`, or a
+        /// file): the job runs under it, what its rules deny only by
+        /// default is allowed and learnt, what they deny by a rule stays
+        /// denied; the learnt policy is that policy completed by the
+        /// learnt rules.
+        #[arg(long, value_name = "POLICY")]
+        base: Option<PathBuf>,
         #[command(flatten)]
         job: Job,
     },
@@ -380,12 +389,12 @@ fn main() {
                 run(r, policy, init, init_arg, posture, cmd)
             })
         }
-        Command::Learn { output, job } => {
+        Command::Learn { output, base, job } => {
             let posture = bpf::Posture {
                 notify_refusals: job.log.is_some() || job.summary,
                 ..bpf::Posture::default()
             };
-            job.start(true, |r, cmd| learn(r, &output, posture, cmd))
+            job.start(true, |r, cmd| learn(r, &output, base, posture, cmd))
         }
         Command::Check { policy, init } => match policy::Source::resolve(&policy) {
             Err(e) => ended(Err(e)).0,
@@ -526,9 +535,30 @@ fn prepare(
 fn learn(
     r: &Run,
     output: &std::path::Path,
+    base: Option<PathBuf>,
     posture: bpf::Posture,
     cmd: Vec<OsString>,
 ) -> Result<i32, Stop> {
+    // The base, and how the learnt policy names it: a ready policy by its
+    // name, a file by its absolute path.
+    let base = match base {
+        None => None,
+        Some(b) => {
+            let source = policy::Source::resolve(&b)?;
+            let name = if policy::ready::find(&b.to_string_lossy()).is_some()
+                && !source.name.contains('/')
+                && !b.exists()
+            {
+                b.to_string_lossy().trim_end_matches(".lua").to_string()
+            } else {
+                std::fs::canonicalize(&b)
+                    .unwrap_or(b)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            Some((source, name))
+        }
+    };
     let (prepared, map) = match prepare(&cmd, &posture) {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -537,7 +567,19 @@ fn learn(
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    supervisor::learn::learn(prepared, map, r, output, &text.join(" "))
+    let (source, name) = match base {
+        Some((s, n)) => (Some(s), Some(n)),
+        None => (None, None),
+    };
+    supervisor::learn::learn(
+        prepared,
+        map,
+        r,
+        output,
+        &text.join(" "),
+        source.as_ref(),
+        name,
+    )
 }
 
 /// `supervisor oci-profile`: the profile on stdout.

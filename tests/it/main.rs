@@ -37,6 +37,7 @@ mod file_calls;
 mod init_script;
 mod jobctl;
 mod launcher;
+mod learn;
 mod net;
 mod observe;
 mod opath;

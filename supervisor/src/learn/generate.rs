@@ -1,21 +1,37 @@
 //! Writing a rules policy (docs/rules format) that allows what a learning
-//! run saw, folding paths into directory prefixes where that is sound:
+//! run saw, generalising only where that is sound and saying why:
 //!
+//! * **never learnt**: secrets ([`secret`]: `$HOME/.ssh`, `.gnupg`, cloud
+//!   and registry credentials, `/etc/shadow`, SSH host keys, processes'
+//!   environment and memory) — whatever the job did with them; they are
+//!   listed in the policy's comments, and a policy without a base denies
+//!   them by explicit rules, so no learnt prefix can reach them;
+//! * **the root** (`stat("/")`, `rm`'s check of `/`) becomes a rule on the
+//!   root alone (`exact = true`), never `/`, which is the file system;
+//! * **probes of missing paths** (PATH lookups: `stat`/`access` of each
+//!   PATH entry until the hit; configuration searched in several places)
+//!   stay exact and never count towards folding;
 //! * **reads** in a directory D fold into `D/` when the program read at
-//!   least [`FOLD_MIN`] distinct entries of D, D is at least [`FOLD_DEPTH`]
-//!   components deep (`/usr/lib/gcc/`, never `/usr/`, `/etc/` or
-//!   `/home/u/`) and no component of D is hidden (`.ssh`, `.aws`, …: where
-//!   credentials live).  Folded directories count as entries of their
-//!   parent, so whole trees fold level by level.
+//!   least [`FOLD_MIN`] distinct existing entries of D, D is at least
+//!   [`FOLD_DEPTH`] components deep (never `/usr/`, `/etc/`), is neither
+//!   `$HOME` nor above it, and no component of D is hidden (`.cache`,
+//!   `.ssh`…).  Folded directories count as entries of their parent, so
+//!   whole trees fold level by level;
 //! * **everything** under a directory the program created itself (a
-//!   successful mkdir) folds into that directory: it did not exist before,
-//!   so nothing else can be in it.
-//! * a **temporary file** (created, then deleted in the run) whose name
-//!   ends, before its extension, in six letters or digits (mkstemp's
-//!   `XXXXXX`) becomes a glob: `/tmp/ccAb12Cd.s` → `/tmp/cc*.s`.
-//! * `/proc/<pid>/…` becomes `/proc/*/…` (pids differ from run to run).
+//!   successful mkdir) folds into that directory: nothing else can be in
+//!   it.  A made directory with a random name (mkdtemp) becomes a glob;
+//! * a **temporary name** — created in a temporary directory (`/tmp`,
+//!   `/var/tmp`, `/dev/shm`, `$TMPDIR`), or created and deleted in the run
+//!   anywhere — with a random part ([`temp_glob`]: mkstemp's `XXXXXX`,
+//!   mktemp(1)'s `tmp.XXXXXXXXXX`, Python's `tmpXXXXXXXX`) becomes a glob
+//!   on that part only: `/tmp/ccAb12Cd.s` → `/tmp/cc*.s`;
+//! * `/proc/<pid>/…` → `/proc/*/…`, `pipe:[N]` → `pipe:*`,
+//!   `socket:[N]` → `socket:*`, `/dev/pts/N` → `/dev/pts/*` (numbers that
+//!   change from run to run).
 //!
-//! Everything else is exact: a path, an address and port, a name.
+//! Everything else is exact: a path, an address and port, a name.  Each
+//! rule is preceded by a comment: the calls that produced it (counts), the
+//! paths it stands for, and the generalisation made, if any.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -25,195 +41,209 @@ pub const FOLD_MIN: usize = 4;
 /// …at least this many components deep.
 pub const FOLD_DEPTH: usize = 3;
 
+use super::names::{depth, hidden, parent, secret_rules, under, unnumber};
+pub use super::names::{literal, secret, temp_glob};
+pub use super::seen::{Context, Seen, Why};
 /// The kinds of the rules format (docs/rules.md).
 pub use crate::policy::rules::Kind;
 
-/// The file kinds, in the order the policy lists them.
-const FILES: [Kind; 5] = [
-    Kind::Read,
-    Kind::Write,
-    Kind::Create,
-    Kind::Delete,
-    Kind::Device,
-];
-
-/// What a learning run saw.
-#[derive(Default, Debug)]
-pub struct Seen {
-    /// Resolved paths, by kind.
-    pub paths: BTreeMap<Kind, BTreeSet<Vec<u8>>>,
-    /// Directories the program created (successful mkdir).
-    pub made_dirs: BTreeSet<Vec<u8>>,
-    /// Paths created (O_CREAT, mkdir, rename destination) and paths
-    /// deleted: both = a temporary file.
-    pub created: BTreeSet<Vec<u8>>,
-    pub deleted: BTreeSet<Vec<u8>>,
-    /// (address, port) for connect and bind; a unix socket as
-    /// `unix:/path` with no port.
-    pub connects: BTreeSet<(String, Option<u16>)>,
-    pub binds: BTreeSet<(String, Option<u16>)>,
-    /// Names looked up.
-    pub names: BTreeSet<String>,
-}
-
-impl Seen {
-    pub fn path(&mut self, k: Kind, p: &[u8]) {
-        self.paths.entry(k).or_default().insert(p.to_vec());
-    }
-}
-
-/// A rule's pattern: an exact path, a directory prefix (`/`-terminated),
-/// or a glob.
-fn depth(p: &[u8]) -> usize {
-    p.split(|&b| b == b'/').filter(|c| !c.is_empty()).count()
-}
-
-fn parent(p: &[u8]) -> Option<&[u8]> {
-    let p = p.strip_suffix(b"/").unwrap_or(p);
-    let i = p.iter().rposition(|&b| b == b'/')?;
-    Some(&p[..i + 1])
-}
-
-fn hidden(dir: &[u8]) -> bool {
-    dir.split(|&b| b == b'/').any(|c| c.first() == Some(&b'.'))
-}
-
-/// Under `dir/` (or `dir` itself)?
-fn under(p: &[u8], dir: &[u8]) -> bool {
-    let d = dir.strip_suffix(b"/").unwrap_or(dir);
-    p == d || (p.starts_with(d) && p.get(d.len()) == Some(&b'/'))
-}
-
-/// `/proc/1234/x` → `/proc/*/x` (and `/proc/1234/task/1235/…`).
-fn unpid(p: &[u8]) -> Vec<u8> {
-    let Some(rest) = p.strip_prefix(b"/proc/") else {
-        return p.to_vec();
-    };
-    let mut out = b"/proc".to_vec();
-    let mut after_task = true; // the component after /proc counts as a pid
-    for c in rest.split(|&b| b == b'/') {
-        out.push(b'/');
-        if after_task && !c.is_empty() && c.iter().all(u8::is_ascii_digit) {
-            out.push(b'*');
-        } else {
-            out.extend_from_slice(c);
-        }
-        after_task = c == b"task";
-    }
-    out
-}
-
-/// The glob of a temporary file's name, if it looks like mkstemp's: six
-/// letters or digits, not all lowercase letters (a word), before the
-/// suffix (which may hold dots: `ccw1ycL2.cdtor.o`), after a prefix.
-fn temp_glob(p: &[u8]) -> Option<Vec<u8>> {
-    let dir = parent(p)?;
-    let name = &p[dir.len()..];
-    let mut cuts: Vec<usize> = name
-        .iter()
-        .enumerate()
-        .filter(|(_, &b)| b == b'.')
-        .map(|(i, _)| i)
-        .collect();
-    cuts.push(name.len());
-    let random =
-        |x: &[u8]| x.iter().all(u8::is_ascii_alphanumeric) && !x.iter().all(u8::is_ascii_lowercase);
-    let cut = cuts
+/// The kinds whose subjects are file paths, in the order the policy
+/// lists them: every kind of the rules' table but the network's (a kind
+/// added there is learnt as a path kind).
+fn path_kinds() -> impl Iterator<Item = Kind> {
+    ::rules::KINDS
         .into_iter()
-        .find(|&i| i > 6 && random(&name[i - 6..i]))?;
-    let mut g = dir.to_vec();
-    g.extend_from_slice(&name[..cut - 6]);
-    g.push(b'*');
-    g.extend_from_slice(&name[cut..]);
-    Some(g)
+        .filter(|k| !matches!(k, Kind::Connect | Kind::Bind | Kind::Resolve))
+}
+
+/// One rule of a kind, with why it is there.
+#[derive(Debug, Default, Clone)]
+struct Out {
+    why: Why,
+    /// The paths it stands for (at most a few kept, for the comment).
+    paths: BTreeSet<Vec<u8>>,
+    /// How many paths.
+    count: usize,
+    /// The generalisation made, if any.
+    how: Option<String>,
+}
+
+impl Out {
+    fn add(&mut self, path: &[u8], why: &Why) {
+        self.why.merge(why);
+        self.count += 1;
+        if self.paths.len() < 3 {
+            self.paths.insert(path.to_vec());
+        }
+    }
+    fn absorb(&mut self, o: Out) {
+        self.why.merge(&o.why);
+        self.count += o.count;
+        for p in o.paths {
+            if self.paths.len() < 3 {
+                self.paths.insert(p);
+            }
+        }
+    }
+}
+
+/// What generating a kind gives: its rules, and what was never learnt.
+struct KindRules {
+    rules: BTreeMap<Vec<u8>, Out>,
+    refused: BTreeMap<Vec<u8>, Why>,
+}
+
+/// Is `d` a temporary directory (where names are per run)?
+fn temp_dir(d: &[u8], ctx: &Context) -> bool {
+    [&b"/tmp"[..], b"/var/tmp", b"/dev/shm"]
+        .iter()
+        .any(|t| under(d, t))
+        || ctx.tmpdir.as_deref().is_some_and(|t| under(d, t))
+}
+
+/// The glob of a directory the job made, if its name is random and it is
+/// temporary (in a temporary directory, or deleted in the run).
+fn made_glob(d: &[u8], ctx: &Context, deleted: bool) -> Vec<u8> {
+    let in_temp = parent(d).is_some_and(|p| temp_dir(p, ctx));
+    match temp_glob(d, in_temp) {
+        Some(g) if deleted || in_temp => g,
+        _ => d.to_vec(),
+    }
 }
 
 /// Folds exact read paths into directory prefixes (see the module doc).
-fn fold_reads(paths: &BTreeSet<Vec<u8>>) -> BTreeSet<Vec<u8>> {
-    let mut items: BTreeSet<Vec<u8>> = paths.clone();
+fn fold_reads(rules: &mut BTreeMap<Vec<u8>, Out>, ctx: &Context) {
+    let home = ctx.home.as_deref().map(literal);
     loop {
         let mut by_dir: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-        for p in &items {
+        for (p, o) in rules.iter() {
+            if o.why.missing || o.how.as_deref().is_some_and(|h| !h.starts_with("folded")) {
+                continue;
+            }
+            if !p.starts_with(b"/") || p.contains(&b'*') {
+                continue;
+            }
             if let Some(d) = parent(p) {
                 *by_dir.entry(d.to_vec()).or_default() += 1;
             }
         }
         let fold: Vec<Vec<u8>> = by_dir
             .into_iter()
-            .filter(|(d, n)| *n >= FOLD_MIN && depth(d) >= FOLD_DEPTH && !hidden(d))
+            .filter(|(d, n)| {
+                *n >= FOLD_MIN
+                    && depth(d) >= FOLD_DEPTH
+                    && !hidden(d)
+                    && !home.as_deref().is_some_and(|h| under(h, d))
+            })
             .map(|(d, _)| d)
             .collect();
         if fold.is_empty() {
-            return items;
+            return;
         }
         for d in fold {
-            items.retain(|p| !under(p, &d));
-            items.insert(d);
+            let inside: Vec<Vec<u8>> = rules
+                .iter()
+                .filter(|(p, o)| under(p, &d) && !o.why.missing && p.as_slice() != d.as_slice())
+                .map(|(p, _)| p.clone())
+                .collect();
+            let mut o = rules.remove(&d).unwrap_or_default();
+            for p in inside {
+                if let Some(x) = rules.remove(&p) {
+                    o.absorb(x);
+                }
+            }
+            o.how = Some(format!(
+                "folded: {} existing entries read below it (≥{FOLD_MIN} in one directory)",
+                o.count
+            ));
+            rules.insert(d, o);
         }
     }
 }
 
-/// `p` as a pattern that matches just itself (docs/rules.md): `\`, `*`
-/// and `?` escaped, `$` doubled.  Escaping keeps `/`, letters and digits,
-/// so the folding and globbing below work on escaped paths alike.
-pub fn literal(p: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(p.len());
-    for &b in p {
-        match b {
-            b'\\' | b'*' | b'?' => out.extend([b'\\', b]),
-            b'$' => out.extend(b"$$"),
-            b => out.push(b),
-        }
-    }
-    out
-}
-
-fn literals(s: &BTreeSet<Vec<u8>>) -> BTreeSet<Vec<u8>> {
-    s.iter().map(|p| literal(p)).collect()
-}
-
-/// The patterns of one kind.
-fn patterns(seen: &Seen, k: Kind) -> BTreeSet<Vec<u8>> {
+/// The rules of one kind.
+fn kind_rules(seen: &Seen, k: Kind, ctx: &Context) -> KindRules {
+    let mut rules: BTreeMap<Vec<u8>, Out> = BTreeMap::new();
+    let mut refused = BTreeMap::new();
     let Some(paths) = seen.paths.get(&k) else {
-        return BTreeSet::new();
+        return KindRules { rules, refused };
     };
-    let paths = literals(paths);
-    let (made_dirs, created, deleted) = (
-        literals(&seen.made_dirs),
-        literals(&seen.created),
-        literals(&seen.deleted),
-    );
     // The topmost directories the program made.
-    let made: Vec<&Vec<u8>> = made_dirs
+    let made: Vec<&Vec<u8>> = seen
+        .made_dirs
         .iter()
-        .filter(|d| !made_dirs.iter().any(|o| o != *d && under(d, o)))
+        .filter(|d| !seen.made_dirs.iter().any(|o| o != *d && under(d, o)))
         .collect();
-    let mut exact = BTreeSet::new();
-    let mut out = BTreeSet::new();
-    for p in &paths {
-        if let Some(d) = made.iter().find(|d| under(p, d)) {
-            let mut d = d.to_vec();
-            d.push(b'/');
-            out.insert(d);
-        } else if created.contains(p) && deleted.contains(p) {
-            out.insert(temp_glob(p).unwrap_or_else(|| p.clone()));
+    for (p, why) in paths {
+        if secret(p, ctx.home.as_deref()) {
+            refused.insert(p.clone(), why.clone());
+            continue;
+        }
+        let (key, how) = if let Some(d) = made.iter().find(|d| under(p, d)) {
+            let g = made_glob(&literal(d), ctx, seen.deleted.contains(*d));
+            let random = g != literal(d);
+            let mut key = g;
+            key.push(b'/');
+            let how = if random {
+                "a directory with a random name (mkdtemp) the job made, and what it put there"
+            } else {
+                "a directory the job made, and what it put there"
+            };
+            (key, Some(how.to_string()))
+        } else if let Some(g) = seen
+            .created
+            .contains(p)
+            .then(|| {
+                let in_temp = parent(p).is_some_and(|d| temp_dir(d, ctx));
+                let deleted = seen.deleted.contains(p);
+                (in_temp || deleted)
+                    .then(|| temp_glob(&literal(p), in_temp))
+                    .flatten()
+            })
+            .flatten()
+        {
+            (
+                g,
+                Some("temporary names: the random part of the name is a *".to_string()),
+            )
         } else {
-            exact.insert(unpid(p));
+            let lit = literal(p);
+            let un = unnumber(&lit);
+            let how = (un != lit).then(|| {
+                "a number that changes from run to run (pid, pipe, terminal) is a *".to_string()
+            });
+            (un, how)
+        };
+        let o = rules.entry(key).or_default();
+        o.add(p, why);
+        if o.how.is_none() {
+            o.how = how;
         }
     }
     if k == Kind::Read {
-        exact = fold_reads(&exact);
+        fold_reads(&mut rules, ctx);
     }
-    // What a prefix already covers goes.
-    let prefixes: Vec<Vec<u8>> = out
-        .iter()
-        .chain(&exact)
-        .filter(|p| p.ends_with(b"/"))
+    // What a prefix already covers goes into it.
+    let prefixes: Vec<Vec<u8>> = rules
+        .keys()
+        .filter(|p| p.ends_with(b"/") && p.len() > 1)
         .cloned()
         .collect();
-    out.extend(exact);
-    out.retain(|p| !prefixes.iter().any(|d| d != p && under(p, d)));
-    out
+    for d in prefixes {
+        let inside: Vec<Vec<u8>> = rules
+            .keys()
+            .filter(|p| p.as_slice() != d.as_slice() && !p.contains(&b'*') && under(p, &d))
+            .cloned()
+            .collect();
+        for p in inside {
+            if let Some(x) = rules.remove(&p) {
+                if let Some(o) = rules.get_mut(&d) {
+                    o.absorb(x);
+                }
+            }
+        }
+    }
+    KindRules { rules, refused }
 }
 
 /// A Lua string literal of `b` (bytes as they are; `\ddd` for the others).
@@ -236,268 +266,226 @@ pub fn lua_str(b: &[u8]) -> String {
     s
 }
 
-/// The policy text.  `cmd` is named in the header.
-pub fn policy(seen: &Seen, cmd: &str) -> String {
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "-- Learnt by `supervisor learn` from: {}",
-        cmd.replace('\n', " ")
-    );
-    o.push_str(
-        "-- Allows what the program did then (paths folded into directories where\n\
-         -- sound, see docs/audit.md); everything else is denied.\n\
-         local rules = require \"rules\"\n\
-         return rules.run {\n  \
-         default = { read = \"deny\", write = \"deny\", create = \"deny\", delete = \"deny\",\n              \
-         connect = \"deny\", bind = \"deny\", resolve = \"deny\" },\n",
-    );
-    for k in FILES {
-        let pats = patterns(seen, k);
-        if !pats.is_empty() {
-            let _ = writeln!(o, "  -- {}", k.name());
+/// A path for a comment: printable, one line, not too long.
+fn shown(p: &[u8]) -> String {
+    let mut s = String::new();
+    for c in String::from_utf8_lossy(p).chars() {
+        if c.is_control() {
+            let _ = write!(s, "\\x{:02x}", c as u32);
+        } else {
+            s.push(c);
         }
-        for p in pats {
-            let _ = writeln!(o, "  {{ \"allow\", \"{}\", {} }},", k.name(), lua_str(&p));
+    }
+    if s.chars().count() > 90 {
+        let t: String = s.chars().take(87).collect();
+        s = t + "...";
+    }
+    s
+}
+
+/// The comment of a path rule.
+fn comment(o: &Out, pattern: &[u8], ctx: &Context) -> String {
+    let mut c = format!("  -- {}", o.why.text());
+    if o.count > 1 || o.paths.iter().any(|p| literal(p) != pattern) {
+        let eg: Vec<String> = o.paths.iter().map(|p| shown(p)).collect();
+        let _ = write!(
+            c,
+            " on {} path{}: {}{}",
+            o.count,
+            if o.count == 1 { "" } else { "s" },
+            eg.join(", "),
+            if o.count > eg.len() { ", …" } else { "" }
+        );
+    }
+    if let Some(h) = &o.how {
+        let _ = write!(c, "\n  --   {h}");
+    }
+    if o.why.missing {
+        let p = o.paths.iter().next().map(|p| p.as_slice()).unwrap_or(b"");
+        let lookup = parent(p).and_then(|d| {
+            let d = d.strip_suffix(b"/").unwrap_or(d);
+            ctx.path_dirs
+                .iter()
+                .any(|x| x.as_slice() == d)
+                .then(|| String::from_utf8_lossy(&p[d.len() + 1..]).into_owned())
+        });
+        let entry = ctx.path_dirs.iter().any(|x| x.as_slice() == p);
+        match lookup {
+            None if entry => c.push_str(
+                "\n  --   not found: a PATH entry that does not exist (PATH lookups), exact",
+            ),
+            Some(cmd) => {
+                let _ = write!(
+                    c,
+                    "\n  --   not found: a PATH lookup of {}, exact (not the directory)",
+                    shown(cmd.as_bytes())
+                );
+            }
+            None => c.push_str("\n  --   not found there: a probe, exact (never folded)"),
+        }
+    }
+    if pattern == b"/" {
+        c.push_str("\n  --   the root alone (exact = true), not the file system below it");
+    }
+    if ctx.home.as_deref().is_some_and(|h| literal(h) == pattern) {
+        c.push_str("\n  --   $HOME itself (stat, listing), nothing in it: no trailing /");
+    }
+    c
+}
+
+/// One rule line.
+fn rule_line(kind: Kind, pattern: &[u8], port: Option<u16>) -> String {
+    let mut l = format!("  {{ \"allow\", \"{}\", {}", kind.name(), lua_str(pattern));
+    if let Some(port) = port {
+        let _ = write!(l, ", port = {port}");
+    }
+    if pattern == b"/" {
+        l.push_str(", exact = true");
+    }
+    l.push_str(" },");
+    l
+}
+
+/// The rules (with their comments), at the table's indentation.
+fn body(seen: &Seen, ctx: &Context) -> String {
+    let mut o = String::new();
+    let mut refused: BTreeMap<(Kind, Vec<u8>), Why> = BTreeMap::new();
+    for k in path_kinds() {
+        let kr = kind_rules(seen, k, ctx);
+        for (p, w) in kr.refused {
+            refused.insert((k, p), w);
+        }
+        if kr.rules.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "\n  -- {}", k.name());
+        for (p, r) in &kr.rules {
+            let _ = writeln!(o, "{}", comment(r, p, ctx));
+            let _ = writeln!(o, "{}", rule_line(k, p, None));
         }
     }
     for (k, set) in [(Kind::Connect, &seen.connects), (Kind::Bind, &seen.binds)] {
-        if !set.is_empty() {
-            let _ = writeln!(o, "  -- {}", k.name());
+        if set.is_empty() {
+            continue;
         }
-        for (addr, port) in set {
+        let _ = writeln!(o, "\n  -- {}", k.name());
+        for ((addr, port), why) in set {
             // A unix socket's path is a path pattern.
             let addr = match addr.strip_prefix("unix:") {
                 Some(p) => {
+                    if secret(p.as_bytes(), ctx.home.as_deref()) {
+                        refused.insert((k, p.as_bytes().to_vec()), why.clone());
+                        continue;
+                    }
                     let mut a = b"unix:".to_vec();
                     a.extend(literal(p.as_bytes()));
-                    String::from_utf8_lossy(&a).into_owned()
+                    a
                 }
-                None => addr.clone(),
+                None => addr.as_bytes().to_vec(),
             };
-            match port {
-                Some(port) => {
-                    let _ = writeln!(
-                        o,
-                        "  {{ \"allow\", \"{}\", {}, port = {port} }},",
-                        k.name(),
-                        lua_str(addr.as_bytes())
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        o,
-                        "  {{ \"allow\", \"{}\", {} }},",
-                        k.name(),
-                        lua_str(addr.as_bytes())
-                    );
-                }
-            }
+            let _ = writeln!(o, "  -- {}", why.text());
+            let _ = writeln!(o, "{}", rule_line(k, &addr, *port));
         }
     }
     if !seen.names.is_empty() {
-        o.push_str("  -- resolve\n");
+        o.push_str("\n  -- resolve\n");
+        for (n, why) in &seen.names {
+            let _ = writeln!(o, "  -- {}", why.text());
+            let _ = writeln!(
+                o,
+                "  {{ \"allow\", \"resolve\", {} }},",
+                lua_str(n.replace('$', "$$").as_bytes())
+            );
+        }
     }
-    for n in &seen.names {
+    if !seen.refused_by_base.is_empty() {
+        let base = ctx.base.as_deref().unwrap_or("the base");
         let _ = writeln!(
             o,
-            "  {{ \"allow\", \"resolve\", {} }},",
-            lua_str(n.replace('$', "$$").as_bytes())
+            "\n  -- Denied by {base}'s own rules, so never learnt (they stay denied):"
         );
+        for ((k, p, rule), why) in &seen.refused_by_base {
+            let what = if p.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", shown(p))
+            };
+            let _ = writeln!(o, "  --   {}{what}: {rule} ({})", k.name(), why.text());
+        }
     }
-    o.push_str("}\n");
+    if !refused.is_empty() {
+        o.push_str(
+            "\n  -- Never learnt (secrets: add a rule by hand if the job must have them):\n",
+        );
+        for ((k, p), why) in &refused {
+            let _ = writeln!(o, "  --   {} {} ({})", k.name(), shown(p), why.text());
+        }
+    }
+    o
+}
+
+/// The policy text.
+pub fn policy(seen: &Seen, ctx: &Context) -> String {
+    let mut o = String::new();
+    let cmd = ctx.cmd.replace(['\n', '\r'], " ");
+    match &ctx.base {
+        Some(base) => {
+            let _ = writeln!(
+                o,
+                "-- Learnt by `supervisor learn --base {base}` from: {cmd}"
+            );
+            let _ = writeln!(
+                o,
+                "-- The rules below complete the policy {base}: they apply only where its\n\
+                 -- rules have none of their own (instead of its defaults), never over one\n\
+                 -- of its rules, so its protections (denials, init script, private /tmp,\n\
+                 -- Landlock) stay.  They allow what the job did beyond {base}, generalised\n\
+                 -- only where sound (see docs/audit.md); every other call is decided by {base}."
+            );
+            o.push_str("local rules = require \"rules\"\n");
+            let _ = write!(o, "return rules.extend({}, {{", lua_str(base.as_bytes()));
+            let b = body(seen, ctx);
+            if b.is_empty() {
+                o.push_str("\n  -- nothing: the job did nothing the base denied by default\n");
+            } else {
+                o.push_str(&b);
+            }
+            o.push_str("})\n");
+        }
+        None => {
+            let _ = writeln!(o, "-- Learnt by `supervisor learn` from: {cmd}");
+            o.push_str(
+                "-- Allows what the program did then, generalised only where sound (see\n\
+                 -- docs/audit.md); everything else is denied.\n\
+                 local rules = require \"rules\"\n\
+                 return rules.run {\n  \
+                 default = { read = \"deny\", write = \"deny\", create = \"deny\", delete = \"deny\",\n              \
+                 connect = \"deny\", bind = \"deny\", resolve = \"deny\" },\n",
+            );
+            o.push_str(
+                "\n  -- Secrets: denied whatever else is allowed (more specific than any\n  \
+                 -- learnt directory).\n",
+            );
+            for p in secret_rules(ctx.home.as_deref()) {
+                let _ = writeln!(
+                    o,
+                    "  {{ \"deny\", {{ \"read\", \"write\", \"create\", \"delete\" }}, {} }},",
+                    lua_str(&p)
+                );
+                // A socket there is an agent holding keys.
+                if p.ends_with(b"/") {
+                    let mut u = b"unix:".to_vec();
+                    u.extend_from_slice(&p);
+                    let _ = writeln!(o, "  {{ \"deny\", \"connect\", {} }},", lua_str(&u));
+                }
+            }
+            o.push_str(&body(seen, ctx));
+            o.push_str("}\n");
+        }
+    }
     o
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn set(v: &[&str]) -> BTreeSet<Vec<u8>> {
-        v.iter().map(|s| s.as_bytes().to_vec()).collect()
-    }
-
-    fn pats(seen: &Seen, k: Kind) -> Vec<String> {
-        patterns(seen, k)
-            .into_iter()
-            .map(|p| String::from_utf8(p).unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn reads_fold_into_deep_directories_only() {
-        let mut s = Seen::default();
-        for p in [
-            "/usr/lib/gcc/x86_64-linux-gnu/12/cc1",
-            "/usr/lib/gcc/x86_64-linux-gnu/12/crtbegin.o",
-            "/usr/lib/gcc/x86_64-linux-gnu/12/crtend.o",
-            "/usr/lib/gcc/x86_64-linux-gnu/12/libgcc.a",
-            "/etc/passwd",
-            "/etc/group",
-            "/etc/hosts",
-            "/etc/ld.so.cache",
-            "/home/u/.bashrc",
-            "/home/u/.profile",
-            "/home/u/a",
-            "/home/u/b",
-        ] {
-            s.path(Kind::Read, p.as_bytes());
-        }
-        let r = pats(&s, Kind::Read);
-        assert!(
-            r.contains(&"/usr/lib/gcc/x86_64-linux-gnu/12/".to_string()),
-            "{r:?}"
-        );
-        // Shallow directories stay exact: /etc/ and $HOME are never opened wide.
-        assert!(r.contains(&"/etc/passwd".to_string()), "{r:?}");
-        assert!(!r.iter().any(|p| p == "/etc/" || p == "/home/u/"), "{r:?}");
-        assert_eq!(r.len(), 1 + 4 + 4, "{r:?}");
-    }
-
-    #[test]
-    fn folding_climbs_but_never_into_hidden_directories() {
-        let mut s = Seen::default();
-        for d in ["a", "b", "c", "d"] {
-            for f in ["1", "2", "3", "4"] {
-                s.path(Kind::Read, format!("/opt/tool/share/{d}/{f}").as_bytes());
-            }
-        }
-        for f in ["config", "known_hosts", "id_rsa.pub", "id_ed25519.pub"] {
-            s.path(Kind::Read, format!("/home/u/.ssh/{f}").as_bytes());
-        }
-        let r = pats(&s, Kind::Read);
-        assert!(r.contains(&"/opt/tool/share/".to_string()), "{r:?}");
-        assert!(
-            !r.iter().any(|p| p.starts_with("/opt/tool/share/a")),
-            "{r:?}"
-        );
-        assert!(r.contains(&"/home/u/.ssh/known_hosts".to_string()), "{r:?}");
-        assert!(!r.iter().any(|p| p.ends_with(".ssh/")), "{r:?}");
-    }
-
-    #[test]
-    fn what_the_program_made_folds_into_its_directory() {
-        let mut s = Seen {
-            made_dirs: set(&["/w/build", "/w/build/obj"]),
-            ..Default::default()
-        };
-        s.path(Kind::Create, b"/w/build");
-        s.path(Kind::Create, b"/w/build/obj");
-        s.path(Kind::Create, b"/w/build/obj/a.o");
-        s.path(Kind::Write, b"/w/build/obj/a.o");
-        s.path(Kind::Write, b"/w/main");
-        s.path(Kind::Create, b"/w/main");
-        assert_eq!(pats(&s, Kind::Create), ["/w/build/", "/w/main"]);
-        assert_eq!(pats(&s, Kind::Write), ["/w/build/", "/w/main"]);
-    }
-
-    #[test]
-    fn temporary_files_become_globs() {
-        let mut s = Seen::default();
-        let all = [
-            "/tmp/ccAb12Cd.s",
-            "/tmp/ccXy34Zw.o",
-            "/tmp/ccw1ycL2.cdtor.o",
-            "/tmp/keep.txt",
-            "/tmp/x.lock",
-            "/tmp/output.log",
-            "/tmp/ab12CD",
-        ];
-        for p in all {
-            s.path(Kind::Create, p.as_bytes());
-            s.path(Kind::Write, p.as_bytes());
-            s.created.insert(p.as_bytes().to_vec());
-        }
-        for p in &all[..3] {
-            s.path(Kind::Delete, p.as_bytes());
-            s.deleted.insert(p.as_bytes().to_vec());
-        }
-        for p in &all[4..] {
-            s.path(Kind::Delete, p.as_bytes());
-            s.deleted.insert(p.as_bytes().to_vec());
-        }
-        // Kept files stay exact; so do temporary ones without a random
-        // part (`x.lock`, a word such as `output`) or without a prefix.
-        assert_eq!(
-            pats(&s, Kind::Create),
-            [
-                "/tmp/ab12CD",
-                "/tmp/cc*.cdtor.o",
-                "/tmp/cc*.o",
-                "/tmp/cc*.s",
-                "/tmp/keep.txt",
-                "/tmp/output.log",
-                "/tmp/x.lock"
-            ]
-        );
-    }
-
-    #[test]
-    fn proc_pids_become_stars() {
-        assert_eq!(unpid(b"/proc/1234/status"), b"/proc/*/status");
-        assert_eq!(unpid(b"/proc/12/task/13/stat"), b"/proc/*/task/*/stat");
-        assert_eq!(
-            unpid(b"/proc/sys/kernel/ngroups_max"),
-            b"/proc/sys/kernel/ngroups_max"
-        );
-        assert_eq!(unpid(b"/usr/1234"), b"/usr/1234");
-    }
-
-    #[test]
-    fn paths_are_literal_patterns() {
-        let mut s = Seen::default();
-        s.path(Kind::Read, b"/srv/a*b?c$HOME\\d");
-        // A temporary file with a special character before its random part.
-        s.path(Kind::Write, b"/tmp/x$ccAb12Cd.s");
-        s.created.insert(b"/tmp/x$ccAb12Cd.s".to_vec());
-        s.deleted.insert(b"/tmp/x$ccAb12Cd.s".to_vec());
-        s.connects.insert(("unix:/run/a*.sock".into(), None));
-        assert_eq!(
-            patterns(&s, Kind::Read),
-            BTreeSet::from([br"/srv/a\*b\?c$$HOME\\d".to_vec()])
-        );
-        assert_eq!(
-            patterns(&s, Kind::Write),
-            BTreeSet::from([b"/tmp/x$$cc*.s".to_vec()])
-        );
-        assert!(policy(&s, "x").contains(r#""unix:/run/a\\*.sock""#));
-    }
-
-    #[test]
-    fn lua_strings_keep_every_byte() {
-        assert_eq!(lua_str(b"/a\"b\\c"), r#""/a\"b\\c""#);
-        assert_eq!(lua_str(b"/x\xff1\n"), r#""/x\2551\n""#);
-    }
-
-    #[test]
-    fn the_whole_policy() {
-        let mut s = Seen::default();
-        s.path(Kind::Read, b"/etc/hosts");
-        s.connects.insert(("127.0.0.1".into(), Some(8080)));
-        s.connects.insert(("unix:/run/x.sock".into(), None));
-        s.binds.insert(("::1".into(), Some(0)));
-        s.names.insert("example.org".into());
-        let p = policy(&s, "make test");
-        assert!(
-            p.starts_with("-- Learnt by `supervisor learn` from: make test\n"),
-            "{p}"
-        );
-        for line in [
-            "local rules = require \"rules\"",
-            "return rules.run {",
-            "  { \"allow\", \"read\", \"/etc/hosts\" },",
-            "  { \"allow\", \"connect\", \"127.0.0.1\", port = 8080 },",
-            "  { \"allow\", \"connect\", \"unix:/run/x.sock\" },",
-            "  { \"allow\", \"bind\", \"::1\", port = 0 },",
-            "  { \"allow\", \"resolve\", \"example.org\" },",
-        ] {
-            assert!(p.lines().any(|l| l == line), "{line} not in\n{p}");
-        }
-        assert!(p.ends_with("}\n"));
-        // It is Lua (the rules module is not needed to compile it).
-        mlua::Lua::new()
-            .load(&p)
-            .into_function()
-            .expect("the policy compiles");
-    }
-}
+#[path = "generate_tests.rs"]
+mod tests;

@@ -1,22 +1,35 @@
-//! `supervisor learn -o p.lua -- cmd …`: runs the program allowing
-//! everything, and writes a rules policy that allows what it did (see
-//! [`generate`] for the folding, docs/audit.md for the rest).
+//! `supervisor learn -o p.lua [--base NAME] -- cmd …`: runs the program
+//! and writes a rules policy that allows what it did (see [`generate`] for
+//! what is generalised and what is never learnt, docs/audit.md for the
+//! rest).
 //!
-//! Every request is performed by the supervisor, as
+//! Without a base, every request is performed by the supervisor, as
 //! `use_program_credentials` — what the learnt rules do by default — so the
 //! program takes the same paths under the learnt policy as while learning
 //! (`access` answers, file ownership, …).  Name lookups go to the
 //! supervisor's resolver.  No Lua runs.
+//!
+//! With a base (`--base ci`), the base policy runs as under `run` (its
+//! init script, private /tmp, Landlock), except that what its rules deny
+//! only by a kind's default is allowed (as the program) and noted
+//! (`policy::run_learning`); what its rules deny by a rule stays denied and
+//! is never learnt.  The learnt policy is `rules.extend(base, {…})`: the
+//! base, its rules completed by the learnt ones where it has none.
 
 pub mod generate;
+mod names;
+mod seen;
 
 use std::path::Path;
 
-use generate::{Kind, Seen};
+use generate::{Context, Kind, Seen};
+use nix::errno::Errno;
 
 use crate::act;
+use crate::answer::Outcome;
 use crate::audit::{Decision, How, Key};
 use crate::launch::Prepared;
+use crate::policy::rules::{Learnt, Subject};
 use crate::request::net::NetAddr;
 use crate::request::{Args, Function, Request};
 use crate::run::{Run, Stop};
@@ -72,18 +85,19 @@ impl Strategy for Learn {
                     },
                 );
                 let o = act::perform_as_program(&mut p);
-                let ok = matches!(
-                    o,
-                    crate::answer::Outcome::Value(_) | crate::answer::Outcome::Fd { .. }
-                );
-                record(&mut self.seen, &p.req, &paths, ok);
+                let done = Done {
+                    ok: matches!(o, Outcome::Value(_) | Outcome::Fd { .. }),
+                    missing: matches!(o, Outcome::Fail(Errno::ENOENT | Errno::ENOTDIR)),
+                };
+                record(&mut self.seen, &p.req, &paths, done);
                 if let (true, Some(Some(d))) = (device, paths.first()) {
-                    self.seen.path(Kind::Device, d);
+                    self.seen
+                        .note(Kind::Device, d, p.req.function.name(), done.missing);
                 }
                 p.answer(o);
             }
             Event::Lookup(l) => {
-                self.seen.names.insert(l.name.clone());
+                self.seen.name(&l.name);
                 if let Some(k) = l.key() {
                     l.audit_decide(
                         k,
@@ -104,28 +118,96 @@ impl Strategy for Learn {
 
 /// Runs the program, writes the policy to `out`; returns the exit code
 /// (the program's), or how the run failed (the policy cannot be written:
-/// [`Stop::Internal`]).
+/// [`Stop::LearntPolicy`]).  With `base`, the base policy runs and only
+/// what it denies by default is learnt (see the module doc).
 pub fn learn(
     prepared: Prepared,
     map: bpf::SyscallMap,
     run: &Run,
     out: &Path,
     cmd: &str,
+    base: Option<&crate::policy::Source>,
+    base_arg: Option<String>,
 ) -> Result<i32, Stop> {
-    let mut session = Session::start(&prepared, map, run)?;
-    let mut learn = Learn::default();
-    let code = match session::serve(|| session.next_event(), &mut learn) {
-        Ok(never) => match never {},
-        Err(Stop::Exited(code)) => code,
-        Err(e) => return Err(e),
+    let ctx = Context::from_env(cmd.to_owned(), base_arg);
+    let (code, seen) = match base {
+        None => {
+            let mut session = Session::start(&prepared, map, run)?;
+            let mut learn = Learn::default();
+            let code = match session::serve(|| session.next_event(), &mut learn) {
+                Ok(never) => match never {},
+                Err(Stop::Exited(code)) => code,
+                Err(e) => return Err(e),
+            };
+            (code, learn.seen)
+        }
+        Some(source) => {
+            let mut r = run.clone();
+            r.policy = Some(source.name.clone());
+            let (code, learnt) = crate::policy::run_learning(source, prepared, map, r);
+            (code?, from_base(&learnt))
+        }
     };
-    match write(out, &generate::policy(&learn.seen, cmd)) {
+    match write(out, &generate::policy(&seen, &ctx)) {
         Ok(()) => Ok(code),
         Err(e) => Err(Stop::LearntPolicy {
             path: out.display().to_string(),
             source: e,
         }),
     }
+}
+
+/// What a run under a base noted, as what was seen.
+pub fn from_base(learnt: &[Learnt]) -> Seen {
+    let mut seen = Seen::default();
+    for l in learnt {
+        let w = &l.what;
+        if let Some(rule) = &w.rule {
+            // Denied by a rule of the base: never learnt, only told.
+            if let Subject::Path(p) = &w.subject {
+                seen.refused_by_base
+                    .entry((w.kind, p.clone(), rule.clone()))
+                    .or_default()
+                    .add(l.function, w.missing);
+            }
+            continue;
+        }
+        match (&w.subject, w.kind) {
+            (Subject::Name(n), _) => seen.name(n),
+            (Subject::Addr(ip, port), k) => {
+                seen.address(k, ip.to_string(), Some(*port), l.function)
+            }
+            (Subject::Path(p), k @ (Kind::Connect | Kind::Bind)) => seen.address(
+                k,
+                format!("unix:{}", String::from_utf8_lossy(p)),
+                None,
+                l.function,
+            ),
+            (Subject::Path(p), k) => {
+                seen.note(k, p, l.function, w.missing);
+                // An O_CREAT open creates or writes, as the file exists or
+                // not when the job runs again: both are learnt.
+                if l.creat && matches!(k, Kind::Create | Kind::Write) {
+                    let other = if k == Kind::Create {
+                        Kind::Write
+                    } else {
+                        Kind::Create
+                    };
+                    seen.note(other, p, l.function, w.missing);
+                }
+                if k == Kind::Create {
+                    seen.created.insert(p.clone());
+                    if l.function == "mkdir" && l.new {
+                        seen.made_dirs.insert(p.clone());
+                    }
+                }
+                if k == Kind::Delete {
+                    seen.deleted.insert(p.clone());
+                }
+            }
+        }
+    }
+    seen
 }
 
 /// Writes `text` to `out` whole or not at all (a temporary file renamed).
@@ -136,92 +218,109 @@ fn write(out: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, out)
 }
 
+/// How a request ended.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Done {
+    /// It succeeded.
+    pub ok: bool,
+    /// It failed finding nothing there (`ENOENT`, `ENOTDIR`): a probe.
+    pub missing: bool,
+}
+
 /// What request `req` on resolved `paths` (`None`: did not resolve) adds.
-/// `ok`: it succeeded.
-pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], ok: bool) {
+pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], done: Done) {
     let path = |i: usize| paths.get(i).and_then(|p| p.as_deref());
+    let f = req.function.name();
+    let note = |seen: &mut Seen, k: Kind, p: &[u8]| seen.note(k, p, f, done.missing);
+    // Which kinds each path of the request is (docs/audit.md's table).
+    let mut created = Vec::new();
+    let mut deleted = Vec::new();
     match &req.args {
         Args::Open { flags, .. } => {
             let Some(p) = path(0) else { return };
             let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
+            if flags & libc::O_PATH != 0 {
+                note(seen, Kind::Read, p);
+                return;
+            }
             match flags & libc::O_ACCMODE {
-                libc::O_RDONLY => seen.path(Kind::Read, p),
-                libc::O_WRONLY => seen.path(Kind::Write, p),
+                libc::O_RDONLY => note(seen, Kind::Read, p),
+                libc::O_WRONLY => note(seen, Kind::Write, p),
                 _ => {
-                    seen.path(Kind::Read, p);
-                    seen.path(Kind::Write, p);
+                    note(seen, Kind::Read, p);
+                    note(seen, Kind::Write, p);
                 }
             }
             if flags & libc::O_TRUNC != 0 {
-                seen.path(Kind::Write, p);
+                note(seen, Kind::Write, p);
             }
             if flags & libc::O_CREAT != 0 || tmpfile {
-                seen.path(Kind::Create, p);
-                seen.path(Kind::Write, p);
+                note(seen, Kind::Create, p);
+                note(seen, Kind::Write, p);
                 if !tmpfile {
-                    seen.created.insert(p.to_vec());
+                    created.push(p);
                 }
             }
         }
         Args::Stat { .. } => {
             if let Some(p) = path(0) {
-                seen.path(Kind::Read, p);
+                note(seen, Kind::Read, p);
             }
         }
         Args::Access { mode, .. } => {
             if let Some(p) = path(0) {
-                seen.path(Kind::Read, p);
+                note(seen, Kind::Read, p);
                 // Asking whether it is writable: allowed as a write.
                 if mode & libc::W_OK != 0 {
-                    seen.path(Kind::Write, p);
+                    note(seen, Kind::Write, p);
                 }
             }
         }
         Args::Mkdir { .. } => {
             if let Some(p) = path(0) {
-                seen.path(Kind::Create, p);
-                seen.created.insert(p.to_vec());
-                if ok {
+                note(seen, Kind::Create, p);
+                created.push(p);
+                if done.ok {
                     seen.made_dirs.insert(p.to_vec());
                 }
             }
         }
         Args::Symlink { .. } | Args::Mknod { .. } => {
             if let Some(p) = path(0) {
-                seen.path(Kind::Create, p);
-                seen.created.insert(p.to_vec());
+                note(seen, Kind::Create, p);
+                created.push(p);
             }
         }
         Args::Link { .. } => {
             if let Some(p) = path(0) {
-                seen.path(Kind::Read, p);
-                seen.path(Kind::Write, p);
+                note(seen, Kind::Read, p);
+                note(seen, Kind::Write, p);
             }
             if let Some(p) = path(1) {
-                seen.path(Kind::Create, p);
-                seen.created.insert(p.to_vec());
+                note(seen, Kind::Create, p);
+                created.push(p);
             }
         }
         Args::Attr { .. } => {
             if let Some(p) = path(0) {
-                seen.path(Kind::Write, p);
+                note(seen, Kind::Write, p);
             }
         }
         Args::Unlink { .. } => {
             if let Some(p) = path(0) {
-                seen.path(Kind::Delete, p);
-                seen.deleted.insert(p.to_vec());
+                note(seen, Kind::Delete, p);
+                deleted.push(p);
             }
         }
         Args::Rename { .. } => {
             if let Some(p) = path(0) {
-                seen.path(Kind::Delete, p);
-                seen.deleted.insert(p.to_vec());
+                note(seen, Kind::Delete, p);
+                deleted.push(p);
             }
             if let Some(p) = path(1) {
-                seen.path(Kind::Create, p);
-                seen.path(Kind::Delete, p);
-                seen.created.insert(p.to_vec());
+                note(seen, Kind::Create, p);
+                note(seen, Kind::Delete, p);
+                created.push(p);
             }
         }
         Args::Socket { addr, .. } => {
@@ -229,27 +328,26 @@ pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], ok: boo
                 req.function,
                 Function::BindUnix | Function::BindInet | Function::BindInet6
             );
-            let entry = match addr {
-                NetAddr::Unix(_) if addr.is_abstract() => return,
+            let kind = if bind { Kind::Bind } else { Kind::Connect };
+            match addr {
+                NetAddr::Unix(_) if addr.is_abstract() => {}
                 NetAddr::Unix(raw) => {
                     let p = path(0).unwrap_or(raw);
                     if bind {
                         // A unix bind creates its socket file.
-                        seen.path(Kind::Create, p);
-                        seen.created.insert(p.to_vec());
+                        note(seen, Kind::Create, p);
+                        created.push(p);
                     }
-                    (format!("unix:{}", String::from_utf8_lossy(p)), None)
+                    let a = format!("unix:{}", String::from_utf8_lossy(p));
+                    seen.address(kind, a, None, f);
                 }
-                NetAddr::Inet(a) => (a.ip().to_string(), Some(a.port())),
-                NetAddr::Inet6(a) => (a.ip().to_string(), Some(a.port())),
-            };
-            if bind {
-                seen.binds.insert(entry);
-            } else {
-                seen.connects.insert(entry);
+                NetAddr::Inet(a) => seen.address(kind, a.ip().to_string(), Some(a.port()), f),
+                NetAddr::Inet6(a) => seen.address(kind, a.ip().to_string(), Some(a.port()), f),
             }
         }
     }
+    seen.created.extend(created.into_iter().map(<[u8]>::to_vec));
+    seen.deleted.extend(deleted.into_iter().map(<[u8]>::to_vec));
 }
 
 #[cfg(test)]
@@ -265,8 +363,19 @@ mod tests {
     }
 
     fn has(seen: &Seen, k: Kind, p: &str) -> bool {
-        seen.paths.get(&k).is_some_and(|s| s.contains(p.as_bytes()))
+        seen.paths
+            .get(&k)
+            .is_some_and(|s| s.contains_key(p.as_bytes()))
     }
+
+    const OK: Done = Done {
+        ok: true,
+        missing: false,
+    };
+    const FAILED: Done = Done {
+        ok: false,
+        missing: true,
+    };
 
     #[test]
     fn requests_map_to_kinds() {
@@ -282,14 +391,14 @@ mod tests {
             },
         };
         let p = |x: &str| vec![Some(x.as_bytes().to_vec())];
-        record(&mut s, &open(libc::O_RDONLY), &p("/r"), true);
+        record(&mut s, &open(libc::O_RDONLY), &p("/r"), OK);
         record(
             &mut s,
             &open(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC),
             &p("/c"),
-            true,
+            OK,
         );
-        record(&mut s, &open(libc::O_RDWR), &p("/rw"), true);
+        record(&mut s, &open(libc::O_RDWR), &p("/rw"), OK);
         assert!(has(&s, Kind::Read, "/r") && !has(&s, Kind::Write, "/r"));
         assert!(
             has(&s, Kind::Create, "/c") && has(&s, Kind::Write, "/c") && !has(&s, Kind::Read, "/c")
@@ -303,8 +412,8 @@ mod tests {
                 mode: 0o755,
             },
         };
-        record(&mut s, &mkdir, &p("/made"), true);
-        record(&mut s, &mkdir, &p("/existed"), false);
+        record(&mut s, &mkdir, &p("/made"), OK);
+        record(&mut s, &mkdir, &p("/existed"), FAILED);
         assert!(s.made_dirs.contains(&b"/made"[..]) && !s.made_dirs.contains(&b"/existed"[..]));
         let rename = Request {
             function: Function::Rename,
@@ -319,7 +428,7 @@ mod tests {
             &mut s,
             &rename,
             &[Some(b"/a".to_vec()), Some(b"/b".to_vec())],
-            true,
+            OK,
         );
         assert!(
             has(&s, Kind::Delete, "/a")
@@ -327,7 +436,7 @@ mod tests {
                 && has(&s, Kind::Delete, "/b")
         );
         // A path that did not resolve adds nothing.
-        record(&mut s, &open(libc::O_RDONLY), &[None], false);
+        record(&mut s, &open(libc::O_RDONLY), &[None], FAILED);
         assert_eq!(s.paths[&Kind::Read].len(), 2);
     }
 
@@ -349,7 +458,7 @@ mod tests {
             &mut s,
             &req(Function::Chmod, chmod),
             &[Some(b"/w/f".to_vec())],
-            true,
+            OK,
         );
         let symlink = Args::Symlink {
             target: b"t".to_vec(),
@@ -359,7 +468,7 @@ mod tests {
             &mut s,
             &req(Function::Symlink, symlink),
             &[Some(b"/w/s".to_vec())],
-            true,
+            OK,
         );
         let link = Args::Link {
             from: at("a"),
@@ -367,10 +476,75 @@ mod tests {
             flags: 0,
         };
         let both = [Some(b"/w/a".to_vec()), Some(b"/w/b".to_vec())];
-        record(&mut s, &req(Function::Link, link), &both, true);
+        record(&mut s, &req(Function::Link, link), &both, OK);
         assert!(has(&s, Kind::Write, "/w/f") && !has(&s, Kind::Create, "/w/f"));
         assert!(has(&s, Kind::Create, "/w/s"));
         assert!(has(&s, Kind::Read, "/w/a") && has(&s, Kind::Write, "/w/a"));
         assert!(has(&s, Kind::Create, "/w/b") && !has(&s, Kind::Create, "/w/a"));
+    }
+
+    #[test]
+    fn what_a_base_denied_by_default_is_learnt_and_its_rules_are_not() {
+        use crate::policy::learning::Denied;
+        let l = |function, kind, subject, rule: Option<&str>, new, creat| Learnt {
+            function,
+            what: Denied {
+                kind,
+                subject,
+                missing: false,
+                rule: rule.map(str::to_string),
+            },
+            new,
+            creat,
+        };
+        let path = |p: &str| Subject::Path(p.as_bytes().to_vec());
+        let seen = from_base(&[
+            // An O_CREAT open denied as create: create and write learnt.
+            l("open", Kind::Create, path("/o/new"), None, true, true),
+            l("mkdir", Kind::Create, path("/o/dir"), None, true, false),
+            l(
+                "open",
+                Kind::Read,
+                path("/h/.ssh/id"),
+                Some("rule 5 (deny read /h/.ssh/)"),
+                false,
+                false,
+            ),
+            l(
+                "connect_inet",
+                Kind::Connect,
+                Subject::Addr("10.0.0.1".parse().unwrap(), 443),
+                None,
+                false,
+                false,
+            ),
+            l(
+                "connect_unix",
+                Kind::Connect,
+                path("/run/x.sock"),
+                None,
+                false,
+                false,
+            ),
+            l(
+                "getaddrinfo",
+                Kind::Resolve,
+                Subject::Name("a.org".into()),
+                None,
+                false,
+                false,
+            ),
+        ]);
+        assert!(has(&seen, Kind::Create, "/o/new") && has(&seen, Kind::Write, "/o/new"));
+        assert!(seen.made_dirs.contains(&b"/o/dir"[..]));
+        assert!(!has(&seen, Kind::Read, "/h/.ssh/id"));
+        assert_eq!(seen.refused_by_base.len(), 1);
+        assert!(seen
+            .connects
+            .contains_key(&("10.0.0.1".to_string(), Some(443))));
+        assert!(seen
+            .connects
+            .contains_key(&("unix:/run/x.sock".to_string(), None)));
+        assert!(seen.names.contains_key("a.org"));
     }
 }

@@ -18,6 +18,7 @@ mod families;
 pub mod host;
 mod host_net;
 mod init;
+pub mod learning;
 mod lookup;
 mod lua;
 mod master;
@@ -84,6 +85,27 @@ pub fn run(
     run: Run,
 ) -> Result<i32, Stop> {
     let shared: Shared = Rc::new(RefCell::new(State::new(run, Some((program, map)))));
+    run_shared(source, shared)
+}
+
+/// `supervisor learn --base`: [`run`], except that what the rules deny
+/// only by a kind's default is allowed (as the program) and returned
+/// ([`learning::Learnt`]); what a rule denies stays denied.
+pub fn run_learning(
+    source: &Source,
+    program: Prepared,
+    map: bpf::SyscallMap,
+    run: Run,
+) -> (Result<i32, Stop>, Vec<learning::Learnt>) {
+    let mut st = State::new(run, Some((program, map)));
+    st.learning = Some(Vec::new());
+    let shared: Shared = Rc::new(RefCell::new(st));
+    let r = run_shared(source, shared.clone());
+    let learnt = shared.borrow_mut().learning.take().unwrap_or_default();
+    (r, learnt)
+}
+
+fn run_shared(source: &Source, shared: Shared) -> Result<i32, Stop> {
     let r = execute(source, &shared);
     let mut st = shared.borrow_mut();
     // How the run ended, first: the program exited, a filter failed, ...

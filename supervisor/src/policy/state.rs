@@ -43,6 +43,12 @@ pub struct State {
     /// launch failed): every later call of the policy into the run raises
     /// again, and the runner returns it.
     pub stop: Option<Stop>,
+    /// `rules.extend`: the rules completing every rules table compiled
+    /// after it (where they have no rule).
+    pub rules_fallback: Option<std::sync::Arc<::rules::Ruleset>>,
+    /// `supervisor learn --base`: what the rules denied only by a kind's
+    /// default, allowed instead and noted here (`None`: not learning).
+    pub learning: Option<Vec<super::learning::Learnt>>,
 }
 
 impl State {
@@ -57,6 +63,8 @@ impl State {
             check: None,
             slave: Slave::default(),
             stop: None,
+            rules_fallback: None,
+            learning: None,
         }
     }
 

@@ -4,14 +4,15 @@
 ---@alias rules.Kind "read"|"write"|"create"|"delete"|"connect"|"bind"|"resolve"
 ---@alias rules.Action "allow"|"deny"
 
----A rule: `{ action, kind, pattern, errno = …, port = …, how = … }`.
+---A rule: `{ action, kind, pattern, errno = …, port = …, how = …, exact = … }`.
 ---@class rules.Rule
 ---@field [1] rules.Action
 ---@field [2] rules.Kind|rules.Kind[]
 ---@field [3] string the pattern (path, glob, address, CIDR, name, `name:`, `unix:`)
 ---@field errno? string|integer
 ---@field port? integer|integer[]
----@field how? "master"|"slave"
+---@field how? "program"|"master"|"slave"
+---@field exact? boolean a pattern ending in `/` matches the directory alone, not what is below it
 
 ---@alias rules.Default rules.Action|{ [1]: rules.Action, errno?: string|integer, how?: "master"|"slave" }
 
@@ -55,6 +56,14 @@ function rules.run(t) end
 ---@param t rules.Table
 ---@return rules.Policy
 function rules.policy(t) end
+
+---Runs the policy `base` (a ready policy's name such as `"ci"`, or a file),
+---every rules table it compiles completed by `t`'s rules where it has no rule
+---of its own (they never override one of its rules).  What `supervisor learn
+-----base` writes.
+---@param base string
+---@param t rules.Table
+function rules.extend(base, t) end
 
 ---The supervisor's working directory, canonical.
 ---@return string

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use nix::errno::Errno;
 
 use crate::pending::Pending;
+use crate::policy::learning::{Denied, Subject};
 use crate::request::net::{NetAddr, SockOp};
 use crate::request::Args;
 use crate::resolve::{Last, Resolved};
@@ -57,6 +58,10 @@ pub struct Choice {
     /// For the audit log: `rule 3 (allow read /usr/)`, `default deny write`.
     pub text: String,
     pub fix: OpenFix,
+    /// The pairs denied, with their subjects (a rename's carried denials
+    /// have none and are left out).  Learn mode allows and learns a
+    /// denial made only by defaults.
+    pub denied: Vec<Denied>,
 }
 
 /// What the request does, copied before its paths are resolved.
@@ -150,13 +155,41 @@ fn kinds_of(shape: &Shape, i: usize, last: Option<Last>) -> Vec<Kind> {
     }
 }
 
-/// Combines the verdicts of one request.
-fn combine(set: &Ruleset, verdicts: &[Verdict], failed: Option<i32>) -> Choice {
+/// Combines the verdicts of one request; `subjects[i]` is what
+/// `verdicts[i]` was checked on (`None`: a rename's carried denial), and
+/// whether its path failed to resolve.
+fn combine(
+    set: &Ruleset,
+    verdicts: &[Verdict],
+    subjects: &[Option<(Subject, bool)>],
+    failed: Option<i32>,
+) -> Choice {
     if let Some(v) = verdicts.iter().find(|v| v.action == Action::Deny) {
+        let denied = verdicts
+            .iter()
+            .zip(subjects)
+            .filter(|(v, _)| v.action == Action::Deny)
+            .map(|(v, s)| match s {
+                Some((subject, missing)) => Denied {
+                    kind: v.kind,
+                    subject: subject.clone(),
+                    missing: *missing,
+                    rule: v.rule.map(|_| set.describe(v)),
+                },
+                // A rename carrying a denial along: by a rule.
+                None => Denied {
+                    kind: v.kind,
+                    subject: Subject::Path(Vec::new()),
+                    missing: false,
+                    rule: Some(set.describe(v)),
+                },
+            })
+            .collect();
         return Choice {
             answer: Answer::Refuse(v.refusal),
             text: set.describe(v),
             fix: OpenFix::None,
+            denied,
         };
     }
     let mut text = String::new();
@@ -182,6 +215,7 @@ fn combine(set: &Ruleset, verdicts: &[Verdict], failed: Option<i32>) -> Choice {
         answer,
         text,
         fix: OpenFix::None,
+        denied: Vec::new(),
     }
 }
 
@@ -194,13 +228,15 @@ fn invalid(e: Errno, why: &str) -> Choice {
             libc_service::errno::name(e as i32).unwrap_or("?")
         ),
         fix: OpenFix::None,
+        denied: Vec::new(),
     }
 }
 
 /// Decides the name lookup of `name`.
 pub fn lookup(set: &Ruleset, name: &str) -> Choice {
     let v = set.name(name);
-    let mut c = combine(set, &[v], None);
+    let s = Some((Subject::Name(name.to_owned()), false));
+    let mut c = combine(set, &[v], &[s], None);
     if matches!(c.answer, Answer::Slave | Answer::Program) {
         c.answer = Answer::Master; // all mean the supervisor's resolver
     }
@@ -228,22 +264,28 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
         let v = match addr {
             NetAddr::Inet(a) => {
                 let ip = IpAddr::V4(*a.ip());
-                Some(set.addr(kind, ip, a.port(), &names(ip)))
+                Some((
+                    set.addr(kind, ip, a.port(), &names(ip)),
+                    Subject::Addr(ip, a.port()),
+                ))
             }
             NetAddr::Inet6(a) => {
                 let ip = IpAddr::V6(*a.ip());
-                Some(set.addr(kind, ip, a.port(), &names(ip)))
+                Some((
+                    set.addr(kind, ip, a.port(), &names(ip)),
+                    Subject::Addr(ip, a.port()),
+                ))
             }
             NetAddr::Unix(name) if addr.is_abstract() => {
                 let mut text = Vec::with_capacity(name.len());
                 text.push(b'@');
                 text.extend_from_slice(&name[1..]);
-                Some(set.path(kind, &text))
+                Some((set.path(kind, &text), Subject::Path(text)))
             }
             NetAddr::Unix(_) => None,
         };
-        if let Some(v) = v {
-            return combine(set, &[v], None);
+        if let Some((v, s)) = v {
+            return combine(set, &[v], &[Some((s, false))], None);
         }
     }
     // Paths: resolve, then read where failures stopped.
@@ -257,6 +299,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
         Err(e) => return invalid(e, "the request could not be resolved"),
     };
     let mut verdicts = Vec::with_capacity(3);
+    let mut subjects = Vec::with_capacity(3);
     let mut failed = None;
     let mut fix = OpenFix::None;
     for (i, r) in rs.iter().enumerate() {
@@ -264,6 +307,9 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
             Ok(r) => {
                 for k in kinds_of(&shape, i, Some(r.last)) {
                     verdicts.push(set.path(k, &r.path));
+                    // Reading what is not there: a probe.
+                    let probe = k == Kind::Read && r.last == Last::Missing;
+                    subjects.push(Some((Subject::Path(r.path.clone()), probe)));
                 }
                 if let Shape::Open { flags } = shape {
                     fix = open_fix(set, flags, r.last, &r.path);
@@ -271,6 +317,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
                     // every file, denied or not.
                     if flags & libc::O_PATH == 0 && crate::policy::device::kind_of(r).is_some() {
                         verdicts.push(set.path(Kind::Device, &r.path));
+                        subjects.push(Some((Subject::Path(r.path.clone()), false)));
                     }
                 }
             }
@@ -282,6 +329,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
                 failed = failed.or(Some(*e as i32));
                 for k in kinds_of(&shape, i, None) {
                     verdicts.push(set.path(k, t));
+                    subjects.push(Some((Subject::Path(t.clone()), true)));
                 }
             }
         }
@@ -291,11 +339,12 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
         if *exchange {
             verdicts.extend(moved(set, b, a));
         }
+        subjects.resize(verdicts.len(), None);
     }
     if verdicts.is_empty() {
         return invalid(Errno::EINVAL, "the request names nothing");
     }
-    let mut c = combine(set, &verdicts, failed);
+    let mut c = combine(set, &verdicts, &subjects, failed);
     if matches!(c.answer, Answer::Master | Answer::Program) {
         c.fix = fix;
     }

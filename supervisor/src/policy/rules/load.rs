@@ -184,7 +184,7 @@ fn set_default(b: &mut RulesetBuilder, kind: Kind, v: &Value) -> Result<()> {
     Ok(())
 }
 
-const RULE_FIELDS: [&str; 3] = ["errno", "port", "how"];
+const RULE_FIELDS: [&str; 4] = ["errno", "port", "how", "exact"];
 
 /// Builds the rule set from a rules table.
 pub fn load(t: &Table) -> Result<Ruleset> {
@@ -259,7 +259,7 @@ fn add_rule(b: &mut RulesetBuilder, r: &Table) -> Result<()> {
             Value::String(s) if RULE_FIELDS.contains(&&*s.to_string_lossy()) => {}
             other => {
                 return Err(format!(
-                    "unknown field {} (a rule is {{action, kind, pattern}} with errno, port, how)",
+                    "unknown field {} (a rule is {{action, kind, pattern}} with errno, port, how, exact)",
                     describe(other)
                 ))
             }
@@ -275,6 +275,16 @@ fn add_rule(b: &mut RulesetBuilder, r: &Table) -> Result<()> {
     let refusal = refusal(&get("errno")?, &kinds)?;
     let how = how(&get("how")?)?;
     let ports = ports(&get("port")?)?;
+    let exact = match get("exact")? {
+        Value::Nil => false,
+        Value::Boolean(b) => b,
+        other => {
+            return Err(format!(
+                "exact must be true or false, not {}",
+                describe(&other)
+            ))
+        }
+    };
     b.rule(RuleSpec {
         action: act,
         kinds,
@@ -282,6 +292,7 @@ fn add_rule(b: &mut RulesetBuilder, r: &Table) -> Result<()> {
         refusal,
         how,
         ports,
+        exact,
     })
     .map_err(|e| e.to_string())?;
     Ok(())

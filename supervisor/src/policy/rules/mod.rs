@@ -29,6 +29,7 @@ use mlua::{
     AnyUserData, Lua, LuaString, MultiValue, ObjectLike, Table, UserData, UserDataMethods, Value,
 };
 
+pub use super::learning::{Denied, Learnt, Subject};
 use super::lua::lua_err;
 use super::master::Master;
 use super::state::{Shared, State};
@@ -73,9 +74,50 @@ impl Policy {
 
     /// Decides and answers the current request; returns the decision's text.
     fn answer(&self, lua: &Lua) -> mlua::Result<String> {
-        let c = self.choose(lua, "answer")?;
+        let mut c = self.choose(lua, "answer")?;
         {
             let mut st = self.shared.borrow_mut();
+            // Learning: what only a default denies is allowed, and noted.
+            if matches!(c.answer, Answer::Refuse(_))
+                && !c.denied.is_empty()
+                && st.learning.is_some()
+            {
+                let by_default = c.denied.iter().all(|d| d.rule.is_none());
+                let looking_up = st.lookup.is_some();
+                let (function, new, creat) = match (looking_up, st.current.as_mut()) {
+                    (true, _) => ("getaddrinfo", false, false),
+                    (false, Some(p)) => {
+                        let new = p.resolve().is_ok_and(|rs| {
+                            matches!(
+                                rs.first(),
+                                Some(Ok(r)) if r.last == crate::resolve::Last::Missing
+                            )
+                        });
+                        let creat = matches!(
+                            p.req.args,
+                            crate::request::Args::Open { flags, .. } if flags & libc::O_CREAT != 0
+                        );
+                        (p.req.function.name(), new, creat)
+                    }
+                    (false, None) => ("?", false, false),
+                };
+                if let Some(l) = st.learning.as_mut() {
+                    l.extend(c.denied.drain(..).map(|what| Learnt {
+                        function,
+                        what,
+                        new,
+                        creat,
+                    }));
+                }
+                if by_default {
+                    c.answer = if looking_up {
+                        Answer::Master
+                    } else {
+                        Answer::Program
+                    };
+                    c.text = format!("learn: allowed beyond the base ({})", c.text);
+                }
+            }
             let State {
                 lookup,
                 current,
@@ -175,12 +217,41 @@ fn compile(lua: &Lua, shared: &Shared, t: Value) -> mlua::Result<Policy> {
             format!("rules: expected a table of rules, not {}", t.type_name()),
         ));
     };
-    let set = load::load(&t).map_err(|e| lua_err(lua, format!("rules: {e}")))?;
+    let mut set = load::load(&t).map_err(|e| lua_err(lua, format!("rules: {e}")))?;
+    set.fallback = shared.borrow().rules_fallback.clone();
     Ok(Policy {
         set: Rc::new(set),
         shared: shared.clone(),
         master: lua.create_userdata(Master(shared.clone()))?,
     })
+}
+
+/// `rules.extend(base, table)`: runs the policy `base` (a ready policy's
+/// name or a file), every rules table it compiles completed by `table`'s
+/// rules where it has no rule of its own (they never override one).
+fn extend(lua: &Lua, shared: &Shared, base: &str, t: Value) -> mlua::Result<MultiValue> {
+    let Value::Table(t) = t else {
+        return Err(lua_err(
+            lua,
+            format!(
+                "rules.extend: expected a table of rules, not {}",
+                t.type_name()
+            ),
+        ));
+    };
+    let set = load::load(&t).map_err(|e| lua_err(lua, format!("rules.extend: {e}")))?;
+    {
+        let mut st = shared.borrow_mut();
+        if st.rules_fallback.is_some() {
+            return Err(lua_err(lua, "rules.extend: called twice".into()));
+        }
+        st.rules_fallback = Some(std::sync::Arc::new(set));
+    }
+    let source = super::Source::resolve(std::path::Path::new(base))
+        .map_err(|e| lua_err(lua, format!("rules.extend: {e}")))?;
+    lua.load(&source.text[..])
+        .set_name(format!("@{}", source.name))
+        .call(())
 }
 
 /// The `rules` module.
@@ -202,6 +273,11 @@ pub fn module(lua: &Lua, shared: &Shared) -> mlua::Result<Table> {
                 p.answer(lua)?;
             }
         })?,
+    )?;
+    let sh = shared.clone();
+    m.set(
+        "extend",
+        lua.create_function(move |lua, (base, t): (String, Value)| extend(lua, &sh, &base, t))?,
     )?;
     m.set(
         "literal",

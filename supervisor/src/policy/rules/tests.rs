@@ -188,11 +188,19 @@ fn every_message_is_told_whole_and_in_order() {
         ),
         (
             r#"{ { "deny", "read", "/a", errorno = "EIO" } }"#,
-            "rule 1: unknown field \"errorno\" (a rule is {action, kind, pattern} with errno, port, how)",
+            "rule 1: unknown field \"errorno\" (a rule is {action, kind, pattern} with errno, port, how, exact)",
         ),
         (
             r#"{ { "deny", "read", "/a", [4] = "x" } }"#,
-            "rule 1: unknown field 4 (a rule is {action, kind, pattern} with errno, port, how)",
+            "rule 1: unknown field 4 (a rule is {action, kind, pattern} with errno, port, how, exact)",
+        ),
+        (
+            r#"{ { "allow", "read", "/", exact = "yes" } }"#,
+            "rule 1: exact must be true or false, not \"yes\"",
+        ),
+        (
+            r#"{ { "allow", "read", "/a", exact = true } }"#,
+            "rule 1: \"/a\": exact = true is for a directory pattern ending in /",
         ),
         (
             r#"{ { "deny", "read", "/a", port = 80 } }"#,
