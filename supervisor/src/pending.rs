@@ -16,6 +16,7 @@ use crate::request::{Args, Dir, PathArg, Request};
 use crate::resolve::{self, fast, Lookup, Resolved};
 use kernel::task::{self, DirId, Task};
 
+mod script;
 #[cfg(test)]
 mod tests;
 
@@ -253,7 +254,7 @@ impl Pending {
                     self.task.settle()?;
                     self.traces.clear();
                     self.resolved = Some(v);
-                    return Ok(());
+                    return self.interpreters();
                 }
             }
             let paths = self.req.paths();
@@ -296,6 +297,60 @@ impl Pending {
             // What was resolved must belong to this very notification.
             self.task.settle()?;
             self.resolved = Some(out);
+            self.interpreters()?;
+        }
+        Ok(())
+    }
+
+    /// An exec of a `#!` script runs its interpreter (and a script
+    /// interpreter's, up to the kernel's depth): each is resolved in the
+    /// program's view and added after the file, for the policy to decide
+    /// on and for the exec to be verified against (the last one).
+    fn interpreters(&mut self) -> Result<(), Errno> {
+        if !matches!(self.req.args, Args::Exec { .. }) {
+            return Ok(());
+        }
+        let Some(out) = self.resolved.as_mut() else {
+            return Ok(());
+        };
+        let mut names = Vec::new();
+        let mut last = out
+            .last()
+            .and_then(|r| r.as_ref().ok().and_then(script::interpreter));
+        while let Some(name) = last.take() {
+            if names.len() == script::DEPTH {
+                // The kernel gives up too (ELOOP).
+                out.push(Err(Errno::ELOOP));
+                self.traces.resize(out.len(), Vec::new());
+                return Ok(());
+            }
+            names.push(name.clone());
+            let root = self.task.root()?;
+            let start = self.task.cwd()?;
+            let status = self.task.status()?;
+            let (pself, tself) = self.task.proc_selves()?;
+            let l = Lookup {
+                root: root.as_fd(),
+                start: start.as_fd(),
+                path: &name,
+                follow_last: true,
+                empty_path: false,
+                resolve: 0,
+                proc_self: pself.as_fd(),
+                proc_thread_self: tself.as_fd(),
+                tgid: status.tgid,
+                tid: self.task.tid,
+            };
+            let mut trace = Vec::new();
+            let r = resolve::resolve_traced(&l, &mut trace);
+            if r.is_ok() {
+                trace.clear();
+            }
+            self.task.settle()?;
+            last = r.as_ref().ok().and_then(script::interpreter);
+            self.traces.resize(out.len(), Vec::new());
+            out.push(r);
+            self.traces.push(trace);
         }
         Ok(())
     }

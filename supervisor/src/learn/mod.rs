@@ -207,6 +207,13 @@ pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], ok: boo
                 seen.path(Kind::Write, p);
             }
         }
+        // Running a file (and a script's interpreter) is reading it
+        // (docs/rules.md).
+        Args::Exec { .. } => {
+            for p in paths.iter().flatten() {
+                seen.path(Kind::Read, p);
+            }
+        }
         Args::Unlink { .. } => {
             if let Some(p) = path(0) {
                 seen.path(Kind::Delete, p);

@@ -188,8 +188,11 @@ pub fn of_outcome(lua: &Lua, o: Outcome) -> mlua::Result<Option<MultiValue>> {
         // work is not, but an EINTR is what the program would see.
         Outcome::Restart => vec![int(-1), int(libc::EINTR as i64)],
         Outcome::Gone => return Ok(None),
-        // Not what performing a call gives.
-        Outcome::Continue | Outcome::Install { .. } => vec![int(-1), int(libc::EINVAL as i64)],
+        // Not what performing a call gives (an exec's result is the new
+        // image: it is known only once the program is answered).
+        Outcome::Continue | Outcome::Install { .. } | Outcome::Exec { .. } => {
+            vec![int(-1), int(libc::EINVAL as i64)]
+        }
     };
     Ok(Some(MultiValue::from_vec(v)))
 }
