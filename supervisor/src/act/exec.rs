@@ -25,10 +25,7 @@ pub(super) fn perform(p: &mut Pending) -> Result<Outcome, Errno> {
     let expect = identity(&last)?;
     let tgid = p.task.status()?.tgid;
     p.task.settle()?;
-    Ok(Outcome::Exec {
-        tgid: tgid as u32,
-        expect,
-    })
+    Ok(Outcome::Exec { tgid, expect })
 }
 
 /// The identity of the resolved object: the held parent's entry (not

@@ -109,8 +109,7 @@ mod tests {
         assert!(!got.truncated);
         assert_eq!(read_argv(tid(), 0).unwrap(), Argv::default());
         let long = std::ffi::CString::new(vec![b'x'; 3 * ARG_MAX]).unwrap();
-        let many: Vec<u64> = std::iter::repeat(long.as_ptr() as u64)
-            .take(ARGV_MAX + 3)
+        let many: Vec<u64> = std::iter::repeat_n(long.as_ptr() as u64, ARGV_MAX + 3)
             .chain([0])
             .collect();
         let got = read_argv(tid(), many.as_ptr() as u64).unwrap();
