@@ -106,11 +106,16 @@ pub fn release(tid: u32) {
     }
 }
 
-/// Sleeps a little, longer as the wait goes on (an exec takes from a
-/// fraction of a millisecond to many).
+/// Waits a little, longer as the wait goes on: an exec takes from a
+/// fraction of a millisecond to many, and the thread that runs it needs a
+/// CPU (this one, on a small machine): yield first, then sleep.
 fn pause(start: Instant) {
-    let us = start.elapsed().as_micros().clamp(20, 1000) as u64;
-    std::thread::sleep(Duration::from_micros(us / 2));
+    let waited = start.elapsed();
+    if waited < Duration::from_millis(2) {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep((waited / 8).min(Duration::from_millis(1)));
+    }
 }
 
 /// Waits for the first stop of the seized thread `tid` (of process `tgid`)
