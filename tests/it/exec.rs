@@ -448,3 +448,35 @@ fn ordinary_jobs_exec_under_ci_lua() {
         "xyz\nenv-ok\nscript one two\nenv ok\nhello exec-in-sh\n1\n"
     );
 }
+
+#[test]
+fn the_exec_allowlist_policy_runs_only_allowed_directories() {
+    for kind in KINDS {
+        let f = Fixture::new(kind);
+        let probe_dir = probe(kind).parent().unwrap().display().to_string();
+        let run = |args: &[&str], allow: &str| {
+            Cmd::supervised(Policy::example("exec-allowlist"), &f.argv(kind, args))
+                .cwd(&f.root)
+                .env("EXEC_ALLOW", allow)
+                .option("--summary")
+                .run()
+        };
+        let usr = format!("/usr:/bin:{probe_dir}");
+        // The fixture's directory is not allowed: A is refused, in the summary.
+        let o = run(&["execve", "./A", "hello"], &usr);
+        assert_eq!(o.stdout, "execve: EACCES\n", "{kind:?}: {o}");
+        assert!(o.stderr.contains("exec outside EXEC_ALLOW"), "{o}");
+        // /bin/sh and a script whose interpreter is /bin/sh, once allowed.
+        let o = run(&["execve", "/bin/sh", "-c", "echo sh ran"], &usr);
+        assert_eq!(o.stdout, "sh ran\n", "{kind:?}: {o}");
+        let with_fixture = format!("{usr}:{}", f.root.display());
+        let o = run(&["execve", "./s.sh", "z"], &with_fixture);
+        assert_eq!(o.stdout, "script z\nenv ok\n", "{kind:?}: {o}");
+        // A script whose interpreter (D) is outside the list.
+        std::fs::create_dir(f.root.join("bin")).unwrap();
+        std::fs::rename(f.root.join("sd"), f.root.join("bin/sd")).unwrap();
+        let only_bin = format!("{usr}:{}", f.root.join("bin").display());
+        let o = run(&["execve", "bin/sd", "hello"], &only_bin);
+        assert_eq!(o.stdout, "execve: EACCES\n", "{kind:?}: {o}");
+    }
+}
