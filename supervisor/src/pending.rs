@@ -107,6 +107,9 @@ pub struct Pending {
     pub descriptors_taken: bool,
     /// For a socket request: the program's socket.
     pub sock: Option<crate::act::net::Socket>,
+    /// For an exec: the identity of the file it must run (the binary, or
+    /// a script's last interpreter), taken when the paths were resolved.
+    exec_file: Option<Result<kernel::exec::FileId, Errno>>,
     /// The run's view of the program's root.
     root: Arc<Root>,
     /// Where the answer goes; `None` once answered.
@@ -126,6 +129,7 @@ impl Pending {
             traces: Vec::new(),
             descriptors_taken: false,
             sock: None,
+            exec_file: None,
         }
     }
 
@@ -158,6 +162,7 @@ impl Pending {
     /// was resolved or taken for the old one is forgotten.
     pub fn replace_request(&mut self, req: Request) -> Request {
         self.resolved = None;
+        self.exec_file = None;
         self.descriptors_taken = false;
         std::mem::replace(&mut self.req, req)
     }
@@ -298,59 +303,6 @@ impl Pending {
             self.task.settle()?;
             self.resolved = Some(out);
             self.interpreters()?;
-        }
-        Ok(())
-    }
-
-    /// An exec of a `#!` script runs its interpreter (and a script
-    /// interpreter's, up to the kernel's depth): each is resolved in the
-    /// program's view and added after the file, for the policy to decide
-    /// on and for the exec to be verified against (the last one).
-    fn interpreters(&mut self) -> Result<(), Errno> {
-        if !matches!(self.req.args, Args::Exec { .. }) {
-            return Ok(());
-        }
-        let Some(out) = self.resolved.as_mut() else {
-            return Ok(());
-        };
-        let mut names = Vec::new();
-        let mut last = out
-            .last()
-            .and_then(|r| r.as_ref().ok().and_then(script::interpreter));
-        while let Some(name) = last.take() {
-            if names.len() == script::DEPTH {
-                // The kernel gives up too (ELOOP).
-                out.push(Err(Errno::ELOOP));
-                self.traces.resize(out.len(), Vec::new());
-                return Ok(());
-            }
-            names.push(name.clone());
-            let root = self.task.root()?;
-            let start = self.task.cwd()?;
-            let status = self.task.status()?;
-            let (pself, tself) = self.task.proc_selves()?;
-            let l = Lookup {
-                root: root.as_fd(),
-                start: start.as_fd(),
-                path: &name,
-                follow_last: true,
-                empty_path: false,
-                resolve: 0,
-                proc_self: pself.as_fd(),
-                proc_thread_self: tself.as_fd(),
-                tgid: status.tgid,
-                tid: self.task.tid,
-            };
-            let mut trace = Vec::new();
-            let r = resolve::resolve_traced(&l, &mut trace);
-            if r.is_ok() {
-                trace.clear();
-            }
-            self.task.settle()?;
-            last = r.as_ref().ok().and_then(script::interpreter);
-            self.traces.resize(out.len(), Vec::new());
-            out.push(r);
-            self.traces.push(trace);
         }
         Ok(())
     }
