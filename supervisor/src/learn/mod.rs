@@ -379,5 +379,15 @@ mod tests {
         assert!(has(&s, Kind::Create, "/w/s"));
         assert!(has(&s, Kind::Read, "/w/a") && has(&s, Kind::Write, "/w/a"));
         assert!(has(&s, Kind::Create, "/w/b") && !has(&s, Kind::Create, "/w/a"));
+        // An exec of a script: read on the script and its interpreter.
+        let exec = Args::Exec {
+            at: at("s.sh"),
+            flags: 0,
+            argv: Default::default(),
+        };
+        let both = [Some(b"/w/s.sh".to_vec()), Some(b"/bin/dash".to_vec())];
+        record(&mut s, &req(Function::Exec, exec), &both, true);
+        assert!(has(&s, Kind::Read, "/w/s.sh") && has(&s, Kind::Read, "/bin/dash"));
+        assert!(!has(&s, Kind::Write, "/w/s.sh"));
     }
 }
