@@ -330,14 +330,25 @@ fn race(kind: Kind, cmd: &str, policy: &Policy, rounds: usize) -> (u64, u64) {
     for _ in 0..rounds {
         let mut argv = f.argv(kind, &[cmd]);
         argv.extend([a.clone(), d.clone(), marker.clone(), "40".into()]);
+        let log = f.root.join("race.jsonl");
         let o = Cmd::supervised(policy.clone(), &argv)
             .cwd(&f.root)
             .env("DENY", &d)
+            .option("--log")
+            .option(&log)
+            .option("--summary")
             .run();
         assert_eq!(o.code, 0, "{o}");
         let c = counters(&o, "ran=");
         ran += c["ran"];
         killed += c["killed"];
+        // Every kill is in the log, as a denial.
+        let text = std::fs::read_to_string(&log).unwrap();
+        let kills = text
+            .lines()
+            .filter(|l| l.contains("\"outcome\":\"killed\"") && l.contains("\"denied\":true"))
+            .count() as u64;
+        assert_eq!(kills, c["killed"], "{kind:?} {cmd}: {o}");
         let text = f.marker();
         assert!(
             text.lines().all(|l| Path::new(l) == Path::new(&a)),
@@ -387,8 +398,13 @@ end
 "#,
     );
     for kind in KINDS {
-        let (ran, killed) = race(kind, "race-link", &policy, 3);
+        let (ran, killed) = race(kind, "race-link", &policy, 10);
         assert!(ran > 0, "{kind:?}: A never ran (killed={killed})");
+        // About 3 execs in 100 are swapped after the decision here.
+        assert!(
+            killed > 0,
+            "{kind:?}: the race never swapped D in (ran={ran})"
+        );
     }
 }
 
