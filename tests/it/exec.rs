@@ -282,6 +282,56 @@ end
 }
 
 #[test]
+fn an_exec_slave_filter_in_a_master_loop_ends_with_the_verified_exec() {
+    let policy = Policy::inline(
+        r#"
+local svc = require("libc_service")
+svc.slave.exec = function(real_exec, path)
+  if path:match("D$") then return -1, "EPERM" end
+  -- Returns only when the exec failed (like execve).
+  local r, e = real_exec(path)
+  if r ~= -1 then error("real_exec returned " .. tostring(r)) end
+  return r, e
+end
+local master = svc.master
+while true do
+  master:receive()
+  master:use_master_credentials()
+end
+"#,
+    );
+    for kind in KINDS {
+        let f = Fixture::new(kind);
+        let log = f.root.join("filter.jsonl");
+        let run = |args: &[&str]| {
+            Cmd::supervised(policy.clone(), &f.argv(kind, args))
+                .cwd(&f.root)
+                .option("--log")
+                .option(&log)
+                .run()
+        };
+        let o = run(&["execve", "./A", "hello", "filtered"]);
+        o.assert_clean();
+        assert_eq!(o.stdout, "hello filtered\n", "{kind:?}: {o}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("\"outcome\":\"verified\""), "{text}");
+        // The new image's own requests are served on.
+        let o = run(&[
+            "execve",
+            "/bin/sh",
+            "-c",
+            "cat s.sh >/dev/null && ./la hello again",
+        ]);
+        assert_eq!(o.stdout, "hello again\n", "{kind:?}: {o}");
+        let o = run(&["execve", "./D", "hello"]);
+        assert_eq!(o.stdout, "execve: EPERM\n", "{kind:?}: {o}");
+        // A failing exec's errno reaches the program.
+        let o = run(&["execve", "./missing", "hello"]);
+        assert_eq!(o.stdout, "execve: ENOENT\n", "{kind:?}: {o}");
+    }
+}
+
+#[test]
 fn exec_rules_allow_and_deny_by_path() {
     for kind in KINDS {
         let f = Fixture::new(kind);
