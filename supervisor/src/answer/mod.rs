@@ -224,12 +224,17 @@ impl Answerer {
             .send(id, 0, 0, kernel::notify::sys::FLAG_CONTINUE)
         {
             Ok(()) => {}
-            Err(e) => {
+            // The thread died meanwhile.
+            Err(Errno::ENOENT) => {
                 exec::release(tid);
-                if e != Errno::ENOENT {
-                    eprintln!("supervisor: answering a notification failed: {e}");
-                }
                 return self.audit.gone(id);
+            }
+            // Still waiting for its answer: an errno, then let it go.
+            Err(e) => {
+                eprintln!("supervisor: answering a notification failed: {e}");
+                self.reply(id, 0, -libc::EPERM, 0, Answered::Errno(libc::EPERM));
+                exec::release(tid);
+                return;
             }
         }
         let a = match exec::verify(self.proc.as_fd(), tid, tgid, expect) {
