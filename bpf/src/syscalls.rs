@@ -58,6 +58,8 @@ pub enum Sys {
     Sendmsg,
     Sendmmsg,
     Listen,
+    Execve,
+    Execveat,
 }
 
 /// What the filter does with a syscall of the table.
@@ -173,6 +175,10 @@ pub const TABLE: &[(Sys, &str, Disposition)] = &[
     // listen() on an unbound inet socket binds it (the kernel's autobind)
     // to a port on the wildcard address without a bind request.
     (Sys::Listen, "listen", Disposition::Posture),
+    // Running a file: decided on the resolved binary, verified at the exec
+    // event (docs/security.md, "Exec").
+    (Sys::Execve, "execve", Disposition::Notify),
+    (Sys::Execveat, "execveat", Disposition::Notify),
 ];
 
 impl Sys {

@@ -10,6 +10,8 @@
 //!   with a deadline ([`offload`]);
 //! * [`task`]: the notifying thread through `/proc/<tid>`, with the rule
 //!   that every read is validated by `ID_VALID` before it is used;
+//! * [`exec`]: an exec let through and verified at its exec event
+//!   (ptrace, before the new image's first instruction);
 //! * [`caps`]: the acting thread's capabilities lowered to the program's
 //!   where the kernel checks the caller's;
 //! * [`sys`]: raw syscalls nix does not wrap (or wraps with allocations the
@@ -20,6 +22,7 @@
 
 pub mod caps;
 pub mod creds;
+pub mod exec;
 pub mod memory;
 pub mod notify;
 pub mod offload;

@@ -40,6 +40,8 @@ pub enum Function {
     Link,
     /// mknod, mknodat of a regular file, a FIFO or a socket.
     Mknod,
+    /// execve, execveat.
+    Exec,
     ConnectUnix,
     ConnectInet,
     ConnectInet6,
@@ -120,6 +122,7 @@ pub const TABLE: &[Row] = &[
     row(Function::Symlink,      "symlink",       "real_symlink",     &[Create],                      Integer),
     row(Function::Link,         "link",          "real_link",        &[Read, Write, Create],         Integer),
     row(Function::Mknod,        "mknod",         "real_mknod",       &[Create],                      Integer),
+    row(Function::Exec,         "exec",          "real_exec",        &[Read],                        Integer),
     row(Function::ConnectUnix,  "connect_unix",  "real_connect",     &[Connect],                     Integer),
     row(Function::ConnectInet,  "connect_inet",  "real_connect",     &[Connect],                     Integer),
     row(Function::ConnectInet6, "connect_inet6", "real_connect",     &[Connect],                     Integer),

@@ -202,6 +202,19 @@ fn check_request(req: &request::Request) {
         Args::Mknod { mode, .. } => {
             let _ = crate::request::attr::node_type(*mode);
         }
+        Args::Exec { flags: f, argv, .. } => {
+            let _ = crate::request::exec::flag_names(*f);
+            assert!(
+                argv.args.len() <= crate::request::exec::ARGV_MAX,
+                "argv bound"
+            );
+            assert!(
+                argv.args
+                    .iter()
+                    .all(|a| a.len() <= crate::request::exec::ARG_MAX && !a.contains(&0)),
+                "argv string bound"
+            );
+        }
         Args::Unlink { .. } | Args::Stat { .. } | Args::Mkdir { .. } | Args::Symlink { .. } => {}
     }
 }

@@ -16,6 +16,7 @@ use crate::request::{Args, Dir, PathArg, Request};
 use crate::resolve::{self, fast, Lookup, Resolved};
 use kernel::task::{self, DirId, Task};
 
+mod script;
 #[cfg(test)]
 mod tests;
 
@@ -106,6 +107,9 @@ pub struct Pending {
     pub descriptors_taken: bool,
     /// For a socket request: the program's socket.
     pub sock: Option<crate::act::net::Socket>,
+    /// For an exec: the identity of the file it must run (the binary, or
+    /// a script's last interpreter), taken when the paths were resolved.
+    exec_file: Option<Result<kernel::exec::FileId, Errno>>,
     /// The run's view of the program's root.
     root: Arc<Root>,
     /// Where the answer goes; `None` once answered.
@@ -125,6 +129,7 @@ impl Pending {
             traces: Vec::new(),
             descriptors_taken: false,
             sock: None,
+            exec_file: None,
         }
     }
 
@@ -157,6 +162,7 @@ impl Pending {
     /// was resolved or taken for the old one is forgotten.
     pub fn replace_request(&mut self, req: Request) -> Request {
         self.resolved = None;
+        self.exec_file = None;
         self.descriptors_taken = false;
         std::mem::replace(&mut self.req, req)
     }
@@ -253,7 +259,7 @@ impl Pending {
                     self.task.settle()?;
                     self.traces.clear();
                     self.resolved = Some(v);
-                    return Ok(());
+                    return self.interpreters();
                 }
             }
             let paths = self.req.paths();
@@ -297,6 +303,7 @@ impl Pending {
             // What was resolved must belong to this very notification.
             self.task.settle()?;
             self.resolved = Some(out);
+            self.interpreters()?;
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ mod ci_paths;
 mod containers;
 mod dns;
 mod everyday;
+mod exec;
 mod exec_verify;
 mod file_calls;
 mod init_script;

@@ -60,7 +60,7 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
             let second = targets.next().ok_or(Errno::EINVAL)??;
             who.run(|| rename(first, second, flags)).into()
         }
-        Args::Socket { .. } => Outcome::Fail(Errno::EINVAL),
+        Args::Socket { .. } | Args::Exec { .. } => Outcome::Fail(Errno::EINVAL),
     })
 }
 

@@ -5,6 +5,7 @@
 mod attr;
 pub mod authority;
 pub mod dns;
+mod exec;
 mod file;
 mod link;
 pub mod listen;
@@ -135,6 +136,9 @@ pub fn perform_as_program(p: &mut Pending) -> Outcome {
 fn perform_with(p: &mut Pending, who: Result<Authority, Errno>) -> Outcome {
     let r = who.and_then(|who| match p.req.args {
         Args::Socket { .. } => net::perform(p, &who),
+        // The kernel runs the file, with the program's credentials either
+        // way: verified at the exec event.
+        Args::Exec { .. } => exec::perform(p),
         _ => file::perform(p, &who),
     });
     match r {

@@ -53,6 +53,14 @@ pub enum Outcome {
     /// explicit choice (`use_slave_credentials`, a slave filter returning
     /// `kernel`, a script that never receives), never a fallback.
     Continue,
+    /// An exec the policy allowed: CONTINUE with the thread seized, and
+    /// the file the new image runs checked at the exec event against
+    /// `expect` (the file decided on); another file is killed before its
+    /// first instruction (`kernel::exec`).  `tgid`: the thread's process.
+    Exec {
+        tgid: u32,
+        expect: kernel::exec::FileId,
+    },
     /// Work that may block: run it off the request loop, then answer with
     /// its outcome.
     Blocking(Job),
@@ -162,6 +170,7 @@ impl Answerer {
                 Answered::Continue,
             ),
             Outcome::Restart => self.reply(id, 0, -ERESTARTSYS, 0, Answered::Interrupted),
+            Outcome::Exec { tgid, expect } => self.exec(id, tid, tgid, expect),
             Outcome::Gone => self.audit.gone(id),
             Outcome::Fd { fd, cloexec } => {
                 match self.listener.addfd(id, fd.as_fd(), None, cloexec, true) {
@@ -193,6 +202,48 @@ impl Answerer {
             }
             Outcome::Blocking(job) => self.send(id, tid, job()),
         }
+    }
+
+    /// Answers an allowed exec: seize, CONTINUE, verify at the exec event
+    /// (all on this thread, the tracer).  A thread that cannot be seized
+    /// (traced already: a debugger inside the sandbox) is refused `EPERM`:
+    /// never a pass unverified.
+    fn exec(&self, id: u64, tid: u32, tgid: u32, expect: kernel::exec::FileId) {
+        use kernel::exec::{self, Verified};
+        match exec::seize(tid) {
+            Ok(()) => {}
+            Err(Errno::ESRCH) => return self.audit.gone(id),
+            Err(_) => {
+                self.audit
+                    .supervisor(id, "exec refused: the thread cannot be traced");
+                return self.reply(id, 0, -libc::EPERM, 0, Answered::Errno(libc::EPERM));
+            }
+        }
+        match self
+            .listener
+            .send(id, 0, 0, kernel::notify::sys::FLAG_CONTINUE)
+        {
+            Ok(()) => {}
+            // The thread died meanwhile.
+            Err(Errno::ENOENT) => {
+                exec::release(tid);
+                return self.audit.gone(id);
+            }
+            // Still waiting for its answer: an errno, then let it go.
+            Err(e) => {
+                eprintln!("supervisor: answering a notification failed: {e}");
+                self.reply(id, 0, -libc::EPERM, 0, Answered::Errno(libc::EPERM));
+                exec::release(tid);
+                return;
+            }
+        }
+        let a = match exec::verify(self.proc.as_fd(), tid, tgid, expect) {
+            Verified::Ran => Answered::Verified,
+            Verified::Failed => Answered::Continue,
+            Verified::Killed => Answered::Killed,
+            Verified::Gone => Answered::Abandoned,
+        };
+        self.audit.answered(id, a, true);
     }
 
     /// Sends one `SECCOMP_IOCTL_NOTIF_SEND` and records it.

@@ -381,8 +381,9 @@ impl Recorder {
 
 fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Result<()> {
     let d = e.decision.as_ref();
-    let denied = matches!(a, Answered::Errno(_) | Answered::Gai(_))
-        && d.is_some_and(Decision::denies_on_error);
+    let denied = (matches!(a, Answered::Errno(_) | Answered::Gai(_))
+        && d.is_some_and(Decision::denies_on_error))
+        || *a == Answered::Killed;
     if let Some(s) = g.summary.as_mut() {
         let errno = a.error_name();
         let target = e.target.as_deref().unwrap_or("?");

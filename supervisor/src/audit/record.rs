@@ -64,6 +64,13 @@ pub enum Answered {
     Errno(i32),
     /// The kernel ran the call (CONTINUE): its result is not seen.
     Continue,
+    /// An exec let through and verified at its exec event: the new image
+    /// is the file decided on.
+    Verified,
+    /// An exec let through ran another file than the one decided on (a
+    /// path swapped after the decision): killed before its first
+    /// instruction.
+    Killed,
     /// A signal interrupted the work done for the call: the kernel restarts
     /// it (a new request) or fails it with EINTR (`-ERESTARTSYS`).
     Interrupted,
@@ -85,6 +92,8 @@ impl Answered {
             Answered::Value(_) | Answered::Addresses(_) => "value",
             Answered::Errno(_) | Answered::Gai(_) => "error",
             Answered::Continue => "continue",
+            Answered::Verified => "verified",
+            Answered::Killed => "killed",
             Answered::Interrupted => "interrupted",
             Answered::Abandoned => "abandoned",
             Answered::Upstream => "upstream",
@@ -100,6 +109,7 @@ impl Answered {
                     .unwrap_or_else(|| format!("errno {e}")),
             ),
             Answered::Gai(g) => Some((*g).to_owned()),
+            Answered::Killed => Some("SIGKILL".to_owned()),
             _ => None,
         }
     }
@@ -314,6 +324,28 @@ pub fn arguments(req: &Request) -> (String, Option<String>) {
             mode(&mut o, m & 0o7777);
             json::key(&mut o, "type");
             json::str(&mut o, attr::node_type(*m));
+            Some(lossy(at))
+        }
+        Args::Exec {
+            at,
+            flags: fl,
+            argv,
+        } => {
+            path_field(&mut o, "path", at);
+            json::key(&mut o, "argv");
+            o.push('[');
+            for (i, a) in argv.args.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                json::bytes(&mut o, a);
+            }
+            o.push(']');
+            if argv.truncated {
+                json::key(&mut o, "argv_truncated");
+                o.push_str("true");
+            }
+            names(&mut o, "flags", &crate::request::exec::flag_names(*fl));
             Some(lossy(at))
         }
         Args::Socket { addr, .. } => Some(address(&mut o, addr)),

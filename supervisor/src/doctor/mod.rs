@@ -216,6 +216,30 @@ pub fn probe() -> Vec<Row> {
         if_missing: "a program sharing your terminal can type into it: run untrusted ones without one (setsid, </dev/null) or set dev.tty.legacy_tiocsti=0".into(),
     });
 
+    // An allowed exec is verified by tracing the program at its exec
+    // event (docs/security.md, "Exec"): Yama's scope 2 leaves that to
+    // CAP_SYS_PTRACE (root here), scope 3 to no one.
+    let yama = read_trim("/proc/sys/kernel/yama/ptrace_scope");
+    rows.push(Row {
+        key: "ptrace",
+        feature: "ptrace of the program (exec)",
+        here: match yama.as_deref() {
+            None => "yes (no Yama)".into(),
+            Some(v) => format!(
+                "{} (kernel.yama.ptrace_scope={v})",
+                if matches!(v, "0" | "1") || (v == "2" && root) { "yes" } else { "no" }
+            ),
+        },
+        present: match yama.as_deref() {
+            None | Some("0" | "1") => true,
+            Some("2") => root,
+            Some(_) => false,
+        },
+        cost: Cost::Fails,
+        required: false,
+        if_missing: "execs a policy decides (use_master_credentials, use_program_credentials, the rules) fail with EPERM; use_slave_credentials still works".into(),
+    });
+
     let (container, seccomp) = container();
     rows.push(Row {
         key: "container",

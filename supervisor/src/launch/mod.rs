@@ -8,6 +8,7 @@
 //! single-threaded process and then does the same steps.
 
 mod child;
+mod first_exec;
 pub mod helper;
 mod keeper;
 
@@ -526,6 +527,7 @@ impl Prepared {
                     .map_err(|e| kill(LaunchError::TakeListener(e)))?;
                 // Go: the child may now close its copy and exec.
                 let _ = nix::unistd::write(&ours, &[1u8]);
+                first_exec::let_through(fd.as_fd(), program.as_fd(), ours.as_fd());
                 fd
             }
             Report::Failed(Step::Script, _) => {

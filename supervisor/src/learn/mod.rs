@@ -306,6 +306,13 @@ pub fn record(seen: &mut Seen, req: &Request, paths: &[Option<Vec<u8>>], done: D
                 note(seen, Kind::Write, p);
             }
         }
+        // Running a file (and a script's interpreter) is reading it
+        // (docs/rules.md).
+        Args::Exec { .. } => {
+            for p in paths.iter().flatten() {
+                seen.path(Kind::Read, p);
+            }
+        }
         Args::Unlink { .. } => {
             if let Some(p) = path(0) {
                 note(seen, Kind::Delete, p);
@@ -481,6 +488,16 @@ mod tests {
         assert!(has(&s, Kind::Create, "/w/s"));
         assert!(has(&s, Kind::Read, "/w/a") && has(&s, Kind::Write, "/w/a"));
         assert!(has(&s, Kind::Create, "/w/b") && !has(&s, Kind::Create, "/w/a"));
+        // An exec of a script: read on the script and its interpreter.
+        let exec = Args::Exec {
+            at: at("s.sh"),
+            flags: 0,
+            argv: Default::default(),
+        };
+        let both = [Some(b"/w/s.sh".to_vec()), Some(b"/bin/dash".to_vec())];
+        record(&mut s, &req(Function::Exec, exec), &both, OK);
+        assert!(has(&s, Kind::Read, "/w/s.sh") && has(&s, Kind::Read, "/bin/dash"));
+        assert!(!has(&s, Kind::Write, "/w/s.sh"));
     }
 
     #[test]

@@ -244,6 +244,22 @@ impl UserData for Master {
                     )?));
                     v
                 }
+                Args::Exec {
+                    at,
+                    flags: fl,
+                    argv,
+                } => {
+                    let list = lua.create_table()?;
+                    for a in &argv.args {
+                        list.raw_push(lua.create_string(a)?)?;
+                    }
+                    let names = crate::request::exec::flag_names(*fl);
+                    vec![
+                        path(&at.path)?,
+                        Value::Table(list),
+                        Value::Table(string_list(lua, &names)?),
+                    ]
+                }
                 Args::Socket { addr, .. } => match addr {
                     NetAddr::Unix(p) => vec![path(p)?],
                     NetAddr::Inet(a) => vec![

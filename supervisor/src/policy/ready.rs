@@ -61,6 +61,10 @@ pub const READY: &[Ready] = &[
         "dns-blocklist",
         include_str!("../../../policies/dns-blocklist.lua"),
     ),
+    ready(
+        "exec-allowlist",
+        include_str!("../../../policies/exec-allowlist.lua"),
+    ),
     ready("fake-file", include_str!("../../../policies/fake-file.lua")),
     ready("fake-stat", include_str!("../../../policies/fake-stat.lua")),
     ready("isolated", include_str!("../../../policies/isolated.lua")),

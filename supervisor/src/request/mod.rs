@@ -5,6 +5,7 @@
 //! from then on decides and acts on this copy only.
 
 pub mod attr;
+pub mod exec;
 pub mod flags;
 pub mod net;
 pub mod refused;
@@ -114,6 +115,13 @@ pub enum Args {
         at: PathArg,
         mode: u32,
     },
+    /// execve/execveat: run the file `at` names; `flags` are execveat's
+    /// `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH` bits.
+    Exec {
+        at: PathArg,
+        flags: i32,
+        argv: exec::Argv,
+    },
     /// connect, bind, or a send naming a destination.
     Socket {
         call: net::SockCall,
@@ -138,9 +146,10 @@ impl Request {
     /// must decide.
     pub fn lookup_flags(&self) -> (bool, u64) {
         match &self.args {
-            Args::Access { flags, .. } | Args::Attr { flags, .. } | Args::Link { flags, .. } => {
-                (flags & libc::AT_EMPTY_PATH != 0, 0)
-            }
+            Args::Access { flags, .. }
+            | Args::Attr { flags, .. }
+            | Args::Link { flags, .. }
+            | Args::Exec { flags, .. } => (flags & libc::AT_EMPTY_PATH != 0, 0),
             Args::Open { resolve, .. } => (false, *resolve),
             Args::Unlink { .. }
             | Args::Rename { .. }
@@ -162,7 +171,8 @@ impl Request {
             | Args::Mkdir { at, .. }
             | Args::Attr { at, .. }
             | Args::Symlink { at, .. }
-            | Args::Mknod { at, .. } => vec![at],
+            | Args::Mknod { at, .. }
+            | Args::Exec { at, .. } => vec![at],
             Args::Link { from, to, .. } => vec![from, to],
             Args::Rename { from, to, .. } => vec![from, to],
             Args::Socket { path, .. } => path.iter().collect(),
@@ -185,7 +195,7 @@ impl Request {
             | Args::Symlink { .. }
             | Args::Unlink { .. }
             | Args::Rename { .. } => true,
-            Args::Stat { .. } | Args::Access { .. } | Args::Attr { .. } => false,
+            Args::Stat { .. } | Args::Access { .. } | Args::Attr { .. } | Args::Exec { .. } => false,
         }
     }
 
@@ -212,6 +222,7 @@ impl Request {
             Args::Stat { .. } => self.function == Function::Stat,
             Args::Access { flags, .. } => flags & libc::AT_SYMLINK_NOFOLLOW == 0,
             Args::Attr { flags, .. } => attr::follows(*flags),
+            Args::Exec { flags, .. } => exec::follows(*flags),
             // connect follows a symlink to the socket; bind creates the name.
             Args::Socket { call, .. } => call.op != net::SockOp::Bind,
             Args::Unlink { .. } | Args::Rename { .. } | Args::Mkdir { .. } => false,
@@ -726,6 +737,22 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
             let at = path_at(tid, dir, path)?;
             let mode = kind | (mode & 0o7777);
             req(Function::Mknod, Args::Mknod { at, mode })
+        }
+        Sys::Execve | Sys::Execveat => {
+            let (dir, path, argv, flags) = match sys {
+                Sys::Execve => (Dir::Cwd, a[0], a[1], 0),
+                _ => (dir_of(a[0]), a[1], a[2], a[4] as i32),
+            };
+            // The kernel's order: the path, the flags, then argv.
+            let at = path_or_empty(tid, dir, path)?;
+            if flags & !exec::AT_FLAGS != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if at.path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
+                return Err(Errno::ENOENT);
+            }
+            let argv = exec::read_argv(tid, argv)?;
+            req(Function::Exec, Args::Exec { at, flags, argv })
         }
         Sys::Setxattr | Sys::Lsetxattr | Sys::Removexattr | Sys::Lremovexattr => {
             let flags = match sys {

@@ -234,7 +234,9 @@ fn every_table_syscall_decodes() {
             | Sys::Linkat
             | Sys::Mknodat
             | Sys::Setxattrat
-            | Sys::Removexattrat => (with_path(sys, path), "policy"),
+            | Sys::Removexattrat
+            | Sys::Execve
+            | Sys::Execveat => (with_path(sys, path), "policy"),
             Sys::Fchmod | Sys::Fchown | Sys::Fremovexattr => {
                 ([3, ptr(c"user.a"), 0, 0, 0, 0], "policy")
             }
@@ -1193,6 +1195,8 @@ fn with_path(sys: Sys, path: u64) -> [u64; 6] {
         Sys::Setxattrat => [CWD, path, 0, ptr(c"user.a"), XATTR_ARGS.as_ptr() as u64, 16],
         Sys::Removexattrat => [CWD, path, 0, ptr(c"user.a"), 0, 0],
         Sys::Newfstatat => [CWD, path, 0x5000, 0, 0, 0],
+        Sys::Execve => [path, 0, 0, 0, 0, 0],
+        Sys::Execveat => [CWD, path, 0, 0, 0, 0],
         Sys::Statx => [CWD, path, 0, 0x7ff, 0x5000, 0],
         Sys::Openat2
         | Sys::Connect
@@ -1212,7 +1216,9 @@ fn with_path(sys: Sys, path: u64) -> [u64; 6] {
 /// setxattrat's `struct xattr_args`: no value, no flags.
 static XATTR_ARGS: [u64; 2] = [0, 0];
 
-const FILE_CALLS: [Sys; 41] = [
+const FILE_CALLS: [Sys; 43] = [
+    Sys::Execve,
+    Sys::Execveat,
     Sys::Open,
     Sys::Creat,
     Sys::Openat,

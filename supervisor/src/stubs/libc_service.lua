@@ -4,6 +4,7 @@
 
 ---@alias libc_service.Function
 ---| "open" | "openat" | "unlink" | "rename" | "stat" | "lstat" | "access" | "eaccess" | "mkdir" | "rmdir"
+---| "chmod" | "chown" | "utime" | "truncate" | "xattr" | "symlink" | "link" | "mknod" | "exec"
 ---| "connect_unix" | "connect_inet" | "connect_inet6" | "bind_unix" | "bind_inet" | "bind_inet6" | "getaddrinfo"
 
 ---A stat answer: every field optional (missing: 0).
@@ -103,6 +104,7 @@ function Master:describe(text) end
 ---@field symlink? string|fun(real_symlink: libc_service.RealFunction, target: string, path: string): any, any, any
 ---@field link? string|fun(real_link: libc_service.RealFunction, path1: string, path2: string): any, any, any
 ---@field mknod? string|fun(real_mknod: libc_service.RealFunction, path: string, mode: integer): any, any, any
+---@field exec? string|fun(real_exec: libc_service.RealFunction, path: string): any, any, any
 ---@field connect_unix? string|fun(real_connect: libc_service.RealFunction, fd: integer, path: string): any, any, any
 ---@field bind_unix? string|fun(real_bind: libc_service.RealFunction, fd: integer, path: string): any, any, any
 ---@field connect_inet? string|fun(real_connect: libc_service.RealFunction, fd: integer, addr: integer[], port: integer): any, any, any

@@ -85,6 +85,9 @@ fn shape(p: &Pending) -> Shape {
         Args::Mkdir { .. } => Shape::Only(Kind::Create),
         // Metadata: changing a file is writing it (docs/rules.md).
         Args::Attr { .. } => Shape::Only(Kind::Write),
+        // Running a file is reading it; a script's interpreter too (the
+        // second path: docs/rules.md).
+        Args::Exec { .. } => Shape::Only(Kind::Read),
         Args::Symlink { .. } | Args::Mknod { .. } => Shape::Only(Kind::Create),
         // A second name for a file lets it be written there: the source
         // must be readable and writable (docs/rules.md).
@@ -292,7 +295,7 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
     if let Err(e) = p.resolve() {
         return invalid(e, "the request could not be resolved");
     }
-    let n = p.req.paths().len();
+    let n = p.resolve().map_or(0, |rs| rs.len());
     let traces: Vec<Vec<u8>> = (0..n).map(|i| p.failure_text(i).to_vec()).collect();
     let rs = match p.resolve() {
         Ok(rs) => rs,
@@ -322,14 +325,15 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
                 }
             }
             Err(e) => {
-                let t = &traces[i];
+                // An exec's interpreters come after its paths.
+                let t = traces.get(i).map_or(&[][..], Vec::as_slice);
                 if t.is_empty() {
                     return invalid(*e, "the path is invalid");
                 }
                 failed = failed.or(Some(*e as i32));
                 for k in kinds_of(&shape, i, None) {
                     verdicts.push(set.path(k, t));
-                    subjects.push(Some((Subject::Path(t.clone()), true)));
+                    subjects.push(Some((Subject::Path(t.to_vec()), true)));
                 }
             }
         }

@@ -108,6 +108,7 @@ pub fn of_call(lua: &Lua, p: &Pending) -> mlua::Result<FilterArgs> {
             v.extend([string(lua, &from.path)?, string(lua, &to.path)?]);
         }
         Args::Mknod { at, mode } => v.extend([string(lua, &at.path)?, int(*mode as i64)]),
+        Args::Exec { at, .. } => v.push(string(lua, &at.path)?),
         Args::Attr { at, change, .. } => {
             v.push(string(lua, &at.path)?);
             v.extend(change.ints().into_iter().map(int));
@@ -305,6 +306,7 @@ pub fn given(
         Call::Symlink => Given::Rename(a.path(0, "target")?, a.path(1, "path")?),
         Call::Link => Given::Rename(a.path(0, "path1")?, a.path(1, "path2")?),
         Call::Mknod => Given::PathInt(a.path(0, "path")?, a.int(1, "mode")?),
+        Call::Exec => Given::Path(a.path(0, "path")?),
         Call::ConnectUnix | Call::BindUnix => {
             let path = a.bytes(1, "path")?;
             // An abstract name starts with a NUL byte and may hold more.
@@ -438,7 +440,9 @@ pub fn same_call(req: &Request, g: &Given) -> bool {
                 && same_mode(*flags, *mode, *m)
                 && r.as_ref().is_ok_and(|r| r == resolve)
         }
-        (Args::Unlink { at } | Args::Stat { at, .. }, Given::Path(p)) => same(at, p),
+        (Args::Unlink { at } | Args::Stat { at, .. } | Args::Exec { at, .. }, Given::Path(p)) => {
+            same(at, p)
+        }
         (Args::Rename { from, to, .. }, Given::Rename(a, b)) => same(from, a) && same(to, b),
         (Args::Access { at, mode, .. }, Given::PathInt(p, m)) => same(at, p) && *mode as i64 == *m,
         (Args::Mkdir { at, mode }, Given::PathInt(p, m)) => {
@@ -581,6 +585,20 @@ pub fn rewrite_call(p: &mut Pending, g: Given) -> Result<Rewritten, Errno> {
             Args::Symlink {
                 target,
                 at: path_arg(at.dir, path, false)?,
+            }
+        }
+        // The kernel runs the path in the program's memory: a filter may
+        // let the program's own exec go on or refuse it, never run
+        // another file (docs/slave.md).
+        (Args::Exec { at, flags, argv }, Given::Path(path)) => {
+            let given = path_arg(at.dir, path, flags & libc::AT_EMPTY_PATH != 0)?;
+            if given != *at {
+                return Err(Errno::EINVAL);
+            }
+            Args::Exec {
+                at: given,
+                flags: *flags,
+                argv: argv.clone(),
             }
         }
         (Args::Link { from, to, flags }, Given::Rename(p1, p2)) => Args::Link {

@@ -674,6 +674,12 @@ pub fn reply(lua: &Lua, shared: &Shared, r: MasterReply) -> mlua::Result<()> {
                     went_on(shared, inv);
                 }
                 Next::Gone => abandon(shared, inv),
+                Next::Exec(o) => {
+                    // real_exec does not return: the program runs the
+                    // new image (or gets the kernel's errno).
+                    p.answer(o);
+                    abandon(shared, inv)
+                }
                 Next::Job(job) => {
                     inv.item = Some(Item::Call(p));
                     wait(&mut shared.borrow_mut(), inv, job);

@@ -54,6 +54,10 @@ pub enum Next {
     Job(Job),
     /// `real_X` returns the addresses of this name, looked up upstream.
     Resolve(String),
+    /// An allowed exec: the program's call is answered with this now (the
+    /// new image, verified at its exec event); like `execve`, `real_exec`
+    /// does not return, the filter ends.
+    Exec(Outcome),
 }
 
 fn int(i: i64) -> Value {
@@ -166,6 +170,7 @@ pub fn call_reply(lua: &Lua, p: &mut Pending, changed: bool, r: MasterReply) -> 
                     act::perform(p)
                 } {
                     Outcome::Blocking(job) => Ok(Next::Job(Box::new(move || Done::Outcome(job())))),
+                    o @ Outcome::Exec { .. } => Ok(Next::Exec(o)),
                     o => Ok(of_outcome(lua, o)?.map_or(Next::Gone, Next::Values)),
                 },
             }
@@ -188,8 +193,11 @@ pub fn of_outcome(lua: &Lua, o: Outcome) -> mlua::Result<Option<MultiValue>> {
         // work is not, but an EINTR is what the program would see.
         Outcome::Restart => vec![int(-1), int(libc::EINTR as i64)],
         Outcome::Gone => return Ok(None),
-        // Not what performing a call gives.
-        Outcome::Continue | Outcome::Install { .. } => vec![int(-1), int(libc::EINVAL as i64)],
+        // Not what performing a call gives (an allowed exec is answered
+        // directly: Next::Exec).
+        Outcome::Continue | Outcome::Install { .. } | Outcome::Exec { .. } => {
+            vec![int(-1), int(libc::EINVAL as i64)]
+        }
     };
     Ok(Some(MultiValue::from_vec(v)))
 }
