@@ -55,6 +55,11 @@ struct Job {
     /// decision, and what was denied.
     #[arg(long)]
     summary: bool,
+    /// Verbose: print each denial on stderr as it is answered (the call,
+    /// its path or address, the errno and who decided: a policy line, a
+    /// rule, the posture), one line each.
+    #[arg(short = 'v', long)]
+    verbose: bool,
     /// End the job after DURATION (30s, 5m, 1h, 500ms): SIGTERM to every
     /// process of it, then SIGKILL after --kill-after; the run exits 121.
     #[arg(long, value_name = "DURATION", value_parser = supervisor::jobctl::parse_duration)]
@@ -91,6 +96,7 @@ impl Job {
             log: self.log,
             summary: self.summary,
             denials_only: self.log_level == LogLevel::Denied,
+            verbose: self.verbose,
         }) {
             Ok(a) => a,
             Err(e) => {
@@ -367,7 +373,7 @@ fn main() {
                 allow_unknown: allow_unknown_syscalls,
                 // With an audit trail, the refusals are answered (and so
                 // recorded) by the supervisor.
-                notify_refusals: job.log.is_some() || job.summary,
+                notify_refusals: job.log.is_some() || job.summary || job.verbose,
                 ..bpf::Posture::default()
             };
             // Outside the default posture the program may hold pages that
@@ -382,7 +388,7 @@ fn main() {
         }
         Command::Learn { output, job } => {
             let posture = bpf::Posture {
-                notify_refusals: job.log.is_some() || job.summary,
+                notify_refusals: job.log.is_some() || job.summary || job.verbose,
                 ..bpf::Posture::default()
             };
             job.start(true, |r, cmd| learn(r, &output, posture, cmd))

@@ -28,6 +28,7 @@ mod attack_summary;
 mod attack_terminal;
 mod bad_input;
 mod ci_job;
+mod ci_jobs;
 mod ci_paths;
 mod containers;
 mod dns;

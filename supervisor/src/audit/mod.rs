@@ -58,6 +58,8 @@ pub struct Config {
     /// `--log-level denied`: the log holds the denials only (the summary
     /// still counts everything).
     pub denials_only: bool,
+    /// `-v`: each denial on stderr as it is answered, one line.
+    pub verbose: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,8 @@ struct Inner {
     log: Option<File>,
     /// Only denials go to the log.
     denials_only: bool,
+    /// Each denial on stderr (`-v`).
+    verbose: bool,
     summary: Option<Summary>,
     finished: bool,
 }
@@ -98,7 +102,7 @@ impl Recorder {
     /// Starts auditing (before the program starts).  Records nothing unless
     /// `cfg` asks for something.
     pub fn start(cfg: &Config) -> Result<Recorder, AuditError> {
-        if cfg.log.is_none() && !cfg.summary {
+        if cfg.log.is_none() && !cfg.summary && !cfg.verbose {
             return Ok(Recorder(None));
         }
         let log = match &cfg.log {
@@ -125,6 +129,7 @@ impl Recorder {
                 open: HashMap::new(),
                 log,
                 denials_only: cfg.denials_only,
+                verbose: cfg.verbose,
                 summary: cfg.summary.then(Summary::default),
                 finished: false,
             }),
@@ -369,6 +374,18 @@ fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Resu
     let d = e.decision.as_ref();
     let denied = matches!(a, Answered::Errno(_) | Answered::Gai(_))
         && d.is_some_and(Decision::denies_on_error);
+    if denied && g.verbose {
+        let errno = a.error_name();
+        eprint!(
+            "{}",
+            summary::denial_line(
+                e.function,
+                e.target.as_deref().unwrap_or("?"),
+                errno.as_deref().unwrap_or("?"),
+                &d.map_or_else(|| "none".into(), |d| d.to_string()),
+            )
+        );
+    }
     if let Some(s) = g.summary.as_mut() {
         let errno = a.error_name();
         let target = e.target.as_deref().unwrap_or("?");
