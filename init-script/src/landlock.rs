@@ -33,6 +33,49 @@ pub const NET: &[(&str, u64, i64)] = &[("bind_tcp", 1 << 0, 4), ("connect_tcp", 
 pub const SCOPES: &[(&str, u64, i64)] =
     &[("abstract_unix_socket", 1 << 0, 6), ("signal", 1 << 1, 6)];
 
+/// What the script's rulesets handle and grant, by ruleset descriptor:
+/// (handled filesystem rights, rights granted by its `path_beneath`
+/// rules).  Kept so that the supervisor can be told which refusals the
+/// Landlock domain it enforced makes everywhere ([`refused_everywhere`]).
+static RULESETS: std::sync::Mutex<Vec<(i32, u64, u64)>> = std::sync::Mutex::new(Vec::new());
+/// Filesystem rights some enforced layer handles and grants nowhere.
+static REFUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn rulesets() -> std::sync::MutexGuard<'static, Vec<(i32, u64, u64)>> {
+    RULESETS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Ruleset `fd` was created handling the filesystem rights `handled`.
+pub fn note_ruleset(fd: i32, handled: u64) {
+    let mut r = rulesets();
+    r.retain(|e| e.0 != fd);
+    r.push((fd, handled, 0));
+}
+
+/// A `path_beneath` rule granting `allowed` was added to ruleset `fd`.
+pub fn note_rule(fd: i32, allowed: u64) {
+    if let Some(e) = rulesets().iter_mut().find(|e| e.0 == fd) {
+        e.2 |= allowed;
+    }
+}
+
+/// Ruleset `fd` was enforced (`landlock_restrict_self`): what it handles
+/// and grants under no path is now refused on every file (a ruleset not
+/// made by the script is not known: nothing is noted).
+pub fn note_restricted(fd: i32) {
+    if let Some(e) = rulesets().iter().find(|e| e.0 == fd) {
+        REFUSED.fetch_or(e.1 & !e.2, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The filesystem rights (bits of [`FS`]) that a Landlock layer enforced
+/// by the script handles without granting them under any path: the
+/// program is refused them on every file of a file system (Landlock does
+/// not check pipes, sockets and other objects of internal file systems).
+pub fn refused_everywhere() -> u64 {
+    REFUSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Why a list of names cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RightError {

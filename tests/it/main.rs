@@ -44,6 +44,7 @@ mod opath;
 mod paths;
 mod races;
 mod ready;
+mod refusals;
 mod rules;
 mod slave;
 mod soak;

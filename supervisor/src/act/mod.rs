@@ -4,6 +4,7 @@
 
 mod attr;
 pub mod authority;
+pub mod backstop;
 pub mod dns;
 mod file;
 mod link;
@@ -60,7 +61,16 @@ pub enum Verdict {
 /// Carries out `v` on `p`: what to answer.
 pub fn carry_out(p: &mut Pending, v: Verdict) -> Outcome {
     match v {
-        Verdict::Kernel => Outcome::Continue,
+        Verdict::Kernel => match backstop::refusal(p, p.audit().landlock()) {
+            // Landlock would refuse it in the kernel, unseen: refused here,
+            // with the same errno, and recorded.
+            Some(why) => {
+                let key = crate::audit::Key::Notif(p.id);
+                p.audit().decide(key, crate::audit::Decision::Landlock(why));
+                Outcome::Fail(Errno::EACCES)
+            }
+            None => Outcome::Continue,
+        },
         Verdict::Perform => perform(p),
         Verdict::AsProgram => perform_as_program(p),
         Verdict::Fail(e) => Outcome::Fail(e),

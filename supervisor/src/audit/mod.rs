@@ -91,6 +91,9 @@ struct Audit {
     /// The program's pid, to kill it when the log fails.
     program: AtomicI32,
     lookups: AtomicU64,
+    /// The filesystem rights the program's Landlock backstop refuses on
+    /// every file (`launch::Child::landlock`).
+    landlock: AtomicU64,
 }
 
 /// The audit trail of one run: a cheap handle, cloned into every thread
@@ -140,6 +143,7 @@ impl Recorder {
                 .unwrap_or_default(),
             program: AtomicI32::new(0),
             lookups: AtomicU64::new(0),
+            landlock: AtomicU64::new(0),
         };
         Ok(Recorder(Some(Arc::new(a))))
     }
@@ -178,6 +182,21 @@ impl Recorder {
         if let Some(a) = &self.0 {
             a.program.store(pid, Relaxed);
         }
+    }
+
+    /// The program's Landlock backstop refuses these filesystem rights on
+    /// every file (see act/backstop.rs): recorded when the policy leaves
+    /// such a call to the kernel.
+    pub fn set_landlock(&self, refused: u64) {
+        if let Some(a) = &self.0 {
+            a.landlock.store(refused, Relaxed);
+        }
+    }
+
+    /// What [`Recorder::set_landlock`] set; 0 when the run is not audited.
+    #[inline]
+    pub fn landlock(&self) -> u64 {
+        self.0.as_ref().map_or(0, |a| a.landlock.load(Relaxed))
     }
 
     /// Thread `tid` sent notification `id` for `syscall`.

@@ -141,6 +141,12 @@ pub fn main() -> i32 {
         child::report(sock, Step::Script, 0);
         return 1;
     }
+    // What the script's Landlock backstop refuses everywhere: the
+    // supervisor records those refusals (audit, layer "landlock").
+    let refused = init_script::landlock::refused_everywhere();
+    if refused != 0 {
+        child::report(sock, Step::Landlock, refused as u32 as i32);
+    }
 
     if let Err(e) = child::cloexec_from(highest + 1) {
         return fail(
