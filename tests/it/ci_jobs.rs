@@ -447,13 +447,7 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     for n, c in files.items():
         z.writestr(n, c)
 "#;
-    let o = Cmd::native(&[
-        python.as_ref(),
-        "-c".as_ref(),
-        script,
-        out.to_str().unwrap(),
-    ])
-    .run();
+    let o = Cmd::native(&[python, "-c", script, out.to_str().unwrap()]).run();
     o.assert_code(0);
     std::fs::read(&out).unwrap()
 }

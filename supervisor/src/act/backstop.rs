@@ -149,3 +149,81 @@ fn needs(function: Function, args: &Args, last: Last) -> Option<u64> {
         | Args::Socket { .. } => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Dir, PathArg};
+
+    fn at() -> PathArg {
+        PathArg {
+            dir: Dir::Cwd,
+            path: b"x".to_vec(),
+        }
+    }
+
+    fn open(flags: i32, last: Last) -> Option<u64> {
+        let args = Args::Open {
+            at: at(),
+            flags,
+            mode: 0o644,
+            resolve: 0,
+        };
+        needs(Function::Open, &args, last)
+    }
+
+    const FILE: Last = Last::Exists {
+        mode: libc::S_IFREG | 0o644,
+    };
+    const DIR: Last = Last::Exists {
+        mode: libc::S_IFDIR | 0o755,
+    };
+
+    #[test]
+    fn the_rights_each_call_needs_where_landlock_looks() {
+        use libc::{O_CREAT, O_EXCL, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
+        assert_eq!(open(O_RDONLY, FILE), Some(READ_FILE));
+        assert_eq!(open(O_RDONLY, DIR), Some(READ_DIR));
+        assert_eq!(open(O_WRONLY, FILE), Some(WRITE_FILE));
+        assert_eq!(
+            open(O_RDWR | O_TRUNC, FILE),
+            Some(READ_FILE | WRITE_FILE | TRUNCATE)
+        );
+        assert_eq!(open(O_WRONLY | O_CREAT, Last::Missing), Some(MAKE_REG));
+        // The kernel fails these before Landlock looks.
+        assert_eq!(open(O_WRONLY | O_CREAT | O_EXCL, FILE), None);
+        assert_eq!(open(O_WRONLY, Last::Missing), None);
+        assert_eq!(open(O_WRONLY, DIR), None);
+        assert_eq!(open(O_PATH, FILE), None);
+        let mkdir = Args::Mkdir {
+            at: at(),
+            mode: 0o755,
+        };
+        assert_eq!(
+            needs(Function::Mkdir, &mkdir, Last::Missing),
+            Some(MAKE_DIR)
+        );
+        assert_eq!(needs(Function::Mkdir, &mkdir, DIR), None);
+        let unlink = Args::Unlink { at: at() };
+        assert_eq!(needs(Function::Unlink, &unlink, FILE), Some(REMOVE_FILE));
+        assert_eq!(needs(Function::Unlink, &unlink, DIR), None);
+        assert_eq!(needs(Function::Rmdir, &unlink, DIR), Some(REMOVE_DIR));
+        assert_eq!(needs(Function::Unlink, &unlink, Last::Missing), None);
+        let fifo = Args::Mknod {
+            at: at(),
+            mode: libc::S_IFIFO | 0o600,
+        };
+        assert_eq!(
+            needs(Function::Mknod, &fifo, Last::Missing),
+            Some(MAKE_FIFO)
+        );
+        let sym = Args::Symlink {
+            target: b"t".to_vec(),
+            at: at(),
+        };
+        assert_eq!(
+            needs(Function::Symlink, &sym, Last::Missing),
+            Some(MAKE_SYM)
+        );
+    }
+}

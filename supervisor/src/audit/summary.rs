@@ -34,6 +34,9 @@ pub const SHOWN: usize = 24;
 /// The widest line printed.
 pub const WIDTH: usize = 100;
 
+/// A row of counts: (function, decision, answer).
+type Row = (String, String, String);
+
 /// The denials of one (decision, function, errno).
 #[derive(Default)]
 struct Denials {
@@ -57,7 +60,7 @@ impl Denials {
 #[derive(Default)]
 pub struct Summary {
     /// (function, decision, answer) → (requests, denied).
-    counts: BTreeMap<(String, String, String), (u64, u64)>,
+    counts: BTreeMap<Row, (u64, u64)>,
     /// Requests past [`ROWS`] distinct rows: (requests, denied).
     other_rows: (u64, u64),
     /// (decision, function, errno) → what was denied.
@@ -294,7 +297,7 @@ impl Summary {
     /// `requests:` per function × answer × decision, most first.
     fn render_counts(&self, o: &mut String) {
         o.push_str("requests:\n");
-        let mut rows: Vec<(&(String, String, String), &(u64, u64))> = self.counts.iter().collect();
+        let mut rows: Vec<(&Row, &(u64, u64))> = self.counts.iter().collect();
         rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
         let mut shown: Vec<[String; 5]> = rows
             .iter()
