@@ -55,9 +55,9 @@ do
   local function check(what, path)
     path = path:gsub("/+$", "")
     if under(path, "/tmp") and not under(path, workspace) then
-      lost[#lost + 1] = what .. "=" .. path:gsub("%c", function(c)
+      lost[#lost + 1] = what .. "=" .. (path:gsub("%c", function(c)
         return ("\\x%02x"):format(c:byte())
-      end)
+      end))
     end
   end
   for _, var in ipairs({ "HOME", "XDG_CACHE_HOME", "CARGO_HOME", "CARGO_TARGET_DIR",
@@ -241,6 +241,20 @@ local metadata = {
 for dir in (os.getenv("SUPERVISOR_WRITABLE") or ""):gmatch("[^,]+") do
   dir = dir:gsub("^%s+", ""):gsub("%s+$", ""):gsub("/+$", "")
   table.insert(metadata, { "allow", "write", dir .. "/" })
+end
+
+-- supervisor run -v: what this run allows, in one line.
+if libc_service.verbose then
+  local function list(var, sep)
+    local t = {}
+    for x in (os.getenv(var) or ""):gmatch(sep) do
+      t[#t + 1] = (x:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%c", "?"))
+    end
+    return #t > 0 and table.concat(t, ",") or "none"
+  end
+  io.stderr:write(("supervisor: ci.lua: workspace %s; writable also %s; hosts %s;"
+    .. " a private /tmp and /dev/shm\n"):format((workspace:gsub("%c", "?")),
+    list("SUPERVISOR_WRITABLE", "[^,]+"), list("SUPERVISOR_ALLOW_HOSTS", "[^,%s]+")))
 end
 
 local files, attrs = rules.policy(policy), rules.policy(metadata)

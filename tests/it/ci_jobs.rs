@@ -543,9 +543,10 @@ fn ci_lua_warns_of_caches_in_the_private_tmp() {
     let _ = std::fs::remove_dir_all(&home);
 }
 
-/// `-v`: each denial on stderr as it is answered, one line with the call,
-/// the path, the errno and the rule that decided; nothing for what is
-/// allowed.
+/// `-v`: at the start, what ci.lua allows and what the Landlock backstop
+/// refuses; then each denial on stderr as it is answered, one line with
+/// the call, the path, the errno and the rule that decided; nothing for
+/// what is allowed.
 #[test]
 fn verbose_prints_each_denial() {
     let ws_dir = tempdir();
@@ -560,6 +561,8 @@ fn verbose_prints_each_denial() {
         .option("-v")
         .cwd(&ws)
         .env("HOME", &home)
+        .env("SUPERVISOR_WRITABLE", "")
+        .env("SUPERVISOR_ALLOW_HOSTS", "a.test, *.b.test")
         .run();
     o.assert_code(0);
     assert_eq!(o.stdout, "ok\n", "{o}");
@@ -569,11 +572,28 @@ fn verbose_prints_each_denial() {
         .lines()
         .filter(|l| l.starts_with("supervisor: "))
         .collect();
-    assert_eq!(ours.len(), 1, "{o}");
+    // At the start, what the policy allows and the Landlock backstop;
+    // then the one denial.
+    assert_eq!(ours.len(), 3, "{o}");
+    assert_eq!(
+        ours[0],
+        format!(
+            "supervisor: ci.lua: workspace {}; writable also none; hosts a.test,*.b.test; \
+             a private /tmp and /dev/shm",
+            ws.display()
+        ),
+        "{o}"
+    );
     assert!(
-        ours[0].starts_with(&format!(
+        ours[1].starts_with("supervisor: Landlock backstop (init script): the program may not ")
+            && ours[1].contains("write_file")
+            && ours[1].contains("make_reg"),
+        "{o}"
+    );
+    assert!(
+        ours[2].starts_with(&format!(
             "supervisor: denied: open {h}/.ssh/id_ed25519: EACCES (rule "
-        )) && ours[0].ends_with(&format!(" (deny read {h}/.ssh/))")),
+        )) && ours[2].ends_with(&format!(" (deny read {h}/.ssh/))")),
         "{o}"
     );
     let _ = std::fs::remove_dir_all(&home);

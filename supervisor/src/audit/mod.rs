@@ -94,6 +94,8 @@ struct Audit {
     /// The filesystem rights the program's Landlock backstop refuses on
     /// every file (`launch::Child::landlock`).
     landlock: AtomicU64,
+    /// `-v`.
+    verbose: bool,
 }
 
 /// The audit trail of one run: a cheap handle, cloned into every thread
@@ -144,6 +146,7 @@ impl Recorder {
             program: AtomicI32::new(0),
             lookups: AtomicU64::new(0),
             landlock: AtomicU64::new(0),
+            verbose: cfg.verbose,
         };
         Ok(Recorder(Some(Arc::new(a))))
     }
@@ -190,7 +193,15 @@ impl Recorder {
     pub fn set_landlock(&self, refused: u64) {
         if let Some(a) = &self.0 {
             a.landlock.store(refused, Relaxed);
+            if a.verbose && refused != 0 {
+                eprint!("{}", summary::landlock_line(refused));
+            }
         }
+    }
+
+    /// `-v` was given.
+    pub fn verbose(&self) -> bool {
+        self.0.as_ref().is_some_and(|a| a.verbose)
     }
 
     /// What [`Recorder::set_landlock`] set; 0 when the run is not audited.

@@ -157,6 +157,40 @@ pub fn denial_line(function: &str, target: &str, errno: &str, decision: &str) ->
     )
 }
 
+/// `-v`'s line at the start when an init script enforced a Landlock
+/// backstop: the filesystem rights (`LANDLOCK_ACCESS_FS_*` bits of
+/// `refused`) it refuses on every file.
+pub fn landlock_line(refused: u64) -> String {
+    const NAMES: [&str; 16] = [
+        "execute",
+        "write_file",
+        "read_file",
+        "read_dir",
+        "remove_dir",
+        "remove_file",
+        "make_char",
+        "make_dir",
+        "make_reg",
+        "make_sock",
+        "make_fifo",
+        "make_block",
+        "make_sym",
+        "refer",
+        "truncate",
+        "ioctl_dev",
+    ];
+    let names: Vec<&str> = NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| refused & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    format!(
+        "supervisor: Landlock backstop (init script): the program may not {} by itself\n",
+        names.join(", ")
+    )
+}
+
 impl Summary {
     /// Counts one finished request.
     pub fn add(
