@@ -22,6 +22,7 @@ fn need(tool: &str, package: &str) {
     assert!(
         std::process::Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
+            .stdout(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success()),
         "{tool} is needed (apt-get install {package}; .ci/setup does)"
