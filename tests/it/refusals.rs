@@ -144,3 +144,62 @@ fn a_refusal_of_each_layer_is_in_the_log_and_the_summary() {
         );
     }
 }
+
+/// The same backstop under a policy with no master loop (every call left
+/// to the kernel, by the spec's default) and under a slave filter that
+/// passes the call on unchanged: the write Landlock refuses is recorded as
+/// its denial, with the call and the path.
+#[test]
+fn a_refusal_of_the_backstop_without_a_master_loop_is_recorded() {
+    let init = r#"
+libc_service.init = { script = [[
+  local ruleset = C.landlock_create_ruleset({ handled_access_fs = { "make_reg" } })
+  set_no_new_privs()
+  C.landlock_restrict_self(ruleset)
+]] }
+"#;
+    let no_loop = format!("local libc_service = require \"libc_service\"\n{init}");
+    let filter = format!(
+        "local libc_service = require \"libc_service\"\n{init}\n\
+         libc_service.slave.open = function(real_open, path, flags, mode)\n\
+           return real_open(path, flags, mode)\n\
+         end\n"
+    );
+    for (name, src) in [("no loop", no_loop), ("slave filter", filter)] {
+        let ws_dir = tempdir();
+        let ws = canon(&ws_dir);
+        let log = ws.join("audit.jsonl");
+        let o = Cmd::supervised(
+            Policy::inline(&src),
+            &busybox(&["sh", "-c", "echo x > new; echo done"]),
+        )
+        .cwd(&ws)
+        .option("--log")
+        .option(&log)
+        .option("--summary")
+        .run();
+        o.assert_code(0);
+        assert!(o.stderr.contains("new: Permission denied"), "{name}: {o}");
+        assert!(!ws.join("new").exists(), "{name}: {o}");
+        let path = ws.join("new").display().to_string();
+        let recs: Vec<Value> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(
+            recs.iter().any(|r| r["denied"] == true
+                && r["function"] == "open"
+                && r["resolved"][0] == path.as_str()
+                && r["decision"] == "landlock (the backstop grants make_reg nowhere)"
+                && r["errno"] == "EACCES"),
+            "{name}: {recs:#?}"
+        );
+        assert!(
+            o.stderr
+                .contains("  landlock (the backstop grants make_reg nowhere)\n")
+                && o.stderr.contains(&path),
+            "{name}: {o}"
+        );
+    }
+}

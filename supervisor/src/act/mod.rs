@@ -61,16 +61,7 @@ pub enum Verdict {
 /// Carries out `v` on `p`: what to answer.
 pub fn carry_out(p: &mut Pending, v: Verdict) -> Outcome {
     match v {
-        Verdict::Kernel => match backstop::refusal(p, p.audit().landlock()) {
-            // Landlock would refuse it in the kernel, unseen: refused here,
-            // with the same errno, and recorded.
-            Some(why) => {
-                let key = crate::audit::Key::Notif(p.id);
-                p.audit().decide(key, crate::audit::Decision::Landlock(why));
-                Outcome::Fail(Errno::EACCES)
-            }
-            None => Outcome::Continue,
-        },
+        Verdict::Kernel => continued(p),
         Verdict::Perform => perform(p),
         Verdict::AsProgram => perform_as_program(p),
         Verdict::Fail(e) => Outcome::Fail(e),
@@ -123,6 +114,20 @@ pub fn carry_out(p: &mut Pending, v: Verdict) -> Outcome {
                 then,
             }
         }
+    }
+}
+
+/// The kernel is to perform `p` (the policy's choice: CONTINUE), unless
+/// the init script's Landlock backstop refuses it there, unseen: then it
+/// is refused here, with the same errno, and recorded (act/backstop.rs).
+pub fn continued(p: &mut Pending) -> Outcome {
+    match backstop::refusal(p, p.audit().landlock()) {
+        Some(why) => {
+            let key = crate::audit::Key::Notif(p.id);
+            p.audit().decide(key, crate::audit::Decision::Landlock(why));
+            Outcome::Fail(Errno::EACCES)
+        }
+        None => Outcome::Continue,
     }
 }
 
