@@ -10,6 +10,10 @@
 //! * `observe`: the audit log (`--log`), `--summary`, `supervisor check`.
 //! * `waiting`: what ends the request loop's wait besides notifications.
 //! * `slave`: slave filters in front of the master.
+//! * `ci_jobs`: ordinary CI jobs (npm, cargo, go, make, tar, pip) under
+//!   policies/ci.lua, compared with native runs.
+//! * `refusals`: a refusal of each layer (policy, rules, posture, Landlock
+//!   backstop) in the log and the summary.
 //!
 //! The C probes (tests/probes/*.c) are compiled once per run with
 //! `musl-gcc -static` and `gcc`; a missing compiler fails the tests.
