@@ -600,7 +600,7 @@ fn landlock_create_ruleset(
     };
     let r = sys::landlock_create_ruleset(Some((&bits, fields)), fl);
     if let (Ok(fd), 0) = (r, fl) {
-        landlock::note_ruleset(fd as i32, bits[0]);
+        landlock::note_ruleset(fd as i32, bits[0], bits[1]);
     }
     Ok(ok(r))
 }
@@ -635,18 +635,18 @@ fn landlock_add_rule(what: &str, fd: RawFd, kind: &str, attr: Table) -> mlua::Re
             .map_err(|_| arg_err(what, "attr.parent_fd must be an integer"))?;
         let r = sys::landlock_add_path_beneath(fd, bits, narrow(what, 3, parent)?);
         if r.is_ok() {
-            landlock::note_rule(fd, bits);
+            landlock::note_rule(fd, bits, false);
         }
         Ok(ok(r))
     } else {
         let port: i64 = attr
             .get("port")
             .map_err(|_| arg_err(what, "attr.port must be an integer"))?;
-        Ok(ok(sys::landlock_add_net_port(
-            fd,
-            bits,
-            narrow(what, 3, port)?,
-        )))
+        let r = sys::landlock_add_net_port(fd, bits, narrow(what, 3, port)?);
+        if r.is_ok() {
+            landlock::note_rule(fd, bits, true);
+        }
+        Ok(ok(r))
     }
 }
 

@@ -203,3 +203,66 @@ libc_service.init = { script = [[
         );
     }
 }
+
+/// A TCP connect the rules leave to the kernel (`how = "slave"`) under a
+/// backstop that handles `connect_tcp` and grants it on no port (Landlock
+/// ABI 4, Linux 6.7): refused, as Landlock would, and recorded with the
+/// address.
+#[test]
+fn a_tcp_connect_the_backstop_refuses_is_recorded() {
+    let port = crate::rules::greeter("127.0.0.1:0");
+    let src = r#"
+local libc_service = require "libc_service"
+local rules = require "rules"
+libc_service.init = { script = [[
+  local ruleset = C.landlock_create_ruleset({ handled_access_net = { "connect_tcp" } })
+  set_no_new_privs()
+  C.landlock_restrict_self(ruleset)
+]] }
+return rules.run {
+  default = { read = "allow" },
+  { "allow", "connect", "127.0.0.0/8", how = "slave" },
+}
+"#;
+    let ws_dir = tempdir();
+    let ws = canon(&ws_dir);
+    let log = ws.join("audit.jsonl");
+    let o = Cmd::supervised(
+        Policy::inline(src),
+        &crate::util::Kind::Musl.net_argv(&["connect", &format!("tcp:127.0.0.1:{port}")]),
+    )
+    .option("--log")
+    .option(&log)
+    .option("--summary")
+    .run();
+    o.assert_code(0);
+    assert_eq!(o.stdout, "connect: EACCES\n", "{o}");
+    // The same answer as Landlock's own, without an audit trail (the
+    // kernel refuses the continued connect).
+    let plain = Cmd::supervised(
+        Policy::inline(src),
+        &crate::util::Kind::Musl.net_argv(&["connect", &format!("tcp:127.0.0.1:{port}")]),
+    )
+    .run();
+    assert_eq!(plain.stdout, o.stdout, "{plain}");
+    let recs: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        recs.iter().any(|r| r["denied"] == true
+            && r["function"] == "connect_inet"
+            && r["arguments"]["address"] == "127.0.0.1"
+            && r["arguments"]["port"] == port
+            && r["decision"] == "landlock (the backstop grants connect_tcp nowhere)"
+            && r["errno"] == "EACCES"),
+        "{recs:#?}"
+    );
+    assert!(
+        o.stderr
+            .contains("  landlock (the backstop grants connect_tcp nowhere)\n")
+            && o.stderr.contains(&format!("127.0.0.1:{port}")),
+        "{o}"
+    );
+}

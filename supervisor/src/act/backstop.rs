@@ -6,18 +6,21 @@
 //!
 //! What the supervisor knows of the backstop (`Child::landlock`): the
 //! filesystem rights that a layer the init script enforced handles and
-//! grants under no path, so refuses on every file.  A call is refused
+//! grants under no path, so refuses on every file, and the network rights
+//! it handles and grants on no port (TCP connects and binds, refused
+//! whatever the address).  A call is refused
 //! here only when it needs such a right on a file of a file system (not a
 //! pipe or a socket reached through /proc/self/fd, which Landlock does not
 //! check) and the kernel would get as far as Landlock's check (an `open`
 //! with `O_CREAT` of a file that exists needs no `make_reg`; `mkdir` of an
 //! existing name fails with `EEXIST` first).  Whatever is not known for
 //! sure (a layer with rules, rename and link, a bind creating a socket
-//! file) is continued as the policy said: Landlock still refuses it in
+//! file, a send) is continued as the policy said: Landlock still refuses it in
 //! the kernel, unrecorded.  Only while the run is audited (`--log`,
 //! `--summary`, `-v`): the program gets the same errno either way.
 
 use crate::pending::Pending;
+use crate::request::net::{NetAddr, SockOp};
 use crate::request::{attr::Change, Args, Function};
 use crate::resolve::Last;
 
@@ -49,11 +52,18 @@ const NAMES: [(u64, &str); 11] = [
     (TRUNCATE, "truncate"),
 ];
 
-/// Why the backstop refuses `p` (the right it needs, refused on every
-/// file), if it does; `refused` is `Child::landlock`.
+/// `LANDLOCK_ACCESS_NET_*`, as `Child::landlock` carries them (<< 16).
+const BIND_TCP: u64 = 1 << 16;
+const CONNECT_TCP: u64 = 1 << 17;
+
+/// Why the backstop refuses `p` (the right it needs, refused everywhere),
+/// if it does; `refused` is `Child::landlock`.
 pub fn refusal(p: &mut Pending, refused: u64) -> Option<&'static str> {
     if refused == 0 {
         return None;
+    }
+    if let Args::Socket { call, addr, .. } = &p.req.args {
+        return net_refusal(p.sock.as_ref(), call.op, addr, refused);
     }
     let (function, args) = (p.req.function, p.req.args.clone());
     let resolved = p.resolve().ok()?;
@@ -74,6 +84,30 @@ pub fn refusal(p: &mut Pending, refused: u64) -> Option<&'static str> {
         .map(|(_, name)| *name)?;
     p.audit().resolved(p.id, paths.iter().map(|p| p.as_deref()));
     Some(why)
+}
+
+/// A TCP connect or bind (of an IPv4 or IPv6 address) when the backstop
+/// refuses it on every port.  Sends are left alone (an address on a
+/// connected stream socket is ignored by the kernel).
+fn net_refusal(
+    sock: Option<&super::net::Socket>,
+    op: SockOp,
+    addr: &NetAddr,
+    refused: u64,
+) -> Option<&'static str> {
+    let sock = sock?;
+    let tcp = matches!(sock.domain, libc::AF_INET | libc::AF_INET6)
+        && sock.ty == libc::SOCK_STREAM
+        && matches!(sock.protocol, 0 | libc::IPPROTO_TCP)
+        && matches!(addr, NetAddr::Inet(_) | NetAddr::Inet6(_));
+    if !tcp {
+        return None;
+    }
+    match op {
+        SockOp::Connect if refused & CONNECT_TCP != 0 => Some("connect_tcp"),
+        SockOp::Bind if refused & BIND_TCP != 0 => Some("bind_tcp"),
+        _ => None,
+    }
 }
 
 /// The rights `function` with `args` needs from Landlock on a target that

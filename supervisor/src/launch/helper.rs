@@ -143,7 +143,10 @@ pub fn main() -> i32 {
     }
     // What the script's Landlock backstop refuses everywhere: the
     // supervisor records those refusals (audit, layer "landlock").
-    let refused = init_script::landlock::refused_everywhere();
+    // One word: the filesystem rights in the low 16 bits, the network
+    // rights above (launch::Child::landlock).
+    let refused = init_script::landlock::refused_everywhere() & 0xffff
+        | (init_script::landlock::refused_net_everywhere() & 0xffff) << 16;
     if refused != 0 {
         child::report(sock, Step::Landlock, refused as u32 as i32);
     }

@@ -242,9 +242,10 @@ pub struct Child {
     /// A pidfd of the keeper.
     pub pidfd: OwnedFd,
     pub listener: OwnedFd,
-    /// The filesystem rights (Landlock `LANDLOCK_ACCESS_FS_*` bits) that
-    /// the init script's Landlock layers refuse the program on every file
-    /// (handled, granted under no path); 0 without such a layer.
+    /// What the init script's Landlock layers refuse the program
+    /// everywhere (handled, granted under no path, on no port): the
+    /// `LANDLOCK_ACCESS_FS_*` bits, and the `LANDLOCK_ACCESS_NET_*` bits
+    /// shifted left by 16; 0 without such a layer.
     pub landlock: u64,
 }
 
