@@ -158,10 +158,10 @@ pub fn denial_line(function: &str, target: &str, errno: &str, decision: &str) ->
 }
 
 /// `-v`'s line at the start when an init script enforced a Landlock
-/// backstop: the filesystem rights (`LANDLOCK_ACCESS_FS_*` bits of
-/// `refused`) it refuses on every file.
+/// backstop: what it refuses everywhere (`launch::Child::landlock`: the
+/// filesystem rights, then the network rights from bit 16).
 pub fn landlock_line(refused: u64) -> String {
-    const NAMES: [&str; 16] = [
+    const NAMES: [&str; 18] = [
         "execute",
         "write_file",
         "read_file",
@@ -178,6 +178,8 @@ pub fn landlock_line(refused: u64) -> String {
         "refer",
         "truncate",
         "ioctl_dev",
+        "bind_tcp",
+        "connect_tcp",
     ];
     let names: Vec<&str> = NAMES
         .iter()
@@ -488,6 +490,16 @@ mod tests {
         assert_eq!(
             l,
             "supervisor: denied: open /x\\n\\u001b[2J: EACCES (rule 4 (deny read /x))\n"
+        );
+    }
+
+    #[test]
+    fn the_landlock_line_names_the_rights() {
+        let l = landlock_line(1 << 1 | 1 << 8 | 1 << 17);
+        assert_eq!(
+            l,
+            "supervisor: Landlock backstop (init script): the program may not \
+             write_file, make_reg, connect_tcp by itself\n"
         );
     }
 
