@@ -57,7 +57,9 @@ struct Job {
     summary: bool,
     /// Verbose: print each denial on stderr as it is answered (the call,
     /// its path or address, the errno and who decided: a policy line, a
-    /// rule, the posture), one line each.
+    /// rule, the posture, the Landlock backstop), one line each; at the
+    /// start, what an init script's Landlock backstop refuses (and, under
+    /// ci.lua, its workspace, writable directories and hosts).
     #[arg(short = 'v', long)]
     verbose: bool,
     /// End the job after DURATION (30s, 5m, 1h, 500ms): SIGTERM to every
