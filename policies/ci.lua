@@ -48,6 +48,34 @@ if under(cwd, "/tmp") and not under(cwd, workspace) then
   error("the working directory " .. cwd .. " is under /tmp but outside the workspace " .. workspace)
 end
 
+-- Caches and homes configured under /tmp (outside the workspace) are in
+-- the job's private /tmp: empty at the start, lost at the end.  One line.
+do
+  local lost = {}
+  local function check(what, path)
+    path = path:gsub("/+$", "")
+    if under(path, "/tmp") and not under(path, workspace) then
+      lost[#lost + 1] = what .. "=" .. (path:gsub("%c", function(c)
+        return ("\\x%02x"):format(c:byte())
+      end))
+    end
+  end
+  for _, var in ipairs({ "HOME", "XDG_CACHE_HOME", "CARGO_HOME", "CARGO_TARGET_DIR",
+    "RUSTUP_HOME", "GOCACHE", "GOMODCACHE", "GOPATH", "npm_config_cache",
+    "NPM_CONFIG_CACHE", "YARN_CACHE_FOLDER", "PIP_CACHE_DIR", "UV_CACHE_DIR" }) do
+    local v = os.getenv(var)
+    if v and v ~= "" then check(var, v) end
+  end
+  for dir in (os.getenv("SUPERVISOR_WRITABLE") or ""):gmatch("[^,]+") do
+    check("SUPERVISOR_WRITABLE", dir:gsub("^%s+", ""):gsub("%s+$", ""))
+  end
+  if #lost > 0 then
+    io.stderr:write("supervisor: ci.lua: warning: " .. table.concat(lost, ", ")
+      .. ": under /tmp, which the job sees as a private, empty /tmp: what it"
+      .. " writes there is lost after the run (use a directory outside /tmp)\n")
+  end
+end
+
 -- The init script runs in the job's first process before it starts.
 libc_service.init = {
   script = ([==[
@@ -174,10 +202,11 @@ local policy = {
   { "allow", "write", "/dev/full" },
   { "allow", "write", "/dev/tty" },
   { "allow", "write", "/dev/pts/" },
-  -- The job's own pipes (`> /dev/stderr`, reached through /proc/self/fd):
-  -- opened by the kernel as the program, where Landlock keeps it from the
-  -- descriptors of processes outside the job and from writing any file.
-  { "allow", "write", "pipe:*", how = "slave" },
+  -- The job's own pipes (`> /dev/stderr`, make's and rustc's jobserver
+  -- reached through /proc/self/fd): opened by the kernel as the program,
+  -- where Landlock keeps it from the descriptors of processes outside the
+  -- job and from writing any file.
+  { "allow", { "read", "write" }, "pipe:*", how = "slave" },
 
   -- Network: loopback only (no listening on other addresses).
   { "allow", "connect", "127.0.0.0/8" },
@@ -212,6 +241,20 @@ local metadata = {
 for dir in (os.getenv("SUPERVISOR_WRITABLE") or ""):gmatch("[^,]+") do
   dir = dir:gsub("^%s+", ""):gsub("%s+$", ""):gsub("/+$", "")
   table.insert(metadata, { "allow", "write", dir .. "/" })
+end
+
+-- supervisor run -v: what this run allows, in one line.
+if libc_service.verbose then
+  local function list(var, sep)
+    local t = {}
+    for x in (os.getenv(var) or ""):gmatch(sep) do
+      t[#t + 1] = (x:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%c", "?"))
+    end
+    return #t > 0 and table.concat(t, ",") or "none"
+  end
+  io.stderr:write(("supervisor: ci.lua: workspace %s; writable also %s; hosts %s;"
+    .. " a private /tmp and /dev/shm\n"):format((workspace:gsub("%c", "?")),
+    list("SUPERVISOR_WRITABLE", "[^,]+"), list("SUPERVISOR_ALLOW_HOSTS", "[^,%s]+")))
 end
 
 local files, attrs = rules.policy(policy), rules.policy(metadata)

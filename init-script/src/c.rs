@@ -495,7 +495,12 @@ pub(crate) fn c_table(lua: &Lua) -> mlua::Result<Table> {
                 format!("unknown flag {f:?} (no flag is supported)"),
             ));
         }
-        Ok(ok(sys::landlock_restrict_self(narrow(what, 1, fd)?, 0)))
+        let fd = narrow(what, 1, fd)?;
+        let r = sys::landlock_restrict_self(fd, 0);
+        if r.is_ok() {
+            landlock::note_restricted(fd);
+        }
+        Ok(ok(r))
     });
     // FreeBSD only: present, failing with ENOSYS.
     c_fn!(lua, c, "cap_enter", |_l, _w, _a: Variadic<Value>| Ok(Err(
@@ -593,7 +598,11 @@ fn landlock_create_ruleset(
     } else {
         1
     };
-    Ok(ok(sys::landlock_create_ruleset(Some((&bits, fields)), fl)))
+    let r = sys::landlock_create_ruleset(Some((&bits, fields)), fl);
+    if let (Ok(fd), 0) = (r, fl) {
+        landlock::note_ruleset(fd as i32, bits[0], bits[1]);
+    }
+    Ok(ok(r))
 }
 
 fn landlock_add_rule(what: &str, fd: RawFd, kind: &str, attr: Table) -> mlua::Result<Out> {
@@ -624,20 +633,20 @@ fn landlock_add_rule(what: &str, fd: RawFd, kind: &str, attr: Table) -> mlua::Re
         let parent: i64 = attr
             .get("parent_fd")
             .map_err(|_| arg_err(what, "attr.parent_fd must be an integer"))?;
-        Ok(ok(sys::landlock_add_path_beneath(
-            fd,
-            bits,
-            narrow(what, 3, parent)?,
-        )))
+        let r = sys::landlock_add_path_beneath(fd, bits, narrow(what, 3, parent)?);
+        if r.is_ok() {
+            landlock::note_rule(fd, bits, false);
+        }
+        Ok(ok(r))
     } else {
         let port: i64 = attr
             .get("port")
             .map_err(|_| arg_err(what, "attr.port must be an integer"))?;
-        Ok(ok(sys::landlock_add_net_port(
-            fd,
-            bits,
-            narrow(what, 3, port)?,
-        )))
+        let r = sys::landlock_add_net_port(fd, bits, narrow(what, 3, port)?);
+        if r.is_ok() {
+            landlock::note_rule(fd, bits, true);
+        }
+        Ok(ok(r))
     }
 }
 

@@ -33,6 +33,83 @@ pub const NET: &[(&str, u64, i64)] = &[("bind_tcp", 1 << 0, 4), ("connect_tcp", 
 pub const SCOPES: &[(&str, u64, i64)] =
     &[("abstract_unix_socket", 1 << 0, 6), ("signal", 1 << 1, 6)];
 
+/// What the script's rulesets handle and grant, by ruleset descriptor:
+/// (handled filesystem rights, rights granted by its `path_beneath`
+/// rules).  Kept so that the supervisor can be told which refusals the
+/// Landlock domain it enforced makes everywhere ([`refused_everywhere`]).
+static RULESETS: std::sync::Mutex<Vec<Noted>> = std::sync::Mutex::new(Vec::new());
+/// Filesystem rights some enforced layer handles and grants nowhere.
+static REFUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Network rights some enforced layer handles and grants on no port.
+static REFUSED_NET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A ruleset the script made: its descriptor, the filesystem and network
+/// rights it handles, and those its rules grant (under some path, on
+/// some port).
+struct Noted {
+    fd: i32,
+    fs: u64,
+    net: u64,
+    fs_granted: u64,
+    net_granted: u64,
+}
+
+fn rulesets() -> std::sync::MutexGuard<'static, Vec<Noted>> {
+    RULESETS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Ruleset `fd` was created handling the filesystem rights `fs` and the
+/// network rights `net`.
+pub fn note_ruleset(fd: i32, fs: u64, net: u64) {
+    let mut r = rulesets();
+    r.retain(|e| e.fd != fd);
+    r.push(Noted {
+        fd,
+        fs,
+        net,
+        fs_granted: 0,
+        net_granted: 0,
+    });
+}
+
+/// A rule granting `allowed` was added to ruleset `fd`: a `path_beneath`
+/// rule (`net` false) or a `net_port` rule.
+pub fn note_rule(fd: i32, allowed: u64, net: bool) {
+    if let Some(e) = rulesets().iter_mut().find(|e| e.fd == fd) {
+        if net {
+            e.net_granted |= allowed;
+        } else {
+            e.fs_granted |= allowed;
+        }
+    }
+}
+
+/// Ruleset `fd` was enforced (`landlock_restrict_self`): what it handles
+/// and grants under no path (on no port) is now refused everywhere (a
+/// ruleset not made by the script is not known: nothing is noted).
+pub fn note_restricted(fd: i32) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if let Some(e) = rulesets().iter().find(|e| e.fd == fd) {
+        REFUSED.fetch_or(e.fs & !e.fs_granted, Relaxed);
+        REFUSED_NET.fetch_or(e.net & !e.net_granted, Relaxed);
+    }
+}
+
+/// The filesystem rights (bits of [`FS`]) that a Landlock layer enforced
+/// by the script handles without granting them under any path: the
+/// program is refused them on every file of a file system (Landlock does
+/// not check pipes, sockets and other objects of internal file systems).
+pub fn refused_everywhere() -> u64 {
+    REFUSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The network rights (bits of [`NET`]) that a Landlock layer enforced by
+/// the script handles without granting them on any port: the program's
+/// TCP binds and connects are refused whatever the port.
+pub fn refused_net_everywhere() -> u64 {
+    REFUSED_NET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Why a list of names cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RightError {

@@ -55,6 +55,13 @@ struct Job {
     /// decision, and what was denied.
     #[arg(long)]
     summary: bool,
+    /// Verbose: print each denial on stderr as it is answered (the call,
+    /// its path or address, the errno and who decided: a policy line, a
+    /// rule, the posture, the Landlock backstop), one line each; at the
+    /// start, what an init script's Landlock backstop refuses (and, under
+    /// ci.lua, its workspace, writable directories and hosts).
+    #[arg(short = 'v', long)]
+    verbose: bool,
     /// End the job after DURATION (30s, 5m, 1h, 500ms): SIGTERM to every
     /// process of it, then SIGKILL after --kill-after; the run exits 121.
     #[arg(long, value_name = "DURATION", value_parser = supervisor::jobctl::parse_duration)]
@@ -91,6 +98,7 @@ impl Job {
             log: self.log,
             summary: self.summary,
             denials_only: self.log_level == LogLevel::Denied,
+            verbose: self.verbose,
         }) {
             Ok(a) => a,
             Err(e) => {
@@ -376,7 +384,7 @@ fn main() {
                 allow_unknown: allow_unknown_syscalls,
                 // With an audit trail, the refusals are answered (and so
                 // recorded) by the supervisor.
-                notify_refusals: job.log.is_some() || job.summary,
+                notify_refusals: job.log.is_some() || job.summary || job.verbose,
                 ..bpf::Posture::default()
             };
             // Outside the default posture the program may hold pages that
@@ -391,7 +399,7 @@ fn main() {
         }
         Command::Learn { output, base, job } => {
             let posture = bpf::Posture {
-                notify_refusals: job.log.is_some() || job.summary,
+                notify_refusals: job.log.is_some() || job.summary || job.verbose,
                 ..bpf::Posture::default()
             };
             job.start(true, |r, cmd| learn(r, &output, base, posture, cmd))

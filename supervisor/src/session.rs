@@ -136,6 +136,7 @@ impl Session {
         // ending the run can end all of them.
         crate::reap::become_subreaper();
         let child = prog.spawn()?;
+        run.audit.set_landlock(child.landlock);
         // Modes the supervisor passes are exact: the program's own umask is
         // applied explicitly on every create.
         sys::umask(0);

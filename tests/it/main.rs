@@ -10,6 +10,10 @@
 //! * `observe`: the audit log (`--log`), `--summary`, `supervisor check`.
 //! * `waiting`: what ends the request loop's wait besides notifications.
 //! * `slave`: slave filters in front of the master.
+//! * `ci_jobs`: ordinary CI jobs (npm, cargo, go, make, tar, pip) under
+//!   policies/ci.lua, compared with native runs.
+//! * `refusals`: a refusal of each layer (policy, rules, posture, Landlock
+//!   backstop) in the log and the summary.
 //!
 //! The C probes (tests/probes/*.c) are compiled once per run with
 //! `musl-gcc -static` and `gcc`; a missing compiler fails the tests.
@@ -28,6 +32,7 @@ mod attack_summary;
 mod attack_terminal;
 mod bad_input;
 mod ci_job;
+mod ci_jobs;
 mod ci_paths;
 mod containers;
 mod dns;
@@ -45,6 +50,7 @@ mod opath;
 mod paths;
 mod races;
 mod ready;
+mod refusals;
 mod rules;
 mod slave;
 mod soak;

@@ -222,17 +222,21 @@ end
         .split("denied:\n")
         .nth(1)
         .unwrap_or_else(|| panic!("no denied section: {o}"));
+    // Under who decided, the row: function, errno, count, path.
+    let line6 = format!("policy {}:6", pfile.display());
+    assert_eq!(den.lines().next().unwrap().trim(), line6, "{o}");
     let row: Vec<&str> = den.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(
         row,
-        ["open", secret.to_str().unwrap(), "EACCES", "1"],
+        ["open", "EACCES", "1", secret.to_str().unwrap()],
         "{o}"
     );
-    let line6 = format!("policy {}:6", pfile.display());
+    // The counts: function, answer, count, denied, decided by.
     assert!(
-        o.stderr
-            .lines()
-            .any(|l| l.contains(&line6) && l.trim_end().ends_with(" 1       1")),
+        o.stderr.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() == 6 && w[..4] == ["open", "send", "1", "1"] && l.ends_with(&line6)
+        }),
         "{o}"
     );
 }

@@ -174,6 +174,12 @@ impl Cmd {
         self
     }
 
+    /// How long the run may take before it is killed (and the test fails).
+    pub fn timeout(mut self, limit: Duration) -> Cmd {
+        self.timeout = limit;
+        self
+    }
+
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Cmd {
         self.cwd = Some(dir.into());
         self

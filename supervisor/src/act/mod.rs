@@ -4,6 +4,7 @@
 
 mod attr;
 pub mod authority;
+pub mod backstop;
 pub mod dns;
 mod exec;
 mod file;
@@ -61,7 +62,7 @@ pub enum Verdict {
 /// Carries out `v` on `p`: what to answer.
 pub fn carry_out(p: &mut Pending, v: Verdict) -> Outcome {
     match v {
-        Verdict::Kernel => Outcome::Continue,
+        Verdict::Kernel => continued(p),
         Verdict::Perform => perform(p),
         Verdict::AsProgram => perform_as_program(p),
         Verdict::Fail(e) => Outcome::Fail(e),
@@ -114,6 +115,20 @@ pub fn carry_out(p: &mut Pending, v: Verdict) -> Outcome {
                 then,
             }
         }
+    }
+}
+
+/// The kernel is to perform `p` (the policy's choice: CONTINUE), unless
+/// the init script's Landlock backstop refuses it there, unseen: then it
+/// is refused here, with the same errno, and recorded (act/backstop.rs).
+pub fn continued(p: &mut Pending) -> Outcome {
+    match backstop::refusal(p, p.audit().landlock()) {
+        Some(why) => {
+            let key = crate::audit::Key::Notif(p.id);
+            p.audit().decide(key, crate::audit::Decision::Landlock(why));
+            Outcome::Fail(Errno::EACCES)
+        }
+        None => Outcome::Continue,
     }
 }
 

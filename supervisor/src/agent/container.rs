@@ -180,6 +180,7 @@ pub fn main() -> i32 {
         log: None,
         summary: false,
         denials_only: false,
+        verbose: false,
     }) {
         Ok(r) => r,
         Err(e) => {

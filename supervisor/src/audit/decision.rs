@@ -46,6 +46,10 @@ pub enum Decision {
     /// the allow-list, a refused call recorded with `--log`/`--summary`):
     /// why.  A denial.
     Posture(&'static str),
+    /// Refused as the init script's Landlock backstop refuses it (a call
+    /// the policy left to the kernel, see act/backstop.rs): the right it
+    /// lacks.  A denial.
+    Landlock(&'static str),
 }
 
 impl Decision {
@@ -56,6 +60,7 @@ impl Decision {
             Decision::Default => How::Slave.name(),
             Decision::Supervisor(_) => "supervisor",
             Decision::Posture(_) => "posture",
+            Decision::Landlock(_) => "landlock",
         }
     }
 
@@ -68,6 +73,7 @@ impl Decision {
             Decision::Policy { how: How::Send, .. }
                 | Decision::Rule { how: How::Send, .. }
                 | Decision::Posture(_)
+                | Decision::Landlock(_)
         )
     }
 }
@@ -80,6 +86,9 @@ impl std::fmt::Display for Decision {
             Decision::Default => f.write_str("default (no master loop)"),
             Decision::Supervisor(why) => write!(f, "supervisor ({why})"),
             Decision::Posture(why) => write!(f, "posture ({why})"),
+            Decision::Landlock(right) => {
+                write!(f, "landlock (the backstop grants {right} nowhere)")
+            }
         }
     }
 }

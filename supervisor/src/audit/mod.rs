@@ -58,6 +58,8 @@ pub struct Config {
     /// `--log-level denied`: the log holds the denials only (the summary
     /// still counts everything).
     pub denials_only: bool,
+    /// `-v`: each denial on stderr as it is answered, one line.
+    pub verbose: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,8 @@ struct Inner {
     log: Option<File>,
     /// Only denials go to the log.
     denials_only: bool,
+    /// Each denial on stderr (`-v`).
+    verbose: bool,
     summary: Option<Summary>,
     finished: bool,
 }
@@ -87,6 +91,11 @@ struct Audit {
     /// The program's pid, to kill it when the log fails.
     program: AtomicI32,
     lookups: AtomicU64,
+    /// The filesystem rights the program's Landlock backstop refuses on
+    /// every file (`launch::Child::landlock`).
+    landlock: AtomicU64,
+    /// `-v`.
+    verbose: bool,
 }
 
 /// The audit trail of one run: a cheap handle, cloned into every thread
@@ -98,7 +107,7 @@ impl Recorder {
     /// Starts auditing (before the program starts).  Records nothing unless
     /// `cfg` asks for something.
     pub fn start(cfg: &Config) -> Result<Recorder, AuditError> {
-        if cfg.log.is_none() && !cfg.summary {
+        if cfg.log.is_none() && !cfg.summary && !cfg.verbose {
             return Ok(Recorder(None));
         }
         let log = match &cfg.log {
@@ -125,6 +134,7 @@ impl Recorder {
                 open: HashMap::new(),
                 log,
                 denials_only: cfg.denials_only,
+                verbose: cfg.verbose,
                 summary: cfg.summary.then(Summary::default),
                 finished: false,
             }),
@@ -135,6 +145,8 @@ impl Recorder {
                 .unwrap_or_default(),
             program: AtomicI32::new(0),
             lookups: AtomicU64::new(0),
+            landlock: AtomicU64::new(0),
+            verbose: cfg.verbose,
         };
         Ok(Recorder(Some(Arc::new(a))))
     }
@@ -173,6 +185,29 @@ impl Recorder {
         if let Some(a) = &self.0 {
             a.program.store(pid, Relaxed);
         }
+    }
+
+    /// The program's Landlock backstop refuses these filesystem rights on
+    /// every file (see act/backstop.rs): recorded when the policy leaves
+    /// such a call to the kernel.
+    pub fn set_landlock(&self, refused: u64) {
+        if let Some(a) = &self.0 {
+            a.landlock.store(refused, Relaxed);
+            if a.verbose && refused != 0 {
+                eprint!("{}", summary::landlock_line(refused));
+            }
+        }
+    }
+
+    /// `-v` was given.
+    pub fn verbose(&self) -> bool {
+        self.0.as_ref().is_some_and(|a| a.verbose)
+    }
+
+    /// What [`Recorder::set_landlock`] set; 0 when the run is not audited.
+    #[inline]
+    pub fn landlock(&self) -> u64 {
+        self.0.as_ref().map_or(0, |a| a.landlock.load(Relaxed))
     }
 
     /// Thread `tid` sent notification `id` for `syscall`.
@@ -384,6 +419,18 @@ fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Resu
     let denied = (matches!(a, Answered::Errno(_) | Answered::Gai(_))
         && d.is_some_and(Decision::denies_on_error))
         || *a == Answered::Killed;
+    if denied && g.verbose {
+        let errno = a.error_name();
+        eprint!(
+            "{}",
+            summary::denial_line(
+                e.function,
+                e.target.as_deref().unwrap_or("?"),
+                errno.as_deref().unwrap_or("?"),
+                &d.map_or_else(|| "none".into(), |d| d.to_string()),
+            )
+        );
+    }
     if let Some(s) = g.summary.as_mut() {
         let errno = a.error_name();
         let target = e.target.as_deref().unwrap_or("?");

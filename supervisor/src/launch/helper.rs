@@ -141,6 +141,15 @@ pub fn main() -> i32 {
         child::report(sock, Step::Script, 0);
         return 1;
     }
+    // What the script's Landlock backstop refuses everywhere: the
+    // supervisor records those refusals (audit, layer "landlock").
+    // One word: the filesystem rights in the low 16 bits, the network
+    // rights above (launch::Child::landlock).
+    let refused = init_script::landlock::refused_everywhere() & 0xffff
+        | (init_script::landlock::refused_net_everywhere() & 0xffff) << 16;
+    if refused != 0 {
+        child::report(sock, Step::Landlock, refused as u32 as i32);
+    }
 
     if let Err(e) = child::cloexec_from(highest + 1) {
         return fail(

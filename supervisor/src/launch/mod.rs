@@ -42,6 +42,10 @@ pub(crate) enum Step {
     Pid = 8,
     /// The Landlock domain scoping signals could not be entered.
     Scope = 9,
+    /// Not a failure: the filesystem rights the init script's Landlock
+    /// layers refuse on every file (init_script::landlock), before the
+    /// listener.
+    Landlock = 10,
 }
 
 impl Step {
@@ -56,6 +60,7 @@ impl Step {
             Step::Helper,
             Step::Pid,
             Step::Scope,
+            Step::Landlock,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -238,6 +243,11 @@ pub struct Child {
     /// A pidfd of the keeper.
     pub pidfd: OwnedFd,
     pub listener: OwnedFd,
+    /// What the init script's Landlock layers refuse the program
+    /// everywhere (handled, granted under no path, on no port): the
+    /// `LANDLOCK_ACCESS_FS_*` bits, and the `LANDLOCK_ACCESS_NET_*` bits
+    /// shifted left by 16; 0 without such a layer.
+    pub landlock: u64,
 }
 
 fn cstring(s: &OsStr) -> Result<CString, LaunchError> {
@@ -521,7 +531,14 @@ impl Prepared {
             },
             other => return Err(kill(self.error(other))),
         };
-        let listener = match receive_report(ours.as_fd()) {
+        // An init script's Landlock backstop, if it made one.
+        let mut landlock = 0;
+        let mut next = receive_report(ours.as_fd());
+        if let Report::Landlock(bits) = next {
+            landlock = u64::from(bits);
+            next = receive_report(ours.as_fd());
+        }
+        let listener = match next {
             Report::Listener(n) => {
                 let fd = sys::pidfd_getfd(program.as_fd(), n)
                     .map_err(|e| kill(LaunchError::TakeListener(e)))?;
@@ -554,6 +571,7 @@ impl Prepared {
             pid,
             pidfd,
             listener,
+            landlock,
         })
     }
 
@@ -577,6 +595,8 @@ enum Report {
     Listener(i32),
     /// The socket closed: `execve` succeeded (it is close-on-exec).
     Exec,
+    /// The init script's Landlock refusals (`Step::Landlock`).
+    Landlock(u32),
     Failed(Step, Errno),
     Garbled,
 }
@@ -601,6 +621,7 @@ fn receive_report(sock: std::os::fd::BorrowedFd) -> Report {
     match Step::from_u32(step) {
         Some(Step::Listener) => Report::Listener(value),
         Some(Step::Pid) => Report::Pid(value),
+        Some(Step::Landlock) => Report::Landlock(value as u32),
         None => Report::Garbled,
         Some(s) => Report::Failed(s, Errno::from_raw(value)),
     }

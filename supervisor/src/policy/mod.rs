@@ -33,7 +33,6 @@ mod state;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::answer::Outcome;
 use crate::audit::{Decision, Key};
 use crate::launch::{Init, Prepared};
 use crate::run::{Run, Stop};
@@ -59,9 +58,10 @@ impl Strategy for Default {
     type Out = std::convert::Infallible;
     fn event(&mut self, ev: Event) -> Result<Flow<Self::Out>, Stop> {
         match ev {
-            Event::Request(p) => {
+            Event::Request(mut p) => {
                 p.audit().decide(Key::Notif(p.id), Decision::Default);
-                p.answer(Outcome::Continue)
+                let o = crate::act::continued(&mut p);
+                p.answer(o)
             }
             Event::Lookup(l) => {
                 if let Some(k) = l.key() {

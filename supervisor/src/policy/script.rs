@@ -20,6 +20,9 @@ pub fn new_state(shared: &Shared) -> mlua::Result<Lua> {
         errnos.set(*name, *v)?;
     }
     svc.set("errno", errnos.clone())?;
+    // Extension: `-v` was given (a policy may say more at its start).
+    let verbose = shared.try_borrow().is_ok_and(|st| st.run.audit.verbose());
+    svc.set("verbose", verbose)?;
     slave::install(&lua, &svc, shared)?;
     init::install(&lua, &svc, shared)?;
     loaded.set("libc_service", svc)?;

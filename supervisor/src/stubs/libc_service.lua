@@ -124,6 +124,7 @@ function Master:describe(text) end
 ---@field init? libc_service.Init set before the first master:receive()
 ---@field families? string[] socket families allowed besides unix, inet, inet6 and netlink ("vsock", …), set before the first master:receive()
 ---@field errno errno errno names → numbers
+---@field verbose boolean `supervisor run -v` was given (extension)
 local libc_service = {}
 
 return libc_service

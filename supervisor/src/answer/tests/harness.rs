@@ -396,6 +396,7 @@ impl Log {
             log: Some(path.clone()),
             summary: false,
             denials_only: false,
+            verbose: false,
         })
         .expect("audit log");
         Log {

@@ -428,7 +428,10 @@ fn forward(shared: &Shared, mut inv: Invocation, rw: Rewritten) {
 /// The filter returned `kernel`: the program's own call goes on.
 fn continue_call(shared: &Shared, mut inv: Invocation) {
     match inv.item.take() {
-        Some(Item::Call(p)) => p.answer(Outcome::Continue),
+        Some(Item::Call(mut p)) => {
+            let o = crate::act::continued(&mut p);
+            p.answer(o)
+        }
         item => {
             inv.item = item;
             return fail(shared, inv, "kernel for a call that cannot go on".into());
@@ -543,7 +546,10 @@ impl Strategy for Filters<'_> {
             (Some(f), item) => start(lua, shared, f, item),
             (None, item) if self.master_loop => return Ok(Flow::Yield(item)),
             // The default with no master loop: the kernel, the resolver.
-            (None, Item::Call(p)) => p.answer(Outcome::Continue),
+            (None, Item::Call(mut p)) => {
+                let o = crate::act::continued(&mut p);
+                p.answer(o)
+            }
             (None, Item::Lookup(l)) => l.answer(Answer::Upstream),
         }
         self.after(shared)
