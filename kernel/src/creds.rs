@@ -399,6 +399,22 @@ pub fn run_as<T: Send>(to: &Arc<Creds>, f: impl FnOnce() -> T + Send) -> Result<
     }
 }
 
+/// `CAP_SYS_PTRACE`.
+const CAP_SYS_PTRACE: u64 = 1 << 19;
+
+/// The supervisor's own credentials with its effective capabilities
+/// lowered to those in `cap_eff` (a program thread's), for a call it makes
+/// on its own copy where the kernel checks the caller's capabilities (a
+/// netlink socket joining a multicast group: `CAP_NET_ADMIN`): never lend
+/// the program a capability it lacks.  `CAP_SYS_PTRACE` is kept: the
+/// supervisor reads the program's memory and descriptors with it, and no
+/// socket call checks it.
+pub fn own_lowered_to(cap_eff: u64) -> Result<Creds, SwitchError> {
+    let mut c = own()?.clone();
+    c.cap_eff &= cap_eff | CAP_SYS_PTRACE;
+    Ok(c)
+}
+
 /// Runs `f` as `to` on the calling thread, switched for the length of `f`
 /// and back: for work bound to this thread (its working directory, a
 /// blocking call that a signal to this thread must interrupt).
@@ -536,7 +552,11 @@ mod tests {
             assert_ne!(here, there, "on an acting thread");
             assert!(c.acts_as(to), "round {round}: {c:?} for {to:?}");
             assert_eq!(c.cap_eff, to.cap_eff);
-            assert_eq!(Creds::of_this_thread().unwrap(), me, "the caller is unchanged");
+            assert_eq!(
+                Creds::of_this_thread().unwrap(),
+                me,
+                "the caller is unchanged"
+            );
         }
         assert_eq!(seen, [0, 1, 2, 3, 4, 5]);
         // The supervisor's own credentials: on the calling thread.

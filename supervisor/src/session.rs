@@ -623,17 +623,28 @@ impl Session {
 /// `CAP_NET_ADMIN`), and the supervisor may be root for an unprivileged
 /// program.  Work that blocks is lowered on the thread that does it.
 fn unmapped(task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
-    let caps = match task.cap_eff() {
-        Ok(c) => c,
+    let lowered = match task.creds().and_then(|c| task.settle().map(|()| c)) {
+        Ok(c) => kernel::creds::own_lowered_to(c.cap_eff),
         Err(e) => return Outcome::Fail(e).normalize(),
     };
-    let o = match kernel::caps::run_lowered(caps, || act::net::plain(task, sock, call)) {
+    let lowered = match lowered {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("supervisor: cannot lower the capabilities: {e}");
+            return Outcome::Fail(Errno::EPERM);
+        }
+    };
+    let refused = |e: kernel::creds::SwitchError| {
+        eprintln!("supervisor: cannot lower the capabilities: {e}");
+        Outcome::Fail(Errno::EPERM)
+    };
+    let o = match kernel::creds::run_here(&lowered, || act::net::plain(task, sock, call)) {
         Ok(o) => o,
-        Err(e) => return Outcome::Fail(e),
+        Err(e) => return refused(e),
     };
     match o {
         Outcome::Blocking(job) => Outcome::Blocking(Box::new(move || {
-            kernel::caps::run_lowered(caps, job).unwrap_or_else(Outcome::Fail)
+            kernel::creds::run_here(&lowered, job).unwrap_or_else(refused)
         })),
         o => o,
     }
