@@ -21,8 +21,16 @@
 //! | euid, egid (and groups) | `SO_PEERCRED` / `SO_PEERGROUPS` of a unix connect or socketpair |
 //! | real uid and gid | the default `SCM_CREDENTIALS` of a unix send |
 //!
+//! Two ways to act ([`run_as`]): on an acting thread of [`pool`] that
+//! keeps a credential set from one call to the next (a switch costs a
+//! kernel cred commit per change, 2-3 µs each on the test VM, a hand-off
+//! to a thread about as much as two: the common case, a program whose
+//! credentials are those of its call before, then costs no switch); or on
+//! the calling thread, switched for the call and back ([`run_here`]: work
+//! bound to that thread, blocking work a signal must interrupt).
 //! [`Switched`] switches back when dropped; if that ever fails the
-//! process aborts rather than go on working with the program's identity.
+//! process aborts rather than go on working with the program's identity
+//! (an acting thread of the pool retires instead).
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
