@@ -623,20 +623,17 @@ impl Session {
 /// `CAP_NET_ADMIN`), and the supervisor may be root for an unprivileged
 /// program.  Work that blocks is lowered on the thread that does it.
 fn unmapped(task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
-    let lowered = match task.creds().and_then(|c| task.settle().map(|()| c)) {
-        Ok(c) => kernel::creds::own_lowered_to(c.cap_eff),
-        Err(e) => return Outcome::Fail(e).normalize(),
-    };
-    let lowered = match lowered {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("supervisor: cannot lower the capabilities: {e}");
-            return Outcome::Fail(Errno::EPERM);
-        }
-    };
     let refused = |e: kernel::creds::SwitchError| {
         eprintln!("supervisor: cannot lower the capabilities: {e}");
         Outcome::Fail(Errno::EPERM)
+    };
+    let program = match task.creds().and_then(|c| task.settle().map(|()| c)) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Fail(e).normalize(),
+    };
+    let lowered = match kernel::creds::own_lowered_to(program.cap_eff) {
+        Ok(l) => l,
+        Err(e) => return refused(e),
     };
     let o = match kernel::creds::run_here(&lowered, || act::net::plain(task, sock, call)) {
         Ok(o) => o,
