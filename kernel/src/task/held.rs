@@ -61,3 +61,57 @@ fn keep(proc_dev: u64, tid: u32, fd: OwnedFd) {
     }
     files.push(Entry { proc_dev, tid, fd });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    fn open_status(proc: BorrowedFd, tid: u32) -> Result<OwnedFd, Errno> {
+        crate::sys::openat(
+            proc,
+            &std::ffi::CString::new(format!("{tid}/status")).unwrap(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+            0,
+        )
+    }
+
+    /// A held file is read again while its thread lives, and never once
+    /// the thread is gone: then the file is opened afresh (here: the tid
+    /// names nothing any more, so the read fails).
+    #[test]
+    fn a_held_file_serves_its_thread_only_while_it_lives() {
+        let proc = crate::sys::openat(
+            nix::fcntl::AT_FDCWD,
+            c"/proc",
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )
+        .unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let tid = child.id();
+        let mut buf = [0u8; 4096];
+        let mut opened = 0;
+        for _ in 0..3 {
+            let n = read_status(proc.as_fd(), tid, &mut buf, || {
+                opened += 1;
+                open_status(proc.as_fd(), tid)
+            })
+            .unwrap();
+            let text = std::str::from_utf8(&buf[..n]).unwrap();
+            assert!(text.contains(&format!("\nPid:\t{tid}\n")), "{text}");
+        }
+        assert_eq!(opened, 1, "opened once, then re-read");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let r = read_status(proc.as_fd(), tid, &mut buf, || {
+            opened += 1;
+            open_status(proc.as_fd(), tid)
+        });
+        assert_eq!(opened, 2, "the dead thread's file is not read");
+        assert_eq!(r, Err(Errno::ENOENT));
+    }
+}
