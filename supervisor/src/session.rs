@@ -632,10 +632,13 @@ fn unmapped(task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
         Err(e) => return Outcome::Fail(e).normalize(),
     };
     let lowered = match kernel::creds::own_lowered_to(program.cap_eff) {
-        Ok(l) => l,
+        Ok(l) => std::sync::Arc::new(l),
         Err(e) => return refused(e),
     };
-    let o = match kernel::creds::run_here(&lowered, || act::net::plain(task, sock, call)) {
+    // On an acting thread: the session thread's own credentials are never
+    // committed anew (a commit that changes capabilities also clears the
+    // committing thread's PR_SET_PDEATHSIG).
+    let o = match kernel::creds::run_as(&lowered, || act::net::plain(task, sock, call)) {
         Ok(o) => o,
         Err(e) => return refused(e),
     };
