@@ -26,6 +26,12 @@ demo: build
 bench: build
     bash bench/run
 
+# Acting as the program against use_master_credentials (root and nobody
+# programs), per binary: `just bench-program` or `just bench-program OLD`
+# for an A/B against the current build.
+bench-program *OLD: build
+    bash bench/as-program {{OLD}} target/release/supervisor
+
 # A/B of the per-call CPU cost: OLD binary against the current build.
 bench-ab OLD: build
     bash bench/ab {{OLD}} target/release/supervisor

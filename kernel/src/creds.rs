@@ -21,11 +21,19 @@
 //! | euid, egid (and groups) | `SO_PEERCRED` / `SO_PEERGROUPS` of a unix connect or socketpair |
 //! | real uid and gid | the default `SCM_CREDENTIALS` of a unix send |
 //!
+//! Two ways to act ([`run_as`]): on an acting thread of [`pool`] that
+//! keeps a credential set from one call to the next (a switch costs a
+//! kernel cred commit per change, 2-3 µs each on the test VM, a hand-off
+//! to a thread about as much as two: the common case, a program whose
+//! credentials are those of its call before, then costs no switch); or on
+//! the calling thread, switched for the call and back ([`run_here`]: work
+//! bound to that thread, blocking work a signal must interrupt).
 //! [`Switched`] switches back when dropped; if that ever fails the
-//! process aborts rather than go on working with the program's identity.
+//! process aborts rather than go on working with the program's identity
+//! (an acting thread of the pool retires instead).
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use nix::errno::Errno;
 
@@ -47,6 +55,28 @@ pub struct Creds {
     pub cap_inh: u64,
 }
 
+/// The values (trimmed) of the lines of a `/proc/<tid>/status` text that
+/// start with `keys`, in one pass over the text.
+pub fn status_fields<'a, const N: usize>(text: &'a str, keys: [&str; N]) -> [Option<&'a str>; N] {
+    let mut out = [None; N];
+    let mut left = N;
+    for line in text.lines() {
+        for (k, o) in keys.iter().zip(out.iter_mut()) {
+            if o.is_none() {
+                if let Some(v) = line.strip_prefix(k) {
+                    *o = Some(v.trim());
+                    left -= 1;
+                    break;
+                }
+            }
+        }
+        if left == 0 {
+            break;
+        }
+    }
+    out
+}
+
 /// Parsing `/proc/<tid>/status` failed: the field that was missing or bad.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("/proc status: field {0} is missing or malformed")]
@@ -55,11 +85,12 @@ pub struct ParseError(pub &'static str);
 impl Creds {
     /// The credentials in the text of a `/proc/<tid>/status`.
     pub fn parse(status: &str) -> Result<Creds, ParseError> {
+        const KEYS: [&str; 6] = ["Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:"];
+        let found = status_fields(status, KEYS);
         let field = |key: &'static str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(str::trim)
+            KEYS.iter()
+                .position(|k| *k == key)
+                .and_then(|i| found[i])
                 .ok_or(ParseError(key))
         };
         let ids = |key: &'static str| -> Result<[u32; 4], ParseError> {
@@ -100,9 +131,10 @@ impl Creds {
         Creds::parse(&text).map_err(OwnError::Parse)
     }
 
-    /// Does acting with `self` differ from acting with `own` in anything the
-    /// switch changes?
-    fn same_as(&self, own: &Creds) -> bool {
+    /// Is acting with `self` the same as acting with `other`: equal in
+    /// everything the switch changes (real, effective and fs ids, groups,
+    /// effective capabilities)?
+    pub fn acts_as(&self, own: &Creds) -> bool {
         self.uids[0] == own.uids[0]
             && self.uids[1] == own.uids[1]
             && self.uids[3] == own.uids[3]
@@ -143,6 +175,8 @@ pub enum SwitchError {
     Fsuid(u32, u32),
     #[error("capset(effective {0:#x}): {1}")]
     Caps(u64, Errno),
+    #[error("the acting thread retired (it could not take its own credentials back)")]
+    Retired,
     #[error("already acting as the program on this thread")]
     Nested,
 }
@@ -195,7 +229,7 @@ pub fn switch(to: &Creds) -> Result<Switched, SwitchError> {
         return Err(SwitchError::Nested);
     }
     let own = own()?;
-    if to.same_as(own) {
+    if to.acts_as(own) {
         return Ok(Switched {
             noop: true,
             changed: 0,
@@ -346,103 +380,61 @@ impl Drop for Switched {
 }
 
 /// Runs `f` as the program thread whose credentials are `to`: `Err` (and
-/// `f` not run) if the thread could not take them.
-pub fn run_as<T>(to: &Creds, f: impl FnOnce() -> T) -> Result<T, SwitchError> {
+/// `f` not run) if no thread could take them.
+///
+/// With the supervisor's own credentials `f` runs at once on the calling
+/// thread.  Otherwise it runs on an acting thread that keeps `to` from one
+/// call to the next ([`pool`]: no switch at all when the credentials are
+/// those of the call before), the caller waiting; when every acting thread
+/// is busy, on the calling thread, switched for the call and back.
+pub fn run_as<T: Send>(to: &Arc<Creds>, f: impl FnOnce() -> T + Send) -> Result<T, SwitchError> {
+    if SWITCHED.with(|s| s.get()) {
+        return Err(SwitchError::Nested);
+    }
+    let own = own()?;
+    if to.acts_as(own) {
+        return Ok(f());
+    }
+    if to.cap_eff & !own.cap_prm != 0 {
+        return Err(SwitchError::CapsNotHeld {
+            want: to.cap_eff,
+            have: own.cap_prm,
+        });
+    }
+    match pool::run(to, f) {
+        Ok(r) => r,
+        Err(f) => run_here(to, f),
+    }
+}
+
+/// `CAP_SYS_PTRACE`.
+const CAP_SYS_PTRACE: u64 = 1 << 19;
+
+/// The supervisor's own credentials with its effective capabilities
+/// lowered to those in `cap_eff` (a program thread's), for a call it makes
+/// on its own copy where the kernel checks the caller's capabilities (a
+/// netlink socket joining a multicast group: `CAP_NET_ADMIN`): never lend
+/// the program a capability it lacks.  `CAP_SYS_PTRACE` is kept: the
+/// supervisor reads the program's memory and descriptors with it, and no
+/// socket call checks it.
+pub fn own_lowered_to(cap_eff: u64) -> Result<Creds, SwitchError> {
+    let mut c = own()?.clone();
+    c.cap_eff &= cap_eff | CAP_SYS_PTRACE;
+    Ok(c)
+}
+
+/// Runs `f` as `to` on the calling thread, switched for the length of `f`
+/// and back: for work bound to this thread (its working directory, a
+/// blocking call that a signal to this thread must interrupt).
+pub fn run_here<T>(to: &Creds, f: impl FnOnce() -> T) -> Result<T, SwitchError> {
     let guard = switch(to)?;
     let r = f();
     drop(guard);
     Ok(r)
 }
 
-/// The raw, per-thread syscalls.
-mod sys {
-    use nix::errno::Errno;
-
-    pub fn setgroups(groups: &[u32]) -> Result<(), Errno> {
-        // SAFETY: the pointer and length describe a live slice of gid_t
-        // (u32); the kernel only reads it.  Raw syscall: this thread only.
-        let r = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
-        Errno::result(r).map(drop)
-    }
-
-    pub fn setresgid(r: u32, e: u32) -> Result<(), Errno> {
-        // SAFETY: integer arguments only; -1 leaves the saved gid.  Raw
-        // syscall: this thread only.
-        let r = unsafe { libc::syscall(libc::SYS_setresgid, r, e, u32::MAX) };
-        Errno::result(r).map(drop)
-    }
-
-    pub fn setresuid(r: u32, e: u32) -> Result<(), Errno> {
-        // SAFETY: integer arguments only; -1 leaves the saved uid.  Raw
-        // syscall: this thread only.
-        let r = unsafe { libc::syscall(libc::SYS_setresuid, r, e, u32::MAX) };
-        Errno::result(r).map(drop)
-    }
-
-    /// Returns the previous fsuid (`u32::MAX`: only ask).
-    pub fn setfsuid(id: u32) -> u32 {
-        // SAFETY: integer argument only.  Raw syscall: this thread only.
-        unsafe { libc::syscall(libc::SYS_setfsuid, id) as u32 }
-    }
-
-    /// Returns the previous fsgid (`u32::MAX`: only ask).
-    pub fn setfsgid(id: u32) -> u32 {
-        // SAFETY: integer argument only.  Raw syscall: this thread only.
-        unsafe { libc::syscall(libc::SYS_setfsgid, id) as u32 }
-    }
-
-    const VERSION_3: u32 = 0x2008_0522;
-
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-
-    /// This thread's effective capabilities.
-    pub fn capget_effective() -> Result<u64, Errno> {
-        let mut hdr = Header {
-            version: VERSION_3,
-            pid: 0,
-        };
-        let mut data = [Data {
-            effective: 0,
-            permitted: 0,
-            inheritable: 0,
-        }; 2];
-        // SAFETY: a version-3 header (pid 0: this thread) and room for the
-        // two data structs it calls for, live for the call.
-        let r = unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) };
-        Errno::result(r)?;
-        Ok(u64::from(data[0].effective) | u64::from(data[1].effective) << 32)
-    }
-
-    pub fn capset(eff: u64, prm: u64, inh: u64) -> Result<(), Errno> {
-        let hdr = Header {
-            version: VERSION_3,
-            pid: 0,
-        };
-        let half = |v: u64, hi: bool| if hi { (v >> 32) as u32 } else { v as u32 };
-        let data = [false, true].map(|hi| Data {
-            effective: half(eff, hi),
-            permitted: half(prm, hi),
-            inheritable: half(inh, hi),
-        });
-        // SAFETY: a version-3 header (pid 0: this thread) and the two
-        // data structs it calls for, both live for the call; the kernel
-        // only reads them.
-        let r = unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) };
-        Errno::result(r).map(drop)
-    }
-}
+mod pool;
+mod sys;
 
 #[cfg(test)]
 mod tests {
@@ -510,7 +502,7 @@ mod tests {
                 wait.recv().unwrap();
                 back.send(Creds::of_this_thread().unwrap()).unwrap();
             });
-            let seen = run_as(&nobody, || {
+            let seen = run_here(&nobody, || {
                 go.send(()).unwrap();
                 let theirs = seen_by_other.recv().unwrap();
                 (Creds::of_this_thread().unwrap(), theirs)
@@ -528,6 +520,57 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// As root: `run_as` acts on a thread holding exactly the asked
+    /// credentials, call after call, with two credential sets served in
+    /// turn; the caller keeps its own; the job borrows from the caller.
+    #[test]
+    fn acting_threads_hold_exactly_the_asked_credentials() {
+        let me = Creds::of_this_thread().unwrap();
+        if me.uids[1] != 0 || me.cap_prm == 0 {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs the unit tests as root"
+            );
+            return;
+        }
+        let set = |id: u32, groups: Vec<u32>, cap_eff: u64| {
+            Arc::new(Creds {
+                uids: [id, id, id, id],
+                gids: [id, id, id, id],
+                groups,
+                cap_eff,
+                cap_prm: 0,
+                cap_inh: 0,
+            })
+        };
+        let a = set(65534, vec![], 0);
+        let b = set(1234, vec![5, 1234], 1 << CAP_NET_BIND_SERVICE);
+        let mut seen = Vec::new();
+        for round in 0..6 {
+            let to = if round % 2 == 0 { &a } else { &b };
+            let here = std::thread::current().id();
+            let (c, there) = run_as(to, || {
+                let c = Creds::of_this_thread().unwrap();
+                seen.push(round);
+                (c, std::thread::current().id())
+            })
+            .unwrap();
+            assert_ne!(here, there, "on an acting thread");
+            assert!(c.acts_as(to), "round {round}: {c:?} for {to:?}");
+            assert_eq!(c.cap_eff, to.cap_eff);
+            assert_eq!(
+                Creds::of_this_thread().unwrap(),
+                me,
+                "the caller is unchanged"
+            );
+        }
+        assert_eq!(seen, [0, 1, 2, 3, 4, 5]);
+        // The supervisor's own credentials: on the calling thread.
+        let own = Arc::new(me.clone());
+        let here = std::thread::current().id();
+        assert_eq!(run_as(&own, || std::thread::current().id()).unwrap(), here);
     }
 
     #[test]

@@ -12,15 +12,15 @@
 //!   that every read is validated by `ID_VALID` before it is used;
 //! * [`exec`]: an exec let through and verified at its exec event
 //!   (ptrace, before the new image's first instruction);
-//! * [`caps`]: the acting thread's capabilities lowered to the program's
-//!   where the kernel checks the caller's;
+//! * [`creds`]: a supervisor thread acting with a program thread's
+//!   credentials (or its own with the capabilities lowered to the
+//!   program's, where the kernel checks the caller's);
 //! * [`sys`]: raw syscalls nix does not wrap (or wraps with allocations the
 //!   hot path does not want).
 //!
 //! Nothing here knows about Lua, policies, rules or the audit trail: the
 //! compiler keeps those layers above.
 
-pub mod caps;
 pub mod creds;
 pub mod exec;
 pub mod memory;

@@ -281,59 +281,6 @@ pub fn getsockname(fd: BorrowedFd) -> Result<Vec<u8>, Errno> {
     Ok(buf[..(len as usize).min(buf.len())].to_vec())
 }
 
-/// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set.
-const CAP_V3: u32 = 0x2008_0522;
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-/// The calling thread's effective, permitted and inheritable capabilities.
-pub fn capget() -> Result<[u64; 3], Errno> {
-    let mut h = CapHeader {
-        version: CAP_V3,
-        pid: 0,
-    };
-    let mut d = [CapData::default(); 2];
-    // SAFETY: `h` and the two `d` words are what capget(2) v3 reads and writes.
-    Errno::result(unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) })?;
-    let join = |f: fn(&CapData) -> u32| u64::from(f(&d[0])) | u64::from(f(&d[1])) << 32;
-    Ok([
-        join(|c| c.effective),
-        join(|c| c.permitted),
-        join(|c| c.inheritable),
-    ])
-}
-
-/// Sets the calling thread's (only) effective, permitted and inheritable
-/// capabilities.
-pub fn capset(sets: [u64; 3]) -> Result<(), Errno> {
-    let mut h = CapHeader {
-        version: CAP_V3,
-        pid: 0,
-    };
-    let word = |i: usize| CapData {
-        effective: (sets[0] >> (32 * i)) as u32,
-        permitted: (sets[1] >> (32 * i)) as u32,
-        inheritable: (sets[2] >> (32 * i)) as u32,
-    };
-    let d = [word(0), word(1)];
-    // SAFETY: capset(2) v3 reads the header and two data words; pid 0 is
-    // the calling thread.
-    Errno::result(unsafe { libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) })?;
-    Ok(())
-}
-
 /// `openat2(dirfd, name, {flags, mode, resolve})`.
 pub fn openat2(
     dirfd: BorrowedFd,

@@ -17,6 +17,8 @@ use crate::creds::Creds;
 use crate::notify::Listener;
 use crate::sys;
 
+mod held;
+
 /// Fields of `/proc/<tid>/status` the supervisor uses.
 #[derive(Debug, Clone, Copy)]
 pub struct Status {
@@ -198,14 +200,19 @@ impl Task {
         if let Some(s) = self.status {
             return Ok(s);
         }
-        let fd = self.open_in("status", libc::O_RDONLY)?;
         let mut buf = [0u8; 4096];
-        let n = nix::unistd::read(&fd, &mut buf)?;
+        self.dirty = true;
+        let proc = self.proc.clone();
+        let n = held::read_status(proc.as_fd(), self.tid, &mut buf, || {
+            self.open_in("status", libc::O_RDONLY)
+        })?;
         let text = std::str::from_utf8(&buf[..n]).map_err(|_| Errno::EIO)?;
+        const KEYS: [&str; 5] = ["Tgid:", "Umask:", "NStgid:", "Uid:", "Gid:"];
+        let found = crate::creds::status_fields(text, KEYS);
         let field = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(str::trim)
+            KEYS.iter()
+                .position(|k| *k == key)
+                .and_then(|i| found[i])
                 .ok_or(Errno::EIO)
         };
         let tgid = field("Tgid:")?.parse().map_err(|_| Errno::EIO)?;
@@ -253,17 +260,20 @@ impl Task {
         Ok(c)
     }
 
-    /// Is the thread in the supervisor's user namespace?
+    /// Is the thread in the supervisor's user namespace?  Compared by the
+    /// text of the `ns/user` links (`user:[inode]`: nsfs has one
+    /// superblock, so the inode names the namespace); reading a link costs
+    /// half a `stat` of it, which makes an nsfs inode each time.
     fn in_own_user_ns(&mut self) -> Result<bool, Errno> {
-        static OWN: std::sync::OnceLock<Result<(u64, u64), Errno>> = std::sync::OnceLock::new();
-        let own = (*OWN.get_or_init(|| {
-            let st = sys::fstatat(self.proc.as_fd(), c"self/ns/user", 0)?;
-            Ok((st.st_dev, st.st_ino))
-        }))?;
-        let c = CString::new(format!("{}/ns/user", self.tid)).map_err(|_| Errno::EINVAL)?;
+        static OWN: std::sync::OnceLock<Result<std::ffi::OsString, Errno>> =
+            std::sync::OnceLock::new();
+        let own = OWN
+            .get_or_init(|| nix::fcntl::readlinkat(self.proc.as_fd(), "self/ns/user"))
+            .clone()?;
         self.dirty = true;
-        let st = sys::fstatat(self.proc.as_fd(), &c, 0)?;
-        Ok((st.st_dev, st.st_ino) == own)
+        let theirs =
+            nix::fcntl::readlinkat(self.proc.as_fd(), format!("{}/ns/user", self.tid).as_str())?;
+        Ok(theirs == own)
     }
 
     /// `/proc/<tgid>` and `/proc/<tgid>/task/<tid>` from the supervisor's

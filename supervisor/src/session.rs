@@ -642,17 +642,28 @@ impl Session {
 /// `CAP_NET_ADMIN`), and the supervisor may be root for an unprivileged
 /// program.  Work that blocks is lowered on the thread that does it.
 fn unmapped(task: &mut Task, sock: Socket, call: &SockCall) -> Outcome {
-    let caps = match task.cap_eff() {
+    let refused = |e: kernel::creds::SwitchError| {
+        eprintln!("supervisor: cannot lower the capabilities: {e}");
+        Outcome::Fail(Errno::EPERM)
+    };
+    let program = match task.creds().and_then(|c| task.settle().map(|()| c)) {
         Ok(c) => c,
         Err(e) => return Outcome::Fail(e).normalize(),
     };
-    let o = match kernel::caps::run_lowered(caps, || act::net::plain(task, sock, call)) {
+    let lowered = match kernel::creds::own_lowered_to(program.cap_eff) {
+        Ok(l) => std::sync::Arc::new(l),
+        Err(e) => return refused(e),
+    };
+    // On an acting thread: the session thread's own credentials are never
+    // committed anew (a commit that changes capabilities also clears the
+    // committing thread's PR_SET_PDEATHSIG).
+    let o = match kernel::creds::run_as(&lowered, || act::net::plain(task, sock, call)) {
         Ok(o) => o,
-        Err(e) => return Outcome::Fail(e),
+        Err(e) => return refused(e),
     };
     match o {
         Outcome::Blocking(job) => Outcome::Blocking(Box::new(move || {
-            kernel::caps::run_lowered(caps, job).unwrap_or_else(Outcome::Fail)
+            kernel::creds::run_here(&lowered, job).unwrap_or_else(refused)
         })),
         o => o,
     }

@@ -100,6 +100,7 @@ fn fixture(root: &Path) {
     mk(&p("priv/f"), false, 0o600, 0, 0);
     mk(&p("secret"), false, 0o600, 0, 0);
     mk(&p("world"), false, 0o666, 0, 0);
+    mk(&p("grp"), false, 0o640, 0, GROUP);
     mk(&p("sgid"), true, 0o777, 0, GROUP);
     std::fs::set_permissions(p("sgid"), std::fs::Permissions::from_mode(0o2777)).unwrap();
     mk(&p("sticky"), true, 0o777, 0, 0);
@@ -579,4 +580,66 @@ fn rules_allow_as_the_program_unless_how_is_master() {
         );
         std::fs::remove_file(dir.path().join("home/new")).unwrap();
     }
+}
+
+/// Credentials that change between two calls of the same program thread
+/// (ids, then only the supplementary groups) are those each call is
+/// performed with; two threads of the program with different credentials,
+/// served in turn, each get their own.
+#[test]
+fn credentials_change_between_calls_and_threads() {
+    if !need_root() {
+        return;
+    }
+    let g = GROUP.to_string();
+    let steps: Vec<String> = [
+        "as 65534 65534 -",
+        "open secret rdonly 0",
+        "as 0 0 -",
+        "open secret rdonly 0",
+        "as 1234 1234 -",
+        "open home/mine wronly 0",
+        "as 65534 65534 -",
+        "open home/mine wronly 0",
+        "as 1234 100 GROUP",
+        "open grp rdonly 0",
+        "as 1234 100 -",
+        "open grp rdonly 0",
+        "as 1234 100 5,GROUP",
+        "open grp rdonly 0",
+        "as 1234 GROUP -",
+        "open grp rdonly 0",
+        "as 0 0 -",
+        "twothreads secret 4",
+    ]
+    .iter()
+    .map(|s| s.replace("GROUP", &g))
+    .collect();
+    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+    let m = three_ways(&steps, &[]);
+    // With the supervisor's authority every call succeeds (and the
+    // nobody thread opens root's file).
+    let grp = format!("open grp rdonly 0: fd getfl=0100000 cloexec=0 0:{GROUP} 100640");
+    let each = |who: &str| {
+        format!(
+            "twothreads secret:{}",
+            format!(" thread={who} main=0").repeat(4)
+        )
+    };
+    let (native_tt, master_tt) = (each("EACCES"), each("0"));
+    assert_master(
+        m,
+        &[
+            (
+                "open secret rdonly 0: EACCES",
+                "open secret rdonly 0: fd getfl=0100000 cloexec=0 0:0 100600",
+            ),
+            (
+                "open home/mine wronly 0: EACCES",
+                "open home/mine wronly 0: fd getfl=0100001 cloexec=0 65534:65534 100644",
+            ),
+            ("open grp rdonly 0: EACCES", &grp),
+            (&native_tt, &master_tt),
+        ],
+    );
 }

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,35 @@ static int sock_type(const char *t)
 	return !strcmp(t, "dgram") ? SOCK_DGRAM : !strcmp(t, "seqpacket") ? SOCK_SEQPACKET : SOCK_STREAM;
 }
 
+/* ---- two threads with different credentials ---------------------------- */
+
+/* The second thread takes nobody's credentials with raw syscalls (this
+ * thread only: the libc wrappers would change every thread), then it and
+ * the main thread open the same path in turn, each waiting for the other. */
+static const char *tt_path;
+static int tt_rounds, tt_go[2], tt_done[2];
+
+static void *tt_thread(void *arg)
+{
+	(void)arg;
+	char c;
+	if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, 65534, 65534, 65534) < 0 ||
+	    syscall(SYS_setresuid, 65534, 65534, 65534) < 0)
+		return (void *)1;
+	for (int i = 0; i < tt_rounds; i++) {
+		if (read(tt_go[0], &c, 1) != 1)
+			break;
+		int fd = open(tt_path, O_RDONLY | O_CLOEXEC);
+		printf(" thread=%s", fd < 0 ? ename(errno) : "0");
+		if (fd >= 0)
+			close(fd);
+		fflush(stdout);
+		if (write(tt_done[1], "x", 1) != 1)
+			break;
+	}
+	return NULL;
+}
+
 /* ---- steps ----------------------------------------------------------- */
 
 static char label[8400];
@@ -169,6 +199,50 @@ static int step(char **a)
 		}
 		printf("drop: %s %s %s\n", a[1], a[2], a[3]);
 		return 4;
+	}
+	if (!strcmp(c, "as")) { /* as UID GID GROUPS: saved ids stay 0, so "as" may follow */
+		gid_t groups[32];
+		int n = 0;
+		if (strcmp(a[3], "-")) {
+			char buf[256], *save = NULL, *tok;
+			snprintf(buf, sizeof buf, "%s", a[3]);
+			for (tok = strtok_r(buf, ",", &save); tok && n < 32; tok = strtok_r(NULL, ",", &save))
+				groups[n++] = (gid_t)atoi(tok);
+		}
+		if (setresuid(0, 0, -1) < 0 || setgroups(n, groups) < 0 ||
+		    setresgid(atoi(a[2]), atoi(a[2]), -1) < 0 || setresuid(atoi(a[1]), atoi(a[1]), -1) < 0) {
+			printf("as: %s\n", ename(errno));
+			exit(3);
+		}
+		printf("as: %s %s %s\n", a[1], a[2], a[3]);
+		return 4;
+	}
+	if (!strcmp(c, "twothreads")) { /* twothreads PATH ROUNDS: root and nobody threads */
+		pthread_t t;
+		char x;
+		void *r = NULL;
+		tt_path = a[1];
+		tt_rounds = atoi(a[2]);
+		if (pipe(tt_go) < 0 || pipe(tt_done) < 0 || pthread_create(&t, NULL, tt_thread, NULL)) {
+			printf("twothreads: setup failed\n");
+			exit(3);
+		}
+		printf("twothreads %s:", a[1]);
+		for (int i = 0; i < tt_rounds; i++) {
+			if (write(tt_go[1], "x", 1) != 1 || read(tt_done[0], &x, 1) != 1)
+				break;
+			int fd = open(tt_path, O_RDONLY | O_CLOEXEC);
+			printf(" main=%s", fd < 0 ? ename(errno) : "0");
+			if (fd >= 0)
+				close(fd);
+		}
+		close(tt_go[1]);
+		pthread_join(t, &r);
+		printf("%s\n", r ? " thread-setup-failed" : "");
+		close(tt_go[0]);
+		close(tt_done[0]);
+		close(tt_done[1]);
+		return 3;
 	}
 	if (!strcmp(c, "cd")) { /* chdir is not trapped */
 		if (chdir(a[1]) < 0) {

@@ -23,8 +23,12 @@ use kernel::task::Task;
 pub enum Authority {
     /// The supervisor's own credentials.
     Supervisor,
-    /// The program thread's credentials (read for this notification).
+    /// The program thread's credentials (read for this notification),
+    /// taken by an acting thread that keeps them ([`kernel::creds::run_as`]).
     Program(Arc<Creds>),
+    /// The same, taken by the calling thread itself for the call
+    /// ([`Authority::here`]).
+    ProgramHere(Arc<Creds>),
 }
 
 impl Authority {
@@ -34,20 +38,31 @@ impl Authority {
         Ok(Authority::Program(task.creds()?))
     }
 
-    /// Runs `f` with this authority.  As the program: on the calling
-    /// thread, switched for the length of `f` and back; if the thread
-    /// cannot take the program's credentials `f` is not run and the call
-    /// fails with EPERM (never acts with the wrong identity).
-    pub fn run<T>(&self, f: impl FnOnce() -> Result<T, Errno>) -> Result<T, Errno> {
+    /// Runs `f` with this authority.  As the program: on an acting thread
+    /// that holds the program's credentials (the caller waits; see
+    /// [`kernel::creds::run_as`]), or with [`Authority::here`] on the
+    /// calling thread, switched for the length of `f` and back.  If no
+    /// thread can take the program's credentials `f` is not run and the
+    /// call fails with EPERM (never acts with the wrong identity).
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> Result<T, Errno> + Send) -> Result<T, Errno> {
+        let r = match self {
+            Authority::Supervisor => return f(),
+            Authority::Program(c) => creds::run_as(c, f),
+            Authority::ProgramHere(c) => creds::run_here(c, f),
+        };
+        r.unwrap_or_else(|e| {
+            eprintln!("supervisor: cannot act as the program: {e}");
+            Err(Errno::EPERM)
+        })
+    }
+
+    /// This authority exercised by the calling thread itself: for work
+    /// bound to that thread (its working directory), and for blocking work
+    /// (a signal to the program's thread interrupts the thread doing it).
+    pub fn here(&self) -> Authority {
         match self {
-            Authority::Supervisor => f(),
-            Authority::Program(c) => match creds::run_as(c, f) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("supervisor: cannot act as the program: {e}");
-                    Err(Errno::EPERM)
-                }
-            },
+            Authority::Supervisor => Authority::Supervisor,
+            Authority::Program(c) | Authority::ProgramHere(c) => Authority::ProgramHere(c.clone()),
         }
     }
 
@@ -56,15 +71,19 @@ impl Authority {
     pub fn with_capability(&self, cap: u32) -> Authority {
         match self {
             Authority::Supervisor => Authority::Supervisor,
-            Authority::Program(c) => {
-                let mut c = Creds::clone(c);
-                c.cap_eff |= 1u64 << cap;
-                Authority::Program(Arc::new(c))
+            Authority::Program(c) | Authority::ProgramHere(c) => {
+                let mut n = Creds::clone(c);
+                n.cap_eff |= 1u64 << cap;
+                let n = Arc::new(n);
+                match self {
+                    Authority::ProgramHere(_) => Authority::ProgramHere(n),
+                    _ => Authority::Program(n),
+                }
             }
         }
     }
 
     pub fn is_program(&self) -> bool {
-        matches!(self, Authority::Program(_))
+        matches!(self, Authority::Program(_) | Authority::ProgramHere(_))
     }
 }

@@ -25,6 +25,7 @@ use crate::request::{attr::Change, Args, Function};
 use crate::resolve::Last;
 
 /// `LANDLOCK_ACCESS_FS_*`.
+const EXECUTE: u64 = 1;
 const WRITE_FILE: u64 = 1 << 1;
 const READ_FILE: u64 = 1 << 2;
 const READ_DIR: u64 = 1 << 3;
@@ -38,7 +39,8 @@ const MAKE_SYM: u64 = 1 << 12;
 const TRUNCATE: u64 = 1 << 14;
 
 /// The rights by name, for the record.
-const NAMES: [(u64, &str); 11] = [
+const NAMES: [(u64, &str); 12] = [
+    (EXECUTE, "execute"),
     (WRITE_FILE, "write_file"),
     (READ_FILE, "read_file"),
     (READ_DIR, "read_dir"),
@@ -172,6 +174,9 @@ fn needs(function: Function, args: &Args, last: Last) -> Option<u64> {
             change: Change::Length(_),
             ..
         } => exists(Some(false)).map(|_| TRUNCATE),
+        // The file itself (a `#!` script's interpreter is checked by the
+        // kernel too, and not known here).
+        Args::Exec { .. } => exists(Some(false)).map(|_| EXECUTE),
         // No right of Landlock (chmod, chown, utime, xattr, stat,
         // access), or not known for sure (rename, link: `refer` and the
         // type of each side; a bind making a socket file).

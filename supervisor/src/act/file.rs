@@ -121,6 +121,9 @@ fn open(who: Authority, r: Resolved, flags: i32, mode: u32) -> Outcome {
     };
     // ADDFD cannot carry an O_PATH file: the held object is reopened as a
     // stand-in (act/opath.rs).
+    // Blocking work is done by the blocking thread itself, which a signal
+    // to the program's thread interrupts.
+    let who = if blocking { who.here() } else { who };
     let outcome = move || match who.run(run).and_then(super::opath::installable) {
         Ok(fd) => Outcome::Fd { fd, cloexec },
         Err(e) => Outcome::Fail(e),

@@ -282,7 +282,8 @@ fn bind_in(who: &Authority, sock: BorrowedFd, dir: BorrowedFd, addr: &[u8]) -> R
         s.spawn(|| {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
             nix::unistd::fchdir(dir)?;
-            who.run(|| sys::bind_raw(sock, addr))
+            // On this thread: the bind resolves from its working directory.
+            who.here().run(|| sys::bind_raw(sock, addr))
         })
         .join()
         .unwrap_or(Err(Errno::EIO))
@@ -295,7 +296,9 @@ fn connect(who: &Authority, sock: Socket, addr: Vec<u8>, keep: Option<OwnedFd>) 
     if sock.nonblocking {
         return who.run(|| sys::connect_raw(sock.fd.as_fd(), &addr)).into();
     }
-    let who = who.clone();
+    // On the blocking thread itself, which a signal to the program's
+    // thread interrupts.
+    let who = who.here();
     Outcome::Blocking(Box::new(move || {
         let r = who.run(|| sys::connect_raw(sock.fd.as_fd(), &addr));
         drop(keep);
@@ -362,13 +365,16 @@ fn send_job_as(
     let writer = task.writer();
     let flags = payload.flags;
     let mmsg = payload.mmsg_len_at;
-    let who = who.clone();
+    let blocks = sock.blocks(flags);
+    // A send that may block is done by the blocking thread itself, which a
+    // signal to the program's thread interrupts.
+    let who = if blocks { who.here() } else { who.clone() };
     let job = move || {
         let r = prepared.send(&who, fd.as_fd(), name.as_deref(), flags);
         drop(keep);
         finish_send(&writer, r, flags, mmsg)
     };
-    Ok(if sock.blocks(flags) {
+    Ok(if blocks {
         Box::new(move || Outcome::Blocking(Box::new(job)))
     } else {
         Box::new(job)
