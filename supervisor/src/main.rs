@@ -80,13 +80,9 @@ struct Job {
 
 impl Job {
     /// The run's context (the audit trail started, the upstream name
-    /// server, the program's root fixed or not); then `f` with it and the
+    /// server, the program's root); then `f` with it and the
     /// command.  Returns the exit code, after the audit trail is complete.
-    fn start(
-        self,
-        root_fixed: bool,
-        f: impl FnOnce(&Run, Vec<OsString>) -> Result<i32, Stop>,
-    ) -> i32 {
+    fn start(self, f: impl FnOnce(&Run, Vec<OsString>) -> Result<i32, Stop>) -> i32 {
         let audit = match Recorder::start(&audit::Config {
             log: self.log,
             summary: self.summary,
@@ -101,7 +97,7 @@ impl Job {
         let run = Run {
             audit,
             dns_upstream: self.dns_upstream,
-            root: std::sync::Arc::new(Root::new(root_fixed)),
+            root: std::sync::Arc::new(Root::new()),
             policy: None,
             limits: supervisor::jobctl::Limits {
                 timeout: self.timeout,
@@ -374,18 +370,14 @@ fn main() {
             // never arrive (a userfaultfd): copies of its memory then go
             // through a worker with a deadline (kernel::offload).
             kernel::offload::set_guarded(allow_unmapped);
-            // Under the default posture nothing in the program can change
-            // its root (see pending::Root).
-            job.start(posture.refuse_unmapped, |r, cmd| {
-                run(r, policy, init, init_arg, posture, cmd)
-            })
+            job.start(|r, cmd| run(r, policy, init, init_arg, posture, cmd))
         }
         Command::Learn { output, job } => {
             let posture = bpf::Posture {
                 notify_refusals: job.log.is_some() || job.summary,
                 ..bpf::Posture::default()
             };
-            job.start(true, |r, cmd| learn(r, &output, posture, cmd))
+            job.start(|r, cmd| learn(r, &output, posture, cmd))
         }
         Command::Check { policy, init } => match policy::Source::resolve(&policy) {
             Err(e) => ended(Err(e)).0,

@@ -237,6 +237,16 @@ pub struct Child {
     /// A pidfd of the keeper.
     pub pidfd: OwnedFd,
     pub listener: OwnedFd,
+    /// The program's root directory (`O_PATH`) when it was started: the
+    /// run's root, which the policy's names are relative to
+    /// (`pending::Root`).
+    pub root: OwnedFd,
+}
+
+/// An `O_PATH` descriptor of the root directory of process `pid`.
+pub fn root_of(pid: i32) -> Result<OwnedFd, Errno> {
+    let path = CString::new(format!("/proc/{pid}/root")).map_err(|_| Errno::EINVAL)?;
+    sys::open_dir_path(&path)
 }
 
 fn cstring(s: &OsStr) -> Result<CString, LaunchError> {
@@ -504,9 +514,9 @@ impl Prepared {
             e
         };
         let pidfd = sys::pidfd_open(pid.as_raw()).map_err(|e| kill(LaunchError::Pidfd(e)))?;
-        let program = match receive_report(ours.as_fd()) {
+        let (program, program_pid) = match receive_report(ours.as_fd()) {
             Report::Pid(p) => match sys::pidfd_open(p) {
-                Ok(fd) => fd,
+                Ok(fd) => (fd, p),
                 Err(e) => {
                     // The program may have failed already (and been reaped
                     // by the keeper): its own report says why.
@@ -520,10 +530,16 @@ impl Prepared {
             },
             other => return Err(kill(self.error(other))),
         };
+        let root;
         let listener = match receive_report(ours.as_fd()) {
             Report::Listener(n) => {
                 let fd = sys::pidfd_getfd(program.as_fd(), n)
                     .map_err(|e| kill(LaunchError::TakeListener(e)))?;
+                // The run's root: the program's, set by the init script if
+                // any, before any of its code runs (it waits for the byte
+                // below).  Its pid is not reused meanwhile: the listener was
+                // just taken through its pidfd, and it waits for us.
+                root = root_of(program_pid).map_err(|e| kill(LaunchError::Setup(e)))?;
                 // Go: the child may now close its copy and exec.
                 let _ = nix::unistd::write(&ours, &[1u8]);
                 fd
@@ -552,6 +568,7 @@ impl Prepared {
             pid,
             pidfd,
             listener,
+            root,
         })
     }
 
