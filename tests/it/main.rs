@@ -44,6 +44,7 @@ mod paths;
 mod races;
 mod ready;
 mod rules;
+mod selfsandbox;
 mod slave;
 mod soak;
 mod transparency;
