@@ -340,6 +340,9 @@ fn main() {
     if std::env::args_os().nth(1).as_deref() == Some(agent::container::SUBCOMMAND.as_ref()) {
         std::process::exit(agent::container::main());
     }
+    if std::env::args_os().nth(1).as_deref() == Some(supervisor::idmap::SUBCOMMAND.as_ref()) {
+        std::process::exit(supervisor::idmap::main());
+    }
     launch::record_inherited_fds();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -93,11 +93,7 @@ impl Drop for Workspace {
 /// unprivileged job), in `cwd`.
 fn supervisor_as_nobody(policy: &Path, argv: &[OsString], cwd: &Path) -> Output {
     let mut v: Vec<OsString> = SETPRIV.iter().map(OsString::from).collect();
-    v.extend(
-        [supervisor(), "run", "--policy"]
-            .iter()
-            .map(OsString::from),
-    );
+    v.extend([supervisor(), "run", "--policy"].iter().map(OsString::from));
     v.push(policy.as_os_str().to_os_string());
     v.push("--".into());
     v.extend(argv.iter().cloned());
@@ -105,7 +101,9 @@ fn supervisor_as_nobody(policy: &Path, argv: &[OsString], cwd: &Path) -> Output 
 }
 
 fn ready(name: &str) -> PathBuf {
-    crate::util::repo().join("policies").join(format!("{name}.lua"))
+    crate::util::repo()
+        .join("policies")
+        .join(format!("{name}.lua"))
 }
 
 /// Chromium's zygote sequence as nobody — clone into new user, PID and
@@ -125,7 +123,10 @@ fn the_zygote_sequence_runs_as_natively_under_the_policies() {
     let argv = probe(&[Path::new("zygote"), &ws.page, &ws.empty]);
     let native = Cmd::native(&as_nobody(&argv)).cwd(&ws.dir).run();
     native.assert_clean();
-    assert_eq!(outcome(&native, "page"), "content <html><body><p id=\"x\">hello sandbox</p></body></html>");
+    assert_eq!(
+        outcome(&native, "page"),
+        "content <html><body><p id=\"x\">hello sandbox</p></body></html>"
+    );
     assert_eq!(outcome(&native, "pid-in-namespace"), "1", "{native}");
     assert_eq!(outcome(&native, "nested-gid_map"), "OK", "{native}");
     assert_eq!(outcome(&native, "chroot-empty"), "OK", "{native}");
@@ -229,8 +230,18 @@ fn mounts_from_a_user_namespace_never_rename_the_denied_file() {
     assert_eq!(outcome(&out, "allowed"), "content PUBLIC", "{out}");
     assert_eq!(outcome(&out, "denied"), "EACCES", "{out}");
     let denied = denied_functions(&records(&log));
-    for f in ["unshare", "mount", "pivot_root", "open_tree", "fsopen", "open"] {
-        assert!(denied.iter().any(|d| d == f), "{f} not denied in the log: {denied:?}");
+    for f in [
+        "unshare",
+        "mount",
+        "pivot_root",
+        "open_tree",
+        "fsopen",
+        "open",
+    ] {
+        assert!(
+            denied.iter().any(|d| d == f),
+            "{f} not denied in the log: {denied:?}"
+        );
         assert!(
             out.stderr.lines().any(|l| l.trim_start().starts_with(f)),
             "{f} not in the summary: {out}"
@@ -296,7 +307,10 @@ fn a_chroot_never_gives_the_denied_file_an_allowed_name() {
             "{who}: no denial of {} in the log",
             inside.display()
         );
-        assert!(out.stderr.contains(inside.to_str().unwrap()), "{who}: {out}");
+        assert!(
+            out.stderr.contains(inside.to_str().unwrap()),
+            "{who}: {out}"
+        );
     }
 }
 

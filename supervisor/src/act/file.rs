@@ -40,8 +40,16 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
     }
     // The id maps of a user namespace are checked against their opener:
     // opened as the program whatever the authority (see opener_checked).
+    // A namespace nested below the program's first one: the helper opens
+    // (crate::idmap); otherwise the acting thread, as the program.
+    let nested = match (args, &first.target) {
+        (Args::Open { .. }, Target::Entry { parent, .. }) if opener_checked(&first) => {
+            crate::idmap::nested_parent(parent.as_fd())?
+        }
+        _ => None,
+    };
     let opener = match args {
-        Args::Open { .. } if !who.is_program() && opener_checked(&first) => {
+        Args::Open { .. } if nested.is_none() && !who.is_program() && opener_checked(&first) => {
             Some(Authority::program(task)?)
         }
         _ => None,
@@ -49,6 +57,18 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
     // Everything read from /proc/<tid> belongs to this notification.
     task.settle()?;
     Ok(match *args {
+        Args::Open { flags, .. } if nested.is_some() => {
+            let (Some(ns), Target::Entry { parent, name }) = (nested, &first.target) else {
+                return Err(Errno::EINVAL);
+            };
+            match crate::idmap::open(ns, parent.as_fd(), name, flags) {
+                Ok(fd) => Outcome::Fd {
+                    fd,
+                    cloexec: flags & libc::O_CLOEXEC != 0,
+                },
+                Err(e) => Outcome::Fail(e),
+            }
+        }
         Args::Open { flags, mode, .. } => {
             let who = opener.unwrap_or_else(|| who.clone());
             open(who, first, flags, mode & !umask)
