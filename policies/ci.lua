@@ -167,6 +167,12 @@ local policy = {
   { "deny", "read", "/proc/*/task/*/environ" },
   { "deny", "read", "/proc/*/mem" },
   { "deny", "read", "/proc/*/task/*/mem" },
+  -- The id maps of the job's own user namespaces (Chromium's, bwrap's
+  -- sandboxes): written as the program, which the kernel checks (it may
+  -- map only its own ids, in namespaces it made).
+  { "allow", "write", "/proc/*/uid_map" },
+  { "allow", "write", "/proc/*/gid_map" },
+  { "allow", "write", "/proc/*/setgroups" },
 
   -- Devices and terminals a job writes to.
   { "allow", "write", "/dev/null" },

@@ -15,4 +15,10 @@ return rules.run {
   { "allow", "write", "/dev/null" },
   { "allow", "write", "/dev/tty" },
   { "allow", "write", "/dev/pts/" },
+  -- The id maps of the job's own user namespaces (Chromium's, bwrap's
+  -- sandboxes): written as the program, which the kernel checks (it may
+  -- map only its own ids, in namespaces it made).
+  { "allow", "write", "/proc/*/uid_map" },
+  { "allow", "write", "/proc/*/gid_map" },
+  { "allow", "write", "/proc/*/setgroups" },
 }

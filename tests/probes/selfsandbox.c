@@ -149,12 +149,15 @@ static void cmd_zygote(char **a)
 	gid_t gid = getgid();
 	pid_t pid = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD,
 			    NULL, NULL, NULL, NULL);
-	result("clone-newuser-newpid-newnet", pid);
-	if (pid < 0)
+	if (pid < 0) {
+		result("clone-newuser-newpid-newnet", pid);
 		return;
+	}
 	if (pid > 0) {
+		/* After the child's lines, so that the output has one order. */
 		int st;
 		waitpid(pid, &st, 0);
+		result("clone-newuser-newpid-newnet", 0);
 		printf("zygote-exit: %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 		fflush(stdout);
 		return;
