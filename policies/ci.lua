@@ -173,6 +173,16 @@ local policy = {
   { "allow", "write", "/proc/*/uid_map" },
   { "allow", "write", "/proc/*/gid_map" },
   { "allow", "write", "/proc/*/setgroups" },
+  -- Its namespaces (/proc/self/ns/*, reached as "user:[4026531837]"):
+  -- sandboxes check them; joining one (setns) stays refused.
+  { "allow", "read", "user:*" },
+  { "allow", "read", "pid:*" },
+  { "allow", "read", "net:*" },
+  { "allow", "read", "mnt:*" },
+  { "allow", "read", "ipc:*" },
+  { "allow", "read", "uts:*" },
+  { "allow", "read", "cgroup:*" },
+  { "allow", "read", "time:*" },
 
   -- Devices and terminals a job writes to.
   { "allow", "write", "/dev/null" },
@@ -184,6 +194,11 @@ local policy = {
   -- opened by the kernel as the program, where Landlock keeps it from the
   -- descriptors of processes outside the job and from writing any file.
   { "allow", "write", "pipe:*", how = "slave" },
+  -- Its own pipes, sockets and anonymous files looked at through
+  -- /proc/self/fd (Chromium's sandbox stats each descriptor it holds).
+  { "allow", "read", "pipe:*", how = "slave" },
+  { "allow", "read", "socket:*", how = "slave" },
+  { "allow", "read", "anon_inode:*", how = "slave" },
 
   -- Network: loopback only (no listening on other addresses).
   { "allow", "connect", "127.0.0.0/8" },
