@@ -350,6 +350,14 @@ fn headless_chromium_prints_the_page() {
         v.push(format!("file://{}", ws.page.display()).into());
         v
     };
+    // A home of its own for each run (Chromium keeps its profile lock and
+    // caches there, private to their owner).
+    let home = |name: &str, owner: u32| -> PathBuf {
+        let h = ws.dir.join(format!("home-{name}"));
+        std::fs::create_dir(&h).unwrap();
+        std::os::unix::fs::chown(&h, Some(owner), Some(owner)).unwrap();
+        h
+    };
     let page = "<p id=\"x\">hello sandbox</p>";
     let rules_policy = rules(&format!(
         "default = \"allow\", {{ \"deny\", \"read\", \"/etc/shadow\" }}, \
@@ -363,7 +371,7 @@ fn headless_chromium_prints_the_page() {
     ] {
         let out = Cmd::supervised(policy, &as_nobody(&chromium(name, &[])))
             .cwd(&ws.dir)
-            .env("HOME", &ws.dir)
+            .env("HOME", home(name, 65534))
             .run();
         assert_eq!(out.code, 0, "{name}: {out}");
         assert!(out.stdout.contains(page), "{name}: {out}");
@@ -377,8 +385,45 @@ fn headless_chromium_prints_the_page() {
         &chromium("ci-root", &["--no-sandbox"]),
     )
     .cwd(&ws.dir)
-    .env("HOME", &ws.dir)
+    .env("HOME", home("root", 0))
     .run();
     assert_eq!(out.code, 0, "ci.lua as root: {out}");
     assert!(out.stdout.contains(page), "ci.lua as root: {out}");
+}
+
+/// A thread in a user namespace of its own holds every capability there,
+/// none over the supervisor's files: a file only root may read (mode
+/// 0600) stays EACCES to nobody after unshare(CLONE_NEWUSER), under a
+/// policy acting as the program (broker-as-program.lua, ci.lua's way),
+/// as natively.  Before, the credentials cached by an earlier read of
+/// /proc/<tid>/status kept the namespace's capabilities: the acting
+/// thread failed to take them (EPERM), or, with a supervisor holding them
+/// all, read the file with CAP_DAC_OVERRIDE.
+#[test]
+fn a_user_namespace_of_its_own_gives_no_capability_over_files() {
+    if !root_or_skip() {
+        return;
+    }
+    let dir = tempdir();
+    let root = canon(&dir);
+    let private = root.join("private");
+    std::fs::write(&private, "PRIVATE\n").unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    open_to_all(&root);
+    let argv = as_nobody(&probe(&[Path::new("userns-open"), &private]));
+    let native = Cmd::native(&argv).run();
+    native.assert_clean();
+    assert_eq!(outcome(&native, "unshare-newuser"), "OK", "{native}");
+    assert_eq!(outcome(&native, "open"), "EACCES", "{native}");
+    for (name, policy) in [
+        ("broker-as-program", Policy::example("broker-as-program")),
+        ("allow-all", Policy::example("allow-all")),
+        // The rules act as the program once they have decided (on the
+        // resolved path: /proc/<tid>/status read first).
+        ("rules", rules("default = \"allow\"")),
+    ] {
+        let out = Cmd::supervised(policy, &argv).run();
+        out.assert_clean();
+        assert_eq!(out.stdout, native.stdout, "{name}: {out}");
+    }
 }

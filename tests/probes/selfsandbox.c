@@ -21,6 +21,7 @@
  *                       into DIR, an open_tree clone of DENIED attached
  *                       with move_mount onto ALLOWED, fsopen; then ALLOWED
  *                       is read: never DENIED's content.
+ *   userns-open PATH    unshare(CLONE_NEWUSER), its maps, then read PATH.
  *   chroot-link DIR     chroot into DIR (which holds "link", a symlink to
  *                       the denied file, absolute, and "up", relative,
  *                       climbing out) and read both and "/link" by an
@@ -219,6 +220,17 @@ static void cmd_chroot_link(char **a)
 	show("inside", "/inside");
 }
 
+/* userns-open PATH: a user namespace of our own (all capabilities in it),
+ * then an open of PATH for reading. */
+static void cmd_userns_open(char **a)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	result("unshare-newuser", unshare(CLONE_NEWUSER));
+	map_ids("map", uid, gid);
+	show("open", a[0]);
+}
+
 static const struct {
 	const char *name;
 	int nargs;
@@ -227,6 +239,7 @@ static const struct {
 	{ "zygote", 2, cmd_zygote },
 	{ "mount-attacks", 3, cmd_mount_attacks },
 	{ "chroot-link", 1, cmd_chroot_link },
+	{ "userns-open", 1, cmd_userns_open },
 };
 
 int main(int argc, char **argv)
