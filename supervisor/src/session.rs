@@ -434,7 +434,12 @@ impl Session {
             // Not a call of the table: one the posture refuses (a socket
             // family, or a refusal recorded for --log/--summary), or one
             // the filter never sends.  Never let it through.
-            let r = bpf::posture::refused(self.map.arch(), n.data.nr, &n.data.args);
+            let mut r = bpf::posture::refused(self.map.arch(), n.data.nr, &n.data.args);
+            if audit.enabled() {
+                if let Some(t) = refused_paths(self.listener(), &n, r.syscall) {
+                    r.target = t;
+                }
+            }
             audit.refused(n.id, &r, n.data.nr);
             answer(Outcome::Fail(Errno::from_raw(r.errno)));
             return None;
@@ -665,4 +670,25 @@ fn exit_code(s: WaitStatus) -> Option<i32> {
         WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
         _ => None,
     }
+}
+
+/// For the record of a refused mount-family call: the syscall and the
+/// paths it names (`mount /secret /public`), read from the program's
+/// memory for the log only (nothing is decided on them), and kept only if
+/// the notification is still valid after the read.
+fn refused_paths(listener: &Listener, n: &Notif, syscall: &str) -> Option<String> {
+    let args: &[usize] = match syscall {
+        "mount" | "pivot_root" => &[0, 1],
+        "umount2" => &[0],
+        "open_tree" | "open_tree_attr" | "fspick" | "mount_setattr" => &[1],
+        "move_mount" => &[1, 3],
+        _ => return None,
+    };
+    let mut t = syscall.to_string();
+    for &i in args {
+        let p = kernel::memory::read_path(n.pid, n.data.args[i]).unwrap_or_default();
+        t.push(' ');
+        t.push_str(&String::from_utf8_lossy(&p));
+    }
+    listener.id_valid(n.id).then_some(t)
 }

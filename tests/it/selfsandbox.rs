@@ -222,7 +222,19 @@ fn mounts_from_a_user_namespace_never_rename_the_denied_file() {
     assert_eq!(outcome(&out, "unshare-newuser"), "OK", "{out}");
     assert_eq!(outcome(&out, "allowed"), "content PUBLIC", "{out}");
     assert_eq!(outcome(&out, "denied"), "EACCES", "{out}");
-    let denied = denied_functions(&records(&log));
+    let recs = records(&log);
+    // The mount's record names both paths.
+    let mount = recs
+        .iter()
+        .find(|r| r["function"] == "mount" && r["denied"] == true)
+        .expect("a mount denial");
+    let refused = mount["arguments"]["refused"].as_str().unwrap_or("");
+    assert!(
+        refused.contains(secret.to_str().unwrap()) && refused.contains(public.to_str().unwrap()),
+        "{mount}"
+    );
+    assert!(out.stderr.contains(secret.to_str().unwrap()), "{out}");
+    let denied = denied_functions(&recs);
     for f in [
         "unshare",
         "mount",
