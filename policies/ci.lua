@@ -16,6 +16,9 @@
 --     (comma-separated names or "*.suffix": their lookups are answered
 --     by the supervisor's resolver, and connects to the addresses they
 --     gave are allowed); every other lookup is not found;
+--   * sandbox itself as a headless browser does (new user, PID and
+--     network namespaces, their id maps, a chroot), never mount anything
+--     (docs/security.md, "Programs that sandbox themselves");
 --   * no new privileges, no capabilities, and a Landlock backstop: the
 --     program cannot write, create, remove or link anything, nor bind or
 --     connect TCP sockets, nor signal processes outside the job by itself;
