@@ -320,8 +320,8 @@ fn a_chroot_never_gives_the_denied_file_an_allowed_name() {
 }
 
 /// Headless Chromium (CI installs it: .ci/setup) with its own sandbox, as
-/// nobody, prints the page under allow-all, broker-all and a rules policy
-/// (a root supervisor); as root with --no-sandbox under ci.lua (its
+/// nobody, prints the page under allow-all, broker-all, a rules policy and
+/// read-only.lua (its shared memory in /dev/shm; a root supervisor); as root with --no-sandbox under ci.lua (its
 /// SingletonLock symlink in the user data directory is a request ci.lua
 /// allows in the workspace).  Before: "Zygote process exited prematurely"
 /// (allow-all), "No usable sandbox!" (broker-all: the id maps opened by the
@@ -342,8 +342,15 @@ fn headless_chromium_prints_the_page() {
         return;
     }
     let ws = Workspace::new("chromium");
+    // read-only.lua writes only in /tmp ($SCRATCH's default) and /dev/shm:
+    // its profile (and Chromium's singleton socket) there.
+    let tmp = tempdir();
+    std::os::unix::fs::chown(tmp.path(), Some(65534), Some(65534)).unwrap();
     let chromium = |data: &str, extra: &[&str]| -> Vec<OsString> {
-        let data = ws.dir.join(data);
+        let data = match data {
+            "read-only" => tmp.path().join(data),
+            _ => ws.dir.join(data),
+        };
         let mut v: Vec<OsString> = vec![
             CHROMIUM.into(),
             "--headless".into(),
@@ -380,6 +387,7 @@ fn headless_chromium_prints_the_page() {
         ("allow-all", Policy::example("allow-all")),
         ("broker-all", Policy::example("broker-all")),
         ("rules", rules_policy),
+        ("read-only", Policy::example("read-only")),
     ] {
         let out = Cmd::supervised(policy, &as_nobody(&chromium(name, &[])))
             .cwd(&ws.dir)
