@@ -16,6 +16,9 @@
 --     (comma-separated names or "*.suffix": their lookups are answered
 --     by the supervisor's resolver, and connects to the addresses they
 --     gave are allowed); every other lookup is not found;
+--   * sandbox itself as a headless browser does (new user, PID and
+--     network namespaces, their id maps, a chroot), never mount anything
+--     (docs/security.md, "Programs that sandbox themselves");
 --   * no new privileges, no capabilities, and a Landlock backstop: the
 --     program cannot write, create, remove or link anything, nor bind or
 --     connect TCP sockets, nor signal processes outside the job by itself;
@@ -195,6 +198,22 @@ local policy = {
   { "deny", "read", "/proc/*/task/*/environ" },
   { "deny", "read", "/proc/*/mem" },
   { "deny", "read", "/proc/*/task/*/mem" },
+  -- The id maps of the job's own user namespaces (Chromium's, bwrap's
+  -- sandboxes): written as the program, which the kernel checks (it may
+  -- map only its own ids, in namespaces it made).
+  { "allow", "write", "/proc/*/uid_map" },
+  { "allow", "write", "/proc/*/gid_map" },
+  { "allow", "write", "/proc/*/setgroups" },
+  -- Its namespaces (/proc/self/ns/*, reached as "user:[4026531837]"):
+  -- sandboxes check them; joining one (setns) stays refused.
+  { "allow", "read", "user:*" },
+  { "allow", "read", "pid:*" },
+  { "allow", "read", "net:*" },
+  { "allow", "read", "mnt:*" },
+  { "allow", "read", "ipc:*" },
+  { "allow", "read", "uts:*" },
+  { "allow", "read", "cgroup:*" },
+  { "allow", "read", "time:*" },
 
   -- Devices and terminals a job writes to.
   { "allow", "write", "/dev/null" },
@@ -207,6 +226,10 @@ local policy = {
   -- where Landlock keeps it from the descriptors of processes outside the
   -- job and from writing any file.
   { "allow", { "read", "write" }, "pipe:*", how = "slave" },
+  -- Its own pipes, sockets and anonymous files looked at through
+  -- /proc/self/fd (Chromium's sandbox stats each descriptor it holds).
+  { "allow", "read", "socket:*", how = "slave" },
+  { "allow", "read", "anon_inode:*", how = "slave" },
 
   -- Network: loopback only (no listening on other addresses).
   { "allow", "connect", "127.0.0.0/8" },

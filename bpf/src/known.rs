@@ -92,6 +92,7 @@ pub const ALLOWED: &[&str] = &[
     "chdir",
     "chmod",
     "chown",
+    "chroot",
     "clock_adjtime",
     "clock_getres",
     "clock_gettime",

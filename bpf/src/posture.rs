@@ -102,12 +102,8 @@ pub const REFUSED: &[Refusal] = &[
     always(
         "pivot_root",
         libc::EPERM,
-        "changes the root paths are resolved from",
-    ),
-    always(
-        "chroot",
-        libc::EPERM,
-        "changes the root paths are resolved from",
+        "moves the root of every process of the mount namespace (the supervisor's included); \
+         needs a mount namespace of its own, refused below",
     ),
     always(
         "open_tree",
@@ -163,11 +159,13 @@ pub const REFUSED: &[Refusal] = &[
     ),
     always("swapoff", libc::EPERM, "swap (as swapon)"),
     always("uselib", libc::ENOSYS, "maps a library by path"),
-    // A new mount namespace gives the process a root (a copy of the mount)
-    // other than the one the supervisor resolves paths from; with chroot,
-    // pivot_root and setns refused, these are the last ways to change it,
-    // so the program's root is fixed for the run (the fast path of
-    // resolution observes it once).
+    // A new mount namespace is a copy of every mount the program may then
+    // change: with CAP_SYS_ADMIN in a user namespace of its own (which any
+    // program may make) it could bind-mount a denied file onto an allowed
+    // name there.  New user, PID, network, IPC, UTS and cgroup namespaces
+    // run (restrictions a program may take: Chromium's, bwrap's sandboxes),
+    // and so does chroot into a directory: resolution follows each
+    // process's root (docs/security.md, "Programs that sandbox themselves").
     Refusal {
         name: "unshare",
         errno: libc::EPERM,

@@ -42,6 +42,9 @@ pub struct Task {
     listener: Arc<Listener>,
     proc: Arc<OwnedFd>,
     status: Option<Status>,
+    /// The credentials as `status` read them (capabilities unchecked).
+    read_creds: Option<Arc<Creds>>,
+    /// What [`Task::creds`] gives: capabilities checked.
     creds: Option<Arc<Creds>>,
     dirty: bool,
 }
@@ -62,6 +65,7 @@ impl Task {
             listener,
             proc,
             status: None,
+            read_creds: None,
             creds: None,
             dirty: true,
         };
@@ -238,7 +242,7 @@ impl Task {
             gids: ids("Gid:")?,
         };
         self.status = Some(s);
-        self.creds = Some(Arc::new(Creds::parse(text).map_err(|_| Errno::EIO)?));
+        self.read_creds = Some(Arc::new(Creds::parse(text).map_err(|_| Errno::EIO)?));
         Ok(s)
     }
 
@@ -251,8 +255,12 @@ impl Task {
         if let Some(c) = &self.creds {
             return Ok(c.clone());
         }
+        // Not the copy `status` may have cached already: the capabilities
+        // of a thread in another user namespace are dropped here, on
+        // every road (a status read first for the tgid, then the creds,
+        // used to keep them).
         self.status()?;
-        let mut c = self.creds.take().ok_or(Errno::EIO)?;
+        let mut c = self.read_creds.take().ok_or(Errno::EIO)?;
         if c.cap_eff != 0 && !self.in_own_user_ns()? {
             Arc::make_mut(&mut c).cap_eff = 0;
         }

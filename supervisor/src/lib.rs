@@ -21,6 +21,7 @@ pub mod doctor;
 pub mod doorbell;
 pub mod exit;
 pub mod fuzzing;
+pub mod idmap;
 pub mod jobctl;
 pub mod jobs;
 pub mod launch;

@@ -87,13 +87,9 @@ struct Job {
 
 impl Job {
     /// The run's context (the audit trail started, the upstream name
-    /// server, the program's root fixed or not); then `f` with it and the
+    /// server, the program's root); then `f` with it and the
     /// command.  Returns the exit code, after the audit trail is complete.
-    fn start(
-        self,
-        root_fixed: bool,
-        f: impl FnOnce(&Run, Vec<OsString>) -> Result<i32, Stop>,
-    ) -> i32 {
+    fn start(self, f: impl FnOnce(&Run, Vec<OsString>) -> Result<i32, Stop>) -> i32 {
         let audit = match Recorder::start(&audit::Config {
             log: self.log,
             summary: self.summary,
@@ -109,7 +105,7 @@ impl Job {
         let run = Run {
             audit,
             dns_upstream: self.dns_upstream,
-            root: std::sync::Arc::new(Root::new(root_fixed)),
+            root: std::sync::Arc::new(Root::new()),
             policy: None,
             limits: supervisor::jobctl::Limits {
                 timeout: self.timeout,
@@ -361,6 +357,9 @@ fn main() {
     if std::env::args_os().nth(1).as_deref() == Some(agent::container::SUBCOMMAND.as_ref()) {
         std::process::exit(agent::container::main());
     }
+    if std::env::args_os().nth(1).as_deref() == Some(supervisor::idmap::SUBCOMMAND.as_ref()) {
+        std::process::exit(supervisor::idmap::main());
+    }
     launch::record_inherited_fds();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -391,18 +390,14 @@ fn main() {
             // never arrive (a userfaultfd): copies of its memory then go
             // through a worker with a deadline (kernel::offload).
             kernel::offload::set_guarded(allow_unmapped);
-            // Under the default posture nothing in the program can change
-            // its root (see pending::Root).
-            job.start(posture.refuse_unmapped, |r, cmd| {
-                run(r, policy, init, init_arg, posture, cmd)
-            })
+            job.start(|r, cmd| run(r, policy, init, init_arg, posture, cmd))
         }
         Command::Learn { output, base, job } => {
             let posture = bpf::Posture {
                 notify_refusals: job.log.is_some() || job.summary || job.verbose,
                 ..bpf::Posture::default()
             };
-            job.start(true, |r, cmd| learn(r, &output, base, posture, cmd))
+            job.start(|r, cmd| learn(r, &output, base, posture, cmd))
         }
         Command::Check { policy, init } => match policy::Source::resolve(&policy) {
             Err(e) => ended(Err(e)).0,

@@ -5,7 +5,6 @@
 //! ends) is answered `EPERM` — never a pass.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use nix::errno::Errno;
@@ -26,41 +25,45 @@ struct OurRoot {
     id: DirId,
 }
 
-/// `Root::seen` before the first observation.
-const UNSEEN: u8 = 0;
-const OURS: u8 = 1;
-const OTHER: u8 = 2;
+/// The run's root: the program's root when it was started (or, for an
+/// attached container, when the supervisor attached).  The policy is given
+/// names from it, whichever root the calling process has since taken.
+struct ViewRoot {
+    fd: OwnedFd,
+    id: DirId,
+}
 
 /// The program's root as resolution sees it, for one run (`Run::root`).
 ///
-/// Can the program's root change during the run?  Not under the default
-/// posture: chroot, pivot_root, setns, mounts and new mount namespaces are
-/// refused (bpf/src/posture.rs), and every process of the program inherits
-/// the root it had at exec.  Then whether that root is the supervisor's is
-/// observed once and holds for the run; with `--allow-unmapped` it is
-/// observed for every request.
+/// Can the program's root change during the run?  Yes: a process may
+/// `chroot` into a directory (a restriction it takes on itself, as
+/// Chromium's and bwrap's sandboxes do; docs/security.md, "Programs that
+/// sandbox themselves"), and its processes may then have different roots.
+/// So the root of the calling thread is observed on every request
+/// (`statx` of `/proc/<tid>/root`): the fast path applies only while it is
+/// the supervisor's own root, and the walk otherwise starts from it.  What
+/// the policy is told stays a name in the run's root (the *view*), never
+/// one relative to the process's chroot: a chroot into a denied directory
+/// cannot make what is in it appear under an allowed name.
+#[derive(Default)]
 pub struct Root {
-    fixed: bool,
-    /// What the observation found, when the root is fixed.
-    seen: AtomicU8,
+    view: OnceLock<ViewRoot>,
     ours: OnceLock<Option<OurRoot>>,
 }
 
-impl Default for Root {
-    /// A root that may change (observed for every request).
-    fn default() -> Root {
-        Root::new(false)
-    }
-}
-
 impl Root {
-    /// A root that is fixed for the run (`fixed`), or may change.
-    pub fn new(fixed: bool) -> Root {
-        Root {
-            fixed,
-            seen: AtomicU8::new(UNSEEN),
-            ours: OnceLock::new(),
-        }
+    /// A root observed on every request; names are relative to each
+    /// request's own root until [`Root::set_view`].
+    pub fn new() -> Root {
+        Root::default()
+    }
+
+    /// The run's root: `fd` (an `O_PATH` descriptor of the program's root
+    /// directory, taken before any of its code ran).  Set once.
+    pub fn set_view(&self, fd: OwnedFd) -> Result<(), Errno> {
+        let id = task::dir_id(fd.as_fd(), c"")?;
+        let _ = self.view.set(ViewRoot { fd, id });
+        Ok(())
     }
 
     fn ours(&self) -> Option<&OurRoot> {
@@ -73,24 +76,23 @@ impl Root {
             .as_ref()
     }
 
-    /// Is the root of `task`'s thread the supervisor's?  When the root is
-    /// fixed, the first answer is checked (ID_VALID: it was read from a
-    /// thread of the program) and kept; otherwise it is read again, and
-    /// the caller's settle() checks it before anything is done with it.
+    /// Is the root of `task`'s thread the supervisor's, and is the run's
+    /// root the supervisor's too (names need no translation)?  Read, not
+    /// validated: the caller's settle() checks it before anything is done
+    /// with it.
     fn is_ours(&self, task: &mut Task, ours: DirId) -> Result<bool, Errno> {
-        if !self.fixed {
-            return Ok(task.root_id()? == ours);
+        if self.view.get().is_some_and(|v| v.id != ours) {
+            return Ok(false);
         }
-        match self.seen.load(Ordering::Relaxed) {
-            OURS => Ok(true),
-            OTHER => Ok(false),
-            _ => {
-                let same = task.root_id()? == ours;
-                task.check()?;
-                self.seen
-                    .store(if same { OURS } else { OTHER }, Ordering::Relaxed);
-                Ok(same)
-            }
+        Ok(task.root_id()? == ours)
+    }
+
+    /// The supervisor-view text of the run's root (`None`: not set, each
+    /// request's own root is the view).
+    fn view_text(&self) -> Result<Option<Vec<u8>>, Errno> {
+        match self.view.get() {
+            Some(v) => Ok(Some(resolve::fd_text(v.fd.as_fd())?)),
+            None => Ok(None),
         }
     }
 }
@@ -264,6 +266,7 @@ impl Pending {
             }
             let paths = self.req.paths();
             let root = self.task.root()?;
+            let view = self.root.view_text()?;
             let status = self.task.status()?;
             let (pself, tself) = self.task.proc_selves()?;
             let mut out = Vec::with_capacity(paths.len());
@@ -281,6 +284,7 @@ impl Pending {
                 };
                 let l = Lookup {
                     root: root.as_fd(),
+                    view: view.as_deref(),
                     start: start.as_fd(),
                     path: &p.path,
                     follow_last: follow,

@@ -137,6 +137,11 @@ impl Session {
         crate::reap::become_subreaper();
         let child = prog.spawn()?;
         run.audit.set_landlock(child.landlock);
+        if let Err(e) = run.root.set_view(child.root) {
+            // The keeper's death kills the program.
+            let _ = sys::pidfd_send_signal(child.pidfd.as_fd(), Signal::SIGKILL as i32);
+            return Err(LaunchError::Setup(e));
+        }
         // Modes the supervisor passes are exact: the program's own umask is
         // applied explicitly on every create.
         sys::umask(0);
@@ -193,6 +198,15 @@ impl Session {
             .map_err(|e| LaunchError::AttachedListener(io_errno(&e)))?;
         let pidfd = sys::pidfd_open(a.pid.as_raw())
             .map_err(|e| LaunchError::AttachedPid(a.pid.as_raw(), e))?;
+        // The container's root when we attach is the run's root (names are
+        // given from it: pending::Root).  If it cannot be read (the
+        // container's init already gone), each request's own root is.
+        if let Ok(root) = crate::launch::root_of(a.pid.as_raw()) {
+            // Same process: the pidfd was made before, and it still lives.
+            if sys::pidfd_send_signal(pidfd.as_fd(), 0).is_ok() {
+                let _ = run.root.set_view(root);
+            }
+        }
         sys::umask(0);
         let mut mask = SigSet::empty();
         for s in FORWARDED {

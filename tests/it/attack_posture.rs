@@ -62,7 +62,11 @@ fn open_tree_attr_and_syscalls_outside_the_allow_list_are_refused_and_recorded()
     assert_eq!(outcome(&out, "open_tree_attr"), "EPERM", "{out}");
     assert_eq!(
         denials(&recs, "open_tree_attr"),
-        [("open_tree_attr".to_string(), "EPERM".to_string())],
+        // With the path it names (issue 22).
+        [(
+            "open_tree_attr /etc/shadow".to_string(),
+            "EPERM".to_string()
+        )],
         "{recs:?}"
     );
     assert!(out.stderr.contains("open_tree_attr"), "{out}");

@@ -52,6 +52,7 @@ mod races;
 mod ready;
 mod refusals;
 mod rules;
+mod selfsandbox;
 mod slave;
 mod soak;
 mod transparency;

@@ -674,3 +674,21 @@ pub fn posture<S: AsRef<OsStr>>(args: &[S]) -> Vec<OsString> {
     v.extend(args.iter().map(|a| a.as_ref().to_os_string()));
     v
 }
+
+/// tests/probes/selfsandbox.c (Chromium's zygote sequence, the mount
+/// attacks from a user namespace), static musl, built once.
+pub fn selfsandbox_probe() -> &'static Path {
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let dir = crate::util::probe_dir();
+        std::fs::create_dir_all(&dir).expect("create the probe directory");
+        let out = dir.join("selfsandbox-musl-static");
+        compile(
+            "musl-gcc",
+            &["-static"],
+            &repo().join("tests/probes/selfsandbox.c"),
+            &out,
+        );
+        out
+    })
+}

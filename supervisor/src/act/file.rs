@@ -39,10 +39,41 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
             }
         }
     }
+    // The id maps of a user namespace are checked against their opener:
+    // opened as the program whatever the authority (see opener_checked).
+    // A namespace nested below the program's first one: the helper opens
+    // (crate::idmap); otherwise the acting thread, as the program.
+    let nested = match (args, &first.target) {
+        (Args::Open { .. }, Target::Entry { parent, .. }) if opener_checked(&first) => {
+            crate::idmap::nested_parent(parent.as_fd())?
+        }
+        _ => None,
+    };
+    let opener = match args {
+        Args::Open { .. } if nested.is_none() && !who.is_program() && opener_checked(&first) => {
+            Some(Authority::program(task)?)
+        }
+        _ => None,
+    };
     // Everything read from /proc/<tid> belongs to this notification.
     task.settle()?;
     Ok(match *args {
-        Args::Open { flags, mode, .. } => open(who.clone(), first, flags, mode & !umask),
+        Args::Open { flags, .. } if nested.is_some() => {
+            let (Some(ns), Target::Entry { parent, name }) = (nested, &first.target) else {
+                return Err(Errno::EINVAL);
+            };
+            match crate::idmap::open(ns, parent.as_fd(), name, flags) {
+                Ok(fd) => Outcome::Fd {
+                    fd,
+                    cloexec: flags & libc::O_CLOEXEC != 0,
+                },
+                Err(e) => Outcome::Fail(e),
+            }
+        }
+        Args::Open { flags, mode, .. } => {
+            let who = opener.unwrap_or_else(|| who.clone());
+            open(who, first, flags, mode & !umask)
+        }
         Args::Stat { out, .. } => stat(who, task, out, first).into(),
         Args::Access { mode, flags, .. } => who.run(|| access(first, mode, flags)).into(),
         Args::Mkdir { mode, .. } => who.run(|| mkdir(first, mode & !umask)).into(),
@@ -62,6 +93,32 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
         }
         Args::Socket { .. } | Args::Exec { .. } => Outcome::Fail(Errno::EINVAL),
     })
+}
+
+/// Files of `/proc/<pid>` whose writes the kernel checks against the
+/// credentials of whoever *opened* them (`file->f_cred`), as well as the
+/// writer's: the id maps and `setgroups` of a user namespace.  Opened with
+/// the supervisor's credentials, a write the kernel lets the program make
+/// on its own fails (a root opener is not the namespace's owner: a
+/// single-id map is refused), so Chromium finds no usable namespace
+/// sandbox.  The supervisor's credentials would never allow more (the
+/// writer, the program, is checked too), so these are opened as the
+/// program.
+const OPENER_CHECKED: &[&[u8]] = &[
+    b"uid_map",
+    b"gid_map",
+    b"projid_map",
+    b"setgroups",
+    b"timens_offsets",
+];
+
+fn opener_checked(r: &Resolved) -> bool {
+    let Target::Entry { parent, name } = &r.target else {
+        return false;
+    };
+    OPENER_CHECKED.contains(&name.to_bytes())
+        && nix::sys::statfs::fstatfs(parent)
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
 }
 
 fn creating_umask(t: &mut Task, flags: i32) -> Result<u32, Errno> {

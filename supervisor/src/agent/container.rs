@@ -193,7 +193,7 @@ pub fn main() -> i32 {
         dns_upstream: None,
         // The container's root is not the agent's, and whether it may
         // change is the runtime's business: observed on every request.
-        root: Arc::new(Root::new(false)),
+        root: Arc::new(Root::new()),
         policy: Some(a.policy.display().to_string()),
         // The runtime owns the container's life.
         limits: Default::default(),

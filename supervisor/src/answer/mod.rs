@@ -171,6 +171,14 @@ impl Answerer {
             ),
             Outcome::Restart => self.reply(id, 0, -ERESTARTSYS, 0, Answered::Interrupted),
             Outcome::Exec { tgid, expect } => self.exec(id, tid, tgid, expect),
+            // ESRCH taken for a thread that is gone, while the call still
+            // waits: it came from the act itself (a /proc/<pid> directory
+            // of a dead process, e.g. the root Chromium's zygote chroots
+            // into), and is the call's answer, as the kernel's would be.
+            // Never leave a waiting thread unanswered.
+            Outcome::Gone if self.listener.id_valid(id) => {
+                self.reply(id, 0, -libc::ESRCH, 0, Answered::Errno(libc::ESRCH))
+            }
             Outcome::Gone => self.audit.gone(id),
             Outcome::Fd { fd, cloexec } => {
                 match self.listener.addfd(id, fd.as_fd(), None, cloexec, true) {

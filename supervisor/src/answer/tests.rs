@@ -162,8 +162,12 @@ fn an_answer_is_sent_exactly_once() {
     assert_eq!(listener.send(n.id, 6, 0, 0), Err(Errno::ENOENT));
 }
 
+/// Gone for a call that still waits: the ESRCH came from the act (a
+/// /proc/<pid> directory of a dead process), not from the thread's death;
+/// the call is answered ESRCH, never left waiting.  (A thread really gone:
+/// an_answer_to_a_killed_thread_is_recorded_abandoned.)
 #[test]
-fn gone_sends_nothing_and_records_the_request_abandoned() {
+fn gone_for_a_call_still_waiting_answers_esrch() {
     let Some(c) = Child::start(Call::Getppid) else {
         return;
     };
@@ -172,18 +176,12 @@ fn gone_sends_nothing_and_records_the_request_abandoned() {
     let a = c.answerer(log.recorder.clone());
     a.audit().received(&c.listener, n.id, n.pid, "getppid");
     a.answer(n.id, n.pid, Outcome::Gone);
-    // Nothing was sent: the call still waits (Gone is only ever given for
-    // a thread that is gone; this one is not, to see that nothing left).
-    assert!(c.listener.id_valid(n.id), "Gone sent an answer");
-    let rec = log.one(c.pid);
-    assert_eq!(rec["outcome"], "abandoned");
-    assert_eq!(rec["result"], serde_json::Value::Null);
-    // Our own answer is the first and only one the call gets.
-    c.listener.send(n.id, 9, 0, 0).expect("still pending");
+    assert!(!c.listener.id_valid(n.id), "Gone left the call waiting");
     let pid = c.pid;
     let r = c.report();
-    assert_eq!((r.ret, r.errno), (9, 0));
-    assert_eq!(log.of(pid).len(), 1, "no second record");
+    assert_eq!((r.ret, r.errno), (-1, libc::ESRCH));
+    let rec = log.one(pid);
+    assert_eq!(rec["errno"], "ESRCH");
 }
 
 #[test]

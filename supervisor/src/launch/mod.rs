@@ -248,6 +248,16 @@ pub struct Child {
     /// `LANDLOCK_ACCESS_FS_*` bits, and the `LANDLOCK_ACCESS_NET_*` bits
     /// shifted left by 16; 0 without such a layer.
     pub landlock: u64,
+    /// The program's root directory (`O_PATH`) when it was started: the
+    /// run's root, which the policy's names are relative to
+    /// (`pending::Root`).
+    pub root: OwnedFd,
+}
+
+/// An `O_PATH` descriptor of the root directory of process `pid`.
+pub fn root_of(pid: i32) -> Result<OwnedFd, Errno> {
+    let path = CString::new(format!("/proc/{pid}/root")).map_err(|_| Errno::EINVAL)?;
+    sys::open_dir_path(&path)
 }
 
 fn cstring(s: &OsStr) -> Result<CString, LaunchError> {
@@ -515,9 +525,9 @@ impl Prepared {
             e
         };
         let pidfd = sys::pidfd_open(pid.as_raw()).map_err(|e| kill(LaunchError::Pidfd(e)))?;
-        let program = match receive_report(ours.as_fd()) {
+        let (program, program_pid) = match receive_report(ours.as_fd()) {
             Report::Pid(p) => match sys::pidfd_open(p) {
-                Ok(fd) => fd,
+                Ok(fd) => (fd, p),
                 Err(e) => {
                     // The program may have failed already (and been reaped
                     // by the keeper): its own report says why.
@@ -538,10 +548,16 @@ impl Prepared {
             landlock = u64::from(bits);
             next = receive_report(ours.as_fd());
         }
+        let root;
         let listener = match next {
             Report::Listener(n) => {
                 let fd = sys::pidfd_getfd(program.as_fd(), n)
                     .map_err(|e| kill(LaunchError::TakeListener(e)))?;
+                // The run's root: the program's, set by the init script if
+                // any, before any of its code runs (it waits for the byte
+                // below).  Its pid is not reused meanwhile: the listener was
+                // just taken through its pidfd, and it waits for us.
+                root = root_of(program_pid).map_err(|e| kill(LaunchError::Setup(e)))?;
                 // Go: the child may now close its copy and exec.
                 let _ = nix::unistd::write(&ours, &[1u8]);
                 first_exec::let_through(fd.as_fd(), program.as_fd(), ours.as_fd());
@@ -572,6 +588,7 @@ impl Prepared {
             pidfd,
             listener,
             landlock,
+            root,
         })
     }
 

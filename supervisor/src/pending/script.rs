@@ -42,11 +42,13 @@ impl Pending {
             }
             names.push(name.clone());
             let root = self.task.root()?;
+            let view = self.root.view_text()?;
             let start = self.task.cwd()?;
             let status = self.task.status()?;
             let (pself, tself) = self.task.proc_selves()?;
             let l = Lookup {
                 root: root.as_fd(),
+                view: view.as_deref(),
                 start: start.as_fd(),
                 path: &name,
                 follow_last: true,

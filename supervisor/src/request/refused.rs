@@ -13,7 +13,6 @@ const PATHS: &[(&str, &[usize])] = &[
     ("mount", &[0, 1]),
     ("umount2", &[0]),
     ("pivot_root", &[0, 1]),
-    ("chroot", &[0]),
     ("open_tree", &[1]),
     ("open_tree_attr", &[1]),
     ("move_mount", &[1, 3]),

@@ -44,6 +44,11 @@ use sys::{Ident, Stat};
 pub struct Lookup<'a> {
     /// O_PATH descriptor of the program's root directory (opened from /proc/<tid>/root).
     pub root: BorrowedFd<'a>,
+    /// Supervisor-view text of the run's root, which canonical texts are
+    /// relative to (`None`: `root`'s).  It differs from `root`'s once the
+    /// program has chrooted: the policy is then told where the object
+    /// really is (`/jail/etc/passwd`), never the name the chroot gives it.
+    pub view: Option<&'a [u8]>,
     /// O_PATH descriptor of the directory relative paths start from: the program's cwd
     /// (/proc/<tid>/cwd) or the dirfd of an *at call (/proc/<tid>/fd/<n>).
     pub start: BorrowedFd<'a>,
@@ -160,7 +165,10 @@ pub fn resolve_traced(l: &Lookup, trace: &mut Vec<u8>) -> Result<Resolved, Errno
     if l.resolve & libc::RESOLVE_CACHED != 0 {
         return Err(Errno::EAGAIN);
     }
-    let root_text = sys::fd_path(l.root)?;
+    let root_text = match l.view {
+        Some(v) => v.to_vec(),
+        None => sys::fd_path(l.root)?,
+    };
     if l.path.is_empty() {
         if !l.empty_path {
             return Err(Errno::ENOENT);
@@ -181,6 +189,12 @@ pub fn resolve_traced(l: &Lookup, trace: &mut Vec<u8>) -> Result<Resolved, Errno
         });
     }
     Walker::new(l, root_text)?.run(trace)
+}
+
+/// The supervisor-view text of the directory `fd` (its current name, from
+/// the kernel).
+pub fn fd_text(fd: BorrowedFd) -> Result<Vec<u8>, Errno> {
+    sys::fd_path(fd)
 }
 
 fn entry(parent: OwnedFd, name: CString) -> Target {
@@ -229,7 +243,7 @@ enum Step {
 /// The state of one resolution.
 struct Walker<'l, 'a> {
     l: &'l Lookup<'a>,
-    /// Supervisor-view text of the program's root (for [`in_view`]).
+    /// Supervisor-view text of the run's root (for [`in_view`]).
     root_text: Vec<u8>,
     /// The directory `..` cannot climb above, and absolute paths start from:
     /// the program root, or `start` under RESOLVE_BENEATH / RESOLVE_IN_ROOT.
@@ -268,7 +282,16 @@ impl<'l, 'a> Walker<'l, 'a> {
         };
         let (scope, scope_st, scope_text) = match start_st {
             Some(st) if scoped => (l.start, st, start_text.clone()),
-            _ => (l.root, sys::fstat(l.root)?, b"/".to_vec()),
+            // The program's root, named in the run's view: "/" unless the
+            // process has chrooted below the run's root.
+            _ => (
+                l.root,
+                sys::fstat(l.root)?,
+                match l.view {
+                    Some(_) => in_view(&root_text, sys::fd_path(l.root)?),
+                    None => b"/".to_vec(),
+                },
+            ),
         };
         let (cur, cur_st, text) = match start_st {
             Some(st) if !absolute => (sys::dup(l.start)?, st, start_text),

@@ -88,6 +88,7 @@ impl Ctx {
     fn lookup<'a>(&'a self, path: &'a [u8], follow_last: bool, resolve: u64) -> Lookup<'a> {
         Lookup {
             root: self.root.as_fd(),
+            view: None,
             start: self.start.as_fd(),
             path,
             follow_last,
@@ -250,6 +251,43 @@ fn chroot_like_root_cannot_be_escaped() {
     assert_eq!(id_parent(&r), id_of(&t.0));
     let r = ctx.get("rootlink").unwrap();
     assert_eq!((r.path.as_slice(), r.last), (&b"/"[..], Last::Dot));
+}
+
+/// A process that chrooted into `t` (its root `t`, the run's root `/`):
+/// the same objects as above, but named where they really are, so that a
+/// chroot into a denied directory cannot rename what it holds.
+#[test]
+fn after_a_chroot_names_are_given_in_the_runs_root() {
+    let t = TempDir::new();
+    t.mkdir("etc");
+    t.mkdir("sub");
+    t.write("etc/passwd", "jail");
+    t.symlink("abs", "/etc");
+    t.symlink("secret-link", "/etc/passwd");
+    let ctx = Ctx::new(&t.0, t.join("sub"));
+    let view: &[u8] = b"/";
+    let get = |p: &str, follow: bool| {
+        let mut l = ctx.lookup(p.as_bytes(), follow, 0);
+        l.view = Some(view);
+        resolve(&l)
+    };
+    for p in [
+        "/etc/passwd",
+        "/abs/passwd",
+        "/../secret-link",
+        "../abs/../etc/passwd",
+    ] {
+        let r = get(p, true).unwrap();
+        assert_eq!(r.path, t.text("etc/passwd"), "{p}");
+        assert_eq!(id_target(&r), id_of(t.join("etc/passwd")), "{p}");
+        assert_eq!(read_entry(&r), "jail");
+    }
+    let r = get("x", true).unwrap();
+    assert_eq!((r.path, r.last), (t.text("sub/x"), Last::Missing));
+    let r = get("/", true).unwrap();
+    assert_eq!((r.path, r.last), (t.text(""), Last::Dot));
+    let r = get("/secret-link", false).unwrap();
+    assert_eq!(r.path, t.text("secret-link"));
 }
 
 #[test]

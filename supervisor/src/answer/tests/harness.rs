@@ -204,7 +204,7 @@ impl Child {
         Box::new(Pending::new(
             req,
             self.task(n),
-            Arc::new(Root::new(false)),
+            Arc::new(Root::new()),
             a.clone(),
         ))
     }
