@@ -578,18 +578,38 @@ fn one_agent_serves_containers_at_once_and_a_stuck_one_stalls_no_other() {
 
 #[test]
 fn a_killed_agent_leaves_no_container_unsupervised() {
+    killed_agent(None);
+}
+
+/// The same for a container of another user, whose helper takes its ids:
+/// the kernel clears the parent-death signal on that change, so the helper
+/// must ask for it again.
+#[test]
+fn a_killed_agent_leaves_no_container_of_another_user_unsupervised() {
+    killed_agent(Some(1000));
+}
+
+fn killed_agent(uid: Option<u32>) {
     if !runc_ready() {
         return;
     }
-    let mut agent = Agent::start(&[("deny-path", &deny_path())], &[DENY_SECRET]);
-    let bundle = Bundle::new(
-        &[
-            "/bin/sh",
-            "-c",
-            "cat /etc/other; touch /tmp/ready; sleep 3; cat /etc/other; echo \"rc=$?\"; cat /etc/secret; echo \"rc=$?\"",
-        ],
-        Some(agent.profile("deny-path")),
-    );
+    // A container of another user: runc's own /proc/self/fd opens are left
+    // to the kernel (see BROKER_BUT_RUNTIME_PROC).
+    let policy = match uid {
+        None => deny_path(),
+        Some(_) => BROKER_BUT_RUNTIME_PROC.to_string(),
+    };
+    let mut agent = Agent::start(&[("deny-path", &policy)], &[DENY_SECRET]);
+    let args = [
+        "/bin/sh",
+        "-c",
+        "cat /etc/other; touch /tmp/ready; sleep 3; cat /etc/other; echo \"rc=$?\"; cat /etc/secret; echo \"rc=$?\"",
+    ];
+    let profile = Some(agent.profile("deny-path"));
+    let bundle = match uid {
+        None => Bundle::new(&args, profile),
+        Some(uid) => Bundle::as_user(&args, profile, uid),
+    };
     let id = container_id("killed");
     let ready = bundle.rootfs().join("tmp/ready");
     let socket = agent.socket();

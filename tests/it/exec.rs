@@ -381,6 +381,21 @@ fn race(kind: Kind, cmd: &str, policy: &Policy, rounds: usize) -> (u64, u64) {
         let mut argv = f.argv(kind, &[cmd]);
         argv.extend([a.clone(), d.clone(), marker.clone(), "40".into()]);
         let log = f.root.join("race.jsonl");
+        // The symlink is also exchanged from outside the sandbox, by an
+        // accomplice whose renames no supervisor serves (the program's own
+        // wait for the supervisor, which holds them while it verifies an
+        // exec: on a quiet machine they seldom land in the window).
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let accomplice = (cmd == "race-link").then(|| {
+            let (stop, dir) = (stop.clone(), f.root.clone());
+            std::thread::spawn(move || {
+                use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+                let (l, o) = (dir.join("link"), dir.join("other"));
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = renameat2(AT_FDCWD, &l, AT_FDCWD, &o, RenameFlags::RENAME_EXCHANGE);
+                }
+            })
+        });
         let o = Cmd::supervised(policy.clone(), &argv)
             .cwd(&f.root)
             .env("DENY", &d)
@@ -388,6 +403,10 @@ fn race(kind: Kind, cmd: &str, policy: &Policy, rounds: usize) -> (u64, u64) {
             .option(&log)
             .option("--summary")
             .run();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = accomplice {
+            t.join().unwrap();
+        }
         assert_eq!(o.code, 0, "{o}");
         let c = counters(&o, "ran=");
         ran += c["ran"];

@@ -82,6 +82,10 @@ enum CredError {
     Threads(usize),
     #[error("cannot become uid {0} gid {1}: {2}")]
     Become(u32, u32, nix::errno::Errno),
+    #[error("cannot ask again to die with the agent after taking its ids: {0}")]
+    DeathSignal(nix::errno::Errno),
+    #[error("the agent died while the helper took the container's ids")]
+    AgentGone,
 }
 
 /// The `Uid:`, `Gid:` (real, effective, saved) and `Groups:` of
@@ -131,8 +135,17 @@ fn take_credentials(pid: i32) -> Result<(), CredError> {
     if threads != 1 {
         return Err(CredError::Threads(threads));
     }
+    let agent = nix::unistd::getppid();
     sys::become_ids(ids.uid, ids.gid, &ids.groups)
-        .map_err(|e| CredError::Become(ids.uid[1], ids.gid[1], e))
+        .map_err(|e| CredError::Become(ids.uid[1], ids.gid[1], e))?;
+    // The kernel clears the parent-death signal when a process's
+    // credentials change: ask for it again, then make sure the agent did
+    // not die in between (the helper would have been reparented).
+    sys::die_with_parent().map_err(CredError::DeathSignal)?;
+    if nix::unistd::getppid() != agent {
+        return Err(CredError::AgentGone);
+    }
+    Ok(())
 }
 
 /// [`take_credentials`], for `Attached::before_serving`.  A failure ends

@@ -195,7 +195,9 @@ impl Request {
             | Args::Symlink { .. }
             | Args::Unlink { .. }
             | Args::Rename { .. } => true,
-            Args::Stat { .. } | Args::Access { .. } | Args::Attr { .. } | Args::Exec { .. } => false,
+            Args::Stat { .. } | Args::Access { .. } | Args::Attr { .. } | Args::Exec { .. } => {
+                false
+            }
         }
     }
 
