@@ -23,13 +23,12 @@ mod decision;
 mod json;
 mod record;
 mod summary;
+mod writer;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 pub use decision::{Decision, How};
 pub use record::Answered;
@@ -72,7 +71,7 @@ pub enum AuditError {
 
 struct Inner {
     open: HashMap<Key, Entry>,
-    log: Option<File>,
+    log: Option<writer::Writer>,
     /// Only denials go to the log.
     denials_only: bool,
     summary: Option<Summary>,
@@ -119,11 +118,21 @@ impl Recorder {
             }
             None => None,
         };
-        let a = Audit {
+        let a = |me: &Weak<Audit>| Audit {
             stopped: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 open: HashMap::new(),
-                log,
+                log: log.map(|f| {
+                    let me = me.clone();
+                    writer::Writer::new(
+                        f,
+                        Box::new(move |err| {
+                            if let Some(a) = me.upgrade() {
+                                fail(&a, err)
+                            }
+                        }),
+                    )
+                }),
                 denials_only: cfg.denials_only,
                 summary: cfg.summary.then(Summary::default),
                 finished: false,
@@ -136,13 +145,24 @@ impl Recorder {
             program: AtomicI32::new(0),
             lookups: AtomicU64::new(0),
         };
-        Ok(Recorder(Some(Arc::new(a))))
+        Ok(Recorder(Some(Arc::new_cyclic(a))))
     }
 
     /// Is the run audited?
     #[inline]
     pub fn enabled(&self) -> bool {
         self.0.is_some()
+    }
+
+    /// Waits until every record written so far is in the log file (the
+    /// log's thread writes them).
+    #[cfg(test)]
+    pub fn flush(&self) {
+        if let Some((_, g)) = self.inner() {
+            if let Some(w) = g.log.as_ref() {
+                w.flush();
+            }
+        }
     }
 
     /// Has the log failed?  No request may be answered any more.
@@ -358,14 +378,14 @@ impl Recorder {
         let Some(e) = g.open.remove(&key) else {
             return;
         };
-        if let Err(err) = write(audit, &mut g, &e, &a) {
+        if let Err(err) = write(audit, &mut g, e, a) {
             drop(g);
             fail(audit, &err);
         }
     }
 }
 
-fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Result<()> {
+fn write(audit: &Audit, g: &mut Inner, e: Entry, a: Answered) -> std::io::Result<()> {
     let d = e.decision.as_ref();
     let denied = matches!(a, Answered::Errno(_) | Answered::Gai(_))
         && d.is_some_and(Decision::denies_on_error);
@@ -377,7 +397,7 @@ fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Resu
             &d.map_or_else(|| "none".into(), |d| d.to_string()),
             d.map_or("none", Decision::answer),
             denied.then(|| (target, errno.as_deref().unwrap_or("?"))),
-            *a == Answered::Abandoned,
+            a == Answered::Abandoned,
         );
     }
     if audit.stopped.load(Relaxed) {
@@ -387,7 +407,7 @@ fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Resu
         return Ok(());
     }
     match g.log.as_mut() {
-        Some(f) => f.write_all(record::line(e, d, a, denied).as_bytes()),
+        Some(w) => w.write(e, a, denied),
         None => Ok(()),
     }
 }
@@ -421,15 +441,23 @@ impl Recorder {
         let mut left: Vec<(Key, Entry)> = g.open.drain().collect();
         left.sort_by_key(|(_, e)| e.start);
         let mut failed = None;
-        for (_, e) in &left {
-            if let Err(err) = write(audit, &mut g, e, &Answered::Abandoned) {
+        for (_, e) in left {
+            if let Err(err) = write(audit, &mut g, e, Answered::Abandoned) {
                 failed = Some(err);
                 break;
             }
         }
         g.finished = true;
         let summary = g.summary.take();
+        let log = g.log.take();
         drop(g);
+        // Every record handed to the log's thread is written before the
+        // run ends.
+        if let Some(mut w) = log {
+            if let Err(err) = w.finish() {
+                failed = failed.or(Some(err));
+            }
+        }
         if let Some(err) = failed {
             fail(audit, &err);
         }
