@@ -1,9 +1,9 @@
 //! The `--log` file, written by a thread of its own: the request path
 //! queues each finished record and goes on; the thread formats the queued
 //! records (`record::line`) and writes them with one `write`.  The thread
-//! is woken once per [`BATCH`] records, or finds what is queued when it
-//! wakes every [`PERIOD`] on its own: the request path pays no wake-up per
-//! record.
+//! is woken by the first record queued while it is idle, then takes what
+//! is queued after [`PERIOD`] or once [`BATCH`] records wait: the request
+//! path pays one wake-up per batch, not per record.
 //!
 //! What does not change: every record is written, in the order the
 //! records were closed (one queue, fed under the recorder's lock); the
@@ -31,11 +31,11 @@ use std::time::Duration;
 use super::record::{self, Answered, Entry};
 
 /// Queued records that wake the thread.
-pub const BATCH: usize = 256;
+pub const BATCH: usize = 64;
 /// Queued records at most: the request path waits beyond.
-pub const DEPTH: usize = 8192;
+pub const DEPTH: usize = 1024;
 /// How often the thread looks at the queue without being woken.
-pub const PERIOD: Duration = Duration::from_millis(20);
+pub const PERIOD: Duration = Duration::from_millis(10);
 
 /// One finished record.
 struct Line {
@@ -54,6 +54,8 @@ struct Queue {
     written: u64,
     /// The thread ended on a write error.
     failed: bool,
+    /// The thread waits for a record (none queued).
+    idle: bool,
 }
 
 #[derive(Default)]
@@ -129,7 +131,7 @@ impl Writer {
             denied,
         });
         q.queued += 1;
-        if q.lines.len() == BATCH {
+        if q.lines.len() == BATCH || (q.idle && q.lines.len() == 1) {
             sh.work.notify_one();
         }
         Ok(())
@@ -199,7 +201,14 @@ fn drain(mut f: File, sh: &Shared) -> std::io::Result<()> {
     loop {
         let (lines, closed) = {
             let mut q = sh.lock();
-            if q.lines.is_empty() && !q.closed {
+            // Idle: woken by the next record.
+            while q.lines.is_empty() && !q.closed {
+                q.idle = true;
+                q = sh.work.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+            q.idle = false;
+            if q.lines.len() < BATCH && !q.closed {
+                // More are likely to come: taken together.
                 q = sh
                     .work
                     .wait_timeout(q, PERIOD)
