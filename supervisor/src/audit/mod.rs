@@ -221,25 +221,21 @@ impl Recorder {
 
 /// The thread group (process) of thread `tid`.
 fn thread_group(tid: u32) -> Option<u32> {
-    // pidfd_open without PIDFD_THREAD takes only a thread-group leader:
-    // the common case costs two cheap syscalls instead of rendering
-    // /proc/<tid>/status.
-    // A thread that is not the leader: EINVAL before Linux 6.9, ENOENT
-    // since (and for a thread that is gone, whose status read then fails).
-    use nix::errno::Errno;
-    match kernel::sys::pidfd_open(tid as i32) {
-        Ok(_) => Some(tid),
-        Err(Errno::EINVAL | Errno::ENOENT) => {
-            std::fs::read_to_string(format!("/proc/{tid}/status"))
-                .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("Tgid:"))
-                        .and_then(|v| v.trim().parse().ok())
-                })
-        }
-        Err(_) => None,
+    // A thread-group leader's pid is its tid: the common case costs one
+    // syscall (tgkill with signal 0, which makes no descriptor, unlike
+    // pidfd_open) instead of rendering /proc/<tid>/status.  Another
+    // thread (or one that is gone, whose status read then fails): the
+    // status's Tgid.
+    if kernel::sys::is_thread_group_leader(tid) == Ok(true) {
+        return Some(tid);
     }
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
 }
 
 impl Recorder {
