@@ -32,6 +32,11 @@ bench: build
 bench-program *OLD: build
     bash bench/as-program {{OLD}} target/release/supervisor
 
+# Real jobs (tar/find/rm, git, make -j2) under native, C continue, rules,
+# ci.lua and bwrap: CPU-time ratios, unpinned and pinned (also in `bench`).
+bench-jobs: build
+    bash bench/jobs
+
 # A/B of the per-call CPU cost: OLD binary against the current build.
 bench-ab OLD: build
     bash bench/ab {{OLD}} target/release/supervisor

@@ -22,6 +22,23 @@ pub fn pidfd_open_thread(tid: u32) -> Result<OwnedFd, Errno> {
     owned(unsafe { libc::syscall(libc::SYS_pidfd_open, tid as libc::pid_t, PIDFD_THREAD) })
 }
 
+/// Is thread `tid` the main thread of its process (its tid the process's
+/// pid)?  `tgkill(tid, tid, 0)`: no signal is sent; the kernel only
+/// checks that thread `tid` is in thread group `tid` (ESRCH if not, or if
+/// the thread is gone) and that the caller may signal it (EPERM).
+pub fn is_thread_group_leader(tid: u32) -> Result<bool, Errno> {
+    let tid = tid as libc::pid_t;
+    // SAFETY: integer arguments only; signal 0 sends nothing.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, tid, tid, 0) };
+    if r == 0 {
+        return Ok(true);
+    }
+    match Errno::last() {
+        Errno::ESRCH => Ok(false),
+        e => Err(e),
+    }
+}
+
 /// `pidfd_open(pid, 0)`.
 pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     // SAFETY: integer arguments only.
@@ -321,4 +338,27 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> Result<(), Errno> {
         )
     };
     Errno::result(r).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The main thread is its process's leader; another thread is not;
+    /// a thread that is gone is not either.
+    #[test]
+    fn thread_group_leader() {
+        let me = std::process::id();
+        assert_eq!(is_thread_group_leader(me), Ok(true));
+        let tid = std::thread::spawn(|| {
+            let tid = nix::unistd::gettid().as_raw() as u32;
+            (tid, is_thread_group_leader(tid))
+        })
+        .join()
+        .expect("thread");
+        assert_ne!(tid.0, me);
+        assert_eq!(tid.1, Ok(false));
+        // Joined: that tid is gone (and not reused this soon).
+        assert_eq!(is_thread_group_leader(tid.0), Ok(false));
+    }
 }

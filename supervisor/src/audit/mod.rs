@@ -23,13 +23,12 @@ mod decision;
 mod json;
 mod record;
 mod summary;
+mod writer;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 pub use decision::{Decision, How};
 pub use record::Answered;
@@ -74,7 +73,7 @@ pub enum AuditError {
 
 struct Inner {
     open: HashMap<Key, Entry>,
-    log: Option<File>,
+    log: Option<writer::Writer>,
     /// Only denials go to the log.
     denials_only: bool,
     /// Each denial on stderr (`-v`).
@@ -128,11 +127,21 @@ impl Recorder {
             }
             None => None,
         };
-        let a = Audit {
+        let a = |me: &Weak<Audit>| Audit {
             stopped: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 open: HashMap::new(),
-                log,
+                log: log.map(|f| {
+                    let me = me.clone();
+                    writer::Writer::new(
+                        f,
+                        Box::new(move |err| {
+                            if let Some(a) = me.upgrade() {
+                                fail(&a, err)
+                            }
+                        }),
+                    )
+                }),
                 denials_only: cfg.denials_only,
                 verbose: cfg.verbose,
                 summary: cfg.summary.then(Summary::default),
@@ -148,13 +157,24 @@ impl Recorder {
             landlock: AtomicU64::new(0),
             verbose: cfg.verbose,
         };
-        Ok(Recorder(Some(Arc::new(a))))
+        Ok(Recorder(Some(Arc::new_cyclic(a))))
     }
 
     /// Is the run audited?
     #[inline]
     pub fn enabled(&self) -> bool {
         self.0.is_some()
+    }
+
+    /// Waits until every record written so far is in the log file (the
+    /// log's thread writes them).
+    #[cfg(test)]
+    pub fn flush(&self) {
+        if let Some((_, g)) = self.inner() {
+            if let Some(w) = g.log.as_ref() {
+                w.flush();
+            }
+        }
     }
 
     /// Has the log failed?  No request may be answered any more.
@@ -236,25 +256,21 @@ impl Recorder {
 
 /// The thread group (process) of thread `tid`.
 fn thread_group(tid: u32) -> Option<u32> {
-    // pidfd_open without PIDFD_THREAD takes only a thread-group leader:
-    // the common case costs two cheap syscalls instead of rendering
-    // /proc/<tid>/status.
-    // A thread that is not the leader: EINVAL before Linux 6.9, ENOENT
-    // since (and for a thread that is gone, whose status read then fails).
-    use nix::errno::Errno;
-    match kernel::sys::pidfd_open(tid as i32) {
-        Ok(_) => Some(tid),
-        Err(Errno::EINVAL | Errno::ENOENT) => {
-            std::fs::read_to_string(format!("/proc/{tid}/status"))
-                .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("Tgid:"))
-                        .and_then(|v| v.trim().parse().ok())
-                })
-        }
-        Err(_) => None,
+    // A thread-group leader's pid is its tid: the common case costs one
+    // syscall (tgkill with signal 0, which makes no descriptor, unlike
+    // pidfd_open) instead of rendering /proc/<tid>/status.  Another
+    // thread (or one that is gone, whose status read then fails): the
+    // status's Tgid.
+    if kernel::sys::is_thread_group_leader(tid) == Ok(true) {
+        return Some(tid);
     }
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
 }
 
 impl Recorder {
@@ -407,18 +423,18 @@ impl Recorder {
         let Some(e) = g.open.remove(&key) else {
             return;
         };
-        if let Err(err) = write(audit, &mut g, &e, &a) {
+        if let Err(err) = write(audit, &mut g, e, a) {
             drop(g);
             fail(audit, &err);
         }
     }
 }
 
-fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Result<()> {
+fn write(audit: &Audit, g: &mut Inner, e: Entry, a: Answered) -> std::io::Result<()> {
     let d = e.decision.as_ref();
     let denied = (matches!(a, Answered::Errno(_) | Answered::Gai(_))
         && d.is_some_and(Decision::denies_on_error))
-        || *a == Answered::Killed;
+        || a == Answered::Killed;
     if denied && g.verbose {
         let errno = a.error_name();
         eprint!(
@@ -439,7 +455,7 @@ fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Resu
             &d.map_or_else(|| "none".into(), |d| d.to_string()),
             d.map_or("none", Decision::answer),
             denied.then(|| (target, errno.as_deref().unwrap_or("?"))),
-            *a == Answered::Abandoned,
+            a == Answered::Abandoned,
         );
     }
     if audit.stopped.load(Relaxed) {
@@ -449,7 +465,7 @@ fn write(audit: &Audit, g: &mut Inner, e: &Entry, a: &Answered) -> std::io::Resu
         return Ok(());
     }
     match g.log.as_mut() {
-        Some(f) => f.write_all(record::line(e, d, a, denied).as_bytes()),
+        Some(w) => w.write(e, a, denied),
         None => Ok(()),
     }
 }
@@ -483,15 +499,23 @@ impl Recorder {
         let mut left: Vec<(Key, Entry)> = g.open.drain().collect();
         left.sort_by_key(|(_, e)| e.start);
         let mut failed = None;
-        for (_, e) in &left {
-            if let Err(err) = write(audit, &mut g, e, &Answered::Abandoned) {
+        for (_, e) in left {
+            if let Err(err) = write(audit, &mut g, e, Answered::Abandoned) {
                 failed = Some(err);
                 break;
             }
         }
         g.finished = true;
         let summary = g.summary.take();
+        let log = g.log.take();
         drop(g);
+        // Every record handed to the log's thread is written before the
+        // run ends.
+        if let Some(mut w) = log {
+            if let Err(err) = w.finish() {
+                failed = failed.or(Some(err));
+            }
+        }
         if let Some(err) = failed {
             fail(audit, &err);
         }

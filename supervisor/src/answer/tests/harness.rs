@@ -408,6 +408,7 @@ impl Log {
 
     /// Every record written so far, parsed.
     pub(crate) fn records(&self) -> Vec<serde_json::Value> {
+        self.recorder.flush();
         std::fs::read_to_string(&self.path)
             .expect("read the log")
             .lines()

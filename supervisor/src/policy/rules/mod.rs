@@ -18,6 +18,7 @@
 //! audit log first (`Recorder::describe`: a `Decision::Rule`).
 
 mod decide;
+mod direct;
 mod load;
 #[cfg(test)]
 mod tests;
@@ -144,6 +145,9 @@ impl Policy {
                 audit.describe(k, &c.text);
             }
         }
+        if direct::settle(lua, &self.shared, c.answer) {
+            return Ok(c.text);
+        }
         let m = &self.master;
         match c.answer {
             // A path that does not resolve fails as the call would.
@@ -269,7 +273,9 @@ pub fn module(lua: &Lua, shared: &Shared) -> mlua::Result<Table> {
             let p = compile(lua, &sh, t)?;
             loop {
                 // receive() does not return once the program has exited.
-                p.master.call_method::<()>("receive", ())?;
+                if !direct::receive(lua, &sh)? {
+                    p.master.call_method::<()>("receive", ())?;
+                }
                 p.answer(lua)?;
             }
         })?,
