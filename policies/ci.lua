@@ -108,7 +108,15 @@ libc_service.init = {
         C.close(fd)
       end
     end
-    C.mount("none", "/", nil, C.MS_REC | C.MS_PRIVATE)
+    errexit = false
+    local _, e = C.mount("none", "/", nil, C.MS_REC | C.MS_PRIVATE)
+    errexit = true
+    if e == C.EINVAL then
+      error("ci.lua needs / to be a mount point (in a chroot, bind-mount " ..
+            "the chroot directory onto itself first)")
+    elseif e ~= 0 then
+      error("making the mounts under / private failed: errno " .. e)
+    end
     local keep
     if WORKSPACE:sub(1, 5) == "/tmp/" then
       keep = C.open(WORKSPACE, C.O_PATH | C.O_DIRECTORY | C.O_CLOEXEC)
