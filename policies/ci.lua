@@ -289,6 +289,7 @@ if libc_service.verbose then
 end
 
 local files, attrs = rules.policy(policy), rules.policy(metadata)
+---@type table<string, boolean>
 local METADATA = { chmod = true, chown = true, utime = true, xattr = true }
 local master = libc_service.master
 while true do

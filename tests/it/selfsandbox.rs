@@ -394,9 +394,12 @@ fn headless_chromium_prints_the_page() {
         ("rules", rules_policy),
         ("read-only", Policy::example("read-only")),
     ] {
+        // A browser's start on a loaded 2-core CI machine: once over 60 s
+        // while the rest of the suite ran beside it.
         let out = Cmd::supervised(policy, &as_nobody(&chromium(name, &[])))
             .cwd(&ws.dir)
             .env("HOME", home(name, 65534))
+            .timeout(std::time::Duration::from_secs(180))
             .run();
         assert_eq!(out.code, 0, "{name}: {out}");
         assert!(out.stdout.contains(page), "{name}: {out}");
