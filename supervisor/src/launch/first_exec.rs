@@ -13,8 +13,9 @@ use kernel::notify::sys as notify;
 
 /// Waits for the child's exec notification on `listener` and lets it go
 /// on.  Returns without answering when the child ends or reports a failure
-/// first (`sock`: its launch socket), or is gone (`program`: its pidfd).
-pub(super) fn let_through(listener: BorrowedFd, program: BorrowedFd, sock: BorrowedFd) {
+/// first (`sock`: its launch socket), or is gone (`program`: its pidfd;
+/// `pid`: its pid, the only thread whose exec this lets through).
+pub(super) fn let_through(listener: BorrowedFd, program: BorrowedFd, pid: i32, sock: BorrowedFd) {
     loop {
         let mut fds = [
             PollFd::new(listener, PollFlags::POLLIN),
@@ -31,7 +32,7 @@ pub(super) fn let_through(listener: BorrowedFd, program: BorrowedFd, sock: Borro
             let Ok(n) = notify::recv(listener) else {
                 continue;
             };
-            let exec = n.data.nr as i64 == libc::SYS_execve;
+            let exec = n.data.nr as i64 == libc::SYS_execve && i64::from(n.pid) == i64::from(pid);
             // Anything else from our own code is a bug: refused, never let
             // through.
             let (error, flags) = if exec {

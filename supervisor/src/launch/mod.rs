@@ -560,7 +560,7 @@ impl Prepared {
                 root = root_of(program_pid).map_err(|e| kill(LaunchError::Setup(e)))?;
                 // Go: the child may now close its copy and exec.
                 let _ = nix::unistd::write(&ours, &[1u8]);
-                first_exec::let_through(fd.as_fd(), program.as_fd(), ours.as_fd());
+                first_exec::let_through(fd.as_fd(), program.as_fd(), program_pid, ours.as_fd());
                 fd
             }
             Report::Failed(Step::Script, _) => {
