@@ -70,6 +70,12 @@ struct Job {
     /// or --timeout) and SIGKILL of what is still running.
     #[arg(long, value_name = "DURATION", value_parser = supervisor::jobctl::parse_duration, default_value = "10s")]
     kill_after: std::time::Duration,
+    /// How many threads serve the requests a policy decides without Lua
+    /// (`rules.run`), the main thread included (default: the CPUs
+    /// available, at most 4; 1: the main thread alone).  See
+    /// docs/performance.md.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    serving_threads: Option<u16>,
     /// Write the supervisor's own outcome as one JSON line to FILE at
     /// exit: whether the exit code is the program's or the supervisor's,
     /// and why (see README, "Exit codes").
@@ -111,6 +117,7 @@ impl Job {
                 timeout: self.timeout,
                 kill_after: self.kill_after,
             },
+            serving_threads: self.serving_threads.map(usize::from),
         };
         let (mut code, mut outcome) = ended(f(&run, self.cmd));
         // A run whose audit log failed exits with SUPERVISOR whatever the

@@ -33,6 +33,10 @@ pub struct Run {
     pub policy: Option<String>,
     /// `--timeout`, `--kill-after`.
     pub limits: crate::jobctl::Limits,
+    /// `--serving-threads`: how many threads serve the requests a policy
+    /// decides without Lua (`rules.run`), the main thread included;
+    /// `None`: the CPUs available, at most 4 (`session::serving`).
+    pub serving_threads: Option<usize>,
 }
 
 /// Why a run ended before the program did, or that the program did.

@@ -35,14 +35,19 @@ use crate::jobs::{Done, Job, Jobs};
 use crate::launch::{Attached, LaunchError, Prepared};
 use crate::pending::Pending;
 use crate::request::net::{self, Class, NetAddr, SockCall};
-use crate::request::{self, Args, Decoded, Dir, PathArg, Request};
+use crate::request::{self, Args, Dir, PathArg, Request};
 use crate::run::{Run, Stop};
 use kernel::notify::{Listener, Notif};
 use kernel::sys;
 use kernel::task::Task;
 
+mod front;
+mod serving;
 #[cfg(test)]
 mod tests;
+
+pub use front::{Dispatched, Front};
+pub use serving::{Decide, Handoff, Serving};
 
 /// What the loop hands a strategy.
 pub enum Event {
@@ -87,13 +92,12 @@ pub fn serve<S: Strategy>(
 }
 
 pub struct Session {
-    answerer: Answerer,
-    proc: Arc<OwnedFd>,
+    /// What every serving thread shares: the listener, the answers,
+    /// `/proc`, the syscall map, the run.
+    front: Front,
     pid: Pid,
     pidfd: OwnedFd,
     sigfd: SignalFd,
-    map: SyscallMap,
-    run: Run,
     /// The program's wait status, once reaped.
     status: Option<WaitStatus>,
     /// The exit code, once the program and all it left are gone.
@@ -113,6 +117,8 @@ pub struct Session {
     /// The program was started by someone else (a container: see
     /// [`Session::attach`]): the run ends when the listener hangs up.
     attached: bool,
+    /// The serving threads besides the main one ([`Session::serve_on_threads`]).
+    serving: Option<Serving>,
 }
 
 const FORWARDED: [Signal; 4] = [
@@ -162,13 +168,15 @@ impl Session {
         let proc = Arc::new(proc);
         let listener = Arc::new(Listener::new(child.listener));
         Ok(Session {
-            answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
-            proc,
+            front: Front {
+                answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
+                proc,
+                map,
+                run: run.clone(),
+            },
             pid: child.pid,
             pidfd: child.pidfd,
             sigfd,
-            map,
-            run: run.clone(),
             status: None,
             ended: None,
             dns: None,
@@ -178,6 +186,7 @@ impl Session {
             jobs: None,
             jobctl,
             attached: false,
+            serving: None,
         })
     }
 
@@ -223,13 +232,15 @@ impl Session {
         sys::set_not_dumpable();
         let listener = Arc::new(Listener::new(listener));
         Ok(Session {
-            answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
-            proc,
+            front: Front {
+                answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
+                proc,
+                map,
+                run: run.clone(),
+            },
             pid: a.pid,
-            pidfd,
+            pidfd: pidfd,
             sigfd,
-            map,
-            run: run.clone(),
             status: None,
             ended: None,
             dns: None,
@@ -239,21 +250,22 @@ impl Session {
             jobs: None,
             jobctl: JobCtl::new(run.limits).map_err(LaunchError::Setup)?,
             attached: true,
+            serving: None,
         })
     }
 
     fn listener(&self) -> &Arc<Listener> {
-        self.answerer.listener()
+        self.front.listener()
     }
 
     /// Where answers leave.
     pub fn answerer(&self) -> &Answerer {
-        &self.answerer
+        &self.front.answerer
     }
 
     /// The run's audit trail.
     pub fn audit(&self) -> &Recorder {
-        &self.run.audit
+        &self.front.run.audit
     }
 
     /// Answers every file request with CONTINUE as it arrives, without a
@@ -261,6 +273,35 @@ impl Session {
     /// [`Session::next_event`]).
     pub fn continue_files(&mut self) {
         self.continue_files = true;
+    }
+
+    /// Serves the requests `decide` decides without Lua on more serving
+    /// threads besides this one (`serving`): as many as the run asks
+    /// (`Run::serving_threads`; by default the CPUs available, at most 4,
+    /// this thread included).  Once; not for an attached run (its loop
+    /// polls the listener for its hang-up), nor without a doorbell (the
+    /// main thread could not be woken for what they hand over), nor when
+    /// file requests are answered CONTINUE as they come.
+    pub fn serve_on_threads(&mut self, decide: Arc<Decide>) {
+        if self.serving.is_some() || self.attached || self.continue_files {
+            return;
+        }
+        let Some(bell) = &self.bell else {
+            return;
+        };
+        let n = serving::count(self.front.run.serving_threads);
+        if n <= 1 {
+            return;
+        }
+        let Ok(mut s) = Serving::new(self.front.clone(), decide) else {
+            return;
+        };
+        // Watched before any thread can hand something over.
+        if bell.watch(s.wake_fd()).is_err() {
+            return;
+        }
+        s.spawn(n - 1);
+        self.serving = Some(s);
     }
 
     /// The names whose lookups gave the program `ip` (none before the
@@ -277,7 +318,10 @@ impl Session {
             return Err(self.end_of(code));
         }
         loop {
-            let woke = self.bell.as_ref().map(|b| b.wait(self.answerer.listener()));
+            let woke = self
+                .bell
+                .as_ref()
+                .map(|b| b.wait(self.front.answerer.listener()));
             let (sig, notif, dead) = if let Some(r) = woke {
                 match r {
                     // Look at everything the bell watches.
@@ -309,7 +353,7 @@ impl Session {
                     self.pidfd.as_fd()
                 };
                 let mut fds = vec![
-                    PollFd::new(self.answerer.listener().fd(), PollFlags::POLLIN),
+                    PollFd::new(self.front.answerer.listener().fd(), PollFlags::POLLIN),
                     PollFd::new(first, PollFlags::POLLIN),
                     PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.jobctl.fd(), PollFlags::POLLIN),
@@ -333,6 +377,7 @@ impl Session {
                     // No process is left under the filter.
                     crate::reap::reap_all(self.pid);
                     crate::reap::kill_tree(self.pid);
+                    self.stop_serving();
                     self.ended = Some(0);
                     return Err(Stop::Exited(0));
                 }
@@ -366,6 +411,7 @@ impl Session {
             if let Some(code) = self.status.and_then(exit_code) {
                 // The program is over: so is everything it left behind.
                 crate::reap::kill_tree(self.pid);
+                self.stop_serving();
                 self.ended = Some(code);
                 return Err(self.end_of(code));
             }
@@ -381,10 +427,21 @@ impl Session {
         }
     }
 
-    /// A finished lookup or job, if one waits.
+    /// A request a serving thread handed over, a finished lookup or job,
+    /// if one waits.
     fn queued(&mut self) -> Option<Event> {
+        while let Some(h) = self.serving.as_ref().and_then(Serving::pop) {
+            match h {
+                Handoff::Request(p) => return Some(Event::Request(p)),
+                Handoff::Socket(n, sys, call) => {
+                    if let Some(p) = self.socket(&n, sys, call) {
+                        return Some(Event::Request(p));
+                    }
+                }
+            }
+        }
         if let Some(q) = self.dns.as_ref().and_then(|d| d.try_recv()) {
-            return Some(Event::Lookup(Lookup::new(q, &self.run.audit)));
+            return Some(Event::Lookup(Lookup::new(q, &self.front.run.audit)));
         }
         let (token, done) = self.jobs.as_ref().and_then(|j| j.try_recv())?;
         Some(Event::Done(token, done))
@@ -396,120 +453,26 @@ impl Session {
         Stop::Internal { what, errno }
     }
 
-    /// The task of notification `n`, checked valid (which validates the
-    /// copies decode took); `None` once answered (the thread is gone, or
-    /// unreadable).
-    fn task(&self, n: &Notif) -> Option<Task> {
-        match Task::new(self.listener().clone(), self.proc.clone(), n.pid, n.id) {
-            Ok(t) => Some(t),
-            Err(Errno::ESRCH) => {
-                self.audit().gone(n.id);
-                None
-            }
-            Err(e) => {
-                self.audit().supervisor(n.id, "thread unreadable");
-                self.answerer.answer(n.id, n.pid, Outcome::Fail(e));
-                None
-            }
-        }
-    }
-
-    /// A request held for the policy.
-    fn held(&self, req: Request, task: Task) -> Box<Pending> {
-        self.audit().request(task.id, &req);
-        Box::new(Pending::new(
-            req,
-            task,
-            self.run.root.clone(),
-            self.answerer.clone(),
-        ))
-    }
-
     /// Decodes `n`; returns it if it is for the policy, else answers it.
     fn dispatch(&mut self, n: Notif) -> Option<Box<Pending>> {
-        let sys = self.map.lookup(n.data.nr);
-        let audit = self.run.audit.clone();
-        audit.received(self.listener(), n.id, n.pid, sys.map_or("?", |s| s.name()));
-        let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
-        // Not a call of the table: one the posture refuses (a socket
-        // family, or a refusal recorded for --log/--summary), or one the
-        // filter never sends.  Never let it through.  A call of the table
-        // the posture refuses with some arguments (a device mknod) too.
-        let (arch, nr, args) = (self.map.arch(), n.data.nr, &n.data.args);
-        let refused = match sys {
-            None => Some(bpf::posture::refused(arch, nr, args)),
-            Some(_) => bpf::posture::refusal(arch, nr, args),
-        };
-        if let Some(r) = refused {
-            // The paths it named, for the record (valid only if the
-            // notification still is after they were read).
-            let mut paths = Vec::new();
-            if audit.enabled() {
-                paths = request::refused::paths(r.syscall, args, n.pid);
-                if !self.listener().id_valid(n.id) {
-                    paths.clear();
-                }
-            }
-            audit.refused(n.id, &r, nr, &paths);
-            answer(Outcome::Fail(Errno::from_raw(r.errno)));
-            return None;
-        }
-        let Some(sys) = sys else {
-            // (Refused and answered above.)
-            return None;
-        };
-        if self.continue_files && !sys.is_socket() && !audit.enabled() {
-            // The policy's answer, whatever the arguments: the kernel runs
-            // the call as it would without the supervisor (invalid ones
-            // included), so nothing is copied, checked or decided here.
-            // (With an audit log the request is decoded, for its record.)
-            answer(Outcome::Continue);
-            return None;
-        }
-        match request::decode(sys, &n.data, n.pid) {
-            Decoded::Fail(e) => {
-                audit.supervisor(n.id, "invalid arguments");
-                answer(Outcome::Fail(e));
-                None
-            }
-            Decoded::Value(v) => {
-                audit.supervisor(n.id, "no message to send");
-                answer(Outcome::Value(v));
-                None
-            }
-            Decoded::Socket(call) => self.socket(&n, sys, call),
-            Decoded::Listen { fd, backlog } => {
-                let mut t = self.task(&n)?;
-                let o = act::listen::listen(&mut t, fd, backlog);
-                self.answerer.answer(n.id, n.pid, o);
-                None
-            }
-            Decoded::FdStat { fd, out } => {
-                audit.supervisor(n.id, "descriptor stat");
-                let mut t = self.task(&n)?;
-                let o = act::fd_stat(&mut t, fd, out);
-                self.answerer.answer(n.id, n.pid, o);
-                None
-            }
-            Decoded::Policy(req) => {
-                // Task::new checks the notification is still valid, after
-                // the copies decode took.
-                let task = self.task(&n)?;
-                Some(self.held(req, task))
-            }
+        match self.front.dispatch(n, self.continue_files) {
+            Dispatched::Answered => None,
+            Dispatched::Held(p) => Some(p),
+            Dispatched::Socket(n, sys, call) => self.socket(&n, sys, call),
         }
     }
 
     /// A socket call: a request for the policy if it names an inet or unix
     /// address, else done here.
     fn socket(&mut self, n: &Notif, sys: bpf::Sys, call: SockCall) -> Option<Box<Pending>> {
-        let mut task = self.task(n)?;
-        let audit = self.run.audit.clone();
+        let mut task = self.front.task(n)?;
+        let audit = self.front.run.audit.clone();
         let sock = match Socket::of(&mut task, call.fd) {
             Ok(s) => s,
             Err(e) => {
                 audit.supervisor(n.id, "not a socket");
-                self.answerer
+                self.front
+                    .answerer
                     .answer(n.id, n.pid, Outcome::Fail(e).normalize());
                 return None;
             }
@@ -522,7 +485,7 @@ impl Session {
         if !sock.is_mapped_family() {
             audit.supervisor(n.id, "socket of an unmapped family");
             let o = unmapped(&mut task, sock, &call);
-            self.answerer.answer(n.id, n.pid, o);
+            self.front.answerer.answer(n.id, n.pid, o);
             return None;
         }
         match net::classify(&call, sock.domain, sock.protocol) {
@@ -532,13 +495,13 @@ impl Session {
                     Some(d) => act::dns::capture(d, &mut task, sock, &call, &addr),
                     None => Outcome::Fail(Errno::ECONNREFUSED),
                 };
-                self.answerer.answer(n.id, n.pid, o);
+                self.front.answerer.answer(n.id, n.pid, o);
                 None
             }
             Class::Plain => {
                 audit.supervisor(n.id, "no address");
                 let o = act::net::plain(&mut task, sock, &call);
-                self.answerer.answer(n.id, n.pid, o);
+                self.front.answerer.answer(n.id, n.pid, o);
                 None
             }
             Class::Mapped(addr) => {
@@ -554,7 +517,7 @@ impl Session {
                     sys,
                     args: Args::Socket { call, addr, path },
                 };
-                let mut p = self.held(req, task);
+                let mut p = self.front.held(req, task);
                 p.sock = Some(sock);
                 Some(p)
             }
@@ -566,7 +529,7 @@ impl Session {
     fn dns(&mut self) -> Option<&Dns> {
         if self.dns.is_none() && !self.dns_failed {
             let cfg = crate::dns::Config {
-                upstream: self.run.dns_upstream,
+                upstream: self.front.run.dns_upstream,
             };
             match Dns::start(cfg) {
                 Ok(d) => {
@@ -612,7 +575,7 @@ impl Session {
             self.jobs = Some(j)
         }
         let jobs = self.jobs.clone().expect("made above");
-        match self.answerer.runtime() {
+        match self.front.answerer.runtime() {
             Some(rt) => drop(rt.spawn_blocking(move || jobs.finish(token, job()))),
             None => jobs.finish(token, job()),
         }
@@ -647,6 +610,15 @@ impl Session {
         }
         let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
         crate::reap::kill_tree(self.pid);
+        self.stop_serving();
+    }
+
+    /// Ends the serving threads, once the program is over: every request
+    /// they took is answered (and recorded) before the run's end.
+    fn stop_serving(&mut self) {
+        if let Some(mut s) = self.serving.take() {
+            s.stop();
+        }
     }
 }
 

@@ -210,6 +210,8 @@ pub fn main() -> i32 {
         policy: Some(a.policy.display().to_string()),
         // The runtime owns the container's life.
         limits: Default::default(),
+        // An attached run is served by its main thread alone.
+        serving_threads: None,
     };
     let source = match crate::policy::Source::file(&a.policy) {
         Ok(s) => s,

@@ -9,6 +9,13 @@
 //! direct path does not cover — slave filters, `supervisor check`, a
 //! lookup, a forwarded call — goes through the master's Lua methods as
 //! before, so the behaviour is the same.
+//!
+//! With no slave filter and no learning, every request is decided on the
+//! rule set alone, so more threads may serve them: [`decider`] is the
+//! decision the session's serving threads run (`session::serving`), the
+//! same steps as [`settle`] with no Lua at all.
+
+use std::sync::Arc;
 
 use mlua::Lua;
 use nix::errno::Errno;
@@ -16,12 +23,14 @@ use nix::errno::Errno;
 use super::super::master::Item;
 use super::super::slave;
 use super::super::state::Shared;
-use super::decide::Answer;
-use crate::act::Verdict;
-use crate::audit::How;
+use super::decide::{self, Answer};
+use crate::act::{self, Verdict};
+use crate::audit::{How, Key};
+use crate::pending::Pending;
+use crate::request::Args;
 use crate::run::Stop;
-use crate::session::{self, Event, Flow, Strategy};
-use ::rules::Refusal;
+use crate::session::{self, Decide, Event, Flow, Strategy};
+use ::rules::{Refusal, Ruleset};
 
 /// Every request and lookup to the rules (no slave filters: those go
 /// through `master:receive()`).
@@ -41,8 +50,15 @@ impl Strategy for ToRules {
 
 /// `master:receive()` without the Lua call: `Ok(false)` when this state
 /// needs the master's own method (slave filters, a check, an unanswered
-/// request, the state in use).
-pub(super) fn receive(lua: &Lua, shared: &Shared) -> mlua::Result<bool> {
+/// request, the state in use).  Once the program runs, and unless
+/// learning, the requests of `set` are served on more threads too
+/// ([`decider`]; `at`: the policy's line, for the audit log).
+pub(super) fn receive(
+    lua: &Lua,
+    shared: &Shared,
+    set: &Arc<Ruleset>,
+    at: &str,
+) -> mlua::Result<bool> {
     let Ok(mut st) = shared.try_borrow_mut() else {
         return Ok(false);
     };
@@ -50,8 +66,14 @@ pub(super) fn receive(lua: &Lua, shared: &Shared) -> mlua::Result<bool> {
     {
         return Ok(false);
     }
+    let learning = st.learning.is_some();
     let next = match st.ensure_started() {
-        Ok(s) => session::serve(|| s.next_event(), &mut ToRules),
+        Ok(s) => {
+            if !learning {
+                s.serve_on_threads(decider(set.clone(), at.to_string()));
+            }
+            session::serve(|| s.next_event(), &mut ToRules)
+        }
         Err(stop) => Err(stop),
     };
     match next {
@@ -97,4 +119,37 @@ pub(super) fn settle(lua: &Lua, shared: &Shared, answer: Answer) -> bool {
     };
     st.settle(lua, p, how, v);
     true
+}
+
+/// The rules' decision on a serving thread: decides `p` on `set` and
+/// answers it as [`settle`] would (its description, paths and decision
+/// recorded first, `at` as the policy's line), or gives it back to the
+/// main thread when the answer needs it (a socket call: the names of
+/// addresses; a refusal that is no errno).
+pub(super) fn decider(set: Arc<Ruleset>, at: String) -> Arc<Decide> {
+    Arc::new(move |mut p: Box<Pending>| {
+        if matches!(p.req.args, Args::Socket { .. } | Args::Exec { .. }) {
+            return Some(p);
+        }
+        let c = decide::request(&set, &mut p, &|_| Vec::new());
+        let Some((how, v)) = verdict(c.answer) else {
+            return Some(p);
+        };
+        let audit = p.audit().clone();
+        decide::apply(&mut p, c.fix);
+        let (id, key) = (p.id, Key::Notif(p.id));
+        if audit.enabled() {
+            if !p.req.paths().is_empty() {
+                if let Ok(rs) = p.resolve() {
+                    let paths = rs.iter().map(|r| r.as_ref().ok().map(|r| &r.path[..]));
+                    audit.resolved(id, paths);
+                }
+            }
+            audit.describe(key, &c.text);
+            audit.decided(key, how, || at.clone());
+        }
+        let o = act::carry_out(&mut p, v);
+        p.answer(o);
+        None
+    })
 }

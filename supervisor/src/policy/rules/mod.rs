@@ -24,7 +24,7 @@ mod load;
 mod tests;
 
 use std::net::IpAddr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use mlua::{
     AnyUserData, Lua, LuaString, MultiValue, ObjectLike, Table, UserData, UserDataMethods, Value,
@@ -48,7 +48,8 @@ fn refusal_name(r: Refusal) -> &'static str {
 
 /// A compiled rules policy (`rules.policy{…}`).
 pub struct Policy {
-    set: Rc<Ruleset>,
+    /// Shared with the serving threads (`direct::decider`).
+    set: Arc<Ruleset>,
     shared: Shared,
     master: AnyUserData,
 }
@@ -224,7 +225,7 @@ fn compile(lua: &Lua, shared: &Shared, t: Value) -> mlua::Result<Policy> {
     let mut set = load::load(&t).map_err(|e| lua_err(lua, format!("rules: {e}")))?;
     set.fallback = shared.borrow().rules_fallback.clone();
     Ok(Policy {
-        set: Rc::new(set),
+        set: Arc::new(set),
         shared: shared.clone(),
         master: lua.create_userdata(Master(shared.clone()))?,
     })
@@ -249,7 +250,7 @@ fn extend(lua: &Lua, shared: &Shared, base: &str, t: Value) -> mlua::Result<Mult
         if st.rules_fallback.is_some() {
             return Err(lua_err(lua, "rules.extend: called twice".into()));
         }
-        st.rules_fallback = Some(std::sync::Arc::new(set));
+        st.rules_fallback = Some(Arc::new(set));
     }
     let source = super::Source::resolve(std::path::Path::new(base))
         .map_err(|e| lua_err(lua, format!("rules.extend: {e}")))?;
@@ -271,9 +272,12 @@ pub fn module(lua: &Lua, shared: &Shared) -> mlua::Result<Table> {
         "run",
         lua.create_function(move |lua, t: Value| -> mlua::Result<MultiValue> {
             let p = compile(lua, &sh, t)?;
+            // Where the policy's decisions are recorded as made (the line
+            // that called rules.run), for the serving threads' records.
+            let at = super::state::caller(lua);
             loop {
                 // receive() does not return once the program has exited.
-                if !direct::receive(lua, &sh)? {
+                if !direct::receive(lua, &sh, &p.set, &at)? {
                     p.master.call_method::<()>("receive", ())?;
                 }
                 p.answer(lua)?;

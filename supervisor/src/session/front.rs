@@ -1,0 +1,160 @@
+//! The front of the request loop that any serving thread may run: receive
+//! a notification's record, refuse what the posture refuses, decode (one
+//! copy of every argument), validate, and either answer the request here
+//! (invalid arguments, fd-only stats, a listen) or hold it for the policy.
+//!
+//! What it needs is shared and thread-safe (the listener, `/proc`, the
+//! syscall map, the run's audit trail and root), so the serving threads of
+//! `serving` run it as the main thread does.  Socket calls are decoded
+//! here but finished by the session (`Session::socket`): the DNS stub is
+//! the main thread's.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use bpf::SyscallMap;
+use nix::errno::Errno;
+
+use crate::act;
+use crate::answer::{Answerer, Outcome};
+use crate::pending::Pending;
+use crate::request::net::SockCall;
+use crate::request::{self, Decoded, Request};
+use crate::run::Run;
+use kernel::notify::{Listener, Notif};
+use kernel::task::Task;
+
+/// What the front did with a notification.
+pub enum Dispatched {
+    /// Answered (or gone): nothing more to do.
+    Answered,
+    /// A request for the policy.
+    Held(Box<Pending>),
+    /// A socket call, decoded: for the session to finish.
+    Socket(Notif, bpf::Sys, SockCall),
+}
+
+/// The thread-safe part of a session: see the module's documentation.
+#[derive(Clone)]
+pub struct Front {
+    pub answerer: Answerer,
+    pub proc: Arc<OwnedFd>,
+    pub map: SyscallMap,
+    pub run: Run,
+}
+
+impl Front {
+    pub fn listener(&self) -> &Arc<Listener> {
+        self.answerer.listener()
+    }
+
+    /// The task of notification `n`, checked valid (which validates the
+    /// copies decode took); `None` once answered (the thread is gone, or
+    /// unreadable).
+    pub fn task(&self, n: &Notif) -> Option<Task> {
+        match Task::new(self.listener().clone(), self.proc.clone(), n.pid, n.id) {
+            Ok(t) => Some(t),
+            Err(Errno::ESRCH) => {
+                self.run.audit.gone(n.id);
+                None
+            }
+            Err(e) => {
+                self.run.audit.supervisor(n.id, "thread unreadable");
+                self.answerer.answer(n.id, n.pid, Outcome::Fail(e));
+                None
+            }
+        }
+    }
+
+    /// A request held for the policy.
+    pub fn held(&self, req: Request, task: Task) -> Box<Pending> {
+        self.run.audit.request(task.id, &req);
+        Box::new(Pending::new(
+            req,
+            task,
+            self.run.root.clone(),
+            self.answerer.clone(),
+        ))
+    }
+
+    /// Decodes `n`; returns it if it is for the policy (or a socket call),
+    /// else answers it.  `continue_files`: every file request is answered
+    /// CONTINUE (`Session::continue_files`).
+    pub fn dispatch(&self, n: Notif, continue_files: bool) -> Dispatched {
+        let sys = self.map.lookup(n.data.nr);
+        let audit = &self.run.audit;
+        audit.received(self.listener(), n.id, n.pid, sys.map_or("?", |s| s.name()));
+        let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
+        // Not a call of the table: one the posture refuses (a socket
+        // family, or a refusal recorded for --log/--summary), or one the
+        // filter never sends.  Never let it through.  A call of the table
+        // the posture refuses with some arguments (a device mknod) too.
+        let (arch, nr, args) = (self.map.arch(), n.data.nr, &n.data.args);
+        let refused = match sys {
+            None => Some(bpf::posture::refused(arch, nr, args)),
+            Some(_) => bpf::posture::refusal(arch, nr, args),
+        };
+        if let Some(r) = refused {
+            // The paths it named, for the record (valid only if the
+            // notification still is after they were read).
+            let mut paths = Vec::new();
+            if audit.enabled() {
+                paths = request::refused::paths(r.syscall, args, n.pid);
+                if !self.listener().id_valid(n.id) {
+                    paths.clear();
+                }
+            }
+            audit.refused(n.id, &r, nr, &paths);
+            answer(Outcome::Fail(Errno::from_raw(r.errno)));
+            return Dispatched::Answered;
+        }
+        let Some(sys) = sys else {
+            // (Refused and answered above.)
+            return Dispatched::Answered;
+        };
+        if continue_files && !sys.is_socket() && !audit.enabled() {
+            // The policy's answer, whatever the arguments: the kernel runs
+            // the call as it would without the supervisor (invalid ones
+            // included), so nothing is copied, checked or decided here.
+            // (With an audit log the request is decoded, for its record.)
+            answer(Outcome::Continue);
+            return Dispatched::Answered;
+        }
+        match request::decode(sys, &n.data, n.pid) {
+            Decoded::Fail(e) => {
+                audit.supervisor(n.id, "invalid arguments");
+                answer(Outcome::Fail(e));
+                Dispatched::Answered
+            }
+            Decoded::Value(v) => {
+                audit.supervisor(n.id, "no message to send");
+                answer(Outcome::Value(v));
+                Dispatched::Answered
+            }
+            Decoded::Socket(call) => Dispatched::Socket(n, sys, call),
+            Decoded::Listen { fd, backlog } => {
+                if let Some(mut t) = self.task(&n) {
+                    let o = act::listen::listen(&mut t, fd, backlog);
+                    self.answerer.answer(n.id, n.pid, o);
+                }
+                Dispatched::Answered
+            }
+            Decoded::FdStat { fd, out } => {
+                audit.supervisor(n.id, "descriptor stat");
+                if let Some(mut t) = self.task(&n) {
+                    let o = act::fd_stat(&mut t, fd, out);
+                    self.answerer.answer(n.id, n.pid, o);
+                }
+                Dispatched::Answered
+            }
+            Decoded::Policy(req) => {
+                // Task::new checks the notification is still valid, after
+                // the copies decode took.
+                match self.task(&n) {
+                    Some(task) => Dispatched::Held(self.held(req, task)),
+                    None => Dispatched::Answered,
+                }
+            }
+        }
+    }
+}
