@@ -119,6 +119,8 @@ pub struct Session {
     attached: bool,
     /// The serving threads besides the main one ([`Session::serve_on_threads`]).
     serving: Option<Serving>,
+    /// Serving threads were asked for (started or not): never again.
+    serving_asked: bool,
 }
 
 const FORWARDED: [Signal; 4] = [
@@ -187,6 +189,7 @@ impl Session {
             jobctl,
             attached: false,
             serving: None,
+            serving_asked: false,
         })
     }
 
@@ -251,6 +254,7 @@ impl Session {
             jobctl: JobCtl::new(run.limits).map_err(LaunchError::Setup)?,
             attached: true,
             serving: None,
+            serving_asked: false,
         })
     }
 
@@ -282,8 +286,13 @@ impl Session {
     /// polls the listener for its hang-up), nor without a doorbell (the
     /// main thread could not be woken for what they hand over), nor when
     /// file requests are answered CONTINUE as they come.
-    pub fn serve_on_threads(&mut self, decide: Arc<Decide>) {
-        if self.serving.is_some() || self.attached || self.continue_files {
+    /// `decide` is called only the first time.
+    pub fn serve_on_threads(&mut self, decide: impl FnOnce() -> Arc<Decide>) {
+        if self.serving_asked {
+            return;
+        }
+        self.serving_asked = true;
+        if self.attached || self.continue_files || self.ended.is_some() {
             return;
         }
         let Some(bell) = &self.bell else {
@@ -293,7 +302,7 @@ impl Session {
         if n <= 1 {
             return;
         }
-        let Ok(mut s) = Serving::new(self.front.clone(), decide) else {
+        let Ok(mut s) = Serving::new(self.front.clone(), decide()) else {
             return;
         };
         // Watched before any thread can hand something over.

@@ -53,6 +53,7 @@ mod ready;
 mod refusals;
 mod rules;
 mod selfsandbox;
+mod serving;
 mod slave;
 mod soak;
 mod transparency;

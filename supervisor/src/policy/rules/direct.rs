@@ -70,7 +70,7 @@ pub(super) fn receive(
     let next = match st.ensure_started() {
         Ok(s) => {
             if !learning {
-                s.serve_on_threads(decider(set.clone(), at.to_string()));
+                s.serve_on_threads(|| decider(set.clone(), at.to_string()));
             }
             session::serve(|| s.next_event(), &mut ToRules)
         }
