@@ -37,6 +37,11 @@ bench-program *OLD: build
 bench-jobs: build
     bash bench/jobs
 
+# Throughput of 4 processes x 4 threads vs 1 x 1 under the rules policy,
+# one serving thread against the default ones, native alongside.
+bench-par: build
+    bash bench/par
+
 # A/B of the per-call CPU cost: OLD binary against the current build.
 bench-ab OLD: build
     bash bench/ab {{OLD}} target/release/supervisor
