@@ -11,7 +11,10 @@
 //! decode (one copy of every argument); validate; and either answer the
 //! request here (invalid arguments, fd-only stats, socket calls naming no
 //! mapped address) or return it as an event.  Answers leave through
-//! `crate::answer`.
+//! `crate::answer`.  The steps up to the event are [`Front`]'s, which
+//! the serving threads of a `rules.run` policy run too ([`serving`],
+//! [`Session::serve_on_threads`]): they answer what the rules decide and
+//! hand the rest to this loop.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
@@ -242,7 +245,7 @@ impl Session {
                 run: run.clone(),
             },
             pid: a.pid,
-            pidfd: pidfd,
+            pidfd,
             sigfd,
             status: None,
             ended: None,
