@@ -263,3 +263,17 @@ fn serve(sh: &Shared, slot: &Slot) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_count_is_the_one_asked_else_the_cpus_at_most_four() {
+        assert_eq!(count(Some(1)), 1);
+        assert_eq!(count(Some(6)), 6);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(count(None), cpus.min(DEFAULT_MAX));
+        assert!((1..=DEFAULT_MAX).contains(&count(None)));
+    }
+}
