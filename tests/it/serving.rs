@@ -198,3 +198,44 @@ fn the_log_has_one_record_per_request_and_the_summary_counts_them() {
         "{o}\n{one}"
     );
 }
+
+#[test]
+fn execs_and_connects_are_handed_to_the_main_thread_and_answered() {
+    // Serving threads hand execs (verified by the thread that reaps) and
+    // socket calls (the DNS stub's, the names of addresses) to the main
+    // thread: with 4 serving threads most of them are received by one that
+    // hands them over.  100 rounds of two execs and a connect to a
+    // loopback port the rules deny (never sent: EACCES), each answered once.
+    let (_dir, d) = setup(1);
+    let bb = crate::util::BUSYBOX;
+    let script = format!(
+        "i=0; while [ $i -lt 100 ]; do {bb} true; {bb} nc 127.0.0.1 9 </dev/null 2>/dev/null; \
+         i=$((i+1)); done; echo done $i"
+    );
+    let argv = [bb, "sh", "-c", &script];
+    let policy = Policy::inline(
+        "local rules = require \"rules\"\n\
+         return rules.run { default = \"allow\", { \"deny\", \"connect\", \"127.0.0.1/32\", port = 9 } }\n",
+    );
+    let log = d.join("log.jsonl");
+    let o = Cmd::supervised(policy, &argv)
+        .option("--serving-threads")
+        .option("4")
+        .option("--log")
+        .option(&log)
+        .option("--summary")
+        .run();
+    o.assert_code(0);
+    assert_eq!(o.stdout, "done 100\n", "{o}");
+    let recs = records(&log);
+    let count = |f: &str| recs.iter().filter(|r| r["function"] == f).count();
+    assert_eq!(count("exec"), 200, "{o}");
+    let connects: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["function"] == "connect_inet")
+        .collect();
+    assert_eq!(connects.len(), 100, "{o}");
+    assert!(connects.iter().all(|r| r["errno"] == "EACCES"), "{o}");
+    assert!(recs.iter().all(|r| r["outcome"] != "abandoned"), "{o}");
+    assert!(o.stderr.contains(" 0 abandoned"), "{o}");
+}
