@@ -71,7 +71,7 @@ struct Job {
     #[arg(long, value_name = "DURATION", value_parser = supervisor::jobctl::parse_duration, default_value = "10s")]
     kill_after: std::time::Duration,
     /// How many threads serve the requests a policy decides without Lua
-    /// (`rules.run`), the main thread included (default: the CPUs
+    /// (`rules.run`), the main thread included (default: two per CPU
     /// available, at most 4; 1: the main thread alone).  See
     /// docs/performance.md.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]

@@ -35,7 +35,7 @@ pub struct Run {
     pub limits: crate::jobctl::Limits,
     /// `--serving-threads`: how many threads serve the requests a policy
     /// decides without Lua (`rules.run`), the main thread included;
-    /// `None`: the CPUs available, at most 4 (`session::serving`).
+    /// `None`: two per CPU available, at most 4 (`session::serving`).
     pub serving_threads: Option<usize>,
 }
 

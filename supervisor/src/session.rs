@@ -284,7 +284,7 @@ impl Session {
 
     /// Serves the requests `decide` decides without Lua on more serving
     /// threads besides this one (`serving`): as many as the run asks
-    /// (`Run::serving_threads`; by default the CPUs available, at most 4,
+    /// (`Run::serving_threads`; by default two per CPU available, at most 4,
     /// this thread included).  Once; not for an attached run (its loop
     /// polls the listener for its hang-up), nor without a doorbell (the
     /// main thread could not be woken for what they hand over), nor when
