@@ -749,3 +749,7 @@ fn crun_container_under_deny_path_where_crun_starts() {
     assert!(r.stderr.contains("Permission denied"), "{r:?}");
     assert!(r.stdout.contains("rc=1\nanother file\n"), "{r:?}");
 }
+
+/// The agent's audit trail of each container, the allow-list profile.
+#[path = "containers_audit.rs"]
+mod audit;

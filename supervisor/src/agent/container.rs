@@ -39,11 +39,13 @@ struct Args {
     pid: i32,
     id: String,
     policy: PathBuf,
+    /// `--log-fd N`, `--summary FILE` (agent/audit.rs).
+    audit: super::audit::Options,
 }
 
 fn parse(args: &[OsString]) -> Option<Args> {
     let num = |i: usize| -> Option<i32> { args.get(i)?.to_str()?.parse().ok() };
-    if args.get(1)? != SUBCOMMAND || args.len() != 7 {
+    if args.get(1)? != SUBCOMMAND || args.len() < 7 {
         return None;
     }
     Some(Args {
@@ -52,6 +54,7 @@ fn parse(args: &[OsString]) -> Option<Args> {
         pid: num(4)?,
         id: args.get(5)?.to_str()?.to_string(),
         policy: PathBuf::from(args.get(6)?),
+        audit: super::audit::parse(&args[7..])?,
     })
 }
 
@@ -189,18 +192,15 @@ pub fn main() -> i32 {
         &listener,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
-    let audit = match Recorder::start(&audit::Config {
-        log: None,
-        summary: false,
-        denials_only: false,
-        verbose: false,
-    }) {
-        Ok(r) => r,
+    // Before the policy runs and before the container's ids are taken.
+    let audit = match super::audit::sinks(&a.audit, &a.id) {
+        Ok(sinks) => Recorder::attached(&audit::Config::default(), sinks),
         Err(e) => {
             say(&e);
             return crate::exit::SUPERVISOR;
         }
     };
+    let recorder = audit.clone();
     let run = Run {
         audit,
         dns_upstream: None,
@@ -225,16 +225,21 @@ pub fn main() -> i32 {
         // only), before the first request.
         before_serving: Some(credentials),
     });
-    match crate::policy::run(&source, prepared, bpf::SyscallMap::native(), run) {
+    let code = match crate::policy::run(&source, prepared, bpf::SyscallMap::native(), run) {
         Ok(code) => code,
         Err(stop) => {
             if let Some(msg) = stop.message() {
                 say(&msg);
             }
-            if let Stop::Exited(c) = stop {
-                return c;
+            match stop {
+                Stop::Exited(c) => c,
+                stop => stop.exit_code(),
             }
-            stop.exit_code()
         }
+    };
+    // The records still open (abandoned), the summary.
+    if !recorder.finish() {
+        return crate::exit::SUPERVISOR;
     }
+    code
 }

@@ -4,8 +4,10 @@
 //! * every call of `bpf::syscalls::TABLE` is `SCMP_ACT_NOTIFY` (`sendto`
 //!   only with a destination, as `supervisor run` traps it);
 //! * the default posture's refusals (`bpf::posture::REFUSED`) are
-//!   `SCMP_ACT_ERRNO` with their errno (masked ones with
-//!   `SCMP_CMP_MASKED_EQ`);
+//!   `SCMP_ACT_NOTIFY` (masked ones with `SCMP_CMP_MASKED_EQ`): the
+//!   container's helper answers each with its errno, as `supervisor run
+//!   --log` does, so that it is recorded (`--log`, `--summary` of the
+//!   agent); with no agent they fail with ENOSYS;
 //! * only the native architecture is listed: a syscall of a foreign ABI
 //!   (i386 `int 0x80`, x32) meets libseccomp's bad-architecture action,
 //!   which kills it;
@@ -67,19 +69,20 @@ pub fn profile(name: &str, listener: &str) -> Value {
     }
     let mut all = vec![json!({ "names": notify, "action": "SCMP_ACT_NOTIFY" })];
     all.extend(rules);
+    // The refusals go to the helper, which answers their errno and records
+    // them (session.rs, bpf::posture::refused): every refusal is in the
+    // container's audit trail.
     for r in REFUSED {
         match r.when {
             When::Always => all.push(json!({
                 "names": [r.name],
-                "action": "SCMP_ACT_ERRNO",
-                "errnoRet": r.errno,
+                "action": "SCMP_ACT_NOTIFY",
             })),
             When::Masked { arg, mask, values } => {
                 for v in values {
                     all.push(json!({
                         "names": [r.name],
-                        "action": "SCMP_ACT_ERRNO",
-                        "errnoRet": r.errno,
+                        "action": "SCMP_ACT_NOTIFY",
                         "args": [{
                             "index": arg,
                             "value": mask,
@@ -121,15 +124,17 @@ mod tests {
         for n in ["openat", "connect", "sendto", "sendmsg", "listen", "statx"] {
             assert!(notified.contains(&n), "{n} is not notified");
         }
+        // The refusals go to the helper, which answers their errno and
+        // records them.
         let refused = |name: &str| {
             rules
                 .iter()
-                .find(|r| r["names"][0] == name && r["action"] == "SCMP_ACT_ERRNO")
-                .unwrap_or_else(|| panic!("{name} is not refused"))
+                .find(|r| r["names"][0] == name && r["action"] == "SCMP_ACT_NOTIFY")
+                .unwrap_or_else(|| panic!("{name} is not sent to the helper"))
         };
-        assert_eq!(refused("io_uring_setup")["errnoRet"], libc::ENOSYS);
-        assert_eq!(refused("mount")["errnoRet"], libc::EPERM);
+        assert!(refused("io_uring_setup").get("args").is_none());
         assert_eq!(refused("unshare")["args"][0]["op"], "SCMP_CMP_MASKED_EQ");
+        assert!(!rules.iter().any(|r| r["action"] == "SCMP_ACT_ERRNO"));
         // Every refusal of the posture is there.
         for r in REFUSED {
             refused(r.name);

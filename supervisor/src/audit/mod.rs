@@ -19,6 +19,7 @@
 //! reported once, the program is killed, no other request is answered, and
 //! the supervisor exits with `SUPERVISOR` (exit.rs).
 
+mod container;
 mod decision;
 mod json;
 mod record;
@@ -26,10 +27,12 @@ mod summary;
 mod writer;
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+pub use container::Sinks;
 pub use decision::{Decision, How};
 pub use record::Answered;
 use record::Entry;
@@ -79,6 +82,9 @@ struct Inner {
     /// Each denial on stderr (`-v`).
     verbose: bool,
     summary: Option<Summary>,
+    /// Where the summary goes: stderr, or this file (a container's,
+    /// `supervisor agent --summary DIR`).
+    summary_to: Option<File>,
     finished: bool,
 }
 
@@ -95,6 +101,8 @@ struct Audit {
     landlock: AtomicU64,
     /// `-v`.
     verbose: bool,
+    /// The container each record is of (`supervisor agent`).
+    container: Option<std::sync::Arc<str>>,
 }
 
 /// The audit trail of one run: a cheap handle, cloned into every thread
@@ -127,6 +135,22 @@ impl Recorder {
             }
             None => None,
         };
+        let path = cfg.log.as_ref().map(|p| p.display().to_string());
+        Ok(Recorder::build(
+            cfg,
+            Sinks {
+                log: log.map(|f| (f, path.unwrap_or_default())),
+                ..Sinks::default()
+            },
+        ))
+    }
+
+    /// The recorder of `cfg` writing to `sinks` (its log already open).
+    fn build(cfg: &Config, sinks: Sinks) -> Recorder {
+        let (log, log_path) = match sinks.log {
+            Some((f, p)) => (Some(f), p),
+            None => (None, String::new()),
+        };
         let a = |me: &Weak<Audit>| Audit {
             stopped: AtomicBool::new(false),
             inner: Mutex::new(Inner {
@@ -144,20 +168,18 @@ impl Recorder {
                 }),
                 denials_only: cfg.denials_only,
                 verbose: cfg.verbose,
-                summary: cfg.summary.then(Summary::default),
+                summary: (cfg.summary || sinks.summary.is_some()).then(Summary::default),
+                summary_to: sinks.summary,
                 finished: false,
             }),
-            log_path: cfg
-                .log
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            log_path,
             program: AtomicI32::new(0),
             lookups: AtomicU64::new(0),
             landlock: AtomicU64::new(0),
             verbose: cfg.verbose,
+            container: sinks.container.map(Into::into),
         };
-        Ok(Recorder(Some(Arc::new_cyclic(a))))
+        Recorder(Some(Arc::new_cyclic(a)))
     }
 
     /// Is the run audited?
@@ -236,6 +258,7 @@ impl Recorder {
             return;
         }
         let mut e = Entry::new(Some(tid), Some(syscall));
+        e.container = self.0.as_ref().and_then(|a| a.container.clone());
         let logging = self.inner().is_some_and(|(_, g)| g.log.is_some());
         if logging {
             // Read while the notification is pending, then checked: if it is
@@ -398,6 +421,7 @@ impl Recorder {
         let (a, mut g) = self.inner()?;
         let n = a.lookups.fetch_add(1, Relaxed);
         let mut e = Entry::new(tid, None);
+        e.container = a.container.clone();
         e.function = "getaddrinfo";
         let mut args = String::from("{");
         json::key(&mut args, "name");
@@ -507,6 +531,7 @@ impl Recorder {
         }
         g.finished = true;
         let summary = g.summary.take();
+        let summary_to = g.summary_to.take();
         let log = g.log.take();
         drop(g);
         // Every record handed to the log's thread is written before the
@@ -520,7 +545,7 @@ impl Recorder {
             fail(audit, &err);
         }
         if let Some(s) = summary {
-            eprint!("{}", s.render());
+            container::summary(s.render(), summary_to);
         }
         !self.stopped()
     }

@@ -34,6 +34,8 @@ pub struct Entry {
     /// A description given for the answer to come (`master:describe`).
     pub label: Option<Box<str>>,
     pub decision: Option<Decision>,
+    /// The container the request came from (`supervisor agent`).
+    pub container: Option<std::sync::Arc<str>>,
 }
 
 impl Entry {
@@ -51,6 +53,7 @@ impl Entry {
             resolved: None,
             label: None,
             decision: None,
+            container: None,
         }
     }
 }
@@ -121,6 +124,10 @@ pub fn line(e: &Entry, d: Option<&Decision>, a: &Answered, denied: bool) -> Stri
     o.push('{');
     json::key(&mut o, "time");
     json::str(&mut o, &json::time(e.time));
+    if let Some(c) = &e.container {
+        json::key(&mut o, "container");
+        json::str(&mut o, c);
+    }
     json::key(&mut o, "pid");
     opt_num(&mut o, e.pid.map(i64::from));
     json::key(&mut o, "tid");
