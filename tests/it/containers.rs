@@ -753,3 +753,7 @@ fn crun_container_under_deny_path_where_crun_starts() {
 /// The agent's audit trail of each container, the allow-list profile.
 #[path = "containers_audit.rs"]
 mod audit;
+
+/// podman with the profile of `oci-profile`.
+#[path = "containers_podman.rs"]
+mod podman;
