@@ -15,6 +15,15 @@ use crate::util::{posture_probes, supervisor, tempdir};
 /// `supervisor agent --log DIR/agent.log --summary DIR/summaries` with
 /// `policies`.
 fn agent_with_summary(policies: &[(&str, &str)], env: &[(&str, &str)]) -> Agent {
+    agent_logging_to(None, policies, env)
+}
+
+/// The same, the log at `log` if given.
+fn agent_logging_to(
+    log: Option<&std::path::Path>,
+    policies: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> Agent {
     let dir = tempdir();
     let pdir = dir.path().join("policies");
     std::fs::create_dir(&pdir).unwrap();
@@ -30,10 +39,11 @@ fn agent_with_summary(policies: &[(&str, &str)], env: &[(&str, &str)]) -> Agent 
         .arg("--policy-dir")
         .arg(&pdir)
         .arg("--log")
-        .arg(dir.path().join("agent.log"))
+        .arg(log.map_or_else(|| dir.path().join("agent.log"), |l| l.to_path_buf()))
         .arg("--summary")
         .arg(dir.path().join("summaries"))
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("agent.err")).unwrap());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -167,6 +177,34 @@ fn the_agent_log_and_summary_show_each_denial_of_a_container_with_call_and_path(
         denied.contains("posture") && denied.contains("mount") && denied.contains("EPERM"),
         "{s}"
     );
+}
+
+#[test]
+fn a_container_whose_records_cannot_be_written_is_killed() {
+    if !runc_ready() {
+        return;
+    }
+    // Every write to /dev/full fails (ENOSPC): fail closed, as `run`.
+    let agent = agent_logging_to(
+        Some(std::path::Path::new("/dev/full")),
+        &[("deny-path", &deny_path())],
+        &[DENY_SECRET],
+    );
+    let bundle = Bundle::new(
+        &["/bin/sh", "-c", "cat /etc/other; sleep 30; echo survived"],
+        Some(agent.profile("deny-path")),
+    );
+    let id = container_id("full");
+    let r = run(&bundle, &id);
+    assert!(!r.stdout.contains("survived"), "{r:?}");
+    assert_ne!(r.code, Some(0), "{r:?}");
+    // Served, then ended by its helper for the log (not refused).
+    let err = std::fs::read_to_string(agent.dir.path().join("agent.err")).unwrap();
+    assert!(
+        err.contains("cannot write the audit log") && err.contains("ending the run"),
+        "{err}"
+    );
+    assert!(!err.contains("not served"), "{err}");
 }
 
 /// The posture probe in the bundle's rootfs, as /bin/posture.
