@@ -201,7 +201,7 @@ fn a_container_whose_records_cannot_be_written_is_killed() {
     // Served, then ended by its helper for the log (not refused).
     let err = std::fs::read_to_string(agent.dir.path().join("agent.err")).unwrap();
     assert!(
-        err.contains("cannot write the audit log") && err.contains("ending the run"),
+        err.contains("cannot write the audit log /dev/full") && err.contains("ending the run"),
         "{err}"
     );
     assert!(!err.contains("not served"), "{err}");

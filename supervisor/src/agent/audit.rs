@@ -105,10 +105,11 @@ pub fn sinks(o: &Options, id: &str) -> Result<Sinks, SinkError> {
                 &owned,
                 nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
             );
-            Some((
-                File::from(owned),
-                format!("(the agent's log, descriptor {fd})"),
-            ))
+            // Its name, for the message if it cannot be written.
+            let name = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| format!("(the agent's log, descriptor {fd})"));
+            Some((File::from(owned), name))
         }
         None => None,
     };
