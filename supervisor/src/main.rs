@@ -111,6 +111,7 @@ impl Job {
                 timeout: self.timeout,
                 kill_after: self.kill_after,
             },
+            container: None,
         };
         let (mut code, mut outcome) = ended(f(&run, self.cmd));
         // A run whose audit log failed exits with SUPERVISOR whatever the

@@ -33,6 +33,18 @@ pub struct Run {
     pub policy: Option<String>,
     /// `--timeout`, `--kill-after`.
     pub limits: crate::jobctl::Limits,
+    /// The container served (`supervisor agent`), for the policy
+    /// (`libc_service.container`); `None` for `supervisor run`.
+    pub container: Option<Container>,
+}
+
+/// The container a run serves: its id and its process, as the runtime
+/// sent them.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub id: String,
+    /// The container's process, in the agent's pid namespace.
+    pub pid: i32,
 }
 
 /// Why a run ended before the program did, or that the program did.

@@ -757,3 +757,7 @@ mod audit;
 /// podman with the profile of `oci-profile`.
 #[path = "containers_podman.rs"]
 mod podman;
+
+/// ci.lua in a container.
+#[path = "containers_ci.rs"]
+mod ci;

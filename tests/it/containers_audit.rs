@@ -19,7 +19,7 @@ fn agent_with_summary(policies: &[(&str, &str)], env: &[(&str, &str)]) -> Agent 
 }
 
 /// The same, the log at `log` if given.
-fn agent_logging_to(
+pub(super) fn agent_logging_to(
     log: Option<&std::path::Path>,
     policies: &[(&str, &str)],
     env: &[(&str, &str)],

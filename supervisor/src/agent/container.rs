@@ -210,6 +210,10 @@ pub fn main() -> i32 {
         policy: Some(a.policy.display().to_string()),
         // The runtime owns the container's life.
         limits: Default::default(),
+        container: Some(crate::run::Container {
+            id: a.id.clone(),
+            pid: a.pid,
+        }),
     };
     let source = match crate::policy::Source::file(&a.policy) {
         Ok(s) => s,
