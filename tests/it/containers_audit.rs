@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{container_id, deny_path, run, runc_ready, Agent, Bundle, DENY_SECRET};
+use super::{
+    container_id, deny_path, run, runc_ready, Agent, Bundle, BROKER_BUT_RUNTIME_PROC, DENY_SECRET,
+};
 use crate::util::{posture_probes, supervisor, tempdir};
 
 /// `supervisor agent --log DIR/agent.log --summary DIR/summaries` with
@@ -177,6 +179,34 @@ fn the_agent_log_and_summary_show_each_denial_of_a_container_with_call_and_path(
         denied.contains("posture") && denied.contains("mount") && denied.contains("EPERM"),
         "{s}"
     );
+}
+
+#[test]
+fn a_non_root_containers_records_and_summary_are_written_after_its_ids_are_taken() {
+    if !runc_ready() {
+        return;
+    }
+    // The helper takes uid 1000 before serving: the log it inherited and
+    // the summary it opened before stay writable.
+    let agent = agent_with_summary(&[("deny-path", BROKER_BUT_RUNTIME_PROC)], &[DENY_SECRET]);
+    let bundle = Bundle::as_user(
+        &["/bin/sh", "-c", "cat /etc/secret; cat /etc/other"],
+        Some(agent.profile("deny-path")),
+        1000,
+    );
+    let id = container_id("uid-audit");
+    let r = run(&bundle, &id);
+    assert!(r.stdout.contains("another file"), "{r:?}");
+    wait_ended(&agent, &id);
+    let recs = records(&agent, &id);
+    assert!(
+        recs.iter().any(|e| e["denied"] == true
+            && e["resolved"][0] == "/etc/secret"
+            && e["errno"] == "EACCES"),
+        "{recs:#?}"
+    );
+    let s = summary(&agent, &id);
+    assert!(s.contains("/etc/secret") && s.contains("EACCES"), "{s}");
 }
 
 #[test]
