@@ -85,7 +85,7 @@ pub fn allow_list(mut profile: Value) -> Value {
 /// `SCMP_ACT_ALLOW` rules for the arguments of `name` that its
 /// conditional rules (`args`, one comparison each) do not name.
 fn complement(name: &str, args: &[Value]) -> Vec<Value> {
-    let allow = |index: &Value, value: u64, value_two: u64, op: &str| {
+    let allow = |index: &Value, value: Value, value_two: u64, op: &str| {
         json!({
             "names": [name],
             "action": "SCMP_ACT_ALLOW",
@@ -98,9 +98,10 @@ fn complement(name: &str, args: &[Value]) -> Vec<Value> {
         .iter()
         .all(|a| a["index"] == *index && a["op"] == first["op"] && a["value"] == first["value"]);
     match first["op"].as_str() {
-        // sendto with a destination: without one it runs.
-        Some("SCMP_CMP_NE") if same && first["value"] == 0 && args.len() == 1 => {
-            vec![allow(index, 0, 0, "SCMP_CMP_EQ")]
+        // sendto with a destination (NE 0): without one it runs; a call
+        // trapped unless an argument is one value (NE v): with it, it runs.
+        Some("SCMP_CMP_NE") if same && args.len() == 1 => {
+            vec![allow(index, first["value"].clone(), 0, "SCMP_CMP_EQ")]
         }
         Some("SCMP_CMP_MASKED_EQ") if same => {
             let mask = first["value"].as_u64().unwrap_or(0);
@@ -109,7 +110,7 @@ fn complement(name: &str, args: &[Value]) -> Vec<Value> {
                 // A file type, a flag: every other value, one rule each.
                 masked_values(mask)
                     .filter(|v| !named.contains(v))
-                    .map(|v| allow(index, mask, v, "SCMP_CMP_MASKED_EQ"))
+                    .map(|v| allow(index, json!(mask), v, "SCMP_CMP_MASKED_EQ"))
                     .collect()
             } else {
                 // ioctl's request (32 bits): after the rules naming values
@@ -117,7 +118,7 @@ fn complement(name: &str, args: &[Value]) -> Vec<Value> {
                 // any request with the upper half clear — the kernel reads
                 // the lower half only; a request with garbage above fails
                 // with the default errno.
-                vec![allow(index, UPPER, 0, "SCMP_CMP_MASKED_EQ")]
+                vec![allow(index, json!(UPPER), 0, "SCMP_CMP_MASKED_EQ")]
             }
         }
         // Comparisons this module does not know how to complement: the
@@ -172,6 +173,44 @@ mod tests {
                 "{name} has unconditional and conditional rules: {r:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_allowed_syscall_runs_with_some_arguments() {
+        // Named without arguments, or allowed with some: never only
+        // trapped with some and left to the default with the others.
+        let p = list();
+        let arch = bpf::SyscallMap::native().arch();
+        for name in ALLOWED {
+            if known::number(name, arch).is_none() {
+                continue;
+            }
+            let r = rules_of(&p, name);
+            assert!(
+                r.iter()
+                    .any(|(a, args)| args.is_null() || a == "SCMP_ACT_ALLOW"),
+                "{name} never runs: {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_call_trapped_unless_an_argument_is_one_value_runs_with_that_value() {
+        // readlinkat: trapped with a descriptor, allowed with AT_FDCWD.
+        let at_fdcwd = json!(libc::AT_FDCWD as i64 as u64);
+        let p = allow_list(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{
+                "names": ["readlinkat"],
+                "action": "SCMP_ACT_NOTIFY",
+                "args": [{ "index": 0, "value": at_fdcwd, "op": "SCMP_CMP_NE" }],
+            }],
+        }));
+        let r = rules_of(&p, "readlinkat");
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!(r[1].0, "SCMP_ACT_ALLOW");
+        assert_eq!(r[1].1[0]["op"], "SCMP_CMP_EQ");
+        assert_eq!(r[1].1[0]["value"], at_fdcwd);
     }
 
     #[test]
