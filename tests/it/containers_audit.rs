@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{
-    container_id, deny_path, run, runc_ready, Agent, Bundle, BROKER_BUT_RUNTIME_PROC, DENY_SECRET,
-};
+use super::{container_id, deny_path, run, runc_ready, Agent, Bundle, DENY_SECRET};
 use crate::util::{posture_probes, supervisor, tempdir};
 
 /// `supervisor agent --log DIR/agent.log --summary DIR/summaries` with
@@ -181,6 +179,23 @@ fn the_agent_log_and_summary_show_each_denial_of_a_container_with_call_and_path(
     );
 }
 
+/// deny-path on /etc/secret, runc's listing of its own `/proc/self/fd`
+/// left to the kernel (needed by a non-root container before that
+/// directory was brokered as the kernel opens it; harmless after).
+const DENY_SECRET_NON_ROOT: &str = r#"
+local master = require("libc_service").master
+while true do
+  master:receive()
+  if master:arguments() == "/proc/self/fd" then
+    master:use_slave_credentials()
+  elseif master:resolved() == "/etc/secret" then
+    master:send(-1, "EACCES")
+  else
+    master:use_master_credentials()
+  end
+end
+"#;
+
 #[test]
 fn a_non_root_containers_records_and_summary_are_written_after_its_ids_are_taken() {
     if !runc_ready() {
@@ -188,7 +203,7 @@ fn a_non_root_containers_records_and_summary_are_written_after_its_ids_are_taken
     }
     // The helper takes uid 1000 before serving: the log it inherited and
     // the summary it opened before stay writable.
-    let agent = agent_with_summary(&[("deny-path", BROKER_BUT_RUNTIME_PROC)], &[DENY_SECRET]);
+    let agent = agent_with_summary(&[("deny-path", DENY_SECRET_NON_ROOT)], &[DENY_SECRET]);
     let bundle = Bundle::as_user(
         &["/bin/sh", "-c", "cat /etc/secret; cat /etc/other"],
         Some(agent.profile("deny-path")),
