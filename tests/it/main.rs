@@ -35,6 +35,7 @@ mod ci_job;
 mod ci_jobs;
 mod ci_paths;
 mod containers;
+mod containers_exec;
 mod dns;
 mod everyday;
 mod exec;

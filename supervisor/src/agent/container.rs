@@ -193,7 +193,10 @@ pub fn main() -> i32 {
         log: None,
         summary: false,
         denials_only: false,
-        verbose: false,
+        // Each denial on the agent's stderr, one line (an exec refused by
+        // the policy included): the agent's record of what its containers
+        // were refused, until the per-request log comes to containers.
+        verbose: true,
     }) {
         Ok(r) => r,
         Err(e) => {
