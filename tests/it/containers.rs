@@ -156,7 +156,7 @@ pub(crate) struct Bundle {
 }
 
 impl Bundle {
-    fn new(args: &[&str], seccomp: Option<Value>) -> Bundle {
+    pub(crate) fn new(args: &[&str], seccomp: Option<Value>) -> Bundle {
         Bundle::as_user(args, seccomp, 0)
     }
 
@@ -213,7 +213,7 @@ pub(crate) struct Ran {
 
 /// `RUNTIME --root STATE run --bundle B ID`, with a time-out (which fails
 /// the test); the container is deleted afterwards.
-fn run_with(runtime: &str, bundle: &Bundle, id: &str, timeout: Duration) -> Ran {
+pub(crate) fn run_with(runtime: &str, bundle: &Bundle, id: &str, timeout: Duration) -> Ran {
     let state = bundle.dir.path().join(format!("{runtime}-state"));
     let start = Instant::now();
     let mut child = Command::new(runtime)
@@ -285,11 +285,11 @@ fn kill_container(runtime: &str, state: &Path, id: &str) {
         .output();
 }
 
-fn deny_path() -> String {
+pub(crate) fn deny_path() -> String {
     std::fs::read_to_string(crate::util::repo().join("policies/deny-path.lua")).unwrap()
 }
 
-fn example(name: &str) -> String {
+pub(crate) fn example(name: &str) -> String {
     std::fs::read_to_string(crate::util::repo().join(format!("policies/{name}.lua"))).unwrap()
 }
 
@@ -339,30 +339,14 @@ fn runc_container_under_deny_path_served_by_the_agent() {
     }
 }
 
-/// deny-path, except that runc's own listing of `/proc/self/fd` before it
-/// execs the program (its process then not dumpable: that directory is
-/// root's, closed to a helper with the program's uid) goes to the kernel.
-/// docs/containers.md: "Non-root containers".
-const BROKER_BUT_RUNTIME_PROC: &str = r#"
-local master = require("libc_service").master
-while true do
-  master:receive()
-  if master:arguments() == "/proc/self/fd" then
-    master:use_slave_credentials()
-  elseif master:resolved() == "/etc/secret" then
-    master:send(-1, "EACCES")
-  else
-    master:use_master_credentials()
-  end
-end
-"#;
-
 #[test]
 fn brokered_calls_act_with_the_container_processs_credentials() {
     if !runc_ready() {
         return;
     }
-    let agent = Agent::start(&[("deny-path", BROKER_BUT_RUNTIME_PROC)], &[DENY_SECRET]);
+    // Brokers everything, runc's own open of /proc/self/fd included
+    // (act::own_fd).
+    let agent = Agent::start(&[("deny-path", &deny_path())], &[DENY_SECRET]);
     let bundle = Bundle::as_user(
         &[
             "/bin/sh",
@@ -599,13 +583,7 @@ fn killed_agent(uid: Option<u32>) {
     if !runc_ready() {
         return;
     }
-    // A container of another user: runc's own /proc/self/fd opens are left
-    // to the kernel (see BROKER_BUT_RUNTIME_PROC).
-    let policy = match uid {
-        None => deny_path(),
-        Some(_) => BROKER_BUT_RUNTIME_PROC.to_string(),
-    };
-    let mut agent = Agent::start(&[("deny-path", &policy)], &[DENY_SECRET]);
+    let mut agent = Agent::start(&[("deny-path", &deny_path())], &[DENY_SECRET]);
     let args = [
         "/bin/sh",
         "-c",

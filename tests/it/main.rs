@@ -36,6 +36,7 @@ mod ci_jobs;
 mod ci_paths;
 mod containers;
 mod containers_exec;
+mod containers_nonroot;
 mod dns;
 mod everyday;
 mod exec;
