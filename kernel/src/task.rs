@@ -170,9 +170,10 @@ impl Task {
             // (an agent's helper).  The descriptor itself, taken with
             // pidfd_getfd (ptrace access, which the helper keeps), refers
             // to the same object.
+            // Otherwise the first error stands.
             Err(Errno::EACCES) => self.getfd(fd).map_err(|e| match e {
-                Errno::EBADF | Errno::ENOENT => Errno::EBADF,
-                e => e,
+                Errno::EBADF | Errno::ESRCH => e,
+                _ => Errno::EACCES,
             }),
             r => r,
         }
