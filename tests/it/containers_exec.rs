@@ -129,3 +129,52 @@ fn an_allowed_exec_in_a_container_runs_exactly_the_decided_file() {
         "{r:?} agent: {err}"
     );
 }
+
+/// Refuses every exec; everything else goes to the kernel.
+const NO_EXEC: &str = r#"
+local master = require("libc_service").master
+while true do
+  if master:receive() == "exec" then
+    master:send(-1, "EACCES")
+  else
+    master:use_slave_credentials()
+  end
+end
+"#;
+
+/// The runtime's exec of the entrypoint is let through (once), whatever
+/// the policy; the entrypoint's own execs are the policy's: as root and as
+/// uid 1000 (whose helper reads runc's init, not dumpable, with
+/// CAP_SYS_PTRACE only).
+#[test]
+fn the_runtimes_exec_of_the_entrypoint_is_let_through_once_and_no_other() {
+    if !runc_ready() {
+        return;
+    }
+    for uid in [0, 1000] {
+        let agent = Agent::start(&[("exec", NO_EXEC)], &[]);
+        let b = Bundle::as_user(
+            &[
+                "/bin/sh",
+                "-c",
+                "echo started; /bin/cat /etc/other; echo \"cat=$?\"; exec /bin/cat /etc/other",
+            ],
+            Some(agent.profile("exec")),
+            uid,
+        );
+        let r = run(&b, &container_id("entry"));
+        let err = agent.stderr();
+        // The shell ran; its exec of cat, and its own exec of cat, did not.
+        assert!(
+            r.stdout.starts_with("started\ncat=126\n"),
+            "uid {uid}: {r:?} agent: {err}"
+        );
+        assert!(!r.stdout.contains("another file"), "uid {uid}: {r:?}");
+        assert_ne!(r.code, Some(0), "uid {uid}: {r:?}");
+        assert_eq!(
+            err.matches("denied: exec /bin/cat: EACCES").count(),
+            2,
+            "uid {uid}: agent: {err}"
+        );
+    }
+}
