@@ -231,7 +231,8 @@ impl Session {
         let listener = Arc::new(Listener::new(listener));
         Ok(Session {
             // The runtime loaded the filter: runc 1.1 without
-            // WAIT_KILLABLE_RECV (docs/containers.md).
+            // WAIT_KILLABLE_RECV (docs/containers.md).  Interrupting an
+            // exec only after its CONTINUE is correct with the flag too.
             answerer: Answerer::new(listener, proc.clone(), run.audit.clone()).interruptible(),
             proc,
             pid: a.pid,
