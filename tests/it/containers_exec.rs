@@ -104,7 +104,7 @@ fn an_allowed_exec_in_a_container_runs_exactly_the_decided_file() {
     // killed before its first instruction.
     let bundle = exec_bundle(
         &agent,
-        "/bin/swapped; echo \"swapped=$?\"; /bin/cat /etc/other; echo \"cat=$?\"",
+        "/bin/swapped; echo \"swapped=$?\"; /etc/other; echo \"failed=$?\"; /bin/cat /etc/other; echo \"cat=$?\"",
         0,
     );
     std::os::unix::fs::symlink(bundle.rootfs(), link.path().join("rootfs")).unwrap();
@@ -115,6 +115,10 @@ fn an_allowed_exec_in_a_container_runs_exactly_the_decided_file() {
         r.stdout.contains("swapped=137\n"),
         "the swapped-in file was not killed: {r:?} agent: {err}"
     );
+    // An allowed exec the kernel fails (a file without execute
+    // permission): the thread, stopped on its way back, is let go with the
+    // kernel's errno and the shell goes on.
+    assert!(r.stdout.contains("failed=126\n"), "{r:?} agent: {err}");
     // busybox run as "swapped" would say so: it never ran.
     assert!(!r.stderr.contains("applet not found"), "{r:?}");
     // Recorded as the supervisor's kill of the exec the policy allowed.
