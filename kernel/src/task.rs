@@ -164,6 +164,17 @@ impl Task {
                 self.check()?;
                 Err(Errno::EBADF)
             }
+            // The program is not dumpable (a runtime's init, a binary it
+            // may execute but not read): its fd directory is root's, mode
+            // 0500, closed to a supervisor acting with the program's uid
+            // (an agent's helper).  The descriptor itself, taken with
+            // pidfd_getfd (ptrace access, which the helper keeps), refers
+            // to the same object.
+            // Otherwise the first error stands.
+            Err(Errno::EACCES) => self.getfd(fd).map_err(|e| match e {
+                Errno::EBADF | Errno::ESRCH => e,
+                _ => Errno::EACCES,
+            }),
             r => r,
         }
     }

@@ -32,6 +32,7 @@ use crate::dns::Dns;
 use crate::doorbell::{Doorbell, Received};
 use crate::jobctl::JobCtl;
 use crate::jobs::{Done, Job, Jobs};
+use crate::launch::entrypoint::Entrypoint;
 use crate::launch::{Attached, LaunchError, Prepared};
 use crate::pending::Pending;
 use crate::request::net::{self, Class, NetAddr, SockCall};
@@ -113,6 +114,9 @@ pub struct Session {
     /// The program was started by someone else (a container: see
     /// [`Session::attach`]): the run ends when the listener hangs up.
     attached: bool,
+    /// An attached run's first exec, the runtime's, still to come
+    /// (`launch::entrypoint`).
+    entrypoint: Option<Entrypoint>,
 }
 
 const FORWARDED: [Signal; 4] = [
@@ -178,6 +182,7 @@ impl Session {
             jobs: None,
             jobctl,
             attached: false,
+            entrypoint: None,
         })
     }
 
@@ -217,13 +222,18 @@ impl Session {
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(LaunchError::Setup)?;
         let proc = Arc::new(sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?);
+        // Before any exec of it is answered: the runtime's own binary.
+        let entrypoint = Entrypoint::at_attach(proc.as_fd(), a.pid.as_raw());
         run.audit.program_started(a.pid.as_raw());
         // As after a launch: no process without CAP_SYS_PTRACE may ptrace
         // the helper, take its descriptors or open its /proc files.
         sys::set_not_dumpable();
         let listener = Arc::new(Listener::new(listener));
         Ok(Session {
-            answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
+            // The runtime loaded the filter: runc 1.1 without
+            // WAIT_KILLABLE_RECV (docs/containers.md).  Interrupting an
+            // exec only after its CONTINUE is correct with the flag too.
+            answerer: Answerer::new(listener, proc.clone(), run.audit.clone()).interruptible(),
             proc,
             pid: a.pid,
             pidfd,
@@ -239,6 +249,7 @@ impl Session {
             jobs: None,
             jobctl: JobCtl::new(run.limits).map_err(LaunchError::Setup)?,
             attached: true,
+            entrypoint,
         })
     }
 
@@ -458,6 +469,19 @@ impl Session {
             // (Refused and answered above.)
             return None;
         };
+        if self.entrypoint.is_some() && matches!(sys, bpf::Sys::Execve | bpf::Sys::Execveat) {
+            let mut task = self.task(&n)?;
+            if self
+                .entrypoint
+                .as_ref()
+                .is_some_and(|e| e.is_it(&mut task, self.proc.as_fd()))
+            {
+                self.entrypoint = None;
+                audit.supervisor(n.id, "the runtime's exec of the container's entrypoint");
+                answer(Outcome::Continue);
+                return None;
+            }
+        }
         if self.continue_files && !sys.is_socket() && !audit.enabled() {
             // The policy's answer, whatever the arguments: the kernel runs
             // the call as it would without the supervisor (invalid ones

@@ -55,6 +55,11 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
         }
         _ => None,
     };
+    // The process's own /proc/<tgid>/fd, which the kernel opens for it
+    // whatever its owner (own_fd.rs).
+    let own_fd = matches!(args, Args::Open { .. })
+        && nested.is_none()
+        && super::own_fd::applies(task, &first)?;
     // Everything read from /proc/<tid> belongs to this notification.
     task.settle()?;
     Ok(match *args {
@@ -67,6 +72,22 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
                     fd,
                     cloexec: flags & libc::O_CLOEXEC != 0,
                 },
+                Err(e) => Outcome::Fail(e),
+            }
+        }
+        Args::Open { flags, .. } if own_fd => {
+            let cloexec = flags & libc::O_CLOEXEC != 0;
+            let mut f = flags | libc::O_CLOEXEC;
+            if first.trailing_slash {
+                if f & libc::O_CREAT != 0 {
+                    return Ok(Outcome::Fail(Errno::EISDIR));
+                }
+                f |= libc::O_DIRECTORY;
+            }
+            let (parent, name) = entry(first)?;
+            let opened = super::own_fd::open(move || open_entry(parent.as_fd(), &name, f, 0));
+            match opened.and_then(super::opath::installable) {
+                Ok(fd) => Outcome::Fd { fd, cloexec },
                 Err(e) => Outcome::Fail(e),
             }
         }

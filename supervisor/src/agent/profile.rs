@@ -2,7 +2,10 @@
 //! "Seccomp") that sends a container's mapped calls to `supervisor agent`.
 //!
 //! * every call of `bpf::syscalls::TABLE` is `SCMP_ACT_NOTIFY` (`sendto`
-//!   only with a destination, as `supervisor run` traps it);
+//!   only with a destination, as `supervisor run` traps it), `execve` and
+//!   `execveat` included: the runtime's exec of the entrypoint is let
+//!   through by the helper (`launch::entrypoint`), every other exec is a
+//!   request;
 //! * the default posture's refusals (`bpf::posture::REFUSED`) are
 //!   `SCMP_ACT_ERRNO` with their errno (masked ones with
 //!   `SCMP_CMP_MASKED_EQ`);
@@ -35,13 +38,6 @@ pub fn profile(name: &str, listener: &str) -> Value {
     let mut notify = Vec::new();
     let mut rules = Vec::new();
     for &(sys, _) in map.present() {
-        // The runtime execs the container's entrypoint under this filter,
-        // from its own (multithreaded, not dumpable) init: an exec there
-        // cannot be verified at its exec event as the launcher's first
-        // exec is skipped (docs/containers.md): left to the kernel.
-        if matches!(sys, bpf::Sys::Execve | bpf::Sys::Execveat) {
-            continue;
-        }
         let disposition = TABLE
             .iter()
             .find(|(s, _, _)| *s == sys)
@@ -118,7 +114,9 @@ mod tests {
             .flat_map(|r| r["names"].as_array().unwrap())
             .map(|n| n.as_str().unwrap())
             .collect();
-        for n in ["openat", "connect", "sendto", "sendmsg", "listen", "statx"] {
+        for n in [
+            "openat", "connect", "sendto", "sendmsg", "listen", "statx", "execve", "execveat",
+        ] {
             assert!(notified.contains(&n), "{n} is not notified");
         }
         let refused = |name: &str| {

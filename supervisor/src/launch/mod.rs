@@ -8,6 +8,7 @@
 //! single-threaded process and then does the same steps.
 
 mod child;
+pub mod entrypoint;
 mod first_exec;
 pub mod helper;
 mod keeper;
