@@ -32,6 +32,7 @@ mod names;
 mod races;
 mod refusals;
 mod slashes;
+mod symlink_fd;
 
 const KINDS: [Kind; 2] = [Kind::Musl, Kind::Glibc];
 const FIXED_TIME: i64 = 1_600_000_000;

@@ -12,6 +12,7 @@ mod link;
 pub mod listen;
 pub mod net;
 pub mod opath;
+pub mod readlink;
 pub mod stat;
 mod sys;
 

@@ -63,6 +63,11 @@ pub fn profile(name: &str, listener: &str) -> Value {
                 "action": "SCMP_ACT_NOTIFY",
                 "args": [{ "index": arg, "value": 0, "op": "SCMP_CMP_NE" }],
             })),
+            Disposition::NotifyUnlessEqual { arg, value } => rules.push(json!({
+                "names": [sys.name()],
+                "action": "SCMP_ACT_NOTIFY",
+                "args": [{ "index": arg, "value": value, "op": "SCMP_CMP_NE" }],
+            })),
         }
     }
     let mut all = vec![json!({ "names": notify, "action": "SCMP_ACT_NOTIFY" })];
