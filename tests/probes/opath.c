@@ -276,6 +276,16 @@ static void cmd_symfd(char **a)
 	if (lstat(new, &st) == 0)
 		show("new name", &st, &want);
 
+	said("faccessat2 empty", syscall(SYS_faccessat2, fd, "", R_OK, AT_EMPTY_PATH));
+	char *argv[] = { "x", NULL }, *envp[] = { NULL };
+	said("execveat empty", syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH));
+	/* setxattrat, getxattrat (Linux 6.13): struct xattr_args
+	 * { value, size, flags }. */
+	unsigned long long xargs[2] = { (unsigned long)"1", 1 };
+	said("setxattrat empty", syscall(463, fd, "", AT_EMPTY_PATH, "user.x", xargs, 16));
+	xargs[0] = (unsigned long)buf;
+	xargs[1] = sizeof buf;
+	said("getxattrat empty", syscall(464, fd, "", AT_EMPTY_PATH, "user.x", xargs, 16));
 	said("fgetxattr", fgetxattr(fd, "user.x", buf, sizeof buf));
 	said("flistxattr", flistxattr(fd, buf, sizeof buf));
 	said("fsetxattr", fsetxattr(fd, "user.x", "1", 1, 0));

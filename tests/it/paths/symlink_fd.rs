@@ -93,7 +93,9 @@ fn as_brokered(kind: Kind, native: &str, fgetxattr: &str) -> String {
                 "  fstat" | "  fstatat empty" | "    its fstatat empty" if kind == Kind::Musl => {
                     format!("{label}: {memfd}")
                 }
-                "  fgetxattr" => format!("{label}: {fgetxattr}"),
+                // getxattrat (Linux 6.13) is no request: its empty path
+                // (AT_EMPTY_PATH) is the descriptor, the memfd.
+                "  fgetxattr" | "  getxattrat empty" => format!("{label}: {fgetxattr}"),
                 "  flistxattr" | "  lseek" => format!("{label}: OK"),
                 "  fstatfs" => format!("{label}: type {TMPFS}"),
                 "  fcntl getfl" => format!("{label}: not O_PATH"),
@@ -125,6 +127,7 @@ fn calls_on_a_brokered_o_path_descriptor_of_a_symlink_equal_native_but_the_stand
             "  fchmodat2 empty: EOPNOTSUPP\n  fchmodat2 empty nofollow: EOPNOTSUPP\n",
             "  now: symlink mode 777 owner 1234:1234 mtime 1000000000\n",
             "  linkat empty: OK\n  new name: symlink mode 777 size 1 owner 1234:1234 same-inode yes\n",
+            "  faccessat2 empty: OK\n  execveat empty: ELOOP\n  setxattrat empty: EBADF\n  getxattrat empty: EBADF\n",
             "  fgetxattr: EBADF\n  flistxattr: EBADF\n  fsetxattr: EBADF\n  fremovexattr: EBADF\n",
             "  fcntl getfl: O_PATH\n  fchdir: ENOTDIR\n  openat relative: ENOTDIR\n  read: EBADF\n  lseek: EBADF\n",
             "  readlink /proc/self/fd/N: ROOT/flnk\n",
