@@ -30,11 +30,7 @@ use kernel::task::Task;
 /// `readlinkat(fd, "", buf, size)` (`size` > 0, checked by decode).
 pub fn fd_readlink(task: &mut Task, fd: i32, buf: u64, size: usize) -> Outcome {
     let r = (|| {
-        let obj = if fd == libc::AT_FDCWD {
-            task.cwd()?
-        } else {
-            task.fd_object(fd)?
-        };
+        let obj = super::file::descriptor_object(task, fd)?;
         task.settle()?;
         let target =
             std::os::unix::ffi::OsStringExt::into_vec(nix::fcntl::readlinkat(obj.as_fd(), "")?);
