@@ -11,7 +11,7 @@
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::Path;
 
-use crate::opath::probe;
+use crate::opath::{probe, tar_create, tar_x};
 use crate::util::{canon, tempdir, tree_listing, write_file, Cmd, Kind, Policy};
 
 use super::KINDS;
@@ -253,35 +253,16 @@ fn gnu_tar_extracts_symlinks_as_root_under_broker_all_and_ci() {
         std::os::unix::fs::lchown(src.join(l), Some(1234), Some(1234)).unwrap();
     }
     let archive = root.join("t.tar");
-    Cmd::native(&[
-        "tar",
-        "-C",
-        src.to_str().unwrap(),
-        "-cf",
-        archive.to_str().unwrap(),
-        ".",
-    ])
-    .run()
-    .assert_clean();
+    tar_create(&src, &archive);
     // (exit code, stderr with the directory replaced, the tree with the
     // symlinks' owners and link counts)
     let extract = |dir: &Path, how: How| {
-        let out = dir.join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        let copy = dir.join("t.tar");
-        std::fs::copy(&archive, &copy).unwrap();
-        let argv = [
-            "tar",
-            "-C",
-            out.to_str().unwrap(),
-            "-xf",
-            copy.to_str().unwrap(),
-        ];
+        let (out, argv) = tar_x(&archive, dir);
         let cmd = match how {
             How::Policy(p) => Cmd::supervised(Policy::example(p), &argv).cwd(dir),
             How::Native => Cmd::native(&argv),
             How::NativeWithoutCaps => {
-                let mut v = WITHOUT_CAPS.to_vec();
+                let mut v: Vec<String> = WITHOUT_CAPS.iter().map(|a| a.to_string()).collect();
                 v.extend(argv);
                 Cmd::native(&v)
             }
