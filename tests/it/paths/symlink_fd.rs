@@ -28,6 +28,8 @@ enum How {
     Native,
     NativeWithoutCaps,
     Policy(&'static str),
+    /// Under a policy, the program without capabilities.
+    PolicyWithoutCaps(&'static str),
 }
 
 /// Runs a command as root without capabilities, none regained by exec.
@@ -66,6 +68,10 @@ fn run(kind: Kind, how: How) -> String {
         How::NativeWithoutCaps => {
             Cmd::native(&WITHOUT_CAPS.iter().chain(&argv).collect::<Vec<_>>())
         }
+        How::PolicyWithoutCaps(p) => Cmd::supervised(
+            Policy::example(p),
+            &WITHOUT_CAPS.iter().chain(&argv).collect::<Vec<_>>(),
+        ),
     };
     let o = cmd.cwd(&root).run();
     o.assert_clean();
@@ -157,6 +163,13 @@ fn calls_on_a_brokered_o_path_descriptor_of_a_symlink_equal_native_but_the_stand
         assert!(native.contains("  linkat empty: OK\n"), "{native}");
         let want = as_brokered(kind, &native, "EACCES");
         assert_eq!(run(kind, How::Policy("ci")), want, "{kind:?} under ci.lua");
+        // Acting as the program (chown request semantics): its missing
+        // CAP_CHOWN is missing in the supervisor's acting thread too.
+        assert_eq!(
+            run(kind, How::PolicyWithoutCaps("broker-as-program")),
+            want,
+            "{kind:?} under broker-as-program"
+        );
     }
 }
 
@@ -261,6 +274,7 @@ fn gnu_tar_extracts_symlinks_as_root_under_broker_all_and_ci() {
         let cmd = match how {
             How::Policy(p) => Cmd::supervised(Policy::example(p), &argv).cwd(dir),
             How::Native => Cmd::native(&argv),
+            How::PolicyWithoutCaps(_) => unreachable!("not for tar"),
             How::NativeWithoutCaps => {
                 let mut v: Vec<String> = WITHOUT_CAPS.iter().map(|a| a.to_string()).collect();
                 v.extend(argv);
