@@ -499,7 +499,7 @@ impl Session {
                 None
             }
             Decoded::Unmediated => {
-                audit.supervisor(n.id, "readlink with a path (not a request)");
+                audit.supervisor(n.id, "readlink with a path, not a request");
                 answer(act::readlink::unmediated());
                 None
             }

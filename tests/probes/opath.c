@@ -20,7 +20,8 @@
  *                        ID:ID, utimensat, fchmodat(2), linkat to NEW,
  *                        the xattr calls, fstatfs, fcntl, fchdir, and the
  *                        /proc/self/fd link (readlink, stat, reopen)
- *   readlinkat-in DIR NAME  readlinkat(O_PATH of DIR, NAME) and (…, "")
+ *   readlinkat-in DIR NAME  readlinkat(O_PATH of DIR, NAME) and (…, ""),
+ *                        readlinkat(AT_FDCWD, NAME)
  *
  * Built static with musl-gcc and dynamic with gcc.  The open is a raw
  * openat so that both builds issue exactly the same call.
@@ -345,6 +346,7 @@ static void cmd_readlinkat_in(char **a)
 	else
 		printf("readlinkat-in %s %s: %.*s\n", a[0], a[1], (int)n, buf);
 	said("readlinkat empty", readlinkat(dir, "", buf, sizeof buf));
+	said("readlinkat AT_FDCWD", syscall(SYS_readlinkat, (long)AT_FDCWD, a[1], buf, sizeof buf));
 	close(dir);
 }
 

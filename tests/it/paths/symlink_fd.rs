@@ -321,3 +321,50 @@ fn gnu_tar_extracts_symlinks_as_root_under_broker_all_and_ci() {
     let ci = extract(&root.join("ci"), How::Policy("ci"));
     assert_eq!(ci, native);
 }
+
+/// The filter traps `readlinkat` only with a descriptor (not `AT_FDCWD`,
+/// as libc passes it): in the log, a path relative to a directory's
+/// descriptor is the kernel's (CONTINUE, not a request), the empty path
+/// the supervisor's, and `readlinkat(AT_FDCWD, …)` never appears.
+#[test]
+fn readlinkat_is_trapped_only_with_a_descriptor() {
+    for kind in KINDS {
+        let tmp = tempdir();
+        let root = canon(&tmp);
+        write_file(&root.join("f"), "content\n", 0o644);
+        symlink("f", root.join("flnk")).unwrap();
+        let argv = [probe(kind).to_str().unwrap(), "readlinkat-in", ".", "flnk"];
+        let native = Cmd::native(&argv).cwd(&root).run();
+        native.assert_clean();
+        assert_eq!(
+            native.stdout,
+            "readlinkat-in . flnk: f\n  readlinkat empty: ENOENT\n  readlinkat AT_FDCWD: OK\n"
+        );
+        let log = root.join("log.jsonl");
+        let o = Cmd::supervised(Policy::example("broker-all"), &argv)
+            .cwd(&root)
+            .option("--log")
+            .option(&log)
+            .run();
+        o.assert_clean();
+        assert_eq!(o.stdout, native.stdout, "{kind:?}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let records: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("\"syscall\":\"readlinkat\""))
+            .collect();
+        assert_eq!(records.len(), 2, "{kind:?}: {records:#?}");
+        assert!(
+            records[0].contains("readlink with a path, not a request")
+                && records[0].contains("\"outcome\":\"continue\""),
+            "{kind:?}: {}",
+            records[0]
+        );
+        assert!(
+            records[1].contains("descriptor readlink")
+                && records[1].contains("\"errno\":\"ENOENT\""),
+            "{kind:?}: {}",
+            records[1]
+        );
+    }
+}
