@@ -238,6 +238,12 @@ pub fn notify_filter(
                 add(&mut ctx, default, ScmpAction::Notify, syscall, &set)
                     .and_then(|()| add(&mut ctx, default, ScmpAction::Allow, syscall, &unset))
             }
+            Some(Disposition::NotifyUnlessEqual { arg, value }) => {
+                let other = [ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, value)];
+                let equal = [ScmpArgCompare::new(arg, ScmpCompareOp::Equal, value)];
+                add(&mut ctx, default, ScmpAction::Notify, syscall, &other)
+                    .and_then(|()| add(&mut ctx, default, ScmpAction::Allow, syscall, &equal))
+            }
         }
         .map_err(|source| Error::Rule { name, source })?;
     }
@@ -401,6 +407,13 @@ fn unrefused(map: &SyscallMap, trapped: Trapped) -> Result<Program, Error> {
                     ScmpAction::Notify,
                     syscall,
                     &[ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)],
+                )
+                .map(drop),
+            Disposition::NotifyUnlessEqual { arg, value } => ctx
+                .add_rule_conditional_exact(
+                    ScmpAction::Notify,
+                    syscall,
+                    &[ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, value)],
                 )
                 .map(drop),
         }

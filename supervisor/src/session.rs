@@ -515,6 +515,18 @@ impl Session {
                 self.answerer.answer(n.id, n.pid, o);
                 None
             }
+            Decoded::FdReadlink { fd, buf, size } => {
+                audit.supervisor(n.id, "descriptor readlink");
+                let mut t = self.task(&n)?;
+                let o = act::readlink::fd_readlink(&mut t, fd, buf, size);
+                self.answerer.answer(n.id, n.pid, o);
+                None
+            }
+            Decoded::Unmediated => {
+                audit.supervisor(n.id, "readlink with a path, not a request");
+                answer(act::readlink::unmediated());
+                None
+            }
             Decoded::Policy(req) => {
                 // Task::new checks the notification is still valid, after
                 // the copies decode took.

@@ -276,11 +276,7 @@ pub fn stat_values(p: &mut Pending, as_program: bool) -> Result<FakeStat, Errno>
 /// `AT_EMPTY_PATH`): performed on the program's own descriptor.
 pub fn fd_stat(task: &mut Task, fd: i32, out: StatOut) -> Outcome {
     let r = (|| {
-        let obj = if fd == libc::AT_FDCWD {
-            task.cwd()?
-        } else {
-            task.fd_object(fd)?
-        };
+        let obj = descriptor_object(task, fd)?;
         task.settle()?;
         stat_into(
             &Authority::Supervisor,
@@ -292,6 +288,16 @@ pub fn fd_stat(task: &mut Task, fd: i32, out: StatOut) -> Outcome {
         )
     })();
     r.into()
+}
+
+/// The object an fd-only call names: the program's descriptor `fd` (the
+/// object a stand-in stands for), or its working directory (`AT_FDCWD`).
+pub(super) fn descriptor_object(task: &mut Task, fd: i32) -> Result<OwnedFd, Errno> {
+    if fd == libc::AT_FDCWD {
+        task.cwd()
+    } else {
+        task.fd_object(fd)
+    }
 }
 
 fn access(r: Resolved, mode: i32, flags: i32) -> Result<(), Errno> {

@@ -13,6 +13,7 @@ pub mod listen;
 pub mod net;
 pub mod opath;
 pub mod own_fd;
+pub mod readlink;
 pub mod stat;
 mod sys;
 

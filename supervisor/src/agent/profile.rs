@@ -59,6 +59,11 @@ pub fn profile(name: &str, listener: &str) -> Value {
                 "action": "SCMP_ACT_NOTIFY",
                 "args": [{ "index": arg, "value": 0, "op": "SCMP_CMP_NE" }],
             })),
+            Disposition::NotifyUnlessEqual { arg, value } => rules.push(json!({
+                "names": [sys.name()],
+                "action": "SCMP_ACT_NOTIFY",
+                "args": [{ "index": arg, "value": value, "op": "SCMP_CMP_NE" }],
+            })),
         }
     }
     let mut all = vec![json!({ "names": notify, "action": "SCMP_ACT_NOTIFY" })];
@@ -128,6 +133,15 @@ mod tests {
         assert_eq!(refused("io_uring_setup")["errnoRet"], libc::ENOSYS);
         assert_eq!(refused("mount")["errnoRet"], libc::EPERM);
         assert_eq!(refused("unshare")["args"][0]["op"], "SCMP_CMP_MASKED_EQ");
+        // readlinkat with a descriptor (a stand-in's empty path), never
+        // with AT_FDCWD.
+        let readlinkat = rules
+            .iter()
+            .find(|r| r["names"][0] == "readlinkat")
+            .expect("readlinkat is notified with a descriptor");
+        assert_eq!(readlinkat["action"], "SCMP_ACT_NOTIFY");
+        assert_eq!(readlinkat["args"][0]["op"], "SCMP_CMP_NE");
+        assert_eq!(readlinkat["args"][0]["value"], libc::AT_FDCWD as i64 as u64);
         // Every refusal of the posture is there.
         for r in REFUSED {
             refused(r.name);
