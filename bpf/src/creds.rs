@@ -34,7 +34,10 @@ pub enum When {
     Always,
     /// When `(arg & mask) != 0` (a register: the check cannot be raced;
     /// the mask never covers the upper half of an `int` argument).
-    Set { arg: u32, mask: u64 },
+    Set {
+        arg: u32,
+        mask: u64,
+    },
 }
 
 /// The watched calls (not the execs: the table traps them).

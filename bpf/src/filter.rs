@@ -338,7 +338,13 @@ fn watch(
         match when {
             creds::When::Always => add(ctx, default, ScmpAction::Notify, syscall, &[]),
             creds::When::Set { arg, mask } => {
-                let cmp = |v| [ScmpArgCompare::new(arg, ScmpCompareOp::MaskedEqual(mask), v)];
+                let cmp = |v| {
+                    [ScmpArgCompare::new(
+                        arg,
+                        ScmpCompareOp::MaskedEqual(mask),
+                        v,
+                    )]
+                };
                 add(ctx, default, ScmpAction::Notify, syscall, &cmp(mask))
                     .and_then(|()| add(ctx, default, ScmpAction::Allow, syscall, &cmp(0)))
             }

@@ -92,7 +92,10 @@ impl Alive {
     pub fn lives(&self) -> bool {
         match self {
             Alive::Pidfd(fd) => {
-                let mut p = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+                let mut p = [nix::poll::PollFd::new(
+                    fd.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
                 matches!(nix::poll::poll(&mut p, nix::poll::PollTimeout::ZERO), Ok(0))
             }
             Alive::Comm(fd) => {
@@ -184,7 +187,9 @@ impl Cache {
             return Some(e.creds.clone());
         }
         // A dead thread's entry: its number may name another thread now.
-        lock(self.shard(tid)).entries.retain(|x| !Arc::ptr_eq(x, &e));
+        lock(self.shard(tid))
+            .entries
+            .retain(|x| !Arc::ptr_eq(x, &e));
         None
     }
 
@@ -287,7 +292,11 @@ mod tests {
     }
 
     /// A thread that lives until told, and its tid.
-    fn thread() -> (u32, std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    fn thread() -> (
+        u32,
+        std::sync::mpsc::Sender<()>,
+        std::thread::JoinHandle<()>,
+    ) {
         let (tx, rx) = std::sync::mpsc::channel();
         let (ttx, trx) = std::sync::mpsc::channel();
         let h = std::thread::spawn(move || {
@@ -326,17 +335,23 @@ mod tests {
         let t = c.ticket(tid, Alive::open(proc.as_fd(), tid).unwrap());
         assert!(t.is_none(), "disabled: nothing kept");
         c.enable();
-        let t = c.ticket(tid, Alive::open(proc.as_fd(), tid).unwrap()).unwrap();
+        let t = c
+            .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
+            .unwrap();
         c.put(t, creds(1));
         assert_eq!(c.get(tid).unwrap().uids[0], 1);
         c.changing(tid);
         assert!(c.get(tid).is_none(), "stale once changing");
         // A ticket taken before a change is refused.
-        let t = c.ticket(tid, Alive::open(proc.as_fd(), tid).unwrap()).unwrap();
+        let t = c
+            .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
+            .unwrap();
         c.changing(tid);
         c.put(t, creds(2));
         assert!(c.get(tid).is_none(), "read before the change: not kept");
-        let t = c.ticket(tid, Alive::open(proc.as_fd(), tid).unwrap()).unwrap();
+        let t = c
+            .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
+            .unwrap();
         c.put(t, creds(3));
         assert_eq!(c.get(tid).unwrap().uids[0], 3);
         stop.send(()).unwrap();
@@ -347,7 +362,10 @@ mod tests {
             }
             std::thread::yield_now();
         }
-        assert!(c.get(tid).is_none(), "the thread ended: its number names no entry");
+        assert!(
+            c.get(tid).is_none(),
+            "the thread ended: its number names no entry"
+        );
     }
 
     #[test]
@@ -357,19 +375,27 @@ mod tests {
         c.enable();
         let me = std::process::id();
         let (tid, stop, h) = thread();
-        let t = c.ticket(me, Alive::open(proc.as_fd(), me).unwrap()).unwrap();
+        let t = c
+            .ticket(me, Alive::open(proc.as_fd(), me).unwrap())
+            .unwrap();
         c.put(t, creds(1));
         c.exec(tid, me, Some(Alive::process(proc.as_fd(), me).unwrap()));
         assert!(c.get(me).is_none());
-        let t = c.ticket(me, Alive::open(proc.as_fd(), me).unwrap()).unwrap();
+        let t = c
+            .ticket(me, Alive::open(proc.as_fd(), me).unwrap())
+            .unwrap();
         c.put(t, creds(1));
         assert!(c.get(me).is_none(), "poisoned");
         // A leader's exec only marks the leader.
-        let t = c.ticket(tid, Alive::open(proc.as_fd(), tid).unwrap()).unwrap();
+        let t = c
+            .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
+            .unwrap();
         c.put(t, creds(4));
         c.exec(tid, tid, None);
         assert!(c.get(tid).is_none());
-        let t = c.ticket(tid, Alive::open(proc.as_fd(), tid).unwrap()).unwrap();
+        let t = c
+            .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
+            .unwrap();
         c.put(t, creds(5));
         assert_eq!(c.get(tid).unwrap().uids[0], 5);
         stop.send(()).unwrap();
