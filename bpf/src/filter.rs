@@ -556,6 +556,35 @@ mod tests {
     }
 
     #[test]
+    fn only_filters_that_trap_the_execs_watch_credentials() {
+        let map = SyscallMap::native();
+        for refuse_unmapped in [true, false] {
+            for notify_refusals in [true, false] {
+                let p = Posture {
+                    refuse_unmapped,
+                    notify_refusals,
+                    ..Posture::default()
+                };
+                let all = notify_filter(&map, &p, Trapped::All).unwrap();
+                assert_eq!(
+                    all.watch(),
+                    Watch::Trapped {
+                        posture_refuses: refuse_unmapped
+                    }
+                );
+                let sockets = notify_filter(&map, &p, Trapped::Sockets).unwrap();
+                assert_eq!(sockets.watch(), Watch::Unseen);
+            }
+        }
+        let raw = notify_filter(&map, &Posture::default(), Trapped::All).unwrap();
+        assert_eq!(
+            Program::from_bytes(&raw.to_bytes()).unwrap().watch(),
+            Watch::Unseen,
+            "a filter of unknown making watches nothing"
+        );
+    }
+
+    #[test]
     fn malformed_programs_are_refused() {
         assert!(Program::from_bytes(&[]).is_err());
         assert!(Program::from_bytes(&[0; 7]).is_err());

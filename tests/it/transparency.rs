@@ -792,3 +792,50 @@ fn creds_after_unshare_of_a_user_namespace_have_no_capabilities() {
         )],
     );
 }
+
+/// The credential changes are seen under every posture: with
+/// `--allow-unmapped` (the filter without refusals) and with `--log`
+/// (refusals answered by the supervisor, each credential change recorded
+/// as the supervisor's CONTINUE).
+#[test]
+fn creds_changes_are_seen_under_every_posture() {
+    if !need_root() {
+        return;
+    }
+    let steps = [
+        "capdrop 1",
+        "open home/mine wronly 0",
+        "capall",
+        "open home/mine wronly 0",
+        "userns",
+        "open home/mine wronly 0",
+    ];
+    for probe in probes() {
+        let native = run(probe, &steps, Mode::Native);
+        let logdir = tempdir();
+        let log = logdir.path().join("log");
+        let log_opt = format!("--log={}", log.display());
+        for opts in [&["--allow-unmapped"][..], &[log_opt.as_str()][..]] {
+            let dir = tempdir();
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            fixture(dir.path());
+            let mut argv: Vec<&str> = vec![probe.to_str().unwrap()];
+            argv.extend(steps.iter().flat_map(|s| s.split_whitespace()));
+            let mut cmd = Cmd::supervised(Policy::example("broker-as-program"), &argv);
+            for o in opts {
+                cmd = cmd.option(o);
+            }
+            let out = cmd.cwd(dir.path()).in_new_netns().run();
+            out.assert_code(0);
+            assert_same(&format!("{opts:?}"), &native, &out.stdout);
+        }
+        let log = std::fs::read_to_string(&log).unwrap();
+        for call in ["capset", "unshare"] {
+            assert!(
+                log.lines().any(|l| l.contains(&format!("\"{call}\""))
+                    && l.contains("credentials change")),
+                "{call} recorded as a credentials change:\n{log}"
+            );
+        }
+    }
+}
