@@ -647,7 +647,9 @@ fn credentials_change_between_calls_and_threads() {
 /// The supervisor keeps each thread's credentials between calls
 /// (`kernel::creds::cache`) until the thread makes a call that may change
 /// them: raw syscalls of one thread only (setresuid, setfsuid, capset,
-/// setgroups), in the thread that made them and not in the other.
+/// setgroups), in the thread that made them and not in the other; the
+/// libc's setresuid, which makes every thread of the process change its
+/// own (a thread alive across it, its credentials kept before).
 #[test]
 fn creds_kept_per_thread_follow_raw_changes() {
     if !need_root() {
@@ -676,6 +678,9 @@ fn creds_kept_per_thread_follow_raw_changes() {
         "open grp rdonly 0",
         "rawthread grp 1234 100 GROUP",
         "open grp rdonly 0",
+        "as 0 0 -",
+        "bcast secret 65534",
+        "open secret rdonly 0",
     ]
     .iter()
     .map(|s| s.replace("GROUP", &g))
@@ -701,6 +706,11 @@ fn creds_kept_per_thread_follow_raw_changes() {
                 &format!("rawthread grp 1234 100 {GROUP}: main=0 thread=0 thread=0 main=0"),
             ),
             ("open grp rdonly 0: EACCES", &grp),
+            (
+                "bcast secret 65534: thread=0 main=EACCES thread=EACCES",
+                "bcast secret 65534: thread=0 main=0 thread=0",
+            ),
+            ("open secret rdonly 0: EACCES", secret),
         ],
     );
 }

@@ -215,6 +215,22 @@ static void *tr_thread(void *arg)
 	return (void *)(long)syscall(SYS_gettid);
 }
 
+/* A thread alive across the libc's set*id of another thread (which makes
+ * every thread of the process change its own credentials). */
+static int bc_go[2], bc_done[2];
+
+static void *bc_thread(void *arg)
+{
+	(void)arg;
+	char c;
+	printf(" thread=%s", try_open(rt_path, O_RDONLY));
+	fflush(stdout);
+	if (write(bc_done[1], "x", 1) != 1 || read(bc_go[0], &c, 1) != 1)
+		return (void *)1;
+	printf(" thread=%s", try_open(rt_path, O_RDONLY));
+	return NULL;
+}
+
 struct k_cap_header {
 	unsigned int version;
 	int pid;
@@ -357,6 +373,30 @@ static int step(char **a)
 		if (fd >= 0)
 			close(fd);
 		printf("\n");
+		return 3;
+	}
+	if (!strcmp(c, "bcast")) { /* bcast PATH UID: a thread opens, main setresuid (libc, every thread), the thread opens */
+		pthread_t t;
+		char x;
+		void *r = NULL;
+		rt_path = a[1];
+		printf("bcast %s %s:", a[1], a[2]);
+		if (pipe(bc_go) < 0 || pipe(bc_done) < 0 || pthread_create(&t, NULL, bc_thread, NULL) ||
+		    read(bc_done[0], &x, 1) != 1) {
+			printf(" failed\n");
+			exit(3);
+		}
+		if (setresuid(atoi(a[2]), atoi(a[2]), -1) < 0)
+			printf(" setresuid=%s", ename(errno));
+		printf(" main=%s", try_open(rt_path, O_RDONLY));
+		fflush(stdout);
+		if (write(bc_go[1], "x", 1) != 1 || pthread_join(t, &r))
+			r = (void *)1;
+		printf("%s\n", r ? " thread-failed" : "");
+		close(bc_go[0]);
+		close(bc_go[1]);
+		close(bc_done[0]);
+		close(bc_done[1]);
 		return 3;
 	}
 	if (!strcmp(c, "fsuid")) { /* fsuid UID: raw setfsuid */
