@@ -724,11 +724,11 @@ fn creds_of_ended_threads_never_serve_their_numbers_again() {
     if !need_root() {
         return;
     }
-    let m = three_ways(&["threads secret 16"], &[]);
-    let native: String = (0..16)
+    let m = three_ways(&["threads secret 64"], &[]);
+    let native: String = (0..64)
         .map(|i| format!(" {i}={}", if i % 2 == 1 { "EACCES" } else { "0" }))
         .collect();
-    let master: String = (0..16).map(|i| format!(" {i}=0")).collect();
+    let master: String = (0..64).map(|i| format!(" {i}=0")).collect();
     assert_master(
         m,
         &[(
