@@ -740,7 +740,9 @@ fn creds_of_ended_threads_never_serve_their_numbers_again() {
 
 /// An exec gives the thread the credentials the kernel computes for the
 /// new image: root's effective capabilities come back (capability 1,
-/// CAP_DAC_OVERRIDE, dropped before), and a setuid-root copy of the probe
+/// CAP_DAC_OVERRIDE, dropped before), also when a thread that is not the
+/// leader execs (it takes the leader's pid, whose credentials were kept
+/// without the capability), and a setuid-root copy of the probe
 /// run by nobody stays nobody under no_new_privs (which the supervisor
 /// always sets; the probe sets it natively too).
 #[test]
@@ -753,6 +755,10 @@ fn creds_after_an_exec_are_the_new_images() {
             "capdrop 1",
             "open home/mine wronly 0",
             "exec /proc/self/exe",
+            "open home/mine wronly 0",
+            "capdrop 1",
+            "open home/mine wronly 0",
+            "threadexec /proc/self/exe",
             "open home/mine wronly 0",
             "suidcopy open/sx",
             "as 65534 65534 -",
@@ -768,6 +774,7 @@ fn creds_after_an_exec_are_the_new_images() {
     assert_master(
         m,
         &[
+            ("open home/mine wronly 0: EACCES", mine),
             ("open home/mine wronly 0: EACCES", mine),
             ("open secret rdonly 0: EACCES", secret),
             ("open secret rdonly 0: EACCES", secret),

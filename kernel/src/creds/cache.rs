@@ -29,7 +29,9 @@
 //!   the leader's entry's handle), while the leader may still be serving
 //!   a call of its own.  So the exec's own request never fills the cache,
 //!   and a non-leader's exec *poisons* the thread group's pid: no entry
-//!   for it until the process is gone ([`Cache::exec`]).
+//!   for it until the exec is verified over ([`Cache::exec_done`]), or,
+//!   for an exec let through unverified, until the process is gone
+//!   ([`Cache::exec`]).
 //!
 //! Safe to use from several serving threads: entries are in shards, each
 //! behind its own lock.
@@ -256,6 +258,27 @@ impl Cache {
         self.changing(tgid);
     }
 
+    /// A verified exec of a thread of `tgid` is over (it ran, verified at
+    /// its exec event, or failed with the old image back): the poison its
+    /// [`Cache::exec`] set, if any, is lifted.  The old leader is gone (or
+    /// the group unchanged): what is read from now on is current, and a
+    /// read begun before is refused (the epoch moves).
+    pub fn exec_done(&self, tgid: u32) {
+        let lifted = {
+            let mut p = lock(&self.poisoned);
+            match p.iter().position(|(t, _)| *t == tgid) {
+                Some(i) => {
+                    p.swap_remove(i);
+                    true
+                }
+                None => false,
+            }
+        };
+        if lifted {
+            self.changing(tgid);
+        }
+    }
+
     /// No more entries, for the rest of the run.
     pub fn disable(&self) {
         self.enabled.store(false, Ordering::Release);
@@ -369,7 +392,7 @@ mod tests {
     }
 
     #[test]
-    fn a_non_leaders_exec_poisons_its_thread_group_for_its_life() {
+    fn a_non_leaders_exec_poisons_its_thread_group_until_it_is_over() {
         let proc = proc();
         let c = Cache::default();
         c.enable();
@@ -386,6 +409,14 @@ mod tests {
             .unwrap();
         c.put(t, creds(1));
         assert!(c.get(me).is_none(), "poisoned");
+        // Until its verified exec is over.
+        c.exec_done(me);
+        let t = c
+            .ticket(me, Alive::open(proc.as_fd(), me).unwrap())
+            .unwrap();
+        c.put(t, creds(6));
+        assert_eq!(c.get(me).unwrap().uids[0], 6, "lifted");
+        c.exec(tid, me, Some(Alive::process(proc.as_fd(), me).unwrap()));
         // A leader's exec only marks the leader.
         let t = c
             .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
