@@ -117,6 +117,10 @@ pub struct Session {
     /// An attached run's first exec, the runtime's, still to come
     /// (`launch::entrypoint`).
     entrypoint: Option<Entrypoint>,
+    /// Does the filter send every credential change here (`bpf::creds`)?
+    /// Then the threads' credentials are read once each
+    /// (`kernel::creds::cache`).
+    watch: bpf::creds::Watch,
 }
 
 const FORWARDED: [Signal; 4] = [
@@ -165,6 +169,10 @@ impl Session {
         let bell = Doorbell::start(&[child.pidfd.as_fd(), sigfd.as_fd(), jobctl.fd()]);
         let proc = Arc::new(proc);
         let listener = Arc::new(Listener::new(child.listener));
+        let watch = prog.watch();
+        if matches!(watch, bpf::creds::Watch::Trapped { .. }) {
+            listener.credentials().enable();
+        }
         Ok(Session {
             answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
             proc,
@@ -183,6 +191,7 @@ impl Session {
             jobctl,
             attached: false,
             entrypoint: None,
+            watch,
         })
     }
 
@@ -250,6 +259,8 @@ impl Session {
             jobctl: JobCtl::new(run.limits).map_err(LaunchError::Setup)?,
             attached: true,
             entrypoint,
+            // The runtime's filter: its credential changes are unseen.
+            watch: bpf::creds::Watch::Unseen,
         })
     }
 
@@ -439,17 +450,27 @@ impl Session {
     /// Decodes `n`; returns it if it is for the policy, else answers it.
     fn dispatch(&mut self, n: Notif) -> Option<Box<Pending>> {
         let sys = self.map.lookup(n.data.nr);
+        let (arch, nr, args) = (self.map.arch(), n.data.nr, &n.data.args);
+        // A call that may change the thread's credentials (bpf::creds).
+        let watched = match (sys, self.watch) {
+            (None, bpf::creds::Watch::Trapped { posture_refuses }) => {
+                bpf::creds::watched(arch, nr, args).map(|name| (name, posture_refuses))
+            }
+            _ => None,
+        };
         let audit = self.run.audit.clone();
-        audit.received(self.listener(), n.id, n.pid, sys.map_or("?", |s| s.name()));
+        let name = sys.map(|s| s.name()).or(watched.map(|(w, _)| w));
+        audit.received(self.listener(), n.id, n.pid, name.unwrap_or("?"));
         let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
         // Not a call of the table: one the posture refuses (a socket
         // family, or a refusal recorded for --log/--summary), or one the
         // filter never sends.  Never let it through.  A call of the table
         // the posture refuses with some arguments (a device mknod) too.
-        let (arch, nr, args) = (self.map.arch(), n.data.nr, &n.data.args);
-        let refused = match sys {
-            None => Some(bpf::posture::refused(arch, nr, args)),
-            Some(_) => bpf::posture::refusal(arch, nr, args),
+        let refused = match (sys, watched) {
+            (None, Some((_, false))) => None,
+            (None, Some((_, true))) => bpf::posture::refusal(arch, nr, args),
+            (None, None) => Some(bpf::posture::refused(arch, nr, args)),
+            (Some(_), _) => bpf::posture::refusal(arch, nr, args),
         };
         if let Some(r) = refused {
             // The paths it named, for the record (valid only if the
@@ -466,7 +487,14 @@ impl Session {
             return None;
         }
         let Some(sys) = sys else {
-            // (Refused and answered above.)
+            if watched.is_some() {
+                // The posture allows it: the thread's kept credentials
+                // are dropped before it runs (it waits for this answer).
+                self.listener().credentials().changing(n.pid);
+                audit.supervisor(n.id, "credentials change");
+                answer(Outcome::Continue);
+            }
+            // (Else refused and answered above.)
             return None;
         };
         if self.entrypoint.is_some() && matches!(sys, bpf::Sys::Execve | bpf::Sys::Execveat) {
@@ -482,11 +510,17 @@ impl Session {
                 return None;
             }
         }
+        // An exec changes the thread's credentials once let through:
+        // `Task::exec_begins` before any answer (below).
+        let exec = matches!(sys, bpf::Sys::Execve | bpf::Sys::Execveat);
         if self.continue_files && !sys.is_socket() && !audit.enabled() {
             // The policy's answer, whatever the arguments: the kernel runs
             // the call as it would without the supervisor (invalid ones
             // included), so nothing is copied, checked or decided here.
             // (With an audit log the request is decoded, for its record.)
+            if exec && self.listener().credentials().enabled() {
+                self.task(&n)?.exec_begins();
+            }
             answer(Outcome::Continue);
             return None;
         }
@@ -530,7 +564,10 @@ impl Session {
             Decoded::Policy(req) => {
                 // Task::new checks the notification is still valid, after
                 // the copies decode took.
-                let task = self.task(&n)?;
+                let mut task = self.task(&n)?;
+                if exec {
+                    task.exec_begins();
+                }
                 Some(self.held(req, task))
             }
         }

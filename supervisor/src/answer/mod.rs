@@ -276,7 +276,12 @@ impl Answerer {
             // first (PTRACE_O_TRACEEXEC).
             exec::interrupt(tid);
         }
-        let a = match exec::verify(self.proc.as_fd(), tid, tgid, expect) {
+        let v = exec::verify(self.proc.as_fd(), tid, tgid, expect);
+        if matches!(v, Verified::Ran | Verified::Failed) {
+            // Its thread group's credentials are current again.
+            self.listener.credentials().exec_done(tgid);
+        }
+        let a = match v {
             Verified::Ran => Answered::Verified,
             Verified::Failed => Answered::Continue,
             Verified::Killed => Answered::Killed,

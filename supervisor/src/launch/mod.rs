@@ -378,6 +378,12 @@ impl Prepared {
         self.init.is_some()
     }
 
+    /// What the filter to load does with the calls that change a thread's
+    /// credentials (`bpf::creds`).
+    pub fn watch(&self) -> bpf::creds::Watch {
+        self.filter.watch()
+    }
+
     /// Gives the filter (`bpf::Trapped::Sockets`) to load instead when the
     /// policy leaves every file call to the kernel.
     pub fn set_sockets_only_filter(&mut self, filter: bpf::Program) {
