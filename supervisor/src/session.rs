@@ -142,6 +142,9 @@ impl Session {
             let _ = sys::pidfd_send_signal(child.pidfd.as_fd(), Signal::SIGKILL as i32);
             return Err(LaunchError::Setup(e));
         }
+        if prog.root_fixed() {
+            run.root.set_fixed();
+        }
         // Modes the supervisor passes are exact: the program's own umask is
         // applied explicitly on every create.
         sys::umask(0);
@@ -428,9 +431,23 @@ impl Session {
     /// Decodes `n`; returns it if it is for the policy, else answers it.
     fn dispatch(&mut self, n: Notif) -> Option<Box<Pending>> {
         let sys = self.map.lookup(n.data.nr);
+        let noted = match sys {
+            None => bpf::posture::noted(self.map.arch(), n.data.nr),
+            Some(_) => None,
+        };
         let audit = self.run.audit.clone();
-        audit.received(self.listener(), n.id, n.pid, sys.map_or("?", |s| s.name()));
+        let name = sys.map_or(noted.unwrap_or("?"), |s| s.name());
+        audit.received(self.listener(), n.id, n.pid, name);
         let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
+        if noted.is_some() {
+            // A chroot, which the posture lets run: noted before it does
+            // (pending::Root), then let through as the filter would have
+            // (nothing of it is read or decided here).
+            self.run.root.chroot_noted();
+            audit.supervisor(n.id, "a chroot: each request's root is observed from now on");
+            answer(Outcome::Continue);
+            return None;
+        }
         // Not a call of the table: one the posture refuses (a socket
         // family, or a refusal recorded for --log/--summary), or one the
         // filter never sends.  Never let it through.  A call of the table
