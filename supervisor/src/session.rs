@@ -444,7 +444,10 @@ impl Session {
             // (pending::Root), then let through as the filter would have
             // (nothing of it is read or decided here).
             self.run.root.chroot_noted();
-            audit.supervisor(n.id, "a chroot: each request's root is observed from now on");
+            audit.supervisor(
+                n.id,
+                "a chroot: each request's root is observed from now on",
+            );
             answer(Outcome::Continue);
             return None;
         }

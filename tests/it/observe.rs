@@ -834,7 +834,11 @@ fn audit_records_name_the_image_after_an_exec() {
             assert_eq!(s(r, "executable"), first.to_str().unwrap(), "{policy}: {r}");
         }
         for r in &after {
-            assert_eq!(r["pid"].as_u64(), Some(pid), "{policy}: the same process: {r}");
+            assert_eq!(
+                r["pid"].as_u64(),
+                Some(pid),
+                "{policy}: the same process: {r}"
+            );
             assert_eq!(s(r, "executable"), bb2.to_str().unwrap(), "{policy}: {r}");
         }
     }

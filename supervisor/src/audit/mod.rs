@@ -417,7 +417,9 @@ impl Recorder {
             return;
         }
         let at = at();
-        self.with(key, |e| e.decision = Some(Decision::Policy { at: at.into(), how }));
+        self.with(key, |e| {
+            e.decision = Some(Decision::Policy { at: at.into(), how })
+        });
     }
 
     /// A description of the answer about to be given to `key`.
