@@ -9,7 +9,7 @@ use libseccomp::{
 use crate::creds::{self, Watch, WATCHED};
 use crate::families::Families;
 use crate::known::{self, ALLOWED};
-use crate::posture::{When, REFUSED};
+use crate::posture::{When, NOTED, REFUSED};
 use crate::prologue::{self, Outcome};
 use crate::syscalls::{Disposition, SyscallMap, TABLE};
 use crate::Error;
@@ -271,14 +271,14 @@ pub fn notify_filter(
         let Some(nr) = known::number(name, arch) else {
             continue;
         };
-        add(
-            &mut ctx,
-            default,
-            ScmpAction::Allow,
-            ScmpSyscall::from(nr),
-            &[],
-        )
-        .map_err(|source| Error::Rule { name, source })?;
+        // Allowed once the supervisor has noted it (posture::NOTED).
+        let action = if NOTED.contains(&name) {
+            ScmpAction::Notify
+        } else {
+            ScmpAction::Allow
+        };
+        add(&mut ctx, default, action, ScmpSyscall::from(nr), &[])
+            .map_err(|source| Error::Rule { name, source })?;
     }
     for r in REFUSED {
         if r.when != When::Always {

@@ -150,6 +150,9 @@ impl Session {
             let _ = sys::pidfd_send_signal(child.pidfd.as_fd(), Signal::SIGKILL as i32);
             return Err(LaunchError::Setup(e));
         }
+        if prog.root_fixed() {
+            run.root.set_fixed();
+        }
         // Modes the supervisor passes are exact: the program's own umask is
         // applied explicitly on every create.
         sys::umask(0);
@@ -458,10 +461,30 @@ impl Session {
             }
             _ => None,
         };
+        // A call the posture lets run, noted first (bpf::posture::noted).
+        let noted = match sys {
+            None => bpf::posture::noted(arch, nr),
+            Some(_) => None,
+        };
         let audit = self.run.audit.clone();
-        let name = sys.map(|s| s.name()).or(watched.map(|(w, _)| w));
+        let name = sys
+            .map(|s| s.name())
+            .or(watched.map(|(w, _)| w))
+            .or(noted);
         audit.received(self.listener(), n.id, n.pid, name.unwrap_or("?"));
         let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
+        if noted.is_some() {
+            // A chroot, which the posture lets run: noted before it does
+            // (pending::Root), then let through as the filter would have
+            // (nothing of it is read or decided here).
+            self.run.root.chroot_noted();
+            audit.supervisor(
+                n.id,
+                "a chroot: each request's root is observed from now on",
+            );
+            answer(Outcome::Continue);
+            return None;
+        }
         // Not a call of the table: one the posture refuses (a socket
         // family, or a refusal recorded for --log/--summary), or one the
         // filter never sends.  Never let it through.  A call of the table

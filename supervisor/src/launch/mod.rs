@@ -391,6 +391,17 @@ impl Prepared {
     }
 
     /// Notes what the filters were built from.
+    /// Does the program's filter send every chroot to the supervisor and
+    /// refuse every other way to change a root (the default posture, no
+    /// unknown syscalls: `pending::Root::set_fixed`)?
+    pub fn root_fixed(&self) -> bool {
+        self.attached.is_none()
+            && self
+                .posture
+                .as_ref()
+                .is_some_and(|(p, _)| p.refuse_unmapped && !p.allow_unknown)
+    }
+
     pub fn set_posture(&mut self, posture: bpf::Posture, map: bpf::SyscallMap) {
         self.posture = Some((posture, map));
     }
