@@ -32,6 +32,7 @@ use crate::dns::Dns;
 use crate::doorbell::{Doorbell, Received};
 use crate::jobctl::JobCtl;
 use crate::jobs::{Done, Job, Jobs};
+use crate::launch::entrypoint::Entrypoint;
 use crate::launch::{Attached, LaunchError, Prepared};
 use crate::pending::Pending;
 use crate::request::net::{self, Class, NetAddr, SockCall};
@@ -113,6 +114,13 @@ pub struct Session {
     /// The program was started by someone else (a container: see
     /// [`Session::attach`]): the run ends when the listener hangs up.
     attached: bool,
+    /// An attached run's first exec, the runtime's, still to come
+    /// (`launch::entrypoint`).
+    entrypoint: Option<Entrypoint>,
+    /// Does the filter send every credential change here (`bpf::creds`)?
+    /// Then the threads' credentials are read once each
+    /// (`kernel::creds::cache`).
+    watch: bpf::creds::Watch,
 }
 
 const FORWARDED: [Signal; 4] = [
@@ -142,6 +150,9 @@ impl Session {
             let _ = sys::pidfd_send_signal(child.pidfd.as_fd(), Signal::SIGKILL as i32);
             return Err(LaunchError::Setup(e));
         }
+        if prog.root_fixed() {
+            run.root.set_fixed();
+        }
         // Modes the supervisor passes are exact: the program's own umask is
         // applied explicitly on every create.
         sys::umask(0);
@@ -161,6 +172,10 @@ impl Session {
         let bell = Doorbell::start(&[child.pidfd.as_fd(), sigfd.as_fd(), jobctl.fd()]);
         let proc = Arc::new(proc);
         let listener = Arc::new(Listener::new(child.listener));
+        let watch = prog.watch();
+        if matches!(watch, bpf::creds::Watch::Trapped { .. }) {
+            listener.credentials().enable();
+        }
         Ok(Session {
             answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
             proc,
@@ -178,6 +193,8 @@ impl Session {
             jobs: None,
             jobctl,
             attached: false,
+            entrypoint: None,
+            watch,
         })
     }
 
@@ -217,13 +234,18 @@ impl Session {
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(LaunchError::Setup)?;
         let proc = Arc::new(sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?);
+        // Before any exec of it is answered: the runtime's own binary.
+        let entrypoint = Entrypoint::at_attach(proc.as_fd(), a.pid.as_raw());
         run.audit.program_started(a.pid.as_raw());
         // As after a launch: no process without CAP_SYS_PTRACE may ptrace
         // the helper, take its descriptors or open its /proc files.
         sys::set_not_dumpable();
         let listener = Arc::new(Listener::new(listener));
         Ok(Session {
-            answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
+            // The runtime loaded the filter: runc 1.1 without
+            // WAIT_KILLABLE_RECV (docs/containers.md).  Interrupting an
+            // exec only after its CONTINUE is correct with the flag too.
+            answerer: Answerer::new(listener, proc.clone(), run.audit.clone()).interruptible(),
             proc,
             pid: a.pid,
             pidfd,
@@ -239,6 +261,9 @@ impl Session {
             jobs: None,
             jobctl: JobCtl::new(run.limits).map_err(LaunchError::Setup)?,
             attached: true,
+            entrypoint,
+            // The runtime's filter: its credential changes are unseen.
+            watch: bpf::creds::Watch::Unseen,
         })
     }
 
@@ -428,17 +453,47 @@ impl Session {
     /// Decodes `n`; returns it if it is for the policy, else answers it.
     fn dispatch(&mut self, n: Notif) -> Option<Box<Pending>> {
         let sys = self.map.lookup(n.data.nr);
+        let (arch, nr, args) = (self.map.arch(), n.data.nr, &n.data.args);
+        // A call that may change the thread's credentials (bpf::creds).
+        let watched = match (sys, self.watch) {
+            (None, bpf::creds::Watch::Trapped { posture_refuses }) => {
+                bpf::creds::watched(arch, nr, args).map(|name| (name, posture_refuses))
+            }
+            _ => None,
+        };
+        // A call the posture lets run, noted first (bpf::posture::noted).
+        let noted = match sys {
+            None => bpf::posture::noted(arch, nr),
+            Some(_) => None,
+        };
         let audit = self.run.audit.clone();
-        audit.received(self.listener(), n.id, n.pid, sys.map_or("?", |s| s.name()));
+        let name = sys
+            .map(|s| s.name())
+            .or(watched.map(|(w, _)| w))
+            .or(noted);
+        audit.received(self.listener(), n.id, n.pid, name.unwrap_or("?"));
         let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
+        if noted.is_some() {
+            // A chroot, which the posture lets run: noted before it does
+            // (pending::Root), then let through as the filter would have
+            // (nothing of it is read or decided here).
+            self.run.root.chroot_noted();
+            audit.supervisor(
+                n.id,
+                "a chroot: each request's root is observed from now on",
+            );
+            answer(Outcome::Continue);
+            return None;
+        }
         // Not a call of the table: one the posture refuses (a socket
         // family, or a refusal recorded for --log/--summary), or one the
         // filter never sends.  Never let it through.  A call of the table
         // the posture refuses with some arguments (a device mknod) too.
-        let (arch, nr, args) = (self.map.arch(), n.data.nr, &n.data.args);
-        let refused = match sys {
-            None => Some(bpf::posture::refused(arch, nr, args)),
-            Some(_) => bpf::posture::refusal(arch, nr, args),
+        let refused = match (sys, watched) {
+            (None, Some((_, false))) => None,
+            (None, Some((_, true))) => bpf::posture::refusal(arch, nr, args),
+            (None, None) => Some(bpf::posture::refused(arch, nr, args)),
+            (Some(_), _) => bpf::posture::refusal(arch, nr, args),
         };
         if let Some(r) = refused {
             // The paths it named, for the record (valid only if the
@@ -455,14 +510,40 @@ impl Session {
             return None;
         }
         let Some(sys) = sys else {
-            // (Refused and answered above.)
+            if watched.is_some() {
+                // The posture allows it: the thread's kept credentials
+                // are dropped before it runs (it waits for this answer).
+                self.listener().credentials().changing(n.pid);
+                audit.supervisor(n.id, "credentials change");
+                answer(Outcome::Continue);
+            }
+            // (Else refused and answered above.)
             return None;
         };
+        if self.entrypoint.is_some() && matches!(sys, bpf::Sys::Execve | bpf::Sys::Execveat) {
+            let mut task = self.task(&n)?;
+            if self
+                .entrypoint
+                .as_ref()
+                .is_some_and(|e| e.is_it(&mut task, self.proc.as_fd()))
+            {
+                self.entrypoint = None;
+                audit.supervisor(n.id, "the runtime's exec of the container's entrypoint");
+                answer(Outcome::Continue);
+                return None;
+            }
+        }
+        // An exec changes the thread's credentials once let through:
+        // `Task::exec_begins` before any answer (below).
+        let exec = matches!(sys, bpf::Sys::Execve | bpf::Sys::Execveat);
         if self.continue_files && !sys.is_socket() && !audit.enabled() {
             // The policy's answer, whatever the arguments: the kernel runs
             // the call as it would without the supervisor (invalid ones
             // included), so nothing is copied, checked or decided here.
             // (With an audit log the request is decoded, for its record.)
+            if exec && self.listener().credentials().enabled() {
+                self.task(&n)?.exec_begins();
+            }
             answer(Outcome::Continue);
             return None;
         }
@@ -491,10 +572,25 @@ impl Session {
                 self.answerer.answer(n.id, n.pid, o);
                 None
             }
+            Decoded::FdReadlink { fd, buf, size } => {
+                audit.supervisor(n.id, "descriptor readlink");
+                let mut t = self.task(&n)?;
+                let o = act::readlink::fd_readlink(&mut t, fd, buf, size);
+                self.answerer.answer(n.id, n.pid, o);
+                None
+            }
+            Decoded::Unmediated => {
+                audit.supervisor(n.id, "readlink with a path, not a request");
+                answer(act::readlink::unmediated());
+                None
+            }
             Decoded::Policy(req) => {
                 // Task::new checks the notification is still valid, after
                 // the copies decode took.
-                let task = self.task(&n)?;
+                let mut task = self.task(&n)?;
+                if exec {
+                    task.exec_begins();
+                }
                 Some(self.held(req, task))
             }
         }

@@ -2,7 +2,10 @@
 //! "Seccomp") that sends a container's mapped calls to `supervisor agent`.
 //!
 //! * every call of `bpf::syscalls::TABLE` is `SCMP_ACT_NOTIFY` (`sendto`
-//!   only with a destination, as `supervisor run` traps it);
+//!   only with a destination, as `supervisor run` traps it), `execve` and
+//!   `execveat` included: the runtime's exec of the entrypoint is let
+//!   through by the helper (`launch::entrypoint`), every other exec is a
+//!   request;
 //! * the default posture's refusals (`bpf::posture::REFUSED`) are
 //!   `SCMP_ACT_NOTIFY` (masked ones with `SCMP_CMP_MASKED_EQ`): the
 //!   container's helper answers each with its errno, as `supervisor run
@@ -37,13 +40,6 @@ pub fn profile(name: &str, listener: &str) -> Value {
     let mut notify = Vec::new();
     let mut rules = Vec::new();
     for &(sys, _) in map.present() {
-        // The runtime execs the container's entrypoint under this filter,
-        // from its own (multithreaded, not dumpable) init: an exec there
-        // cannot be verified at its exec event as the launcher's first
-        // exec is skipped (docs/containers.md): left to the kernel.
-        if matches!(sys, bpf::Sys::Execve | bpf::Sys::Execveat) {
-            continue;
-        }
         let disposition = TABLE
             .iter()
             .find(|(s, _, _)| *s == sys)
@@ -64,6 +60,11 @@ pub fn profile(name: &str, listener: &str) -> Value {
                 "names": [sys.name()],
                 "action": "SCMP_ACT_NOTIFY",
                 "args": [{ "index": arg, "value": 0, "op": "SCMP_CMP_NE" }],
+            })),
+            Disposition::NotifyUnlessEqual { arg, value } => rules.push(json!({
+                "names": [sys.name()],
+                "action": "SCMP_ACT_NOTIFY",
+                "args": [{ "index": arg, "value": value, "op": "SCMP_CMP_NE" }],
             })),
         }
     }
@@ -121,7 +122,9 @@ mod tests {
             .flat_map(|r| r["names"].as_array().unwrap())
             .map(|n| n.as_str().unwrap())
             .collect();
-        for n in ["openat", "connect", "sendto", "sendmsg", "listen", "statx"] {
+        for n in [
+            "openat", "connect", "sendto", "sendmsg", "listen", "statx", "execve", "execveat",
+        ] {
             assert!(notified.contains(&n), "{n} is not notified");
         }
         // The refusals go to the helper, which answers their errno and
@@ -135,6 +138,15 @@ mod tests {
         assert!(refused("io_uring_setup").get("args").is_none());
         assert_eq!(refused("unshare")["args"][0]["op"], "SCMP_CMP_MASKED_EQ");
         assert!(!rules.iter().any(|r| r["action"] == "SCMP_ACT_ERRNO"));
+        // readlinkat with a descriptor (a stand-in's empty path), never
+        // with AT_FDCWD.
+        let readlinkat = rules
+            .iter()
+            .find(|r| r["names"][0] == "readlinkat")
+            .expect("readlinkat is notified with a descriptor");
+        assert_eq!(readlinkat["action"], "SCMP_ACT_NOTIFY");
+        assert_eq!(readlinkat["args"][0]["op"], "SCMP_CMP_NE");
+        assert_eq!(readlinkat["args"][0]["value"], libc::AT_FDCWD as i64 as u64);
         // Every refusal of the posture is there.
         for r in REFUSED {
             refused(r.name);
