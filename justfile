@@ -32,7 +32,7 @@ bench: build
 bench-program *OLD: build
     bash bench/as-program {{OLD}} target/release/supervisor
 
-# Real jobs (tar/find/rm, git, make -j2) under native, C continue, rules,
+# Real jobs (tar/find/rm, git, make -j2, go build) under native, C continue, rules,
 # ci.lua and bwrap: CPU-time ratios, unpinned and pinned (also in `bench`).
 bench-jobs: build
     bash bench/jobs

@@ -30,6 +30,15 @@
 -- decision changes nothing, and the job can do no more than its uid,
 -- groups and capabilities allow (the rules only narrow it); what it
 -- creates is its own.  See docs/rules.md and the README ("Use in CI").
+--
+-- In a container served by `supervisor agent` (libc_service.container),
+-- the runtime's namespaces and mounts take the place of the init script,
+-- which cannot run in a process the runtime started: the container must
+-- have no new privileges, no capabilities and its own tmpfs on /tmp and
+-- /dev/shm (checked here: else it is killed), $SUPERVISOR_WORKSPACE names
+-- its workspace, the secrets are those of /root and /home/*, and, with no
+-- Landlock backstop, no rule leaves a call to the kernel.
+-- docs/containers.md, "ci.lua in a container".
 local libc_service = require "libc_service"
 local rules = require "rules"
 
@@ -37,8 +46,14 @@ local function under(path, dir)
   return path == dir or path:sub(1, #dir + 1) == dir .. "/"
 end
 
-local cwd = rules.cwd()
+local container = libc_service.container
+-- The helper's working directory is not the container's.
+local cwd = container and "/" or rules.cwd()
 local workspace = os.getenv("SUPERVISOR_WORKSPACE") or cwd
+if container and not os.getenv("SUPERVISOR_WORKSPACE") then
+  error("ci.lua in a container needs SUPERVISOR_WORKSPACE (the agent's environment):"
+    .. " the workspace's path in the container, e.g. /workspace")
+end
 if workspace:sub(1, 1) ~= "/" then
   error("SUPERVISOR_WORKSPACE must be an absolute path, not " .. workspace)
 end
@@ -53,7 +68,8 @@ end
 
 -- Caches and homes configured under /tmp (outside the workspace) are in
 -- the job's private /tmp: empty at the start, lost at the end.  One line.
-do
+-- (Not for a container: the agent's environment is not the job's.)
+if not container then
   local lost = {}
   local function check(what, path)
     path = path:gsub("/+$", "")
@@ -80,7 +96,7 @@ do
 end
 
 -- The init script runs in the job's first process before it starts.
-libc_service.init = {
+local init = {
   script = ([==[
     local WORKSPACE, CWD = %q, %q
 
@@ -168,6 +184,62 @@ libc_service.init = {
   ]==]):format(workspace, cwd),
 }
 
+-- In a container, what the runtime did in its place: read from the
+-- container's process (the runtime hands the listener over after its last
+-- set-up step, right before exec).
+local function runtime_set_up(pid)
+  local function read(name)
+    local f = io.open(("/proc/%d/%s"):format(pid, name))
+    if not f then
+      error(("ci.lua: cannot read /proc/%d/%s of the container"):format(pid, name))
+    end
+    local text = f:read("a") or ""
+    f:close()
+    return text
+  end
+  local status, mounts = read("status"), read("mountinfo")
+  local missing = {}
+  if status:match("\nNoNewPrivs:%s*(%d)") ~= "1" then
+    missing[#missing + 1] = "no new privileges (process.noNewPrivileges: true)"
+  end
+  local held = {}
+  for _, set in ipairs({ "CapPrm", "CapEff", "CapAmb" }) do
+    if status:match("\n" .. set .. ":%s*(%x+)") ~= "0000000000000000" then
+      held[#held + 1] = set
+    end
+  end
+  if #held > 0 then
+    missing[#missing + 1] = "no capabilities (process.capabilities empty; "
+      .. table.concat(held, ", ") .. " not empty)"
+  end
+  for _, dir in ipairs({ "/tmp", "/dev/shm" }) do
+    local private = false
+    for line in mounts:gmatch("[^\n]+") do
+      -- ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE ...
+      local point = line:match("^%S+ %S+ %S+ %S+ (%S+)")
+      if point == dir and line:match(" %- tmpfs ") then private = true end
+    end
+    if not private then
+      missing[#missing + 1] = "its own tmpfs on " .. dir .. " (a mounts entry)"
+    end
+  end
+  if #missing > 0 then
+    error("ci.lua in a container needs from its runtime: " .. table.concat(missing, ", "))
+  end
+end
+
+if container then
+  runtime_set_up(container.pid)
+else
+  libc_service.init = init
+end
+-- What no Landlock backstop bounds in a container is never left to the
+-- kernel (the path would be read again from the program's memory).
+local kernel = (not container) and "slave" or nil
+-- The homes whose secrets are denied: the job's, or in a container every
+-- user's (the agent's $HOME is not the container's).
+local homes = container and { "/root", "/home/*" } or { "$HOME" }
+
 local writable = { "write", "create", "delete" }
 local ws = rules.literal(workspace)         -- a path, not a pattern
 local policy = {
@@ -183,22 +255,29 @@ local policy = {
   { "allow", { "read", "write", "create", "delete" }, ws .. "/" },
   { "allow", writable, "/tmp/" },
   { "allow", writable, "/dev/shm/" },             -- the job's own (above)
-
-  -- Secrets (and the files that would let a job plant one: authorized_keys).
-  { "deny", { "read", "write", "create", "delete" }, "$HOME/.ssh/" },
-  { "deny", "read", "$HOME/.aws/" },
-  { "deny", "read", "$HOME/.azure/" },
-  { "deny", "read", "$HOME/.config/gcloud/" },
-  { "deny", "read", "$HOME/.config/gh/" },
-  { "deny", "read", "$HOME/.kube/" },
-  { "deny", "read", "$HOME/.docker/" },
-  { "deny", "read", "$HOME/.gnupg/" },
-  { "deny", "read", "$HOME/.netrc" },
-  { "deny", "read", "$HOME/.git-credentials" },
-  { "deny", "read", "$HOME/.npmrc" },
-  { "deny", "read", "$HOME/.pypirc" },
-  { "deny", "read", "$HOME/.cargo/credentials" },
-  { "deny", "read", "$HOME/.cargo/credentials.toml" },
+}
+-- Secrets (and the files that would let a job plant one: authorized_keys).
+for _, home in ipairs(homes) do
+  for _, rule in ipairs({
+    { "deny", { "read", "write", "create", "delete" }, home .. "/.ssh/" },
+    { "deny", "read", home .. "/.aws/" },
+    { "deny", "read", home .. "/.azure/" },
+    { "deny", "read", home .. "/.config/gcloud/" },
+    { "deny", "read", home .. "/.config/gh/" },
+    { "deny", "read", home .. "/.kube/" },
+    { "deny", "read", home .. "/.docker/" },
+    { "deny", "read", home .. "/.gnupg/" },
+    { "deny", "read", home .. "/.netrc" },
+    { "deny", "read", home .. "/.git-credentials" },
+    { "deny", "read", home .. "/.npmrc" },
+    { "deny", "read", home .. "/.pypirc" },
+    { "deny", "read", home .. "/.cargo/credentials" },
+    { "deny", "read", home .. "/.cargo/credentials.toml" },
+  }) do
+    table.insert(policy, rule)
+  end
+end
+for _, rule in ipairs({
   { "deny", "read", "/etc/shadow" },
   { "deny", "read", "/etc/gshadow" },
   { "deny", "read", "/etc/ssh/*_key" },
@@ -233,11 +312,11 @@ local policy = {
   -- reached through /proc/self/fd): opened by the kernel as the program,
   -- where Landlock keeps it from the descriptors of processes outside the
   -- job and from writing any file.
-  { "allow", { "read", "write" }, "pipe:*", how = "slave" },
+  { "allow", { "read", "write" }, "pipe:*", how = kernel },
   -- Its own pipes, sockets and anonymous files looked at through
   -- /proc/self/fd (Chromium's sandbox stats each descriptor it holds).
-  { "allow", "read", "socket:*", how = "slave" },
-  { "allow", "read", "anon_inode:*", how = "slave" },
+  { "allow", "read", "socket:*", how = kernel },
+  { "allow", "read", "anon_inode:*", how = kernel },
 
   -- Network: loopback only (no listening on other addresses).
   { "allow", "connect", "127.0.0.0/8" },
@@ -248,7 +327,9 @@ local policy = {
   { "allow", "bind", "::", port = 0 },
   { "allow", { "connect", "bind" }, "unix:" .. ws .. "/" },
   { "allow", { "connect", "bind" }, "unix:/tmp/" },
-}
+}) do
+  table.insert(policy, rule)
+end
 
 for dir in (os.getenv("SUPERVISOR_WRITABLE") or ""):gmatch("[^,]+") do
   dir = dir:gsub("^%s+", ""):gsub("%s+$", ""):gsub("/+$", "")
@@ -267,8 +348,10 @@ local metadata = {
   { "allow", "write", ws .. "/" },
   { "allow", "write", "/tmp/" },
   { "allow", "write", "/dev/shm/" },
-  { "deny", "write", "$HOME/.ssh/" },
 }
+for _, home in ipairs(homes) do
+  table.insert(metadata, { "deny", "write", home .. "/.ssh/" })
+end
 for dir in (os.getenv("SUPERVISOR_WRITABLE") or ""):gmatch("[^,]+") do
   dir = dir:gsub("^%s+", ""):gsub("%s+$", ""):gsub("/+$", "")
   table.insert(metadata, { "allow", "write", dir .. "/" })

@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use crate::creds::{self, WATCHED};
 use crate::families::{DEFAULT, OTHERS};
 use crate::known::{ALLOWED, CHECKED_AGAINST, LAST_KNOWN, NEWER, NOT_ALLOWED};
 use crate::posture::{When, REFUSED};
@@ -98,6 +99,20 @@ pub fn posture_markdown() -> String {
         o,
         "\n#### Trapped: the requests (`bpf/src/syscalls.rs`)\n\n{}.",
         list(&trapped)
+    );
+    let watched: Vec<String> = WATCHED
+        .iter()
+        .map(|(n, w)| match w {
+            creds::When::Always => format!("`{n}`"),
+            creds::When::Set { .. } => format!("`{n}` (with `CLONE_NEWUSER`)"),
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "\n#### Watched: credential changes (`bpf/src/creds.rs`)\n\n{}, and the execs above: \
+         sent to the supervisor, which marks the thread's credentials stale and answers \
+         CONTINUE (those refused above stay refused).",
+        watched.join(", ")
     );
     let allowed: Vec<&str> = ALLOWED
         .iter()

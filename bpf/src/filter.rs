@@ -6,9 +6,10 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 
+use crate::creds::{self, Watch, WATCHED};
 use crate::families::Families;
 use crate::known::{self, ALLOWED};
-use crate::posture::{When, REFUSED};
+use crate::posture::{When, NOTED, REFUSED};
 use crate::prologue::{self, Outcome};
 use crate::syscalls::{Disposition, SyscallMap, TABLE};
 use crate::Error;
@@ -17,6 +18,7 @@ use crate::Error;
 #[derive(Debug, Clone)]
 pub struct Program {
     insns: Vec<libc::sock_filter>,
+    watch: Watch,
 }
 
 impl Program {
@@ -38,7 +40,16 @@ impl Program {
                 k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
             })
             .collect();
-        Ok(Program { insns })
+        Ok(Program {
+            insns,
+            watch: Watch::Unseen,
+        })
+    }
+
+    /// Does the filter send every call that changes a thread's
+    /// credentials to the supervisor ([`crate::creds`])?
+    pub fn watch(&self) -> Watch {
+        self.watch
     }
 
     /// The instructions.
@@ -238,25 +249,36 @@ pub fn notify_filter(
                 add(&mut ctx, default, ScmpAction::Notify, syscall, &set)
                     .and_then(|()| add(&mut ctx, default, ScmpAction::Allow, syscall, &unset))
             }
+            Some(Disposition::NotifyUnlessEqual { arg, value }) => {
+                let other = [ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, value)];
+                let equal = [ScmpArgCompare::new(arg, ScmpCompareOp::Equal, value)];
+                add(&mut ctx, default, ScmpAction::Notify, syscall, &other)
+                    .and_then(|()| add(&mut ctx, default, ScmpAction::Allow, syscall, &equal))
+            }
         }
         .map_err(|source| Error::Rule { name, source })?;
     }
+    let watching = trapped == Trapped::All;
     for &name in ALLOWED {
         if TABLE.iter().any(|(_, n, _)| *n == name) {
             // The table decides (trapped, or allowed above).
             continue;
         }
+        if watching && WATCHED.iter().any(|(n, _)| *n == name) {
+            // Watched, below.
+            continue;
+        }
         let Some(nr) = known::number(name, arch) else {
             continue;
         };
-        add(
-            &mut ctx,
-            default,
-            ScmpAction::Allow,
-            ScmpSyscall::from(nr),
-            &[],
-        )
-        .map_err(|source| Error::Rule { name, source })?;
+        // Allowed once the supervisor has noted it (posture::NOTED).
+        let action = if NOTED.contains(&name) {
+            ScmpAction::Notify
+        } else {
+            ScmpAction::Allow
+        };
+        add(&mut ctx, default, action, ScmpSyscall::from(nr), &[])
+            .map_err(|source| Error::Rule { name, source })?;
     }
     for r in REFUSED {
         if r.when != When::Always {
@@ -276,13 +298,66 @@ pub fn notify_filter(
         )
         .map_err(|source| Error::Rule { name, source })?;
     }
+    if watching {
+        watch(&mut ctx, arch, default, true)?;
+    }
     let prologue = prologue::build(audit_arch, &prologue_rules(arch, posture));
     let mut insns = prologue;
     insns.extend_from_slice(export(&ctx)?.instructions());
     if insns.len() > BPF_MAXINSNS {
         return Err(Error::Malformed(insns.len() * 8));
     }
-    Ok(Program { insns })
+    Ok(Program {
+        insns,
+        watch: if watching {
+            Watch::Trapped {
+                posture_refuses: true,
+            }
+        } else {
+            Watch::Unseen
+        },
+    })
+}
+
+/// The rules of the watched calls ([`crate::creds`]): each goes to the
+/// supervisor, but those the posture refuses always (`refusing`: their
+/// refusal stays, and reaches the supervisor only to be recorded); an
+/// argument-dependent one runs otherwise.
+fn watch(
+    ctx: &mut ScmpFilterContext,
+    arch: ScmpArch,
+    default: ScmpAction,
+    refusing: bool,
+) -> Result<(), Error> {
+    for &(name, when) in WATCHED {
+        let Some(nr) = known::number(name, arch) else {
+            continue;
+        };
+        if refusing
+            && REFUSED
+                .iter()
+                .any(|r| r.name == name && r.when == When::Always)
+        {
+            continue;
+        }
+        let syscall = ScmpSyscall::from(nr);
+        match when {
+            creds::When::Always => add(ctx, default, ScmpAction::Notify, syscall, &[]),
+            creds::When::Set { arg, mask } => {
+                let cmp = |v| {
+                    [ScmpArgCompare::new(
+                        arg,
+                        ScmpCompareOp::MaskedEqual(mask),
+                        v,
+                    )]
+                };
+                add(ctx, default, ScmpAction::Notify, syscall, &cmp(mask))
+                    .and_then(|()| add(ctx, default, ScmpAction::Allow, syscall, &cmp(0)))
+            }
+        }
+        .map_err(|source| Error::Rule { name, source })?;
+    }
+    Ok(())
 }
 
 /// Every value `x & mask` can take (the mask is a run of bits, at most 8
@@ -403,10 +478,27 @@ fn unrefused(map: &SyscallMap, trapped: Trapped) -> Result<Program, Error> {
                     &[ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, 0)],
                 )
                 .map(drop),
+            Disposition::NotifyUnlessEqual { arg, value } => ctx
+                .add_rule_conditional_exact(
+                    ScmpAction::Notify,
+                    syscall,
+                    &[ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, value)],
+                )
+                .map(drop),
         }
         .map_err(|source| Error::Rule { name, source })?;
     }
-    export(&ctx)
+    let watching = trapped == Trapped::All;
+    if watching {
+        watch(&mut ctx, map.arch(), ScmpAction::Allow, false)?;
+    }
+    let mut p = export(&ctx)?;
+    if watching {
+        p.watch = Watch::Trapped {
+            posture_refuses: false,
+        };
+    }
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -474,6 +566,35 @@ mod tests {
         let all = notify_filter(&map, &Posture::default(), Trapped::All).unwrap();
         let sockets = notify_filter(&map, &Posture::default(), Trapped::Sockets).unwrap();
         assert_ne!(all.to_bytes(), sockets.to_bytes());
+    }
+
+    #[test]
+    fn only_filters_that_trap_the_execs_watch_credentials() {
+        let map = SyscallMap::native();
+        for refuse_unmapped in [true, false] {
+            for notify_refusals in [true, false] {
+                let p = Posture {
+                    refuse_unmapped,
+                    notify_refusals,
+                    ..Posture::default()
+                };
+                let all = notify_filter(&map, &p, Trapped::All).unwrap();
+                assert_eq!(
+                    all.watch(),
+                    Watch::Trapped {
+                        posture_refuses: refuse_unmapped
+                    }
+                );
+                let sockets = notify_filter(&map, &p, Trapped::Sockets).unwrap();
+                assert_eq!(sockets.watch(), Watch::Unseen);
+            }
+        }
+        let raw = notify_filter(&map, &Posture::default(), Trapped::All).unwrap();
+        assert_eq!(
+            Program::from_bytes(&raw.to_bytes()).unwrap().watch(),
+            Watch::Unseen,
+            "a filter of unknown making watches nothing"
+        );
     }
 
     #[test]

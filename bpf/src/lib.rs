@@ -9,6 +9,8 @@
 //!   the supervisor to decode a notification;
 //! * [`filter`]: generation of the classic-BPF program (libseccomp) that
 //!   sends the mapped calls to the supervisor and kills foreign ABIs;
+//! * [`creds`]: the calls through which a thread changes its own
+//!   credentials, trapped so that credentials read once stay trusted;
 //! * [`posture`]: the calls that reach files or sockets without a mapped
 //!   call, refused by that filter unless the user trusts the program;
 //! * [`sys`]: loading that program with `seccomp(2)` and the flags Debian's
@@ -17,6 +19,7 @@
 //!   per-syscall actions), compiled to raw bytes.
 
 pub mod builder;
+pub mod creds;
 pub mod doc;
 pub mod families;
 pub mod filter;

@@ -225,6 +225,26 @@ pub const REFUSED: &[Refusal] = &[
     ),
 ];
 
+/// Calls that run, but that the supervisor must see before they do: under
+/// the default posture the filter sends them to it, and it notes them and
+/// lets them run (CONTINUE), reading nothing of them — the posture's
+/// allow, delivered once noted.  `chroot` changes the root paths are
+/// resolved from: once one is seen, the supervisor observes each request's
+/// root (`supervisor::pending::Root`); until then every root is the one
+/// the program was started with, since the posture refuses every other way
+/// to change it (a mount namespace, `setns`, `pivot_root`).  With
+/// `--allow-unmapped` they run untrapped (and the root is observed on
+/// every request).
+pub const NOTED: &[&str] = &["chroot"];
+
+/// The name of syscall `nr` of `arch` if it is one of [`NOTED`].
+pub fn noted(arch: libseccomp::ScmpArch, nr: i32) -> Option<&'static str> {
+    NOTED
+        .iter()
+        .copied()
+        .find(|n| crate::known::number(n, arch) == Some(nr))
+}
+
 /// A call the filter sent to the supervisor only to be refused: a socket
 /// of a family not allowed (always), or, when the refusals are recorded
 /// (`Posture::notify_refusals`), a refused or unknown syscall.

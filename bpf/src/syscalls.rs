@@ -60,6 +60,7 @@ pub enum Sys {
     Listen,
     Execve,
     Execveat,
+    Readlinkat,
 }
 
 /// What the filter does with a syscall of the table.
@@ -78,6 +79,11 @@ pub enum Disposition {
         mask: u64,
         values: &'static [u64],
     },
+    /// Sent to the supervisor unless argument `arg` (a register) is
+    /// `value`; allowed when it is.  A register the program gives with
+    /// other upper bits is sent (the supervisor reads the low 32 bits, as
+    /// the kernel does).
+    NotifyUnlessEqual { arg: u32, value: u64 },
     /// Sent to the supervisor under the default posture only (see
     /// [`crate::posture`]); with `--allow-unmapped` the kernel runs it.
     Posture,
@@ -179,6 +185,18 @@ pub const TABLE: &[(Sys, &str, Disposition)] = &[
     // event (docs/security.md, "Exec").
     (Sys::Execve, "execve", Disposition::Notify),
     (Sys::Execveat, "execveat", Disposition::Notify),
+    // readlinkat(fd, "") on the stand-in of a symlink's O_PATH descriptor
+    // (kernel::standin) reads the symlink it stands for; the kernel alone
+    // would read the stand-in.  A path relative to the working directory
+    // (AT_FDCWD, every readlink of libc) is never one: it runs.
+    (
+        Sys::Readlinkat,
+        "readlinkat",
+        Disposition::NotifyUnlessEqual {
+            arg: 0,
+            value: libc::AT_FDCWD as i64 as u64,
+        },
+    ),
 ];
 
 impl Sys {

@@ -433,6 +433,7 @@ pub fn run_here<T>(to: &Creds, f: impl FnOnce() -> T) -> Result<T, SwitchError> 
     Ok(r)
 }
 
+pub mod cache;
 mod pool;
 mod sys;
 

@@ -83,6 +83,28 @@ pub fn seize(tid: u32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// [`seize`] without the interrupt, for a filter loaded without
+/// `WAIT_KILLABLE_RECV` (a container's: runc 1.1 sets no flags).  There
+/// the interrupt would withdraw the notification (the wait is
+/// interruptible: the call restarts, a new notification, and so on), so
+/// it comes after the CONTINUE ([`interrupt`]): `PTRACE_O_TRACEEXEC`
+/// alone stops a successful exec before the new image's first
+/// instruction; the interrupt only makes a failed exec stop too (on its
+/// way back to the old image), for [`verify`] to see it.
+pub fn seize_quiet(tid: u32) -> Result<(), Errno> {
+    ptrace::seize(
+        Pid::from_raw(tid as i32),
+        Options::PTRACE_O_TRACEEXEC | Options::PTRACE_O_EXITKILL,
+    )
+}
+
+/// Interrupts a thread seized by [`seize_quiet`], once its exec was
+/// answered CONTINUE (the answer is then final: a signal no longer
+/// withdraws it).  Any error is left to [`verify`] (a thread gone).
+pub fn interrupt(tid: u32) {
+    let _ = ptrace::interrupt(Pid::from_raw(tid as i32));
+}
+
 /// Lets go of a seized thread whose exec was never answered CONTINUE.
 pub fn release(tid: u32) {
     let pid = Pid::from_raw(tid as i32);

@@ -1,14 +1,16 @@
-//! Stand-ins for `O_PATH` descriptors of FIFOs, sockets and devices.
+//! Stand-ins for `O_PATH` descriptors of FIFOs, sockets, devices and
+//! symlinks.
 //!
 //! `SECCOMP_IOCTL_NOTIF_ADDFD` cannot install an `O_PATH` file, and no
-//! other file of these objects exists without effects (a socket cannot
-//! be opened, a FIFO's open makes a reader or writer others see, a
-//! device's runs its driver).  So the program gets a *stand-in*: an
+//! other file of these objects exists without effects (a socket or a
+//! symlink cannot be opened, a FIFO's open makes a reader or writer
+//! others see, a device's runs its driver).  So the program gets a *stand-in*: an
 //! empty, sealed memfd of mode 0, opened with neither read nor write
 //! access, that this registry maps to the `O_PATH` object the supervisor
 //! resolved and holds.  Every trapped use of the stand-in — a path
 //! through `/proc/self/fd/N`, the descriptor as a directory or with
-//! `AT_EMPTY_PATH` (`fstat` through `newfstatat`, `fchownat`, `linkat`),
+//! `AT_EMPTY_PATH` (`fstat` through `newfstatat`, `fchownat`, `linkat`,
+//! `readlinkat`),
 //! [`crate::task::Task::fd_object`] — reaches the held object instead, so
 //! the policy decides on it and the supervisor acts on it, as natively.
 //! What the kernel does alone on the descriptor sees the memfd

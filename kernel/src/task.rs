@@ -46,6 +46,9 @@ pub struct Task {
     read_creds: Option<Arc<Creds>>,
     /// What [`Task::creds`] gives: capabilities checked.
     creds: Option<Arc<Creds>>,
+    /// May the credentials read for this notification be kept for the
+    /// thread's next ones (`crate::creds::cache`)?  Not for an exec.
+    keep: bool,
     dirty: bool,
 }
 
@@ -67,6 +70,7 @@ impl Task {
             status: None,
             read_creds: None,
             creds: None,
+            keep: true,
             dirty: true,
         };
         t.settle()?;
@@ -164,6 +168,17 @@ impl Task {
                 self.check()?;
                 Err(Errno::EBADF)
             }
+            // The program is not dumpable (a runtime's init, a binary it
+            // may execute but not read): its fd directory is root's, mode
+            // 0500, closed to a supervisor acting with the program's uid
+            // (an agent's helper).  The descriptor itself, taken with
+            // pidfd_getfd (ptrace access, which the helper keeps), refers
+            // to the same object.
+            // Otherwise the first error stands.
+            Err(Errno::EACCES) => self.getfd(fd).map_err(|e| match e {
+                Errno::EBADF | Errno::ESRCH => e,
+                _ => Errno::EACCES,
+            }),
             r => r,
         }
     }
@@ -246,8 +261,10 @@ impl Task {
         Ok(s)
     }
 
-    /// The thread's credentials, from the same read of
-    /// `/proc/<tid>/status` as [`Task::status`] (to be settled before use).
+    /// The thread's credentials (to be settled before use): those kept
+    /// for this thread if it made no call since that may have changed them
+    /// (`crate::creds::cache`, when the filter watches those calls), else
+    /// from the same read of `/proc/<tid>/status` as [`Task::status`].
     /// A thread in another user namespace than the supervisor's has no
     /// capabilities here: its capabilities are over its own namespace
     /// only, and acting with them in the supervisor's would give it more.
@@ -255,6 +272,24 @@ impl Task {
         if let Some(c) = &self.creds {
             return Ok(c.clone());
         }
+        let listener = self.listener.clone();
+        let cache = listener.credentials();
+        if let Some(c) = cache.get(self.tid) {
+            // The thread they were read from lives; the check before use
+            // shows it is the notifying one.
+            self.dirty = true;
+            self.creds = Some(c.clone());
+            return Ok(c);
+        }
+        // Kept only if read now, after the ticket (not by an earlier
+        // `status`), and validated below.
+        let ticket = if self.keep && self.status.is_none() && cache.enabled() {
+            crate::creds::cache::Alive::open(self.proc.as_fd(), self.tid)
+                .ok()
+                .and_then(|a| cache.ticket(self.tid, a))
+        } else {
+            None
+        };
         // Not the copy `status` may have cached already: the capabilities
         // of a thread in another user namespace are dropped here, on
         // every road (a status read first for the tgid, then the creds,
@@ -264,8 +299,49 @@ impl Task {
         if c.cap_eff != 0 && !self.in_own_user_ns()? {
             Arc::make_mut(&mut c).cap_eff = 0;
         }
+        if let Some(t) = ticket {
+            // The handle, the status and the namespace were read while the
+            // thread was blocked in this call: they are the notifying
+            // thread's, and its credentials cannot have changed since.
+            self.check()?;
+            cache.put(t, c.clone());
+        }
         self.creds = Some(c.clone());
         Ok(c)
+    }
+
+    /// This notification is an exec: its thread's credentials change if
+    /// it is let through.  Called before it is answered: the credentials
+    /// kept for the thread are dropped, and nothing read for this call is
+    /// kept; for a thread that is not its group's leader (whose pid it
+    /// takes by the exec, while the leader may be in a call of its own)
+    /// the group's pid is never cached again (`Cache::exec`).
+    pub fn exec_begins(&mut self) {
+        self.keep = false;
+        let listener = self.listener.clone();
+        let cache = listener.credentials();
+        if !cache.enabled() {
+            return;
+        }
+        // tgkill(tid, tid, 0) succeeds only for a group's leader (or a
+        // thread that reused the number of a dead notifier: no exec then).
+        if sys::is_thread_group_leader(self.tid) == Ok(true) {
+            cache.exec(self.tid, self.tid, None);
+            return;
+        }
+        let group = self.status().and_then(|s| {
+            let leader = crate::creds::cache::Alive::process(self.proc.as_fd(), s.tgid)?;
+            self.check()?;
+            Ok((s.tgid, leader))
+        });
+        match group {
+            Ok((tgid, _)) if tgid == self.tid => cache.exec(self.tid, tgid, None),
+            Ok((tgid, leader)) => cache.exec(self.tid, tgid, Some(leader)),
+            // Gone: it execs nothing.
+            Err(Errno::ESRCH) => cache.changing(self.tid),
+            // Unknown group: keep nothing, for the rest of the run.
+            Err(_) => cache.disable(),
+        }
     }
 
     /// Is the thread in the supervisor's user namespace?  Compared by the

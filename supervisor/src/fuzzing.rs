@@ -162,7 +162,12 @@ pub fn request(data: &[u8]) {
                 let _ = p.total();
             }
         }
-        Decoded::FdStat { .. } | Decoded::Fail(_) | Decoded::Value(_) | Decoded::Listen { .. } => {}
+        Decoded::FdStat { .. }
+        | Decoded::FdReadlink { .. }
+        | Decoded::Unmediated
+        | Decoded::Fail(_)
+        | Decoded::Value(_)
+        | Decoded::Listen { .. } => {}
     }
     let _: &str = Sys::name(sys);
 }

@@ -118,6 +118,7 @@ impl Job {
                 kill_after: self.kill_after,
             },
             serving_threads: self.serving_threads.map(usize::from),
+            container: None,
         };
         let (mut code, mut outcome) = ended(f(&run, self.cmd));
         // A run whose audit log failed exits with SUPERVISOR whatever the
@@ -296,9 +297,15 @@ enum Command {
         /// io.supervisor.policy annotation).
         #[arg(long, value_name = "NAME", default_value = "default")]
         default_policy: String,
-        /// Append one JSON line per container served, refused or ended.
+        /// Append one JSON line per container served, refused or ended,
+        /// and per request of each container (the records of `run --log`
+        /// with the container's id).
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
+        /// Write each container's summary (as `run --summary`) to
+        /// DIR/ID.txt when it ends.
+        #[arg(long, value_name = "DIR")]
+        summary: Option<PathBuf>,
     },
     /// Write the OCI seccomp section (config.json's linux.seccomp, a
     /// podman or Kubernetes localhost profile) that hands a container to
@@ -315,6 +322,11 @@ enum Command {
             default_value = "/run/supervisor/agent.sock"
         )]
         listener: String,
+        /// An allow-list: defaultAction SCMP_ACT_ERRNO (ENOSYS) and the
+        /// syscalls a container may make listed as SCMP_ACT_ALLOW, as the
+        /// posture of `run` (instead of defaultAction SCMP_ACT_ALLOW).
+        #[arg(long)]
+        allow_list: bool,
     },
 }
 
@@ -433,13 +445,19 @@ fn main() {
             policy_dir,
             default_policy,
             log,
+            summary,
         } => agent::main(agent::Config {
             socket,
             policy_dir,
             default_policy,
             log,
+            summary,
         }),
-        Command::OciProfile { policy, listener } => oci_profile(&policy, &listener),
+        Command::OciProfile {
+            policy,
+            listener,
+            allow_list,
+        } => oci_profile(&policy, &listener, allow_list),
     };
     std::process::exit(code);
 }
@@ -593,7 +611,7 @@ fn learn(
 }
 
 /// `supervisor oci-profile`: the profile on stdout.
-fn oci_profile(policy: &str, listener: &str) -> i32 {
+fn oci_profile(policy: &str, listener: &str, allow_list: bool) -> i32 {
     let path = std::path::Path::new(policy);
     let name = if policy.contains('/') || path.is_file() {
         if !path.is_file() {
@@ -614,7 +632,11 @@ fn oci_profile(policy: &str, listener: &str) -> i32 {
         eprintln!("supervisor: {e}");
         return exit::SUPERVISOR;
     }
-    let text = match serde_json::to_string_pretty(&agent::profile::profile(&name, listener)) {
+    let mut profile = agent::profile::profile(&name, listener);
+    if allow_list {
+        profile = agent::allowlist::allow_list(profile);
+    }
+    let text = match serde_json::to_string_pretty(&profile) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("supervisor: cannot write the profile: {e}");

@@ -5,6 +5,7 @@
 //! ends) is answered `EPERM` — never a pass.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 
 use nix::errno::Errno;
@@ -40,8 +41,14 @@ struct ViewRoot {
 /// Chromium's and bwrap's sandboxes do; docs/security.md, "Programs that
 /// sandbox themselves"), and its processes may then have different roots.
 /// So the root of the calling thread is observed on every request
-/// (`statx` of `/proc/<tid>/root`): the fast path applies only while it is
-/// the supervisor's own root, and the walk otherwise starts from it.  What
+/// (`statx` of `/proc/<tid>/root`) once a root may have changed: the fast
+/// path applies only while it is the supervisor's own root, and the walk
+/// otherwise starts from it.  Under the default posture the filter sends
+/// every `chroot` to the supervisor before it runs (`bpf::posture::NOTED`)
+/// and refuses every other way to change a root (a mount namespace,
+/// `setns`, `pivot_root`): until a chroot is noted ([`Root::chroot_noted`])
+/// every process's root is the one the program started with, and is not
+/// observed per request ([`Root::set_fixed`]; docs/security.md).  What
 /// the policy is told stays a name in the run's root (the *view*), never
 /// one relative to the process's chroot: a chroot into a denied directory
 /// cannot make what is in it appear under an allowed name.
@@ -49,6 +56,11 @@ struct ViewRoot {
 pub struct Root {
     view: OnceLock<ViewRoot>,
     ours: OnceLock<Option<OurRoot>>,
+    /// The program's filter sends every chroot to the supervisor and
+    /// refuses every other way to change a root.
+    fixed: AtomicBool,
+    /// A chroot was noted: each request's root is observed from now on.
+    moved: AtomicBool,
 }
 
 impl Root {
@@ -66,6 +78,26 @@ impl Root {
         Ok(())
     }
 
+    /// The program runs under the default posture (set at its start,
+    /// before any of its code runs): no root changes but by a chroot the
+    /// supervisor notes first.
+    pub fn set_fixed(&self) {
+        self.fixed.store(true, SeqCst);
+    }
+
+    /// A process is about to chroot (noted before it is let run): roots
+    /// are observed on every request from now on, for the rest of the run
+    /// (which processes share the chrooting one's root, `CLONE_FS`, is not
+    /// known).
+    pub fn chroot_noted(&self) {
+        self.moved.store(true, SeqCst);
+    }
+
+    /// Is every process's root still the one the program started with?
+    fn unmoved(&self) -> bool {
+        self.fixed.load(SeqCst) && !self.moved.load(SeqCst)
+    }
+
     fn ours(&self) -> Option<&OurRoot> {
         self.ours
             .get_or_init(|| {
@@ -81,8 +113,11 @@ impl Root {
     /// validated: the caller's settle() checks it before anything is done
     /// with it.
     fn is_ours(&self, task: &mut Task, ours: DirId) -> Result<bool, Errno> {
-        if self.view.get().is_some_and(|v| v.id != ours) {
-            return Ok(false);
+        match self.view.get() {
+            Some(v) if v.id != ours => return Ok(false),
+            // The run's root, which is ours, is every process's still.
+            Some(_) if self.unmoved() => return Ok(true),
+            _ => {}
         }
         Ok(task.root_id()? == ours)
     }

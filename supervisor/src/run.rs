@@ -37,6 +37,18 @@ pub struct Run {
     /// decides without Lua (`rules.run`), the main thread included;
     /// `None`: two per CPU available, at most 4 (`session::serving`).
     pub serving_threads: Option<usize>,
+    /// The container served (`supervisor agent`), for the policy
+    /// (`libc_service.container`); `None` for `supervisor run`.
+    pub container: Option<Container>,
+}
+
+/// The container a run serves: its id and its process, as the runtime
+/// sent them.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub id: String,
+    /// The container's process, in the agent's pid namespace.
+    pub pid: i32,
 }
 
 /// Why a run ended before the program did, or that the program did.

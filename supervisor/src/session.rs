@@ -35,6 +35,7 @@ use crate::dns::Dns;
 use crate::doorbell::{Doorbell, Received};
 use crate::jobctl::JobCtl;
 use crate::jobs::{Done, Job, Jobs};
+use crate::launch::entrypoint::Entrypoint;
 use crate::launch::{Attached, LaunchError, Prepared};
 use crate::pending::Pending;
 use crate::request::net::{self, Class, NetAddr, SockCall};
@@ -124,6 +125,9 @@ pub struct Session {
     serving: Option<Serving>,
     /// Serving threads were asked for (started or not): never again.
     serving_asked: bool,
+    /// An attached run's first exec, the runtime's, still to come
+    /// (`launch::entrypoint`).
+    entrypoint: Option<Entrypoint>,
 }
 
 const FORWARDED: [Signal; 4] = [
@@ -153,6 +157,9 @@ impl Session {
             let _ = sys::pidfd_send_signal(child.pidfd.as_fd(), Signal::SIGKILL as i32);
             return Err(LaunchError::Setup(e));
         }
+        if prog.root_fixed() {
+            run.root.set_fixed();
+        }
         // Modes the supervisor passes are exact: the program's own umask is
         // applied explicitly on every create.
         sys::umask(0);
@@ -172,12 +179,17 @@ impl Session {
         let bell = Doorbell::start(&[child.pidfd.as_fd(), sigfd.as_fd(), jobctl.fd()]);
         let proc = Arc::new(proc);
         let listener = Arc::new(Listener::new(child.listener));
+        let watch = prog.watch();
+        if matches!(watch, bpf::creds::Watch::Trapped { .. }) {
+            listener.credentials().enable();
+        }
         Ok(Session {
             front: Front {
                 answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
                 proc,
                 map,
                 run: run.clone(),
+                watch,
             },
             pid: child.pid,
             pidfd: child.pidfd,
@@ -193,6 +205,7 @@ impl Session {
             attached: false,
             serving: None,
             serving_asked: false,
+            entrypoint: None,
         })
     }
 
@@ -232,6 +245,8 @@ impl Session {
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(LaunchError::Setup)?;
         let proc = Arc::new(sys::open_dir_path(c"/proc").map_err(LaunchError::Setup)?);
+        // Before any exec of it is answered: the runtime's own binary.
+        let entrypoint = Entrypoint::at_attach(proc.as_fd(), a.pid.as_raw());
         run.audit.program_started(a.pid.as_raw());
         // As after a launch: no process without CAP_SYS_PTRACE may ptrace
         // the helper, take its descriptors or open its /proc files.
@@ -239,10 +254,15 @@ impl Session {
         let listener = Arc::new(Listener::new(listener));
         Ok(Session {
             front: Front {
-                answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
+                // The runtime loaded the filter: runc 1.1 without
+                // WAIT_KILLABLE_RECV (docs/containers.md).  Interrupting an
+                // exec only after its CONTINUE is correct with the flag too.
+                answerer: Answerer::new(listener, proc.clone(), run.audit.clone()).interruptible(),
                 proc,
                 map,
                 run: run.clone(),
+                // The runtime's filter: its credential changes are unseen.
+                watch: bpf::creds::Watch::Unseen,
             },
             pid: a.pid,
             pidfd,
@@ -258,6 +278,7 @@ impl Session {
             attached: true,
             serving: None,
             serving_asked: false,
+            entrypoint,
         })
     }
 
@@ -467,7 +488,7 @@ impl Session {
 
     /// Decodes `n`; returns it if it is for the policy, else answers it.
     fn dispatch(&mut self, n: Notif) -> Option<Box<Pending>> {
-        match self.front.dispatch(n, self.continue_files) {
+        match self.front.dispatch(n, self.continue_files, Some(&mut self.entrypoint)) {
             Dispatched::Answered => None,
             Dispatched::Held(p) => Some(p),
             Dispatched::Socket(n, sys, call) => self.socket(&n, sys, call),

@@ -35,6 +35,8 @@ mod ci_job;
 mod ci_jobs;
 mod ci_paths;
 mod containers;
+mod containers_exec;
+mod containers_nonroot;
 mod dns;
 mod everyday;
 mod exec;

@@ -794,3 +794,52 @@ end
     assert_eq!(s(&recs[0]["arguments"], "path"), secret.to_str().unwrap());
     assert_eq!(summary_total(&o.stderr), all.len(), "{}", o.stderr);
 }
+
+/// A process's executable is read once per image (audit/exe.rs): after an
+/// exec, the same pid's records name the new image, whether the exec was
+/// verified (`broker-all`) or let through unverified (`allow-all`).
+#[test]
+fn audit_records_name_the_image_after_an_exec() {
+    for policy in ["broker-all", "allow-all"] {
+        let dir = tempdir();
+        let d = canon(&dir);
+        // Another file, named sh: busybox runs the applet of its name.
+        std::fs::create_dir(d.join("b")).unwrap();
+        let (f1, f2, bb2) = (d.join("f1"), d.join("f2"), d.join("b/sh"));
+        write_file(&f1, "one\n", 0o644);
+        write_file(&f2, "two\n", 0o644);
+        std::fs::copy(crate::util::BUSYBOX, &bb2).expect("copy busybox");
+        let inner = format!("exec 3<{0}; exec 4<{0}; exec 5<{0}", f2.display());
+        let script = format!(
+            "exec 3<{0}; exec 4<{0}; exec 5<{0}; exec {1} -c '{inner}'",
+            f1.display(),
+            bb2.display()
+        );
+        let (o, recs) = logged(
+            Cmd::supervised(Policy::example(policy), &busybox(&["sh", "-c", &script])),
+            &d,
+        );
+        o.assert_clean();
+        let opens = |f: &Path| -> Vec<&Value> {
+            recs.iter()
+                .filter(|r| r["arguments"]["path"].as_str() == Some(f.to_str().unwrap()))
+                .collect()
+        };
+        let (before, after) = (opens(&f1), opens(&f2));
+        assert_eq!((before.len(), after.len()), (3, 3), "{policy}: {recs:?}");
+        let pid = before[0]["pid"].as_u64().expect("a pid");
+        let first = std::fs::canonicalize(crate::util::BUSYBOX).unwrap();
+        for r in &before {
+            assert_eq!(r["pid"].as_u64(), Some(pid), "{policy}: {r}");
+            assert_eq!(s(r, "executable"), first.to_str().unwrap(), "{policy}: {r}");
+        }
+        for r in &after {
+            assert_eq!(
+                r["pid"].as_u64(),
+                Some(pid),
+                "{policy}: the same process: {r}"
+            );
+            assert_eq!(s(r, "executable"), bb2.to_str().unwrap(), "{policy}: {r}");
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! Brokered `O_PATH` opens (supervisor/src/act/opath.rs): the program gets
 //! a stand-in, the very object resolved reopened, and everything it does
-//! through it equals the native run; symlinks, FIFOs, sockets and devices
-//! cannot be carried (`EOPNOTSUPP`, in the log: that failure is the one
-//! difference, asserted here).  GNU tar (glibc's
+//! through it equals the native run; for symlinks, FIFOs, sockets and
+//! devices an inert stand-in mapped back to the object, whose differences
+//! are asserted here (and in paths::symlink_fd).  GNU tar (glibc's
 //! `fchmodat(AT_SYMLINK_NOFOLLOW)` opens with `O_PATH`) and Python's
 //! `os.open(p, os.O_PATH)` under broker-all (tar under ci.lua too).
 
@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use crate::util::{canon, compile, tempdir, tree_listing, write_file, Cmd, Kind, Policy};
 
 /// tests/probes/opath.c, built static (musl) and dynamic (glibc), once.
-fn probe(kind: Kind) -> &'static Path {
+pub(crate) fn probe(kind: Kind) -> &'static Path {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     let (musl, glibc) = BUILT.get_or_init(|| {
         let dir = crate::util::probe_dir();
@@ -126,47 +126,6 @@ fn brokered_o_path_opens_of_files_and_directories_behave_as_natively() {
     }
 }
 
-#[test]
-fn brokered_o_path_opens_of_symlinks_fail_visibly() {
-    let args = ["open", "lnk", "nofollow"];
-    for kind in [Kind::Musl, Kind::Glibc] {
-        let native = run(kind, None, &args);
-        assert!(native.contains("open lnk nofollow: OK"), "{native}");
-        assert!(native.contains("  readlinkat empty: d"), "{native}");
-        let out = run(kind, Some("broker-all"), &args);
-        assert_eq!(out, "open lnk nofollow: EOPNOTSUPP\n", "{kind:?}");
-        // The kernel (as the program) still can.
-        assert_eq!(run(kind, Some("allow-all"), &args), native, "{kind:?}");
-    }
-    // The failure is in the log, with its call, path and flags.
-    let tmp = tempdir();
-    let root = canon(&tmp);
-    fixture(&root);
-    let log = root.join("log.jsonl");
-    let o = Cmd::supervised(
-        Policy::example("broker-all"),
-        &[
-            probe(Kind::Musl).to_str().unwrap(),
-            "open",
-            "lnk",
-            "nofollow",
-        ],
-    )
-    .cwd(&root)
-    .option("--log")
-    .option(&log)
-    .run();
-    o.assert_code(0);
-    let text = std::fs::read_to_string(&log).unwrap();
-    let rec = text
-        .lines()
-        .find(|l| l.contains("\"errno\":\"EOPNOTSUPP\""))
-        .unwrap_or_else(|| panic!("no EOPNOTSUPP record in {text}"));
-    assert!(rec.contains("\"function\":\"open\""), "{rec}");
-    assert!(rec.contains("\"path\":\"lnk\""), "{rec}");
-    assert!(rec.contains("\"path\",\"close_on_exec\""), "{rec}");
-}
-
 /// What an `O_PATH` descriptor of a symlink (`O_NOFOLLOW`), a FIFO, a
 /// socket and a device gives natively, through the kernel (allow-all),
 /// and brokered (broker-all, ci.lua).  ADDFD cannot carry an `O_PATH`
@@ -175,12 +134,10 @@ fn brokered_o_path_opens_of_symlinks_fail_visibly() {
 /// FIFO's open makes a reader or writer that others see, a device's runs
 /// its driver):
 ///
-/// * a symlink: the brokered open fails with EOPNOTSUPP (a stand-in would
-///   answer `readlinkat(fd, "")`, which the kernel does alone, with
-///   ENOENT);
-/// * a FIFO, socket, device: the program gets a stand-in (an empty memfd
+/// * a symlink, FIFO, socket, device: the program gets a stand-in (an empty memfd
 ///   of mode 0, neither readable nor writable) that every trapped call
-///   maps back to the object (kernel::standin).  What differs is what the
+///   maps back to the object (kernel::standin; `readlinkat(fd, "")` is
+///   trapped for it, act::readlink).  What differs is what the
 ///   kernel answers alone on the descriptor: `readlink("/proc/self/fd/N")`
 ///   names the memfd, and musl's `fstat` (syscall `fstat`, untrapped;
 ///   glibc's goes through `newfstatat`, trapped) shows it.
@@ -208,21 +165,17 @@ fn as_brokered(kind: Kind, native: &str) -> String {
             object = "";
         }
         let line = match (object, l) {
-            ("lnk", l) if l.starts_with("open ") => "open lnk nofollow: EOPNOTSUPP".to_owned(),
-            // Its O_PATH|O_NOFOLLOW open of the symlink.
-            ("linkat", l) if !l.starts_with("  ") => {
-                format!("{}: open EOPNOTSUPP", l.split(": ").next().unwrap())
-            }
-            ("lnk" | "linkat", _) => continue,
-            ("fifo" | "sock" | "/dev/null", l) if l.starts_with("  readlink /proc/self/fd/N: ") => {
+            ("lnk" | "fifo" | "sock" | "/dev/null", l)
+                if l.starts_with("  readlink /proc/self/fd/N: ") =>
+            {
                 "  readlink /proc/self/fd/N: /memfd:o_path stand-in (deleted)".to_owned()
             }
-            ("fifo" | "sock" | "/dev/null", l)
+            ("lnk" | "fifo" | "sock" | "/dev/null", l)
                 if kind == Kind::Musl && l.starts_with("  fstat: ") =>
             {
                 "  fstat: file mode 0 size 0 same-inode no".to_owned()
             }
-            ("fifo" | "sock" | "/dev/null", l)
+            ("lnk" | "fifo" | "sock" | "/dev/null", l)
                 if kind == Kind::Musl && l.starts_with("  fstatat empty: ") =>
             {
                 "  fstatat empty: file same-inode no".to_owned()
@@ -287,60 +240,56 @@ fn brokered_o_path_opens_of_symlinks_fifos_sockets_and_devices_differ_only_as_do
     }
 }
 
-/// A reopen through the stand-in's `/proc/self/fd/N`, and a stat of it,
-/// are requests on the FIFO itself: the log shows its path, and the
-/// policy decides on it.
+/// A reopen through the stand-in's `/proc/self/fd/N`, and `fchownat` on
+/// it, are requests on the FIFO or symlink itself: the log shows its path,
+/// and the policy decides on it.
 #[test]
 fn uses_of_a_stand_in_are_requests_on_the_object() {
-    let tmp = tempdir();
-    let root = canon(&tmp);
-    fixture(&root);
-    let log = root.join("log.jsonl");
     // broker-all, asking for the resolved paths (which the log then shows).
-    let policy = Policy::inline(
-        r#"
+    let policy = r#"
 local master = require("libc_service").master
 while true do
   master:receive()
   master:resolved()
   master:use_master_credentials()
 end
-"#,
-    );
-    let o = Cmd::supervised(
-        policy,
-        &[
-            probe(Kind::Musl).to_str().unwrap(),
-            "open",
-            "fifo",
-            "follow",
-        ],
-    )
-    .cwd(&root)
-    .option("--log")
-    .option(&log)
-    .run();
-    o.assert_code(0);
-    let fifo = root.join("fifo");
-    let fifo = fifo.to_str().unwrap();
-    let text = std::fs::read_to_string(&log).unwrap();
-    let on_fifo = |function: &str, how: &str| {
-        text.lines().any(|l| {
-            l.contains(&format!("\"function\":\"{function}\""))
-                && l.contains(how)
-                && l.contains(&format!("\"resolved\":[\"{fifo}\"]"))
-        })
-    };
-    // The reopen through /proc/self/fd/N, fchownat(fd, "", AT_EMPTY_PATH).
-    assert!(
-        on_fifo("open", "/proc/self/fd/"),
-        "no reopen of {fifo} in {text}"
-    );
-    assert!(
-        on_fifo("chown", "\"path_dirfd\":3"),
-        "no fchownat of {fifo} in {text}"
-    );
-    assert!(!text.contains("memfd"), "{text}");
+"#;
+    for (name, how) in [("fifo", "follow"), ("lnk", "nofollow")] {
+        let tmp = tempdir();
+        let root = canon(&tmp);
+        fixture(&root);
+        let log = root.join("log.jsonl");
+        let o = Cmd::supervised(
+            Policy::inline(policy),
+            &[probe(Kind::Musl).to_str().unwrap(), "open", name, how],
+        )
+        .cwd(&root)
+        .option("--log")
+        .option(&log)
+        .run();
+        o.assert_code(0);
+        assert!(o.stdout.contains(&format!("open {name} {how}: OK")), "{o}");
+        let object = root.join(name);
+        let object = object.to_str().unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        let on_object = |function: &str, how: &str| {
+            text.lines().any(|l| {
+                l.contains(&format!("\"function\":\"{function}\""))
+                    && l.contains(how)
+                    && l.contains(&format!("\"resolved\":[\"{object}\"]"))
+            })
+        };
+        // The reopen through /proc/self/fd/N, fchownat(fd, "", AT_EMPTY_PATH).
+        assert!(
+            on_object("open", "/proc/self/fd/"),
+            "no reopen of {object} in {text}"
+        );
+        assert!(
+            on_object("chown", "\"path_dirfd\":3"),
+            "no fchownat of {object} in {text}"
+        );
+        assert!(!text.contains("memfd"), "{text}");
+    }
 }
 
 /// The policy decides first: an `O_PATH` open of a denied symlink, FIFO
@@ -398,31 +347,9 @@ fn gnu_tar_extracts_as_root_under_broker_all_and_ci() {
     )
     .unwrap();
     let archive = root.join("t.tar");
-    Cmd::native(&[
-        "tar",
-        "-C",
-        src.to_str().unwrap(),
-        "-cf",
-        archive.to_str().unwrap(),
-        ".",
-    ])
-    .run()
-    .assert_clean();
-    // Each extraction in its own workspace (ci.lua's /tmp is private: the
-    // archive is copied in), into `out`.
-    let extract = |dir: &Path, policy: Option<&str>, extra: &[&str]| {
-        let out = dir.join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        let copy = dir.join("t.tar");
-        std::fs::copy(&archive, &copy).unwrap();
-        let argv = [
-            "tar",
-            "-C",
-            out.to_str().unwrap(),
-            "-xf",
-            copy.to_str().unwrap(),
-        ];
-        let argv: Vec<&str> = argv.iter().chain(extra).copied().collect();
+    tar_create(&src, &archive);
+    let extract = |dir: &Path, policy: Option<&str>| {
+        let (out, argv) = tar_x(&archive, dir);
         let cmd = match policy {
             Some(p) => Cmd::supervised(Policy::example(p), &argv).cwd(dir),
             None => Cmd::native(&argv),
@@ -432,16 +359,45 @@ fn gnu_tar_extracts_as_root_under_broker_all_and_ci() {
         assert!(!o.stderr.contains("tar:"), "{o}");
         tree_listing(&out)
     };
-    let native = extract(&root.join("native"), None, &[]);
+    let native = extract(&root.join("native"), None);
     assert!(native.contains("a/b dir 700"), "{native}");
     assert!(native.contains("a/p fifo 640"), "{native}");
-    let brokered = extract(&root.join("brokered"), Some("broker-all"), &[]);
-    assert_eq!(brokered, native);
-    // Under ci.lua without the symlink: creating one is refused there until
-    // symlink is a request (issue 15, another part).
-    let ci = extract(&root.join("ci"), Some("ci"), &["--exclude=./ln"]);
-    let no_link: Vec<&str> = native.lines().filter(|l| !l.starts_with("ln ")).collect();
-    assert_eq!(ci, no_link.join("\n"));
+    assert!(native.contains("ln symlink -> a/x.sh"), "{native}");
+    for policy in ["broker-all", "ci"] {
+        assert_eq!(
+            extract(&root.join(policy), Some(policy)),
+            native,
+            "{policy}"
+        );
+    }
+}
+
+/// `tar -C SRC -cf ARCHIVE .`, natively.
+pub(crate) fn tar_create(src: &Path, archive: &Path) {
+    let (src, archive) = (src.to_str().unwrap(), archive.to_str().unwrap());
+    Cmd::native(&["tar", "-C", src, "-cf", archive, "."])
+        .run()
+        .assert_clean();
+}
+
+/// `archive` copied into `dir` (ci.lua's /tmp is private: each extraction
+/// has its own workspace) and the command extracting it into `dir/out`
+/// (made): `(out, argv)`.
+pub(crate) fn tar_x(archive: &Path, dir: &Path) -> (PathBuf, Vec<String>) {
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let copy = dir.join("t.tar");
+    std::fs::copy(archive, &copy).unwrap();
+    let argv = [
+        "tar",
+        "-C",
+        out.to_str().unwrap(),
+        "-xf",
+        copy.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    (out, argv)
 }
 
 #[test]

@@ -32,6 +32,7 @@ mod names;
 mod races;
 mod refusals;
 mod slashes;
+mod symlink_fd;
 
 const KINDS: [Kind; 2] = [Kind::Musl, Kind::Glibc];
 const FIXED_TIME: i64 = 1_600_000_000;
@@ -157,6 +158,59 @@ fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p).unwrap().mode() & 0o7777
 }
 
+/// The slave filters `slave` (Lua defining `svc.slave.*`, with
+/// `svc = require("libc_service")`), then a master loop answering every
+/// request `use_master_credentials`.
+fn with_slave_filters(slave: &str) -> Policy {
+    Policy::inline(&format!(
+        "local svc = require(\"libc_service\")\n{slave}\
+         local master = svc.master\n\
+         while true do\n  master:receive()\n  master:use_master_credentials()\nend\n"
+    ))
+}
+
+/// The path probe of `kind` with `args` under `policy`, in `root`; a clean
+/// exit asserted.
+#[track_caller]
+fn supervised_in(root: &Path, policy: Policy, kind: Kind, args: &[&str]) -> Output {
+    let o = Cmd::supervised(policy, &argv(kind, args)).cwd(root).run();
+    o.assert_clean();
+    o
+}
+
+/// `race OP HOW ALLOWED DENIED` under deny-path denying `deny`: both
+/// outcomes asserted to occur (else there was no race); the output.
+#[track_caller]
+fn race_under_deny_path(
+    kind: Kind,
+    root: &Path,
+    (op, how): (&str, &str),
+    (allowed, denied): (&Path, &Path),
+    deny: &Path,
+) -> Output {
+    let args = [
+        "race",
+        op,
+        how,
+        allowed.to_str().unwrap(),
+        denied.to_str().unwrap(),
+        ITERATIONS,
+        MILLIS,
+    ];
+    let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, &args))
+        .cwd(root)
+        .env("DENY", deny)
+        .run();
+    o.assert_clean();
+    let (ok, refused, _other) = race_counts(&o, &format!("race {op} {how}:"));
+    assert!(ok > 0, "{kind:?} {op} {how}: never allowed, no race: {o}");
+    assert!(
+        refused > 0,
+        "{kind:?} {op} {how}: never denied, no race: {o}"
+    );
+    o
+}
+
 /// `return rules.run { BODY }`.
 fn rules(body: &str) -> Policy {
     Policy::inline(&format!(
@@ -195,26 +249,7 @@ fn race(kind: Kind, op: &str, how: &str, untouched: &dyn Fn(&Path)) {
             (root.join("a"), root.join("b"))
         }
     };
-    let args = [
-        "race",
-        op,
-        how,
-        allowed.to_str().unwrap(),
-        denied.to_str().unwrap(),
-        ITERATIONS,
-        MILLIS,
-    ];
-    let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, &args))
-        .cwd(&root)
-        .env("DENY", &denied)
-        .run();
-    o.assert_clean();
-    let (ok, refused, _other) = race_counts(&o, &format!("race {op} {how}:"));
-    assert!(ok > 0, "{kind:?} {op} {how}: never allowed, no race: {o}");
-    assert!(
-        refused > 0,
-        "{kind:?} {op} {how}: never denied, no race: {o}"
-    );
+    race_under_deny_path(kind, &root, (op, how), (&allowed, &denied), &denied);
     let target = if how == "buffer" {
         denied
     } else {

@@ -643,3 +643,216 @@ fn credentials_change_between_calls_and_threads() {
         ],
     );
 }
+
+/// The supervisor keeps each thread's credentials between calls
+/// (`kernel::creds::cache`) until the thread makes a call that may change
+/// them: raw syscalls of one thread only (setresuid, setfsuid, capset,
+/// setgroups), in the thread that made them and not in the other; the
+/// libc's setresuid, which makes every thread of the process change its
+/// own (a thread alive across it, its credentials kept before).
+#[test]
+fn creds_kept_per_thread_follow_raw_changes() {
+    if !need_root() {
+        return;
+    }
+    let g = GROUP.to_string();
+    let steps: Vec<String> = [
+        "open home/mine wronly 0",
+        "capdrop 1",
+        "open home/mine wronly 0",
+        "capall",
+        "open home/mine wronly 0",
+        "fsuid 65534",
+        "open secret rdonly 0",
+        "fsuid 0",
+        "open secret rdonly 0",
+        "rawuid 65534 65534 -1",
+        "open secret rdonly 0",
+        "rawuid 0 0 -1",
+        "open secret rdonly 0",
+        "as 1234 100 GROUP",
+        "open grp rdonly 0",
+        "rawthread grp 1234 100 -",
+        "open grp rdonly 0",
+        "as 1234 100 -",
+        "open grp rdonly 0",
+        "rawthread grp 1234 100 GROUP",
+        "open grp rdonly 0",
+        "as 0 0 -",
+        "bcast secret 65534",
+        "open secret rdonly 0",
+    ]
+    .iter()
+    .map(|s| s.replace("GROUP", &g))
+    .collect();
+    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+    let m = three_ways(&steps, &[]);
+    let mine = "open home/mine wronly 0: fd getfl=0100001 cloexec=0 65534:65534 100644";
+    let secret = "open secret rdonly 0: fd getfl=0100000 cloexec=0 0:0 100600";
+    let grp = format!("open grp rdonly 0: fd getfl=0100000 cloexec=0 0:{GROUP} 100640");
+    assert_master(
+        m,
+        &[
+            ("open home/mine wronly 0: EACCES", mine),
+            ("open secret rdonly 0: EACCES", secret),
+            ("open secret rdonly 0: EACCES", secret),
+            (
+                "rawthread grp 1234 100 -: main=0 thread=0 thread=EACCES main=0",
+                "rawthread grp 1234 100 -: main=0 thread=0 thread=0 main=0",
+            ),
+            ("open grp rdonly 0: EACCES", &grp),
+            (
+                &format!("rawthread grp 1234 100 {GROUP}: main=EACCES thread=EACCES thread=0 main=EACCES"),
+                &format!("rawthread grp 1234 100 {GROUP}: main=0 thread=0 thread=0 main=0"),
+            ),
+            ("open grp rdonly 0: EACCES", &grp),
+            (
+                "bcast secret 65534: thread=0 main=EACCES thread=EACCES",
+                "bcast secret 65534: thread=0 main=0 thread=0",
+            ),
+            ("open secret rdonly 0: EACCES", secret),
+        ],
+    );
+}
+
+/// Short-lived threads one after the other, every other one as nobody,
+/// each asking for the number of the one before (`ns_last_pid`, best
+/// effort on a busy machine): a thread never gets the credentials kept
+/// for an ended thread of the same number.
+#[test]
+fn creds_of_ended_threads_never_serve_their_numbers_again() {
+    if !need_root() {
+        return;
+    }
+    let m = three_ways(&["threads secret 64"], &[]);
+    let native: String = (0..64)
+        .map(|i| format!(" {i}={}", if i % 2 == 1 { "EACCES" } else { "0" }))
+        .collect();
+    let master: String = (0..64).map(|i| format!(" {i}=0")).collect();
+    assert_master(
+        m,
+        &[(
+            &format!("threads secret:{native}"),
+            &format!("threads secret:{master}"),
+        )],
+    );
+}
+
+/// An exec gives the thread the credentials the kernel computes for the
+/// new image: root's effective capabilities come back (capability 1,
+/// CAP_DAC_OVERRIDE, dropped before), also when a thread that is not the
+/// leader execs (it takes the leader's pid, whose credentials were kept
+/// without the capability), and a setuid-root copy of the probe
+/// run by nobody stays nobody under no_new_privs (which the supervisor
+/// always sets; the probe sets it natively too).
+#[test]
+fn creds_after_an_exec_are_the_new_images() {
+    if !need_root() {
+        return;
+    }
+    let m = three_ways(
+        &[
+            "capdrop 1",
+            "open home/mine wronly 0",
+            "exec /proc/self/exe",
+            "open home/mine wronly 0",
+            "capdrop 1",
+            "open home/mine wronly 0",
+            "threadexec /proc/self/exe",
+            "open home/mine wronly 0",
+            "suidcopy open/sx",
+            "as 65534 65534 -",
+            "open secret rdonly 0",
+            "nnp",
+            "exec open/sx",
+            "open secret rdonly 0",
+        ],
+        &[],
+    );
+    let mine = "open home/mine wronly 0: fd getfl=0100001 cloexec=0 65534:65534 100644";
+    let secret = "open secret rdonly 0: fd getfl=0100000 cloexec=0 0:0 100600";
+    assert_master(
+        m,
+        &[
+            ("open home/mine wronly 0: EACCES", mine),
+            ("open home/mine wronly 0: EACCES", mine),
+            ("open secret rdonly 0: EACCES", secret),
+            ("open secret rdonly 0: EACCES", secret),
+        ],
+    );
+}
+
+/// A thread that enters a user namespace of its own has no capabilities
+/// outside it: its next brokered call is checked without them.  (Only
+/// failing calls after it: the owner of a descriptor is printed through
+/// an fd-only `fstatat`, answered by the supervisor with the ids as its
+/// own user namespace maps them — 0:0 where the program sees 65534:65534,
+/// under CONTINUE as well: a difference of its own.)
+#[test]
+fn creds_after_unshare_of_a_user_namespace_have_no_capabilities() {
+    if !need_root() {
+        return;
+    }
+    let m = three_ways(
+        &[
+            "open home/mine wronly 0",
+            "userns",
+            "open home/mine wronly 0",
+        ],
+        &[],
+    );
+    assert_master(
+        m,
+        &[(
+            "open home/mine wronly 0: EACCES",
+            "open home/mine wronly 0: fd getfl=0100001 cloexec=0 65534:65534 100644",
+        )],
+    );
+}
+
+/// The credential changes are seen under every posture: with
+/// `--allow-unmapped` (the filter without refusals) and with `--log`
+/// (refusals answered by the supervisor, each credential change recorded
+/// as the supervisor's CONTINUE).
+#[test]
+fn creds_changes_are_seen_under_every_posture() {
+    if !need_root() {
+        return;
+    }
+    let steps = [
+        "capdrop 1",
+        "open home/mine wronly 0",
+        "capall",
+        "open home/mine wronly 0",
+        "userns",
+        "open home/mine wronly 0",
+    ];
+    for probe in probes() {
+        let native = run(probe, &steps, Mode::Native);
+        let logdir = tempdir();
+        let log = logdir.path().join("log");
+        let log_opt = format!("--log={}", log.display());
+        for opts in [&["--allow-unmapped"][..], &[log_opt.as_str()][..]] {
+            let dir = tempdir();
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            fixture(dir.path());
+            let mut argv: Vec<&str> = vec![probe.to_str().unwrap()];
+            argv.extend(steps.iter().flat_map(|s| s.split_whitespace()));
+            let mut cmd = Cmd::supervised(Policy::example("broker-as-program"), &argv);
+            for o in opts {
+                cmd = cmd.option(o);
+            }
+            let out = cmd.cwd(dir.path()).in_new_netns().run();
+            out.assert_code(0);
+            assert_same(&format!("{opts:?}"), &native, &out.stdout);
+        }
+        let log = std::fs::read_to_string(&log).unwrap();
+        for call in ["capset", "unshare"] {
+            assert!(
+                log.lines().any(|l| l.contains(&format!("\"{call}\""))
+                    && l.contains("credentials change")),
+                "{call} recorded as a credentials change:\n{log}"
+            );
+        }
+    }
+}

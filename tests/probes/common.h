@@ -30,6 +30,7 @@ static inline const char *ename(int e)
 	case EIO: return "EIO";
 	case ENXIO: return "ENXIO";
 	case E2BIG: return "E2BIG";
+	case ENOEXEC: return "ENOEXEC";
 	case EBADF: return "EBADF";
 	case EAGAIN: return "EAGAIN";
 	case ENOMEM: return "ENOMEM";

@@ -36,22 +36,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+#define PROBE_NAME "exec"
+#include "common.h"
 
-static const char *ename(int e)
-{
-	switch (e) {
-	case EACCES: return "EACCES";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case ELOOP: return "ELOOP";
-	case EINVAL: return "EINVAL";
-	case ENOEXEC: return "ENOEXEC";
-	case EFAULT: return "EFAULT";
-	case ENOTDIR: return "ENOTDIR";
-	default: return "other";
-	}
-}
+extern char **environ;
 
 static int failed(const char *what)
 {

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -175,6 +177,103 @@ static void *tt_thread(void *arg)
 	return NULL;
 }
 
+/* Credential changes by raw syscalls (this thread only), for the cases of
+ * the supervisor's credentials kept per thread: each is followed by
+ * brokered calls that must see the new credentials, and only in the
+ * thread that changed them. */
+static const char *rt_path;
+static int rt_uid, rt_gid, rt_n;
+static gid_t rt_groups[32];
+
+static const char *try_open(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return ename(errno);
+	close(fd);
+	return "0";
+}
+
+static void *rt_thread(void *arg)
+{
+	(void)arg;
+	printf(" thread=%s", try_open(rt_path, O_RDONLY));
+	if (syscall(SYS_setresuid, 0, 0, -1) < 0 || syscall(SYS_setgroups, rt_n, rt_groups) < 0 ||
+	    syscall(SYS_setresgid, rt_gid, rt_gid, -1) < 0 || syscall(SYS_setresuid, rt_uid, rt_uid, -1) < 0)
+		return (void *)1;
+	printf(" thread=%s", try_open(rt_path, O_RDONLY));
+	return NULL;
+}
+
+/* One short-lived thread of a series: odd ones drop to nobody first. */
+static void *tr_thread(void *arg)
+{
+	long i = (long)arg;
+	if (i % 2 && syscall(SYS_setresuid, 65534, 65534, -1) < 0)
+		return (void *)1;
+	printf(" %ld=%s", i, try_open(rt_path, O_RDONLY));
+	return (void *)(long)syscall(SYS_gettid);
+}
+
+/* A thread alive across the libc's set*id of another thread (which makes
+ * every thread of the process change its own credentials). */
+static int bc_go[2], bc_done[2];
+
+static void *bc_thread(void *arg)
+{
+	(void)arg;
+	char c;
+	printf(" thread=%s", try_open(rt_path, O_RDONLY));
+	fflush(stdout);
+	if (write(bc_done[1], "x", 1) != 1 || read(bc_go[0], &c, 1) != 1)
+		return (void *)1;
+	printf(" thread=%s", try_open(rt_path, O_RDONLY));
+	return NULL;
+}
+
+static char **exec_args;
+
+/* A thread that is not the leader execs: it takes the process's pid. */
+static void *te_thread(void *arg)
+{
+	execv((const char *)arg, exec_args);
+	printf("threadexec %s: %s\n", (const char *)arg, ename(errno));
+	exit(3);
+}
+
+struct k_cap_header {
+	unsigned int version;
+	int pid;
+};
+struct k_cap_data {
+	unsigned int effective, permitted, inheritable;
+};
+
+/* This thread's effective capabilities: `mask` applied (and) or all the
+ * permitted ones (all). */
+static int cap_effective(unsigned long long mask, int all)
+{
+	struct k_cap_header h = { 0x20080522, 0 };
+	struct k_cap_data d[2];
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++)
+		d[i].effective = all ? d[i].permitted : d[i].effective & (unsigned int)(mask >> (32 * i));
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+static int parse_groups(const char *s, gid_t *groups)
+{
+	int n = 0;
+	if (strcmp(s, "-")) {
+		char buf[256], *save = NULL, *tok;
+		snprintf(buf, sizeof buf, "%s", s);
+		for (tok = strtok_r(buf, ",", &save); tok && n < 32; tok = strtok_r(NULL, ",", &save))
+			groups[n++] = (gid_t)atoi(tok);
+	}
+	return n;
+}
+
 /* ---- steps ----------------------------------------------------------- */
 
 static char label[8400];
@@ -243,6 +342,134 @@ static int step(char **a)
 		close(tt_done[0]);
 		close(tt_done[1]);
 		return 3;
+	}
+	if (!strcmp(c, "rawthread")) { /* rawthread PATH UID GID GROUPS: main, thread, thread changed, main */
+		pthread_t t;
+		void *r = NULL;
+		rt_path = a[1];
+		rt_uid = atoi(a[2]);
+		rt_gid = atoi(a[3]);
+		rt_n = parse_groups(a[4], rt_groups);
+		printf("rawthread %s %s %s %s: main=%s", a[1], a[2], a[3], a[4], try_open(rt_path, O_RDONLY));
+		if (pthread_create(&t, NULL, rt_thread, NULL) || pthread_join(t, &r))
+			r = (void *)1;
+		printf(" main=%s%s\n", try_open(rt_path, O_RDONLY), r ? " thread-failed" : "");
+		return 5;
+	}
+	if (!strcmp(c, "threads")) { /* threads PATH N: N threads one after the other, odd ones nobody */
+		int n = atoi(a[2]), fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+		long prev = 0;
+		rt_path = a[1];
+		printf("threads %s:", a[1]);
+		for (long i = 0; i < n; i++) {
+			pthread_t t;
+			void *r = NULL;
+			if (prev > 1 && fd >= 0) {
+				/* Ask for the last thread's number again (best effort:
+				 * another process may take it first). */
+				char num[32];
+				int len = snprintf(num, sizeof num, "%ld", prev - 1);
+				if (pwrite(fd, num, (size_t)len, 0) < 0)
+					prev = 0;
+			}
+			if (pthread_create(&t, NULL, tr_thread, (void *)i) || pthread_join(t, &r) || r == (void *)1) {
+				printf(" failed\n");
+				exit(3);
+			}
+			prev = (long)r;
+		}
+		if (fd >= 0)
+			close(fd);
+		printf("\n");
+		return 3;
+	}
+	if (!strcmp(c, "bcast")) { /* bcast PATH UID: a thread opens, main setresuid (libc, every thread), the thread opens */
+		pthread_t t;
+		char x;
+		void *r = NULL;
+		rt_path = a[1];
+		printf("bcast %s %s:", a[1], a[2]);
+		if (pipe(bc_go) < 0 || pipe(bc_done) < 0 || pthread_create(&t, NULL, bc_thread, NULL) ||
+		    read(bc_done[0], &x, 1) != 1) {
+			printf(" failed\n");
+			exit(3);
+		}
+		if (setresuid(atoi(a[2]), atoi(a[2]), -1) < 0)
+			printf(" setresuid=%s", ename(errno));
+		printf(" main=%s", try_open(rt_path, O_RDONLY));
+		fflush(stdout);
+		if (write(bc_go[1], "x", 1) != 1 || pthread_join(t, &r))
+			r = (void *)1;
+		printf("%s\n", r ? " thread-failed" : "");
+		close(bc_go[0]);
+		close(bc_go[1]);
+		close(bc_done[0]);
+		close(bc_done[1]);
+		return 3;
+	}
+	if (!strcmp(c, "fsuid")) { /* fsuid UID: raw setfsuid */
+		syscall(SYS_setfsuid, atoi(a[1]));
+		printf("fsuid %s: %ld\n", a[1], (long)syscall(SYS_setfsuid, -1));
+		return 2;
+	}
+	if (!strcmp(c, "rawuid")) { /* rawuid R E S: raw setresuid (-1 keeps) */
+		long r = syscall(SYS_setresuid, atoi(a[1]), atoi(a[2]), atoi(a[3]));
+		printf("rawuid %s %s %s: %s\n", a[1], a[2], a[3], r < 0 ? ename(errno) : "0");
+		return 4;
+	}
+	if (!strcmp(c, "capdrop")) { /* capdrop N: capability N out of the effective set */
+		int r = cap_effective(~(1ULL << atoi(a[1])), 0);
+		printf("capdrop %s: %s\n", a[1], r < 0 ? ename(errno) : "0");
+		return 2;
+	}
+	if (!strcmp(c, "capall")) { /* capall: effective = permitted */
+		int r = cap_effective(0, 1);
+		printf("capall: %s\n", r < 0 ? ename(errno) : "0");
+		return 1;
+	}
+	if (!strcmp(c, "nnp")) { /* nnp: no_new_privs, as under the supervisor */
+		int r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		printf("nnp: %s\n", r < 0 ? ename(errno) : "0");
+		return 1;
+	}
+	if (!strcmp(c, "userns")) { /* userns: raw unshare(CLONE_NEWUSER) */
+		long r = syscall(SYS_unshare, CLONE_NEWUSER);
+		printf("userns: %s\n", r < 0 ? ename(errno) : "0");
+		return 1;
+	}
+	if (!strcmp(c, "suidcopy")) { /* suidcopy DEST: this binary, setuid root */
+		char buf[65536];
+		ssize_t n;
+		int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+		int out = open(a[1], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+		int ok = in >= 0 && out >= 0;
+		while (ok && (n = read(in, buf, sizeof buf)) > 0)
+			ok = write(out, buf, (size_t)n) == n;
+		ok = ok && fchown(out, 0, 0) == 0 && fchmod(out, 04755) == 0;
+		printf("suidcopy %s: %s\n", a[1], ok ? "0" : ename(errno));
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		return 2;
+	}
+	if (!strcmp(c, "threadexec")) { /* threadexec PATH: as exec, from a second thread */
+		pthread_t t;
+		fflush(stdout);
+		exec_args[0] = a[1];
+		if (pthread_create(&t, NULL, te_thread, a[1])) {
+			printf("threadexec: setup failed\n");
+			exit(3);
+		}
+		pthread_join(t, NULL);
+		exit(3);
+	}
+	if (!strcmp(c, "exec")) { /* exec PATH: the rest of the steps in a new image of PATH */
+		fflush(stdout);
+		exec_args[0] = a[1];
+		execv(a[1], exec_args);
+		printf("exec %s: %s\n", a[1], ename(errno));
+		exit(3);
 	}
 	if (!strcmp(c, "cd")) { /* chdir is not trapped */
 		if (chdir(a[1]) < 0) {
@@ -489,8 +716,11 @@ static int step(char **a)
 int main(int argc, char **argv)
 {
 	int i = 1;
-	while (i < argc)
+	while (i < argc) {
+		/* For exec: the new image gets the steps after it. */
+		exec_args = argv + i + 1;
 		i += step(argv + i);
+	}
 	fflush(stdout);
 	return 0;
 }

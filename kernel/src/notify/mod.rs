@@ -16,6 +16,9 @@ pub use sys::Notif;
 #[derive(Debug)]
 pub struct Listener {
     fd: OwnedFd,
+    /// The credentials of its threads, read once each when the filter
+    /// watches every change of them (`crate::creds::cache`).
+    creds: crate::creds::cache::Cache,
 }
 
 impl Listener {
@@ -23,7 +26,16 @@ impl Listener {
         // Synchronous wake-ups keep the round trip on one CPU (Linux 6.6);
         // an older kernel only loses speed.
         let _ = sys::set_flags(fd.as_fd(), sys::FD_SYNC_WAKE_UP);
-        Listener { fd }
+        Listener {
+            fd,
+            creds: Default::default(),
+        }
+    }
+
+    /// The credentials of the notifying threads read so far (a cache that
+    /// is disabled unless the filter watches every credential change).
+    pub fn credentials(&self) -> &crate::creds::cache::Cache {
+        &self.creds
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {

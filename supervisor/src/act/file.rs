@@ -55,6 +55,11 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
         }
         _ => None,
     };
+    // The process's own /proc/<tgid>/fd, which the kernel opens for it
+    // whatever its owner (own_fd.rs).
+    let own_fd = matches!(args, Args::Open { .. })
+        && nested.is_none()
+        && super::own_fd::applies(task, &first)?;
     // Everything read from /proc/<tid> belongs to this notification.
     task.settle()?;
     Ok(match *args {
@@ -67,6 +72,22 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
                     fd,
                     cloexec: flags & libc::O_CLOEXEC != 0,
                 },
+                Err(e) => Outcome::Fail(e),
+            }
+        }
+        Args::Open { flags, .. } if own_fd => {
+            let cloexec = flags & libc::O_CLOEXEC != 0;
+            let mut f = flags | libc::O_CLOEXEC;
+            if first.trailing_slash {
+                if f & libc::O_CREAT != 0 {
+                    return Ok(Outcome::Fail(Errno::EISDIR));
+                }
+                f |= libc::O_DIRECTORY;
+            }
+            let (parent, name) = entry(first)?;
+            let opened = super::own_fd::open(move || open_entry(parent.as_fd(), &name, f, 0));
+            match opened.and_then(super::opath::installable) {
+                Ok(fd) => Outcome::Fd { fd, cloexec },
                 Err(e) => Outcome::Fail(e),
             }
         }
@@ -255,11 +276,7 @@ pub fn stat_values(p: &mut Pending, as_program: bool) -> Result<FakeStat, Errno>
 /// `AT_EMPTY_PATH`): performed on the program's own descriptor.
 pub fn fd_stat(task: &mut Task, fd: i32, out: StatOut) -> Outcome {
     let r = (|| {
-        let obj = if fd == libc::AT_FDCWD {
-            task.cwd()?
-        } else {
-            task.fd_object(fd)?
-        };
+        let obj = descriptor_object(task, fd)?;
         task.settle()?;
         stat_into(
             &Authority::Supervisor,
@@ -271,6 +288,16 @@ pub fn fd_stat(task: &mut Task, fd: i32, out: StatOut) -> Outcome {
         )
     })();
     r.into()
+}
+
+/// The object an fd-only call names: the program's descriptor `fd` (the
+/// object a stand-in stands for), or its working directory (`AT_FDCWD`).
+pub(super) fn descriptor_object(task: &mut Task, fd: i32) -> Result<OwnedFd, Errno> {
+    if fd == libc::AT_FDCWD {
+        task.cwd()
+    } else {
+        task.fd_object(fd)
+    }
 }
 
 fn access(r: Resolved, mode: i32, flags: i32) -> Result<(), Errno> {

@@ -12,6 +12,8 @@ mod link;
 pub mod listen;
 pub mod net;
 pub mod opath;
+pub mod own_fd;
+pub mod readlink;
 pub mod stat;
 mod sys;
 

@@ -9,15 +9,14 @@
 //! directory or a file, the very object it resolved and holds (an `O_PATH`
 //! descriptor), reopened through the supervisor's `/proc/self/fd/N` — a
 //! reopen of the held object, never a new walk of a path — with the least
-//! access the kernel lets a non-`O_PATH` file have; for a FIFO, socket or
-//! device, an inert file mapped back to the held object:
+//! access the kernel lets a non-`O_PATH` file have; for a FIFO, socket,
+//! device or symlink, an inert file mapped back to the held object:
 //!
 //! | object | stand-in |
 //! |---|---|
 //! | directory | `O_RDONLY\|O_DIRECTORY` |
 //! | regular file | `O_RDONLY` (opened `O_NONBLOCK`, which is then cleared: an open never waits for a lease break) |
-//! | FIFO, socket, device | an empty sealed memfd of mode 0 with neither read nor write access, registered as standing for the held object (`kernel::standin`): opening the object itself has effects (a FIFO reader, a driver's open) or fails (a socket) |
-//! | symlink (`O_PATH\|O_NOFOLLOW`) | none: the open fails with `EOPNOTSUPP` (no file but an `O_PATH` one opens a symlink, and a memfd standing in would answer `readlinkat(fd, "")`, which the kernel does alone, with ENOENT).  It is the errno glibc's `fchmodat(AT_SYMLINK_NOFOLLOW)` gives for a symlink, so `lchmod` and GNU tar behave as natively |
+//! | FIFO, socket, device, symlink (`O_PATH\|O_NOFOLLOW`) | an empty sealed memfd of mode 0 with neither read nor write access, registered as standing for the held object (`kernel::standin`): opening the object itself has effects (a FIFO reader, a driver's open) or fails (a socket: `ENXIO`, a symlink: `ELOOP`) |
 //!
 //! A directory's or file's stand-in is the same inode on the same mount
 //! (the same `struct path`), so everything the program does through it —
@@ -32,15 +31,17 @@
 //! inotify/fanotify (`IN_OPEN`) and breaks a write lease; the supervisor
 //! needs read permission on the object (always, as root).
 //!
-//! A FIFO's, socket's or device's stand-in is another object: the trapped
-//! calls reach the held object through it (`Task::fd_object`, the
-//! resolver's `/proc/<pid>/fd/N`: `fstat` through `newfstatat`,
-//! `fchownat`/`linkat` with `AT_EMPTY_PATH`, the `/proc/self/fd/N` reopen,
-//! `chmod`/`chown`/`stat` through it), decided by the policy on its path;
-//! `fchmod`, `fchown`, `fsetxattr`, `futimens` on it are EBADF, as on
-//! `O_PATH`.  What the kernel answers alone shows the memfd:
-//! `readlink("/proc/self/fd/N")`, the `fstat` syscall (musl, Go; glibc's
-//! `fstat` is `newfstatat`), `fcntl(F_GETFL)`, `fstatfs`.
+//! A FIFO's, socket's, device's or symlink's stand-in is another object:
+//! the trapped calls reach the held object through it (`Task::fd_object`,
+//! the resolver's `/proc/<pid>/fd/N`: `fstat` through `newfstatat`,
+//! `statx`, `fchownat`/`linkat`/`utimensat`/`fchmodat2` with
+//! `AT_EMPTY_PATH`, `readlinkat(fd, "")` (act::readlink), the
+//! `/proc/self/fd/N` reopen, `chmod`/`chown`/`stat` through it), decided
+//! by the policy on its path; `fchmod`, `fchown`, `fsetxattr`, `futimens`
+//! on it are EBADF, as on `O_PATH`.  What the kernel answers alone shows
+//! the memfd: `readlink("/proc/self/fd/N")`, the `fstat` syscall (musl,
+//! Go; glibc's `fstat` is `newfstatat`), `fcntl(F_GETFL)`, `fstatfs`,
+//! `fgetxattr`/`flistxattr`, `lseek` (docs/security.md).
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -65,14 +66,13 @@ pub fn installable(held: OwnedFd) -> Result<OwnedFd, Errno> {
     let flags = match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => libc::O_RDONLY | libc::O_DIRECTORY,
         libc::S_IFREG => libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK,
-        // Opening a FIFO, socket or device has effects of its own: a
-        // stand-in the trapped calls map back to (kernel::standin).
-        libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK => {
+        // Opening a FIFO, socket or device has effects of its own, and no
+        // file but an O_PATH one opens a symlink: a stand-in the trapped
+        // calls map back to (kernel::standin; readlinkat(fd, "") too,
+        // act::readlink).
+        libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFLNK => {
             return kernel::standin::make(held)
         }
-        // No file but an O_PATH one can be opened on a symlink, and one
-        // standing in would be seen by readlinkat(fd, ""), which the
-        // kernel answers alone.
         _ => return Err(Errno::EOPNOTSUPP),
     };
     let me = CString::new(format!("/proc/self/fd/{}", held.as_raw_fd())).expect("digits");
@@ -139,16 +139,21 @@ mod tests {
             assert_eq!(fl & libc::O_NONBLOCK, 0, "{name}");
             assert_eq!(fl & (libc::O_ACCMODE | libc::O_DIRECTORY), acc, "{name}");
         }
+        // A FIFO, a symlink: a stand-in (no O_PATH, no access) mapped back
+        // to it.
+        for (name, flags) in [("p", 0), ("l", libc::O_NOFOLLOW)] {
+            let h = held(&d.join(name), flags);
+            let want = ino(&h);
+            let s = installable(h).unwrap();
+            let fl = sys::file_flags(s.as_fd()).unwrap();
+            assert_eq!(fl & (libc::O_PATH | libc::O_ACCMODE), libc::O_ACCMODE);
+            let back = kernel::standin::substitute(s).unwrap();
+            assert_eq!(ino(&back), want, "{name}");
+        }
+        // The symlink itself: readlinkat(held, "") reads it.
         let h = held(&d.join("l"), libc::O_NOFOLLOW);
-        assert_eq!(installable(h).err(), Some(Errno::EOPNOTSUPP));
-        // A FIFO: a stand-in (no O_PATH, no access) mapped back to it.
-        let h = held(&d.join("p"), 0);
-        let want = ino(&h);
-        let s = installable(h).unwrap();
-        let fl = sys::file_flags(s.as_fd()).unwrap();
-        assert_eq!(fl & (libc::O_PATH | libc::O_ACCMODE), libc::O_ACCMODE);
-        let back = kernel::standin::substitute(s).unwrap();
-        assert_eq!(ino(&back), want);
+        let s = kernel::standin::substitute(installable(h).unwrap()).unwrap();
+        assert_eq!(nix::fcntl::readlinkat(s.as_fd(), "").unwrap(), "f");
         // Not O_PATH: unchanged.
         let f = std::fs::File::open(d.join("f")).unwrap();
         let fd: OwnedFd = f.into();

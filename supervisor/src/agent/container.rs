@@ -39,11 +39,13 @@ struct Args {
     pid: i32,
     id: String,
     policy: PathBuf,
+    /// `--log-fd N`, `--summary FILE` (agent/audit.rs).
+    audit: super::audit::Options,
 }
 
 fn parse(args: &[OsString]) -> Option<Args> {
     let num = |i: usize| -> Option<i32> { args.get(i)?.to_str()?.parse().ok() };
-    if args.get(1)? != SUBCOMMAND || args.len() != 7 {
+    if args.get(1)? != SUBCOMMAND || args.len() < 7 {
         return None;
     }
     Some(Args {
@@ -52,6 +54,7 @@ fn parse(args: &[OsString]) -> Option<Args> {
         pid: num(4)?,
         id: args.get(5)?.to_str()?.to_string(),
         policy: PathBuf::from(args.get(6)?),
+        audit: super::audit::parse(&args[7..])?,
     })
 }
 
@@ -82,6 +85,8 @@ enum CredError {
     Threads(usize),
     #[error("cannot become uid {0} gid {1}: {2}")]
     Become(u32, u32, nix::errno::Errno),
+    #[error("{0}")]
+    OwnFd(String),
     #[error("cannot ask again to die with the agent after taking its ids: {0}")]
     DeathSignal(nix::errno::Errno),
     #[error("the agent died while the helper took the container's ids")]
@@ -118,7 +123,9 @@ fn ids_of(pid: i32) -> Result<Ids, CredError> {
 /// Brokered calls act as the container process: unless it runs as the
 /// host's root (uid 0 outside any user namespace), the helper takes its
 /// ids as the host sees them (a user namespace's root is its mapped
-/// host uid) and keeps only CAP_SYS_PTRACE (see [`sys::become_ids`]).
+/// host uid) and keeps only CAP_SYS_PTRACE (see [`sys::become_ids`]);
+/// one thread of its own keeps CAP_DAC_READ_SEARCH instead, to open a
+/// process's own `/proc/<tgid>/fd` (`act::own_fd`).
 /// The runtime hands the listener over after setting the process's final
 /// ids (runc: right before exec), so these are the program's.
 fn take_credentials(pid: i32) -> Result<(), CredError> {
@@ -136,7 +143,15 @@ fn take_credentials(pid: i32) -> Result<(), CredError> {
         return Err(CredError::Threads(threads));
     }
     let agent = nix::unistd::getppid();
-    sys::become_ids(ids.uid, ids.gid, &ids.groups)
+    // First the thread that opens a process's own /proc/<tgid>/fd (its
+    // ids, CAP_DAC_READ_SEARCH only), then this one (CAP_SYS_PTRACE only).
+    let (uid, gid, groups) = (ids.uid, ids.gid, ids.groups.clone());
+    crate::act::own_fd::start(move || {
+        sys::become_ids(uid, gid, &groups, sys::CAP_DAC_READ_SEARCH)
+            .map_err(|e| CredError::Become(uid[1], gid[1], e).to_string())
+    })
+    .map_err(CredError::OwnFd)?;
+    sys::become_ids(ids.uid, ids.gid, &ids.groups, sys::CAP_SYS_PTRACE)
         .map_err(|e| CredError::Become(ids.uid[1], ids.gid[1], e))?;
     // The kernel clears the parent-death signal when a process's
     // credentials change: ask for it again, then make sure the agent did
@@ -189,18 +204,22 @@ pub fn main() -> i32 {
         &listener,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
-    let audit = match Recorder::start(&audit::Config {
-        log: None,
-        summary: false,
-        denials_only: false,
-        verbose: false,
-    }) {
-        Ok(r) => r,
+    // Before the policy runs and before the container's ids are taken.
+    // Each denial also on the agent's stderr, one line (verbose).
+    let audit = match super::audit::sinks(&a.audit, &a.id) {
+        Ok(sinks) => Recorder::attached(
+            &audit::Config {
+                verbose: true,
+                ..audit::Config::default()
+            },
+            sinks,
+        ),
         Err(e) => {
             say(&e);
             return crate::exit::SUPERVISOR;
         }
     };
+    let recorder = audit.clone();
     let run = Run {
         audit,
         dns_upstream: None,
@@ -212,6 +231,10 @@ pub fn main() -> i32 {
         limits: Default::default(),
         // An attached run is served by its main thread alone.
         serving_threads: None,
+        container: Some(crate::run::Container {
+            id: a.id.clone(),
+            pid: a.pid,
+        }),
     };
     let source = match crate::policy::Source::file(&a.policy) {
         Ok(s) => s,
@@ -227,16 +250,21 @@ pub fn main() -> i32 {
         // only), before the first request.
         before_serving: Some(credentials),
     });
-    match crate::policy::run(&source, prepared, bpf::SyscallMap::native(), run) {
+    let code = match crate::policy::run(&source, prepared, bpf::SyscallMap::native(), run) {
         Ok(code) => code,
         Err(stop) => {
             if let Some(msg) = stop.message() {
                 say(&msg);
             }
-            if let Stop::Exited(c) = stop {
-                return c;
+            match stop {
+                Stop::Exited(c) => c,
+                stop => stop.exit_code(),
             }
-            stop.exit_code()
         }
+    };
+    // The records still open (abandoned), the summary.
+    if !recorder.finish() {
+        return crate::exit::SUPERVISOR;
     }
+    code
 }

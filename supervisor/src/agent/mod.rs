@@ -23,6 +23,8 @@
 //!   the peer's credentials are checked (`SO_PEERCRED`), since whoever
 //!   sends a listener gets its calls brokered with the agent's authority.
 
+pub mod allowlist;
+mod audit;
 pub mod container;
 pub mod profile;
 pub mod state;
@@ -31,6 +33,7 @@ mod sys;
 use std::fs::File;
 use std::io::{IoSliceMut, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -57,8 +60,11 @@ pub struct Config {
     pub policy_dir: PathBuf,
     /// The policy of containers that name none.
     pub default_policy: String,
-    /// The agent's log: one JSON line per container served or refused.
+    /// The agent's log: one JSON line per container served or refused,
+    /// and the helpers' records of each request (agent/audit.rs).
     pub log: Option<PathBuf>,
+    /// `--summary DIR`: one summary file per container (agent/audit.rs).
+    pub summary: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +79,8 @@ pub enum AgentError {
     Log(String, std::io::Error),
     #[error("the policy directory {0} is not a directory")]
     PolicyDir(String),
+    #[error("the summary directory {0} is not a directory")]
+    SummaryDir(String),
     #[error("waiting for runtimes on {0}: {1}")]
     Accept(String, std::io::Error),
 }
@@ -154,12 +162,23 @@ fn serve(cfg: &Config) -> Result<(), AgentError> {
         socket: cfg.socket.clone(),
         default_policy: cfg.default_policy.clone(),
         log: cfg.log.clone(),
+        summary: match &cfg.summary {
+            Some(d) => Some(
+                std::fs::canonicalize(d)
+                    .ok()
+                    .filter(|d| d.is_dir())
+                    .ok_or_else(|| AgentError::SummaryDir(d.display().to_string()))?,
+            ),
+            None => None,
+        },
     };
     let mut log = Log(match &cfg.log {
         Some(p) => Some(
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
+                // It holds every container's requests (agent/audit.rs).
+                .mode(0o600)
                 .open(p)
                 .map_err(|e| AgentError::Log(p.display().to_string(), e))?,
         ),
@@ -202,7 +221,7 @@ fn serve(cfg: &Config) -> Result<(), AgentError> {
             Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
             Err(e) => return Err(AgentError::Accept(shown, e)),
         };
-        match container(cfg, conn) {
+        match container(cfg, conn, log.0.as_ref()) {
             Ok((helper, st, policy)) => {
                 log.event(json!({
                     "event": "serving",
@@ -252,6 +271,7 @@ fn reap(helpers: &mut Vec<Helper>, log: &mut Log) {
 fn container(
     cfg: &Config,
     conn: UnixStream,
+    log: Option<&File>,
 ) -> Result<(Helper, ContainerState, PathBuf), (Option<String>, Refused)> {
     let no_id = |e: Refused| (None, e);
     let peer = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
@@ -269,7 +289,8 @@ fn container(
     let policy = policy_path(&cfg.policy_dir, &name).map_err(with_id)?;
     let listener = fds.swap_remove(st.seccomp_fd);
     drop(fds);
-    let pid = spawn(&listener, &st, &policy).map_err(with_id)?;
+    let audit = audit::helper_args(log, cfg.summary.as_deref(), &st.id);
+    let pid = spawn(&listener, log, &audit, &st, &policy).map_err(with_id)?;
     Ok((
         Helper {
             pid,
@@ -362,12 +383,25 @@ pub fn policy_path(dir: &Path, name: &str) -> Result<PathBuf, Refused> {
     Ok(path)
 }
 
-/// Starts `supervisor __container` for one container, the listener
-/// inherited.  The agent is single-threaded: no other process can be
-/// started while the listener is inheritable.
-fn spawn(listener: &OwnedFd, st: &ContainerState, policy: &Path) -> Result<Pid, Refused> {
+/// Starts `supervisor __container` for one container, the listener (and
+/// the agent's log, `audit`'s options) inherited.  The agent is
+/// single-threaded: no other process can be started while they are
+/// inheritable.
+fn spawn(
+    listener: &OwnedFd,
+    log: Option<&File>,
+    audit: &[std::ffi::OsString],
+    st: &ContainerState,
+    policy: &Path,
+) -> Result<Pid, Refused> {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag};
     fcntl(listener, FcntlArg::F_SETFD(FdFlag::empty())).map_err(Refused::Inherit)?;
+    if let Some(f) = log {
+        if let Err(e) = fcntl(f, FcntlArg::F_SETFD(FdFlag::empty())) {
+            let _ = fcntl(listener, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+            return Err(Refused::Inherit(e));
+        }
+    }
     let child = std::process::Command::new("/proc/self/exe")
         .arg0("supervisor")
         .arg(container::SUBCOMMAND)
@@ -376,10 +410,14 @@ fn spawn(listener: &OwnedFd, st: &ContainerState, policy: &Path) -> Result<Pid, 
         .arg(st.pid.to_string())
         .arg(&st.id)
         .arg(policy)
+        .args(audit)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .spawn();
     let _ = fcntl(listener, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    if let Some(f) = log {
+        let _ = fcntl(f, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
     let child = child.map_err(Refused::Spawn)?;
     Ok(Pid::from_raw(child.id() as i32))
 }

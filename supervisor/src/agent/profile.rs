@@ -2,10 +2,15 @@
 //! "Seccomp") that sends a container's mapped calls to `supervisor agent`.
 //!
 //! * every call of `bpf::syscalls::TABLE` is `SCMP_ACT_NOTIFY` (`sendto`
-//!   only with a destination, as `supervisor run` traps it);
+//!   only with a destination, as `supervisor run` traps it), `execve` and
+//!   `execveat` included: the runtime's exec of the entrypoint is let
+//!   through by the helper (`launch::entrypoint`), every other exec is a
+//!   request;
 //! * the default posture's refusals (`bpf::posture::REFUSED`) are
-//!   `SCMP_ACT_ERRNO` with their errno (masked ones with
-//!   `SCMP_CMP_MASKED_EQ`);
+//!   `SCMP_ACT_NOTIFY` (masked ones with `SCMP_CMP_MASKED_EQ`): the
+//!   container's helper answers each with its errno, as `supervisor run
+//!   --log` does, so that it is recorded (`--log`, `--summary` of the
+//!   agent); with no agent they fail with ENOSYS;
 //! * only the native architecture is listed: a syscall of a foreign ABI
 //!   (i386 `int 0x80`, x32) meets libseccomp's bad-architecture action,
 //!   which kills it;
@@ -35,13 +40,6 @@ pub fn profile(name: &str, listener: &str) -> Value {
     let mut notify = Vec::new();
     let mut rules = Vec::new();
     for &(sys, _) in map.present() {
-        // The runtime execs the container's entrypoint under this filter,
-        // from its own (multithreaded, not dumpable) init: an exec there
-        // cannot be verified at its exec event as the launcher's first
-        // exec is skipped (docs/containers.md): left to the kernel.
-        if matches!(sys, bpf::Sys::Execve | bpf::Sys::Execveat) {
-            continue;
-        }
         let disposition = TABLE
             .iter()
             .find(|(s, _, _)| *s == sys)
@@ -63,23 +61,29 @@ pub fn profile(name: &str, listener: &str) -> Value {
                 "action": "SCMP_ACT_NOTIFY",
                 "args": [{ "index": arg, "value": 0, "op": "SCMP_CMP_NE" }],
             })),
+            Disposition::NotifyUnlessEqual { arg, value } => rules.push(json!({
+                "names": [sys.name()],
+                "action": "SCMP_ACT_NOTIFY",
+                "args": [{ "index": arg, "value": value, "op": "SCMP_CMP_NE" }],
+            })),
         }
     }
     let mut all = vec![json!({ "names": notify, "action": "SCMP_ACT_NOTIFY" })];
     all.extend(rules);
+    // The refusals go to the helper, which answers their errno and records
+    // them (session.rs, bpf::posture::refused): every refusal is in the
+    // container's audit trail.
     for r in REFUSED {
         match r.when {
             When::Always => all.push(json!({
                 "names": [r.name],
-                "action": "SCMP_ACT_ERRNO",
-                "errnoRet": r.errno,
+                "action": "SCMP_ACT_NOTIFY",
             })),
             When::Masked { arg, mask, values } => {
                 for v in values {
                     all.push(json!({
                         "names": [r.name],
-                        "action": "SCMP_ACT_ERRNO",
-                        "errnoRet": r.errno,
+                        "action": "SCMP_ACT_NOTIFY",
                         "args": [{
                             "index": arg,
                             "value": mask,
@@ -118,18 +122,31 @@ mod tests {
             .flat_map(|r| r["names"].as_array().unwrap())
             .map(|n| n.as_str().unwrap())
             .collect();
-        for n in ["openat", "connect", "sendto", "sendmsg", "listen", "statx"] {
+        for n in [
+            "openat", "connect", "sendto", "sendmsg", "listen", "statx", "execve", "execveat",
+        ] {
             assert!(notified.contains(&n), "{n} is not notified");
         }
+        // The refusals go to the helper, which answers their errno and
+        // records them.
         let refused = |name: &str| {
             rules
                 .iter()
-                .find(|r| r["names"][0] == name && r["action"] == "SCMP_ACT_ERRNO")
-                .unwrap_or_else(|| panic!("{name} is not refused"))
+                .find(|r| r["names"][0] == name && r["action"] == "SCMP_ACT_NOTIFY")
+                .unwrap_or_else(|| panic!("{name} is not sent to the helper"))
         };
-        assert_eq!(refused("io_uring_setup")["errnoRet"], libc::ENOSYS);
-        assert_eq!(refused("mount")["errnoRet"], libc::EPERM);
+        assert!(refused("io_uring_setup").get("args").is_none());
         assert_eq!(refused("unshare")["args"][0]["op"], "SCMP_CMP_MASKED_EQ");
+        assert!(!rules.iter().any(|r| r["action"] == "SCMP_ACT_ERRNO"));
+        // readlinkat with a descriptor (a stand-in's empty path), never
+        // with AT_FDCWD.
+        let readlinkat = rules
+            .iter()
+            .find(|r| r["names"][0] == "readlinkat")
+            .expect("readlinkat is notified with a descriptor");
+        assert_eq!(readlinkat["action"], "SCMP_ACT_NOTIFY");
+        assert_eq!(readlinkat["args"][0]["op"], "SCMP_CMP_NE");
+        assert_eq!(readlinkat["args"][0]["value"], libc::AT_FDCWD as i64 as u64);
         // Every refusal of the posture is there.
         for r in REFUSED {
             refused(r.name);

@@ -37,24 +37,30 @@ pub fn die_with_parent() -> Result<(), Errno> {
 
 /// `CAP_SYS_PTRACE`, the one capability a helper keeps when it takes a
 /// container's credentials.
-const CAP_SYS_PTRACE: u32 = 19;
+pub const CAP_SYS_PTRACE: u32 = 19;
+/// `CAP_DAC_READ_SEARCH`, the one capability of the helper's thread that
+/// opens a process's own `/proc/<tgid>/fd` (`act::own_fd`).
+pub const CAP_DAC_READ_SEARCH: u32 = 2;
 
-/// Becomes `uid`/`gid` (real, effective, saved: as given) with `groups`,
-/// keeping only `CAP_SYS_PTRACE` (effective and permitted): the access to
-/// the container's memory, descriptors and `/proc/<tid>` that serving it
-/// needs (the kernel's ptrace check would otherwise refuse a process whose
-/// capabilities exceed ours, as a user namespace's root's do), and no
-/// other privilege: brokered calls then act with the container's
-/// credentials.  Call while single-threaded.
-pub fn become_ids(uid: [u32; 3], gid: [u32; 3], groups: &[u32]) -> Result<(), Errno> {
-    // SAFETY: integer-argument prctl.
+/// Makes the calling thread — only it: raw syscalls, which glibc does
+/// not broadcast to the process's other threads — `uid`/`gid` (real,
+/// effective, saved: as given) with `groups`, keeping only capability
+/// `keep` (effective and permitted).  The main thread keeps
+/// `CAP_SYS_PTRACE`: the access to the container's memory, descriptors and
+/// `/proc/<tid>` that serving it needs (the kernel's ptrace check would
+/// otherwise refuse a process whose capabilities exceed ours, as a user
+/// namespace's root's do), and no other privilege: brokered calls then act
+/// with the container's credentials.
+pub fn become_ids(uid: [u32; 3], gid: [u32; 3], groups: &[u32], keep: u32) -> Result<(), Errno> {
+    // SAFETY: integer-argument prctl (per thread: a securebit).
     Errno::result(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) })?;
-    // SAFETY: `groups` is a live slice of `groups.len()` gid_t.
-    Errno::result(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })?;
-    // SAFETY: integer arguments only.
-    Errno::result(unsafe { libc::setresgid(gid[0], gid[1], gid[2]) })?;
-    // SAFETY: integer arguments only.
-    Errno::result(unsafe { libc::setresuid(uid[0], uid[1], uid[2]) })?;
+    // SAFETY: `groups` is a live slice of `groups.len()` gid_t; the raw
+    // syscall changes the calling thread's credentials only.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
+    // SAFETY: integer arguments only; the calling thread only.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setresgid, gid[0], gid[1], gid[2]) })?;
+    // SAFETY: integer arguments only; the calling thread only.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setresuid, uid[0], uid[1], uid[2]) })?;
     #[repr(C)]
     struct Header {
         version: u32,
@@ -73,8 +79,8 @@ pub fn become_ids(uid: [u32; 3], gid: [u32; 3], groups: &[u32]) -> Result<(), Er
         pid: 0,
     };
     let keep = Data {
-        effective: 1 << CAP_SYS_PTRACE,
-        permitted: 1 << CAP_SYS_PTRACE,
+        effective: 1 << keep,
+        permitted: 1 << keep,
         inheritable: 0,
     };
     let none = Data {

@@ -115,6 +115,10 @@ pub struct Answerer {
     proc: Arc<OwnedFd>,
     audit: Recorder,
     blocking: Arc<Blocking>,
+    /// The filter waits interruptibly for answers (loaded without
+    /// `WAIT_KILLABLE_RECV`: a container's): an exec is interrupted only
+    /// after its CONTINUE (`kernel::exec::seize_quiet`).
+    interruptible: bool,
 }
 
 /// `-ERESTARTSYS`: the kernel turns it into a restart or EINTR when it
@@ -129,7 +133,15 @@ impl Answerer {
             proc,
             audit,
             blocking: Arc::default(),
+            interruptible: false,
         }
+    }
+
+    /// The same, for a filter whose wait for an answer a signal interrupts
+    /// (loaded by someone else without `WAIT_KILLABLE_RECV`).
+    pub fn interruptible(mut self) -> Answerer {
+        self.interruptible = true;
+        self
     }
 
     pub fn listener(&self) -> &Arc<Listener> {
@@ -218,7 +230,20 @@ impl Answerer {
     /// never a pass unverified.
     fn exec(&self, id: u64, tid: u32, tgid: u32, expect: kernel::exec::FileId) {
         use kernel::exec::{self, Verified};
-        match exec::seize(tid) {
+        let quiet = self.interruptible;
+        let seized = if quiet {
+            exec::seize_quiet(tid)
+        } else {
+            exec::seize(tid)
+        };
+        // A quietly seized thread runs on: stopped first to be let go.
+        let release = |tid: u32| {
+            if quiet {
+                exec::interrupt(tid);
+            }
+            exec::release(tid);
+        };
+        match seized {
             Ok(()) => {}
             Err(Errno::ESRCH) => return self.audit.gone(id),
             Err(_) => {
@@ -234,18 +259,29 @@ impl Answerer {
             Ok(()) => {}
             // The thread died meanwhile.
             Err(Errno::ENOENT) => {
-                exec::release(tid);
+                release(tid);
                 return self.audit.gone(id);
             }
             // Still waiting for its answer: an errno, then let it go.
             Err(e) => {
                 eprintln!("supervisor: answering a notification failed: {e}");
                 self.reply(id, 0, -libc::EPERM, 0, Answered::Errno(libc::EPERM));
-                exec::release(tid);
+                release(tid);
                 return;
             }
         }
-        let a = match exec::verify(self.proc.as_fd(), tid, tgid, expect) {
+        if quiet {
+            // The answer is final now: the interrupt stops a failed exec
+            // on its way back; a successful one stops at its exec event
+            // first (PTRACE_O_TRACEEXEC).
+            exec::interrupt(tid);
+        }
+        let v = exec::verify(self.proc.as_fd(), tid, tgid, expect);
+        if matches!(v, Verified::Ran | Verified::Failed) {
+            // Its thread group's credentials are current again.
+            self.listener.credentials().exec_done(tgid);
+        }
+        let a = match v {
             Verified::Ran => Answered::Verified,
             Verified::Failed => Answered::Continue,
             Verified::Killed => Answered::Killed,

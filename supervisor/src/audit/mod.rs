@@ -19,20 +19,24 @@
 //! reported once, the program is killed, no other request is answered, and
 //! the supervisor exits with `SUPERVISOR` (exit.rs).
 
+mod container;
 mod decision;
+mod exe;
 mod json;
 mod record;
 mod summary;
 mod writer;
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+pub use container::Sinks;
 pub use decision::{Decision, How};
 pub use record::Answered;
-use record::Entry;
+use record::{Arguments, Entry};
 use summary::Summary;
 
 use crate::request::Request;
@@ -73,12 +77,17 @@ pub enum AuditError {
 
 struct Inner {
     open: HashMap<Key, Entry>,
+    /// Each process's pid and executable, read once per image.
+    exes: exe::Cache,
     log: Option<writer::Writer>,
     /// Only denials go to the log.
     denials_only: bool,
     /// Each denial on stderr (`-v`).
     verbose: bool,
     summary: Option<Summary>,
+    /// Where the summary goes: stderr, or this file (a container's,
+    /// `supervisor agent --summary DIR`).
+    summary_to: Option<File>,
     finished: bool,
 }
 
@@ -95,6 +104,8 @@ struct Audit {
     landlock: AtomicU64,
     /// `-v`.
     verbose: bool,
+    /// The container each record is of (`supervisor agent`).
+    container: Option<std::sync::Arc<str>>,
 }
 
 /// The audit trail of one run: a cheap handle, cloned into every thread
@@ -127,10 +138,27 @@ impl Recorder {
             }
             None => None,
         };
+        let path = cfg.log.as_ref().map(|p| p.display().to_string());
+        Ok(Recorder::build(
+            cfg,
+            Sinks {
+                log: log.map(|f| (f, path.unwrap_or_default())),
+                ..Sinks::default()
+            },
+        ))
+    }
+
+    /// The recorder of `cfg` writing to `sinks` (its log already open).
+    fn build(cfg: &Config, sinks: Sinks) -> Recorder {
+        let (log, log_path) = match sinks.log {
+            Some((f, p)) => (Some(f), p),
+            None => (None, String::new()),
+        };
         let a = |me: &Weak<Audit>| Audit {
             stopped: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 open: HashMap::new(),
+                exes: exe::Cache::default(),
                 log: log.map(|f| {
                     let me = me.clone();
                     writer::Writer::new(
@@ -144,20 +172,18 @@ impl Recorder {
                 }),
                 denials_only: cfg.denials_only,
                 verbose: cfg.verbose,
-                summary: cfg.summary.then(Summary::default),
+                summary: (cfg.summary || sinks.summary.is_some()).then(Summary::default),
+                summary_to: sinks.summary,
                 finished: false,
             }),
-            log_path: cfg
-                .log
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            log_path,
             program: AtomicI32::new(0),
             lookups: AtomicU64::new(0),
             landlock: AtomicU64::new(0),
             verbose: cfg.verbose,
+            container: sinks.container.map(Into::into),
         };
-        Ok(Recorder(Some(Arc::new_cyclic(a))))
+        Recorder(Some(Arc::new_cyclic(a)))
     }
 
     /// Is the run audited?
@@ -236,22 +262,82 @@ impl Recorder {
             return;
         }
         let mut e = Entry::new(Some(tid), Some(syscall));
-        let logging = self.inner().is_some_and(|(_, g)| g.log.is_some());
-        if logging {
-            // Read while the notification is pending, then checked: if it is
-            // still pending, the thread was alive throughout and its tid not
-            // reused, so what was read is that thread's.
-            let pid = thread_group(tid);
-            let exe = std::fs::read_link(format!("/proc/{tid}/exe")).ok();
-            if l.id_valid(id) {
-                e.pid = pid;
-                e.exe = exe.map(|p| p.into_os_string().into_encoded_bytes());
-            }
-        }
-        if let Some((_, mut g)) = self.inner() {
+        e.container = self.0.as_ref().and_then(|a| a.container.clone());
+        let Some((_, mut g)) = self.inner() else {
+            return;
+        };
+        if g.log.is_none() {
             g.open.insert(Key::Notif(id), e);
+            return;
+        }
+        // Read while the notification is pending, then checked: if it is
+        // still pending, the thread was alive throughout and its tid not
+        // reused, so what was read (or found still to be its process's,
+        // audit/exe.rs) is that thread's.
+        if matches!(syscall, "execve" | "execveat") {
+            drop(g);
+            let pid = thread_group(tid);
+            let exe = read_exe(tid);
+            let valid = l.id_valid(id);
+            let Some((_, mut g)) = self.inner() else {
+                return;
+            };
+            g.exes.exec_received(id, pid.filter(|_| valid));
+            if valid {
+                (e.pid, e.exe) = (pid, exe);
+            }
+            g.open.insert(Key::Notif(id), e);
+            return;
+        }
+        let ticket = match g.exes.lookup(tid) {
+            exe::Found::Hit(exe) => {
+                drop(g);
+                if l.id_valid(id) {
+                    (e.pid, e.exe) = (Some(tid), exe);
+                }
+                if let Some((_, mut g)) = self.inner() {
+                    g.open.insert(Key::Notif(id), e);
+                }
+                return;
+            }
+            exe::Found::Miss(t) => t,
+        };
+        // A main thread's pidfd, taken before the check (so that it is
+        // this thread's process), to keep what is read.
+        let pidfd = g.exes.wants(tid, &ticket);
+        drop(g);
+        let pid = if pidfd.is_some() {
+            Some(tid)
+        } else {
+            thread_group(tid)
+        };
+        let exe = read_exe(tid);
+        let valid = l.id_valid(id);
+        let Some((_, mut g)) = self.inner() else {
+            return;
+        };
+        if valid {
+            if let Some(fd) = pidfd {
+                g.exes.fill(tid, &ticket, fd, exe.clone());
+            }
+            (e.pid, e.exe) = (pid, exe);
+        }
+        g.open.insert(Key::Notif(id), e);
+    }
+
+    /// Notification `id`, an exec, is let through with its thread seized
+    /// and verified at the exec event: its record closes after the exec.
+    pub fn exec_verified(&self, id: u64) {
+        if let Some((_, mut g)) = self.inner() {
+            g.exes.exec_verified(id);
         }
     }
+}
+
+/// `/proc/<tid>/exe`, as bytes (`None`: unreadable).
+fn read_exe(tid: u32) -> Option<std::sync::Arc<[u8]>> {
+    let p = std::fs::read_link(format!("/proc/{tid}/exe")).ok()?;
+    Some(p.into_os_string().into_encoded_bytes().into())
 }
 
 /// The thread group (process) of thread `tid`.
@@ -279,11 +365,12 @@ impl Recorder {
         if !self.enabled() {
             return;
         }
-        let (args, target) = record::arguments(req);
+        // Copied as is: turned into JSON by the log's thread.
+        let args = Arguments::Request(Box::new(req.clone()));
         self.with(Key::Notif(id), |e| {
             e.function = req.function.name();
             e.args = args;
-            e.target = target;
+            e.target = None;
         });
     }
 
@@ -321,7 +408,7 @@ impl Recorder {
         self.with(Key::Notif(id), |e| {
             e.syscall = Some(r.syscall);
             e.function = r.syscall;
-            e.args = args;
+            e.args = Arguments::Json(args);
             e.target = Some(target);
             e.decision = Some(Decision::Posture(r.why));
         });
@@ -340,12 +427,21 @@ impl Recorder {
         if !self.enabled() {
             return;
         }
+        // A description given (a rule's text) is the decision; the Lua line
+        // is looked up only without one.
+        let mut described = false;
+        self.with(key, |e| {
+            if let Some(text) = e.label.take() {
+                e.decision = Some(Decision::Rule { text, how });
+                described = true;
+            }
+        });
+        if described {
+            return;
+        }
         let at = at();
         self.with(key, |e| {
-            e.decision = Some(match e.label.take() {
-                Some(text) => Decision::Rule { text, how },
-                None => Decision::Policy { at: at.into(), how },
-            })
+            e.decision = Some(Decision::Policy { at: at.into(), how })
         });
     }
 
@@ -362,19 +458,9 @@ impl Recorder {
         if !self.enabled() {
             return;
         }
-        let paths: Vec<Option<&[u8]>> = paths.collect();
-        let first = paths.first().copied().flatten();
-        let text = record::resolved(paths.into_iter());
-        let target = first.map(|p| String::from_utf8_lossy(p).into_owned());
-        self.with(Key::Notif(id), |e| {
-            e.resolved = Some(text);
-            // Two paths: the summary keeps "from -> to".
-            if !matches!(e.function, "rename" | "link") {
-                if let Some(t) = target {
-                    e.target = Some(t);
-                }
-            }
-        });
+        // Copied as is: turned into JSON by the log's thread.
+        let paths: Vec<Option<Box<[u8]>>> = paths.map(|p| p.map(Into::into)).collect();
+        self.with(Key::Notif(id), |e| e.resolved = Some(paths));
     }
 
     /// Notification `id` was answered with `a`; `delivered` is false when the
@@ -398,12 +484,13 @@ impl Recorder {
         let (a, mut g) = self.inner()?;
         let n = a.lookups.fetch_add(1, Relaxed);
         let mut e = Entry::new(tid, None);
+        e.container = a.container.clone();
         e.function = "getaddrinfo";
         let mut args = String::from("{");
         json::key(&mut args, "name");
         json::str(&mut args, name);
         args.push('}');
-        e.args = args;
+        e.args = Arguments::Json(args);
         e.target = Some(name.to_owned());
         g.open.insert(Key::Lookup(n), e);
         Some(n)
@@ -423,6 +510,9 @@ impl Recorder {
         let Some(e) = g.open.remove(&key) else {
             return;
         };
+        if let Key::Notif(id) = key {
+            g.exes.closed(id, a == Answered::Continue);
+        }
         if let Err(err) = write(audit, &mut g, e, a) {
             drop(g);
             fail(audit, &err);
@@ -441,7 +531,7 @@ fn write(audit: &Audit, g: &mut Inner, e: Entry, a: Answered) -> std::io::Result
             "{}",
             summary::denial_line(
                 e.function,
-                e.target.as_deref().unwrap_or("?"),
+                e.target().as_deref().unwrap_or("?"),
                 errno.as_deref().unwrap_or("?"),
                 &d.map_or_else(|| "none".into(), |d| d.to_string()),
             )
@@ -449,7 +539,8 @@ fn write(audit: &Audit, g: &mut Inner, e: Entry, a: Answered) -> std::io::Result
     }
     if let Some(s) = g.summary.as_mut() {
         let errno = a.error_name();
-        let target = e.target.as_deref().unwrap_or("?");
+        let target = e.target();
+        let target = target.as_deref().unwrap_or("?");
         s.add(
             e.function,
             &d.map_or_else(|| "none".into(), |d| d.to_string()),
@@ -507,6 +598,7 @@ impl Recorder {
         }
         g.finished = true;
         let summary = g.summary.take();
+        let summary_to = g.summary_to.take();
         let log = g.log.take();
         drop(g);
         // Every record handed to the log's thread is written before the
@@ -520,7 +612,7 @@ impl Recorder {
             fail(audit, &err);
         }
         if let Some(s) = summary {
-            eprint!("{}", s.render());
+            container::summary(s.render(), summary_to);
         }
         !self.stopped()
     }

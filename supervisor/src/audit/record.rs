@@ -20,20 +20,24 @@ pub struct Entry {
     pub start: Instant,
     pub tid: Option<u32>,
     pub pid: Option<u32>,
-    pub exe: Option<Vec<u8>>,
+    pub exe: Option<std::sync::Arc<[u8]>>,
     /// The trapped syscall (none for a name lookup).
     pub syscall: Option<&'static str>,
     /// The libc_service function, else the syscall's name.
     pub function: &'static str,
-    /// The arguments, a JSON object.
-    pub args: String,
-    /// What the summary lists a denial under: a path, an address, a name.
+    /// The arguments.
+    pub args: Arguments,
+    /// What the summary lists a denial under (a path, an address, a
+    /// name), when the arguments do not say it: see [`Entry::target`].
     pub target: Option<String>,
-    /// `resolved()` paths, a JSON array, if the policy asked for them.
-    pub resolved: Option<String>,
+    /// `resolved()` paths (`None`: did not resolve), if the policy asked
+    /// for them.
+    pub resolved: Option<Vec<Option<Box<[u8]>>>>,
     /// A description given for the answer to come (`master:describe`).
     pub label: Option<Box<str>>,
     pub decision: Option<Decision>,
+    /// The container the request came from (`supervisor agent`).
+    pub container: Option<std::sync::Arc<str>>,
 }
 
 impl Entry {
@@ -46,11 +50,39 @@ impl Entry {
             exe: None,
             syscall,
             function: syscall.unwrap_or("?"),
-            args: "{}".into(),
+            args: Arguments::Json("{}".into()),
             target: None,
             resolved: None,
             label: None,
             decision: None,
+            container: None,
+        }
+    }
+}
+
+/// A record's arguments: a copy of the request, turned into JSON by the
+/// log's thread (off the request path), or the JSON object itself.
+pub enum Arguments {
+    Request(Box<Request>),
+    Json(String),
+}
+
+impl Entry {
+    /// What the summary lists a denial under: the first resolved path
+    /// (but "from -> to" for a rename or a link), else the target given,
+    /// else the arguments' (the path as given, the address).
+    pub fn target(&self) -> Option<std::borrow::Cow<'_, str>> {
+        if !matches!(self.function, "rename" | "link") {
+            if let Some(Some(p)) = self.resolved.as_ref().and_then(|v| v.first()) {
+                return Some(String::from_utf8_lossy(p));
+            }
+        }
+        if let Some(t) = &self.target {
+            return Some(t.as_str().into());
+        }
+        match &self.args {
+            Arguments::Request(r) => arguments(r).1.map(Into::into),
+            Arguments::Json(_) => None,
         }
     }
 }
@@ -117,10 +149,14 @@ impl Answered {
 
 /// The JSON line of a finished record (with its newline).
 pub fn line(e: &Entry, d: Option<&Decision>, a: &Answered, denied: bool) -> String {
-    let mut o = String::with_capacity(256 + e.args.len());
+    let mut o = String::with_capacity(512);
     o.push('{');
     json::key(&mut o, "time");
     json::str(&mut o, &json::time(e.time));
+    if let Some(c) = &e.container {
+        json::key(&mut o, "container");
+        json::str(&mut o, c);
+    }
     json::key(&mut o, "pid");
     opt_num(&mut o, e.pid.map(i64::from));
     json::key(&mut o, "tid");
@@ -138,10 +174,13 @@ pub fn line(e: &Entry, d: Option<&Decision>, a: &Answered, denied: bool) -> Stri
         None => o.push_str("null"),
     }
     json::key(&mut o, "arguments");
-    o.push_str(&e.args);
+    match &e.args {
+        Arguments::Request(r) => o.push_str(&arguments(r).0),
+        Arguments::Json(j) => o.push_str(j),
+    }
     if let Some(r) = &e.resolved {
         json::key(&mut o, "resolved");
-        o.push_str(r);
+        o.push_str(&resolved(r.iter().map(Option::as_deref)));
     }
     json::key(&mut o, "decision");
     match d {
@@ -438,9 +477,9 @@ mod tests {
         let (args, target) = arguments(&open_req(b"/etc/\"q\"", libc::O_RDONLY));
         let mut e = Entry::new(Some(7), Some("openat"));
         e.pid = Some(5);
-        e.exe = Some(b"/bin/cat".to_vec());
+        e.exe = Some(b"/bin/cat".as_slice().into());
         e.function = "open";
-        e.args = args;
+        e.args = Arguments::Json(args);
         e.target = target;
         let d = Decision::Policy {
             at: "p.lua:3".into(),

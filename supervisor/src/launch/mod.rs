@@ -8,6 +8,7 @@
 //! single-threaded process and then does the same steps.
 
 mod child;
+pub mod entrypoint;
 mod first_exec;
 pub mod helper;
 mod keeper;
@@ -377,6 +378,12 @@ impl Prepared {
         self.init.is_some()
     }
 
+    /// What the filter to load does with the calls that change a thread's
+    /// credentials (`bpf::creds`).
+    pub fn watch(&self) -> bpf::creds::Watch {
+        self.filter.watch()
+    }
+
     /// Gives the filter (`bpf::Trapped::Sockets`) to load instead when the
     /// policy leaves every file call to the kernel.
     pub fn set_sockets_only_filter(&mut self, filter: bpf::Program) {
@@ -384,6 +391,17 @@ impl Prepared {
     }
 
     /// Notes what the filters were built from.
+    /// Does the program's filter send every chroot to the supervisor and
+    /// refuse every other way to change a root (the default posture, no
+    /// unknown syscalls: `pending::Root::set_fixed`)?
+    pub fn root_fixed(&self) -> bool {
+        self.attached.is_none()
+            && self
+                .posture
+                .as_ref()
+                .is_some_and(|(p, _)| p.refuse_unmapped && !p.allow_unknown)
+    }
+
     pub fn set_posture(&mut self, posture: bpf::Posture, map: bpf::SyscallMap) {
         self.posture = Some((posture, map));
     }

@@ -23,6 +23,17 @@ pub fn new_state(shared: &Shared) -> mlua::Result<Lua> {
     // Extension: `-v` was given (a policy may say more at its start).
     let verbose = shared.try_borrow().is_ok_and(|st| st.run.audit.verbose());
     svc.set("verbose", verbose)?;
+    // Extension: the container served (`supervisor agent`), else nil.
+    let container = shared
+        .try_borrow()
+        .ok()
+        .and_then(|st| st.run.container.clone());
+    if let Some(c) = container {
+        let t = lua.create_table()?;
+        t.set("id", c.id)?;
+        t.set("pid", c.pid)?;
+        svc.set("container", t)?;
+    }
     slave::install(&lua, &svc, shared)?;
     init::install(&lua, &svc, shared)?;
     loaded.set("libc_service", svc)?;

@@ -249,6 +249,16 @@ pub enum Decoded {
     Value(i64),
     /// `listen(fd, backlog)`: done by the supervisor (see act::listen).
     Listen { fd: i32, backlog: i32 },
+    /// `readlinkat(fd, "", buf, size)`: the symlink behind the descriptor
+    /// (the one a stand-in stands for), read by the supervisor (see
+    /// act::readlink).
+    FdReadlink { fd: i32, buf: u64, size: usize },
+    /// `readlinkat(dirfd, path)` with a path: not a request (no policy
+    /// decides on reading a symlink), trapped only for the empty path's
+    /// sake.  The kernel performs it (CONTINUE): its second look at the
+    /// path and the descriptor can only find what the program could name
+    /// untrapped (act::readlink).
+    Unmediated,
 }
 
 const STAT_FLAGS: i32 = libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_EMPTY_PATH;
@@ -755,6 +765,22 @@ fn decode_inner(sys: Sys, d: &SeccompData, tid: u32) -> Result<Decoded, Errno> {
             }
             let argv = exec::read_argv(tid, argv)?;
             req(Function::Exec, Args::Exec { at, flags, argv })
+        }
+        Sys::Readlinkat => {
+            // The kernel's order: the size, then the path.
+            let size = a[3] as u32 as i32;
+            if size <= 0 {
+                return Err(Errno::EINVAL);
+            }
+            let at = path_or_empty(tid, dir_of(a[0]), a[1])?;
+            if !at.path.is_empty() {
+                return Ok(Decoded::Unmediated);
+            }
+            Ok(Decoded::FdReadlink {
+                fd: fd_arg(a[0]),
+                buf: a[2],
+                size: size as usize,
+            })
         }
         Sys::Setxattr | Sys::Lsetxattr | Sys::Removexattr | Sys::Lremovexattr => {
             let flags = match sys {

@@ -249,6 +249,7 @@ fn every_table_syscall_decodes() {
             Sys::Sendmsg => ([3, msg.as_ptr() as u64, 0, 0, 0, 0], "socket"),
             Sys::Sendmmsg => ([3, msg.as_ptr() as u64, 1, 0, 0, 0], "socket"),
             Sys::Listen => ([3, 16, 0, 0, 0, 0], "listen"),
+            Sys::Readlinkat => ([3, path, stat, 64, 0, 0], "unmediated"),
         };
         let got = match run(sys, args) {
             Decoded::Policy(r) => {
@@ -258,6 +259,8 @@ fn every_table_syscall_decodes() {
             Decoded::Socket(_) => "socket",
             Decoded::Listen { .. } => "listen",
             Decoded::FdStat { .. } => "fd stat",
+            Decoded::FdReadlink { .. } => "fd readlink",
+            Decoded::Unmediated => "unmediated",
             Decoded::Value(_) => "value",
             Decoded::Fail(e) => panic!("{name}: {e}"),
         };
@@ -1208,7 +1211,8 @@ fn with_path(sys: Sys, path: u64) -> [u64; 6] {
         | Sys::Fchmod
         | Sys::Fchown
         | Sys::Fsetxattr
-        | Sys::Fremovexattr => unreachable!("{} is not a plain path call", sys.name()),
+        | Sys::Fremovexattr
+        | Sys::Readlinkat => unreachable!("{} is not a plain path call", sys.name()),
     }
 }
 
@@ -1357,4 +1361,40 @@ fn path_crossing_pages_is_read_whole() {
     let start = page - (buf.as_ptr() as usize % page) + page - 10;
     buf[start + 30] = 0;
     every_file_call(buf[start..].as_ptr() as u64, Ok(&[b'z'; 30][..]));
+}
+
+/// readlinkat: the size first (EINVAL), then the path; an empty one is the
+/// descriptor's own symlink (read by the supervisor), any other the
+/// kernel's (not a request).
+#[test]
+fn readlinkat_reads_the_descriptors_symlink_or_is_the_kernels() {
+    let buf = 0x1000u64;
+    for size in [0u64, 0xffff_ffff, 0x1_0000_0000] {
+        assert!(
+            matches!(
+                run(Sys::Readlinkat, [3, ptr(c""), buf, size, 0, 0]),
+                Decoded::Fail(Errno::EINVAL)
+            ),
+            "size {size:#x}"
+        );
+    }
+    match run(Sys::Readlinkat, [(1u64 << 32) | 5, ptr(c""), buf, 64, 0, 0]) {
+        Decoded::FdReadlink { fd, buf: b, size } => assert_eq!((fd, b, size), (5, buf, 64)),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        run(Sys::Readlinkat, [CWD, ptr(c""), buf, 64, 0, 0]),
+        Decoded::FdReadlink {
+            fd: libc::AT_FDCWD,
+            ..
+        }
+    ));
+    assert!(matches!(
+        run(Sys::Readlinkat, [3, ptr(c"link"), buf, 64, 0, 0]),
+        Decoded::Unmediated
+    ));
+    assert!(matches!(
+        run(Sys::Readlinkat, [3, 8, buf, 64, 0, 0]),
+        Decoded::Fail(Errno::EFAULT)
+    ));
 }

@@ -9,7 +9,7 @@
 //! here but finished by the session (`Session::socket`): the DNS stub is
 //! the main thread's.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use bpf::SyscallMap;
@@ -17,6 +17,7 @@ use nix::errno::Errno;
 
 use crate::act;
 use crate::answer::{Answerer, Outcome};
+use crate::launch::entrypoint::Entrypoint;
 use crate::pending::Pending;
 use crate::request::net::SockCall;
 use crate::request::{self, Decoded, Request};
@@ -41,6 +42,10 @@ pub struct Front {
     pub proc: Arc<OwnedFd>,
     pub map: SyscallMap,
     pub run: Run,
+    /// Does the filter send every credential change here (`bpf::creds`)?
+    /// Then the threads' credentials are read once each
+    /// (`kernel::creds::cache`).
+    pub watch: bpf::creds::Watch,
 }
 
 impl Front {
@@ -79,20 +84,57 @@ impl Front {
 
     /// Decodes `n`; returns it if it is for the policy (or a socket call),
     /// else answers it.  `continue_files`: every file request is answered
-    /// CONTINUE (`Session::continue_files`).
-    pub fn dispatch(&self, n: Notif, continue_files: bool) -> Dispatched {
+    /// CONTINUE (`Session::continue_files`).  `entrypoint`: an attached
+    /// run's first exec, the runtime's, still to come
+    /// (`launch::entrypoint`; the main thread's alone).
+    pub fn dispatch(
+        &self,
+        n: Notif,
+        continue_files: bool,
+        entrypoint: Option<&mut Option<Entrypoint>>,
+    ) -> Dispatched {
         let sys = self.map.lookup(n.data.nr);
+        let (arch, nr, args) = (self.map.arch(), n.data.nr, &n.data.args);
+        // A call that may change the thread's credentials (bpf::creds).
+        let watched = match (sys, self.watch) {
+            (None, bpf::creds::Watch::Trapped { posture_refuses }) => {
+                bpf::creds::watched(arch, nr, args).map(|name| (name, posture_refuses))
+            }
+            _ => None,
+        };
+        // A call the posture lets run, noted first (bpf::posture::noted).
+        let noted = match sys {
+            None => bpf::posture::noted(arch, nr),
+            Some(_) => None,
+        };
         let audit = &self.run.audit;
-        audit.received(self.listener(), n.id, n.pid, sys.map_or("?", |s| s.name()));
+        let name = sys
+            .map(|s| s.name())
+            .or(watched.map(|(w, _)| w))
+            .or(noted);
+        audit.received(self.listener(), n.id, n.pid, name.unwrap_or("?"));
         let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
+        if noted.is_some() {
+            // A chroot, which the posture lets run: noted before it does
+            // (pending::Root), then let through as the filter would have
+            // (nothing of it is read or decided here).
+            self.run.root.chroot_noted();
+            audit.supervisor(
+                n.id,
+                "a chroot: each request's root is observed from now on",
+            );
+            answer(Outcome::Continue);
+            return Dispatched::Answered;
+        }
         // Not a call of the table: one the posture refuses (a socket
         // family, or a refusal recorded for --log/--summary), or one the
         // filter never sends.  Never let it through.  A call of the table
         // the posture refuses with some arguments (a device mknod) too.
-        let (arch, nr, args) = (self.map.arch(), n.data.nr, &n.data.args);
-        let refused = match sys {
-            None => Some(bpf::posture::refused(arch, nr, args)),
-            Some(_) => bpf::posture::refusal(arch, nr, args),
+        let refused = match (sys, watched) {
+            (None, Some((_, false))) => None,
+            (None, Some((_, true))) => bpf::posture::refusal(arch, nr, args),
+            (None, None) => Some(bpf::posture::refused(arch, nr, args)),
+            (Some(_), _) => bpf::posture::refusal(arch, nr, args),
         };
         if let Some(r) = refused {
             // The paths it named, for the record (valid only if the
@@ -109,14 +151,44 @@ impl Front {
             return Dispatched::Answered;
         }
         let Some(sys) = sys else {
-            // (Refused and answered above.)
+            if watched.is_some() {
+                // The posture allows it: the thread's kept credentials
+                // are dropped before it runs (it waits for this answer).
+                self.listener().credentials().changing(n.pid);
+                audit.supervisor(n.id, "credentials change");
+                answer(Outcome::Continue);
+            }
+            // (Else refused and answered above.)
             return Dispatched::Answered;
         };
+        // An exec changes the thread's credentials once let through:
+        // `Task::exec_begins` before any answer (below).
+        let exec = matches!(sys, bpf::Sys::Execve | bpf::Sys::Execveat);
+        if let Some(entry) = entrypoint.filter(|e| exec && e.is_some()) {
+            let Some(mut task) = self.task(&n) else {
+                return Dispatched::Answered;
+            };
+            if entry
+                .as_ref()
+                .is_some_and(|e| e.is_it(&mut task, self.proc.as_fd()))
+            {
+                *entry = None;
+                audit.supervisor(n.id, "the runtime's exec of the container's entrypoint");
+                answer(Outcome::Continue);
+                return Dispatched::Answered;
+            }
+        }
         if continue_files && !sys.is_socket() && !audit.enabled() {
             // The policy's answer, whatever the arguments: the kernel runs
             // the call as it would without the supervisor (invalid ones
             // included), so nothing is copied, checked or decided here.
             // (With an audit log the request is decoded, for its record.)
+            if exec && self.listener().credentials().enabled() {
+                match self.task(&n) {
+                    Some(mut t) => t.exec_begins(),
+                    None => return Dispatched::Answered,
+                }
+            }
             answer(Outcome::Continue);
             return Dispatched::Answered;
         }
@@ -147,11 +219,29 @@ impl Front {
                 }
                 Dispatched::Answered
             }
+            Decoded::FdReadlink { fd, buf, size } => {
+                audit.supervisor(n.id, "descriptor readlink");
+                if let Some(mut t) = self.task(&n) {
+                    let o = act::readlink::fd_readlink(&mut t, fd, buf, size);
+                    self.answerer.answer(n.id, n.pid, o);
+                }
+                Dispatched::Answered
+            }
+            Decoded::Unmediated => {
+                audit.supervisor(n.id, "readlink with a path, not a request");
+                answer(act::readlink::unmediated());
+                Dispatched::Answered
+            }
             Decoded::Policy(req) => {
                 // Task::new checks the notification is still valid, after
                 // the copies decode took.
                 match self.task(&n) {
-                    Some(task) => Dispatched::Held(self.held(req, task)),
+                    Some(mut task) => {
+                        if exec {
+                            task.exec_begins();
+                        }
+                        Dispatched::Held(self.held(req, task))
+                    }
                     None => Dispatched::Answered,
                 }
             }

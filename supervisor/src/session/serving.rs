@@ -218,7 +218,7 @@ impl Shared {
 
     /// Serves one notification.
     fn handle(&self, n: Notif) {
-        match self.front.dispatch(n, false) {
+        match self.front.dispatch(n, false, None) {
             Dispatched::Answered => {}
             Dispatched::Socket(n, s, call) => self.hand_off(Handoff::Socket(n, s, call)),
             Dispatched::Held(p) if matches!(p.req.args, Args::Exec { .. }) => {

@@ -125,6 +125,12 @@ function Master:describe(text) end
 ---@field families? string[] socket families allowed besides unix, inet, inet6 and netlink ("vsock", …), set before the first master:receive()
 ---@field errno errno errno names → numbers
 ---@field verbose boolean `supervisor run -v` was given (extension)
+---@field container? libc_service.Container the container served by `supervisor agent`, nil under `supervisor run` (extension)
 local libc_service = {}
+
+---A container served by `supervisor agent` (extension).
+---@class libc_service.Container
+---@field id string the container's id, as its runtime sent it
+---@field pid integer its process, in the agent's pid namespace (read its /proc/PID files)
 
 return libc_service

@@ -90,26 +90,17 @@ fn chmod_of_a_denied_file_is_refused_and_leaves_it() {
 
 #[test]
 fn chmod_slave_filter_strips_setuid_bits() {
-    let policy = Policy::inline(
+    let policy = with_slave_filters(
         r#"
-local svc = require("libc_service")
 svc.slave.chmod = function(real_chmod, path, mode)
   return real_chmod(path, mode & ~0x0c00)   -- no set-user/group-ID bits
-end
-local master = svc.master
-while true do
-  master:receive()
-  master:use_master_credentials()
 end
 "#,
     );
     for kind in KINDS {
         let (_t, root) = fixture();
         let args = ["chmod", "f", "6755", "fchmodat2", "d", "g", "2711", "0"];
-        let o = Cmd::supervised(policy.clone(), &argv(kind, &args))
-            .cwd(&root)
-            .run();
-        o.assert_clean();
+        let o = supervised_in(&root, policy.clone(), kind, &args);
         assert_eq!(line(&o, "chmod f 6755"), "OK", "{o}");
         assert_eq!(mode(&root.join("f")), 0o755, "{kind:?}: {o}");
         assert_eq!(mode(&root.join("d/g")), 0o711, "{kind:?}: {o}");
@@ -132,10 +123,7 @@ fn chmod_rules_allow_and_deny_by_path() {
         std::fs::write(root.join("d/h"), "h\n").unwrap();
         let args2 = ["chmod", "d/h", "640"];
         let all: Vec<&str> = args.iter().chain(args2.iter()).copied().collect();
-        let o = Cmd::supervised(policy.clone(), &argv(kind, &all))
-            .cwd(&root)
-            .run();
-        o.assert_clean();
+        let o = supervised_in(&root, policy.clone(), kind, &all);
         assert_eq!(line(&o, "chmod f 600"), "EACCES", "{o}");
         assert_eq!(line(&o, "chmod l 600"), "EACCES", "{o}");
         // d itself is under the rule "d/" (the directory and what it holds).

@@ -225,9 +225,8 @@ fn metadata_calls_on_a_denied_file_are_refused_and_leave_it() {
 
 #[test]
 fn metadata_slave_filters_rewrite_or_refuse() {
-    let policy = Policy::inline(
+    let policy = with_slave_filters(
         r#"
-local svc = require("libc_service")
 svc.slave.chown = function(real_chown, path, uid, gid)
   return real_chown(path, uid, -1)          -- never the group
 end
@@ -240,11 +239,6 @@ svc.slave.utime = function(real_utime, path)
 end
 svc.slave.xattr = function(real_xattr, path)
   return real_xattr("d/g")                  -- elsewhere
-end
-local master = svc.master
-while true do
-  master:receive()
-  master:use_master_credentials()
 end
 "#,
     );
@@ -276,10 +270,7 @@ end
             "v",
             "0",
         ];
-        let o = Cmd::supervised(policy.clone(), &argv(kind, &args))
-            .cwd(&root)
-            .run();
-        o.assert_clean();
+        let o = supervised_in(&root, policy.clone(), kind, &args);
         assert_eq!(line(&o, "utimensat . t 1 1 0"), "EPERM", "{o}");
         let f = std::fs::metadata(root.join("f")).unwrap();
         // SAFETY: getgid only reads the process's credentials.
@@ -314,10 +305,7 @@ fn metadata_rules_allow_and_deny_by_path() {
             "dl/g", "1", "setxattr", "dl/g", "user.a", "a", "0",
         ];
         let before = state(&root.join("f"));
-        let o = Cmd::supervised(policy.clone(), &argv(kind, &args))
-            .cwd(&root)
-            .run();
-        o.assert_clean();
+        let o = supervised_in(&root, policy.clone(), kind, &args);
         let results: Vec<&str> = o
             .stdout
             .lines()

@@ -136,9 +136,8 @@ end
 
 #[test]
 fn names_slave_filters_rewrite_or_refuse() {
-    let policy = Policy::inline(
+    let policy = with_slave_filters(
         r#"
-local svc = require("libc_service")
 svc.slave.symlink = function(real_symlink, target, path)
   if target:sub(1, 1) == "/" then return -1, "EPERM" end  -- relative only
   return real_symlink(target, path)
@@ -148,11 +147,6 @@ svc.slave.link = function(real_link, path1, path2)
 end
 svc.slave.mknod = function(real_mknod, path, mode)
   return real_mknod(path, mode & ~0x3f)    -- no group or other bits
-end
-local master = svc.master
-while true do
-  master:receive()
-  master:use_master_credentials()
 end
 "#,
     );
@@ -182,10 +176,7 @@ end
             "kind",
             "fifo",
         ];
-        let o = Cmd::supervised(policy.clone(), &argv(kind, &args))
-            .cwd(&root)
-            .run();
-        o.assert_clean();
+        let o = supervised_in(&root, policy.clone(), kind, &args);
         let who = owner();
         assert_eq!(line(&o, "symlink /etc/passwd abs"), "EPERM", "{o}");
         assert_eq!(line(&o, "kind abs"), "ENOENT", "{o}");
@@ -221,10 +212,7 @@ fn names_rules_allow_and_deny_by_path() {
             "symlink", "f", "s", "symlink", "f", "dl/s", "mknod", "n", "fifo", "mknod", "dl/n",
             "fifo", "link", "f", "d/h", "link", "d/g", "h", "link", "dl/g", "d/h2",
         ];
-        let o = Cmd::supervised(policy.clone(), &argv(kind, &args))
-            .cwd(&root)
-            .run();
-        o.assert_clean();
+        let o = supervised_in(&root, policy.clone(), kind, &args);
         let results: Vec<&str> = o
             .stdout
             .lines()

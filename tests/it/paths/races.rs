@@ -68,26 +68,7 @@ fn race_names(kind: Kind, op: &str, how: &str) {
         "buffer" => (a.join("new"), b.join("new")),
         _ => (a.clone(), b.clone()),
     };
-    let args = [
-        "race",
-        op,
-        how,
-        allowed.to_str().unwrap(),
-        denied.to_str().unwrap(),
-        ITERATIONS,
-        MILLIS,
-    ];
-    let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, &args))
-        .cwd(&root)
-        .env("DENY", &b)
-        .run();
-    o.assert_clean();
-    let (ok, refused, _) = race_counts(&o, &format!("race {op} {how}:"));
-    assert!(ok > 0, "{kind:?} {op} {how}: never allowed, no race: {o}");
-    assert!(
-        refused > 0,
-        "{kind:?} {op} {how}: never denied, no race: {o}"
-    );
+    race_under_deny_path(kind, &root, (op, how), (&allowed, &denied), &b);
     let made: Vec<_> = std::fs::read_dir(&b).unwrap().collect();
     assert!(
         made.is_empty(),
