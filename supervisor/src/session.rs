@@ -488,7 +488,10 @@ impl Session {
 
     /// Decodes `n`; returns it if it is for the policy, else answers it.
     fn dispatch(&mut self, n: Notif) -> Option<Box<Pending>> {
-        match self.front.dispatch(n, self.continue_files, Some(&mut self.entrypoint)) {
+        match self
+            .front
+            .dispatch(n, self.continue_files, Some(&mut self.entrypoint))
+        {
             Dispatched::Answered => None,
             Dispatched::Held(p) => Some(p),
             Dispatched::Socket(n, sys, call) => self.socket(&n, sys, call),
