@@ -435,6 +435,7 @@ pub fn run_here<T>(to: &Creds, f: impl FnOnce() -> T) -> Result<T, SwitchError> 
 
 pub mod cache;
 mod pool;
+pub mod uring;
 mod sys;
 
 #[cfg(test)]

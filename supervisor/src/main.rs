@@ -521,8 +521,23 @@ fn run(
     }
     let mut r = r.clone();
     r.policy = Some(source.name.clone());
-    policy::run(&source, prepared, map, r)
+    // SUPERVISOR_IO_URING=off: act as the program on acting threads only
+    // (kernel::creds::uring); =report: say at the end how many calls went
+    // through io_uring (docs/performance.md).
+    let uring = std::env::var_os(IO_URING_ENV);
+    if uring.as_deref() == Some(std::ffi::OsStr::new("off")) {
+        kernel::creds::uring::disable();
+    }
+    let ended = policy::run(&source, prepared, map, r);
+    if uring.as_deref() == Some(std::ffi::OsStr::new("report")) {
+        let (done, fell_back) = kernel::creds::uring::counts();
+        eprintln!("supervisor: io_uring: {done} calls as the program, {fell_back} sent to acting threads");
+    }
+    ended
 }
+
+/// The environment variable that turns io_uring off, or reports its use.
+const IO_URING_ENV: &str = "SUPERVISOR_IO_URING";
 
 /// The filter and the program, ready to start; else the exit code.
 fn prepare(

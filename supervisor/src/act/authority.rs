@@ -11,6 +11,8 @@
 //! [`Authority::run`].  Reading the program's memory, `/proc/<tid>` and
 //! writing results stay the supervisor's own work.
 
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use nix::errno::Errno;
@@ -54,6 +56,58 @@ impl Authority {
             eprintln!("supervisor: cannot act as the program: {e}");
             Err(Errno::EPERM)
         })
+    }
+
+    /// `openat2(dir, name, {flags, mode, resolve})` with this authority.
+    /// As the program, an open that creates nothing is performed by the
+    /// calling thread through an io_uring personality of the program's
+    /// credentials (`kernel::creds::uring`: no hand-off to an acting
+    /// thread); otherwise, and whenever io_uring is not to be had, as
+    /// [`Authority::run`] does.
+    pub fn openat2(
+        &self,
+        dir: BorrowedFd,
+        name: &CStr,
+        flags: i32,
+        mode: u32,
+        resolve: u64,
+    ) -> Result<OwnedFd, Errno> {
+        if let Authority::Program(c) = self {
+            if let Some(r) = creds::uring::openat2_as(c, dir, name, flags, mode, resolve) {
+                return r;
+            }
+        }
+        self.run(|| kernel::sys::openat2(dir, name, flags, mode, resolve))
+    }
+
+    /// `stat(dir, name, flags)` with this authority, `stat` being the call
+    /// (fstatat or statx) given the directory, name and flags to use.  As
+    /// the program, the stat of an entry (`AT_SYMLINK_NOFOLLOW`) is a
+    /// lookup as the program through an io_uring personality
+    /// ([`kernel::creds::uring::lookup_as`]: the one permission a stat
+    /// checks, search on `dir`) and `stat` of what it found
+    /// (`AT_EMPTY_PATH`) by the calling thread; `is_dir`: the entry was a
+    /// directory when resolved (its lookup then triggers an automount as
+    /// the stat would, unless `AT_NO_AUTOMOUNT`).  Otherwise, and whenever
+    /// io_uring is not to be had, as [`Authority::run`] does.
+    pub fn stat<T: Send>(
+        &self,
+        dir: BorrowedFd,
+        name: &CStr,
+        flags: i32,
+        is_dir: bool,
+        stat: impl Fn(BorrowedFd, &CStr, i32) -> Result<T, Errno> + Send + Sync,
+    ) -> Result<T, Errno> {
+        if let Authority::Program(c) = self {
+            if flags & libc::AT_EMPTY_PATH == 0 && flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+                let directory = is_dir && flags & libc::AT_NO_AUTOMOUNT == 0;
+                if let Some(r) = creds::uring::lookup_as(c, dir, name, directory) {
+                    let found = r?;
+                    return stat(found.as_fd(), c"", flags | libc::AT_EMPTY_PATH);
+                }
+            }
+        }
+        self.run(|| stat(dir, name, flags))
     }
 
     /// This authority exercised by the calling thread itself: for work

@@ -85,7 +85,9 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
                 f |= libc::O_DIRECTORY;
             }
             let (parent, name) = entry(first)?;
-            let opened = super::own_fd::open(move || open_entry(parent.as_fd(), &name, f, 0));
+            let opened = super::own_fd::open(move || {
+                open_entry(&Authority::Supervisor, parent.as_fd(), &name, f, 0)
+            });
             match opened.and_then(super::opath::installable) {
                 Ok(fd) => Outcome::Fd { fd, cloexec },
                 Err(e) => Outcome::Fail(e),
@@ -172,6 +174,9 @@ fn may_block(r: &Resolved, flags: i32) -> bool {
 fn open(who: Authority, r: Resolved, flags: i32, mode: u32) -> Outcome {
     let cloexec = flags & libc::O_CLOEXEC != 0;
     let blocking = may_block(&r, flags);
+    // Blocking work is done by the blocking thread itself, which a signal
+    // to the program's thread interrupts.
+    let who = if blocking { who.here() } else { who };
     let run = move || -> Result<OwnedFd, Errno> {
         let mut f = flags | libc::O_CLOEXEC;
         match &r.target {
@@ -186,23 +191,20 @@ fn open(who: Authority, r: Resolved, flags: i32, mode: u32) -> Outcome {
                 // symlink here; if one was swapped in since, fail rather
                 // than follow it.  Not with O_NOFOLLOW, which the file
                 // would then show in F_GETFL: with RESOLVE_NO_SYMLINKS.
-                open_entry(parent.as_fd(), name, f, mode)
+                open_entry(&who, parent.as_fd(), name, f, mode)
             }
             Target::Object(obj) => {
                 // Reached through a magic link: reopen the object itself.
                 let me =
                     CString::new(format!("/proc/self/fd/{}", obj.as_raw_fd())).expect("digits");
                 let f = f & !(libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL);
-                sys::openat(obj.as_fd(), &me, f, 0)
+                who.run(|| sys::openat(obj.as_fd(), &me, f, 0))
             }
         }
     };
     // ADDFD cannot carry an O_PATH file: the held object is reopened as a
     // stand-in (act/opath.rs).
-    // Blocking work is done by the blocking thread itself, which a signal
-    // to the program's thread interrupts.
-    let who = if blocking { who.here() } else { who };
-    let outcome = move || match who.run(run).and_then(super::opath::installable) {
+    let outcome = move || match run().and_then(super::opath::installable) {
         Ok(fd) => Outcome::Fd { fd, cloexec },
         Err(e) => Outcome::Fail(e),
     };
@@ -217,8 +219,9 @@ fn open(who: Authority, r: Resolved, flags: i32, mode: u32) -> Outcome {
 /// following a symlink in `name`, with the flags open(2) would keep:
 /// openat2 refuses what open(2) ignores (unknown bits, a mode without
 /// O_CREAT, flags beside O_PATH), so those are dropped first, as open(2)
-/// drops them.
+/// drops them.  Performed with `who`'s authority.
 fn open_entry(
+    who: &Authority,
     parent: std::os::fd::BorrowedFd,
     name: &std::ffi::CStr,
     flags: i32,
@@ -230,20 +233,28 @@ fn open_entry(
     }
     let creates = f & libc::O_CREAT != 0 || f & libc::O_TMPFILE == libc::O_TMPFILE;
     let mode = if creates { mode & 0o7777 } else { 0 };
-    sys::openat2(parent, name, f, mode, RESOLVE_NO_SYMLINKS)
+    who.openat2(parent, name, f, mode, RESOLVE_NO_SYMLINKS)
 }
 
 fn stat(who: &Authority, task: &mut Task, out: StatOut, r: Resolved) -> Result<(), Errno> {
     match &r.target {
-        Target::Entry { parent, name } => stat_into(
+        Target::Entry { parent, name } => {
+            let is_dir = matches!(r.last, Last::Exists { mode } if mode & libc::S_IFMT == libc::S_IFDIR);
+            stat_into(
+                who,
+                task,
+                out,
+                (parent.as_fd(), name, is_dir),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        }
+        Target::Object(obj) => stat_into(
             who,
             task,
             out,
-            parent.as_fd(),
-            name,
-            libc::AT_SYMLINK_NOFOLLOW,
+            (obj.as_fd(), c"", false),
+            libc::AT_EMPTY_PATH,
         ),
-        Target::Object(obj) => stat_into(who, task, out, obj.as_fd(), c"", libc::AT_EMPTY_PATH),
     }
 }
 
@@ -282,8 +293,7 @@ pub fn fd_stat(task: &mut Task, fd: i32, out: StatOut) -> Outcome {
             &Authority::Supervisor,
             task,
             out,
-            obj.as_fd(),
-            c"",
+            (obj.as_fd(), c"", false),
             libc::AT_EMPTY_PATH,
         )
     })();

@@ -124,18 +124,18 @@ pub fn write_fake(task: &mut Task, out: StatOut, st: &FakeStat) -> Result<(), Er
 
 /// Performs the stat the program asked for on `(dir, name)` with `flags`
 /// (AT_SYMLINK_NOFOLLOW / AT_EMPTY_PATH) and writes the raw result into its
-/// buffer.
+/// buffer.  `is_dir`: `name` was a directory when resolved
+/// ([`super::authority::Authority::stat`]).
 pub fn stat_into(
     who: &super::authority::Authority,
     task: &mut Task,
     out: StatOut,
-    dir: BorrowedFd,
-    name: &CStr,
+    (dir, name, is_dir): (BorrowedFd, &CStr, bool),
     flags: i32,
 ) -> Result<(), Errno> {
     match out {
         StatOut::Stat { addr } => {
-            let st = who.run(|| sys::fstatat(dir, name, flags))?;
+            let st = who.stat(dir, name, flags, is_dir, sys::fstatat)?;
             write_checked(task, addr, sys::struct_bytes(&st))
         }
         StatOut::Statx {
@@ -143,7 +143,9 @@ pub fn stat_into(
             mask,
             flags: sync,
         } => {
-            let st = who.run(|| sys::statx(dir, name, flags | sync, mask))?;
+            let st = who.stat(dir, name, flags | sync, is_dir, |d, n, f| {
+                sys::statx(d, n, f, mask)
+            })?;
             write_checked(task, addr, sys::struct_bytes(&st))
         }
     }
