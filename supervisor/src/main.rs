@@ -522,14 +522,15 @@ fn run(
     let mut r = r.clone();
     r.policy = Some(source.name.clone());
     // SUPERVISOR_IO_URING=off: act as the program on acting threads only
-    // (kernel::creds::uring); =report: say at the end how many calls went
-    // through io_uring (docs/performance.md).
-    let uring = std::env::var_os(IO_URING_ENV);
-    if uring.as_deref() == Some(std::ffi::OsStr::new("off")) {
+    // (kernel::creds::uring); report: say at the end how many calls went
+    // through io_uring (docs/performance.md); both: "off,report".
+    let uring = std::env::var(IO_URING_ENV).unwrap_or_default();
+    let said = |w: &str| uring.split(',').any(|x| x.trim() == w);
+    if said("off") {
         kernel::creds::uring::disable();
     }
     let ended = policy::run(&source, prepared, map, r);
-    if uring.as_deref() == Some(std::ffi::OsStr::new("report")) {
+    if said("report") {
         let (done, fell_back) = kernel::creds::uring::counts();
         eprintln!("supervisor: io_uring: {done} calls as the program, {fell_back} sent to acting threads");
     }

@@ -242,6 +242,13 @@ enum Mode {
 
 /// The probe's output for `steps` in a fresh fixture, in `mode`.
 fn run(probe: &Path, steps: &[&str], mode: Mode) -> String {
+    let (out, err) = run_with(probe, steps, mode, |c| c);
+    assert_eq!(err, "", "stderr in {mode:?}");
+    out
+}
+
+/// The same, the command changed by `tweak`: (output, stderr).
+fn run_with(probe: &Path, steps: &[&str], mode: Mode, tweak: impl Fn(Cmd) -> Cmd) -> (String, String) {
     let dir = tempdir();
     // The fixture's parent must be searchable by nobody.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -259,11 +266,10 @@ fn run(probe: &Path, steps: &[&str], mode: Mode) -> String {
         Mode::Program => Cmd::supervised(Policy::example("broker-as-program"), &argv),
         Mode::Master => Cmd::supervised(Policy::example("broker-all"), &argv),
     };
-    let out = cmd.cwd(dir.path()).in_new_netns().run();
+    let out = tweak(cmd.cwd(dir.path()).in_new_netns()).run();
     out.assert_code(0);
-    assert_eq!(out.stderr, "", "stderr in {mode:?}: {out}");
     // The descriptor number in a /proc/self/fd alias is the supervisor's.
-    fd_numbers_out(&out.stdout)
+    (fd_numbers_out(&out.stdout), out.stderr)
 }
 
 /// `/proc/self/fd/<n>/` → `/proc/self/fd/N/`.
@@ -853,6 +859,117 @@ fn creds_changes_are_seen_under_every_posture() {
                     && l.contains("credentials change")),
                 "{call} recorded as a credentials change:\n{log}"
             );
+        }
+    }
+}
+
+/// The calls that may go through io_uring as nobody (kernel::creds::uring:
+/// opens that create nothing, stats of an entry), their errnos included:
+/// denied, missing, a symlink not followed, a directory without search
+/// permission, directories and symlinks stat'ed.
+const AS_NOBODY_URING: &[&str] = &[
+    "umask 022",
+    "drop 65534 65534 -",
+    "open ro/f rdonly 0",
+    "open ro/f rdonly,nonblock,append 0",
+    "open ro/f wronly 0",
+    "open world rdwr 0",
+    "open lnk rdonly,nofollow 0",
+    "open lnk rdonly 0",
+    "open ro rdonly,directory 0",
+    "open ro/f rdonly,directory 0",
+    "open secret rdonly 0",
+    "open priv/f rdonly 0",
+    "open missing rdonly 0",
+    "open home/mine rdonly,noatime 0",
+    "openat2 ro f rdonly 0 0",
+    "openat2 . lnk rdonly 0 4",
+    "openat2 nox f rdonly 0 0",
+    "stat ro/f",
+    "stat lnk",
+    "stat dangling",
+    "stat ro",
+    "stat open",
+    "stat .",
+    "stat nox",
+    "stat nox/f",
+    "stat priv/f",
+    "stat missing",
+    "stat secret",
+];
+
+/// `supervisor: io_uring: N calls as the program, M sent to acting
+/// threads` (SUPERVISOR_IO_URING=report): (N, M).
+fn uring_counts(stderr: &str) -> (u64, u64) {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("supervisor: io_uring: "))
+        .unwrap_or_else(|| panic!("no io_uring report in:\n{stderr}"));
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(n.len(), 2, "{line}");
+    (n[0], n[1])
+}
+
+/// As nobody, the opens and stats are performed through an io_uring
+/// personality (counted by the supervisor), with the native outcomes.
+#[test]
+fn nobody_opens_and_stats_go_through_io_uring() {
+    if !need_root() {
+        return;
+    }
+    for probe in probes() {
+        let native = run(probe, AS_NOBODY_URING, Mode::Native);
+        let (p, err) = run_with(probe, AS_NOBODY_URING, Mode::Program, |c| {
+            c.env("SUPERVISOR_IO_URING", "report")
+        });
+        assert_same("as the program, io_uring", &native, &p);
+        let (done, _) = uring_counts(&err);
+        // 15 opens and 12 × 4 stats, all but the ones resolution answers.
+        assert!(
+            done >= 20,
+            "only {done} calls went through io_uring (is io_uring disabled? kernel.io_uring_disabled):\n{err}"
+        );
+    }
+}
+
+/// With io_uring turned off (SUPERVISOR_IO_URING=off) or refused to the
+/// supervisor by a seccomp filter (io_uring_setup: EPERM), every call as
+/// the program goes to the acting threads, with the same outcomes.
+#[test]
+fn without_io_uring_the_outcomes_are_the_same() {
+    if !need_root() {
+        return;
+    }
+    let (n, peer_line) = peer("65534:65534");
+    let probe = &probes()[0];
+    for steps in [AS_NOBODY_URING, AS_NOBODY, AS_MEMBER] {
+        let native = run(probe, steps, Mode::Native);
+        let expected = if steps == AS_NOBODY {
+            owned(&[(&n, &peer_line)])
+        } else {
+            Vec::new()
+        };
+        for how in ["off", "seccomp"] {
+            let (p, err) = run_with(probe, steps, Mode::Program, |c| {
+                if how == "off" {
+                    c.env("SUPERVISOR_IO_URING", "off,report")
+                } else {
+                    c.env("SUPERVISOR_IO_URING", "report").refusing_io_uring()
+                }
+            });
+            assert_eq!(
+                differences(&native, &p),
+                expected,
+                "io_uring {how}: native:\n{native}\nas the program:\n{p}"
+            );
+            let (done, fell_back) = uring_counts(&err);
+            assert_eq!(done, 0, "io_uring {how}: {err}");
+            if steps == AS_NOBODY_URING {
+                assert!(fell_back >= 20, "io_uring {how}: {err}");
+            }
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct Cmd {
     init: Option<String>,
     init_arg: Option<PathBuf>,
     netns: bool,
+    /// Under a seccomp filter that refuses `io_uring_setup` (EPERM).
+    no_io_uring: bool,
     /// Options for `supervisor run` (before `--`).
     options: Vec<OsString>,
 }
@@ -131,6 +133,7 @@ impl Cmd {
             init: None,
             init_arg: None,
             netns: false,
+            no_io_uring: false,
             options: Vec::new(),
         }
     }
@@ -171,6 +174,14 @@ impl Cmd {
     /// namespace: nothing it sends can leave the machine.
     pub fn in_new_netns(mut self) -> Cmd {
         self.netns = true;
+        self
+    }
+
+    /// Runs the command (supervisor and program) under a seccomp filter
+    /// that refuses `io_uring_setup` with EPERM, as a container's profile
+    /// may.
+    pub fn refusing_io_uring(mut self) -> Cmd {
+        self.no_io_uring = true;
         self
     }
 
@@ -260,6 +271,30 @@ impl Cmd {
                 });
             }
             what.insert(0, "(new netns)".into());
+        }
+        if self.no_io_uring {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe and the filter is built
+            // before the fork; nothing else runs between fork and exec.
+            let filter = no_io_uring_filter();
+            unsafe {
+                command.pre_exec(move || {
+                    let prog = libc::sock_fprog {
+                        len: filter.len() as u16,
+                        filter: filter.as_ptr() as *mut libc::sock_filter,
+                    };
+                    let r = libc::prctl(
+                        libc::PR_SET_SECCOMP,
+                        libc::SECCOMP_MODE_FILTER,
+                        &prog as *const libc::sock_fprog,
+                    );
+                    if r != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            what.insert(0, "(io_uring_setup refused)".into());
         }
         let what = what.join(" ");
         command
@@ -691,4 +726,31 @@ pub fn selfsandbox_probe() -> &'static Path {
         );
         out
     })
+}
+
+/// A classic BPF seccomp filter: `io_uring_setup` fails with EPERM, every
+/// other call is allowed (installed by root: no `no_new_privs` needed).
+fn no_io_uring_filter() -> Vec<libc::sock_filter> {
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    vec![
+        // seccomp_data.nr
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+        jeq(libc::SYS_io_uring_setup as u32, 0, 1),
+        stmt(
+            libc::BPF_RET | libc::BPF_K,
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        ),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+    ]
 }

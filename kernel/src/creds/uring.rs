@@ -125,13 +125,17 @@ fn with_ring<T>(
     also: Option<Errno>,
     f: impl FnOnce(&mut IoUring, u16) -> sys::Done<T>,
 ) -> Option<Result<T, Errno>> {
-    if DISABLED.load(Ordering::Relaxed) || SWITCHED.with(|s| s.get()) {
+    if SWITCHED.with(|s| s.get()) {
         return None;
     }
     let own = own().ok()?;
     // The supervisor's own credentials need no personality (run_as acts at
     // once); capabilities it does not hold, no thread can take.
     if to.acts_as(own) || to.cap_eff & !own.cap_prm != 0 {
+        return None;
+    }
+    if DISABLED.load(Ordering::Relaxed) {
+        FELL_BACK.fetch_add(1, Ordering::Relaxed);
         return None;
     }
     let r = RING.with(|cell| {
