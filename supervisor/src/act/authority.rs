@@ -62,17 +62,19 @@ impl Authority {
     /// As the program, an open that creates nothing is performed by the
     /// calling thread through an io_uring personality of the program's
     /// credentials (`kernel::creds::uring`: no hand-off to an acting
-    /// thread); otherwise, and whenever io_uring is not to be had, as
-    /// [`Authority::run`] does.
+    /// thread) if `plain`: the caller knows the entry was a regular file,
+    /// a directory, a symlink or missing (the kernel's inline try adds
+    /// `O_NONBLOCK`, taken off the file after, which a device or FIFO
+    /// open may heed); otherwise, and whenever io_uring is not to be had,
+    /// as [`Authority::run`] does.
     pub fn openat2(
         &self,
         dir: BorrowedFd,
         name: &CStr,
-        flags: i32,
-        mode: u32,
-        resolve: u64,
+        (flags, mode, resolve): (i32, u32, u64),
+        plain: bool,
     ) -> Result<OwnedFd, Errno> {
-        if let Authority::Program(c) = self {
+        if let (Authority::Program(c), true) = (self, plain) {
             if let Some(r) = creds::uring::openat2_as(c, dir, name, flags, mode, resolve) {
                 return r;
             }

@@ -86,7 +86,7 @@ pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno
             }
             let (parent, name) = entry(first)?;
             let opened = super::own_fd::open(move || {
-                open_entry(&Authority::Supervisor, parent.as_fd(), &name, f, 0)
+                open_entry(&Authority::Supervisor, parent.as_fd(), &name, f, 0, false)
             });
             match opened.and_then(super::opath::installable) {
                 Ok(fd) => Outcome::Fd { fd, cloexec },
@@ -161,6 +161,21 @@ fn entry(r: Resolved) -> Result<(OwnedFd, CString), Errno> {
     }
 }
 
+/// Was the last component a regular file, a directory, a symlink or
+/// missing when resolved: an open of it means the same with the
+/// `O_NONBLOCK` an io_uring open adds for its first, inline try
+/// (`Authority::openat2`; a device or FIFO open may not).
+fn plain(r: &Resolved) -> bool {
+    match r.last {
+        Last::Exists { mode } => matches!(
+            mode & libc::S_IFMT,
+            libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK
+        ),
+        Last::Missing => true,
+        _ => false,
+    }
+}
+
 fn may_block(r: &Resolved, flags: i32) -> bool {
     if flags & (libc::O_NONBLOCK | libc::O_PATH) != 0 {
         return false;
@@ -191,7 +206,7 @@ fn open(who: Authority, r: Resolved, flags: i32, mode: u32) -> Outcome {
                 // symlink here; if one was swapped in since, fail rather
                 // than follow it.  Not with O_NOFOLLOW, which the file
                 // would then show in F_GETFL: with RESOLVE_NO_SYMLINKS.
-                open_entry(&who, parent.as_fd(), name, f, mode)
+                open_entry(&who, parent.as_fd(), name, f, mode, plain(&r))
             }
             Target::Object(obj) => {
                 // Reached through a magic link: reopen the object itself.
@@ -219,13 +234,15 @@ fn open(who: Authority, r: Resolved, flags: i32, mode: u32) -> Outcome {
 /// following a symlink in `name`, with the flags open(2) would keep:
 /// openat2 refuses what open(2) ignores (unknown bits, a mode without
 /// O_CREAT, flags beside O_PATH), so those are dropped first, as open(2)
-/// drops them.  Performed with `who`'s authority.
+/// drops them.  Performed with `who`'s authority (`plain`: see
+/// [`plain`]).
 fn open_entry(
     who: &Authority,
     parent: std::os::fd::BorrowedFd,
     name: &std::ffi::CStr,
     flags: i32,
     mode: u32,
+    plain: bool,
 ) -> Result<OwnedFd, Errno> {
     let mut f = flags & VALID_OPEN_FLAGS;
     if f & libc::O_PATH != 0 {
@@ -233,7 +250,7 @@ fn open_entry(
     }
     let creates = f & libc::O_CREAT != 0 || f & libc::O_TMPFILE == libc::O_TMPFILE;
     let mode = if creates { mode & 0o7777 } else { 0 };
-    who.openat2(parent, name, f, mode, RESOLVE_NO_SYMLINKS)
+    who.openat2(parent, name, (f, mode, RESOLVE_NO_SYMLINKS), plain)
 }
 
 fn stat(who: &Authority, task: &mut Task, out: StatOut, r: Resolved) -> Result<(), Errno> {
