@@ -56,6 +56,9 @@ struct Entry {
     busy: bool,
     /// When it was last given a job (for least-recently-used reuse).
     used: u64,
+    /// The number of its holding of `holds` (io_uring personalities
+    /// registered by it are good while it keeps that holding).
+    held: u64,
 }
 
 #[derive(Default)]
@@ -71,8 +74,9 @@ fn pool() -> &'static Mutex<Pool> {
 
 /// How a job on a worker ended, for the pool's record.
 enum After {
-    /// The worker holds these credentials now (`None`: its own).
-    Holds(Option<Arc<Creds>>),
+    /// The worker holds these credentials now (`None`: its own), its
+    /// holding numbered (a new number for each switch).
+    Holds(Option<Arc<Creds>>, u64),
     /// The worker could not take its own credentials back: it retired.
     Retired,
 }
@@ -86,6 +90,39 @@ pub(super) fn run<T: Send, F: FnOnce() -> T + Send>(
     let Some(worker) = acquire(to) else {
         return Err(f);
     };
+    Ok(on(worker, to, f).0)
+}
+
+/// Runs `f` on the worker that holds `to` (switching one if none does),
+/// and tells which holding of `to` that was (see [`holds`]): `None` if no
+/// worker is free or none could take `to` (`f` not run).
+pub(super) fn run_held<T: Send, F: FnOnce() -> T + Send>(
+    to: &Arc<Creds>,
+    f: F,
+) -> Option<(T, u64)> {
+    let worker = acquire(to)?;
+    match on(worker, to, f) {
+        (Ok(r), Some(held)) => Some((r, held)),
+        _ => None,
+    }
+}
+
+/// Does a worker still hold the credentials it held as `held` (a number
+/// [`run_held`] gave): has it not switched to others since?
+pub(super) fn holds(held: u64) -> bool {
+    let p = pool().lock().unwrap_or_else(|e| e.into_inner());
+    p.entries
+        .iter()
+        .any(|e| e.held == held && e.holds.is_some())
+}
+
+/// Runs `f` on `worker` (acquired for `to`) and releases it: `f`'s
+/// result, and the number of the holding it ran in.
+fn on<T: Send, F: FnOnce() -> T + Send>(
+    worker: Arc<Worker>,
+    to: &Arc<Creds>,
+    f: F,
+) -> (Result<T, SwitchError>, Option<u64>) {
     let mut f = Some(f);
     let mut out: Option<(Result<T, SwitchError>, After)> = None;
     let want = to.clone();
@@ -102,8 +139,12 @@ pub(super) fn run<T: Send, F: FnOnce() -> T + Send>(
     };
     sys::lend(&mut job, |lent| worker.give(lent));
     let (r, after) = out.unwrap_or((Err(SwitchError::Retired), After::Retired));
+    let held = match after {
+        After::Holds(Some(_), n) => Some(n),
+        _ => None,
+    };
     release(&worker, after);
-    Ok(r)
+    (r, held)
 }
 
 /// A free worker for `to`, marked busy: one that holds `to`, else a new
@@ -125,6 +166,7 @@ fn acquire(to: &Creds) -> Option<Arc<Worker>> {
                 holds: None,
                 busy: false,
                 used: 0,
+                held: 0,
             });
             p.entries.len() - 1
         }
@@ -153,9 +195,10 @@ fn release(worker: &Arc<Worker>, after: After) {
         return;
     };
     match after {
-        After::Holds(c) => {
+        After::Holds(c, held) => {
             let e = &mut p.entries[i];
             e.holds = c;
+            e.held = held;
             e.busy = false;
         }
         After::Retired => {
@@ -199,6 +242,7 @@ fn spawn() -> Option<Arc<Worker>> {
 /// The acting thread's own state: the credentials it holds.
 mod held {
     use std::cell::{Cell, RefCell};
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
     use super::{own, restore, take, After, Creds, SwitchError, SWITCHED};
@@ -207,7 +251,12 @@ mod held {
         /// What this worker holds, and what `take` changed to get there.
         static HELD: RefCell<Option<(Arc<Creds>, u8)>> = const { RefCell::new(None) };
         static RETIRED: Cell<bool> = const { Cell::new(false) };
+        /// The number of this worker's current holding.
+        static HELD_NO: Cell<u64> = const { Cell::new(0) };
     }
+
+    /// Numbers every holding of every worker, from 1.
+    static NEXT: AtomicU64 = AtomicU64::new(1);
 
     pub(super) fn retire() {
         RETIRED.with(|r| r.set(true));
@@ -221,7 +270,10 @@ mod held {
         if retired() {
             After::Retired
         } else {
-            After::Holds(HELD.with(|h| h.borrow().as_ref().map(|(c, _)| c.clone())))
+            After::Holds(
+                HELD.with(|h| h.borrow().as_ref().map(|(c, _)| c.clone())),
+                HELD_NO.with(Cell::get),
+            )
         }
     }
 
@@ -246,6 +298,7 @@ mod held {
         match take(to, own, &mut changed) {
             Ok(()) => {
                 HELD.with(|h| *h.borrow_mut() = Some((to.clone(), changed)));
+                HELD_NO.with(|n| n.set(NEXT.fetch_add(1, Ordering::Relaxed)));
                 Ok(())
             }
             Err(e) => {

@@ -6,7 +6,11 @@
 //! calling thread registers a program credential set once (switched to it
 //! with [`super::switch`] for the length of the registration, then back)
 //! and from then on performs the hot calls as the program on its own
-//! thread: no acting thread, no two context switches.
+//! thread: no acting thread, no two context switches.  The registration
+//! is made by the acting thread that holds the set ([`super::pool`]), so
+//! that the personality is that thread's very kernel credentials; when
+//! that thread drops them (takes another set) the rings unregister the
+//! personality at their next use of the set and register the new holding.
 //!
 //! Which calls: `openat2` of a held directory and a name, with exactly the
 //! flags, mode and `RESOLVE_*` the caller decided, for opens that create
@@ -31,14 +35,14 @@
 
 use std::cell::RefCell;
 use std::ffi::CStr;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use io_uring::IoUring;
 use nix::errno::Errno;
 
-use super::{own, switch, Creds, SWITCHED};
+use super::{own, pool, Creds, SWITCHED};
 
 mod sys;
 
@@ -63,9 +67,18 @@ pub fn counts() -> (u64, u64) {
 /// A thread's ring and the credential sets registered on it.
 struct Ring {
     ring: IoUring,
-    /// (credentials, personality id, last used)
-    kept: Vec<(Arc<Creds>, u16, u64)>,
+    kept: Vec<Kept>,
     clock: u64,
+}
+
+/// A personality of this ring.
+struct Kept {
+    creds: Arc<Creds>,
+    id: u16,
+    /// Registered by the acting thread in this holding of `creds`
+    /// (`pool::holds`).
+    held: u64,
+    used: u64,
 }
 
 enum State {
@@ -80,39 +93,47 @@ thread_local! {
 }
 
 fn make() -> Option<IoUring> {
-    // One issuer (this thread), completions run when it waits for them.
-    IoUring::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .build(4)
-        .or_else(|_| IoUring::new(4))
-        .ok()
+    // Not IORING_SETUP_SINGLE_ISSUER: the acting threads register the
+    // personalities on it.
+    IoUring::new(4).ok()
 }
 
 impl Ring {
     /// The personality of `to` on this ring, registered if need be;
     /// `Err(true)` if this ring cannot register any (then it is dropped),
-    /// `Err(false)` if this thread could not take `to`.
+    /// `Err(false)` if no acting thread could register it now.
     fn personality(&mut self, to: &Arc<Creds>) -> Result<u16, bool> {
         self.clock += 1;
         let now = self.clock;
-        if let Some(k) = self.kept.iter_mut().find(|k| k.0.acts_as(to)) {
-            k.2 = now;
-            return Ok(k.1);
+        if let Some(i) = self.kept.iter().position(|k| k.creds.acts_as(to)) {
+            let k = &mut self.kept[i];
+            if pool::holds(k.held) {
+                k.used = now;
+                return Ok(k.id);
+            }
+            // The acting thread has dropped that holding: so does the ring.
+            let k = self.kept.swap_remove(i);
+            let _ = self.ring.submitter().unregister_personality(k.id);
         }
         if self.kept.len() >= KEPT {
-            if let Some((i, _)) = self.kept.iter().enumerate().min_by_key(|(_, k)| k.2) {
-                let (_, id, _) = self.kept.swap_remove(i);
-                let _ = self.ring.submitter().unregister_personality(id);
+            if let Some((i, _)) = self.kept.iter().enumerate().min_by_key(|(_, k)| k.used) {
+                let k = self.kept.swap_remove(i);
+                let _ = self.ring.submitter().unregister_personality(k.id);
             }
         }
-        // The registration keeps this thread's credentials of the moment:
-        // switched to `to` for it, then back (an error switches back).
-        let guard = switch(to).map_err(|_| false)?;
-        let id = self.ring.submitter().register_personality();
-        drop(guard);
+        // Registered by the acting thread that holds `to`: a personality
+        // is the registering thread's very credentials (one kernel cred),
+        // so a file opened through it has the same `f_cred` as one that
+        // thread opens, which `linkat(fd, "", AT_EMPTY_PATH)` compares.
+        let fd = self.ring.as_raw_fd();
+        let (id, held) = pool::run_held(to, move || sys::register_personality(fd)).ok_or(false)?;
         let id = id.map_err(|_| true)?;
-        self.kept.push((to.clone(), id, now));
+        self.kept.push(Kept {
+            creds: to.clone(),
+            id,
+            held,
+            used: now,
+        });
         Ok(id)
     }
 }

@@ -14,6 +14,23 @@ pub(super) enum Done<T> {
     Broken,
 }
 
+/// `IORING_REGISTER_PERSONALITY` on the ring `fd`: the calling thread's
+/// credentials, kept by the ring under the number returned.
+pub(super) fn register_personality(fd: std::os::fd::RawFd) -> Result<u16, Errno> {
+    const IORING_REGISTER_PERSONALITY: libc::c_long = 9;
+    // SAFETY: integer arguments only (no argument structure: NULL, 0).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            fd,
+            IORING_REGISTER_PERSONALITY,
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    Errno::result(r).map(|id| id as u16)
+}
+
 /// Tags this thread's requests; each is awaited before the next.
 fn next_tag() -> u64 {
     thread_local! {
