@@ -435,8 +435,8 @@ pub fn run_here<T>(to: &Creds, f: impl FnOnce() -> T) -> Result<T, SwitchError> 
 
 pub mod cache;
 mod pool;
-pub mod uring;
 mod sys;
+pub mod uring;
 
 #[cfg(test)]
 mod tests {

@@ -532,7 +532,9 @@ fn run(
     let ended = policy::run(&source, prepared, map, r);
     if said("report") {
         let (done, fell_back) = kernel::creds::uring::counts();
-        eprintln!("supervisor: io_uring: {done} calls as the program, {fell_back} sent to acting threads");
+        eprintln!(
+            "supervisor: io_uring: {done} calls as the program, {fell_back} sent to acting threads"
+        );
     }
     ended
 }

@@ -248,7 +248,12 @@ fn run(probe: &Path, steps: &[&str], mode: Mode) -> String {
 }
 
 /// The same, the command changed by `tweak`: (output, stderr).
-fn run_with(probe: &Path, steps: &[&str], mode: Mode, tweak: impl Fn(Cmd) -> Cmd) -> (String, String) {
+fn run_with(
+    probe: &Path,
+    steps: &[&str],
+    mode: Mode,
+    tweak: impl Fn(Cmd) -> Cmd,
+) -> (String, String) {
     let dir = tempdir();
     // The fixture's parent must be searchable by nobody.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

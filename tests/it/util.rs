@@ -274,9 +274,10 @@ impl Cmd {
         }
         if self.no_io_uring {
             use std::os::unix::process::CommandExt;
-            // SAFETY: prctl is async-signal-safe and the filter is built
-            // before the fork; nothing else runs between fork and exec.
             let filter = no_io_uring_filter();
+            // SAFETY: prctl is async-signal-safe and the filter is built
+            // before the fork (the closure only reads it); nothing else
+            // runs between fork and exec.
             unsafe {
                 command.pre_exec(move || {
                     let prog = libc::sock_fprog {

@@ -61,7 +61,10 @@ pub fn disable() {
 /// (calls performed through a personality, calls sent back to the acting
 /// threads) since the start.
 pub fn counts() -> (u64, u64) {
-    (DONE.load(Ordering::Relaxed), FELL_BACK.load(Ordering::Relaxed))
+    (
+        DONE.load(Ordering::Relaxed),
+        FELL_BACK.load(Ordering::Relaxed),
+    )
 }
 
 /// A thread's ring and the credential sets registered on it.
@@ -83,7 +86,7 @@ struct Kept {
 
 enum State {
     Untried,
-    Ready(Ring),
+    Ready(Box<Ring>),
     /// No ring on this thread (cannot be made, or broke).
     Off,
 }
@@ -163,11 +166,11 @@ fn with_ring<T>(
         let mut state = cell.borrow_mut();
         if matches!(*state, State::Untried) {
             *state = match make() {
-                Some(ring) => State::Ready(Ring {
+                Some(ring) => State::Ready(Box::new(Ring {
                     ring,
                     kept: Vec::new(),
                     clock: 0,
-                }),
+                })),
                 None => State::Off,
             };
         }
@@ -193,7 +196,10 @@ fn with_ring<T>(
         }
     });
     match r {
-        Some(Err(e)) if matches!(e, Errno::EINVAL | Errno::EOPNOTSUPP | Errno::ENOSYS) || Some(e) == also => {
+        Some(Err(e))
+            if matches!(e, Errno::EINVAL | Errno::EOPNOTSUPP | Errno::ENOSYS)
+                || Some(e) == also =>
+        {
             FELL_BACK.fetch_add(1, Ordering::Relaxed);
             None
         }
@@ -249,7 +255,11 @@ pub fn lookup_as(
         flags |= libc::O_DIRECTORY;
     }
     let how = io_uring::types::OpenHow::new().flags(flags as u32 as u64);
-    let also = if directory { Some(Errno::ENOTDIR) } else { None };
+    let also = if directory {
+        Some(Errno::ENOTDIR)
+    } else {
+        None
+    };
     match with_ring(to, also, |ring, id| sys::openat2(ring, dir, name, &how, id)) {
         Some(Err(Errno::EMFILE | Errno::ENFILE)) => None,
         r => r,

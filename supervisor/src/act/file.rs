@@ -256,7 +256,8 @@ fn open_entry(
 fn stat(who: &Authority, task: &mut Task, out: StatOut, r: Resolved) -> Result<(), Errno> {
     match &r.target {
         Target::Entry { parent, name } => {
-            let is_dir = matches!(r.last, Last::Exists { mode } if mode & libc::S_IFMT == libc::S_IFDIR);
+            let is_dir =
+                matches!(r.last, Last::Exists { mode } if mode & libc::S_IFMT == libc::S_IFDIR);
             stat_into(
                 who,
                 task,
