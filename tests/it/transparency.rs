@@ -115,6 +115,7 @@ fn fixture(root: &Path) {
     mk(&p("home/sub"), true, 0o755, NOBODY, NOBODY);
     symlink("ro/f", p("lnk")).unwrap();
     symlink("nowhere", p("dangling")).unwrap();
+    symlink("open", p("lopen")).unwrap();
 }
 
 /// The cases: probe steps (each split at spaces), as root.
@@ -158,6 +159,19 @@ const AS_ROOT: &[&str] = &[
     "bind sock stream",
     "bind sock stream",
     "bind open/s2 dgram",
+    "bind open/./s3 stream",
+    "bind DIR/open/s4 stream",
+    "bind DIR/open/../open/s5 seqpacket",
+    "bind /../DIR/open/s6 stream",
+    "bind lopen/s7 stream",
+    "bind open/s2 stream",
+    "cd open",
+    "bind ../open/s8 stream",
+    "bind ./../ro/../open/s9 dgram",
+    "peer ../open/p2.sock",
+    "cd ..",
+    "peer DIR/open/p3.sock",
+    "bind open/../ro/sub/../s10 stream",
     "bind-port 1022",
     "peer p.sock",
     "dgram d1.sock sendto",
@@ -209,10 +223,15 @@ const AS_NOBODY: &[&str] = &[
     "renameat ro f g 1",
     "bind sock stream",
     "bind ro/s stream",
+    "bind home/s3 stream",
+    "bind DIR/ro/.././home/s4 dgram",
+    "bind DIR/ro/s5 stream",
     "bind-port 1022",
     "bind-port 1024",
     "cd open",
     "bind s2 seqpacket",
+    "bind ../home/s6 stream",
+    "peer ../home/p2.sock",
     "peer p.sock",
     "dgram d1.sock sendto",
     "dgram d2.sock sendmsg",
@@ -226,6 +245,8 @@ const AS_MEMBER: &[&str] = &[
     "open sgid/g wronly,creat 2775",
     "mkdir sgid/gm 2775",
     "creat sgid/c 664",
+    "bind sgid/s2 stream",
+    "bind DIR/sgid/../sgid/s3 dgram",
     "cd sgid",
     "bind s stream",
     "cd ..",
@@ -240,19 +261,22 @@ enum Mode {
     Master,
 }
 
-/// The probe's output for `steps` in a fresh fixture, in `mode`.
+/// The probe's output for `steps` in a fresh fixture, in `mode`.  `DIR`
+/// in a step is the fixture's absolute path (and the fixture's path in the
+/// output is `DIR`).
 fn run(probe: &Path, steps: &[&str], mode: Mode) -> String {
     let dir = tempdir();
     // The fixture's parent must be searchable by nobody.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     fixture(dir.path());
+    let at = dir.path().to_str().expect("a UTF-8 temporary directory");
+    let words: Vec<String> = steps
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(|w| w.replace("DIR", at))
+        .collect();
     let mut argv: Vec<&std::ffi::OsStr> = vec![probe.as_os_str()];
-    argv.extend(
-        steps
-            .iter()
-            .flat_map(|s| s.split_whitespace())
-            .map(std::ffi::OsStr::new),
-    );
+    argv.extend(words.iter().map(std::ffi::OsStr::new));
     let cmd = match mode {
         Mode::Native => Cmd::native(&argv),
         Mode::Continue => Cmd::supervised(Policy::example("allow-all"), &argv),
@@ -263,7 +287,7 @@ fn run(probe: &Path, steps: &[&str], mode: Mode) -> String {
     out.assert_code(0);
     assert_eq!(out.stderr, "", "stderr in {mode:?}: {out}");
     // The descriptor number in a /proc/self/fd alias is the supervisor's.
-    fd_numbers_out(&out.stdout)
+    fd_numbers_out(&out.stdout).replace(at, "DIR")
 }
 
 /// `/proc/self/fd/<n>/` → `/proc/self/fd/N/`.
@@ -407,22 +431,28 @@ fn assert_master_file(got: Vec<(String, String)>, name: &str) {
     );
 }
 
-/// A unix socket bound by a path of more than one component keeps the
-/// race-free alias the supervisor bound it by (docs/policy.md): the one
-/// documented difference of a brokered bind.
+/// A unix socket bound by a path whose walk goes through entries of the
+/// directory it is bound in (`open/../ro/sub/../s10`: `sub` is looked up in
+/// `ro`) keeps the race-free alias the supervisor bound it by
+/// (docs/policy.md): the one documented difference of a brokered bind.
+/// Every other path (absolute, relative, `.`, `..`, a symlinked
+/// directory) is bound by the program's own string: its name, a peer's
+/// view of it, its owner and mode are native.
 const ALIAS: (&str, &str) = (
-    "bind open/s2 dgram: 0 name=open/s2 [open/s2: 0:0 140755]",
-    "bind open/s2 dgram: 0 name=/proc/self/fd/N/s2 [open/s2: 0:0 140755]",
+    "bind open/../ro/sub/../s10 stream: 0 name=open/../ro/sub/../s10 \
+     [open/../ro/sub/../s10: 0:0 140755]",
+    "bind open/../ro/sub/../s10 stream: 0 name=/proc/self/fd/N/s10 \
+     [open/../ro/sub/../s10: 0:0 140755]",
 );
 
 /// The pid a unix listener sees (SO_PEERCRED) is the connecting task's,
 /// taken by the kernel at connect: the supervisor's when it connects (as
 /// the program or as itself); the uid and gid are the program's.
-fn peer(ids: &str) -> (String, String) {
+fn peer(ids: &str, path: &str) -> (String, String) {
     let line = |mark: &str| {
         format!(
-            "peer p.sock: 0 listen: 0 connect: 0 accept: 0 peercred={ids}{mark} listener=p.sock \
-             client=unnamed peer=p.sock"
+            "peer {path}: 0 listen: 0 connect: 0 accept: 0 peercred={ids}{mark} listener={path} \
+             client=unnamed peer={path}"
         )
     };
     (line(""), line(" pid-not-mine"))
@@ -434,9 +464,12 @@ fn as_root() {
         return;
     }
     // As root the supervisor's authority is the program's.
-    let (n, p) = peer("0:0");
-    let m = three_ways(AS_ROOT, &[ALIAS, (&n, &p)]);
-    assert_master(m, &[ALIAS, (&n, &p)]);
+    let (n2, p2) = peer("0:0", "../open/p2.sock");
+    let (n3, p3) = peer("0:0", "DIR/open/p3.sock");
+    let (n, p) = peer("0:0", "p.sock");
+    let want = [(&n2[..], &p2[..]), (&n3, &p3), ALIAS, (&n, &p)];
+    let m = three_ways(AS_ROOT, &want);
+    assert_master(m, &want);
 }
 
 #[test]
@@ -444,8 +477,9 @@ fn as_nobody() {
     if !need_root() {
         return;
     }
-    let (n, p) = peer("65534:65534");
-    let m = three_ways(AS_NOBODY, &[(&n, &p)]);
+    let (n2, p2) = peer("65534:65534", "../home/p2.sock");
+    let (n, p) = peer("65534:65534", "p.sock");
+    let m = three_ways(AS_NOBODY, &[(&n2, &p2), (&n, &p)]);
     assert_master_file(m, "transparency-master-nobody.diff");
 }
 
