@@ -467,10 +467,7 @@ impl Session {
             Some(_) => None,
         };
         let audit = self.run.audit.clone();
-        let name = sys
-            .map(|s| s.name())
-            .or(watched.map(|(w, _)| w))
-            .or(noted);
+        let name = sys.map(|s| s.name()).or(watched.map(|(w, _)| w)).or(noted);
         audit.received(self.listener(), n.id, n.pid, name.unwrap_or("?"));
         let answer = |o: Outcome| self.answerer.answer(n.id, n.pid, o);
         if noted.is_some() {

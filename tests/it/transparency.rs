@@ -890,3 +890,91 @@ fn creds_changes_are_seen_under_every_posture() {
         }
     }
 }
+
+/// Each `bindmany` counter of the probe's line.
+fn bindmany_counts(out: &str) -> std::collections::HashMap<String, u64> {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("bindmany "))
+        .unwrap_or_else(|| panic!("no bindmany line:\n{out}"));
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().expect("a number")))
+        .collect()
+}
+
+/// A brokered unix bind by the program's own multi-component path creates
+/// the socket in exactly the directory the policy decided on: while a
+/// thread swaps `x/d` between a real directory and a symlink to a denied
+/// directory (`RENAME_EXCHANGE`, outside the sandbox), the program binds
+/// `x/d/sN` again and again under deny-path (the denied directory denied,
+/// the rest brokered).  Binds are allowed (named by the program's string)
+/// and denied, and no socket ever appears in the denied directory: every
+/// one is in the real directory.
+#[test]
+fn bind_by_own_path_never_lands_in_a_swapped_in_directory() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    for (k, probe) in probes().iter().enumerate() {
+        let tmp = tempdir();
+        let root = crate::util::canon(&tmp);
+        let (x, denied) = (root.join("x"), root.join("denied"));
+        std::fs::create_dir(&x).unwrap();
+        std::fs::create_dir(&denied).unwrap();
+        std::fs::create_dir(x.join("d")).unwrap();
+        symlink(&denied, x.join("e")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flipper = {
+            let (stop, x) = (stop.clone(), x.clone());
+            std::thread::spawn(move || {
+                let mut flips = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    nix::fcntl::renameat2(
+                        nix::fcntl::AT_FDCWD,
+                        &x.join("d"),
+                        nix::fcntl::AT_FDCWD,
+                        &x.join("e"),
+                        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                    )
+                    .expect("swap x/d and x/e");
+                    flips += 1;
+                }
+                flips
+            })
+        };
+        let prefix = format!("{}/s", x.join("d").display());
+        let out = Cmd::supervised(
+            Policy::example("deny-path"),
+            &[probe.to_str().unwrap(), "bindmany", &prefix, "3000"],
+        )
+        .env("DENY", &denied)
+        .run();
+        stop.store(true, Ordering::Relaxed);
+        let flips = flipper.join().unwrap();
+        out.assert_clean();
+        let c = bindmany_counts(&out.stdout);
+        eprintln!("probe {k}: {c:?} ({flips} swaps)");
+        let in_denied: Vec<_> = std::fs::read_dir(&denied).unwrap().collect();
+        assert!(
+            in_denied.is_empty(),
+            "probe {k}: sockets in the denied directory: {in_denied:?}\n{out}"
+        );
+        assert_eq!(c["misnamed"], 0, "probe {k}: {c:?}\n{out}");
+        assert_eq!(c["other"], 0, "probe {k}: {c:?}\n{out}");
+        assert!(
+            c["ok"] > 0 && c["denied"] > 0,
+            "probe {k}: no race ({flips} swaps): {c:?}\n{out}"
+        );
+        // The real directory is x/d or x/e, whichever the last swap left.
+        let real = if x.join("d").symlink_metadata().unwrap().is_dir() {
+            "d"
+        } else {
+            "e"
+        };
+        let n = std::fs::read_dir(x.join(real)).unwrap().count() as u64;
+        assert_eq!(
+            n, c["ok"],
+            "probe {k}: every bound socket is in the real directory: {c:?}"
+        );
+    }
+}
