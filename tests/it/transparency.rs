@@ -978,3 +978,32 @@ fn bind_by_own_path_never_lands_in_a_swapped_in_directory() {
         );
     }
 }
+
+/// A bind by the program's own path that is the run's first call as the
+/// program (the supervisor's own credentials not read yet: they are read
+/// once, from /proc, which the binding thread's chroot leaves behind), as
+/// root and as nobody, by an absolute path and by `/name`.
+#[test]
+fn bind_by_own_path_as_the_first_call() {
+    if !need_root() {
+        return;
+    }
+    for steps in [
+        &["bind DIR/open/s1 stream"][..],
+        &["bind /../DIR/open/s1 stream"][..],
+        &["drop 65534 65534 -", "bind DIR/home/s1 stream"][..],
+    ] {
+        let m = three_ways(steps, &[]);
+        if steps.len() == 2 {
+            assert_master(
+                m,
+                &[(
+                    "bind DIR/home/s1 stream: 0 name=DIR/home/s1 [DIR/home/s1: 65534:65534 140755]",
+                    "bind DIR/home/s1 stream: 0 name=DIR/home/s1 [DIR/home/s1: 0:0 140755]",
+                )],
+            );
+        } else {
+            assert_master(m, &[]);
+        }
+    }
+}

@@ -169,6 +169,12 @@ pub(super) fn bind(
 ) -> Bound {
     let r = std::thread::scope(|s| {
         s.spawn(|| -> Result<Result<(), Errno>, Errno> {
+            if *plan != Plan::Cwd {
+                // Taking the program's credentials reads the supervisor's
+                // own once per run, from /proc/thread-self, which the
+                // chroot leaves behind: take them once before it.
+                who.here().run(|| Ok(()))?;
+            }
             set_up(parent, plan)?;
             // On this thread: the bind resolves from its root and cwd.
             Ok(who.here().run(|| sys::bind_raw(sock, addr)))
