@@ -1007,3 +1007,58 @@ fn bind_by_own_path_as_the_first_call() {
         }
     }
 }
+
+/// Where the supervisor cannot build the program's path (no
+/// `CAP_SYS_ADMIN`: the bounding set without it, as the container agent's
+/// non-root helper; or the held directory's mount is the program's own,
+/// in a mount namespace its init script made), a bind by a path of more
+/// than one component is made through the race-free alias, in the same
+/// directory: getsockname shows `/proc/self/fd/N/name` (docs/policy.md).
+#[test]
+fn bind_by_own_path_falls_back_to_the_alias() {
+    if !need_root() {
+        return;
+    }
+    for probe in probes() {
+        for how in ["no CAP_SYS_ADMIN", "own mount namespace"] {
+            let tmp = tempdir();
+            let dir = crate::util::canon(&tmp);
+            std::fs::create_dir(dir.join("open")).unwrap();
+            let path = dir.join("open/s1");
+            let path = path.to_str().unwrap();
+            let argv = [probe.to_str().unwrap(), "bind", path, "stream"];
+            let (code, stdout, stderr) = if how == "no CAP_SYS_ADMIN" {
+                let o = Command::new("setpriv")
+                    .args(["--bounding-set=-sys_admin", "--"])
+                    .arg(crate::util::supervisor())
+                    .arg("run")
+                    .arg("--policy")
+                    .arg(repo().join("policies/broker-as-program.lua"))
+                    .arg("--")
+                    .args(argv)
+                    .output()
+                    .expect("run setpriv (util-linux)");
+                (
+                    o.status.code(),
+                    String::from_utf8_lossy(&o.stdout).into_owned(),
+                    String::from_utf8_lossy(&o.stderr).into_owned(),
+                )
+            } else {
+                let o = Cmd::supervised(Policy::example("broker-as-program"), &argv)
+                    .init("C.unshare(C.CLONE_NEWNS)")
+                    .run();
+                (Some(o.code), o.stdout, o.stderr)
+            };
+            assert_eq!(
+                (code, fd_numbers_out(&stdout).as_str(), stderr.as_str()),
+                (
+                    Some(0),
+                    format!("bind {path} stream: 0 name=/proc/self/fd/N/s1 [{path}: 0:0 140755]\n")
+                        .as_str(),
+                    ""
+                ),
+                "{how}"
+            );
+        }
+    }
+}
