@@ -1008,6 +1008,34 @@ fn bind_by_own_path_as_the_first_call() {
     }
 }
 
+/// In a program that chrooted (to the fixture's `open`), `/name` and
+/// `/../name` are bound from a thread chrooted to the held directory, and
+/// `/sub/name`, `sub/name` and `../sub/./name` by the program's string in
+/// a namespace of their own: the names, the peer's view, the owners are
+/// native.
+#[test]
+fn bind_by_own_path_in_a_chrooted_program() {
+    if !need_root() {
+        return;
+    }
+    let (n, p) = peer("0:0", "/sub/../sub/p.sock");
+    let m = three_ways(
+        &[
+            "mkdir open/sub 755",
+            "chroot DIR/open",
+            "bind /s1 stream",
+            "bind /../s2 dgram",
+            "bind /./s3 stream",
+            "bind /sub/s3 stream",
+            "bind sub/s4 stream",
+            "bind ../sub/./s5 stream",
+            "peer /sub/../sub/p.sock",
+        ],
+        &[(&n, &p)],
+    );
+    assert_master(m, &[(&n, &p)]);
+}
+
 /// Where the supervisor cannot build the program's path (no
 /// `CAP_SYS_ADMIN`: the bounding set without it, as the container agent's
 /// non-root helper; or the held directory's mount is the program's own,

@@ -479,6 +479,13 @@ static int step(char **a)
 		}
 		return 2;
 	}
+	if (!strcmp(c, "chroot")) { /* chroot PATH, then chdir("/") */
+		if (chroot(a[1]) < 0 || chdir("/") < 0) {
+			printf("chroot %s: %s\n", a[1], ename(errno));
+			exit(3);
+		}
+		return 2;
+	}
 	if (!strcmp(c, "umask")) {
 		umask(strtoul(a[1], NULL, 8));
 		return 2;
