@@ -115,6 +115,7 @@ fn fixture(root: &Path) {
     mk(&p("home/sub"), true, 0o755, NOBODY, NOBODY);
     symlink("ro/f", p("lnk")).unwrap();
     symlink("nowhere", p("dangling")).unwrap();
+    symlink("open", p("lopen")).unwrap();
 }
 
 /// The cases: probe steps (each split at spaces), as root.
@@ -158,6 +159,19 @@ const AS_ROOT: &[&str] = &[
     "bind sock stream",
     "bind sock stream",
     "bind open/s2 dgram",
+    "bind open/./s3 stream",
+    "bind DIR/open/s4 stream",
+    "bind DIR/open/../open/s5 seqpacket",
+    "bind /../DIR/open/s6 stream",
+    "bind lopen/s7 stream",
+    "bind open/s2 stream",
+    "cd open",
+    "bind ../open/s8 stream",
+    "bind ./../ro/../open/s9 dgram",
+    "peer ../open/p2.sock",
+    "cd ..",
+    "peer DIR/open/p3.sock",
+    "bind open/../ro/sub/../s10 stream",
     "bind-port 1022",
     "peer p.sock",
     "dgram d1.sock sendto",
@@ -209,10 +223,15 @@ const AS_NOBODY: &[&str] = &[
     "renameat ro f g 1",
     "bind sock stream",
     "bind ro/s stream",
+    "bind home/s3 stream",
+    "bind DIR/ro/.././home/s4 dgram",
+    "bind DIR/ro/s5 stream",
     "bind-port 1022",
     "bind-port 1024",
     "cd open",
     "bind s2 seqpacket",
+    "bind ../home/s6 stream",
+    "peer ../home/p2.sock",
     "peer p.sock",
     "dgram d1.sock sendto",
     "dgram d2.sock sendmsg",
@@ -226,6 +245,8 @@ const AS_MEMBER: &[&str] = &[
     "open sgid/g wronly,creat 2775",
     "mkdir sgid/gm 2775",
     "creat sgid/c 664",
+    "bind sgid/s2 stream",
+    "bind DIR/sgid/../sgid/s3 dgram",
     "cd sgid",
     "bind s stream",
     "cd ..",
@@ -240,7 +261,9 @@ enum Mode {
     Master,
 }
 
-/// The probe's output for `steps` in a fresh fixture, in `mode`.
+/// The probe's output for `steps` in a fresh fixture, in `mode`.  `DIR`
+/// in a step is the fixture's absolute path (and the fixture's path in the
+/// output is `DIR`).
 fn run(probe: &Path, steps: &[&str], mode: Mode) -> String {
     let (out, err) = run_with(probe, steps, mode, |c| c);
     assert_eq!(err, "", "stderr in {mode:?}");
@@ -258,13 +281,14 @@ fn run_with(
     // The fixture's parent must be searchable by nobody.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     fixture(dir.path());
+    let at = dir.path().to_str().expect("a UTF-8 temporary directory");
+    let words: Vec<String> = steps
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(|w| w.replace("DIR", at))
+        .collect();
     let mut argv: Vec<&std::ffi::OsStr> = vec![probe.as_os_str()];
-    argv.extend(
-        steps
-            .iter()
-            .flat_map(|s| s.split_whitespace())
-            .map(std::ffi::OsStr::new),
-    );
+    argv.extend(words.iter().map(std::ffi::OsStr::new));
     let cmd = match mode {
         Mode::Native => Cmd::native(&argv),
         Mode::Continue => Cmd::supervised(Policy::example("allow-all"), &argv),
@@ -274,7 +298,7 @@ fn run_with(
     let out = tweak(cmd.cwd(dir.path()).in_new_netns()).run();
     out.assert_code(0);
     // The descriptor number in a /proc/self/fd alias is the supervisor's.
-    (fd_numbers_out(&out.stdout), out.stderr)
+    (fd_numbers_out(&out.stdout).replace(at, "DIR"), out.stderr)
 }
 
 /// `/proc/self/fd/<n>/` → `/proc/self/fd/N/`.
@@ -418,22 +442,28 @@ fn assert_master_file(got: Vec<(String, String)>, name: &str) {
     );
 }
 
-/// A unix socket bound by a path of more than one component keeps the
-/// race-free alias the supervisor bound it by (docs/policy.md): the one
-/// documented difference of a brokered bind.
+/// A unix socket bound by a path whose walk goes through entries of the
+/// directory it is bound in (`open/../ro/sub/../s10`: `sub` is looked up in
+/// `ro`) keeps the race-free alias the supervisor bound it by
+/// (docs/policy.md): the one documented difference of a brokered bind.
+/// Every other path (absolute, relative, `.`, `..`, a symlinked
+/// directory) is bound by the program's own string: its name, a peer's
+/// view of it, its owner and mode are native.
 const ALIAS: (&str, &str) = (
-    "bind open/s2 dgram: 0 name=open/s2 [open/s2: 0:0 140755]",
-    "bind open/s2 dgram: 0 name=/proc/self/fd/N/s2 [open/s2: 0:0 140755]",
+    "bind open/../ro/sub/../s10 stream: 0 name=open/../ro/sub/../s10 \
+     [open/../ro/sub/../s10: 0:0 140755]",
+    "bind open/../ro/sub/../s10 stream: 0 name=/proc/self/fd/N/s10 \
+     [open/../ro/sub/../s10: 0:0 140755]",
 );
 
 /// The pid a unix listener sees (SO_PEERCRED) is the connecting task's,
 /// taken by the kernel at connect: the supervisor's when it connects (as
 /// the program or as itself); the uid and gid are the program's.
-fn peer(ids: &str) -> (String, String) {
+fn peer(ids: &str, path: &str) -> (String, String) {
     let line = |mark: &str| {
         format!(
-            "peer p.sock: 0 listen: 0 connect: 0 accept: 0 peercred={ids}{mark} listener=p.sock \
-             client=unnamed peer=p.sock"
+            "peer {path}: 0 listen: 0 connect: 0 accept: 0 peercred={ids}{mark} listener={path} \
+             client=unnamed peer={path}"
         )
     };
     (line(""), line(" pid-not-mine"))
@@ -445,9 +475,12 @@ fn as_root() {
         return;
     }
     // As root the supervisor's authority is the program's.
-    let (n, p) = peer("0:0");
-    let m = three_ways(AS_ROOT, &[ALIAS, (&n, &p)]);
-    assert_master(m, &[ALIAS, (&n, &p)]);
+    let (n2, p2) = peer("0:0", "../open/p2.sock");
+    let (n3, p3) = peer("0:0", "DIR/open/p3.sock");
+    let (n, p) = peer("0:0", "p.sock");
+    let want = [(&n2[..], &p2[..]), (&n3, &p3), ALIAS, (&n, &p)];
+    let m = three_ways(AS_ROOT, &want);
+    assert_master(m, &want);
 }
 
 #[test]
@@ -455,8 +488,9 @@ fn as_nobody() {
     if !need_root() {
         return;
     }
-    let (n, p) = peer("65534:65534");
-    let m = three_ways(AS_NOBODY, &[(&n, &p)]);
+    let (n2, p2) = peer("65534:65534", "../home/p2.sock");
+    let (n, p) = peer("65534:65534", "p.sock");
+    let m = three_ways(AS_NOBODY, &[(&n2, &p2), (&n, &p)]);
     assert_master_file(m, "transparency-master-nobody.diff");
 }
 
@@ -868,6 +902,206 @@ fn creds_changes_are_seen_under_every_posture() {
     }
 }
 
+/// Each `bindmany` counter of the probe's line.
+fn bindmany_counts(out: &str) -> std::collections::HashMap<String, u64> {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("bindmany "))
+        .unwrap_or_else(|| panic!("no bindmany line:\n{out}"));
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().expect("a number")))
+        .collect()
+}
+
+/// A brokered unix bind by the program's own multi-component path creates
+/// the socket in exactly the directory the policy decided on: while a
+/// thread swaps `x/d` between a real directory and a symlink to a denied
+/// directory (`RENAME_EXCHANGE`, outside the sandbox), the program binds
+/// `x/d/sN` again and again under deny-path (the denied directory denied,
+/// the rest brokered).  Binds are allowed (named by the program's string)
+/// and denied, and no socket ever appears in the denied directory: every
+/// one is in the real directory.
+#[test]
+fn bind_by_own_path_never_lands_in_a_swapped_in_directory() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    for (k, probe) in probes().iter().enumerate() {
+        let tmp = tempdir();
+        let root = crate::util::canon(&tmp);
+        let (x, denied) = (root.join("x"), root.join("denied"));
+        std::fs::create_dir(&x).unwrap();
+        std::fs::create_dir(&denied).unwrap();
+        std::fs::create_dir(x.join("d")).unwrap();
+        symlink(&denied, x.join("e")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flipper = {
+            let (stop, x) = (stop.clone(), x.clone());
+            std::thread::spawn(move || {
+                let mut flips = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    nix::fcntl::renameat2(
+                        nix::fcntl::AT_FDCWD,
+                        &x.join("d"),
+                        nix::fcntl::AT_FDCWD,
+                        &x.join("e"),
+                        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                    )
+                    .expect("swap x/d and x/e");
+                    flips += 1;
+                }
+                flips
+            })
+        };
+        let prefix = format!("{}/s", x.join("d").display());
+        let out = Cmd::supervised(
+            Policy::example("deny-path"),
+            &[probe.to_str().unwrap(), "bindmany", &prefix, "3000"],
+        )
+        .env("DENY", &denied)
+        .run();
+        stop.store(true, Ordering::Relaxed);
+        let flips = flipper.join().unwrap();
+        out.assert_clean();
+        let c = bindmany_counts(&out.stdout);
+        eprintln!("probe {k}: {c:?} ({flips} swaps)");
+        let in_denied: Vec<_> = std::fs::read_dir(&denied).unwrap().collect();
+        assert!(
+            in_denied.is_empty(),
+            "probe {k}: sockets in the denied directory: {in_denied:?}\n{out}"
+        );
+        assert_eq!(c["misnamed"], 0, "probe {k}: {c:?}\n{out}");
+        assert_eq!(c["other"], 0, "probe {k}: {c:?}\n{out}");
+        assert!(
+            c["ok"] > 0 && c["denied"] > 0,
+            "probe {k}: no race ({flips} swaps): {c:?}\n{out}"
+        );
+        // The real directory is x/d or x/e, whichever the last swap left.
+        let real = if x.join("d").symlink_metadata().unwrap().is_dir() {
+            "d"
+        } else {
+            "e"
+        };
+        let n = std::fs::read_dir(x.join(real)).unwrap().count() as u64;
+        assert_eq!(
+            n, c["ok"],
+            "probe {k}: every bound socket is in the real directory: {c:?}"
+        );
+    }
+}
+
+/// A bind by the program's own path that is the run's first call as the
+/// program (the supervisor's own credentials not read yet: they are read
+/// once, from /proc, which the binding thread's chroot leaves behind), as
+/// root and as nobody, by an absolute path and by `/name`.
+#[test]
+fn bind_by_own_path_as_the_first_call() {
+    if !need_root() {
+        return;
+    }
+    for steps in [
+        &["bind DIR/open/s1 stream"][..],
+        &["bind /../DIR/open/s1 stream"][..],
+        &["drop 65534 65534 -", "bind DIR/home/s1 stream"][..],
+    ] {
+        let m = three_ways(steps, &[]);
+        if steps.len() == 2 {
+            assert_master(
+                m,
+                &[(
+                    "bind DIR/home/s1 stream: 0 name=DIR/home/s1 [DIR/home/s1: 65534:65534 140755]",
+                    "bind DIR/home/s1 stream: 0 name=DIR/home/s1 [DIR/home/s1: 0:0 140755]",
+                )],
+            );
+        } else {
+            assert_master(m, &[]);
+        }
+    }
+}
+
+/// In a program that chrooted (to the fixture's `open`), `/name` and
+/// `/../name` are bound from a thread chrooted to the held directory, and
+/// `/sub/name`, `sub/name` and `../sub/./name` by the program's string in
+/// a namespace of their own: the names, the peer's view, the owners are
+/// native.
+#[test]
+fn bind_by_own_path_in_a_chrooted_program() {
+    if !need_root() {
+        return;
+    }
+    let (n, p) = peer("0:0", "/sub/../sub/p.sock");
+    let m = three_ways(
+        &[
+            "mkdir open/sub 755",
+            "chroot DIR/open",
+            "bind /s1 stream",
+            "bind /../s2 dgram",
+            "bind /./s3 stream",
+            "bind /sub/s3 stream",
+            "bind sub/s4 stream",
+            "bind ../sub/./s5 stream",
+            "peer /sub/../sub/p.sock",
+        ],
+        &[(&n, &p)],
+    );
+    assert_master(m, &[(&n, &p)]);
+}
+
+/// Where the supervisor cannot build the program's path (no
+/// `CAP_SYS_ADMIN`: the bounding set without it, as the container agent's
+/// non-root helper; or the held directory's mount is the program's own,
+/// in a mount namespace its init script made), a bind by a path of more
+/// than one component is made through the race-free alias, in the same
+/// directory: getsockname shows `/proc/self/fd/N/name` (docs/policy.md).
+#[test]
+fn bind_by_own_path_falls_back_to_the_alias() {
+    if !need_root() {
+        return;
+    }
+    for probe in probes() {
+        for how in ["no CAP_SYS_ADMIN", "own mount namespace"] {
+            let tmp = tempdir();
+            let dir = crate::util::canon(&tmp);
+            std::fs::create_dir(dir.join("open")).unwrap();
+            let path = dir.join("open/s1");
+            let path = path.to_str().unwrap();
+            let argv = [probe.to_str().unwrap(), "bind", path, "stream"];
+            let (code, stdout, stderr) = if how == "no CAP_SYS_ADMIN" {
+                let o = Command::new("setpriv")
+                    .args(["--bounding-set=-sys_admin", "--"])
+                    .arg(crate::util::supervisor())
+                    .arg("run")
+                    .arg("--policy")
+                    .arg(repo().join("policies/broker-as-program.lua"))
+                    .arg("--")
+                    .args(argv)
+                    .output()
+                    .expect("run setpriv (util-linux)");
+                (
+                    o.status.code(),
+                    String::from_utf8_lossy(&o.stdout).into_owned(),
+                    String::from_utf8_lossy(&o.stderr).into_owned(),
+                )
+            } else {
+                let o = Cmd::supervised(Policy::example("broker-as-program"), &argv)
+                    .init("C.unshare(C.CLONE_NEWNS)")
+                    .run();
+                (Some(o.code), o.stdout, o.stderr)
+            };
+            assert_eq!(
+                (code, fd_numbers_out(&stdout).as_str(), stderr.as_str()),
+                (
+                    Some(0),
+                    format!("bind {path} stream: 0 name=/proc/self/fd/N/s1 [{path}: 0:0 140755]\n")
+                        .as_str(),
+                    ""
+                ),
+                "{how}"
+            );
+        }
+    }
+}
+
 /// The calls that may go through io_uring as nobody (kernel::creds::uring:
 /// opens that create nothing, stats of an entry), their errnos included:
 /// denied, missing, a symlink not followed, a directory without search
@@ -954,12 +1188,13 @@ fn without_io_uring_the_outcomes_are_the_same() {
     if !need_root() {
         return;
     }
-    let (n, peer_line) = peer("65534:65534");
+    let (n2, p2) = peer("65534:65534", "../home/p2.sock");
+    let (n, p) = peer("65534:65534", "p.sock");
     let probe = &probes()[0];
     for steps in [AS_NOBODY_URING, AS_NOBODY, AS_MEMBER] {
         let native = run(probe, steps, Mode::Native);
         let expected = if steps == AS_NOBODY {
-            owned(&[(&n, &peer_line)])
+            owned(&[(&n2, &p2), (&n, &p)])
         } else {
             Vec::new()
         };

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -478,6 +479,13 @@ static int step(char **a)
 		}
 		return 2;
 	}
+	if (!strcmp(c, "chroot")) { /* chroot PATH, then chdir("/") */
+		if (chroot(a[1]) < 0 || chdir("/") < 0) {
+			printf("chroot %s: %s\n", a[1], ename(errno));
+			exit(3);
+		}
+		return 2;
+	}
 	if (!strcmp(c, "umask")) {
 		umask(strtoul(a[1], NULL, 8));
 		return 2;
@@ -708,6 +716,34 @@ static int step(char **a)
 		printf("\n");
 		close(s);
 		return 2;
+	}
+	if (!strcmp(c, "bindmany")) { /* bindmany PREFIX N: bind PREFIX0..PREFIX<N-1>, count */
+		long n = atol(a[2]), ok = 0, denied = 0, other = 0, misnamed = 0;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < n; i++) {
+			char path[108];
+			struct sockaddr_un sa, got;
+			socklen_t len = sizeof got;
+			snprintf(path, sizeof path, "%s%ld", a[1], i);
+			int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (bind(s, (struct sockaddr *)&sa, unix_addr(&sa, path)) == 0) {
+				ok++;
+				memset(&got, 0, sizeof got);
+				if (getsockname(s, (struct sockaddr *)&got, &len) < 0 || strcmp(got.sun_path, path))
+					misnamed++;
+			} else if (errno == EACCES) {
+				denied++;
+			} else {
+				other++;
+			}
+			close(s);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+		printf("bindmany %s: ok=%ld denied=%ld other=%ld misnamed=%ld ns-per-bind=%lld\n", a[1], ok,
+		       denied, other, misnamed, n > 0 ? ns / n : 0);
+		return 3;
 	}
 	fprintf(stderr, "transparency: unknown step %s\n", c);
 	exit(2);

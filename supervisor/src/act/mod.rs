@@ -5,6 +5,7 @@
 mod attr;
 pub mod authority;
 pub mod backstop;
+mod bindname;
 pub mod dns;
 mod exec;
 mod file;

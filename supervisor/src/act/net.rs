@@ -11,6 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use nix::errno::Errno;
 
 use super::authority::Authority;
+use super::bindname;
 use crate::answer::{Job, Outcome};
 use crate::pending::Pending;
 use crate::request::net::{NetAddr, Payload, SockCall, SockOp};
@@ -238,11 +239,12 @@ fn unix_name(path: &str) -> Result<Vec<u8>, Errno> {
 /// supervisor's umask is 0).
 ///
 /// The address the socket keeps (getsockname, a peer's getpeername) is the
-/// one bound.  When the program gave the bare name (`raw`, relative to its
-/// cwd, with no `/`), the bind is done with that very name from a thread
-/// whose cwd is `parent`: race-free (one component, no symlink followed)
-/// and the program sees its own address.  Other paths are bound through
-/// `/proc/self/fd/N/name` (the race-free alias), which getsockname shows.
+/// one bound: the program's own string (`raw`), bound where every
+/// directory it walks is the supervisor's and the last one is `parent`
+/// (`act::bindname`), race-free.  Where that cannot be built (a walk
+/// through entries of `parent`, no `CAP_SYS_ADMIN`, a mount of another
+/// namespace) the socket is bound through `/proc/self/fd/N/name` (the
+/// race-free alias), which getsockname shows.
 fn bind_unix(
     who: &Authority,
     sock: &Socket,
@@ -253,41 +255,25 @@ fn bind_unix(
 ) -> Result<(), Errno> {
     let n = name.to_str().map_err(|_| Errno::EINVAL)?;
     let mode = nix::sys::stat::fstat(sock.fd.as_fd())?.st_mode & 0o777;
-    let bare = unix_name(n)?;
-    let trim = |v: &[u8]| -> Vec<u8> {
-        let mut v = v.to_vec();
-        while v.last() == Some(&0) {
-            v.pop();
-        }
-        v
+    // The path as the kernel reads it: up to its first NUL.
+    let path = raw.get(2..).unwrap_or_default();
+    let path = &path[..path.iter().position(|&b| b == 0).unwrap_or(path.len())];
+    let bound = match bindname::plan(path, name.to_bytes()) {
+        Some(plan) => bindname::bind(who, sock.fd.as_fd(), parent, raw, &plan),
+        None => bindname::Bound::Fallback,
     };
-    if trim(raw) == trim(&bare) {
-        bind_in(who, sock.fd.as_fd(), parent, &bare)?;
-    } else {
-        let addr = unix_name(&format!("/proc/self/fd/{}/{n}", parent.as_raw_fd()))?;
-        who.run(|| sys::bind_raw(sock.fd.as_fd(), &addr))?;
+    match bound {
+        bindname::Bound::Done(r) => r?,
+        bindname::Bound::Fallback => {
+            let addr = unix_name(&format!("/proc/self/fd/{}/{n}", parent.as_raw_fd()))?;
+            who.run(|| sys::bind_raw(sock.fd.as_fd(), &addr))?;
+        }
     }
     let want = mode & !umask;
     if want != mode {
         who.run(|| sys::fchmodat_nofollow(parent, name, want))?;
     }
     Ok(())
-}
-
-/// Binds `sock` to the relative `addr` from a thread of its own whose cwd
-/// is `dir` (its file-system context unshared: the supervisor's cwd is
-/// never changed), with `who`'s authority.  The thread ends with the bind.
-fn bind_in(who: &Authority, sock: BorrowedFd, dir: BorrowedFd, addr: &[u8]) -> Result<(), Errno> {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
-            nix::unistd::fchdir(dir)?;
-            // On this thread: the bind resolves from its working directory.
-            who.here().run(|| sys::bind_raw(sock, addr))
-        })
-        .join()
-        .unwrap_or(Err(Errno::EIO))
-    })
 }
 
 /// connect(2) on the copy; off the loop when the socket blocks.  `keep`

@@ -1,9 +1,10 @@
 //! Raw syscalls the metadata and link calls are performed with, on held
 //! descriptors (`*at` forms with `AT_SYMLINK_NOFOLLOW` or `AT_EMPTY_PATH`,
-//! never a path the program could swap).  The only `unsafe` of `act`.
+//! never a path the program could swap), and the mount calls of a brokered
+//! unix bind by its own name (`act::bindname`).  The only `unsafe` of `act`.
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
@@ -146,6 +147,82 @@ pub fn linkat(
             newdir.as_raw_fd(),
             newname.as_ptr(),
             flags,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// `open_tree(fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH | OPEN_TREE_CLOEXEC)`:
+/// a detached bind mount of the directory `fd` itself (no path looked up).
+pub fn open_tree_clone(fd: BorrowedFd) -> Result<OwnedFd, Errno> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let flags =
+        OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as libc::c_uint | libc::O_CLOEXEC as libc::c_uint;
+    // SAFETY: "" is NUL-terminated and static; integers otherwise.
+    let r = unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) };
+    // SAFETY: on success the kernel returned a new descriptor we own.
+    Errno::result(r).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A fresh, detached tmpfs (`fsopen`, `fsconfig(CMD_CREATE)`, `fsmount`).
+pub fn tmpfs_detached() -> Result<OwnedFd, Errno> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: the name is NUL-terminated and static.
+    let r = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) };
+    // SAFETY: a new descriptor we own.
+    let ctx = Errno::result(r).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })?;
+    // SAFETY: no key or value (NULL, 0) for CMD_CREATE.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    Errno::result(r)?;
+    // SAFETY: integers only.
+    let r = unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, 0) };
+    // SAFETY: a new descriptor we own.
+    Errno::result(r).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+
+/// `move_mount(mnt, "", AT_FDCWD, to, F_EMPTY_PATH)`: the detached mount
+/// `mnt` attached at `to` (a path of the supervisor's own).
+pub fn move_mount_to(mnt: BorrowedFd, to: &CStr) -> Result<(), Errno> {
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// `move_mount(mnt, "", onto, "", F_EMPTY_PATH | T_EMPTY_PATH)`: the
+/// detached mount `mnt` attached on the directory `onto` itself.
+pub fn move_mount_onto(mnt: BorrowedFd, onto: BorrowedFd) -> Result<(), Errno> {
+    // SAFETY: "" is NUL-terminated and static; integers otherwise.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            onto.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
         )
     };
     Errno::result(r).map(drop)
