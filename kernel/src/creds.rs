@@ -379,6 +379,13 @@ impl Drop for Switched {
     }
 }
 
+/// Sets the calling thread's capabilities — only its own: a raw
+/// `capset`, which no libc broadcasts to the other threads (`eff`, `prm`,
+/// `inh` as 64-bit sets).
+pub fn capset_this_thread(eff: u64, prm: u64, inh: u64) -> Result<(), Errno> {
+    sys::capset(eff, prm, inh)
+}
+
 /// Runs `f` as the program thread whose credentials are `to`: `Err` (and
 /// `f` not run) if no thread could take them.
 ///

@@ -61,37 +61,8 @@ pub fn become_ids(uid: [u32; 3], gid: [u32; 3], groups: &[u32], keep: u32) -> Re
     Errno::result(unsafe { libc::syscall(libc::SYS_setresgid, gid[0], gid[1], gid[2]) })?;
     // SAFETY: integer arguments only; the calling thread only.
     Errno::result(unsafe { libc::syscall(libc::SYS_setresuid, uid[0], uid[1], uid[2]) })?;
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header {
-        version: VERSION_3,
-        pid: 0,
-    };
-    let keep = Data {
-        effective: 1 << keep,
-        permitted: 1 << keep,
-        inheritable: 0,
-    };
-    let none = Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    };
-    let data = [keep, none];
-    // SAFETY: a version-3 header and two data words, as capset(2) reads them.
-    let r = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
-    Errno::result(r)?;
+    let keep = 1u64 << keep;
+    kernel::creds::capset_this_thread(keep, keep, 0)?;
     // SAFETY: integer-argument prctl.
     Errno::result(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) }).map(drop)
 }
