@@ -29,7 +29,7 @@ pub enum Item {
 
 /// The master loop without slave filters: every request and lookup goes
 /// to the policy.
-struct ToPolicy;
+pub(super) struct ToPolicy;
 
 impl Strategy for ToPolicy {
     type Out = Item;

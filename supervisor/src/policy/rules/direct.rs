@@ -20,7 +20,7 @@ use std::sync::Arc;
 use mlua::Lua;
 use nix::errno::Errno;
 
-use super::super::master::Item;
+use super::super::master::{Item, ToPolicy};
 use super::super::slave;
 use super::super::state::Shared;
 use super::decide::{self, Answer};
@@ -28,25 +28,8 @@ use crate::act::{self, Verdict};
 use crate::audit::{How, Key};
 use crate::pending::Pending;
 use crate::request::Args;
-use crate::run::Stop;
-use crate::session::{self, Decide, Event, Flow, Strategy};
+use crate::session::{self, Decide};
 use ::rules::{Refusal, Ruleset};
-
-/// Every request and lookup to the rules (no slave filters: those go
-/// through `master:receive()`).
-struct ToRules;
-
-impl Strategy for ToRules {
-    type Out = Item;
-    fn event(&mut self, ev: Event) -> Result<Flow<Item>, Stop> {
-        Ok(match ev {
-            Event::Request(p) => Flow::Yield(Item::Call(p)),
-            Event::Lookup(l) => Flow::Yield(Item::Lookup(l)),
-            // Only slave filters start jobs.
-            Event::Done(..) => Flow::Next,
-        })
-    }
-}
 
 /// `master:receive()` without the Lua call: `Ok(false)` when this state
 /// needs the master's own method (slave filters, a check, an unanswered
@@ -72,7 +55,7 @@ pub(super) fn receive(
             if !learning {
                 s.serve_on_threads(|| decider(set.clone(), at.to_string()));
             }
-            session::serve(|| s.next_event(), &mut ToRules)
+            session::serve(|| s.next_event(), &mut ToPolicy)
         }
         Err(stop) => Err(stop),
     };
