@@ -50,7 +50,7 @@ mod serving;
 #[cfg(test)]
 mod tests;
 
-pub use front::{Dispatched, Front};
+pub use front::{Dispatched, Front, Refusable};
 pub use serving::{Decide, Handoff, Serving};
 
 /// What the loop hands a strategy.
@@ -187,6 +187,7 @@ impl Session {
             front: Front {
                 answerer: Answerer::new(listener, proc.clone(), run.audit.clone()),
                 proc,
+                refusable: Refusable::of(&map),
                 map,
                 run: run.clone(),
                 watch,
@@ -259,6 +260,7 @@ impl Session {
                 // exec only after its CONTINUE is correct with the flag too.
                 answerer: Answerer::new(listener, proc.clone(), run.audit.clone()).interruptible(),
                 proc,
+                refusable: Refusable::of(&map),
                 map,
                 run: run.clone(),
                 // The runtime's filter: its credential changes are unseen.

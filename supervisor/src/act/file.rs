@@ -218,8 +218,17 @@ fn open(who: Authority, r: Resolved, flags: i32, mode: u32) -> Outcome {
         }
     };
     // ADDFD cannot carry an O_PATH file: the held object is reopened as a
-    // stand-in (act/opath.rs).
-    let outcome = move || match run().and_then(super::opath::installable) {
+    // stand-in (act/opath.rs).  Only an O_PATH open made one (no F_GETFL
+    // needed to tell).
+    let o_path = flags & libc::O_PATH != 0;
+    let installable = move |fd| {
+        if o_path {
+            super::opath::installable(fd)
+        } else {
+            Ok(fd)
+        }
+    };
+    let outcome = move || match run().and_then(installable) {
         Ok(fd) => Outcome::Fd { fd, cloexec },
         Err(e) => Outcome::Fail(e),
     };

@@ -46,6 +46,41 @@ pub struct Front {
     /// Then the threads' credentials are read once each
     /// (`kernel::creds::cache`).
     pub watch: bpf::creds::Watch,
+    /// The syscalls the posture may refuse (see [`Refusable`]).
+    pub refusable: Refusable,
+}
+
+/// The numbers of the syscalls of `bpf::posture::REFUSED` on the run's
+/// architecture, looked up once: `bpf::posture::refusal` names each
+/// refusal's syscall through libseccomp on every call (about 2 µs, the
+/// cost of a few syscalls), and for nearly every request none matches.
+/// Asked only for these numbers, it answers exactly as it would for all.
+#[derive(Clone)]
+pub struct Refusable(Arc<[i32]>);
+
+impl Refusable {
+    pub fn of(map: &SyscallMap) -> Refusable {
+        let mut nrs: Vec<i32> = bpf::posture::REFUSED
+            .iter()
+            .filter_map(|r| bpf::known::number(r.name, map.arch()))
+            .collect();
+        nrs.sort_unstable();
+        nrs.dedup();
+        Refusable(nrs.into())
+    }
+
+    /// The posture's refusal of syscall `nr` with `args`, if any.
+    pub fn refusal(
+        &self,
+        map: &SyscallMap,
+        nr: i32,
+        args: &[u64; 6],
+    ) -> Option<bpf::posture::Refused> {
+        if self.0.binary_search(&nr).is_err() {
+            return None;
+        }
+        bpf::posture::refusal(map.arch(), nr, args)
+    }
 }
 
 impl Front {
@@ -129,9 +164,9 @@ impl Front {
         // the posture refuses with some arguments (a device mknod) too.
         let refused = match (sys, watched) {
             (None, Some((_, false))) => None,
-            (None, Some((_, true))) => bpf::posture::refusal(arch, nr, args),
+            (None, Some((_, true))) => self.refusable.refusal(&self.map, nr, args),
             (None, None) => Some(bpf::posture::refused(arch, nr, args)),
-            (Some(_), _) => bpf::posture::refusal(arch, nr, args),
+            (Some(_), _) => self.refusable.refusal(&self.map, nr, args),
         };
         if let Some(r) = refused {
             // The paths it named, for the record (valid only if the
@@ -243,5 +278,40 @@ impl Front {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpf::posture::{When, REFUSED};
+
+    /// Asking only for the numbers looked up once answers as asking
+    /// `bpf::posture::refusal` for every number does, with the arguments
+    /// of each refusal (a device mknod) and without.
+    #[test]
+    fn the_refusable_numbers_answer_as_the_posture_does() {
+        let map = SyscallMap::native();
+        let r = Refusable::of(&map);
+        let mut argsets = vec![[0u64; 6]];
+        for f in REFUSED {
+            if let When::Masked { arg, values, .. } = f.when {
+                for v in values {
+                    let mut a = [0u64; 6];
+                    a[arg as usize] = *v;
+                    argsets.push(a);
+                }
+            }
+        }
+        let key = |x: Option<bpf::posture::Refused>| x.map(|x| (x.syscall, x.errno, x.target));
+        let mut refused = 0;
+        for nr in 0..1024 {
+            for a in &argsets {
+                let want = key(bpf::posture::refusal(map.arch(), nr, a));
+                refused += usize::from(want.is_some());
+                assert_eq!(key(r.refusal(&map, nr, a)), want, "syscall {nr}, {a:?}");
+            }
+        }
+        assert!(refused > 0, "the posture refuses something");
     }
 }
