@@ -197,6 +197,8 @@ pub fn fd_text(fd: BorrowedFd) -> Result<Vec<u8>, Errno> {
     sys::fd_path(fd)
 }
 
+pub use sys::own_fs_context;
+
 fn entry(parent: OwnedFd, name: CString) -> Target {
     Target::Entry { parent, name }
 }

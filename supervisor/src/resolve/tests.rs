@@ -818,3 +818,48 @@ fn a_failure_is_traced_to_where_it_happened() {
     let long = "x".repeat(300);
     assert_eq!(traced(&long), (Errno::ENAMETOOLONG, String::new()));
 }
+
+/// On a thread with its own file-system context, a directory's name is
+/// taken by `fchdir` and `getcwd`: the same text as `readlink` gives, for
+/// every kind of directory; what `getcwd` cannot name (an unlinked
+/// directory, a file) is read by `readlink` as before.  The thread's working
+/// directory is back where it was after each, and the process's never moved.
+#[test]
+fn directory_names_by_getcwd_are_the_readlink_texts() {
+    let t = TempDir::new();
+    fs::create_dir_all(t.join("a/b c/d\ne")).unwrap();
+    fs::create_dir(t.join("gone")).unwrap();
+    fs::write(t.join("file"), "x").unwrap();
+    symlink(t.join("a"), t.join("link")).unwrap();
+    let here = std::env::current_dir().unwrap();
+    let base = t.0.clone();
+    std::thread::spawn(move || {
+        own_fs_context().unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let gone = opath(base.join("gone"));
+        fs::remove_dir(base.join("gone")).unwrap();
+        let fds = [
+            opath("/"),
+            opath(&base),
+            opath(base.join("a/b c")),
+            opath(base.join("a/b c/d\ne")),
+            opath(base.join("link")),
+            opath(base.join("file")),
+            gone,
+        ];
+        for (i, fd) in fds.iter().enumerate() {
+            // The directories named by getcwd, the file and the unlinked
+            // directory not.
+            assert_eq!(sys::dir_name(fd.as_fd()).is_some(), i < 5, "{i}");
+            let by_link = sys::fd_link_for_tests(fd.as_fd()).unwrap();
+            assert_eq!(sys::fd_path(fd.as_fd()).unwrap(), by_link);
+            assert_eq!(std::env::current_dir().unwrap(), cwd);
+        }
+        assert!(sys::fd_path(fds[6].as_fd())
+            .unwrap()
+            .ends_with(b" (deleted)"));
+    })
+    .join()
+    .unwrap();
+    assert_eq!(std::env::current_dir().unwrap(), here);
+}

@@ -387,6 +387,8 @@ impl Shared {
 /// under the filter.
 fn serve(sh: &Shared, slot: &Slot) {
     slot.tid.store(sys::gettid(), Ordering::SeqCst);
+    // Directories' names by fchdir and getcwd (else by readlink).
+    let _ = crate::resolve::own_fs_context();
     let listener = sh.front.listener().clone();
     // The thread just answered, when a notification was already waiting
     // as it finished (one receiving alone): if the next is another
