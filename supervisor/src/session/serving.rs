@@ -33,9 +33,8 @@
 //! several taking turns), each receiver more only costs those wake-ups
 //! (measured: about 5 µs of CPU per request with 4 receivers against 1,
 //! the extra switches of the herd).  So one thread receives while the
-//! calls come one at a time: after an answer (one in [`LOOK_EVERY`]) it
-//! looks (`poll`, no wait) whether a notification is already waiting, and
-//! if it is another
+//! calls come one at a time: after each answer it looks (`poll`, no wait)
+//! whether a notification is already waiting, and if it is another
 //! thread's than the one just answered, two calls overlapped: every
 //! serving thread receives from then on, until [`CALM`] requests in a row
 //! were each served with no other in progress.
@@ -79,11 +78,6 @@ const STOP_WAIT: Duration = Duration::from_secs(2);
 /// Requests served in a row, each with no other in progress, after which
 /// one thread alone receives again ([`Gate`]).
 pub const CALM: u32 = 128;
-
-/// While one thread receives, it looks whether a notification already
-/// waits after one answer in this many: calls that overlap keep doing so,
-/// and the look is a syscall (about 1% of a request's CPU).
-const LOOK_EVERY: u32 = 4;
 
 /// The number of serving threads for `asked` (`--serving-threads`; `None`:
 /// two per CPU available, at most [`DEFAULT_MAX`]); 1: the main thread
@@ -400,9 +394,6 @@ fn serve(sh: &Shared, slot: &Slot) {
     // as it finished (one receiving alone): if the next is another
     // thread's, two calls overlapped.
     let mut waiting_after: Option<u32> = None;
-    // Requests served: the look for a waiting notification is taken after
-    // one in [`LOOK_EVERY`] only (a syscall each).
-    let mut served: u32 = 0;
     loop {
         if !sh.gate.enter() {
             return;
@@ -427,11 +418,7 @@ fn serve(sh: &Shared, slot: &Slot) {
                 let before = sh.busy.fetch_add(1, Ordering::SeqCst);
                 sh.handle(n);
                 let after = sh.busy.fetch_sub(1, Ordering::SeqCst) - 1;
-                served = served.wrapping_add(1);
-                if sh.gate.served(before > 0 || after > 0)
-                    && served % LOOK_EVERY == 0
-                    && waiting(&listener)
-                {
+                if sh.gate.served(before > 0 || after > 0) && waiting(&listener) {
                     waiting_after = Some(tid);
                 }
             }
