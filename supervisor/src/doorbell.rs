@@ -61,8 +61,6 @@ struct Shared {
     in_recv: Mutex<bool>,
     /// Wakes the bell thread once the main thread has taken what was pending.
     taken: Condvar,
-    /// Wakes the main thread waiting for the bell alone ([`Doorbell::wait_bell`]).
-    rung: Condvar,
     /// The kernel tid of the main thread.
     main: i32,
     /// Descriptors to watch besides the first ones (the DNS stub's).
@@ -97,7 +95,6 @@ impl Doorbell {
             pending: AtomicBool::new(false),
             in_recv: Mutex::new(false),
             taken: Condvar::new(),
-            rung: Condvar::new(),
             main: sys::gettid(),
             extra: Mutex::new(Vec::new()),
             change: EventFd::from_value_and_flags(
@@ -121,21 +118,6 @@ impl Doorbell {
             return Ok(Received::Rang);
         }
         self.recv(listener)
-    }
-
-    /// Waits for the bell alone, not in RECV (serving threads receive:
-    /// `session::serving`).
-    pub fn wait_bell(&self) -> Received {
-        {
-            // The bell thread marks `pending` before it takes this lock
-            // and notifies under it: not missed.
-            let mut g = lock(&self.shared.in_recv);
-            while !self.shared.pending.load(Ordering::SeqCst) {
-                g = self.shared.rung.wait(g).unwrap_or_else(|p| p.into_inner());
-            }
-        }
-        self.take();
-        Received::Rang
     }
 
     /// Was something pending?  Clears the mark.
@@ -227,8 +209,6 @@ fn ring(s: &Shared, fds: &[OwnedFd]) {
         // Not in RECV: the main thread sets the mark under this lock and
         // then looks at `pending`, so it will see it without a signal.
         let mut in_recv = lock(&s.in_recv);
-        // Waiting for the bell alone: looked at `pending` under this lock.
-        s.rung.notify_all();
         while s.pending.load(Ordering::SeqCst) && !s.closed.load(Ordering::SeqCst) {
             if *in_recv {
                 // Under the lock: the main thread cannot have left its RECV.

@@ -71,9 +71,9 @@ struct Job {
     #[arg(long, value_name = "DURATION", value_parser = supervisor::jobctl::parse_duration, default_value = "10s")]
     kill_after: std::time::Duration,
     /// How many threads serve the requests a policy decides without Lua
-    /// (`rules.run`; default: two per CPU available, at most 4; 1: the
-    /// main thread alone).  One of them receives while the program's calls
-    /// come one at a time, all once two overlap.  See docs/performance.md.
+    /// (`rules.run`), the main thread included (default: two per CPU
+    /// available, at most 4; 1: the main thread alone).  See
+    /// docs/performance.md.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     serving_threads: Option<u16>,
     /// Write the supervisor's own outcome as one JSON line to FILE at

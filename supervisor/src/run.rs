@@ -34,7 +34,7 @@ pub struct Run {
     /// `--timeout`, `--kill-after`.
     pub limits: crate::jobctl::Limits,
     /// `--serving-threads`: how many threads serve the requests a policy
-    /// decides without Lua (`rules.run`; 1: the main thread alone);
+    /// decides without Lua (`rules.run`), the main thread included;
     /// `None`: two per CPU available, at most 4 (`session::serving`).
     pub serving_threads: Option<usize>,
     /// The container served (`supervisor agent`), for the policy

@@ -305,11 +305,10 @@ impl Session {
         self.continue_files = true;
     }
 
-    /// Serves the requests `decide` decides without Lua on serving threads
-    /// (`serving`): as many as the run asks (`Run::serving_threads`; by
-    /// default two per CPU available, at most 4), while this thread takes
-    /// only what they hand over (and receives again if none is left; 1:
-    /// this thread alone receives, no serving thread).  Once; not for an attached run (its loop
+    /// Serves the requests `decide` decides without Lua on more serving
+    /// threads besides this one (`serving`): as many as the run asks
+    /// (`Run::serving_threads`; by default two per CPU available, at most 4,
+    /// this thread included).  Once; not for an attached run (its loop
     /// polls the listener for its hang-up), nor without a doorbell (the
     /// main thread could not be woken for what they hand over), nor when
     /// file requests are answered CONTINUE as they come.
@@ -336,9 +335,7 @@ impl Session {
         if bell.watch(s.wake_fd()).is_err() {
             return;
         }
-        if s.spawn(n) == 0 {
-            return;
-        }
+        s.spawn(n - 1);
         self.serving = Some(s);
     }
 
@@ -356,16 +353,10 @@ impl Session {
             return Err(self.end_of(code));
         }
         loop {
-            // While serving threads receive, this thread waits for its
-            // bell alone (what they hand over rings it).
-            let threads = self.serving.as_ref().is_some_and(Serving::receiving);
-            let woke = self.bell.as_ref().map(|b| {
-                if threads {
-                    Ok(b.wait_bell())
-                } else {
-                    b.wait(self.front.answerer.listener())
-                }
-            });
+            let woke = self
+                .bell
+                .as_ref()
+                .map(|b| b.wait(self.front.answerer.listener()));
             let (sig, notif, dead) = if let Some(r) = woke {
                 match r {
                     // Look at everything the bell watches.

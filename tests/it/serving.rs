@@ -203,8 +203,8 @@ fn the_log_has_one_record_per_request_and_the_summary_counts_them() {
 fn execs_and_connects_are_handed_to_the_main_thread_and_answered() {
     // Serving threads hand execs (verified by the thread that reaps) and
     // socket calls (the DNS stub's, the names of addresses) to the main
-    // thread: with serving threads the main thread receives nothing, so
-    // each is received by a serving thread that hands it over.  100 rounds of two execs and a connect to a
+    // thread: with 4 serving threads most of them are received by one that
+    // hands them over.  100 rounds of two execs and a connect to a
     // loopback port the rules deny (never sent: EACCES), each answered once.
     let (_dir, d) = setup(1);
     let bb = crate::util::BUSYBOX;
