@@ -1219,3 +1219,58 @@ fn without_io_uring_the_outcomes_are_the_same() {
         }
     }
 }
+
+/// A stat as nobody under a policy that performs without asking for the
+/// resolution first (broker-as-program.lua) is resolved as it is
+/// performed: the entry is looked up once, as the program, and what that
+/// lookup found is stat'ed (`Resolved::found`); where the program may not
+/// search the directory (`nox`, `priv`), the answer is EACCES, as
+/// natively.
+#[test]
+fn nobody_stats_are_looked_up_once_as_the_program() {
+    if !need_root() {
+        return;
+    }
+    let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .is_ok_and(|v| v.trim() != "0");
+    if disabled && std::env::var_os("CI").is_none() {
+        eprintln!("skipped: kernel.io_uring_disabled is set (under CI=true this fails)");
+        return;
+    }
+    const FILES: &[&str] = &[
+        "umask 022",
+        "drop 65534 65534 -",
+        "stat ro/f",
+        "stat home/mine",
+        "stat world",
+    ];
+    const OTHERS: &[&str] = &[
+        "umask 022",
+        "drop 65534 65534 -",
+        "stat nox/f",
+        "stat priv/f",
+        "stat secret",
+        "stat lnk",
+        "stat dangling",
+        "stat ro",
+        "stat missing",
+        "stat ro/f",
+    ];
+    for probe in probes() {
+        for steps in [FILES, OTHERS] {
+            let native = run(probe, steps, Mode::Native);
+            let (p, err) = run_with(probe, steps, Mode::Program, |c| {
+                c.env("SUPERVISOR_IO_URING", "report")
+            });
+            assert_same("as the program, stats", &native, &p);
+            if steps == FILES {
+                assert!(!native.contains("EACCES"), "{native}");
+                // stat, lstat, fstatat, statx of three files: one lookup
+                // each.
+                assert_eq!(uring_counts(&err), (12, 0), "{err}");
+            } else {
+                assert!(native.matches("EACCES").count() >= 8, "{native}");
+            }
+        }
+    }
+}
