@@ -450,6 +450,7 @@ pub mod cache;
 mod pool;
 mod sys;
 pub mod uring;
+mod watch;
 
 #[cfg(test)]
 mod tests {
