@@ -450,7 +450,6 @@ pub mod cache;
 mod pool;
 mod sys;
 pub mod uring;
-mod watch;
 
 #[cfg(test)]
 mod tests {

@@ -222,13 +222,7 @@ impl Cache {
             let s = lock(self.shard(tid));
             s.entries.iter().find(|e| e.tid == tid)?.clone()
         };
-        let lives = match &e.alive {
-            // Through this thread's watch ring when it can tell, else a
-            // `poll` (creds/watch.rs).
-            Alive::Pidfd(fd) => super::watch::lives(e.tid, e.seq, fd.as_fd(), || e.alive.lives()),
-            Alive::Comm(_) => e.alive.lives(),
-        };
-        if lives {
+        if e.alive.lives() {
             return Some(Hit {
                 creds: e.creds.clone(),
                 seq: e.seq,
@@ -439,48 +433,6 @@ mod tests {
             c.get(tid).is_none(),
             "the thread ended: its number names no entry"
         );
-    }
-
-    /// A kept entry found alive once is armed on this thread's watch ring:
-    /// the next hits are answered without a `poll`, until the thread ends,
-    /// which the ring sees before its number can serve again.
-    #[test]
-    fn hits_after_the_first_need_no_poll_until_the_thread_ends() {
-        let proc = proc();
-        let c = Cache::default();
-        c.enable();
-        let ring = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
-            .map_or(true, |v| v.trim() == "0");
-        assert!(
-            ring || std::env::var_os("CI").is_none(),
-            "CI needs io_uring"
-        );
-        let (tid, stop, h) = thread();
-        let t = c
-            .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
-            .unwrap();
-        c.put(t, creds(7));
-        let fast = super::super::watch::fast_answers;
-        let before = fast();
-        assert!(c.get(tid).is_some());
-        assert_eq!(fast(), before, "the first hit polls (and arms)");
-        for _ in 0..3 {
-            assert_eq!(c.get(tid).unwrap().creds.uids[0], 7);
-        }
-        if ring {
-            assert_eq!(fast(), before + 3, "then the ring answers");
-        }
-        stop.send(()).unwrap();
-        h.join().unwrap();
-        let ended = fast();
-        for _ in 0..1000 {
-            if c.get(tid).is_none() {
-                break;
-            }
-            std::thread::yield_now();
-        }
-        assert!(c.get(tid).is_none(), "the thread ended");
-        assert_eq!(fast(), ended, "never answered alive after the end");
     }
 
     /// A hit tells whether it was put before a mark: only an entry put

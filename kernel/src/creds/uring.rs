@@ -58,11 +58,6 @@ pub fn disable() {
     DISABLED.store(true, Ordering::Relaxed);
 }
 
-/// Was io_uring turned off ([`disable`])?
-pub(super) fn disabled() -> bool {
-    DISABLED.load(Ordering::Relaxed)
-}
-
 /// (calls performed through a personality, calls sent back to the acting
 /// threads) since the start.
 pub fn counts() -> (u64, u64) {
