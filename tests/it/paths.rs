@@ -178,6 +178,38 @@ fn supervised_in(root: &Path, policy: Policy, kind: Kind, args: &[&str]) -> Outp
     o
 }
 
+/// The path probe of `kind` with `args` under deny-path denying `deny`, in
+/// `root`; a clean exit asserted.
+#[track_caller]
+fn under_deny_path(root: &Path, kind: Kind, args: &[&str], deny: &Path) -> Output {
+    let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, args))
+        .cwd(root)
+        .env("DENY", deny)
+        .run();
+    o.assert_clean();
+    o
+}
+
+/// The output's lines, `total` of them, the first `refused` of which end
+/// in EACCES.
+#[track_caller]
+fn refused_lines(o: &Output, kind: Kind, total: usize, refused: usize) -> Vec<&str> {
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), total, "{o}");
+    for l in &lines[..refused] {
+        assert!(l.ends_with(": EACCES"), "{kind:?}: {l}\n{o}");
+    }
+    lines
+}
+
+/// What each line of the output ends with (the result after ": ").
+fn results(o: &Output) -> Vec<&str> {
+    o.stdout
+        .lines()
+        .map(|l| l.rsplit(": ").next().unwrap())
+        .collect()
+}
+
 /// `race OP HOW ALLOWED DENIED` under deny-path denying `deny`: both
 /// outcomes asserted to occur (else there was no race); the output.
 #[track_caller]
@@ -197,11 +229,7 @@ fn race_under_deny_path(
         ITERATIONS,
         MILLIS,
     ];
-    let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, &args))
-        .cwd(root)
-        .env("DENY", deny)
-        .run();
-    o.assert_clean();
+    let o = under_deny_path(root, kind, &args, deny);
     let (ok, refused, _other) = race_counts(&o, &format!("race {op} {how}:"));
     assert!(ok > 0, "{kind:?} {op} {how}: never allowed, no race: {o}");
     assert!(
