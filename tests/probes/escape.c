@@ -275,11 +275,7 @@ static void cmd_mv_read(char **a)
 	cmd_read(&a[1]);
 }
 
-static const struct {
-	const char *name;
-	int nargs;
-	void (*fn)(char **);
-} cmds[] = {
+static const struct probe_cmd cmds[] = {
 	{ "unspec-udp", 2, cmd_unspec_udp },
 	{ "unspec-dns", 1, cmd_unspec_dns },
 	{ "swap-unix", 2, cmd_swap_unix },
@@ -294,21 +290,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: escape CMD ARGS...\n");
-		return 2;
-	}
-	for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
-		if (strcmp(argv[1], cmds[k].name) != 0)
-			continue;
-		if (cmds[k].nargs != argc - 2) {
-			fprintf(stderr, "escape: %s needs %d arguments\n", argv[1], cmds[k].nargs);
-			return 2;
-		}
-		cmds[k].fn(argv + 2);
-		fflush(stdout);
-		return 0;
-	}
-	fprintf(stderr, "escape: unknown command %s\n", argv[1]);
-	return 2;
+	return run_one_cmd("escape", cmds, NCMDS(cmds), argc, argv);
 }

@@ -35,15 +35,6 @@
 #ifndef SYS_statx
 #define SYS_statx 332
 #endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_faccessat2
-#define SYS_faccessat2 439
-#endif
-#ifndef SYS_renameat2
-#define SYS_renameat2 316
-#endif
 #ifndef AT_EACCESS
 #define AT_EACCESS 0x200
 #endif
@@ -806,11 +797,7 @@ static void cmd_fifo_signal(char **a)
 
 /* ---- dispatch -------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int nargs;
-	void (*fn)(char **);
-} cmds[] = {
+static const struct probe_cmd cmds[] = {
 	{ "cat", 1, cmd_cat },
 	{ "stat", 1, cmd_stat },
 	{ "access", 2, cmd_access },
@@ -840,27 +827,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	int i = 1;
-	if (argc < 2) {
-		fprintf(stderr, "usage: probe CMD ARGS... [CMD ARGS...]...\n");
-		return 2;
-	}
-	while (i < argc) {
-		size_t k;
-		for (k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
-			if (strcmp(argv[i], cmds[k].name) == 0)
-				break;
-		if (k == sizeof cmds / sizeof cmds[0]) {
-			fprintf(stderr, "probe: unknown command %s\n", argv[i]);
-			return 2;
-		}
-		if (cmds[k].nargs > argc - i - 1) {
-			fprintf(stderr, "probe: %s needs %d arguments\n", argv[i], cmds[k].nargs);
-			return 2;
-		}
-		cmds[k].fn(argv + i + 1);
-		i += 1 + cmds[k].nargs;
-	}
-	fflush(stdout);
-	return 0;
+	return run_cmds("probe", cmds, NCMDS(cmds), argc, argv, NULL);
 }

@@ -30,13 +30,6 @@
 
 #include "common.h"
 
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_faccessat2
-#define SYS_faccessat2 439
-#endif
-
 struct k_open_how {
 	unsigned long long flags, mode, resolve;
 };
