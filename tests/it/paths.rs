@@ -23,7 +23,8 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 use crate::util::{
-    canon, compile, repo, set_times, tempdir, write_file, Cmd, Kind, Output, Policy,
+    canon, compile, repo, set_times, tempdir, with_slave_filters, write_file, Cmd, Kind, Output,
+    Policy,
 };
 
 mod chmod;
@@ -156,17 +157,6 @@ fn line<'a>(o: &'a Output, label: &str) -> &'a str {
 
 fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p).unwrap().mode() & 0o7777
-}
-
-/// The slave filters `slave` (Lua defining `svc.slave.*`, with
-/// `svc = require("libc_service")`), then a master loop answering every
-/// request `use_master_credentials`.
-fn with_slave_filters(slave: &str) -> Policy {
-    Policy::inline(&format!(
-        "local svc = require(\"libc_service\")\n{slave}\
-         local master = svc.master\n\
-         while true do\n  master:receive()\n  master:use_master_credentials()\nend\n"
-    ))
 }
 
 /// The path probe of `kind` with `args` under `policy`, in `root`; a clean

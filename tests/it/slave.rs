@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use simple_dns::rdata::{RData, A};
 use simple_dns::{Packet, ResourceRecord, CLASS, QTYPE, TYPE};
 
-use crate::util::{canon, go_probe, probes, tempdir, Cmd, Kind, Output, Policy};
+use crate::util::{
+    canon, go_probe, probes, tempdir, with_slave_filters, Cmd, Kind, Output, Policy,
+};
 
 const KINDS: [Kind; 2] = [Kind::Musl, Kind::Glibc];
 
@@ -579,17 +581,11 @@ fn a_blocking_call_done_for_a_filter_does_not_stall_the_run() {
             let (mut s, _) = l.accept().unwrap();
             s.write_all(b"hello through the filter\n").unwrap();
         });
-        let p = Policy::inline(
+        let p = with_slave_filters(
             r#"
-local svc = require("libc_service")
 svc.slave.connect_inet = function(real_connect, fd, addr, port)
   local r, err = real_connect(fd, addr, port)
   return r, err
-end
-local master = svc.master
-while true do
-  master:receive()
-  master:use_master_credentials()
 end
 "#,
         );

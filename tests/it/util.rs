@@ -351,6 +351,17 @@ impl Cmd {
     }
 }
 
+/// The slave filters `slave` (Lua defining `svc.slave.*`, with
+/// `svc = require("libc_service")`), then a master loop answering every
+/// request `use_master_credentials`.
+pub fn with_slave_filters(slave: &str) -> Policy {
+    Policy::inline(&format!(
+        "local svc = require(\"libc_service\")\n{slave}\
+         local master = svc.master\n\
+         while true do\n  master:receive()\n  master:use_master_credentials()\nend\n"
+    ))
+}
+
 /// A fresh temporary directory.
 pub fn tempdir() -> TempDir {
     tempfile::Builder::new()
