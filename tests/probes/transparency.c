@@ -278,13 +278,7 @@ static int step(char **a)
 	struct stat st;
 	if (!strcmp(c, "drop")) { /* drop UID GID GROUPS(comma list or -) */
 		gid_t groups[32];
-		int n = 0;
-		if (strcmp(a[3], "-")) {
-			char buf[256], *save = NULL, *tok;
-			snprintf(buf, sizeof buf, "%s", a[3]);
-			for (tok = strtok_r(buf, ",", &save); tok && n < 32; tok = strtok_r(NULL, ",", &save))
-				groups[n++] = (gid_t)atoi(tok);
-		}
+		int n = parse_groups(a[3], groups);
 		if (setgroups(n, groups) < 0 || setresgid(atoi(a[2]), atoi(a[2]), atoi(a[2])) < 0 ||
 		    setresuid(atoi(a[1]), atoi(a[1]), atoi(a[1])) < 0) {
 			printf("drop: %s\n", ename(errno));
@@ -295,13 +289,7 @@ static int step(char **a)
 	}
 	if (!strcmp(c, "as")) { /* as UID GID GROUPS: saved ids stay 0, so "as" may follow */
 		gid_t groups[32];
-		int n = 0;
-		if (strcmp(a[3], "-")) {
-			char buf[256], *save = NULL, *tok;
-			snprintf(buf, sizeof buf, "%s", a[3]);
-			for (tok = strtok_r(buf, ",", &save); tok && n < 32; tok = strtok_r(NULL, ",", &save))
-				groups[n++] = (gid_t)atoi(tok);
-		}
+		int n = parse_groups(a[3], groups);
 		if (setresuid(0, 0, -1) < 0 || setgroups(n, groups) < 0 ||
 		    setresgid(atoi(a[2]), atoi(a[2]), -1) < 0 || setresuid(atoi(a[1]), atoi(a[1]), -1) < 0) {
 			printf("as: %s\n", ename(errno));
