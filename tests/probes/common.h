@@ -1,6 +1,7 @@
 /*
  * What every probe shares: errno names, "LABEL: OK|ENAME" lines, a
- * monotonic clock, dying with a message, its commands' table and main().
+ * monotonic clock, dying with a message, its commands' table and main(),
+ * a second thread flipping a path buffer or a symlink.
  * A probe defines PROBE_NAME (its name, for die()) before including this.
  * Everything here is static inline: a probe that does not use a helper
  * gets no warning (-Wall -Werror).
@@ -9,11 +10,13 @@
 #define PROBES_COMMON_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Syscalls newer than some libc headers. */
 #ifndef SYS_renameat2
@@ -197,6 +200,80 @@ static inline int run_one_cmd(const char *prog, const struct probe_cmd *cmds, si
 	c->fn(argv + 2);
 	fflush(stdout);
 	return 0;
+}
+
+/* ---- races: a second thread changing what a path names ---------------- */
+
+/* A path buffer that a second thread rewrites with paths[0] and paths[1]
+ * in turn, or a symlink `link` it re-points at targets[0] and targets[1]
+ * in turn (a fresh symlink `tmp` renamed over it), until stop. */
+struct flipper {
+	volatile int stop;
+	pthread_t thread;
+	char buf[4096];
+	const char *paths[2];
+	size_t lens[2];
+	char tmp[4200], link[4200];
+	const char *targets[2];
+};
+
+static inline void *flip_buffer(void *arg)
+{
+	struct flipper *f = arg;
+	unsigned long i = 0;
+	while (!f->stop) {
+		int k = i++ & 1;
+		memcpy(f->buf, f->paths[k], f->lens[k] + 1);
+	}
+	return NULL;
+}
+
+static inline void *flip_symlink(void *arg)
+{
+	struct flipper *f = arg;
+	unsigned long i = 0;
+	while (!f->stop) {
+		const char *target = f->targets[i++ & 1];
+		if (symlink(target, f->tmp) < 0 && errno != EEXIST)
+			continue;
+		rename(f->tmp, f->link);
+	}
+	return NULL;
+}
+
+/* Starts rewriting f->buf (a to begin with) with a and b in turn. */
+static inline void start_buffer_flips(struct flipper *f, const char *a, const char *b)
+{
+	f->stop = 0;
+	f->paths[0] = a;
+	f->paths[1] = b;
+	f->lens[0] = strlen(a);
+	f->lens[1] = strlen(b);
+	memcpy(f->buf, a, f->lens[0] + 1);
+	if (pthread_create(&f->thread, NULL, flip_buffer, f) != 0)
+		die("pthread_create");
+}
+
+/* Makes the symlink `link` to a, then starts re-pointing it at a and b in
+ * turn through the fresh symlink `tmp`. */
+static inline void start_symlink_flips(struct flipper *f, const char *link, const char *tmp,
+				       const char *a, const char *b)
+{
+	f->stop = 0;
+	snprintf(f->link, sizeof f->link, "%s", link);
+	snprintf(f->tmp, sizeof f->tmp, "%s", tmp);
+	f->targets[0] = a;
+	f->targets[1] = b;
+	if (symlink(a, f->link) < 0)
+		die("symlink");
+	if (pthread_create(&f->thread, NULL, flip_symlink, f) != 0)
+		die("pthread_create");
+}
+
+static inline void stop_flips(struct flipper *f)
+{
+	f->stop = 1;
+	pthread_join(f->thread, NULL);
 }
 
 #endif

@@ -520,38 +520,6 @@ static void cmd_setxattrat(char **a)
 
 /* ---- races ---- */
 
-static volatile int race_stop;
-static char race_buf[4096];
-static const char *race_paths[2];
-static size_t race_lens[2];
-
-static void *buffer_flipper(void *arg)
-{
-	(void)arg;
-	unsigned long i = 0;
-	while (!race_stop) {
-		int k = i++ & 1;
-		memcpy(race_buf, race_paths[k], race_lens[k] + 1);
-	}
-	return NULL;
-}
-
-static char sym_tmp[4200], sym_link[4200];
-static const char *sym_targets[2];
-
-static void *symlink_flipper(void *arg)
-{
-	(void)arg;
-	unsigned long i = 0;
-	while (!race_stop) {
-		const char *target = sym_targets[i++ & 1];
-		if (symlink(target, sym_tmp) < 0 && errno != EEXIST)
-			continue;
-		rename(sym_tmp, sym_link);
-	}
-	return NULL;
-}
-
 /* Does OP make a new name (PATH is then the new name)? */
 static int creates(const char *op)
 {
@@ -602,28 +570,15 @@ static void cmd_race(char **a)
 	long iters = strtol(a[4], NULL, 10), millis = strtol(a[5], NULL, 10);
 	char target[4200];
 	const char *path;
-	pthread_t t;
+	static struct flipper f;
 
 	if (!strcmp(mode, "buffer")) {
-		race_paths[0] = a[2];
-		race_paths[1] = a[3];
-		race_lens[0] = strlen(a[2]);
-		race_lens[1] = strlen(a[3]);
-		memcpy(race_buf, a[2], race_lens[0] + 1);
-		path = race_buf;
-		if (pthread_create(&t, NULL, buffer_flipper, NULL) != 0)
-			die("pthread_create");
+		start_buffer_flips(&f, a[2], a[3]);
+		path = f.buf;
 	} else {
-		snprintf(sym_tmp, sizeof sym_tmp, "link.new");
-		snprintf(sym_link, sizeof sym_link, "link");
-		sym_targets[0] = a[2];
-		sym_targets[1] = a[3];
-		if (symlink(a[2], sym_link) < 0)
-			die("symlink");
 		snprintf(target, sizeof target, "link/%s", creates(op) ? "new" : "target");
 		path = target;
-		if (pthread_create(&t, NULL, symlink_flipper, NULL) != 0)
-			die("pthread_create");
+		start_symlink_flips(&f, "link", "link.new", a[2], a[3]);
 	}
 	char cleanup[4200];
 	if (!strcmp(mode, "buffer"))
@@ -644,8 +599,7 @@ static void cmd_race(char **a)
 		else
 			other++;
 	}
-	race_stop = 1;
-	pthread_join(t, NULL);
+	stop_flips(&f);
 	printf("race %s %s: iterations=%ld ok=%ld denied=%ld other=%ld\n", op, mode, i, ok, denied,
 	       other);
 }

@@ -522,22 +522,6 @@ static void cmd_vfork_exec(char **a)
 
 /* ---- races ----------------------------------------------------------- */
 
-static volatile int race_stop;
-static char race_buf[4096];
-static const char *race_paths[2];
-static size_t race_lens[2];
-
-static void *buffer_flipper(void *arg)
-{
-	(void)arg;
-	unsigned long i = 0;
-	while (!race_stop) {
-		int k = i++ & 1;
-		memcpy(race_buf, race_paths[k], race_lens[k] + 1);
-	}
-	return NULL;
-}
-
 /*
  * race-open ALLOWED SECRET SECRET_DEV SECRET_INO ITERS MILLIS
  *
@@ -559,19 +543,13 @@ static void cmd_race_open(char **a)
 	char *want = slurp(afd, NULL);
 	close(afd);
 
-	race_paths[0] = a[0];
-	race_paths[1] = a[1];
-	race_lens[0] = strlen(a[0]);
-	race_lens[1] = strlen(a[1]);
-	memcpy(race_buf, a[0], race_lens[0] + 1);
-	pthread_t t;
-	if (pthread_create(&t, NULL, buffer_flipper, NULL) != 0)
-		die("pthread_create");
+	static struct flipper f;
+	start_buffer_flips(&f, a[0], a[1]);
 
 	long opens = 0, denied = 0, other = 0, leaks = 0, mismatched = 0, i;
 	long deadline = now_ms() + millis;
 	for (i = 0; i < iters && now_ms() < deadline; i++) {
-		int fd = open(race_buf, O_RDONLY | O_CLOEXEC);
+		int fd = open(f.buf, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EACCES)
 				denied++;
@@ -592,26 +570,9 @@ static void cmd_race_open(char **a)
 		free(b);
 		close(fd);
 	}
-	race_stop = 1;
-	pthread_join(t, NULL);
+	stop_flips(&f);
 	printf("race-open: iterations=%ld opens=%ld denied=%ld other=%ld leaks=%ld mismatched=%ld\n",
 	       i, opens, denied, other, leaks, mismatched);
-}
-
-static char sym_tmp[4200], sym_link[4200];
-static const char *sym_targets[2];
-
-static void *symlink_flipper(void *arg)
-{
-	(void)arg;
-	unsigned long i = 0;
-	while (!race_stop) {
-		const char *target = sym_targets[i++ & 1];
-		if (symlink(target, sym_tmp) < 0 && errno != EEXIST)
-			continue;
-		rename(sym_tmp, sym_link);
-	}
-	return NULL;
 }
 
 /*
@@ -630,18 +591,14 @@ static void cmd_symlink_race(char **a)
 	char target[4200], allowed_file[4200];
 	snprintf(allowed_file, sizeof allowed_file, "%s/passwd", a[1]);
 	snprintf(target, sizeof target, "%s/link/passwd", a[0]);
-	snprintf(sym_tmp, sizeof sym_tmp, "%s/link.new", a[0]);
-	snprintf(sym_link, sizeof sym_link, "%s/link", a[0]);
+	char lnk[4200], tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s/link.new", a[0]);
+	snprintf(lnk, sizeof lnk, "%s/link", a[0]);
 	struct stat ast;
 	if (stat(allowed_file, &ast) < 0)
 		die("stat allowed");
-	sym_targets[0] = a[1];
-	sym_targets[1] = "/etc";
-	if (symlink(a[1], sym_link) < 0)
-		die("symlink");
-	pthread_t t;
-	if (pthread_create(&t, NULL, symlink_flipper, NULL) != 0)
-		die("pthread_create");
+	static struct flipper f;
+	start_symlink_flips(&f, lnk, tmp, a[1], "/etc");
 
 	long opens = 0, denied = 0, other = 0, leaks = 0, mismatched = 0, i;
 	long deadline = now_ms() + millis;
@@ -665,8 +622,7 @@ static void cmd_symlink_race(char **a)
 			mismatched++;
 		close(fd);
 	}
-	race_stop = 1;
-	pthread_join(t, NULL);
+	stop_flips(&f);
 	printf("symlink-race: iterations=%ld opens=%ld denied=%ld other=%ld leaks=%ld mismatched=%ld\n",
 	       i, opens, denied, other, leaks, mismatched);
 }
