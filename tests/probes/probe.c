@@ -522,6 +522,23 @@ static void cmd_vfork_exec(char **a)
 
 /* ---- races ----------------------------------------------------------- */
 
+/* One open of a race: its descriptor and status (*st), or -1, the failure
+ * counted (EACCES in *denied, any other in *other). */
+static int race_open(const char *path, struct stat *st, long *denied, long *other)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EACCES)
+			++*denied;
+		else
+			++*other;
+		return -1;
+	}
+	if (fstat(fd, st) < 0)
+		die("fstat");
+	return fd;
+}
+
 /*
  * race-open ALLOWED SECRET SECRET_DEV SECRET_INO ITERS MILLIS
  *
@@ -549,17 +566,10 @@ static void cmd_race_open(char **a)
 	long opens = 0, denied = 0, other = 0, leaks = 0, mismatched = 0, i;
 	long deadline = now_ms() + millis;
 	for (i = 0; i < iters && now_ms() < deadline; i++) {
-		int fd = open(f.buf, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EACCES)
-				denied++;
-			else
-				other++;
-			continue;
-		}
 		struct stat st;
-		if (fstat(fd, &st) < 0)
-			die("fstat");
+		int fd = race_open(f.buf, &st, &denied, &other);
+		if (fd < 0)
+			continue;
 		if ((unsigned long long)st.st_dev == sdev && (unsigned long long)st.st_ino == sino)
 			leaks++;
 		char *b = slurp(fd, NULL);
@@ -603,17 +613,10 @@ static void cmd_symlink_race(char **a)
 	long opens = 0, denied = 0, other = 0, leaks = 0, mismatched = 0, i;
 	long deadline = now_ms() + millis;
 	for (i = 0; i < iters && now_ms() < deadline; i++) {
-		int fd = open(target, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EACCES)
-				denied++;
-			else
-				other++;
-			continue;
-		}
 		struct stat st;
-		if (fstat(fd, &st) < 0)
-			die("fstat");
+		int fd = race_open(target, &st, &denied, &other);
+		if (fd < 0)
+			continue;
 		if ((unsigned long long)st.st_dev == sdev && (unsigned long long)st.st_ino == sino)
 			leaks++;
 		else if (st.st_dev == ast.st_dev && st.st_ino == ast.st_ino)
