@@ -8,13 +8,10 @@
 //! Network tests reach loopback only, or addresses inside a network
 //! namespace the test made itself ([`in_netns`]).
 
-use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use simple_dns::rdata::{RData, A};
-use simple_dns::{Packet, ResourceRecord, CLASS, QTYPE, TYPE};
-
-use crate::util::{busybox, canon, tempdir, Cmd, Kind, Output, Policy};
+use crate::util::{busybox, canon, dns_server_with, tempdir, Cmd, Kind, Output, Policy};
 
 /// `return rules.run { BODY }`.
 pub fn rules(body: &str) -> Policy {
@@ -158,38 +155,7 @@ pub fn greeter(addr: &str) -> u16 {
 /// A queries from `table` (name → address) and NXDOMAIN otherwise.
 pub fn dns_server(table: &[(&str, Ipv4Addr)]) -> u16 {
     let table: Vec<(String, Ipv4Addr)> = table.iter().map(|(n, a)| (n.to_string(), *a)).collect();
-    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = u.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok((n, from)) = u.recv_from(&mut buf) {
-            let Ok(q) = Packet::parse(&buf[..n]) else {
-                continue;
-            };
-            let mut r = Packet::new_reply(q.id());
-            let Some(question) = q.questions.first().cloned() else {
-                continue;
-            };
-            let name = question.qname.to_string();
-            match table.iter().find(|(n, _)| *n == name) {
-                Some((_, a)) if question.qtype == QTYPE::TYPE(TYPE::A) => {
-                    r.answers.push(ResourceRecord::new(
-                        question.qname.clone(),
-                        CLASS::IN,
-                        60,
-                        RData::A(A {
-                            address: u32::from(*a),
-                        }),
-                    ));
-                }
-                Some(_) => {}
-                None => *r.rcode_mut() = simple_dns::RCODE::NameError,
-            }
-            r.questions.push(question);
-            let _ = u.send_to(&r.build_bytes_vec().unwrap(), from);
-        }
-    });
-    port
+    dns_server_with(move |name| table.iter().find(|(n, _)| n == name).map(|(_, a)| *a))
 }
 
 #[test]
