@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{busybox, canon, supervisor, tempdir, Cmd, Policy, BUSYBOX};
+use crate::util::{alive, busybox, canon, supervisor, tempdir, Cmd, Policy, BUSYBOX};
 
 fn allow_all() -> std::path::PathBuf {
     crate::util::repo().join("policies/allow-all.lua")
@@ -65,19 +65,6 @@ fn terminate(child: Child) -> std::process::Output {
 fn assert_ended(job: Vec<i32>) {
     for p in job {
         assert!(!alive(p), "process {p} of the job still runs");
-    }
-}
-
-fn alive(pid: i32) -> bool {
-    // A zombie would still answer kill(0): look at its state.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
     }
 }
 

@@ -404,6 +404,19 @@ pub fn dns_server_with(
     port
 }
 
+/// Whether process `pid` still exists (a zombie, or a dead task, counts as
+/// gone).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(s) => {
+            // "pid (comm) S ...": the state follows the last ')'.
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        }
+    }
+}
+
 /// A fresh temporary directory.
 pub fn tempdir() -> TempDir {
     tempfile::Builder::new()
