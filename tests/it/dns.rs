@@ -93,17 +93,21 @@ fn a_pinned_name_as_every_resolver_sees_it() {
     );
 }
 
+/// What resolver `who` prints for a name that is not found.
+fn not_found(who: &str) -> &'static str {
+    if who == "go" {
+        "error: not found\n"
+    } else {
+        "gai: EAI_NONAME\n"
+    }
+}
+
 #[test]
 fn noname_is_each_resolvers_native_not_found() {
     for (who, argv) in resolvers("blocked.invalid") {
         let o = Cmd::supervised(Policy::inline(PIN), &argv).run();
         o.assert_clean();
-        let want = if who == "go" {
-            "error: not found\n"
-        } else {
-            "gai: EAI_NONAME\n"
-        };
-        assert_eq!(o.stdout, want, "{who}: {o}");
+        assert_eq!(o.stdout, not_found(who), "{who}: {o}");
     }
     // getent: exit status 2, "key not found".
     let o = Cmd::supervised(
@@ -172,12 +176,7 @@ fn example_policy_dns_blocklist() {
             .option(format!("--dns-upstream=127.0.0.1:{port}"))
             .run();
         o.assert_clean();
-        let want = if who == "go" {
-            "error: not found\n"
-        } else {
-            "gai: EAI_NONAME\n"
-        };
-        assert_eq!(o.stdout, want, "{who}: {o}");
+        assert_eq!(o.stdout, not_found(who), "{who}: {o}");
     }
     for (who, argv) in resolvers("cdn.tracker.example") {
         let o = Cmd::supervised(Policy::example("dns-blocklist"), &argv)
