@@ -417,6 +417,19 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
+/// Panics with a clear message unless `tool` is on PATH (`package` provides
+/// it).
+pub fn need(tool: &str, package: &str) {
+    assert!(
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+        "{tool} is needed (apt-get install {package}; .ci/setup does)"
+    );
+}
+
 /// A fresh temporary directory.
 pub fn tempdir() -> TempDir {
     tempfile::Builder::new()
