@@ -41,10 +41,10 @@ fn counts(out: &crate::util::Output, prefix: &str) -> Counts {
 
 /// The probe's `race` (race-open or symlink-race) between `a` and `b`
 /// under deny-path denying `secret`: no descriptor on `secret` (by its
-/// dev/ino), none on an unexpected file, every iteration counted; the
-/// counts.
+/// dev/ino), none on an unexpected file, every iteration counted, and
+/// both outcomes (else no race: `never` says which, opened and denied).
 #[track_caller]
-fn race(race: &str, a: &Path, b: &Path, secret: &str) -> (Counts, crate::util::Output) {
+fn race(race: &str, (a, b): (&Path, &Path), secret: &str, never: (&str, &str)) {
     let md = std::fs::metadata(secret).unwrap_or_else(|_| panic!("this test needs {secret}"));
     let argv = Kind::Musl.probe_argv(&[
         race,
@@ -65,11 +65,12 @@ fn race(race: &str, a: &Path, b: &Path, secret: &str) -> (Counts, crate::util::O
         c.mismatched, 0,
         "an open returned an unexpected file: {c:?}\n{out}"
     );
+    assert!(c.opens > 0, "{}, no race: {c:?}\n{out}", never.0);
+    assert!(c.denied > 0, "{}, no race: {c:?}\n{out}", never.1);
     assert!(
         c.iterations > 0 && c.opens + c.denied + c.other == c.iterations,
         "{c:?}"
     );
-    (c, out)
 }
 
 /// A thread flips one path buffer between an allowed file and /etc/shadow
@@ -86,19 +87,14 @@ fn flipping_path_buffer_never_opens_the_denied_file() {
     std::fs::create_dir(&dir).unwrap();
     let allowed = dir.join("allowed-file");
     write_file(&allowed, "allowed content\n", 0o644);
-    let (c, out) = race(
+    race(
         "race-open",
-        &allowed,
-        Path::new("/etc/shadow"),
+        (&allowed, Path::new("/etc/shadow")),
         "/etc/shadow",
-    );
-    assert!(
-        c.opens > 0,
-        "the allowed file was never opened, no race: {c:?}\n{out}"
-    );
-    assert!(
-        c.denied > 0,
-        "/etc/shadow was never denied, no race: {c:?}\n{out}"
+        (
+            "the allowed file was never opened",
+            "/etc/shadow was never denied",
+        ),
     );
 }
 
@@ -116,13 +112,13 @@ fn swapped_symlink_never_opens_the_denied_file() {
     std::fs::create_dir(&allowed).unwrap();
     std::fs::create_dir(&work).unwrap();
     write_file(&allowed.join("passwd"), "not the real passwd\n", 0o644);
-    let (c, out) = race("symlink-race", &work, &allowed, "/etc/passwd");
-    assert!(
-        c.opens > 0,
-        "link/passwd never opened the allowed file, no race: {c:?}\n{out}"
-    );
-    assert!(
-        c.denied > 0,
-        "link/passwd was never denied, no race: {c:?}\n{out}"
+    race(
+        "symlink-race",
+        (&work, &allowed),
+        "/etc/passwd",
+        (
+            "link/passwd never opened the allowed file",
+            "link/passwd was never denied",
+        ),
     );
 }
