@@ -114,7 +114,7 @@ fn shape(p: &Pending) -> Shape {
 
 /// The kinds an open is, given what its last component was (`None`: the
 /// path did not resolve).
-fn open_kinds(flags: i32, last: Option<Last>) -> Vec<Kind> {
+pub(super) fn open_kinds(flags: i32, last: Option<Last>) -> Vec<Kind> {
     if flags & libc::O_PATH != 0 {
         return vec![Kind::Read];
     }
