@@ -289,3 +289,48 @@ fn a_kind_allowed_with_the_supervisors_authority_stays_trapped() {
     assert_eq!(f.iter().filter(|x| *x == "mkdir").count(), 2, "{log}");
     assert!(!f.iter().any(|x| x == "chmod"), "{log}");
 }
+
+#[test]
+fn the_opt_in_is_refused_where_it_cannot_hold() {
+    let cases = [
+        (
+            "local rules = require \"rules\"\nlocal p = rules.policy { untrapped = \"allowed everywhere\", default = \"allow\" }",
+            "untrapped is for rules.run",
+        ),
+        (
+            "local rules = require \"rules\"\nrequire(\"libc_service\").slave.open = function(o, ...) return o(...) end\n\
+             return rules.run { untrapped = \"allowed everywhere\", default = \"allow\" }",
+            "not with slave filters",
+        ),
+        (
+            "local rules = require \"rules\"\nreturn rules.extend(\"ci\", { untrapped = \"allowed everywhere\" })",
+            "untrapped is the base policy's",
+        ),
+        (
+            "local rules = require \"rules\"\nreturn rules.run { untrapped = true, default = \"allow\" }",
+            "untrapped must be \"allowed everywhere\"",
+        ),
+    ];
+    for (src, want) in cases {
+        let out = Cmd::supervised(Policy::inline(src), &busybox(&["true"])).run();
+        out.assert_code(124);
+        assert!(out.stderr.contains(want), "{want}: {out}");
+    }
+}
+
+#[test]
+fn the_benchmarks_untrapped_policy_denies_what_rules_secret_denies() {
+    let tmp = tempdir();
+    let f = tmp.path().join("f");
+    let p = Policy::file(crate::util::repo().join("bench/policies/rules-secret-untrapped.lua"));
+    let f = f.display().to_string();
+    let argv =
+        crate::util::Kind::Musl.probe_argv(&["write", &f, "x", "cat", &f, "cat", "/root/secret"]);
+    let out = Cmd::supervised(p, &argv).run();
+    out.assert_clean();
+    assert_eq!(
+        out.stdout,
+        format!("write {f}: OK\ncat {f}: [x]\ncat /root/secret: EACCES\n"),
+        "{out}"
+    );
+}

@@ -239,9 +239,11 @@ pub fn load(t: &Table) -> Result<Ruleset> {
                         }
                     }
                 },
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown field {other:?} (errno, default, untrapped, and the rules as a list)"
-                )),
+                ))
+                }
             },
             other => {
                 return Err(format!(
