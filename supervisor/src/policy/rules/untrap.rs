@@ -14,10 +14,10 @@ use std::fmt::Write as _;
 use bpf::{Sys, Untrap, Untrapped};
 use mlua::Lua;
 
-use super::super::lua::lua_err;
-use super::super::slave;
-use super::super::state::Shared;
 use super::decide::open_kinds;
+use crate::policy::lua::lua_err;
+use crate::policy::slave;
+use crate::policy::state::Shared;
 use crate::resolve::Last;
 use ::rules::{Kind, Ruleset};
 
