@@ -334,3 +334,23 @@ fn the_benchmarks_untrapped_policy_denies_what_rules_secret_denies() {
         "{out}"
     );
 }
+
+/// Everything allowed, so every file call untrapped: the program's own
+/// opens of the supervisor's `/proc` files (its memory, a thread's, its
+/// cwd, its descriptors) are the kernel's, and its Landlock domain keeps
+/// them out of reach, as under allow-all (attack_bypass).
+#[test]
+fn untrapped_opens_never_reach_the_supervisors_memory() {
+    let pol = Policy::inline(
+        "local rules = require \"rules\"\nreturn rules.run { untrapped = \"allowed everywhere\", default = \"allow\" }",
+    );
+    let out = Cmd::supervised(pol, &crate::util::attack(&["proc-parent"]))
+        .option("-v")
+        .run();
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("untrapped by the policy"), "{out}");
+    for what in ["proc-mem", "proc-task-mem", "proc-cwd"] {
+        assert_eq!(crate::util::outcome(&out, what), "EACCES", "{what}: {out}");
+    }
+    assert_eq!(crate::util::outcome(&out, "proc-fds-opened"), "0", "{out}");
+}
