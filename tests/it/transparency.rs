@@ -320,7 +320,7 @@ fn fd_numbers_out(s: &str) -> String {
 
 /// Asserts equal outputs, line by line (the first difference named).
 #[track_caller]
-fn assert_same(what: &str, want: &str, got: &str) {
+pub fn assert_same(what: &str, want: &str, got: &str) {
     for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
         assert_eq!(
             w,
