@@ -27,7 +27,7 @@ const NOBODY: u32 = 65534;
 const GROUP: u32 = 4242;
 
 /// The probe, static musl and dynamic glibc.
-fn probes() -> &'static [PathBuf; 2] {
+pub fn probes() -> &'static [PathBuf; 2] {
     static P: OnceLock<[PathBuf; 2]> = OnceLock::new();
     P.get_or_init(|| {
         let dir = crate::util::probe_dir();
@@ -51,7 +51,7 @@ fn is_root() -> bool {
 }
 
 /// Skips (or, under CI, fails) a test that needs root.
-fn need_root() -> bool {
+pub fn need_root() -> bool {
     if is_root() {
         return true;
     }
@@ -74,7 +74,7 @@ fn mk(path: &Path, dir: bool, mode: u32, uid: u32, gid: u32) {
 }
 
 /// The fixture: a fresh tree in `root` (the probe's cwd).
-fn fixture(root: &Path) {
+pub fn fixture(root: &Path) {
     let p = |s: &str| root.join(s);
     mk(&p("open"), true, 0o777, 0, 0);
     mk(&p("open/rootf"), false, 0o644, 0, 0);
@@ -318,7 +318,7 @@ fn fd_numbers_out(s: &str) -> String {
 
 /// Asserts equal outputs, line by line (the first difference named).
 #[track_caller]
-fn assert_same(what: &str, want: &str, got: &str) {
+pub fn assert_same(what: &str, want: &str, got: &str) {
     for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
         assert_eq!(
             w,
