@@ -632,7 +632,12 @@ fn killed_agent(uid: Option<u32>) {
     let args = [
         "/bin/sh",
         "-c",
-        "cat /etc/other; touch /tmp/ready; sleep 3; cat /etc/other; echo \"rc=$?\"; cat /etc/secret; echo \"rc=$?\"",
+        // `ready` only once `sleep` runs (its exec answered before the
+        // kill: else a third ENOSYS); the wait for it is the shell's own.
+        "cat /etc/other; sleep 3 & s=$!; \
+         until read c < /proc/$s/comm && [ \"$c\" = sleep ]; do :; done; \
+         touch /tmp/ready; wait $s; \
+         cat /etc/other; echo \"rc=$?\"; cat /etc/secret; echo \"rc=$?\"",
     ];
     let profile = Some(agent.profile("deny-path"));
     let bundle = match uid {
