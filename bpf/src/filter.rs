@@ -12,6 +12,7 @@ use crate::known::{self, ALLOWED};
 use crate::posture::{When, NOTED, REFUSED};
 use crate::prologue::{self, Outcome};
 use crate::syscalls::{Disposition, SyscallMap, TABLE};
+use crate::untrapped::{Untrap, Untrapped};
 use crate::Error;
 
 /// A classic-BPF seccomp program, ready for `seccomp(2)`.
@@ -149,11 +150,16 @@ impl Default for Posture {
 }
 
 /// Which calls of the table go to the listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Trapped {
     /// Every call of the table (a policy that sees requests).
     #[default]
     All,
+    /// Every call of the table but those the policy leaves to the kernel
+    /// ([`Untrapped`]: a rules policy's `untrapped = "allowed everywhere"`).
+    /// The credential watch, the execs, the socket calls and the posture
+    /// stay as with [`Trapped::All`].
+    AllBut(Untrapped),
     /// The socket calls only: for a policy that leaves every file call to
     /// the kernel (no master loop, no slave filter, no audit trail), where
     /// trapping a file call would only CONTINUE it.  The supervisor still
@@ -208,7 +214,9 @@ pub fn notify_filter(
     for &(sys, nr) in map.present() {
         let name = sys.name();
         let syscall = ScmpSyscall::from(nr);
-        let disposition = if trapped == Trapped::Sockets && !sys.is_socket() {
+        let disposition = if (trapped == Trapped::Sockets && !sys.is_socket())
+            || trapped.untrap(sys) == Some(&Untrap::Always)
+        {
             None
         } else {
             Some(
@@ -258,7 +266,7 @@ pub fn notify_filter(
         }
         .map_err(|source| Error::Rule { name, source })?;
     }
-    let watching = trapped == Trapped::All;
+    let watching = trapped != Trapped::Sockets;
     for &name in ALLOWED {
         if TABLE.iter().any(|(_, n, _)| *n == name) {
             // The table decides (trapped, or allowed above).
@@ -301,7 +309,9 @@ pub fn notify_filter(
     if watching {
         watch(&mut ctx, arch, default, true)?;
     }
-    let prologue = prologue::build(audit_arch, &prologue_rules(arch, posture));
+    let mut rules = prologue_rules(arch, posture);
+    rules.extend(untrap_rules(map, &trapped));
+    let prologue = prologue::build(audit_arch, &rules);
     let mut insns = prologue;
     insns.extend_from_slice(export(&ctx)?.instructions());
     if insns.len() > BPF_MAXINSNS {
@@ -449,11 +459,58 @@ fn prologue_rules(arch: ScmpArch, posture: &Posture) -> Vec<prologue::Rule> {
     rules
 }
 
+/// The prologue's rules of the calls left untrapped on a condition
+/// ([`Untrap::Masked`]): a call whose flags are one of the values runs
+/// (`SECCOMP_RET_ALLOW`), the others go on to libseccomp's program, which
+/// traps them.  At most [`VALUES_PER_RULE`] values per rule (a rule's body
+/// is under 256 instructions): more are chained.
+fn untrap_rules(map: &SyscallMap, trapped: &Trapped) -> Vec<prologue::Rule> {
+    let mut rules = Vec::new();
+    for &(sys, nr) in map.present() {
+        let Some(Untrap::Masked { arg, mask, values }) = trapped.untrap(sys) else {
+            continue;
+        };
+        let chunks: Vec<&[u32]> = values.chunks(VALUES_PER_RULE).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            rules.push(prologue::Rule {
+                nr: nr as u32,
+                checks: vec![prologue::Check {
+                    arg: *arg,
+                    mask: *mask,
+                    values: chunk.to_vec(),
+                    matched: Outcome::Return(prologue::RET_ALLOW),
+                }],
+                otherwise: if i + 1 < chunks.len() {
+                    Outcome::Next
+                } else {
+                    Outcome::Continue
+                },
+            });
+        }
+    }
+    rules
+}
+
+/// Values compared by one rule of the prologue (two instructions each).
+const VALUES_PER_RULE: usize = 120;
+
+impl Trapped {
+    /// When `sys` is left untrapped ([`Trapped::AllBut`]).
+    fn untrap(&self, sys: crate::Sys) -> Option<&Untrap> {
+        match self {
+            Trapped::AllBut(u) => u.of(sys),
+            _ => None,
+        }
+    }
+}
+
 /// `--allow-unmapped`: everything runs but the table's calls.
 fn unrefused(map: &SyscallMap, trapped: Trapped) -> Result<Program, Error> {
     let mut ctx = context(ScmpAction::Allow)?;
     for &(sys, nr) in map.present() {
-        if trapped == Trapped::Sockets && !sys.is_socket() {
+        if (trapped == Trapped::Sockets && !sys.is_socket())
+            || trapped.untrap(sys) == Some(&Untrap::Always)
+        {
             continue;
         }
         let name = sys.name();
@@ -488,11 +545,24 @@ fn unrefused(map: &SyscallMap, trapped: Trapped) -> Result<Program, Error> {
         }
         .map_err(|source| Error::Rule { name, source })?;
     }
-    let watching = trapped == Trapped::All;
+    let watching = trapped != Trapped::Sockets;
     if watching {
         watch(&mut ctx, map.arch(), ScmpAction::Allow, false)?;
     }
     let mut p = export(&ctx)?;
+    // The calls left untrapped on a condition: a prologue, on the
+    // architectures it knows (elsewhere they stay trapped).
+    if let Some(audit_arch) = audit_arch(map.arch()) {
+        let rules = untrap_rules(map, &trapped);
+        let mut insns = prologue::build(audit_arch, &rules);
+        if !insns.is_empty() {
+            insns.extend_from_slice(p.instructions());
+            if insns.len() > BPF_MAXINSNS {
+                return Err(Error::Malformed(insns.len() * 8));
+            }
+            p.insns = insns;
+        }
+    }
     if watching {
         p.watch = Watch::Trapped {
             posture_refuses: false,
@@ -595,6 +665,41 @@ mod tests {
             Watch::Unseen,
             "a filter of unknown making watches nothing"
         );
+    }
+
+    #[test]
+    fn calls_left_untrapped_keep_the_watch_and_fit() {
+        use crate::Sys;
+        let map = SyscallMap::native();
+        let mut u = Untrapped::new();
+        assert!(u.leave(Sys::Mkdirat, Untrap::Always));
+        assert!(u.leave(Sys::Mknodat, Untrap::Always));
+        // Every value of 8 flag bits: the longest chain an open gets.
+        assert!(u.leave(
+            Sys::Openat,
+            Untrap::Masked {
+                arg: 2,
+                mask: 0o20310303,
+                values: (0..256).collect(),
+            }
+        ));
+        for refuse_unmapped in [true, false] {
+            for notify_refusals in [true, false] {
+                let p = Posture {
+                    refuse_unmapped,
+                    notify_refusals,
+                    ..Posture::default()
+                };
+                let all = notify_filter(&map, &p, Trapped::All).unwrap();
+                let but = notify_filter(&map, &p, Trapped::AllBut(u.clone())).unwrap();
+                assert_eq!(but.watch(), all.watch());
+                assert_ne!(but.to_bytes(), all.to_bytes());
+                assert!(but.instructions().len() < BPF_MAXINSNS);
+                // Nothing left out: the same filter as All.
+                let none = notify_filter(&map, &p, Trapped::AllBut(Untrapped::new())).unwrap();
+                assert_eq!(none.to_bytes(), all.to_bytes());
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //!   sends the mapped calls to the supervisor and kills foreign ABIs;
 //! * [`creds`]: the calls through which a thread changes its own
 //!   credentials, trapped so that credentials read once stay trusted;
+//! * [`untrapped`]: the calls of the table a policy leaves to the
+//!   kernel (`Trapped::AllBut`);
 //! * [`posture`]: the calls that reach files or sockets without a mapped
 //!   call, refused by that filter unless the user trusts the program;
 //! * [`sys`]: loading that program with `seccomp(2)` and the flags Debian's
@@ -28,10 +30,12 @@ pub mod posture;
 mod prologue;
 pub mod sys;
 pub mod syscalls;
+pub mod untrapped;
 
 pub use families::Families;
 pub use filter::{notify_filter, Posture, Program, Trapped};
 pub use syscalls::{Sys, SyscallMap};
+pub use untrapped::{Untrap, Untrapped};
 
 /// Errors of this crate: one variant per failing step.
 #[derive(Debug, thiserror::Error)]

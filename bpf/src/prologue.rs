@@ -31,6 +31,8 @@ const BPF_JEQ_K: u16 = 0x05 | 0x10;
 const BPF_JA: u16 = 0x05;
 const BPF_RET_K: u16 = 0x06;
 
+/// `SECCOMP_RET_ALLOW`.
+pub const RET_ALLOW: u32 = 0x7fff_0000;
 /// `SECCOMP_RET_USER_NOTIF`.
 pub const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 /// `SECCOMP_RET_ERRNO | errno`.
@@ -45,6 +47,9 @@ pub enum Outcome {
     Return(u32),
     /// Go on to libseccomp's program (the syscall's own rules).
     Continue,
+    /// Go on to the next rule of the prologue (as `otherwise`: more
+    /// checks of the same syscall than one rule holds).
+    Next,
 }
 
 /// One decision on one argument of one syscall: when `(arg & mask)` is one
@@ -130,6 +135,8 @@ fn action(o: Outcome) -> libc::sock_filter {
     match o {
         Outcome::Return(k) => stmt(BPF_RET_K, k),
         Outcome::Continue => stmt(BPF_JA, TO_END),
+        // The number back in the register, for the next rule's test.
+        Outcome::Next => stmt(BPF_LD_W_ABS, OFF_NR),
     }
 }
 
@@ -235,5 +242,33 @@ mod tests {
         // x32 numbers are not the native ones.
         assert_eq!(run(&p, &data(arch, 0x4000_0029, [40, 0, 0, 0, 0, 0])), None);
         assert!(build(arch, &[]).is_empty());
+    }
+
+    #[test]
+    fn rules_of_one_syscall_chain_with_next() {
+        let arch = 0xc000_003e;
+        let rule = |values: Vec<u32>, otherwise| Rule {
+            nr: 257,
+            checks: vec![Check {
+                arg: 2,
+                mask: 0o3,
+                values,
+                matched: Outcome::Return(RET_ALLOW),
+            }],
+            otherwise,
+        };
+        let p = build(
+            arch,
+            &[
+                rule(vec![1], Outcome::Next),
+                rule(vec![2], Outcome::Continue),
+            ],
+        );
+        let open = |flags: u64| run(&p, &data(arch, 257, [0, 0, flags, 0, 0, 0]));
+        assert_eq!(open(1), Some(RET_ALLOW));
+        assert_eq!(open(2 | 0o100), Some(RET_ALLOW));
+        assert_eq!(open(0), None);
+        assert_eq!(open(3), None);
+        assert_eq!(run(&p, &data(arch, 2, [0, 1, 1, 0, 0, 0])), None);
     }
 }

@@ -50,6 +50,10 @@ pub struct Task {
     /// thread's next ones (`crate::creds::cache`)?  Not for an exec.
     keep: bool,
     dirty: bool,
+    /// The credential cache's mark, read before the check that took the
+    /// notification in (`Cache::mark`): an entry put before it needs no
+    /// check of its own.
+    mark: u64,
 }
 
 impl Task {
@@ -62,6 +66,8 @@ impl Task {
         tid: u32,
         id: u64,
     ) -> Result<Self, Errno> {
+        // Before the check below (see `creds`).
+        let mark = listener.credentials().mark();
         let mut t = Task {
             tid,
             id,
@@ -72,6 +78,7 @@ impl Task {
             creds: None,
             keep: true,
             dirty: true,
+            mark,
         };
         t.settle()?;
         Ok(t)
@@ -274,12 +281,17 @@ impl Task {
         }
         let listener = self.listener.clone();
         let cache = listener.credentials();
-        if let Some(c) = cache.get(self.tid) {
-            // The thread they were read from lives; the check before use
-            // shows it is the notifying one.
-            self.dirty = true;
-            self.creds = Some(c.clone());
-            return Ok(c);
+        if let Some(hit) = cache.get(self.tid) {
+            // The thread they were read from lives.  Put before the check
+            // that took this notification in, it lived then too, when the
+            // notifying thread was blocked in this call: they are one
+            // thread.  Put since (by another serving thread), the check
+            // before use shows it.
+            if !hit.put_before(self.mark) {
+                self.dirty = true;
+            }
+            self.creds = Some(hit.creds.clone());
+            return Ok(hit.creds);
         }
         // Kept only if read now, after the ticket (not by an earlier
         // `status`), and validated below.

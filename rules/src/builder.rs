@@ -317,6 +317,7 @@ impl RulesetBuilder {
                 names: NameSet::default(),
                 links: NameSet::default(),
                 fallback: None,
+                untrapped: false,
             },
         }
     }
@@ -324,6 +325,13 @@ impl RulesetBuilder {
     /// The errno of denials without one of their own (`errno = …`).
     pub fn errno(&mut self, errno: i32) -> &mut Self {
         self.set.errno = errno;
+        self
+    }
+
+    /// Leaves to the kernel the calls that need only kinds allowed
+    /// everywhere (`untrapped = "allowed everywhere"`).
+    pub fn untrapped(&mut self, on: bool) -> &mut Self {
+        self.set.untrapped = on;
         self
     }
 
@@ -356,6 +364,7 @@ impl RulesetBuilder {
             pattern: r.pattern,
             refusal: r.refusal,
             how: r.how,
+            kinds: r.kinds,
         });
         Ok(self)
     }

@@ -26,6 +26,8 @@ pub struct Rule {
     pub pattern: String,
     pub refusal: Option<Refusal>,
     pub how: How,
+    /// The kinds it is a rule of.
+    pub kinds: Vec<Kind>,
 }
 
 /// The answer for a kind no rule matches.
@@ -69,6 +71,11 @@ pub struct Ruleset {
     /// default): a learnt policy's rules completing its base policy
     /// (`rules.extend`).  They never override a rule of this set.
     pub fallback: Option<std::sync::Arc<Ruleset>>,
+    /// `untrapped = "allowed everywhere"`: the calls that need only kinds
+    /// [`Ruleset::allowed_everywhere`] are left to the kernel, untrapped
+    /// (docs/rules.md, "Untrapped calls").  The rule set itself decides as
+    /// always; acting on it is the supervisor's.
+    pub untrapped: bool,
 }
 
 impl Ruleset {
@@ -103,6 +110,26 @@ impl Ruleset {
                 }
             }
         }
+    }
+
+    /// Is `kind` allowed on every subject, performed as the program
+    /// (`how = "program"` or `"slave"`)?  Its default allows it so, and no
+    /// rule of this set or of its [`Ruleset::fallback`] denies it or
+    /// allows it with the supervisor's authority (`how = "master"`): no
+    /// subject could make a check of `kind` refuse, or act otherwise than
+    /// the program itself would.
+    pub fn allowed_everywhere(&self, kind: Kind) -> bool {
+        let as_program = |action: Action, how: How| action == Action::Allow && how != How::Master;
+        let d = &self.defaults[kind.index()];
+        let rules_allow = |set: &Ruleset| {
+            set.rules
+                .iter()
+                .filter(|r| r.kinds.contains(&kind))
+                .all(|r| as_program(r.action, r.how))
+        };
+        as_program(d.action, d.how)
+            && rules_allow(self)
+            && self.fallback.as_deref().is_none_or(rules_allow)
     }
 
     /// `own`, or where it is the default, the fallback's rule if it has

@@ -686,3 +686,66 @@ fn a_fallback_decides_only_where_no_rule_does() {
     assert_eq!(base.name("example.org").action, Action::Allow);
     assert_eq!(base.name("other.org").action, Action::Deny);
 }
+
+/// A default of `action` for every kind, performed `how`.
+fn defaults_how(b: &mut RulesetBuilder, action: Action, how: How) {
+    for k in KINDS {
+        b.default_for(
+            k,
+            Fallback {
+                action,
+                refusal: None,
+                how,
+            },
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_kind_is_allowed_everywhere_only_without_a_denial_or_the_supervisors_authority() {
+    // bench/policies/rules-secret.lua: everything but reading one file.
+    let mut b = RulesetBuilder::new();
+    defaults_how(&mut b, Action::Allow, How::Program);
+    b.rule(RuleSpec {
+        how: How::Program,
+        ..deny(Kind::Read, "/root/secret")
+    })
+    .unwrap();
+    let s = b.build();
+    assert!(!s.allowed_everywhere(Kind::Read));
+    for k in [Kind::Write, Kind::Create, Kind::Delete, Kind::Device] {
+        assert!(s.allowed_everywhere(k), "{k:?}");
+    }
+    // A rule on several kinds counts for each.
+    let mut b = RulesetBuilder::new();
+    defaults_how(&mut b, Action::Allow, How::Slave);
+    b.rule(rule(Action::Deny, &[Kind::Write, Kind::Delete], "/etc/"))
+        .unwrap();
+    let s = b.build();
+    assert!(s.allowed_everywhere(Kind::Read) && s.allowed_everywhere(Kind::Create));
+    assert!(!s.allowed_everywhere(Kind::Write) && !s.allowed_everywhere(Kind::Delete));
+    // An allow with the supervisor's authority acts otherwise than the
+    // program would: not "as the program everywhere".
+    let mut b = RulesetBuilder::new();
+    defaults_how(&mut b, Action::Allow, How::Program);
+    b.rule(allow(Kind::Write, "/etc/")).unwrap(); // how = master here
+    assert!(!b.build().allowed_everywhere(Kind::Write));
+    let mut b = RulesetBuilder::new();
+    defaults_how(&mut b, Action::Allow, How::Master);
+    assert!(!b.build().allowed_everywhere(Kind::Create));
+    // A default deny, or a kind left out, is not allowed everywhere.
+    let s = set(&[(Kind::Read, Action::Allow)], vec![]);
+    assert!(!s.allowed_everywhere(Kind::Write));
+    // An extension's denial (rules.extend) counts too.
+    let mut b = RulesetBuilder::new();
+    defaults_how(&mut b, Action::Allow, How::Program);
+    let mut s = b.build();
+    assert!(s.allowed_everywhere(Kind::Delete));
+    s.fallback = Some(std::sync::Arc::new(set(
+        &[],
+        vec![deny(Kind::Delete, "/srv/")],
+    )));
+    assert!(!s.allowed_everywhere(Kind::Delete));
+    assert!(s.allowed_everywhere(Kind::Create));
+}

@@ -247,6 +247,7 @@ fn resolve_fast(
     task: &mut Task,
     req: &Request,
     want_text: bool,
+    as_program: Option<fast::AsProgram>,
 ) -> Result<Option<Vec<Result<Resolved, Errno>>>, Errno> {
     {
         let Some(root) = view.ours() else {
@@ -276,7 +277,7 @@ fn resolve_fast(
                 }
             };
             let start_fd = start.as_ref().map_or(root.fd.as_fd(), |f| f.as_fd());
-            match fast::resolve(start_fd, &p.path, follow, want_text) {
+            match fast::resolve(start_fd, &p.path, follow, want_text, as_program) {
                 Some(r) => out.push(r),
                 None => return Ok(None),
             }
@@ -287,11 +288,23 @@ fn resolve_fast(
 
 impl Pending {
     fn resolve_objects(&mut self, want_text: bool) -> Result<(), Errno> {
+        self.resolve_objects_as(want_text, None)
+    }
+
+    /// `as_program`: the fast path looks the last component up as the
+    /// program ([`fast::resolve`]).
+    fn resolve_objects_as(
+        &mut self,
+        want_text: bool,
+        as_program: Option<fast::AsProgram>,
+    ) -> Result<(), Errno> {
         if self.resolved.is_none() {
             let (empty, resolve) = self.req.lookup_flags();
             let plain = !empty && resolve == 0;
             if plain {
-                if let Some(v) = resolve_fast(&self.root, &mut self.task, &self.req, want_text)? {
+                if let Some(v) =
+                    resolve_fast(&self.root, &mut self.task, &self.req, want_text, as_program)?
+                {
                     // What was resolved must belong to this very notification.
                     self.task.settle()?;
                     self.traces.clear();
@@ -350,6 +363,24 @@ impl Pending {
     /// Takes the resolved paths (resolving now if not done yet).
     pub fn take_resolved(&mut self) -> Result<Vec<Result<Resolved, Errno>>, Errno> {
         self.resolve_objects(false)?;
+        Ok(self.resolved.take().unwrap_or_default())
+    }
+
+    /// Takes the resolved paths of a stat performed as the program with
+    /// `creds`: resolved now (not asked for before), the fast path looks
+    /// the entry up as the program and keeps what it found for the stat
+    /// ([`Resolved::found`]).  Any other request: [`Pending::take_resolved`].
+    pub fn take_resolved_for_stat_as(
+        &mut self,
+        creds: &std::sync::Arc<kernel::creds::Creds>,
+    ) -> Result<Vec<Result<Resolved, Errno>>, Errno> {
+        if !matches!(self.req.args, Args::Stat { .. }) {
+            return self.take_resolved();
+        }
+        let lookup = |dir: BorrowedFd, name: &std::ffi::CStr| {
+            kernel::creds::uring::lookup_as(creds, dir, name, false)
+        };
+        self.resolve_objects_as(false, Some(&lookup))?;
         Ok(self.resolved.take().unwrap_or_default())
     }
 

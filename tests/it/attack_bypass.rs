@@ -154,6 +154,51 @@ fn hard_links_to_a_denied_file_are_refused() {
     assert!(!alias.exists(), "{out}");
 }
 
+/// The sibling for sockets: under rules that deny connecting to a unix
+/// socket (and allow reading, writing and creating everywhere), a hard
+/// link would be a second name of the socket, connectable under the
+/// rules' default.  A link carries the `connect` denied at its source:
+/// refused, logged with the denying rule, and the socket is connected to
+/// by no name; natively the link is made.
+#[test]
+fn hard_links_to_a_unix_socket_denied_connect_are_refused() {
+    let tmp = tempdir();
+    let root = canon(&tmp);
+    let sock = root.join("srv.sock");
+    let _server = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let alias = root.join("alias.sock");
+    let (s, a) = (sock.to_str().unwrap(), alias.to_str().unwrap());
+    let policy = Policy::inline(&format!(
+        "local rules = require \"rules\"\n\
+         return rules.run {{ default = \"allow\", {{ \"deny\", \"connect\", \"unix:{s}\" }} }}\n"
+    ));
+    let log = root.join("log.json");
+    let out = Cmd::supervised(policy, &attack(&["link", s, a]))
+        .option("--log")
+        .option(log.to_str().unwrap())
+        .run();
+    out.assert_clean();
+    assert_eq!(outcome(&out, "link"), "EACCES", "{out}");
+    assert_eq!(outcome(&out, "linkat"), "EACCES", "{out}");
+    assert!(!alias.exists(), "{out}");
+    let records = std::fs::read_to_string(&log).unwrap();
+    let refused: Vec<&str> = records
+        .lines()
+        .filter(|l| l.contains("\"function\":\"link") && l.contains("\"errno\":\"EACCES\""))
+        .collect();
+    assert_eq!(refused.len(), 2, "{records}");
+    assert!(
+        refused
+            .iter()
+            .all(|l| l.contains("deny connect") && l.contains("\"denied\":true")),
+        "{records}"
+    );
+    // Natively the second name is made (the refusal is the rules').
+    let out = Cmd::native(&attack(&["link", s, a])).run();
+    assert_eq!(outcome(&out, "link"), "OK", "{out}");
+    assert!(alias.exists(), "{out}");
+}
+
 /// mknod of devices is refused by the posture (upper bits of the mode
 /// register included); regular files, FIFOs and sockets are requests the
 /// policy decides.

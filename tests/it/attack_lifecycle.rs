@@ -8,18 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{attack, canon, counters, outcome, supervisor, tempdir, write_file, Cmd, Policy};
-
-/// Whether process `pid` exists and is not a zombie.
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(s) => {
-            let state = s.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z') && !state.starts_with('X')
-        }
-    }
-}
+use crate::util::{
+    alive, attack, canon, counters, outcome, supervisor, tempdir, write_file, Cmd, Policy,
+};
 
 /// Waits up to `limit` for `cond`.
 fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{busybox, canon, tempdir, write_file, Cmd, Policy, BUSYBOX};
+use crate::util::{alive, busybox, canon, tempdir, write_file, Cmd, Policy, BUSYBOX};
 
 /// A program that records its pid in `pidfile` and then (same process,
 /// `exec`) opens `trigger`: the policy's trouble starts on that open, while
@@ -19,18 +19,6 @@ fn pid_then_open(pidfile: &Path, trigger: &Path) -> Vec<std::ffi::OsString> {
             trigger.display()
         ),
     ])
-}
-
-/// Whether process `pid` still exists (zombies count as gone).
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(s) => {
-            // "pid (comm) S ...": the state follows the last ')'.
-            let state = s.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z') && !state.starts_with('X')
-        }
-    }
 }
 
 struct Scene {

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use crate::rules::{dir_outside_tmp, dns_server, greeter, in_netns};
-use crate::util::{canon, tempdir, Cmd, Kind, Policy};
+use crate::util::{canon, need, tempdir, Cmd, Kind, Policy};
 
 const MAKEFILE: &str = "\
 CFLAGS = -O2 -Wall -Werror
@@ -53,13 +53,7 @@ fn write_project(ws: &Path) {
 #[test]
 fn a_ci_job_under_policies_ci_lua() {
     for tool in ["make", "cc"] {
-        assert!(
-            std::process::Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .status()
-                .is_ok_and(|s| s.success()),
-            "{tool} is needed (apt-get install make gcc; .ci/setup does)"
-        );
+        need(tool, "make gcc");
     }
     // The workspace is under /tmp (the program's private /tmp keeps it
     // visible); HOME and the "outside" directory are not, so the program

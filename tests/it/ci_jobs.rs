@@ -15,19 +15,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 use crate::rules::dir_outside_tmp;
-use crate::util::{canon, tempdir, Cmd, Output, Policy};
-
-/// Panics with a clear message unless `tool` is on PATH.
-fn need(tool: &str, package: &str) {
-    assert!(
-        std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success()),
-        "{tool} is needed (apt-get install {package}; .ci/setup does)"
-    );
-}
+use crate::util::{canon, need, tempdir, Cmd, Output, Policy};
 
 /// One job: its files, the shell script that runs it, its environment.
 struct Job {

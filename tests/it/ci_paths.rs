@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::paths::argv;
 use crate::rules::dir_outside_tmp;
-use crate::util::{busybox, canon, set_times, tempdir, write_file, Cmd, Kind, Policy};
+use crate::util::{busybox, canon, need, set_times, tempdir, write_file, Cmd, Kind, Policy};
 
 fn ci(argv: &[std::ffi::OsString], ws: &Path, home: &Path) -> Cmd {
     Cmd::supervised(Policy::example("ci"), argv)
@@ -206,13 +206,7 @@ fn ci_lua_denies_names_and_metadata_outside_and_logs_them() {
 #[test]
 fn ci_lua_runs_venv_multiprocessing_and_git_with_symlinks() {
     for tool in ["python3", "git"] {
-        assert!(
-            std::process::Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .status()
-                .is_ok_and(|s| s.success()),
-            "{tool} is needed (apt-get install python3 python3-venv git; .ci/setup does)"
-        );
+        need(tool, "python3 python3-venv git");
     }
     let ws_dir = tempdir();
     let ws = canon(&ws_dir);

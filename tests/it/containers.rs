@@ -9,14 +9,14 @@
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::util::{supervisor, tempdir, BUSYBOX};
+use crate::util::{supervisor, tempdir, write_file, BUSYBOX};
 
 /// Whether `feature` is there; if not, skip (or, under CI=true, fail).
 fn have(feature: &str, available: bool) -> bool {
@@ -66,6 +66,17 @@ pub(crate) struct Agent {
 impl Agent {
     /// Starts the agent with `policies` (name, Lua source) and `env`.
     pub(crate) fn start(policies: &[(&str, &str)], env: &[(&str, &str)]) -> Agent {
+        Agent::launch(policies, env, None, false)
+    }
+
+    /// The same, its log at `log` if given (else `agent.log` in its
+    /// directory) and, with `summaries`, `--summary DIR/summaries`.
+    pub(crate) fn launch(
+        policies: &[(&str, &str)],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+        summaries: bool,
+    ) -> Agent {
         let dir = tempdir();
         let pdir = dir.path().join("policies");
         std::fs::create_dir(&pdir).unwrap();
@@ -80,8 +91,12 @@ impl Agent {
             .arg("--policy-dir")
             .arg(&pdir)
             .arg("--log")
-            .arg(dir.path().join("agent.log"))
-            .stdin(Stdio::null())
+            .arg(log.map_or_else(|| dir.path().join("agent.log"), |l| l.to_path_buf()));
+        if summaries {
+            std::fs::create_dir(dir.path().join("summaries")).unwrap();
+            cmd.arg("--summary").arg(dir.path().join("summaries"));
+        }
+        cmd.stdin(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("agent.err")).unwrap());
         for (k, v) in env {
             cmd.env(k, v);
@@ -107,17 +122,25 @@ impl Agent {
 
     /// `supervisor oci-profile --policy NAME --listener SOCKET`, parsed.
     pub(crate) fn profile(&self, policy: &str) -> Value {
-        let out = Command::new(supervisor())
-            .args(["oci-profile", "--policy", policy, "--listener"])
-            .arg(self.socket())
-            .output()
-            .expect("run supervisor oci-profile");
+        serde_json::from_slice(&self.oci_profile(policy, false)).expect("oci-profile writes JSON")
+    }
+
+    /// What `supervisor oci-profile --policy NAME --listener SOCKET` (and
+    /// `--allow-list` if asked) writes; it must succeed.
+    fn oci_profile(&self, policy: &str, allow_list: bool) -> Vec<u8> {
+        let mut cmd = Command::new(supervisor());
+        cmd.args(["oci-profile", "--policy", policy, "--listener"])
+            .arg(self.socket());
+        if allow_list {
+            cmd.arg("--allow-list");
+        }
+        let out = cmd.output().expect("run supervisor oci-profile");
         assert!(
             out.status.success(),
             "oci-profile failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).expect("oci-profile writes JSON")
+        out.stdout
     }
 
     /// The agent's log, one JSON object per line.
@@ -127,6 +150,20 @@ impl Agent {
             .lines()
             .map(|l| serde_json::from_str(l).expect("the agent log is JSON lines"))
             .collect()
+    }
+
+    /// Waits (10 s at most, else fails with `what` and the log) until
+    /// `done` holds of the agent's log.
+    fn wait_log(&self, what: &str, done: impl Fn(&[Value]) -> bool) {
+        let t = Instant::now();
+        while !done(&self.log()) {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{what}: {:?}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// What the agent and its helpers wrote on stderr (a denial per line).
@@ -200,6 +237,11 @@ impl Bundle {
     pub(crate) fn rootfs(&self) -> PathBuf {
         self.dir.path().join("rootfs")
     }
+
+    /// `/etc/root-only` in the rootfs: "root's only", mode 0600.
+    pub(crate) fn write_root_only(&self) {
+        write_file(&self.rootfs().join("etc/root-only"), "root's only\n", 0o600);
+    }
 }
 
 /// What a container run gave.
@@ -216,7 +258,7 @@ pub(crate) struct Ran {
 pub(crate) fn run_with(runtime: &str, bundle: &Bundle, id: &str, timeout: Duration) -> Ran {
     let state = bundle.dir.path().join(format!("{runtime}-state"));
     let start = Instant::now();
-    let mut child = Command::new(runtime)
+    let child = Command::new(runtime)
         .arg("--root")
         .arg(&state)
         .args(["run", "--bundle"])
@@ -227,33 +269,10 @@ pub(crate) fn run_with(runtime: &str, bundle: &Bundle, id: &str, timeout: Durati
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("start {runtime}: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > timeout {
-            kill_container(runtime, &state, id);
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{runtime} run {id} did not end within {timeout:?}; stderr: {}",
-                e.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let (status, stdout, stderr) =
+        wait_piped(child, &format!("{runtime} run {id}"), timeout, || {
+            kill_container(runtime, &state, id)
+        });
     let took = start.elapsed();
     let _ = Command::new(runtime)
         .arg("--root")
@@ -261,11 +280,48 @@ pub(crate) fn run_with(runtime: &str, bundle: &Bundle, id: &str, timeout: Durati
         .args(["delete", "-f", id])
         .output();
     Ran {
-        stdout: o.join().unwrap(),
-        stderr: e.join().unwrap(),
+        stdout,
+        stderr,
         code: status.code(),
         took,
     }
+}
+
+/// Waits for `child`, its stdout and stderr piped, reading both while it
+/// runs; past `timeout`, calls `stop` (to end what the child started),
+/// kills the child and fails the test with `what` and its stderr.
+pub(crate) fn wait_piped(
+    mut child: Child,
+    what: &str,
+    timeout: Duration,
+    stop: impl FnOnce(),
+) -> (ExitStatus, String, String) {
+    let reader = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let o = reader(Box::new(child.stdout.take().unwrap()));
+    let e = reader(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > timeout {
+            stop();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not end within {timeout:?}; stderr: {}",
+                e.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (status, o.join().unwrap(), e.join().unwrap())
 }
 
 pub(crate) fn run(bundle: &Bundle, id: &str) -> Ran {
@@ -324,19 +380,10 @@ fn runc_container_under_deny_path_served_by_the_agent() {
         .as_str()
         .unwrap()
         .ends_with("/deny-path.lua"));
-    let t = Instant::now();
-    while !agent
-        .log()
-        .iter()
-        .any(|e| e["event"] == "ended" && e["id"] == id.as_str() && e["code"] == 0)
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the helper did not end with the container: {:?}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    agent.wait_log("the helper did not end with the container", |log| {
+        log.iter()
+            .any(|e| e["event"] == "ended" && e["id"] == id.as_str() && e["code"] == 0)
+    });
 }
 
 #[test]
@@ -356,9 +403,7 @@ fn brokered_calls_act_with_the_container_processs_credentials() {
         Some(agent.profile("deny-path")),
         1000,
     );
-    let root_only = bundle.rootfs().join("etc/root-only");
-    std::fs::write(&root_only, "root's only\n").unwrap();
-    std::fs::set_permissions(&root_only, std::fs::Permissions::from_mode(0o600)).unwrap();
+    bundle.write_root_only();
     let r = run(&bundle, &container_id("uid"));
     // Brokered (use_master_credentials) as uid 1000, not as the agent's root.
     assert!(!r.stdout.contains("root's only"), "{r:?}");
@@ -587,7 +632,12 @@ fn killed_agent(uid: Option<u32>) {
     let args = [
         "/bin/sh",
         "-c",
-        "cat /etc/other; touch /tmp/ready; sleep 3; cat /etc/other; echo \"rc=$?\"; cat /etc/secret; echo \"rc=$?\"",
+        // `ready` only once `sleep` runs (its exec answered before the
+        // kill: else a third ENOSYS); the wait for it is the shell's own.
+        "cat /etc/other; sleep 3 & s=$!; \
+         until read c < /proc/$s/comm && [ \"$c\" = sleep ]; do :; done; \
+         touch /tmp/ready; wait $s; \
+         cat /etc/other; echo \"rc=$?\"; cat /etc/secret; echo \"rc=$?\"",
     ];
     let profile = Some(agent.profile("deny-path"));
     let bundle = match uid {

@@ -4,13 +4,10 @@
 //! --allow-list`), with runc.  A child of containers.rs (its agent and
 //! bundles).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 
 use super::{container_id, deny_path, run, runc_ready, Agent, Bundle, DENY_SECRET};
-use crate::util::{posture_probes, supervisor, tempdir};
+use crate::util::posture_probes;
 
 /// `supervisor agent --log DIR/agent.log --summary DIR/summaries` with
 /// `policies`.
@@ -24,60 +21,15 @@ pub(super) fn agent_logging_to(
     policies: &[(&str, &str)],
     env: &[(&str, &str)],
 ) -> Agent {
-    let dir = tempdir();
-    let pdir = dir.path().join("policies");
-    std::fs::create_dir(&pdir).unwrap();
-    std::fs::create_dir(dir.path().join("summaries")).unwrap();
-    for (name, src) in policies {
-        std::fs::write(pdir.join(format!("{name}.lua")), src).unwrap();
-    }
-    let socket = dir.path().join("agent.sock");
-    let mut cmd = Command::new(supervisor());
-    cmd.arg("agent")
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--policy-dir")
-        .arg(&pdir)
-        .arg("--log")
-        .arg(log.map_or_else(|| dir.path().join("agent.log"), |l| l.to_path_buf()))
-        .arg("--summary")
-        .arg(dir.path().join("summaries"))
-        .stdin(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("agent.err")).unwrap());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().expect("start supervisor agent");
-    let t = Instant::now();
-    while !socket.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the agent did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Agent {
-        child: Some(child),
-        dir,
-    }
+    Agent::launch(policies, env, log, true)
 }
 
 /// Waits for the agent's `ended` event of container `id` (its helper has
 /// then written every record and its summary).
 fn wait_ended(agent: &Agent, id: &str) {
-    let t = Instant::now();
-    while !agent
-        .log()
-        .iter()
-        .any(|e| e["event"] == "ended" && e["id"] == id)
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the helper did not end with the container: {:?}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    agent.wait_log("the helper did not end with the container", |log| {
+        log.iter().any(|e| e["event"] == "ended" && e["id"] == id)
+    });
 }
 
 /// The per-request records of container `id` in the agent's log.
@@ -271,19 +223,7 @@ fn without(mut profile: Value, name: &str) -> Value {
 }
 
 fn allow_list_profile(agent: &Agent) -> Value {
-    let out = Command::new(supervisor())
-        .args([
-            "oci-profile",
-            "--allow-list",
-            "--policy",
-            "deny-path",
-            "--listener",
-        ])
-        .arg(agent.socket())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&agent.oci_profile("deny-path", true)).unwrap()
 }
 
 const ALLOW_LIST_SCRIPT: &str = "cat /etc/secret; cat /etc/other; \

@@ -31,29 +31,26 @@ while true do
 end
 "#;
 
-/// A bundle whose `/bin/ls`, `/bin/ls-eperm`, `/bin/swapped` and
-/// `/bin/other` are files of their own (copies of busybox), not links to
-/// the busybox every other applet runs.
-fn exec_bundle(agent: &Agent, script: &str, uid: u32) -> Bundle {
-    let b = Bundle::as_user(&["/bin/sh", "-c", script], Some(agent.profile("exec")), uid);
-    let bin = b.rootfs().join("bin");
-    std::fs::remove_file(bin.join("ls")).unwrap();
-    for f in ["ls", "ls-eperm", "swapped", "other"] {
-        std::fs::copy(crate::util::BUSYBOX, bin.join(f)).unwrap();
-    }
-    b
-}
-
-/// The agent, with ROOTFS naming (through a link made later) the rootfs
-/// of the bundle the test makes next.
-fn exec_agent() -> (Agent, tempfile::TempDir) {
+/// The agent under [`EXEC_POLICY`] and a root bundle running `script`
+/// whose `/bin/ls`, `/bin/ls-eperm`, `/bin/swapped` and `/bin/other` are
+/// files of their own (copies of busybox), not links to the busybox every
+/// other applet runs; the policy's ROOTFS names the bundle's rootfs through
+/// a link in the returned directory.
+fn exec_agent_and_bundle(script: &str) -> (Agent, Bundle, tempfile::TempDir) {
     let link = crate::util::tempdir();
     let rootfs = link.path().join("rootfs");
     let agent = Agent::start(
         &[("exec", EXEC_POLICY)],
         &[("ROOTFS", rootfs.to_str().unwrap())],
     );
-    (agent, link)
+    let b = Bundle::as_user(&["/bin/sh", "-c", script], Some(agent.profile("exec")), 0);
+    let bin = b.rootfs().join("bin");
+    std::fs::remove_file(bin.join("ls")).unwrap();
+    for f in ["ls", "ls-eperm", "swapped", "other"] {
+        std::fs::copy(crate::util::BUSYBOX, bin.join(f)).unwrap();
+    }
+    std::os::unix::fs::symlink(b.rootfs(), rootfs).unwrap();
+    (agent, b, link)
 }
 
 #[test]
@@ -61,13 +58,9 @@ fn an_exec_the_policy_denies_fails_in_the_container_and_is_logged() {
     if !runc_ready() {
         return;
     }
-    let (agent, link) = exec_agent();
-    let bundle = exec_bundle(
-        &agent,
+    let (agent, bundle, _link) = exec_agent_and_bundle(
         "/bin/ls /; echo \"ls=$?\"; /bin/ls-eperm /; echo \"eperm=$?\"; /bin/cat /etc/other; echo \"cat=$?\"",
-        0,
     );
-    std::os::unix::fs::symlink(bundle.rootfs(), link.path().join("rootfs")).unwrap();
     let r = run(&bundle, &container_id("exec-deny"));
     let err = agent.stderr();
     assert_eq!(r.code, Some(0), "{r:?} agent: {err}");
@@ -98,16 +91,12 @@ fn an_allowed_exec_in_a_container_runs_exactly_the_decided_file() {
     if !runc_ready() {
         return;
     }
-    let (agent, link) = exec_agent();
     // /bin/swapped is replaced by /bin/other between the decision and the
     // kernel's exec: the new image is not the file decided on, and is
     // killed before its first instruction.
-    let bundle = exec_bundle(
-        &agent,
+    let (agent, bundle, _link) = exec_agent_and_bundle(
         "/bin/swapped; echo \"swapped=$?\"; /etc/other; echo \"failed=$?\"; /bin/cat /etc/other; echo \"cat=$?\"",
-        0,
     );
-    std::os::unix::fs::symlink(bundle.rootfs(), link.path().join("rootfs")).unwrap();
     let r = run(&bundle, &container_id("exec-swap"));
     let err = agent.stderr();
     assert_eq!(r.code, Some(0), "{r:?} agent: {err}");

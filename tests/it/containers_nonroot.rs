@@ -18,9 +18,7 @@ const SCRIPT: &str = "ls /proc/self/fd; echo \"ls=$?\"; \
 /// A uid 1000 container running [`SCRIPT`], under `seccomp` (or natively).
 fn bundle(seccomp: Option<serde_json::Value>) -> Bundle {
     let b = Bundle::as_user(&["/bin/sh", "-c", SCRIPT], seccomp, 1000);
-    let root_only = b.rootfs().join("etc/root-only");
-    std::fs::write(&root_only, "root's only\n").unwrap();
-    std::fs::set_permissions(&root_only, std::fs::Permissions::from_mode(0o600)).unwrap();
+    b.write_root_only();
     let sbin = b.rootfs().join("sbin");
     std::fs::create_dir_all(&sbin).unwrap();
     std::fs::copy(crate::util::BUSYBOX, sbin.join("ls")).unwrap();

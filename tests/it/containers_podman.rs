@@ -12,11 +12,10 @@
 //! … nproc=…` at most 1024: podman's defaults (nofile 1048576) are above
 //! the hard limits here, and runc's setrlimit then fails (EPERM).
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{have, runc_ready, Agent, Bundle, DENY_SECRET, DENY_THEN_READ};
+use super::{have, runc_ready, wait_piped, Agent, Bundle, DENY_SECRET, DENY_THEN_READ};
 
 fn podman_ready() -> bool {
     runc_ready()
@@ -48,7 +47,7 @@ fn limit(r: libc::__rlimit_resource_t, cap: u64) -> String {
 /// (stdout, stderr, exit code), failing the test after 120 s.
 fn podman_run(bundle: &Bundle, profile: &std::path::Path, script: &str) -> (String, String, i32) {
     let state = bundle.dir.path().join("podman");
-    let mut child = Command::new("podman")
+    let child = Command::new("podman")
         .arg("--root")
         .arg(state.join("root"))
         .arg("--runroot")
@@ -81,35 +80,8 @@ fn podman_run(bundle: &Bundle, profile: &std::path::Path, script: &str) -> (Stri
         .stderr(Stdio::piped())
         .spawn()
         .expect("start podman");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("podman run did not end within 120 s: {}", e.join().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        o.join().unwrap(),
-        e.join().unwrap(),
-        status.code().unwrap_or(-1),
-    )
+    let (status, stdout, stderr) = wait_piped(child, "podman run", Duration::from_secs(120), || {});
+    (stdout, stderr, status.code().unwrap_or(-1))
 }
 
 #[test]
@@ -120,16 +92,8 @@ fn podman_runs_a_container_under_the_oci_profile_served_by_the_agent() {
     let agent = Agent::start(&[("deny-path", &super::deny_path())], &[DENY_SECRET]);
     let bundle = Bundle::new(&["/bin/true"], None);
     for allow_list in [false, true] {
-        let mut cmd = Command::new(crate::util::supervisor());
-        cmd.args(["oci-profile", "--policy", "deny-path", "--listener"])
-            .arg(agent.socket());
-        if allow_list {
-            cmd.arg("--allow-list");
-        }
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{out:?}");
         let profile = bundle.dir.path().join(format!("profile-{allow_list}.json"));
-        std::fs::write(&profile, &out.stdout).unwrap();
+        std::fs::write(&profile, agent.oci_profile("deny-path", allow_list)).unwrap();
         let (stdout, stderr, code) = podman_run(&bundle, &profile, DENY_THEN_READ);
         let what = format!("allow-list {allow_list}: code {code}\n{stdout}\n{stderr}");
         assert_eq!(code, 0, "{what}");
@@ -142,15 +106,9 @@ fn podman_runs_a_container_under_the_oci_profile_served_by_the_agent() {
     }
     // Both containers were the agent's, and their denials are in its log
     // (complete once their helpers ended).
-    let t = Instant::now();
-    while agent.log().iter().filter(|e| e["event"] == "ended").count() < 2 {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the helpers did not end: {:?}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    agent.wait_log("the helpers did not end", |log| {
+        log.iter().filter(|e| e["event"] == "ended").count() >= 2
+    });
     let log = agent.log();
     let served: Vec<&str> = log
         .iter()

@@ -7,14 +7,11 @@
 //! lookups end at the supervisor's stub, and the upstream path goes to a
 //! DNS server the test runs on loopback (`--dns-upstream`).
 
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use simple_dns::rdata::{RData, A};
-use simple_dns::{Packet, ResourceRecord, CLASS, QTYPE, TYPE};
-
-use crate::util::{busybox, go_probe, tempdir, Cmd, Kind, Policy};
+use crate::util::{busybox, dns_server_with, go_probe, tempdir, Cmd, Kind, Policy};
 
 /// Pins anonymous.invalid to 127.0.1.1 and ::1, says "noname" for
 /// blocked.invalid; everything else is brokered.
@@ -96,17 +93,21 @@ fn a_pinned_name_as_every_resolver_sees_it() {
     );
 }
 
+/// What resolver `who` prints for a name that is not found.
+fn not_found(who: &str) -> &'static str {
+    if who == "go" {
+        "error: not found\n"
+    } else {
+        "gai: EAI_NONAME\n"
+    }
+}
+
 #[test]
 fn noname_is_each_resolvers_native_not_found() {
     for (who, argv) in resolvers("blocked.invalid") {
         let o = Cmd::supervised(Policy::inline(PIN), &argv).run();
         o.assert_clean();
-        let want = if who == "go" {
-            "error: not found\n"
-        } else {
-            "gai: EAI_NONAME\n"
-        };
-        assert_eq!(o.stdout, want, "{who}: {o}");
+        assert_eq!(o.stdout, not_found(who), "{who}: {o}");
     }
     // getent: exit status 2, "key not found".
     let o = Cmd::supervised(
@@ -127,32 +128,11 @@ fn noname_is_each_resolvers_native_not_found() {
 /// A DNS server on loopback answering every A query with 192.0.2.7 (and
 /// AAAA with no address); counts the queries it got.
 fn upstream() -> (u16, Arc<AtomicUsize>) {
-    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = u.local_addr().unwrap().port();
     let count = Arc::new(AtomicUsize::new(0));
     let c = count.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok((n, from)) = u.recv_from(&mut buf) {
-            let Ok(q) = Packet::parse(&buf[..n]) else {
-                continue;
-            };
-            c.fetch_add(1, Ordering::SeqCst);
-            let mut r = Packet::new_reply(q.id());
-            let question = q.questions[0].clone();
-            if question.qtype == QTYPE::TYPE(TYPE::A) {
-                r.answers.push(ResourceRecord::new(
-                    question.qname.clone(),
-                    CLASS::IN,
-                    60,
-                    RData::A(A {
-                        address: u32::from(Ipv4Addr::new(192, 0, 2, 7)),
-                    }),
-                ));
-            }
-            r.questions.push(question);
-            let _ = u.send_to(&r.build_bytes_vec().unwrap(), from);
-        }
+    let port = dns_server_with(move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+        Some(Ipv4Addr::new(192, 0, 2, 7))
     });
     (port, count)
 }
@@ -196,12 +176,7 @@ fn example_policy_dns_blocklist() {
             .option(format!("--dns-upstream=127.0.0.1:{port}"))
             .run();
         o.assert_clean();
-        let want = if who == "go" {
-            "error: not found\n"
-        } else {
-            "gai: EAI_NONAME\n"
-        };
-        assert_eq!(o.stdout, want, "{who}: {o}");
+        assert_eq!(o.stdout, not_found(who), "{who}: {o}");
     }
     for (who, argv) in resolvers("cdn.tracker.example") {
         let o = Cmd::supervised(Policy::example("dns-blocklist"), &argv)

@@ -15,7 +15,10 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::util::{canon, compile, counters, repo, tempdir, write_file, Cmd, Kind, Output, Policy};
+use crate::util::{
+    canon, compile, counters, repo, tempdir, with_slave_filters, write_file, Cmd, Kind, Output,
+    Policy,
+};
 
 const KINDS: [Kind; 2] = [Kind::Musl, Kind::Glibc];
 
@@ -89,6 +92,23 @@ impl Fixture {
     fn marker(&self) -> String {
         std::fs::read_to_string(self.root.join("marker")).unwrap_or_default()
     }
+
+    /// The probe with `args` under `policy`, in the fixture's directory.
+    fn supervised(&self, policy: Policy, kind: Kind, args: &[&str]) -> Cmd {
+        Cmd::supervised(policy, &self.argv(kind, args)).cwd(&self.root)
+    }
+}
+
+/// `cmd` with `--log LOG`.
+fn logging(cmd: Cmd, log: &Path) -> Cmd {
+    cmd.option("--log").option(log)
+}
+
+/// Whether a record of the log `text` is an exec's holding every one of
+/// `parts`.
+fn exec_record(text: &str, parts: &[&str]) -> bool {
+    text.lines()
+        .any(|l| l.contains("\"function\":\"exec\"") && parts.iter().all(|p| l.contains(p)))
 }
 
 /// Denies the exec of $DENY (the file, or a script's interpreter) with
@@ -143,8 +163,7 @@ fn allowed_execs_equal_native() {
         let f = Fixture::new(kind);
         for policy in ["allow-all", "broker-all", "broker-as-program"] {
             for args in ALLOWED {
-                let cmd =
-                    Cmd::supervised(Policy::example(policy), &f.argv(kind, args)).cwd(&f.root);
+                let cmd = f.supervised(Policy::example(policy), kind, args);
                 let o = cmd.run();
                 let n = cmd.without_supervisor().run();
                 same_as_native(&o, &n, &format!("{kind:?} {policy} {args:?}"));
@@ -158,13 +177,14 @@ fn allowed_execs_are_verified_in_the_log() {
     let kind = Kind::Musl;
     let f = Fixture::new(kind);
     let log = f.root.join("log.jsonl");
-    let o = Cmd::supervised(
-        Policy::example("broker-all"),
-        &f.argv(kind, &["thread", "./A", "hello", "t"]),
+    let o = logging(
+        f.supervised(
+            Policy::example("broker-all"),
+            kind,
+            &["thread", "./A", "hello", "t"],
+        ),
+        &log,
     )
-    .cwd(&f.root)
-    .option("--log")
-    .option(&log)
     .run();
     o.assert_clean();
     assert_eq!(o.stdout, "hello t\n");
@@ -191,11 +211,8 @@ fn allowed_execs_are_verified_in_the_log() {
 fn denied_run(f: &Fixture, kind: Kind, args: &[&str]) -> (Output, String) {
     let log = f.root.join("deny.jsonl");
     let _ = std::fs::remove_file(&log);
-    let o = Cmd::supervised(deny_exec(), &f.argv(kind, args))
-        .cwd(&f.root)
+    let o = logging(f.supervised(deny_exec(), kind, args), &log)
         .env("DENY", f.path("D"))
-        .option("--log")
-        .option(&log)
         .option("--summary")
         .run();
     (o, std::fs::read_to_string(&log).unwrap_or_default())
@@ -231,10 +248,7 @@ fn a_denied_binary_fails_with_the_errno_runs_nothing_and_is_logged() {
             assert_eq!(f.marker(), "", "{kind:?} {args:?}: the denied binary ran");
             let d = f.root.join("D").display().to_string();
             assert!(
-                log.lines().any(|l| l.contains("\"function\":\"exec\"")
-                    && l.contains("\"denied\":true")
-                    && l.contains("\"errno\":\"EACCES\"")
-                    && l.contains(&d)),
+                exec_record(&log, &["\"denied\":true", "\"errno\":\"EACCES\"", &d]),
                 "{kind:?} {args:?}: no denial of {d} in the log:\n{log}"
             );
             // The summary names the file asked for (the script, for sd).
@@ -269,11 +283,7 @@ end
     );
     for kind in KINDS {
         let f = Fixture::new(kind);
-        let run = |args: &[&str]| {
-            Cmd::supervised(policy.clone(), &f.argv(kind, args))
-                .cwd(&f.root)
-                .run()
-        };
+        let run = |args: &[&str]| f.supervised(policy.clone(), kind, args).run();
         let o = run(&["execve", "./A", "hello", "filtered"]);
         assert_eq!(o.stdout, "hello filtered\n", "{kind:?}: {o}");
         let o = run(&["execve", "./D", "hello"]);
@@ -283,9 +293,8 @@ end
 
 #[test]
 fn an_exec_slave_filter_in_a_master_loop_ends_with_the_verified_exec() {
-    let policy = Policy::inline(
+    let policy = with_slave_filters(
         r#"
-local svc = require("libc_service")
 svc.slave.exec = function(real_exec, path)
   if path:match("D$") then return -1, "EPERM" end
   -- Returns only when the exec failed (like execve).
@@ -293,23 +302,12 @@ svc.slave.exec = function(real_exec, path)
   if r ~= -1 then error("real_exec returned " .. tostring(r)) end
   return r, e
 end
-local master = svc.master
-while true do
-  master:receive()
-  master:use_master_credentials()
-end
 "#,
     );
     for kind in KINDS {
         let f = Fixture::new(kind);
         let log = f.root.join("filter.jsonl");
-        let run = |args: &[&str]| {
-            Cmd::supervised(policy.clone(), &f.argv(kind, args))
-                .cwd(&f.root)
-                .option("--log")
-                .option(&log)
-                .run()
-        };
+        let run = |args: &[&str]| logging(f.supervised(policy.clone(), kind, args), &log).run();
         let o = run(&["execve", "./A", "hello", "filtered"]);
         o.assert_clean();
         assert_eq!(o.stdout, "hello filtered\n", "{kind:?}: {o}");
@@ -340,30 +338,17 @@ fn exec_rules_allow_and_deny_by_path() {
             f.root.join("D").display()
         ));
         let log = f.root.join("rules.jsonl");
-        let run = |args: &[&str]| {
-            Cmd::supervised(policy.clone(), &f.argv(kind, args))
-                .cwd(&f.root)
-                .option("--log")
-                .option(&log)
-                .run()
-        };
+        let run = |args: &[&str]| logging(f.supervised(policy.clone(), kind, args), &log).run();
         let o = run(&["execve", "./A", "hello", "rules"]);
         assert_eq!(o.stdout, "hello rules\n", "{kind:?}: {o}");
         let text = std::fs::read_to_string(&log).unwrap();
-        assert!(
-            text.lines()
-                .any(|l| l.contains("\"function\":\"exec\"")
-                    && l.contains("\"outcome\":\"verified\"")),
-            "{text}"
-        );
+        assert!(exec_record(&text, &["\"outcome\":\"verified\""]), "{text}");
         for target in ["./D", "ld", "./sd"] {
             let o = run(&["execve", target, "hello"]);
             assert_eq!(o.stdout, "execve: EPERM\n", "{kind:?} {target}: {o}");
             let text = std::fs::read_to_string(&log).unwrap();
             assert!(
-                text.lines().any(|l| l.contains("\"function\":\"exec\"")
-                    && l.contains("\"denied\":true")
-                    && l.contains("deny read")),
+                exec_record(&text, &["\"denied\":true", "deny read"]),
                 "{text}"
             );
         }
@@ -396,11 +381,8 @@ fn race(kind: Kind, cmd: &str, policy: &Policy, rounds: usize) -> (u64, u64) {
                 }
             })
         });
-        let o = Cmd::supervised(policy.clone(), &argv)
-            .cwd(&f.root)
+        let o = logging(Cmd::supervised(policy.clone(), &argv).cwd(&f.root), &log)
             .env("DENY", &d)
-            .option("--log")
-            .option(&log)
             .option("--summary")
             .run();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -485,20 +467,19 @@ fn a_traced_thread_is_refused_never_let_through_unverified() {
         let marker = marker.to_str().unwrap();
         // A decided exec: the thread cannot be seized; EPERM, in the log.
         let log = f.root.join("traced.jsonl");
-        let o = Cmd::supervised(
-            Policy::example("broker-all"),
-            &f.argv(kind, &["traced", "./A", "hello", "traced"]),
+        let o = logging(
+            f.supervised(
+                Policy::example("broker-all"),
+                kind,
+                &["traced", "./A", "hello", "traced"],
+            ),
+            &log,
         )
-        .cwd(&f.root)
-        .option("--log")
-        .option(&log)
         .run();
         assert_eq!(o.stdout, "execve: EPERM\nchild: exit 2\n", "{kind:?}: {o}");
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(
-            text.lines().any(|l| l.contains("\"function\":\"exec\"")
-                && l.contains("cannot be traced")
-                && l.contains("\"errno\":\"EPERM\"")),
+            exec_record(&text, &["cannot be traced", "\"errno\":\"EPERM\""]),
             "{text}"
         );
         // A denied binary, traced or not, never runs.
@@ -506,12 +487,13 @@ fn a_traced_thread_is_refused_never_let_through_unverified() {
         assert_eq!(o.stdout, "execve: EACCES\nchild: exit 2\n", "{kind:?}: {o}");
         assert_eq!(f.marker(), "");
         // Left to the kernel (use_slave_credentials): the debugger works.
-        let o = Cmd::supervised(
-            Policy::example("allow-all"),
-            &f.argv(kind, &["traced", "./A", "hello", "traced"]),
-        )
-        .cwd(&f.root)
-        .run();
+        let o = f
+            .supervised(
+                Policy::example("allow-all"),
+                kind,
+                &["traced", "./A", "hello", "traced"],
+            )
+            .run();
         assert_eq!(o.stdout, "hello traced\nchild: exit 0\n", "{kind:?}: {o}");
     }
 }
@@ -540,8 +522,7 @@ fn the_exec_allowlist_policy_runs_only_allowed_directories() {
         let f = Fixture::new(kind);
         let probe_dir = probe(kind).parent().unwrap().display().to_string();
         let run = |args: &[&str], allow: &str| {
-            Cmd::supervised(Policy::example("exec-allowlist"), &f.argv(kind, args))
-                .cwd(&f.root)
+            f.supervised(Policy::example("exec-allowlist"), kind, args)
                 .env("EXEC_ALLOW", allow)
                 .option("--summary")
                 .run()

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{busybox, canon, supervisor, tempdir, Cmd, Policy, BUSYBOX};
+use crate::util::{alive, busybox, canon, supervisor, tempdir, Cmd, Policy, BUSYBOX};
 
 fn allow_all() -> std::path::PathBuf {
     crate::util::repo().join("policies/allow-all.lua")
@@ -46,16 +46,25 @@ fn pids(file: &Path, n: usize) -> Vec<i32> {
     }
 }
 
-fn alive(pid: i32) -> bool {
-    // A zombie would still answer kill(0): look at its state.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
+/// A file for the job's pids, in a fresh directory (kept by the guard).
+fn pid_file() -> (tempfile::TempDir, String) {
+    let dir = tempdir();
+    let f = canon(&dir).join("pids").to_str().unwrap().to_string();
+    (dir, f)
+}
+
+/// SIGTERM to `child` (the supervisor), then its end.
+fn terminate(child: Child) -> std::process::Output {
+    // SAFETY: kill with the pid of our own child, not yet reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    child.wait_with_output().unwrap()
+}
+
+/// Asserts that no process of `job` runs any more.
+#[track_caller]
+fn assert_ended(job: Vec<i32>) {
+    for p in job {
+        assert!(!alive(p), "process {p} of the job still runs");
     }
 }
 
@@ -66,19 +75,15 @@ fn alive(pid: i32) -> bool {
 /// only the outer shell got it, and the job ran on for the sleep's 31 s).
 #[test]
 fn sigterm_to_the_supervisor_reaches_every_process_of_the_job() {
-    let dir = tempdir();
-    let f = canon(&dir).join("pids");
-    let f = f.to_str().unwrap();
+    let (_dir, f) = pid_file();
     let script = format!(
         "trap 'echo outer got TERM' TERM; echo $$ >> {f}; \
          {BUSYBOX} sh -c 'echo $$ >> {f}; {BUSYBOX} sleep 31 & echo $! >> {f}; wait'; echo after"
     );
     let t0 = Instant::now();
     let child = spawn(&["--kill-after", "20s"], &script);
-    let job = pids(Path::new(f), 3);
-    // SAFETY: kill with the pid of our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
+    let job = pids(Path::new(&f), 3);
+    let out = terminate(child);
     let elapsed = t0.elapsed();
     assert!(
         elapsed < Duration::from_secs(10),
@@ -90,35 +95,32 @@ fn sigterm_to_the_supervisor_reaches_every_process_of_the_job() {
         "{out:?}"
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    for p in job {
-        assert!(!alive(p), "process {p} of the job still runs");
-    }
+    assert_ended(job);
 }
 
 /// A job that ignores SIGTERM is killed when the grace period ends.
 #[test]
 fn a_job_that_ignores_sigterm_is_killed_after_the_grace_period() {
-    let dir = tempdir();
-    let f = canon(&dir).join("pids");
-    let f = f.to_str().unwrap();
+    let (_dir, f) = pid_file();
     let script = format!(
         "trap '' TERM; echo $$ >> {f}; {BUSYBOX} sh -c 'trap \"\" TERM; echo $$ >> {f}; while :; do {BUSYBOX} sleep 1; done'"
     );
     let child = spawn(&["--kill-after", "1s"], &script);
-    let job = pids(Path::new(f), 2);
+    let job = pids(Path::new(&f), 2);
     let t0 = Instant::now();
-    // SAFETY: kill with the pid of our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
+    let out = terminate(child);
     let elapsed = t0.elapsed();
     assert_eq!(out.status.code(), Some(128 + libc::SIGKILL), "{out:?}");
     assert!(
         elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(8),
         "ended after {elapsed:?}, not after the 1 s grace period"
     );
-    for p in job {
-        assert!(!alive(p), "process {p} of the job still runs");
-    }
+    assert_ended(job);
+}
+
+/// What the `--status-file` at `path` says.
+fn status_file(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// `--timeout` ends a hung job (SIGTERM, then SIGKILL for what ignores
@@ -150,8 +152,7 @@ fn timeout_ends_a_hung_job_with_its_own_exit_code() {
         t0.elapsed()
     );
     assert!(o.stderr.contains("--timeout"), "{o}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    let v = status_file(&status);
     assert_eq!(v["code"], 121);
     assert_eq!(v["by"], "supervisor");
     assert_eq!(v["reason"], "timeout");
@@ -173,8 +174,7 @@ fn the_status_file_tells_the_programs_code_from_the_supervisors() {
     .option(&status)
     .run();
     o.assert_code(124);
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    let v = status_file(&status);
     assert_eq!(
         (v["code"].as_i64(), v["by"].as_str()),
         (Some(124), Some("program"))
@@ -186,8 +186,7 @@ fn the_status_file_tells_the_programs_code_from_the_supervisors() {
         .option(&status)
         .run();
     o.assert_code(124);
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    let v = status_file(&status);
     assert_eq!(v["by"], "supervisor");
     assert!(v["reason"].as_str().unwrap().contains("nope"), "{v}");
 }

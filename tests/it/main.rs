@@ -60,4 +60,5 @@ mod slave;
 mod soak;
 mod transparency;
 mod trapped;
+mod untrapped;
 mod waiting;

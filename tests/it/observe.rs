@@ -96,12 +96,43 @@ end
     )
 }
 
-#[test]
-fn every_request_has_exactly_one_json_record() {
+/// Refuses (EACCES, line 6) to open `secret`; lets everything else through
+/// with the supervisor's credentials (line 8).
+fn deny_secret_policy(secret: &Path) -> String {
+    format!(
+        r#"local master = require("libc_service").master
+while true do
+  master:receive()
+  local path = master:resolved()
+  if path == {secret:?} then
+    master:send(-1, "EACCES")
+  else
+    master:use_master_credentials()
+  end
+end
+"#,
+        secret = secret.to_str().unwrap()
+    )
+}
+
+/// A fresh canonical directory holding `name` (content "x", mode 644):
+/// the directory (kept alive by the guard), its path and the file's path.
+fn dir_with_file(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempdir();
     let d = canon(&dir);
-    let file = d.join("file");
+    let file = d.join(name);
     write_file(&file, "x", 0o644);
+    (dir, d, file)
+}
+
+/// `busybox cat FILE` under `policy`.
+fn cat(policy: Policy, file: &Path) -> Cmd {
+    Cmd::supervised(policy, &busybox(&["cat", file.to_str().unwrap()]))
+}
+
+#[test]
+fn every_request_has_exactly_one_json_record() {
+    let (_dir, d, file) = dir_with_file("file");
     let counter = d.join("seen");
     let argv = Kind::Musl.probe_argv(&["abuse".as_ref(), file.as_os_str()]);
     let cmd =
@@ -163,22 +194,7 @@ fn a_denial_names_the_policy_line_and_never_the_contents() {
     let public = d.join("public");
     write_file(&secret, "TOP-SECRET-CONTENT\n", 0o644);
     write_file(&public, "PUBLIC-CONTENT\n", 0o644);
-    let policy = format!(
-        r#"local master = require("libc_service").master
-while true do
-  master:receive()
-  local path = master:resolved()
-  if path == {secret:?} then
-    master:send(-1, "EACCES")
-  else
-    master:use_master_credentials()
-  end
-end
-"#,
-        secret = secret.to_str().unwrap()
-    );
-    let pfile = d.join("p.lua");
-    std::fs::write(&pfile, policy).unwrap();
+    let pfile = policy_file(&d, "p.lua", &deny_secret_policy(&secret));
     let cmd = Cmd::supervised(
         Policy::file(&pfile),
         &busybox(&["cat", public.to_str().unwrap(), secret.to_str().unwrap()]),
@@ -243,15 +259,12 @@ end
 
 #[test]
 fn default_and_described_decisions() {
-    let dir = tempdir();
-    let d = canon(&dir);
-    let file = d.join("f");
-    write_file(&file, "x", 0o644);
+    let (_dir, d, file) = dir_with_file("f");
     // No master loop: every request continues.
     let (o, recs) = logged(
-        Cmd::supervised(
+        cat(
             Policy::inline("local m = require('libc_service').master"),
-            &busybox(&["cat", file.to_str().unwrap()]),
+            &file,
         ),
         &d,
     );
@@ -270,14 +283,7 @@ while true do
   master:describe("rule 7 (deny everything)")
   master:send(-1, "EPERM")
 end"#;
-    let (o, recs) = logged(
-        Cmd::supervised(
-            Policy::inline(policy),
-            &busybox(&["cat", file.to_str().unwrap()]),
-        )
-        .option("--summary"),
-        &d,
-    );
+    let (o, recs) = logged(cat(Policy::inline(policy), &file).option("--summary"), &d);
     assert_eq!(o.code, 1, "{o}");
     let r = recs
         .iter()
@@ -346,10 +352,7 @@ end"#;
 
 #[test]
 fn a_request_abandoned_by_its_dead_thread_is_recorded_once() {
-    let dir = tempdir();
-    let d = canon(&dir);
-    let slow = d.join("slow");
-    write_file(&slow, "x", 0o644);
+    let (_dir, d, slow) = dir_with_file("slow");
     // The policy dwells on `slow` while the shell kills the cat asking.
     let policy = format!(
         r#"local master = require("libc_service").master
@@ -422,10 +425,7 @@ fn a_failed_log_write_ends_the_run() {
 
 #[test]
 fn logging_changes_nothing_the_program_sees() {
-    let dir = tempdir();
-    let d = canon(&dir);
-    let file = d.join("file");
-    write_file(&file, "x", 0o644);
+    let (_dir, d, file) = dir_with_file("file");
     for policy in ["broker-all", "deny-path", "allow-all"] {
         let argv = Kind::Musl.probe_argv(&["abuse".as_ref(), file.as_os_str()]);
         let plain = Cmd::supervised(Policy::example(policy), &argv).run();
@@ -467,12 +467,18 @@ fn check(args: &[&Path]) -> Output {
         .args(args)
         .output()
         .expect("run supervisor check");
+    output(o, format!("supervisor check {args:?}"))
+}
+
+/// A finished `supervisor` subcommand as an [`Output`] (no pid: it was not
+/// started by [`Cmd`]).
+fn output(o: std::process::Output, what: String) -> Output {
     Output {
         stdout: String::from_utf8_lossy(&o.stdout).into(),
         stderr: String::from_utf8_lossy(&o.stderr).into(),
         code: o.status.code().unwrap_or(-1),
         pid: 0,
-        what: format!("supervisor check {args:?}"),
+        what,
     }
 }
 
@@ -480,6 +486,16 @@ fn policy_file(dir: &Path, name: &str, src: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, src).unwrap();
     p
+}
+
+/// Writes `src` to `dir/name` and runs `supervisor check` on it, which must
+/// exit with `code`; the file and the run.
+#[track_caller]
+fn check_file(dir: &Path, name: &str, src: &str, code: i32) -> (PathBuf, Output) {
+    let p = policy_file(dir, name, src);
+    let o = check(&[&p]);
+    o.assert_code(code);
+    (p, o)
 }
 
 #[test]
@@ -503,13 +519,12 @@ fn check_reports_errors_with_file_and_line() {
     let dir = tempdir();
     let d = canon(&dir);
     // Syntax error.
-    let p = policy_file(
+    let (p, o) = check_file(
         &d,
         "syntax.lua",
         "local master = require('libc_service').master\n\nwhile true do\n  master:receive(\nend\n",
+        124,
     );
-    let o = check(&[&p]);
-    o.assert_code(124);
     assert!(
         o.stderr.starts_with(&format!(
             "supervisor: policy syntax error: {}:5:",
@@ -518,26 +533,24 @@ fn check_reports_errors_with_file_and_line() {
         "{o}"
     );
     // Runtime error before the first receive.
-    let p = policy_file(
+    let (p, o) = check_file(
         &d,
         "runtime.lua",
         "local master = require('libc_service').master\nlocal cfg = nil\n\nlocal x = cfg.allowed\nmaster:receive()\n",
+        124,
     );
-    let o = check(&[&p]);
-    o.assert_code(124);
     assert!(
         o.stderr
             .starts_with(&format!("supervisor: policy error: {}:4:", p.display())),
         "{o}"
     );
     // A wrong assignment to libc_service.init.
-    let p = policy_file(
+    let (p, o) = check_file(
         &d,
         "init-type.lua",
         "local ls = require('libc_service')\nls.init = 42\nls.master:receive()\n",
+        124,
     );
-    let o = check(&[&p]);
-    o.assert_code(124);
     assert!(
         o.stderr.contains(&format!(
             "{}:2: libc_service.init must be a table",
@@ -546,13 +559,12 @@ fn check_reports_errors_with_file_and_line() {
         "{o}"
     );
     // A request method without a request.
-    let p = policy_file(
+    let (p, o) = check_file(
         &d,
         "no-request.lua",
         "local master = require('libc_service').master\nmaster:send(0)\n",
+        124,
     );
-    let o = check(&[&p]);
-    o.assert_code(124);
     assert!(
         o.stderr
             .contains(&format!("{}:2: send: no request", p.display())),
@@ -568,13 +580,12 @@ fn check_reports_errors_with_file_and_line() {
 fn check_compiles_the_init_script() {
     let dir = tempdir();
     let d = canon(&dir);
-    let p = policy_file(
+    let (_, o) = check_file(
         &d,
         "p.lua",
         "local ls = require('libc_service')\nls.init = { script = 'x = 1\\nif then end' }\nls.master:receive()\n",
+        123,
     );
-    let o = check(&[&p]);
-    o.assert_code(123);
     assert!(
         o.stderr
             .contains("init script syntax error: libc_service.init.script:2:"),
@@ -597,7 +608,7 @@ fn check_runs_nothing_past_the_first_receive() {
     let marker = d.join("marker");
     // Even a receive inside pcall, in a loop, ends the check; nothing after
     // it runs (the marker would be created by the supervisor's own open).
-    let p = policy_file(
+    let (p, o) = check_file(
         &d,
         "p.lua",
         &format!(
@@ -605,9 +616,8 @@ fn check_runs_nothing_past_the_first_receive() {
              while true do\n  pcall(master.receive, master)\n  host.open({marker:?}, {{'write_only', 'create'}})\nend\n",
             marker = marker.to_str().unwrap()
         ),
+        0,
     );
-    let o = check(&[&p]);
-    o.assert_code(0);
     assert_eq!(
         o.stdout,
         format!(
@@ -619,25 +629,20 @@ fn check_runs_nothing_past_the_first_receive() {
     );
     assert!(!marker.exists(), "check ran past receive()");
     // A policy that returns without receiving.
-    let p = policy_file(&d, "none.lua", "return\n");
-    let o = check(&[&p]);
-    o.assert_code(0);
+    let (_, o) = check_file(&d, "none.lua", "return\n", 0);
     assert!(o.stdout.contains("returns without master:receive()"), "{o}");
 }
 
 #[test]
 fn a_request_left_by_a_failing_policy_is_recorded_as_abandoned() {
-    let dir = tempdir();
-    let d = canon(&dir);
-    let file = d.join("f");
-    write_file(&file, "x", 0o644);
+    let (_dir, d, file) = dir_with_file("f");
     // A wrong reply type: the run ends (124) with the request unanswered.
     let (o, recs) = logged(
-        Cmd::supervised(
+        cat(
             Policy::inline(
                 "local master = require('libc_service').master\nmaster:receive()\nmaster:send('nope')\n",
             ),
-            &busybox(&["cat", file.to_str().unwrap()]),
+            &file,
         )
         .option("--summary"),
         &d,
@@ -700,13 +705,10 @@ fn learn(out: &Path, argv: &[&str], cwd: &Path) -> Output {
         .current_dir(cwd)
         .output()
         .expect("run supervisor learn");
-    let o = Output {
-        stdout: String::from_utf8_lossy(&o.stdout).into(),
-        stderr: String::from_utf8_lossy(&o.stderr).into(),
-        code: o.status.code().unwrap_or(-1),
-        pid: 0,
-        what: format!("supervisor learn -o {} -- {argv:?}", out.display()),
-    };
+    let o = output(
+        o,
+        format!("supervisor learn -o {} -- {argv:?}", out.display()),
+    );
     assert!(!o.stderr.contains("panicked"), "{o}");
     o
 }
@@ -765,19 +767,7 @@ fn log_level_denied_keeps_only_the_denials() {
     let public = d.join("public");
     write_file(&secret, "s\n", 0o644);
     write_file(&public, "p\n", 0o644);
-    let policy = format!(
-        r#"local master = require("libc_service").master
-while true do
-  master:receive()
-  if master:resolved() == {secret:?} then
-    master:send(-1, "EACCES")
-  else
-    master:use_master_credentials()
-  end
-end
-"#,
-        secret = secret.to_str().unwrap()
-    );
+    let policy = deny_secret_policy(&secret);
     let argv = busybox(&["cat", public.to_str().unwrap(), secret.to_str().unwrap()]);
     let (all_o, all) = logged(Cmd::supervised(Policy::inline(&policy), &argv), &d);
     let (o, recs) = logged(

@@ -23,7 +23,8 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 use crate::util::{
-    canon, compile, repo, set_times, tempdir, write_file, Cmd, Kind, Output, Policy,
+    canon, compile, repo, set_times, tempdir, with_slave_filters, write_file, Cmd, Kind, Output,
+    Policy,
 };
 
 mod chmod;
@@ -158,17 +159,6 @@ fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p).unwrap().mode() & 0o7777
 }
 
-/// The slave filters `slave` (Lua defining `svc.slave.*`, with
-/// `svc = require("libc_service")`), then a master loop answering every
-/// request `use_master_credentials`.
-fn with_slave_filters(slave: &str) -> Policy {
-    Policy::inline(&format!(
-        "local svc = require(\"libc_service\")\n{slave}\
-         local master = svc.master\n\
-         while true do\n  master:receive()\n  master:use_master_credentials()\nend\n"
-    ))
-}
-
 /// The path probe of `kind` with `args` under `policy`, in `root`; a clean
 /// exit asserted.
 #[track_caller]
@@ -176,6 +166,38 @@ fn supervised_in(root: &Path, policy: Policy, kind: Kind, args: &[&str]) -> Outp
     let o = Cmd::supervised(policy, &argv(kind, args)).cwd(root).run();
     o.assert_clean();
     o
+}
+
+/// The path probe of `kind` with `args` under deny-path denying `deny`, in
+/// `root`; a clean exit asserted.
+#[track_caller]
+fn under_deny_path(root: &Path, kind: Kind, args: &[&str], deny: &Path) -> Output {
+    let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, args))
+        .cwd(root)
+        .env("DENY", deny)
+        .run();
+    o.assert_clean();
+    o
+}
+
+/// The output's lines, `total` of them, the first `refused` of which end
+/// in EACCES.
+#[track_caller]
+fn refused_lines(o: &Output, kind: Kind, total: usize, refused: usize) -> Vec<&str> {
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), total, "{o}");
+    for l in &lines[..refused] {
+        assert!(l.ends_with(": EACCES"), "{kind:?}: {l}\n{o}");
+    }
+    lines
+}
+
+/// What each line of the output ends with (the result after ": ").
+fn results(o: &Output) -> Vec<&str> {
+    o.stdout
+        .lines()
+        .map(|l| l.rsplit(": ").next().unwrap())
+        .collect()
 }
 
 /// `race OP HOW ALLOWED DENIED` under deny-path denying `deny`: both
@@ -197,11 +219,7 @@ fn race_under_deny_path(
         ITERATIONS,
         MILLIS,
     ];
-    let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, &args))
-        .cwd(root)
-        .env("DENY", deny)
-        .run();
-    o.assert_clean();
+    let o = under_deny_path(root, kind, &args, deny);
     let (ok, refused, _other) = race_counts(&o, &format!("race {op} {how}:"));
     assert!(ok > 0, "{kind:?} {op} {how}: never allowed, no race: {o}");
     assert!(

@@ -4,6 +4,7 @@
 //! denied file through.
 
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use crate::util::{canon, tempdir, write_file, Cmd, Kind, Policy};
 
@@ -23,17 +24,10 @@ struct Counts {
 }
 
 fn counts(out: &crate::util::Output, prefix: &str) -> Counts {
-    let line = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix:?} line: {out}"));
+    let c = crate::util::counters(out, prefix);
     let field = |name: &str| -> u64 {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
-            .parse()
-            .unwrap_or_else(|_| panic!("bad {name} in {line:?}"))
+        *c.get(name)
+            .unwrap_or_else(|| panic!("no {name} in the {prefix:?} line: {out}"))
     };
     Counts {
         iterations: field("iterations"),
@@ -45,13 +39,46 @@ fn counts(out: &crate::util::Output, prefix: &str) -> Counts {
     }
 }
 
+/// The probe's `race` (race-open or symlink-race) between `a` and `b`
+/// under deny-path denying `secret`: no descriptor on `secret` (by its
+/// dev/ino), none on an unexpected file, every iteration counted, and
+/// both outcomes (else no race: `never` says which, opened and denied).
+#[track_caller]
+fn race(race: &str, (a, b): (&Path, &Path), secret: &str, never: (&str, &str)) {
+    let md = std::fs::metadata(secret).unwrap_or_else(|_| panic!("this test needs {secret}"));
+    let argv = Kind::Musl.probe_argv(&[
+        race,
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        &md.dev().to_string(),
+        &md.ino().to_string(),
+        ITERATIONS,
+        MILLIS,
+    ]);
+    let out = Cmd::supervised(Policy::example("deny-path"), &argv)
+        .env("DENY", secret)
+        .run();
+    out.assert_clean();
+    let c = counts(&out, &format!("{race}:"));
+    assert_eq!(c.leaks, 0, "{secret} was opened: {c:?}\n{out}");
+    assert_eq!(
+        c.mismatched, 0,
+        "an open returned an unexpected file: {c:?}\n{out}"
+    );
+    assert!(c.opens > 0, "{}, no race: {c:?}\n{out}", never.0);
+    assert!(c.denied > 0, "{}, no race: {c:?}\n{out}", never.1);
+    assert!(
+        c.iterations > 0 && c.opens + c.denied + c.other == c.iterations,
+        "{c:?}"
+    );
+}
+
 /// A thread flips one path buffer between an allowed file and /etc/shadow
 /// while the main thread opens the buffer: under deny-path (DENY=/etc/shadow,
 /// everything else brokered) no descriptor on /etc/shadow is ever returned,
 /// and both allowed opens and denials happen.
 #[test]
 fn flipping_path_buffer_never_opens_the_denied_file() {
-    let secret = std::fs::metadata("/etc/shadow").expect("this test needs /etc/shadow");
     let tmp = tempdir();
     let root = canon(&tmp);
     // A long, distinctive directory name: a torn read of the buffer makes a
@@ -60,36 +87,14 @@ fn flipping_path_buffer_never_opens_the_denied_file() {
     std::fs::create_dir(&dir).unwrap();
     let allowed = dir.join("allowed-file");
     write_file(&allowed, "allowed content\n", 0o644);
-    let argv = Kind::Musl.probe_argv(&[
+    race(
         "race-open",
-        allowed.to_str().unwrap(),
+        (&allowed, Path::new("/etc/shadow")),
         "/etc/shadow",
-        &secret.dev().to_string(),
-        &secret.ino().to_string(),
-        ITERATIONS,
-        MILLIS,
-    ]);
-    let out = Cmd::supervised(Policy::example("deny-path"), &argv)
-        .env("DENY", "/etc/shadow")
-        .run();
-    out.assert_clean();
-    let c = counts(&out, "race-open:");
-    assert_eq!(c.leaks, 0, "/etc/shadow was opened: {c:?}\n{out}");
-    assert_eq!(
-        c.mismatched, 0,
-        "an open returned an unexpected file: {c:?}\n{out}"
-    );
-    assert!(
-        c.opens > 0,
-        "the allowed file was never opened, no race: {c:?}\n{out}"
-    );
-    assert!(
-        c.denied > 0,
-        "/etc/shadow was never denied, no race: {c:?}\n{out}"
-    );
-    assert!(
-        c.iterations > 0 && c.opens + c.denied + c.other == c.iterations,
-        "{c:?}"
+        (
+            "the allowed file was never opened",
+            "/etc/shadow was never denied",
+        ),
     );
 }
 
@@ -100,7 +105,6 @@ fn flipping_path_buffer_never_opens_the_denied_file() {
 /// compared with those of /etc/passwd), and both outcomes occur.
 #[test]
 fn swapped_symlink_never_opens_the_denied_file() {
-    let secret = std::fs::metadata("/etc/passwd").expect("this test needs /etc/passwd");
     let tmp = tempdir();
     let root = canon(&tmp);
     let allowed = root.join("allowed");
@@ -108,35 +112,13 @@ fn swapped_symlink_never_opens_the_denied_file() {
     std::fs::create_dir(&allowed).unwrap();
     std::fs::create_dir(&work).unwrap();
     write_file(&allowed.join("passwd"), "not the real passwd\n", 0o644);
-    let argv = Kind::Musl.probe_argv(&[
+    race(
         "symlink-race",
-        work.to_str().unwrap(),
-        allowed.to_str().unwrap(),
-        &secret.dev().to_string(),
-        &secret.ino().to_string(),
-        ITERATIONS,
-        MILLIS,
-    ]);
-    let out = Cmd::supervised(Policy::example("deny-path"), &argv)
-        .env("DENY", "/etc/passwd")
-        .run();
-    out.assert_clean();
-    let c = counts(&out, "symlink-race:");
-    assert_eq!(c.leaks, 0, "/etc/passwd was opened: {c:?}\n{out}");
-    assert_eq!(
-        c.mismatched, 0,
-        "an open returned an unexpected file: {c:?}\n{out}"
-    );
-    assert!(
-        c.opens > 0,
-        "link/passwd never opened the allowed file, no race: {c:?}\n{out}"
-    );
-    assert!(
-        c.denied > 0,
-        "link/passwd was never denied, no race: {c:?}\n{out}"
-    );
-    assert!(
-        c.iterations > 0 && c.opens + c.denied + c.other == c.iterations,
-        "{c:?}"
+        (&work, &allowed),
+        "/etc/passwd",
+        (
+            "link/passwd never opened the allowed file",
+            "link/passwd was never denied",
+        ),
     );
 }

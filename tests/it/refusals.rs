@@ -5,9 +5,11 @@
 //! answered EACCES by the supervisor, as Landlock would, and recorded)
 //! are each in `--log` and in `--summary`, with the call and the path.
 
+use std::path::Path;
+
 use serde_json::Value;
 
-use crate::util::{busybox, canon, posture, tempdir, Cmd, Policy};
+use crate::util::{busybox, canon, posture, tempdir, Cmd, Output, Policy};
 
 /// A policy whose init script enforces a Landlock layer that handles
 /// writes and creations and grants them nowhere (as policies/ci.lua's
@@ -41,6 +43,20 @@ while true do
 end
 "#;
 
+/// `cmd` with `--log LOG --summary`, run; exit code 0 asserted; the run
+/// and the log's records.
+#[track_caller]
+fn run_logged(cmd: Cmd, log: &Path) -> (Output, Vec<Value>) {
+    let o = cmd.option("--log").option(log).option("--summary").run();
+    o.assert_code(0);
+    let recs = std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (o, recs)
+}
+
 #[test]
 fn a_refusal_of_each_layer_is_in_the_log_and_the_summary() {
     let ws_dir = tempdir();
@@ -58,14 +74,12 @@ fn a_refusal_of_each_layer_is_in_the_log_and_the_summary() {
         "sh",
     ]);
     argv.push(probe);
-    let o = Cmd::supervised(Policy::inline(LAYERS), &argv)
-        .cwd(&ws)
-        .env("WS", &ws)
-        .option("--log")
-        .option(&log)
-        .option("--summary")
-        .run();
-    o.assert_code(0);
+    let (o, recs) = run_logged(
+        Cmd::supervised(Policy::inline(LAYERS), &argv)
+            .cwd(&ws)
+            .env("WS", &ws),
+        &log,
+    );
     // The program saw each refusal.
     for what in ["policy-denied", "rules-denied", "landlock-denied"] {
         assert!(
@@ -80,11 +94,6 @@ fn a_refusal_of_each_layer_is_in_the_log_and_the_summary() {
     assert!(!ws.join("landlock-denied").exists(), "{o}");
 
     // The log: one denial per layer, with its call, path and decision.
-    let recs: Vec<Value> = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let w = ws.display().to_string();
     let denial = |function: &str, path: &str, decision: &str, errno: &str| {
         recs.iter().any(|r| {
@@ -169,24 +178,17 @@ libc_service.init = { script = [[
         let ws_dir = tempdir();
         let ws = canon(&ws_dir);
         let log = ws.join("audit.jsonl");
-        let o = Cmd::supervised(
-            Policy::inline(&src),
-            &busybox(&["sh", "-c", "echo x > new; echo done"]),
-        )
-        .cwd(&ws)
-        .option("--log")
-        .option(&log)
-        .option("--summary")
-        .run();
-        o.assert_code(0);
+        let (o, recs) = run_logged(
+            Cmd::supervised(
+                Policy::inline(&src),
+                &busybox(&["sh", "-c", "echo x > new; echo done"]),
+            )
+            .cwd(&ws),
+            &log,
+        );
         assert!(o.stderr.contains("new: Permission denied"), "{name}: {o}");
         assert!(!ws.join("new").exists(), "{name}: {o}");
         let path = ws.join("new").display().to_string();
-        let recs: Vec<Value> = std::fs::read_to_string(&log)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
         assert!(
             recs.iter().any(|r| r["denied"] == true
                 && r["function"] == "open"
@@ -227,29 +229,13 @@ return rules.run {
     let ws_dir = tempdir();
     let ws = canon(&ws_dir);
     let log = ws.join("audit.jsonl");
-    let o = Cmd::supervised(
-        Policy::inline(src),
-        &crate::util::Kind::Musl.net_argv(&["connect", &format!("tcp:127.0.0.1:{port}")]),
-    )
-    .option("--log")
-    .option(&log)
-    .option("--summary")
-    .run();
-    o.assert_code(0);
+    let connect = crate::util::Kind::Musl.net_argv(&["connect", &format!("tcp:127.0.0.1:{port}")]);
+    let (o, recs) = run_logged(Cmd::supervised(Policy::inline(src), &connect), &log);
     assert_eq!(o.stdout, "connect: EACCES\n", "{o}");
     // The same answer as Landlock's own, without an audit trail (the
     // kernel refuses the continued connect).
-    let plain = Cmd::supervised(
-        Policy::inline(src),
-        &crate::util::Kind::Musl.net_argv(&["connect", &format!("tcp:127.0.0.1:{port}")]),
-    )
-    .run();
+    let plain = Cmd::supervised(Policy::inline(src), &connect).run();
     assert_eq!(plain.stdout, o.stdout, "{plain}");
-    let recs: Vec<Value> = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     assert!(
         recs.iter().any(|r| r["denied"] == true
             && r["function"] == "connect_inet"

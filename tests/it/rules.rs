@@ -8,13 +8,10 @@
 //! Network tests reach loopback only, or addresses inside a network
 //! namespace the test made itself ([`in_netns`]).
 
-use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use simple_dns::rdata::{RData, A};
-use simple_dns::{Packet, ResourceRecord, CLASS, QTYPE, TYPE};
-
-use crate::util::{busybox, canon, tempdir, Cmd, Kind, Output, Policy};
+use crate::util::{busybox, canon, dns_server_with, tempdir, Cmd, Kind, Output, Policy};
 
 /// `return rules.run { BODY }`.
 pub fn rules(body: &str) -> Policy {
@@ -37,9 +34,39 @@ fn tree(root: &Path, entries: &[(&str, &str)]) {
     }
 }
 
+/// A fresh temporary directory holding [`tree`] `entries`; the guard and
+/// its canonical path.
+fn new_tree(entries: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let t = tempdir();
+    let r = canon(&t);
+    tree(&r, entries);
+    (t, r)
+}
+
 /// argv for the static probe with `args`.
 fn probe(args: &[&str]) -> Vec<std::ffi::OsString> {
     Kind::Musl.probe_argv(args)
+}
+
+/// The static probe with `args` under `policy`, `$R` being `r`.
+fn probe_in(r: &Path, policy: Policy, args: &[&str]) -> Cmd {
+    Cmd::supervised(policy, &probe(args)).env("R", r)
+}
+
+/// [`probe_in`], run; a clean exit asserted.
+#[track_caller]
+fn run_in(r: &Path, policy: Policy, args: &[&str]) -> Output {
+    let o = probe_in(r, policy, args).run();
+    o.assert_clean();
+    o
+}
+
+/// The probe's arguments to `cat` each of `paths` (relative to `r`).
+fn cat_each(r: &Path, paths: &[&str]) -> Vec<String> {
+    paths
+        .iter()
+        .flat_map(|p| ["cat".to_string(), r.join(p).display().to_string()])
+        .collect()
 }
 
 /// The result part (after the last ": ") of each line of `o`'s stdout.
@@ -128,55 +155,19 @@ pub fn greeter(addr: &str) -> u16 {
 /// A queries from `table` (name → address) and NXDOMAIN otherwise.
 pub fn dns_server(table: &[(&str, Ipv4Addr)]) -> u16 {
     let table: Vec<(String, Ipv4Addr)> = table.iter().map(|(n, a)| (n.to_string(), *a)).collect();
-    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = u.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok((n, from)) = u.recv_from(&mut buf) {
-            let Ok(q) = Packet::parse(&buf[..n]) else {
-                continue;
-            };
-            let mut r = Packet::new_reply(q.id());
-            let Some(question) = q.questions.first().cloned() else {
-                continue;
-            };
-            let name = question.qname.to_string();
-            match table.iter().find(|(n, _)| *n == name) {
-                Some((_, a)) if question.qtype == QTYPE::TYPE(TYPE::A) => {
-                    r.answers.push(ResourceRecord::new(
-                        question.qname.clone(),
-                        CLASS::IN,
-                        60,
-                        RData::A(A {
-                            address: u32::from(*a),
-                        }),
-                    ));
-                }
-                Some(_) => {}
-                None => *r.rcode_mut() = simple_dns::RCODE::NameError,
-            }
-            r.questions.push(question);
-            let _ = u.send_to(&r.build_bytes_vec().unwrap(), from);
-        }
-    });
-    port
+    dns_server_with(move |name| table.iter().find(|(n, _)| n == name).map(|(_, a)| *a))
 }
 
 #[test]
 fn the_most_specific_rule_wins_with_its_errno() {
-    let t = tempdir();
-    let r = canon(&t);
-    tree(
-        &r,
-        &[
-            ("pub/a.txt", "a"),
-            ("pub/secret/key", "k"),
-            ("pub/secret/ok.txt", "ok"),
-            ("etc/x.conf", "x"),
-            ("etc/y.txt", "y"),
-            ("other/f", "f"),
-        ],
-    );
+    let (_t, r) = new_tree(&[
+        ("pub/a.txt", "a"),
+        ("pub/secret/key", "k"),
+        ("pub/secret/ok.txt", "ok"),
+        ("etc/x.conf", "x"),
+        ("etc/y.txt", "y"),
+        ("other/f", "f"),
+    ]);
     let policy = rules(
         r#"default = { read = "deny" },
            { "allow", "read", "$R/pub/" },
@@ -192,13 +183,9 @@ fn the_most_specific_rule_wins_with_its_errno() {
         "etc/y.txt",
         "other/f",
     ];
-    let args: Vec<String> = files
-        .iter()
-        .flat_map(|p| ["cat".to_string(), r.join(p).display().to_string()])
-        .collect();
+    let args = cat_each(&r, &files);
     let args: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
-    let o = Cmd::supervised(policy, &probe(&args)).env("R", &r).run();
-    o.assert_clean();
+    let o = run_in(&r, policy, &args);
     let want: String = [
         ("pub/a.txt", "[a]"),
         ("pub/secret/key", "ENOENT"),
@@ -218,9 +205,7 @@ fn the_most_specific_rule_wins_with_its_errno() {
 /// working directory, files that do not exist yet.
 #[test]
 fn decisions_are_on_the_resolved_path() {
-    let t = tempdir();
-    let r = canon(&t);
-    tree(&r, &[("secret/key", "k"), ("ws/file", "f")]);
+    let (_t, r) = new_tree(&[("secret/key", "k"), ("ws/file", "f")]);
     std::os::unix::fs::symlink("../secret/key", r.join("ws/link")).unwrap();
     std::os::unix::fs::symlink("../secret/planted", r.join("ws/dangling")).unwrap();
     let policy = rules(
@@ -228,9 +213,10 @@ fn decisions_are_on_the_resolved_path() {
            { "deny",  "read", "$R/secret/" },
            { "allow", { "write", "create", "delete" }, "$R/ws/" },"#,
     );
-    let o = Cmd::supervised(
+    let o = probe_in(
+        &r,
         policy,
-        &probe(&[
+        &[
             "cat",
             "link",
             "cat",
@@ -253,9 +239,8 @@ fn decisions_are_on_the_resolved_path() {
             "link",
             "cat",
             "new",
-        ]),
+        ],
     )
-    .env("R", &r)
     .cwd(r.join("ws"))
     .run();
     o.assert_clean();
@@ -282,9 +267,7 @@ fn decisions_are_on_the_resolved_path() {
 /// nothing about what lies in a denied place.
 #[test]
 fn failures_do_not_reveal_denied_places() {
-    let t = tempdir();
-    let r = canon(&t);
-    tree(&r, &[("secret/exists", ""), ("ok/file", "")]);
+    let (_t, r) = new_tree(&[("secret/exists", ""), ("ok/file", "")]);
     let policy = rules(
         r#"default = { read = "allow" },
            { "deny", "read", "$R/secret/" },"#,
@@ -295,13 +278,9 @@ fn failures_do_not_reveal_denied_places() {
         "secret/missing/x", // would be ENOENT
         "secret/exists/x",  // would be ENOTDIR
     ];
-    let args: Vec<String> = paths
-        .iter()
-        .flat_map(|p| ["cat".to_string(), r.join(p).display().to_string()])
-        .collect();
+    let args = cat_each(&r, &paths);
     let args: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
-    let o = Cmd::supervised(policy, &probe(&args)).env("R", &r).run();
-    o.assert_clean();
+    let o = run_in(&r, policy, &args);
     assert_eq!(
         results(&o),
         ["ENOENT", "ENOTDIR", "EACCES", "EACCES"],
@@ -313,18 +292,13 @@ fn failures_do_not_reveal_denied_places() {
 /// of its source and a create (and delete) of its destination.
 #[test]
 fn kinds_of_each_call() {
-    let t = tempdir();
-    let r = canon(&t);
-    tree(
-        &r,
-        &[
-            ("dropbox/existing", "old"),
-            ("editable/existing", "old"),
-            ("ws/a", "a"),
-            ("protected/p", "p"),
-            ("outside/", ""),
-        ],
-    );
+    let (_t, r) = new_tree(&[
+        ("dropbox/existing", "old"),
+        ("editable/existing", "old"),
+        ("ws/a", "a"),
+        ("protected/p", "p"),
+        ("outside/", ""),
+    ]);
     let policy = rules(
         r#"default = { read = "allow" },
            { "allow", "create", "$R/dropbox/" },
@@ -332,9 +306,10 @@ fn kinds_of_each_call() {
            { "allow", { "write", "create", "delete" }, "$R/ws/" },"#,
     );
     let p = |s: &str| r.join(s).display().to_string();
-    let o = Cmd::supervised(
+    let o = run_in(
+        &r,
         policy,
-        &probe(&[
+        &[
             "write",
             &p("dropbox/new"),
             "n",
@@ -366,11 +341,8 @@ fn kinds_of_each_call() {
             &p("ws/p"),
             "rmdir",
             &p("ws/d"),
-        ]),
-    )
-    .env("R", &r)
-    .run();
-    o.assert_clean();
+        ],
+    );
     assert_eq!(
         results(&o),
         [
@@ -540,9 +512,10 @@ end
 "#,
     );
     let p = |s: &str| r.join(s).display().to_string();
-    let o = Cmd::supervised(
+    let o = probe_in(
+        &r,
         policy,
-        &probe(&[
+        &[
             "cat",
             &p("secret"),
             "cat",
@@ -555,9 +528,8 @@ end
             "write",
             &p("elsewhere"),
             "x",
-        ]),
+        ],
     )
-    .env("R", &r)
     .env("LOG", &log)
     .run();
     o.assert_clean();
@@ -619,19 +591,19 @@ fn how_slave_is_the_programs_own_call() {
            { "allow", { "write", "create" }, "$R/master/" },
            { "allow", { "write", "create" }, "$R/slave/", how = "slave" },"#,
     );
-    let o = Cmd::supervised(
+    let o = probe_in(
+        &r,
         policy,
-        &probe(&[
+        &[
             "write",
             &r.join("master/f").display().to_string(),
             "m",
             "write",
             &r.join("slave/f").display().to_string(),
             "s",
-        ]),
+        ],
     )
     .init(init)
-    .env("R", &r)
     .run();
     o.assert_clean();
     assert_eq!(results(&o), ["OK", "EACCES"], "{o}");
@@ -757,12 +729,10 @@ fn literal_paths_are_not_patterns() {
            }"#,
     );
     let p = |s: &str| r.join(s).join("f").display().to_string();
-    let o = Cmd::supervised(
+    let o = run_in(
+        &r,
         policy,
-        &probe(&["cat", &p("a*b$c?"), "cat", &p("aXb$c?"), "cat", &p("a*b")]),
-    )
-    .env("R", &r)
-    .run();
-    o.assert_clean();
+        &["cat", &p("a*b$c?"), "cat", &p("aXb$c?"), "cat", &p("a*b")],
+    );
     assert_eq!(results(&o), ["[a*b$c?]", "EACCES", "EACCES"], "{o}");
 }

@@ -81,6 +81,15 @@ impl Workspace {
         std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
         Workspace { dir, page, empty }
     }
+
+    /// Rules allowing everything but /etc/shadow, the workspace readable.
+    fn rules(&self) -> Policy {
+        rules(&format!(
+            "default = \"allow\", {{ \"deny\", \"read\", \"/etc/shadow\" }}, \
+             {{ \"allow\", \"read\", {:?} }}",
+            self.dir.to_str().unwrap()
+        ))
+    }
 }
 
 impl Drop for Workspace {
@@ -132,11 +141,7 @@ fn the_zygote_sequence_runs_as_natively_under_the_policies() {
     assert_eq!(outcome(&native, "nested-gid_map"), "OK", "{native}");
     assert_eq!(outcome(&native, "chroot-empty"), "OK", "{native}");
     assert_eq!(outcome(&native, "page-after-chroot"), "ENOENT", "{native}");
-    let rules_policy = rules(&format!(
-        "default = \"allow\", {{ \"deny\", \"read\", \"/etc/shadow\" }}, \
-         {{ \"allow\", \"read\", {:?} }}",
-        ws.dir.to_str().unwrap()
-    ));
+    let rules_policy = ws.rules();
     for (name, policy) in [
         ("allow-all", Policy::example("allow-all")),
         ("broker-all", Policy::example("broker-all")),
@@ -391,11 +396,7 @@ fn headless_chromium_prints_the_page() {
         h
     };
     let page = "<p id=\"x\">hello sandbox</p>";
-    let rules_policy = rules(&format!(
-        "default = \"allow\", {{ \"deny\", \"read\", \"/etc/shadow\" }}, \
-         {{ \"allow\", \"read\", {:?} }}",
-        ws.dir.to_str().unwrap()
-    ));
+    let rules_policy = ws.rules();
     for (name, policy) in [
         ("allow-all", Policy::example("allow-all")),
         ("broker-all", Policy::example("broker-all")),

@@ -6,14 +6,14 @@
 //! that a test can assert what reached the master and what did not.
 
 use std::io::Write;
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use simple_dns::rdata::{RData, A};
-use simple_dns::{Packet, ResourceRecord, CLASS, QTYPE, TYPE};
-
-use crate::util::{canon, go_probe, probes, tempdir, Cmd, Kind, Output, Policy};
+use crate::util::{
+    canon, dns_server_with, go_probe, probes, tempdir, with_slave_filters, Cmd, Kind, Output,
+    Policy,
+};
 
 const KINDS: [Kind; 2] = [Kind::Musl, Kind::Glibc];
 
@@ -167,32 +167,11 @@ end
 /// A DNS server on loopback answering A queries with 192.0.2.9 (AAAA with
 /// no address); records the names asked.
 fn upstream() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = u.local_addr().unwrap().port();
     let names = Arc::new(Mutex::new(Vec::new()));
     let n = names.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok((len, from)) = u.recv_from(&mut buf) {
-            let Ok(q) = Packet::parse(&buf[..len]) else {
-                continue;
-            };
-            let question = q.questions[0].clone();
-            n.lock().unwrap().push(question.qname.to_string());
-            let mut r = Packet::new_reply(q.id());
-            if question.qtype == QTYPE::TYPE(TYPE::A) {
-                r.answers.push(ResourceRecord::new(
-                    question.qname.clone(),
-                    CLASS::IN,
-                    60,
-                    RData::A(A {
-                        address: u32::from(std::net::Ipv4Addr::new(192, 0, 2, 9)),
-                    }),
-                ));
-            }
-            r.questions.push(question);
-            let _ = u.send_to(&r.build_bytes_vec().unwrap(), from);
-        }
+    let port = dns_server_with(move |name| {
+        n.lock().unwrap().push(name.to_string());
+        Some(std::net::Ipv4Addr::new(192, 0, 2, 9))
     });
     (port, names)
 }
@@ -579,17 +558,11 @@ fn a_blocking_call_done_for_a_filter_does_not_stall_the_run() {
             let (mut s, _) = l.accept().unwrap();
             s.write_all(b"hello through the filter\n").unwrap();
         });
-        let p = Policy::inline(
+        let p = with_slave_filters(
             r#"
-local svc = require("libc_service")
 svc.slave.connect_inet = function(real_connect, fd, addr, port)
   local r, err = real_connect(fd, addr, port)
   return r, err
-end
-local master = svc.master
-while true do
-  master:receive()
-  master:use_master_credentials()
 end
 "#,
         );

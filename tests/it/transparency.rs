@@ -18,14 +18,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::util::{repo, tempdir, Cmd, Policy};
+use tempfile::TempDir;
+
+use crate::util::{compile, counters, repo, tempdir, Cmd, Policy};
 
 const NOBODY: u32 = 65534;
 /// The group of the setgid directory.
 const GROUP: u32 = 4242;
 
 /// The probe, static musl and dynamic glibc.
-fn probes() -> &'static [PathBuf; 2] {
+pub fn probes() -> &'static [PathBuf; 2] {
     static P: OnceLock<[PathBuf; 2]> = OnceLock::new();
     P.get_or_init(|| {
         let dir = crate::util::probe_dir();
@@ -33,23 +35,7 @@ fn probes() -> &'static [PathBuf; 2] {
         let src = repo().join("tests/probes/transparency.c");
         let build = |cc: &str, extra: &[&str], name: &str| {
             let out = dir.join(name);
-            let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-            let o = Command::new(cc)
-                .args(extra)
-                .args(["-O2", "-Wall", "-Werror", "-o"])
-                .arg(&tmp)
-                .arg(&src)
-                .output()
-                .unwrap_or_else(|e| {
-                    panic!("cannot run {cc} (apt-get install musl-tools gcc): {e}")
-                });
-            assert!(
-                o.status.success(),
-                "{cc} failed on {}:\n{}",
-                src.display(),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            std::fs::rename(&tmp, &out).expect("move the probe in place");
+            compile(cc, extra, &src, &out);
             out
         };
         [
@@ -65,7 +51,7 @@ fn is_root() -> bool {
 }
 
 /// Skips (or, under CI, fails) a test that needs root.
-fn need_root() -> bool {
+pub fn need_root() -> bool {
     if is_root() {
         return true;
     }
@@ -88,7 +74,7 @@ fn mk(path: &Path, dir: bool, mode: u32, uid: u32, gid: u32) {
 }
 
 /// The fixture: a fresh tree in `root` (the probe's cwd).
-fn fixture(root: &Path) {
+pub fn fixture(root: &Path) {
     let p = |s: &str| root.join(s);
     mk(&p("open"), true, 0o777, 0, 0);
     mk(&p("open/rootf"), false, 0o644, 0, 0);
@@ -116,6 +102,21 @@ fn fixture(root: &Path) {
     symlink("ro/f", p("lnk")).unwrap();
     symlink("nowhere", p("dangling")).unwrap();
     symlink("open", p("lopen")).unwrap();
+}
+
+/// A fresh temporary directory nobody may search (the fixture's parent
+/// must be).
+fn searchable_tempdir() -> TempDir {
+    let dir = tempdir();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// A fresh [`fixture`] in a [`searchable_tempdir`].
+fn fixture_dir() -> TempDir {
+    let dir = searchable_tempdir();
+    fixture(dir.path());
+    dir
 }
 
 /// The cases: probe steps (each split at spaces), as root.
@@ -277,10 +278,7 @@ fn run_with(
     mode: Mode,
     tweak: impl Fn(Cmd) -> Cmd,
 ) -> (String, String) {
-    let dir = tempdir();
-    // The fixture's parent must be searchable by nobody.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    fixture(dir.path());
+    let dir = fixture_dir();
     let at = dir.path().to_str().expect("a UTF-8 temporary directory");
     let words: Vec<String> = steps
         .iter()
@@ -320,7 +318,7 @@ fn fd_numbers_out(s: &str) -> String {
 
 /// Asserts equal outputs, line by line (the first difference named).
 #[track_caller]
-fn assert_same(what: &str, want: &str, got: &str) {
+pub fn assert_same(what: &str, want: &str, got: &str) {
     for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
         assert_eq!(
             w,
@@ -385,6 +383,25 @@ fn three_ways(steps: &[&str], program: &[(&str, &str)]) -> Vec<(String, String)>
         "musl and glibc differ under use_master_credentials"
     );
     master.swap_remove(0)
+}
+
+/// [`three_ways`] of `steps` with `GROUP` replaced by the setgid
+/// directory's group, no difference as the program.
+#[track_caller]
+fn three_ways_with_group(steps: &[&str]) -> Vec<(String, String)> {
+    let g = GROUP.to_string();
+    let steps: Vec<String> = steps.iter().map(|s| s.replace("GROUP", &g)).collect();
+    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+    three_ways(&steps, &[])
+}
+
+/// What opening root's `secret`, nobody's `home/mine` and the group's
+/// `grp` give under use_master_credentials.
+const SECRET_AS_MASTER: &str = "open secret rdonly 0: fd getfl=0100000 cloexec=0 0:0 100600";
+const MINE_AS_MASTER: &str =
+    "open home/mine wronly 0: fd getfl=0100001 cloexec=0 65534:65534 100644";
+fn grp_as_master() -> String {
+    format!("open grp rdonly 0: fd getfl=0100000 cloexec=0 0:{GROUP} 100640")
 }
 
 fn owned(v: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -529,8 +546,7 @@ fn root_only_socket_and_peer_credentials() {
     if !need_root() {
         return;
     }
-    let dir = tempdir();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = searchable_tempdir();
     let closed = dir.path().join("root-only.sock");
     let open = dir.path().join("all.sock");
     for (path, mode) in [(&closed, 0o600), (&open, 0o666)] {
@@ -578,9 +594,7 @@ fn rules_allow_as_the_program_unless_how_is_master() {
     if !need_root() {
         return;
     }
-    let dir = tempdir();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    fixture(dir.path());
+    let dir = fixture_dir();
     let rules = |how: &str| {
         Policy::inline(&format!(
             "return require('rules').run {{ default = {{ read = {{ 'allow'{how} }}, write = \
@@ -613,12 +627,7 @@ fn rules_allow_as_the_program_unless_how_is_master() {
         let master = Cmd::supervised(rules(", how = 'master'"), &argv)
             .cwd(dir.path())
             .run();
-        assert!(
-            master
-                .stdout
-                .contains("open secret rdonly 0: fd getfl=0100000 cloexec=0 0:0 100600"),
-            "{master}"
-        );
+        assert!(master.stdout.contains(SECRET_AS_MASTER), "{master}");
         assert!(
             master.stdout.contains("  created: [home/new: 0:0 100644]"),
             "{master}"
@@ -636,8 +645,7 @@ fn credentials_change_between_calls_and_threads() {
     if !need_root() {
         return;
     }
-    let g = GROUP.to_string();
-    let steps: Vec<String> = [
+    let m = three_ways_with_group(&[
         "as 65534 65534 -",
         "open secret rdonly 0",
         "as 0 0 -",
@@ -656,15 +664,10 @@ fn credentials_change_between_calls_and_threads() {
         "open grp rdonly 0",
         "as 0 0 -",
         "twothreads secret 4",
-    ]
-    .iter()
-    .map(|s| s.replace("GROUP", &g))
-    .collect();
-    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
-    let m = three_ways(&steps, &[]);
+    ]);
     // With the supervisor's authority every call succeeds (and the
     // nobody thread opens root's file).
-    let grp = format!("open grp rdonly 0: fd getfl=0100000 cloexec=0 0:{GROUP} 100640");
+    let grp = grp_as_master();
     let each = |who: &str| {
         format!(
             "twothreads secret:{}",
@@ -675,14 +678,8 @@ fn credentials_change_between_calls_and_threads() {
     assert_master(
         m,
         &[
-            (
-                "open secret rdonly 0: EACCES",
-                "open secret rdonly 0: fd getfl=0100000 cloexec=0 0:0 100600",
-            ),
-            (
-                "open home/mine wronly 0: EACCES",
-                "open home/mine wronly 0: fd getfl=0100001 cloexec=0 65534:65534 100644",
-            ),
+            ("open secret rdonly 0: EACCES", SECRET_AS_MASTER),
+            ("open home/mine wronly 0: EACCES", MINE_AS_MASTER),
             ("open grp rdonly 0: EACCES", &grp),
             (&native_tt, &master_tt),
         ],
@@ -700,8 +697,7 @@ fn creds_kept_per_thread_follow_raw_changes() {
     if !need_root() {
         return;
     }
-    let g = GROUP.to_string();
-    let steps: Vec<String> = [
+    let m = three_ways_with_group(&[
         "open home/mine wronly 0",
         "capdrop 1",
         "open home/mine wronly 0",
@@ -726,15 +722,8 @@ fn creds_kept_per_thread_follow_raw_changes() {
         "as 0 0 -",
         "bcast secret 65534",
         "open secret rdonly 0",
-    ]
-    .iter()
-    .map(|s| s.replace("GROUP", &g))
-    .collect();
-    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
-    let m = three_ways(&steps, &[]);
-    let mine = "open home/mine wronly 0: fd getfl=0100001 cloexec=0 65534:65534 100644";
-    let secret = "open secret rdonly 0: fd getfl=0100000 cloexec=0 0:0 100600";
-    let grp = format!("open grp rdonly 0: fd getfl=0100000 cloexec=0 0:{GROUP} 100640");
+    ]);
+    let (mine, secret, grp) = (MINE_AS_MASTER, SECRET_AS_MASTER, grp_as_master());
     assert_master(
         m,
         &[
@@ -814,8 +803,7 @@ fn creds_after_an_exec_are_the_new_images() {
         ],
         &[],
     );
-    let mine = "open home/mine wronly 0: fd getfl=0100001 cloexec=0 65534:65534 100644";
-    let secret = "open secret rdonly 0: fd getfl=0100000 cloexec=0 0:0 100600";
+    let (mine, secret) = (MINE_AS_MASTER, SECRET_AS_MASTER);
     assert_master(
         m,
         &[
@@ -846,13 +834,7 @@ fn creds_after_unshare_of_a_user_namespace_have_no_capabilities() {
         ],
         &[],
     );
-    assert_master(
-        m,
-        &[(
-            "open home/mine wronly 0: EACCES",
-            "open home/mine wronly 0: fd getfl=0100001 cloexec=0 65534:65534 100644",
-        )],
-    );
+    assert_master(m, &[("open home/mine wronly 0: EACCES", MINE_AS_MASTER)]);
 }
 
 /// The credential changes are seen under every posture: with
@@ -878,9 +860,7 @@ fn creds_changes_are_seen_under_every_posture() {
         let log = logdir.path().join("log");
         let log_opt = format!("--log={}", log.display());
         for opts in [&["--allow-unmapped"][..], &[log_opt.as_str()][..]] {
-            let dir = tempdir();
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-            fixture(dir.path());
+            let dir = fixture_dir();
             let mut argv: Vec<&str> = vec![probe.to_str().unwrap()];
             argv.extend(steps.iter().flat_map(|s| s.split_whitespace()));
             let mut cmd = Cmd::supervised(Policy::example("broker-as-program"), &argv);
@@ -900,18 +880,6 @@ fn creds_changes_are_seen_under_every_posture() {
             );
         }
     }
-}
-
-/// Each `bindmany` counter of the probe's line.
-fn bindmany_counts(out: &str) -> std::collections::HashMap<String, u64> {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("bindmany "))
-        .unwrap_or_else(|| panic!("no bindmany line:\n{out}"));
-    line.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.parse().expect("a number")))
-        .collect()
 }
 
 /// A brokered unix bind by the program's own multi-component path creates
@@ -963,7 +931,7 @@ fn bind_by_own_path_never_lands_in_a_swapped_in_directory() {
         stop.store(true, Ordering::Relaxed);
         let flips = flipper.join().unwrap();
         out.assert_clean();
-        let c = bindmany_counts(&out.stdout);
+        let c = counters(&out, "bindmany ");
         eprintln!("probe {k}: {c:?} ({flips} swaps)");
         let in_denied: Vec<_> = std::fs::read_dir(&denied).unwrap().collect();
         assert!(
@@ -1215,6 +1183,61 @@ fn without_io_uring_the_outcomes_are_the_same() {
             assert_eq!(done, 0, "io_uring {how}: {err}");
             if steps == AS_NOBODY_URING {
                 assert!(fell_back >= 20, "io_uring {how}: {err}");
+            }
+        }
+    }
+}
+
+/// A stat as nobody under a policy that performs without asking for the
+/// resolution first (broker-as-program.lua) is resolved as it is
+/// performed: the entry is looked up once, as the program, and what that
+/// lookup found is stat'ed (`Resolved::found`); where the program may not
+/// search the directory (`nox`, `priv`), the answer is EACCES, as
+/// natively.
+#[test]
+fn nobody_stats_are_looked_up_once_as_the_program() {
+    if !need_root() {
+        return;
+    }
+    let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .is_ok_and(|v| v.trim() != "0");
+    if disabled && std::env::var_os("CI").is_none() {
+        eprintln!("skipped: kernel.io_uring_disabled is set (under CI=true this fails)");
+        return;
+    }
+    const FILES: &[&str] = &[
+        "umask 022",
+        "drop 65534 65534 -",
+        "stat ro/f",
+        "stat home/mine",
+        "stat world",
+    ];
+    const OTHERS: &[&str] = &[
+        "umask 022",
+        "drop 65534 65534 -",
+        "stat nox/f",
+        "stat priv/f",
+        "stat secret",
+        "stat lnk",
+        "stat dangling",
+        "stat ro",
+        "stat missing",
+        "stat ro/f",
+    ];
+    for probe in probes() {
+        for steps in [FILES, OTHERS] {
+            let native = run(probe, steps, Mode::Native);
+            let (p, err) = run_with(probe, steps, Mode::Program, |c| {
+                c.env("SUPERVISOR_IO_URING", "report")
+            });
+            assert_same("as the program, stats", &native, &p);
+            if steps == FILES {
+                assert!(!native.contains("EACCES"), "{native}");
+                // stat, lstat, fstatat, statx of three files: one lookup
+                // each.
+                assert_eq!(uring_counts(&err), (12, 0), "{err}");
+            } else {
+                assert!(native.matches("EACCES").count() >= 8, "{native}");
             }
         }
     }

@@ -351,6 +351,85 @@ impl Cmd {
     }
 }
 
+/// The slave filters `slave` (Lua defining `svc.slave.*`, with
+/// `svc = require("libc_service")`), then a master loop answering every
+/// request `use_master_credentials`.
+pub fn with_slave_filters(slave: &str) -> Policy {
+    Policy::inline(&format!(
+        "local svc = require(\"libc_service\")\n{slave}\
+         local master = svc.master\n\
+         while true do\n  master:receive()\n  master:use_master_credentials()\nend\n"
+    ))
+}
+
+/// A DNS server on 127.0.0.1 (of the current network namespace): each
+/// query is answered by what `answer` says of its name — an address (given
+/// to an A query; no address for another type) or None (NXDOMAIN); its
+/// port.
+pub fn dns_server_with(
+    answer: impl Fn(&str) -> Option<std::net::Ipv4Addr> + Send + 'static,
+) -> u16 {
+    use simple_dns::rdata::{RData, A};
+    use simple_dns::{Packet, ResourceRecord, CLASS, QTYPE, TYPE};
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = u.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok((n, from)) = u.recv_from(&mut buf) {
+            let Ok(q) = Packet::parse(&buf[..n]) else {
+                continue;
+            };
+            let mut r = Packet::new_reply(q.id());
+            let Some(question) = q.questions.first().cloned() else {
+                continue;
+            };
+            match answer(&question.qname.to_string()) {
+                Some(a) if question.qtype == QTYPE::TYPE(TYPE::A) => {
+                    r.answers.push(ResourceRecord::new(
+                        question.qname.clone(),
+                        CLASS::IN,
+                        60,
+                        RData::A(A {
+                            address: u32::from(a),
+                        }),
+                    ));
+                }
+                Some(_) => {}
+                None => *r.rcode_mut() = simple_dns::RCODE::NameError,
+            }
+            r.questions.push(question);
+            let _ = u.send_to(&r.build_bytes_vec().unwrap(), from);
+        }
+    });
+    port
+}
+
+/// Whether process `pid` still exists (a zombie, or a dead task, counts as
+/// gone).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(s) => {
+            // "pid (comm) S ...": the state follows the last ')'.
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        }
+    }
+}
+
+/// Panics with a clear message unless `tool` is on PATH (`package` provides
+/// it).
+pub fn need(tool: &str, package: &str) {
+    assert!(
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+        "{tool} is needed (apt-get install {package}; .ci/setup does)"
+    );
+}
+
 /// A fresh temporary directory.
 pub fn tempdir() -> TempDir {
     tempfile::Builder::new()

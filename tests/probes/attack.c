@@ -80,9 +80,6 @@ struct seccomp_data {
 #ifndef SYS_open_tree
 #define SYS_open_tree 428
 #endif
-#ifndef SYS_renameat2
-#define SYS_renameat2 316
-#endif
 
 static void sleep_ms(long ms)
 {
@@ -1048,11 +1045,7 @@ static void cmd_pid_reuse(char **a)
 
 /* ---- dispatch -------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int nargs;
-	void (*fn)(char **);
-} cmds[] = {
+static const struct probe_cmd cmds[] = {
 	{ "io-uring", 0, cmd_io_uring },
 	{ "handles", 1, cmd_handles },
 	{ "mount-bind", 2, cmd_mount_bind },
@@ -1091,21 +1084,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: attack CMD ARGS...\n");
-		return 2;
-	}
-	for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
-		if (strcmp(argv[1], cmds[k].name) != 0)
-			continue;
-		if (cmds[k].nargs != argc - 2) {
-			fprintf(stderr, "attack: %s needs %d arguments\n", argv[1], cmds[k].nargs);
-			return 2;
-		}
-		cmds[k].fn(argv + 2);
-		fflush(stdout);
-		return 0;
-	}
-	fprintf(stderr, "attack: unknown command %s\n", argv[1]);
-	return 2;
+	return run_one_cmd("attack", cmds, NCMDS(cmds), argc, argv);
 }

@@ -124,6 +124,20 @@ static void stop_swapper(pthread_t t)
 	pthread_join(t, NULL);
 }
 
+/* Makes the decoy (a netlink socket) and the real socket (DOMAIN, TYPE),
+ * then starts swapping them on FD; 0, or -1 (said) when a socket fails. */
+static int swap_sockets(int domain, int type, pthread_t *t)
+{
+	decoy = socket(AF_NETLINK, SOCK_RAW, 0);
+	real = socket(domain, type, 0);
+	if (decoy < 0 || real < 0) {
+		result("sockets", -1);
+		return -1;
+	}
+	start_swapper(t);
+	return 0;
+}
+
 /* swap-unix PATH MS: connect(FD, PATH) for MS milliseconds while FD flips
  * between a netlink socket and a unix stream socket. */
 static void cmd_swap_unix(char **a)
@@ -132,14 +146,9 @@ static void cmd_swap_unix(char **a)
 	strncpy(to.sun_path, a[0], sizeof to.sun_path - 1);
 	long end = now_ms() + atol(a[1]);
 	int tries = 0, connected = 0;
-	decoy = socket(AF_NETLINK, SOCK_RAW, 0);
-	real = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (decoy < 0 || real < 0) {
-		result("sockets", -1);
-		return;
-	}
 	pthread_t t;
-	start_swapper(&t);
+	if (swap_sockets(AF_UNIX, SOCK_STREAM, &t) < 0)
+		return;
 	while (now_ms() < end) {
 		tries++;
 		if (connect(FD, (struct sockaddr *)&to, sizeof to) == 0) {
@@ -162,14 +171,9 @@ static void cmd_swap_udp(char **a)
 	inet_pton(AF_INET, a[0], &to.sin_addr);
 	long end = now_ms() + atol(a[2]);
 	int tries = 0, sent = 0;
-	decoy = socket(AF_NETLINK, SOCK_RAW, 0);
-	real = socket(AF_INET, SOCK_DGRAM, 0);
-	if (decoy < 0 || real < 0) {
-		result("sockets", -1);
-		return;
-	}
 	pthread_t t;
-	start_swapper(&t);
+	if (swap_sockets(AF_INET, SOCK_DGRAM, &t) < 0)
+		return;
 	while (now_ms() < end) {
 		tries++;
 		if (sendto(FD, "z", 1, 0, (struct sockaddr *)&to, sizeof to) == 1)
@@ -275,11 +279,7 @@ static void cmd_mv_read(char **a)
 	cmd_read(&a[1]);
 }
 
-static const struct {
-	const char *name;
-	int nargs;
-	void (*fn)(char **);
-} cmds[] = {
+static const struct probe_cmd cmds[] = {
 	{ "unspec-udp", 2, cmd_unspec_udp },
 	{ "unspec-dns", 1, cmd_unspec_dns },
 	{ "swap-unix", 2, cmd_swap_unix },
@@ -294,21 +294,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: escape CMD ARGS...\n");
-		return 2;
-	}
-	for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
-		if (strcmp(argv[1], cmds[k].name) != 0)
-			continue;
-		if (cmds[k].nargs != argc - 2) {
-			fprintf(stderr, "escape: %s needs %d arguments\n", argv[1], cmds[k].nargs);
-			return 2;
-		}
-		cmds[k].fn(argv + 2);
-		fflush(stdout);
-		return 0;
-	}
-	fprintf(stderr, "escape: unknown command %s\n", argv[1]);
-	return 2;
+	return run_one_cmd("escape", cmds, NCMDS(cmds), argc, argv);
 }

@@ -500,11 +500,7 @@ static void cmd_resolve(char **a)
 	freeaddrinfo(res);
 }
 
-static const struct {
-	const char *name;
-	int nargs;
-	void (*fn)(char **);
-} cmds[] = {
+static const struct probe_cmd cmds[] = {
 	{ "connect", 1, cmd_connect },
 	{ "connect-nonblock", 1, cmd_connect_nonblock },
 	{ "bind", 1, cmd_bind },
@@ -522,28 +518,6 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	int i = 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc < 2) {
-		fprintf(stderr, "usage: netprobe CMD ARGS... [CMD ARGS...]...\n");
-		return 2;
-	}
-	while (i < argc) {
-		size_t k;
-		for (k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
-			if (strcmp(argv[i], cmds[k].name) == 0)
-				break;
-		if (k == sizeof cmds / sizeof cmds[0]) {
-			fprintf(stderr, "netprobe: unknown command %s\n", argv[i]);
-			return 2;
-		}
-		if (cmds[k].nargs > argc - i - 1) {
-			fprintf(stderr, "netprobe: %s needs %d arguments\n", argv[i], cmds[k].nargs);
-			return 2;
-		}
-		cmds[k].fn(argv + i + 1);
-		i += 1 + cmds[k].nargs;
-	}
-	fflush(stdout);
-	return 0;
+	return run_cmds("netprobe", cmds, NCMDS(cmds), argc, argv, NULL);
 }

@@ -350,11 +350,7 @@ static void cmd_readlinkat_in(char **a)
 	close(dir);
 }
 
-static const struct {
-	const char *name;
-	int nargs;
-	void (*fn)(char **);
-} cmds[] = {
+static const struct probe_cmd cmds[] = {
 	{ "open", 2, cmd_open },
 	{ "chmod-nofollow", 2, cmd_chmod_nofollow },
 	{ "linkat-empty", 2, cmd_linkat_empty },
@@ -364,19 +360,6 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	int i = 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while (i < argc) {
-		size_t k;
-		for (k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
-			if (strcmp(argv[i], cmds[k].name) == 0)
-				break;
-		if (k == sizeof cmds / sizeof cmds[0] || cmds[k].nargs > argc - i - 1) {
-			fprintf(stderr, "opath: bad command %s\n", argv[i]);
-			return 2;
-		}
-		cmds[k].fn(argv + i + 1);
-		i += 1 + cmds[k].nargs;
-	}
-	return 0;
+	return run_cmds("opath", cmds, NCMDS(cmds), argc, argv, NULL);
 }

@@ -62,13 +62,23 @@ static long mode_arg(const char *m)
 	return strtol(m, NULL, 8);
 }
 
+/* " -> TARGET" of the symlink at path (nothing if it cannot be read). */
+static void print_link_target(const char *path)
+{
+	char t[4200];
+	ssize_t n = readlink(path, t, sizeof t - 1);
+	if (n >= 0) {
+		t[n] = 0;
+		printf(" -> %s", t);
+	}
+}
+
 /* show PATH: what lstat says of PATH (mtime only if asked by the caller's
  * fixture: times are compared by the utime commands). */
 static void cmd_show(char **a)
 {
 	struct stat st;
-	char label[4200];
-	snprintf(label, sizeof label, "show %s", a[0]);
+	const char *label = cmd_label("show", a, 1);
 	if (lstat(a[0], &st) < 0) {
 		printf("%s: %s\n", label, ename(errno));
 		return;
@@ -82,14 +92,8 @@ static void cmd_show(char **a)
 	/* Reading a symlink or listing a directory sets its atime. */
 	if (S_ISREG(st.st_mode))
 		printf(" atime=%lld.%09ld", (long long)st.st_atim.tv_sec, st.st_atim.tv_nsec);
-	if (S_ISLNK(st.st_mode)) {
-		char t[4200];
-		ssize_t n = readlink(a[0], t, sizeof t - 1);
-		if (n >= 0) {
-			t[n] = 0;
-			printf(" -> %s", t);
-		}
-	}
+	if (S_ISLNK(st.st_mode))
+		print_link_target(a[0]);
 	printf("\n");
 }
 
@@ -106,14 +110,8 @@ static void cmd_kind(char **a)
 	printf("kind %s: %c %04o uid=%u gid=%u size=%lld nlink=%lu", a[0], type,
 	       (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid,
 	       (long long)st.st_size, (unsigned long)st.st_nlink);
-	if (S_ISLNK(st.st_mode)) {
-		char t[4200];
-		ssize_t n = readlink(a[0], t, sizeof t - 1);
-		if (n >= 0) {
-			t[n] = 0;
-			printf(" -> %s", t);
-		}
-	}
+	if (S_ISLNK(st.st_mode))
+		print_link_target(a[0]);
 	printf("\n");
 }
 
@@ -121,16 +119,14 @@ static void cmd_kind(char **a)
 
 static void cmd_chmod(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "chmod %s %s", a[0], a[1]);
+	const char *label = cmd_label("chmod", a, 2);
 	result(label, syscall(SYS_chmod, a[0], mode_arg(a[1])));
 }
 
 /* fchmodat DIR PATH MODE: the three-argument syscall. */
 static void cmd_fchmodat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "fchmodat %s %s %s", a[0], a[1], a[2]);
+	const char *label = cmd_label("fchmodat", a, 3);
 	int d = dir_arg(a[0]);
 	result(label, syscall(SYS_fchmodat, d, a[1], mode_arg(a[2])));
 	if (d >= 0)
@@ -140,8 +136,7 @@ static void cmd_fchmodat(char **a)
 /* fchmodat2 DIR PATH MODE FLAGS (nofollow, empty, 0, bogus). */
 static void cmd_fchmodat2(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "fchmodat2 %s %s %s %s", a[0], a[1], a[2], a[3]);
+	const char *label = cmd_label("fchmodat2", a, 4);
 	int d = dir_arg(a[0]);
 	result(label, syscall(SYS_fchmodat2, d, a[1], mode_arg(a[2]), at_flags(a[3])));
 	if (d >= 0)
@@ -153,8 +148,7 @@ static void cmd_fchmodat2(char **a)
  * one; brokered O_PATH opens are issue 15's other half). */
 static void cmd_fchmod_empty(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "fchmod-empty %s %s", a[0], a[1]);
+	const char *label = cmd_label("fchmod-empty", a, 2);
 	int fd = open(a[0], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		printf("%s: %s\n", label, ename(errno));
@@ -169,23 +163,20 @@ static void cmd_fchmod_empty(char **a)
 /* chown PATH UID GID, lchown PATH UID GID (-1: unchanged) */
 static void cmd_chown(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "chown %s %s %s", a[0], a[1], a[2]);
+	const char *label = cmd_label("chown", a, 3);
 	result(label, syscall(SYS_chown, a[0], atoi(a[1]), atoi(a[2])));
 }
 
 static void cmd_lchown(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "lchown %s %s %s", a[0], a[1], a[2]);
+	const char *label = cmd_label("lchown", a, 3);
 	result(label, syscall(SYS_lchown, a[0], atoi(a[1]), atoi(a[2])));
 }
 
 /* fchownat DIR PATH UID GID FLAGS */
 static void cmd_fchownat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "fchownat %s %s %s %s %s", a[0], a[1], a[2], a[3], a[4]);
+	const char *label = cmd_label("fchownat", a, 5);
 	int d = dir_arg(a[0]);
 	result(label, syscall(SYS_fchownat, d, a[1], atoi(a[2]), atoi(a[3]), at_flags(a[4])));
 	if (d >= 0)
@@ -214,8 +205,7 @@ static struct timespec ts_arg(const char *t)
 /* utimensat DIR PATH ATIME MTIME FLAGS ("null" times: both now) */
 static void cmd_utimensat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "utimensat %s %s %s %s %s", a[0], a[1], a[2], a[3], a[4]);
+	const char *label = cmd_label("utimensat", a, 5);
 	struct timespec ts[2] = {ts_arg(a[2]), ts_arg(a[3])};
 	int d = dir_arg(a[0]);
 	int null = !strcmp(a[2], "null");
@@ -227,8 +217,7 @@ static void cmd_utimensat(char **a)
 /* utimes PATH SECONDS|null, futimesat DIR PATH SECONDS|null, utime PATH SECONDS|null */
 static void cmd_utimes(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "utimes %s %s", a[0], a[1]);
+	const char *label = cmd_label("utimes", a, 2);
 	struct timeval tv[2] = {{strtol(a[1], NULL, 10), 250000}, {strtol(a[1], NULL, 10), 500000}};
 	if (!strcmp(a[1], "bad"))
 		tv[0].tv_usec = 1000000;
@@ -237,8 +226,7 @@ static void cmd_utimes(char **a)
 
 static void cmd_futimesat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "futimesat %s %s %s", a[0], a[1], a[2]);
+	const char *label = cmd_label("futimesat", a, 3);
 	struct timeval tv[2] = {{strtol(a[2], NULL, 10), 1}, {strtol(a[2], NULL, 10), 2}};
 	int d = dir_arg(a[0]);
 	result(label, syscall(SYS_futimesat, d, a[1], !strcmp(a[2], "null") ? NULL : tv));
@@ -248,8 +236,7 @@ static void cmd_futimesat(char **a)
 
 static void cmd_utime(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "utime %s %s", a[0], a[1]);
+	const char *label = cmd_label("utime", a, 2);
 	long long ub[2] = {strtoll(a[1], NULL, 10), strtoll(a[1], NULL, 10) + 1};
 	result(label, syscall(SYS_utime, a[0], !strcmp(a[1], "null") ? NULL : ub));
 }
@@ -258,8 +245,7 @@ static void cmd_utime(char **a)
 
 static void cmd_truncate(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "truncate %s %s", a[0], a[1]);
+	const char *label = cmd_label("truncate", a, 2);
 	result(label, syscall(SYS_truncate, a[0], strtol(a[1], NULL, 10)));
 }
 
@@ -268,31 +254,27 @@ static void cmd_truncate(char **a)
 /* setxattr PATH NAME VALUE FLAGS (create, replace, 0), lsetxattr likewise */
 static void cmd_setxattr(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "setxattr %s %s %s %s", a[0], a[1], a[2], a[3]);
+	const char *label = cmd_label("setxattr", a, 4);
 	int fl = !strcmp(a[3], "create") ? 1 : !strcmp(a[3], "replace") ? 2 : 0;
 	result(label, syscall(SYS_setxattr, a[0], a[1], a[2], strlen(a[2]), fl));
 }
 
 static void cmd_lsetxattr(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "lsetxattr %s %s %s %s", a[0], a[1], a[2], a[3]);
+	const char *label = cmd_label("lsetxattr", a, 4);
 	int fl = !strcmp(a[3], "create") ? 1 : !strcmp(a[3], "replace") ? 2 : 0;
 	result(label, syscall(SYS_lsetxattr, a[0], a[1], a[2], strlen(a[2]), fl));
 }
 
 static void cmd_removexattr(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "removexattr %s %s", a[0], a[1]);
+	const char *label = cmd_label("removexattr", a, 2);
 	result(label, syscall(SYS_removexattr, a[0], a[1]));
 }
 
 static void cmd_lremovexattr(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "lremovexattr %s %s", a[0], a[1]);
+	const char *label = cmd_label("lremovexattr", a, 2);
 	result(label, syscall(SYS_lremovexattr, a[0], a[1]));
 }
 
@@ -313,16 +295,14 @@ static void cmd_getxattr(char **a)
 
 static void cmd_symlink(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "symlink %s %s", a[0], a[1]);
+	const char *label = cmd_label("symlink", a, 2);
 	result(label, syscall(SYS_symlink, a[0], a[1]));
 }
 
 /* symlinkat TARGET DIR PATH */
 static void cmd_symlinkat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "symlinkat %s %s %s", a[0], a[1], a[2]);
+	const char *label = cmd_label("symlinkat", a, 3);
 	int d = dir_arg(a[1]);
 	result(label, syscall(SYS_symlinkat, a[0], d, a[2]));
 	if (d >= 0)
@@ -331,8 +311,7 @@ static void cmd_symlinkat(char **a)
 
 static void cmd_link(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "link %s %s", a[0], a[1]);
+	const char *label = cmd_label("link", a, 2);
 	result(label, syscall(SYS_link, a[0], a[1]));
 }
 
@@ -340,8 +319,7 @@ static void cmd_link(char **a)
  * OLD is opened (O_RDONLY) and passed as the descriptor with "". */
 static void cmd_linkat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "linkat %s %s %s %s %s", a[0], a[1], a[2], a[3], a[4]);
+	const char *label = cmd_label("linkat", a, 5);
 	int fl = at_flags(a[4]);
 	int od, nd = dir_arg(a[2]);
 	const char *old = a[1];
@@ -382,8 +360,7 @@ static long node_mode(const char *t)
 
 static void cmd_mknod(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "mknod %s %s", a[0], a[1]);
+	const char *label = cmd_label("mknod", a, 2);
 	long dev = !strcmp(a[1], "chr") ? (long)((1 << 8) | 3) : 0;
 	result(label, syscall(SYS_mknod, a[0], node_mode(a[1]), dev));
 }
@@ -391,8 +368,7 @@ static void cmd_mknod(char **a)
 /* mknodat DIR PATH TYPE */
 static void cmd_mknodat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "mknodat %s %s %s", a[0], a[1], a[2]);
+	const char *label = cmd_label("mknodat", a, 3);
 	int d = dir_arg(a[0]);
 	result(label, syscall(SYS_mknodat, d, a[1], node_mode(a[2]), 0));
 	if (d >= 0)
@@ -405,16 +381,14 @@ static void cmd_mknodat(char **a)
 /* mkdir PATH */
 static void cmd_mkdir(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "mkdir %s", a[0]);
+	const char *label = cmd_label("mkdir", a, 1);
 	result(label, syscall(SYS_mkdir, a[0], 0755));
 }
 
 /* mkdirat DIR PATH */
 static void cmd_mkdirat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "mkdirat %s %s", a[0], a[1]);
+	const char *label = cmd_label("mkdirat", a, 2);
 	int d = dir_arg(a[0]);
 	result(label, syscall(SYS_mkdirat, d, a[1], 0755));
 	if (d >= 0)
@@ -424,24 +398,21 @@ static void cmd_mkdirat(char **a)
 /* unlink PATH */
 static void cmd_unlink(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "unlink %s", a[0]);
+	const char *label = cmd_label("unlink", a, 1);
 	result(label, syscall(SYS_unlink, a[0]));
 }
 
 /* rmdir PATH */
 static void cmd_rmdir(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "rmdir %s", a[0]);
+	const char *label = cmd_label("rmdir", a, 1);
 	result(label, syscall(SYS_rmdir, a[0]));
 }
 
 /* rename FROM TO HOW   HOW: 0 | noreplace | exchange (renameat2) */
 static void cmd_rename(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "rename %s %s %s", a[0], a[1], a[2]);
+	const char *label = cmd_label("rename", a, 3);
 	unsigned fl = !strcmp(a[2], "noreplace") ? 1 : !strcmp(a[2], "exchange") ? 2 : 0;
 	result(label, syscall(SYS_renameat2, AT_FDCWD, a[0], AT_FDCWD, a[1], fl));
 }
@@ -449,8 +420,7 @@ static void cmd_rename(char **a)
 /* creat PATH HOW   HOW: creat (O_CREAT) | excl (O_CREAT|O_EXCL) | dir (O_DIRECTORY) */
 static void cmd_creat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "creat %s %s", a[0], a[1]);
+	const char *label = cmd_label("creat", a, 2);
 	int fl = O_CLOEXEC;
 	if (!strcmp(a[1], "dir"))
 		fl |= O_RDONLY | O_DIRECTORY;
@@ -465,8 +435,7 @@ static void cmd_creat(char **a)
 /* bind PATH: a unix stream socket bound to PATH */
 static void cmd_bind(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "bind %s", a[0]);
+	const char *label = cmd_label("bind", a, 1);
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	strncpy(sun.sun_path, a[0], sizeof sun.sun_path - 1);
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -504,46 +473,40 @@ static void cmd_open_path(char **a)
 
 static void cmd_fchmod(char **a)
 {
-	char label[64];
-	snprintf(label, sizeof label, "fchmod %s", a[0]);
+	const char *label = cmd_label("fchmod", a, 1);
 	result(label, syscall(SYS_fchmod, last_fd, mode_arg(a[0])));
 }
 
 static void cmd_fchown(char **a)
 {
-	char label[64];
-	snprintf(label, sizeof label, "fchown %s %s", a[0], a[1]);
+	const char *label = cmd_label("fchown", a, 2);
 	result(label, syscall(SYS_fchown, last_fd, atoi(a[0]), atoi(a[1])));
 }
 
 /* futimens SECONDS|null: utimensat(fd, NULL, …) */
 static void cmd_futimens(char **a)
 {
-	char label[64];
-	snprintf(label, sizeof label, "futimens %s", a[0]);
+	const char *label = cmd_label("futimens", a, 1);
 	struct timespec ts[2] = {{strtol(a[0], NULL, 10), 5}, {strtol(a[0], NULL, 10), 6}};
 	result(label, syscall(SYS_utimensat, last_fd, NULL, !strcmp(a[0], "null") ? NULL : ts, 0));
 }
 
 static void cmd_fsetxattr(char **a)
 {
-	char label[300];
-	snprintf(label, sizeof label, "fsetxattr %s %s", a[0], a[1]);
+	const char *label = cmd_label("fsetxattr", a, 2);
 	result(label, syscall(SYS_fsetxattr, last_fd, a[0], a[1], strlen(a[1]), 0));
 }
 
 static void cmd_fremovexattr(char **a)
 {
-	char label[300];
-	snprintf(label, sizeof label, "fremovexattr %s", a[0]);
+	const char *label = cmd_label("fremovexattr", a, 1);
 	result(label, syscall(SYS_fremovexattr, last_fd, a[0]));
 }
 
 /* setxattrat DIR PATH NAME VALUE FLAGS (Linux 6.13; "null" PATH) */
 static void cmd_setxattrat(char **a)
 {
-	char label[4200];
-	snprintf(label, sizeof label, "setxattrat %s %s %s %s %s", a[0], a[1], a[2], a[3], a[4]);
+	const char *label = cmd_label("setxattrat", a, 5);
 	struct {
 		uint64_t value;
 		uint32_t size, flags;
@@ -556,38 +519,6 @@ static void cmd_setxattrat(char **a)
 }
 
 /* ---- races ---- */
-
-static volatile int race_stop;
-static char race_buf[4096];
-static const char *race_paths[2];
-static size_t race_lens[2];
-
-static void *buffer_flipper(void *arg)
-{
-	(void)arg;
-	unsigned long i = 0;
-	while (!race_stop) {
-		int k = i++ & 1;
-		memcpy(race_buf, race_paths[k], race_lens[k] + 1);
-	}
-	return NULL;
-}
-
-static char sym_tmp[4200], sym_link[4200];
-static const char *sym_targets[2];
-
-static void *symlink_flipper(void *arg)
-{
-	(void)arg;
-	unsigned long i = 0;
-	while (!race_stop) {
-		const char *target = sym_targets[i++ & 1];
-		if (symlink(target, sym_tmp) < 0 && errno != EEXIST)
-			continue;
-		rename(sym_tmp, sym_link);
-	}
-	return NULL;
-}
 
 /* Does OP make a new name (PATH is then the new name)? */
 static int creates(const char *op)
@@ -639,28 +570,15 @@ static void cmd_race(char **a)
 	long iters = strtol(a[4], NULL, 10), millis = strtol(a[5], NULL, 10);
 	char target[4200];
 	const char *path;
-	pthread_t t;
+	static struct flipper f;
 
 	if (!strcmp(mode, "buffer")) {
-		race_paths[0] = a[2];
-		race_paths[1] = a[3];
-		race_lens[0] = strlen(a[2]);
-		race_lens[1] = strlen(a[3]);
-		memcpy(race_buf, a[2], race_lens[0] + 1);
-		path = race_buf;
-		if (pthread_create(&t, NULL, buffer_flipper, NULL) != 0)
-			die("pthread_create");
+		start_buffer_flips(&f, a[2], a[3]);
+		path = f.buf;
 	} else {
-		snprintf(sym_tmp, sizeof sym_tmp, "link.new");
-		snprintf(sym_link, sizeof sym_link, "link");
-		sym_targets[0] = a[2];
-		sym_targets[1] = a[3];
-		if (symlink(a[2], sym_link) < 0)
-			die("symlink");
 		snprintf(target, sizeof target, "link/%s", creates(op) ? "new" : "target");
 		path = target;
-		if (pthread_create(&t, NULL, symlink_flipper, NULL) != 0)
-			die("pthread_create");
+		start_symlink_flips(&f, "link", "link.new", a[2], a[3]);
 	}
 	char cleanup[4200];
 	if (!strcmp(mode, "buffer"))
@@ -681,19 +599,12 @@ static void cmd_race(char **a)
 		else
 			other++;
 	}
-	race_stop = 1;
-	pthread_join(t, NULL);
+	stop_flips(&f);
 	printf("race %s %s: iterations=%ld ok=%ld denied=%ld other=%ld\n", op, mode, i, ok, denied,
 	       other);
 }
 
-struct command {
-	const char *name;
-	int nargs;
-	void (*run)(char **);
-};
-
-static const struct command COMMANDS[] = {
+static const struct probe_cmd COMMANDS[] = {
 	{"show", 1, cmd_show},
 	{"kind", 1, cmd_kind},
 	{"chmod", 2, cmd_chmod},
@@ -737,30 +648,17 @@ static const struct command COMMANDS[] = {
 	{"race", 6, cmd_race},
 };
 
+/* "@": the /proc/self/fd link of the last open-fd. */
+static void at_fd_link(char **a, int nargs)
+{
+	for (int k = 0; k < nargs; k++)
+		if (!strcmp(a[k], "@"))
+			a[k] = fd_link;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	umask(022);
-	int i = 1;
-	while (i < argc) {
-		const struct command *c = NULL;
-		for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
-			if (!strcmp(COMMANDS[k].name, argv[i]))
-				c = &COMMANDS[k];
-		if (!c) {
-			fprintf(stderr, "paths: unknown command %s\n", argv[i]);
-			return 2;
-		}
-		if (i + c->nargs > argc - 1) {
-			fprintf(stderr, "paths: %s needs %d arguments\n", argv[i], c->nargs);
-			return 2;
-		}
-		/* "@": the /proc/self/fd link of the last open-fd. */
-		for (int k = 1; k <= c->nargs; k++)
-			if (!strcmp(argv[i + k], "@"))
-				argv[i + k] = fd_link;
-		c->run(&argv[i + 1]);
-		i += 1 + c->nargs;
-	}
-	return 0;
+	return run_cmds("paths", COMMANDS, NCMDS(COMMANDS), argc, argv, at_fd_link);
 }

@@ -246,11 +246,7 @@ static void cmd_uffd_stall(char **a)
 		;
 }
 
-static const struct {
-	const char *name;
-	int nargs;
-	void (*fn)(char **);
-} cmds[] = {
+static const struct probe_cmd cmds[] = {
 	{ "syscall", 1, cmd_syscall },
 	{ "open-tree-attr", 1, cmd_open_tree_attr },
 	{ "socket", 3, cmd_socket },
@@ -263,21 +259,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: posture CMD ARGS...\n");
-		return 2;
-	}
-	for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
-		if (strcmp(argv[1], cmds[k].name) != 0)
-			continue;
-		if (cmds[k].nargs != argc - 2) {
-			fprintf(stderr, "posture: %s needs %d arguments\n", argv[1], cmds[k].nargs);
-			return 2;
-		}
-		cmds[k].fn(argv + 2);
-		fflush(stdout);
-		return 0;
-	}
-	fprintf(stderr, "posture: unknown command %s\n", argv[1]);
-	return 2;
+	return run_one_cmd("posture", cmds, NCMDS(cmds), argc, argv);
 }

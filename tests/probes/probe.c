@@ -35,15 +35,6 @@
 #ifndef SYS_statx
 #define SYS_statx 332
 #endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_faccessat2
-#define SYS_faccessat2 439
-#endif
-#ifndef SYS_renameat2
-#define SYS_renameat2 316
-#endif
 #ifndef AT_EACCESS
 #define AT_EACCESS 0x200
 #endif
@@ -531,20 +522,21 @@ static void cmd_vfork_exec(char **a)
 
 /* ---- races ----------------------------------------------------------- */
 
-static volatile int race_stop;
-static char race_buf[4096];
-static const char *race_paths[2];
-static size_t race_lens[2];
-
-static void *buffer_flipper(void *arg)
+/* One open of a race: its descriptor and status (*st), or -1, the failure
+ * counted (EACCES in *denied, any other in *other). */
+static int race_open(const char *path, struct stat *st, long *denied, long *other)
 {
-	(void)arg;
-	unsigned long i = 0;
-	while (!race_stop) {
-		int k = i++ & 1;
-		memcpy(race_buf, race_paths[k], race_lens[k] + 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EACCES)
+			++*denied;
+		else
+			++*other;
+		return -1;
 	}
-	return NULL;
+	if (fstat(fd, st) < 0)
+		die("fstat");
+	return fd;
 }
 
 /*
@@ -568,29 +560,16 @@ static void cmd_race_open(char **a)
 	char *want = slurp(afd, NULL);
 	close(afd);
 
-	race_paths[0] = a[0];
-	race_paths[1] = a[1];
-	race_lens[0] = strlen(a[0]);
-	race_lens[1] = strlen(a[1]);
-	memcpy(race_buf, a[0], race_lens[0] + 1);
-	pthread_t t;
-	if (pthread_create(&t, NULL, buffer_flipper, NULL) != 0)
-		die("pthread_create");
+	static struct flipper f;
+	start_buffer_flips(&f, a[0], a[1]);
 
 	long opens = 0, denied = 0, other = 0, leaks = 0, mismatched = 0, i;
 	long deadline = now_ms() + millis;
 	for (i = 0; i < iters && now_ms() < deadline; i++) {
-		int fd = open(race_buf, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EACCES)
-				denied++;
-			else
-				other++;
-			continue;
-		}
 		struct stat st;
-		if (fstat(fd, &st) < 0)
-			die("fstat");
+		int fd = race_open(f.buf, &st, &denied, &other);
+		if (fd < 0)
+			continue;
 		if ((unsigned long long)st.st_dev == sdev && (unsigned long long)st.st_ino == sino)
 			leaks++;
 		char *b = slurp(fd, NULL);
@@ -601,26 +580,9 @@ static void cmd_race_open(char **a)
 		free(b);
 		close(fd);
 	}
-	race_stop = 1;
-	pthread_join(t, NULL);
+	stop_flips(&f);
 	printf("race-open: iterations=%ld opens=%ld denied=%ld other=%ld leaks=%ld mismatched=%ld\n",
 	       i, opens, denied, other, leaks, mismatched);
-}
-
-static char sym_tmp[4200], sym_link[4200];
-static const char *sym_targets[2];
-
-static void *symlink_flipper(void *arg)
-{
-	(void)arg;
-	unsigned long i = 0;
-	while (!race_stop) {
-		const char *target = sym_targets[i++ & 1];
-		if (symlink(target, sym_tmp) < 0 && errno != EEXIST)
-			continue;
-		rename(sym_tmp, sym_link);
-	}
-	return NULL;
 }
 
 /*
@@ -639,33 +601,22 @@ static void cmd_symlink_race(char **a)
 	char target[4200], allowed_file[4200];
 	snprintf(allowed_file, sizeof allowed_file, "%s/passwd", a[1]);
 	snprintf(target, sizeof target, "%s/link/passwd", a[0]);
-	snprintf(sym_tmp, sizeof sym_tmp, "%s/link.new", a[0]);
-	snprintf(sym_link, sizeof sym_link, "%s/link", a[0]);
+	char lnk[4200], tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s/link.new", a[0]);
+	snprintf(lnk, sizeof lnk, "%s/link", a[0]);
 	struct stat ast;
 	if (stat(allowed_file, &ast) < 0)
 		die("stat allowed");
-	sym_targets[0] = a[1];
-	sym_targets[1] = "/etc";
-	if (symlink(a[1], sym_link) < 0)
-		die("symlink");
-	pthread_t t;
-	if (pthread_create(&t, NULL, symlink_flipper, NULL) != 0)
-		die("pthread_create");
+	static struct flipper f;
+	start_symlink_flips(&f, lnk, tmp, a[1], "/etc");
 
 	long opens = 0, denied = 0, other = 0, leaks = 0, mismatched = 0, i;
 	long deadline = now_ms() + millis;
 	for (i = 0; i < iters && now_ms() < deadline; i++) {
-		int fd = open(target, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EACCES)
-				denied++;
-			else
-				other++;
-			continue;
-		}
 		struct stat st;
-		if (fstat(fd, &st) < 0)
-			die("fstat");
+		int fd = race_open(target, &st, &denied, &other);
+		if (fd < 0)
+			continue;
 		if ((unsigned long long)st.st_dev == sdev && (unsigned long long)st.st_ino == sino)
 			leaks++;
 		else if (st.st_dev == ast.st_dev && st.st_ino == ast.st_ino)
@@ -674,8 +625,7 @@ static void cmd_symlink_race(char **a)
 			mismatched++;
 		close(fd);
 	}
-	race_stop = 1;
-	pthread_join(t, NULL);
+	stop_flips(&f);
 	printf("symlink-race: iterations=%ld opens=%ld denied=%ld other=%ld leaks=%ld mismatched=%ld\n",
 	       i, opens, denied, other, leaks, mismatched);
 }
@@ -806,11 +756,7 @@ static void cmd_fifo_signal(char **a)
 
 /* ---- dispatch -------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int nargs;
-	void (*fn)(char **);
-} cmds[] = {
+static const struct probe_cmd cmds[] = {
 	{ "cat", 1, cmd_cat },
 	{ "stat", 1, cmd_stat },
 	{ "access", 2, cmd_access },
@@ -840,27 +786,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	int i = 1;
-	if (argc < 2) {
-		fprintf(stderr, "usage: probe CMD ARGS... [CMD ARGS...]...\n");
-		return 2;
-	}
-	while (i < argc) {
-		size_t k;
-		for (k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
-			if (strcmp(argv[i], cmds[k].name) == 0)
-				break;
-		if (k == sizeof cmds / sizeof cmds[0]) {
-			fprintf(stderr, "probe: unknown command %s\n", argv[i]);
-			return 2;
-		}
-		if (cmds[k].nargs > argc - i - 1) {
-			fprintf(stderr, "probe: %s needs %d arguments\n", argv[i], cmds[k].nargs);
-			return 2;
-		}
-		cmds[k].fn(argv + i + 1);
-		i += 1 + cmds[k].nargs;
-	}
-	fflush(stdout);
-	return 0;
+	return run_cmds("probe", cmds, NCMDS(cmds), argc, argv, NULL);
 }

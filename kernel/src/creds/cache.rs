@@ -22,8 +22,15 @@
 //!   pidfd (Linux 6.9), polled (readable once the thread has exited), or,
 //!   on an older kernel, its held `/proc/<tid>/comm` (a read fails with
 //!   `ESRCH` once the thread is gone).  A hit is used only if that thread
-//!   still lives, and the caller checks `ID_VALID` after it: the living
-//!   thread holding the number is then the notifying one.
+//!   still lives, and the notifying thread is known to have been alive
+//!   (blocked in its call) at a moment when that thread lived too: then
+//!   they are one thread, a number naming one living thread at a time.
+//!   Such a moment is the `ID_VALID` check made when the notification was
+//!   taken in, if the entry was put before it ([`Cache::mark`] read before
+//!   that check, [`Hit::put_before`]): the entry's handle, opened before
+//!   its put, shows its thread alive from before the check until the hit.
+//!   Otherwise (an entry put since, by another serving thread) the caller
+//!   checks `ID_VALID` after the hit.
 //! * **Exec.**  A thread that execs gets new credentials after the
 //!   answer; a non-leader that execs also takes the leader's pid (and so
 //!   the leader's entry's handle), while the leader may still be serving
@@ -37,7 +44,7 @@
 //! behind its own lock.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
@@ -112,6 +119,24 @@ struct Entry {
     tid: u32,
     alive: Alive,
     creds: Arc<Creds>,
+    /// Its number in the order of puts (from 1).
+    seq: u64,
+}
+
+/// Credentials kept for a thread, found alive ([`Cache::get`]).
+#[derive(Debug)]
+pub struct Hit {
+    pub creds: Arc<Creds>,
+    seq: u64,
+}
+
+impl Hit {
+    /// Was the entry put before `mark` ([`Cache::mark`]) was read?  Its
+    /// thread then lived from before that read until the hit (its handle
+    /// was opened before the put, and it lives at the hit).
+    pub fn put_before(&self, mark: u64) -> bool {
+        self.seq <= mark
+    }
 }
 
 #[derive(Default)]
@@ -135,6 +160,8 @@ pub struct Cache {
     shards: [Mutex<Shard>; SHARDS],
     /// Thread groups whose pid a non-leader's exec took: never cached.
     poisoned: Mutex<Vec<(u32, Alive)>>,
+    /// Puts so far: the last put's number.
+    puts: AtomicU64,
 }
 
 impl std::fmt::Debug for Cache {
@@ -151,6 +178,7 @@ impl Default for Cache {
             enabled: AtomicBool::new(false),
             shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
             poisoned: Mutex::new(Vec::new()),
+            puts: AtomicU64::new(0),
         }
     }
 }
@@ -174,10 +202,19 @@ impl Cache {
         &self.shards[tid as usize % SHARDS]
     }
 
+    /// Where the puts are now: read before the `ID_VALID` check that takes
+    /// a notification in, it tells the entries put before that check
+    /// ([`Hit::put_before`]).
+    pub fn mark(&self) -> u64 {
+        self.puts.load(Ordering::SeqCst)
+    }
+
     /// The credentials kept for thread `tid`, if the thread they were read
-    /// from still lives.  The caller checks `ID_VALID` after this (the
+    /// from still lives.  Unless the hit was put before the mark read
+    /// ahead of the notification's own `ID_VALID` check
+    /// ([`Hit::put_before`]), the caller checks `ID_VALID` after this (the
     /// living thread is then the notifying one).
-    pub fn get(&self, tid: u32) -> Option<Arc<Creds>> {
+    pub fn get(&self, tid: u32) -> Option<Hit> {
         if !self.enabled() {
             return None;
         }
@@ -186,7 +223,10 @@ impl Cache {
             s.entries.iter().find(|e| e.tid == tid)?.clone()
         };
         if e.alive.lives() {
-            return Some(e.creds.clone());
+            return Some(Hit {
+                creds: e.creds.clone(),
+                seq: e.seq,
+            });
         }
         // A dead thread's entry: its number may name another thread now.
         lock(self.shard(tid))
@@ -222,10 +262,14 @@ impl Cache {
             let i = s.entries.iter().position(|e| !e.alive.lives()).unwrap_or(0);
             s.entries.remove(i);
         }
+        // Numbered once its handle is open (in the ticket) and before it
+        // can be found.
+        let seq = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
         s.entries.push(Arc::new(Entry {
             tid: t.tid,
             alive: t.alive,
             creds,
+            seq,
         }));
     }
 
@@ -362,7 +406,7 @@ mod tests {
             .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
             .unwrap();
         c.put(t, creds(1));
-        assert_eq!(c.get(tid).unwrap().uids[0], 1);
+        assert_eq!(c.get(tid).unwrap().creds.uids[0], 1);
         c.changing(tid);
         assert!(c.get(tid).is_none(), "stale once changing");
         // A ticket taken before a change is refused.
@@ -376,7 +420,7 @@ mod tests {
             .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
             .unwrap();
         c.put(t, creds(3));
-        assert_eq!(c.get(tid).unwrap().uids[0], 3);
+        assert_eq!(c.get(tid).unwrap().creds.uids[0], 3);
         stop.send(()).unwrap();
         h.join().unwrap();
         for _ in 0..1000 {
@@ -389,6 +433,41 @@ mod tests {
             c.get(tid).is_none(),
             "the thread ended: its number names no entry"
         );
+    }
+
+    /// A hit tells whether it was put before a mark: only an entry put
+    /// after the mark (by another serving thread, while the notification
+    /// was being taken in) needs the caller's own check.
+    #[test]
+    fn hits_tell_whether_they_were_put_before_a_mark() {
+        let proc = proc();
+        let c = Cache::default();
+        c.enable();
+        let (a, stop_a, ha) = thread();
+        let (b, stop_b, hb) = thread();
+        let t = c.ticket(a, Alive::open(proc.as_fd(), a).unwrap()).unwrap();
+        c.put(t, creds(1));
+        let mark = c.mark();
+        let t = c.ticket(b, Alive::open(proc.as_fd(), b).unwrap()).unwrap();
+        c.put(t, creds(2));
+        assert!(c.get(a).unwrap().put_before(mark));
+        assert!(!c.get(b).unwrap().put_before(mark), "put after the mark");
+        assert!(c.get(b).unwrap().put_before(c.mark()));
+        // Put again (after a change): a new number.
+        c.changing(a);
+        let t = c.ticket(a, Alive::open(proc.as_fd(), a).unwrap()).unwrap();
+        c.put(t, creds(3));
+        assert!(!c.get(a).unwrap().put_before(mark));
+        // A refused put takes no number.
+        let before = c.mark();
+        let t = c.ticket(a, Alive::open(proc.as_fd(), a).unwrap()).unwrap();
+        c.changing(a);
+        c.put(t, creds(4));
+        assert_eq!(c.mark(), before);
+        for (s, h) in [(stop_a, ha), (stop_b, hb)] {
+            s.send(()).unwrap();
+            h.join().unwrap();
+        }
     }
 
     #[test]
@@ -415,7 +494,7 @@ mod tests {
             .ticket(me, Alive::open(proc.as_fd(), me).unwrap())
             .unwrap();
         c.put(t, creds(6));
-        assert_eq!(c.get(me).unwrap().uids[0], 6, "lifted");
+        assert_eq!(c.get(me).unwrap().creds.uids[0], 6, "lifted");
         c.exec(tid, me, Some(Alive::process(proc.as_fd(), me).unwrap()));
         // A leader's exec only marks the leader.
         let t = c
@@ -428,7 +507,7 @@ mod tests {
             .ticket(tid, Alive::open(proc.as_fd(), tid).unwrap())
             .unwrap();
         c.put(t, creds(5));
-        assert_eq!(c.get(tid).unwrap().uids[0], 5);
+        assert_eq!(c.get(tid).unwrap().creds.uids[0], 5);
         stop.send(()).unwrap();
         h.join().unwrap();
     }

@@ -18,7 +18,11 @@ use kernel::task::Task;
 const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
 pub(super) fn perform(p: &mut Pending, who: &Authority) -> Result<Outcome, Errno> {
-    let mut targets = p.take_resolved()?.into_iter();
+    let resolved = match who {
+        Authority::Program(c) => p.take_resolved_for_stat_as(c)?,
+        _ => p.take_resolved()?,
+    };
+    let mut targets = resolved.into_iter();
     let first = targets.next().ok_or(Errno::EINVAL)??;
     let function = p.req.function;
     let args = &p.req.args;
@@ -263,6 +267,19 @@ fn open_entry(
 }
 
 fn stat(who: &Authority, task: &mut Task, out: StatOut, r: Resolved) -> Result<(), Errno> {
+    if let (Some(found), Target::Entry { .. }) = (&r.found, &r.target) {
+        // Looked up as the program by the resolution (the one permission a
+        // stat checks: search on the directory), with exactly `who`'s
+        // credentials (`Pending::take_resolved_for_stat_as`): what it
+        // found is stat'ed, as `Authority::stat` does after its own lookup.
+        return stat_into(
+            &Authority::Supervisor,
+            task,
+            out,
+            (found.as_fd(), c"", false),
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH,
+        );
+    }
     match &r.target {
         Target::Entry { parent, name } => {
             let is_dir =

@@ -8,6 +8,7 @@ use nix::errno::Errno;
 use super::{Answerer, Outcome};
 use crate::audit::Recorder;
 use harness::{memfd, wait_gone, Call, Child, Log};
+use kernel::notify::Notif;
 
 /// Starts a child making `call`, receives its notification, answers it
 /// with `o` through a fresh answerer; returns the child's report.
@@ -16,6 +17,16 @@ fn answered(call: Call, o: Outcome) -> Option<harness::Report> {
     let n = c.recv();
     c.answerer(Recorder::default()).answer(n.id, n.pid, o);
     Some(c.report())
+}
+
+/// Starts a child making `call` and receives its notification, recorded
+/// as `syscall` by a fresh answerer writing to `log`.
+fn received_in(log: &Log, call: Call, syscall: &'static str) -> Option<(Child, Notif, Answerer)> {
+    let c = Child::start(call)?;
+    let n = c.recv();
+    let a = c.answerer(log.recorder.clone());
+    a.audit().received(&c.listener, n.id, n.pid, syscall);
+    Some((c, n, a))
 }
 
 #[test]
@@ -114,13 +125,10 @@ fn install_then_answers_with_the_jobs_outcome() {
 
 #[test]
 fn a_blocking_outcome_is_answered_from_a_blocking_thread() {
-    let Some(c) = Child::start(Call::Getppid) else {
+    let log = Log::start();
+    let Some((c, n, a)) = received_in(&log, Call::Getppid, "getppid") else {
         return;
     };
-    let n = c.recv();
-    let log = Log::start();
-    let a = c.answerer(log.recorder.clone());
-    a.audit().received(&c.listener, n.id, n.pid, "getppid");
     let caller = std::thread::current().id();
     let (tx, rx) = std::sync::mpsc::channel();
     let job = move || {
@@ -168,13 +176,10 @@ fn an_answer_is_sent_exactly_once() {
 /// an_answer_to_a_killed_thread_is_recorded_abandoned.)
 #[test]
 fn gone_for_a_call_still_waiting_answers_esrch() {
-    let Some(c) = Child::start(Call::Getppid) else {
+    let log = Log::start();
+    let Some((c, n, a)) = received_in(&log, Call::Getppid, "getppid") else {
         return;
     };
-    let n = c.recv();
-    let log = Log::start();
-    let a = c.answerer(log.recorder.clone());
-    a.audit().received(&c.listener, n.id, n.pid, "getppid");
     a.answer(n.id, n.pid, Outcome::Gone);
     assert!(!c.listener.id_valid(n.id), "Gone left the call waiting");
     let pid = c.pid;
@@ -186,13 +191,10 @@ fn gone_for_a_call_still_waiting_answers_esrch() {
 
 #[test]
 fn an_answer_to_a_killed_thread_is_recorded_abandoned() {
-    let Some(mut c) = Child::start(Call::Getppid) else {
+    let log = Log::start();
+    let Some((mut c, n, a)) = received_in(&log, Call::Getppid, "getppid") else {
         return;
     };
-    let n = c.recv();
-    let log = Log::start();
-    let a = c.answerer(log.recorder.clone());
-    a.audit().received(&c.listener, n.id, n.pid, "getppid");
     c.kill();
     wait_gone(&c.listener, n.id);
     a.answer(n.id, n.pid, Outcome::Value(1));
@@ -202,13 +204,10 @@ fn an_answer_to_a_killed_thread_is_recorded_abandoned() {
 
 #[test]
 fn an_fd_for_a_killed_thread_is_recorded_abandoned() {
-    let Some(mut c) = Child::start(Call::OpenRead) else {
+    let log = Log::start();
+    let Some((mut c, n, a)) = received_in(&log, Call::OpenRead, "openat") else {
         return;
     };
-    let n = c.recv();
-    let log = Log::start();
-    let a = c.answerer(log.recorder.clone());
-    a.audit().received(&c.listener, n.id, n.pid, "openat");
     c.kill();
     wait_gone(&c.listener, n.id);
     let o = Outcome::Fd {
@@ -223,10 +222,7 @@ fn an_fd_for_a_killed_thread_is_recorded_abandoned() {
 /// Answers one notification of a fresh child with `o`, recorded in `log`;
 /// returns the child's pid and report.
 fn answered_in(log: &Log, call: Call, o: Outcome) -> Option<(libc::pid_t, harness::Report)> {
-    let c = Child::start(call)?;
-    let n = c.recv();
-    let a: Answerer = c.answerer(log.recorder.clone());
-    a.audit().received(&c.listener, n.id, n.pid, "getppid");
+    let (c, n, a) = received_in(log, call, "getppid")?;
     a.answer(n.id, n.pid, o);
     Some((c.pid, c.report()))
 }

@@ -245,6 +245,52 @@ impl Recorder {
         }
     }
 
+    /// The policy left calls to the kernel (a rules policy's `untrapped`,
+    /// decided at `at`): `kinds` are allowed everywhere, `calls` the calls
+    /// no longer trapped.  Said once, before the program starts: on
+    /// stderr with `-v`, in the summary, and as the log's first line
+    /// (`{"time":…,"untrapped":["create",…],"calls":"…","decision":"…"}`),
+    /// since those calls will have no records.
+    pub fn untrapped(&self, (kinds, calls): &(Vec<&'static str>, String), at: &str) {
+        let Some((audit, mut g)) = self.inner() else {
+            return;
+        };
+        let line = summary::untrapped_line(kinds, calls, at);
+        if audit.verbose {
+            eprint!("{line}");
+        }
+        if let Some(s) = g.summary.as_mut() {
+            s.untrapped = Some(line);
+        }
+        let mut o = String::from("{");
+        json::key(&mut o, "time");
+        json::str(&mut o, &json::time(std::time::SystemTime::now()));
+        if let Some(c) = &audit.container {
+            json::key(&mut o, "container");
+            json::str(&mut o, c);
+        }
+        json::key(&mut o, "untrapped");
+        o.push('[');
+        for (i, k) in kinds.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            json::str(&mut o, k);
+        }
+        o.push(']');
+        json::key(&mut o, "calls");
+        json::str(&mut o, calls);
+        json::key(&mut o, "decision");
+        json::str(&mut o, at);
+        o.push_str("}\n");
+        if let Some(w) = g.log.as_mut() {
+            if let Err(e) = w.preface(&o) {
+                drop(g);
+                fail(audit, &e);
+            }
+        }
+    }
+
     /// `-v` was given.
     pub fn verbose(&self) -> bool {
         self.0.as_ref().is_some_and(|a| a.verbose)

@@ -70,6 +70,8 @@ pub struct Summary {
     total: u64,
     total_denied: u64,
     abandoned: u64,
+    /// What the policy left untrapped ([`untrapped_line`]).
+    pub untrapped: Option<String>,
 }
 
 /// `s` with every control character (C0, DEL, C1), the Unicode line and
@@ -154,6 +156,18 @@ pub fn denial_line(function: &str, target: &str, errno: &str, decision: &str) ->
         escape(&cut(target)),
         escape(errno),
         escape(&cut(decision))
+    )
+}
+
+/// The line of `-v` (at the start) and `--summary` when the policy left
+/// calls to the kernel: they are not requests, not in the counts.
+pub fn untrapped_line(kinds: &[&str], calls: &str, at: &str) -> String {
+    format!(
+        "supervisor: untrapped by the policy ({}): calls that need only {} (allowed everywhere) \
+         are the kernel's, not requests, not counted or logged: {}\n",
+        escape(at),
+        kinds.join(", "),
+        calls
     )
 }
 
@@ -259,6 +273,9 @@ impl Summary {
             "supervisor: summary: {} requests, {} denied, {} abandoned",
             self.total, self.total_denied, self.abandoned
         );
+        if let Some(u) = &self.untrapped {
+            o.push_str(u);
+        }
         if self.total == 0 {
             return o;
         }

@@ -97,6 +97,15 @@ impl Writer {
         }
     }
 
+    /// Writes `line` first in the log, before any record; `false` once a
+    /// record was written (the line is not written).
+    pub fn preface(&mut self, line: &str) -> std::io::Result<bool> {
+        match self.file.as_mut() {
+            Some(f) if !self.tried => f.write_all(line.as_bytes()).map(|()| true),
+            _ => Ok(false),
+        }
+    }
+
     /// Queues one record for the thread (started now if need be).  `Err`:
     /// the log cannot be written (the thread failed, or cannot start and
     /// the direct write failed).

@@ -213,6 +213,8 @@ pub struct Prepared {
     /// The filter trapping only the socket calls, swapped in by
     /// [`Prepared::trap_sockets_only`].
     sockets_only: Option<bpf::Program>,
+    /// The calls the policy leaves to the kernel ([`Prepared::untrap`]).
+    untrapped: Option<bpf::Untrapped>,
     /// What the filters were built from, to build them again with the
     /// socket families the policy allows ([`Prepared::allow_families`]).
     posture: Option<(bpf::Posture, bpf::SyscallMap)>,
@@ -340,6 +342,7 @@ impl Prepared {
             _envp: envp,
             filter,
             sockets_only: None,
+            untrapped: None,
             posture: None,
             init: None,
             attached: None,
@@ -362,6 +365,7 @@ impl Prepared {
             filter: bpf::Program::from_bytes(&[6, 0, 0, 0, 0, 0, 0, 0])
                 .expect("one instruction is a program"),
             sockets_only: None,
+            untrapped: None,
             posture: None,
             init: None,
             attached: Some(attached),
@@ -414,13 +418,31 @@ impl Prepared {
             return Ok(());
         };
         posture.families = families;
-        let all = bpf::notify_filter(map, posture, bpf::Trapped::All)?;
+        let trapped = match &self.untrapped {
+            Some(u) => bpf::Trapped::AllBut(u.clone()),
+            None => bpf::Trapped::All,
+        };
+        let all = bpf::notify_filter(map, posture, trapped)?;
         let sockets = bpf::notify_filter(map, posture, bpf::Trapped::Sockets)?;
         self.filter = all;
         if self.sockets_only.is_some() {
             self.sockets_only = Some(sockets);
         }
         Ok(())
+    }
+
+    /// Leaves the calls of `untrapped` to the kernel: the filter to load
+    /// traps every call of the table but those (`bpf::Trapped::AllBut`).
+    /// `false` when there is no posture to build it from (a program
+    /// attached to: its filter is the runtime's), and nothing changes.
+    pub fn untrap(&mut self, untrapped: bpf::Untrapped) -> Result<bool, bpf::Error> {
+        let Some((posture, map)) = self.posture.as_ref() else {
+            return Ok(false);
+        };
+        self.filter = bpf::notify_filter(map, posture, bpf::Trapped::AllBut(untrapped.clone()))?;
+        self.sockets_only = None;
+        self.untrapped = Some(untrapped);
+        Ok(true)
     }
 
     /// Loads the sockets-only filter instead of the full one, if one was

@@ -766,34 +766,25 @@ fn rename_errors() {
 #[test]
 fn stat_and_lstat() {
     let p = ptr(c"/etc");
+    // A stat of /etc into the buffer at `addr`.
+    let etc = |addr| Args::Stat {
+        at: cwd(b"/etc"),
+        out: StatOut::Stat { addr },
+    };
     expect(
         Sys::Stat,
         [p, 0x7000, 0, 0, 0, 0],
         Function::Stat,
-        Args::Stat {
-            at: cwd(b"/etc"),
-            out: StatOut::Stat { addr: 0x7000 },
-        },
+        etc(0x7000),
     );
     expect(
         Sys::Lstat,
         [p, 0x7008, 0, 0, 0, 0],
         Function::Lstat,
-        Args::Stat {
-            at: cwd(b"/etc"),
-            out: StatOut::Stat { addr: 0x7008 },
-        },
+        etc(0x7008),
     );
     // The buffer is not looked at here (written after the decision).
-    expect(
-        Sys::Stat,
-        [p, 0, 0, 0, 0, 0],
-        Function::Stat,
-        Args::Stat {
-            at: cwd(b"/etc"),
-            out: StatOut::Stat { addr: 0 },
-        },
-    );
+    expect(Sys::Stat, [p, 0, 0, 0, 0, 0], Function::Stat, etc(0));
     assert_eq!(errno(Sys::Stat, [0, 0x7000, 0, 0, 0, 0]), Errno::EFAULT);
     assert_eq!(
         errno(Sys::Lstat, [ptr(c""), 0x7000, 0, 0, 0, 0]),

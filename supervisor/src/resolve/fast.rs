@@ -8,21 +8,36 @@
 //! on the way (ELOOP), or a symlink as a followed last component all fall
 //! back to the userspace walk of [`super::resolve`].
 
-use std::ffi::CString;
-use std::os::fd::BorrowedFd;
+use std::ffi::{CStr, CString};
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 
 use super::{sys, Last, Resolved, Target};
 
+/// Looks up `name` in the directory `dir` with the program's credentials
+/// (`O_PATH`, not following a symlink in `name`): `None` when that cannot
+/// be done here (see `kernel::creds::uring::lookup_as`).
+pub type AsProgram<'a> = &'a dyn Fn(BorrowedFd, &CStr) -> Option<Result<OwnedFd, Errno>>;
+
 /// Resolves `path` from `start` (the supervisor's root for an absolute
 /// path), or `None` when the slow walk must decide.  With `want_text`, the
 /// canonical path is filled in (one `readlink` more).
+///
+/// With `as_program`, the last component is looked up as the program
+/// (search permission on its directory checked with the program's
+/// credentials) and what it found, unless a directory, is kept in
+/// [`Resolved::found`] for the act to stat: one lookup as the program
+/// instead of the supervisor's look at the entry followed by a second
+/// lookup, as the program, at the act.  If that lookup fails (no search
+/// permission, nothing there, no io_uring), the supervisor looks as
+/// without it.
 pub fn resolve(
     start: BorrowedFd,
     path: &[u8],
     follow_last: bool,
     want_text: bool,
+    as_program: Option<AsProgram>,
 ) -> Option<Result<Resolved, Errno>> {
     if path.is_empty() || path.len() >= kernel::memory::PATH_MAX {
         return None;
@@ -48,12 +63,23 @@ pub fn resolve(
     if sys::is_procfs(parent.as_fd()).unwrap_or(true) {
         return None;
     }
-    let last = match sys::stat(parent.as_fd(), &name) {
+    let found = as_program
+        .and_then(|lookup| lookup(parent.as_fd(), &name))
+        .and_then(Result::ok);
+    let st = match &found {
+        Some(fd) => sys::fstat(fd.as_fd()),
+        None => sys::stat(parent.as_fd(), &name),
+    };
+    let last = match st {
         Ok(st) if st.is_symlink() && follow_last => return None,
         Ok(st) => Last::Exists { mode: st.mode },
         Err(Errno::ENOENT) => Last::Missing,
         Err(_) => return None,
     };
+    // A directory is looked up again by the act, as the stat would (an
+    // automount point is mounted by that lookup).
+    let found = found
+        .filter(|_| !matches!(last, Last::Exists { mode } if mode & libc::S_IFMT == libc::S_IFDIR));
     let mut text = Vec::new();
     if want_text {
         let mut p = sys::fd_path(parent.as_fd()).ok()?;
@@ -71,5 +97,6 @@ pub fn resolve(
         path: text,
         last,
         trailing_slash: false,
+        found,
     }))
 }

@@ -119,6 +119,11 @@ pub struct Resolved {
     /// The path ended in '/' (the last component must be a directory). Also set when the
     /// last component was a symlink whose body ends in '/', as the kernel does.
     pub trailing_slash: bool,
+    /// The last component of an `Entry` as the program found it: an `O_PATH` descriptor of
+    /// `name`, not followed, looked up in `parent` with the program's credentials, when the
+    /// fast path was asked to ([`fast::resolve`]'s `as_program`: a stat performed as the
+    /// program, resolved as it is performed).  Never a directory.
+    pub found: Option<OwnedFd>,
 }
 
 /// Symlinks followed per resolution before ELOOP (the kernel's MAXSYMLINKS).
@@ -186,6 +191,7 @@ pub fn resolve_traced(l: &Lookup, trace: &mut Vec<u8>) -> Result<Resolved, Errno
             path: text,
             last,
             trailing_slash: false,
+            found: None,
         });
     }
     Walker::new(l, root_text)?.run(trace)
@@ -414,6 +420,7 @@ impl<'l, 'a> Walker<'l, 'a> {
                 path,
                 last,
                 trailing_slash: self.trailing,
+                found: None,
             });
         }
         Ok(Resolved {
@@ -421,6 +428,7 @@ impl<'l, 'a> Walker<'l, 'a> {
             path: self.text,
             last: end,
             trailing_slash: self.trailing,
+            found: None,
         })
     }
 

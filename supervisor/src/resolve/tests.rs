@@ -863,3 +863,66 @@ fn directory_names_by_getcwd_are_the_readlink_texts() {
     .unwrap();
     assert_eq!(std::env::current_dir().unwrap(), here);
 }
+
+/// The fast path asked to look the last component up as the program
+/// (`as_program`) keeps what that lookup found for the act (a stat as
+/// the program), never a directory; when the lookup fails or cannot be
+/// made, the supervisor looks as without it, and a symlink to follow still
+/// goes to the walk.
+#[test]
+fn fast_path_keeps_what_the_program_looked_up() {
+    let t = TempDir::new();
+    t.write("f", "x");
+    t.mkdir("d");
+    t.symlink("l", "f");
+    let start = opath(&t.0);
+    let calls = std::cell::Cell::new(0);
+    let answer = std::cell::Cell::new(None::<Errno>);
+    let lookup = |dir: BorrowedFd, name: &std::ffi::CStr| {
+        calls.set(calls.get() + 1);
+        if let Some(e) = answer.get() {
+            return Some(Err(e));
+        }
+        Some(openat(
+            dir,
+            name,
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ))
+    };
+    let fast = |path: &str, follow: bool| {
+        fast::resolve(start.as_fd(), path.as_bytes(), follow, false, Some(&lookup))
+    };
+    // A file: what the program found is kept, and it is the file.
+    let r = fast("f", true).unwrap().unwrap();
+    let found = r.found.as_ref().expect("kept");
+    let st = fstat(found).unwrap();
+    assert_eq!((st.st_dev, st.st_ino), id_of(t.join("f")));
+    assert!(matches!(r.last, Last::Exists { mode } if mode & libc::S_IFMT == libc::S_IFREG));
+    assert_eq!(calls.get(), 1);
+    // A directory: looked up again by the act.
+    let r = fast("d", true).unwrap().unwrap();
+    assert!(r.found.is_none());
+    assert!(matches!(r.last, Last::Exists { mode } if mode & libc::S_IFMT == libc::S_IFDIR));
+    // A symlink: the link itself when not followed; the walk when followed.
+    let r = fast("l", false).unwrap().unwrap();
+    let st = fstat(r.found.as_ref().expect("kept")).unwrap();
+    assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFLNK);
+    assert!(fast("l", true).is_none());
+    // The program may not look (no search permission): nothing kept, the
+    // supervisor's look decides what the entry is.
+    answer.set(Some(Errno::EACCES));
+    let r = fast("f", true).unwrap().unwrap();
+    assert!(r.found.is_none());
+    assert!(matches!(r.last, Last::Exists { mode } if mode & libc::S_IFMT == libc::S_IFREG));
+    answer.set(Some(Errno::ENOENT));
+    let r = fast("missing", true).unwrap().unwrap();
+    assert!(r.found.is_none());
+    assert_eq!(r.last, Last::Missing);
+    // Without the question: never.
+    answer.set(None);
+    let r = fast::resolve(start.as_fd(), b"f", true, false, None)
+        .unwrap()
+        .unwrap();
+    assert!(r.found.is_none());
+}

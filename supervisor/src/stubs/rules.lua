@@ -1,7 +1,7 @@
 ---@meta rules
 -- Declarative rules (docs/rules.md).
 
----@alias rules.Kind "read"|"write"|"create"|"delete"|"connect"|"bind"|"resolve"
+---@alias rules.Kind "read"|"write"|"create"|"delete"|"connect"|"bind"|"resolve"|"device"
 ---@alias rules.Action "allow"|"deny"
 
 ---A rule: `{ action, kind, pattern, errno = …, port = …, how = …, exact = … }`.
@@ -19,6 +19,7 @@
 ---The table: defaults per kind and the rules, in order.
 ---@class rules.Table
 ---@field errno? string|integer the errno of denials without one (default EACCES)
+---@field untrapped? "allowed everywhere"|false `rules.run` only: the calls that need only kinds allowed on every path as the program are left to the kernel, untrapped (not requests, not logged; docs/rules.md "Untrapped calls")
 ---@field default? rules.Action|{ read?: rules.Default, write?: rules.Default, create?: rules.Default, delete?: rules.Default, connect?: rules.Default, bind?: rules.Default, resolve?: rules.Default }
 ---@field [integer] rules.Rule
 

@@ -43,36 +43,16 @@ fn chmod_of_a_denied_file_is_refused_and_leaves_it() {
     for kind in KINDS {
         let (_t, root) = fixture();
         let secret = root.join("secret");
+        #[rustfmt::skip]
         let args = [
-            "chmod",
-            "secret",
-            "777",
-            "chmod",
-            "sl",
-            "777",
-            "fchmodat",
-            ".",
-            "secret",
-            "4777",
-            "fchmodat2",
-            ".",
-            "secret",
-            "777",
-            "nofollow",
-            "fchmodat2",
-            "dl",
-            "../secret",
-            "777",
-            "0",
-            "chmod",
-            "f",
-            "640",
+            "chmod", "secret", "777",
+            "chmod", "sl", "777",
+            "fchmodat", ".", "secret", "4777",
+            "fchmodat2", ".", "secret", "777", "nofollow",
+            "fchmodat2", "dl", "../secret", "777", "0",
+            "chmod", "f", "640",
         ];
-        let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, &args))
-            .cwd(&root)
-            .env("DENY", &secret)
-            .run();
-        o.assert_clean();
+        let o = under_deny_path(&root, kind, &args, &secret);
         for l in [
             "chmod secret 777",
             "chmod sl 777",

@@ -208,16 +208,8 @@ fn metadata_calls_on_a_denied_file_are_refused_and_leave_it() {
         let before = state(&secret);
         let mut args = ON_SECRET.to_vec();
         args.extend(["truncate", "f", "1"]);
-        let o = Cmd::supervised(Policy::example("deny-path"), &argv(kind, &args))
-            .cwd(&root)
-            .env("DENY", &secret)
-            .run();
-        o.assert_clean();
-        let lines: Vec<&str> = o.stdout.lines().collect();
-        assert_eq!(lines.len(), 13, "{o}");
-        for l in &lines[..12] {
-            assert!(l.ends_with(": EACCES"), "{kind:?}: {l}\n{o}");
-        }
+        let o = under_deny_path(&root, kind, &args, &secret);
+        let lines = refused_lines(&o, kind, 13, 12);
         assert_eq!(lines[12], "truncate f 1: OK", "{o}");
         assert_eq!(state(&secret), before, "{kind:?}: the denied file changed");
     }
@@ -244,31 +236,13 @@ end
     );
     for kind in KINDS {
         let (_t, root) = fixture();
+        #[rustfmt::skip]
         let args = [
-            "chown",
-            "f",
-            "1",
-            "2",
-            "truncate",
-            "secret",
-            "100",
-            "utimensat",
-            ".",
-            "t",
-            "1",
-            "1",
-            "0",
-            "utimensat",
-            ".",
-            "d/g",
-            "5",
-            "6",
-            "0",
-            "setxattr",
-            "f",
-            "user.moved",
-            "v",
-            "0",
+            "chown", "f", "1", "2",
+            "truncate", "secret", "100",
+            "utimensat", ".", "t", "1", "1", "0",
+            "utimensat", ".", "d/g", "5", "6", "0",
+            "setxattr", "f", "user.moved", "v", "0",
         ];
         let o = supervised_in(&root, policy.clone(), kind, &args);
         assert_eq!(line(&o, "utimensat . t 1 1 0"), "EPERM", "{o}");
@@ -306,13 +280,8 @@ fn metadata_rules_allow_and_deny_by_path() {
         ];
         let before = state(&root.join("f"));
         let o = supervised_in(&root, policy.clone(), kind, &args);
-        let results: Vec<&str> = o
-            .stdout
-            .lines()
-            .map(|l| l.rsplit(": ").next().unwrap())
-            .collect();
         assert_eq!(
-            results,
+            results(&o),
             ["EACCES", "EACCES", "EACCES", "EACCES", "OK", "OK", "OK", "OK"],
             "{kind:?}: {o}"
         );

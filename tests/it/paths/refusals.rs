@@ -34,6 +34,21 @@ fn logged(recs: &[Value], function: &str, path: &str, path2: Option<&str>, errno
     })
 }
 
+/// `argv` under `policy` in `root` with `--log ROOT/audit.jsonl --summary`,
+/// exit code 0 asserted; the run and the log's records.
+#[track_caller]
+fn logged_run(root: &Path, policy: &str, argv: &[OsString]) -> (Output, Vec<Value>) {
+    let log = root.join("audit.jsonl");
+    let o = Cmd::supervised(Policy::example(policy), argv)
+        .cwd(root)
+        .option("--log")
+        .option(&log)
+        .option("--summary")
+        .run();
+    o.assert_code(0);
+    (o, records(&log))
+}
+
 /// The lines of the summary's denied section.
 fn denied_section(o: &Output) -> String {
     o.stderr
@@ -48,24 +63,16 @@ fn device_mknod_refusals_are_in_the_log_and_summary_with_their_path() {
     for kind in KINDS {
         for policy in ["broker-all", "ci"] {
             let (_t, root) = fixture();
-            let log = root.join("audit.jsonl");
             let args = [
                 "mknod", "dev-c", "chr", //
                 "mknodat", "d", "dev-c2", "chr", //
                 "mknod", "fifo1", "fifo",
             ];
-            let o = Cmd::supervised(Policy::example(policy), &argv(kind, &args))
-                .cwd(&root)
-                .option("--log")
-                .option(&log)
-                .option("--summary")
-                .run();
-            o.assert_code(0);
+            let (o, recs) = logged_run(&root, policy, &argv(kind, &args));
             assert_eq!(line(&o, "mknod dev-c chr"), "EPERM", "{o}");
             assert_eq!(line(&o, "mknodat d dev-c2 chr"), "EPERM", "{o}");
             assert_eq!(line(&o, "mknod fifo1 fifo"), "OK", "{o}");
             assert!(!root.join("dev-c").exists() && !root.join("d/dev-c2").exists());
-            let recs = records(&log);
             assert!(
                 logged(&recs, "mknod", "dev-c", None, "EPERM"),
                 "{kind:?} {policy}: no device mknod in the log: {recs:?}"
@@ -92,20 +99,9 @@ fn device_mknod_refusals_are_in_the_log_and_summary_with_their_path() {
 #[test]
 fn other_posture_refusals_of_path_calls_are_in_the_log_and_summary() {
     let (_t, root) = fixture();
-    let log = root.join("audit.jsonl");
     // The attack probe runs one command: a bind mount (mount, open_tree,
     // umount2).
-    let o = Cmd::supervised(
-        Policy::example("broker-all"),
-        &attack(&["mount-bind", "f", "d/g"]),
-    )
-    .cwd(&root)
-    .option("--log")
-    .option(&log)
-    .option("--summary")
-    .run();
-    o.assert_code(0);
-    let recs = records(&log);
+    let (o, recs) = logged_run(&root, "broker-all", &attack(&["mount-bind", "f", "d/g"]));
     let den = denied_section(&o);
     for (function, path, path2) in [
         ("mount", "f", Some("d/g")),

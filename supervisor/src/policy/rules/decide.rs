@@ -114,7 +114,7 @@ fn shape(p: &Pending) -> Shape {
 
 /// The kinds an open is, given what its last component was (`None`: the
 /// path did not resolve).
-fn open_kinds(flags: i32, last: Option<Last>) -> Vec<Kind> {
+pub(super) fn open_kinds(flags: i32, last: Option<Last>) -> Vec<Kind> {
     if flags & libc::O_PATH != 0 {
         return vec![Kind::Read];
     }
@@ -338,13 +338,17 @@ pub fn request(set: &Ruleset, p: &mut Pending, names_of: &dyn Fn(IpAddr) -> Vec<
             }
         }
     }
-    if let (Shape::Rename { exchange }, [Ok(a), Ok(b)]) = (&shape, rs) {
-        verdicts.extend(moved(set, a, b));
-        if *exchange {
-            verdicts.extend(moved(set, b, a));
+    match (&shape, rs) {
+        (Shape::Rename { exchange }, [Ok(a), Ok(b)]) => {
+            verdicts.extend(moved(set, a, b, &PATH_KINDS));
+            if *exchange {
+                verdicts.extend(moved(set, b, a, &PATH_KINDS));
+            }
         }
-        subjects.resize(verdicts.len(), None);
+        (Shape::Link, [Ok(a), Ok(b)]) => verdicts.extend(moved(set, a, b, &LINK_CARRIES)),
+        _ => {}
     }
+    subjects.resize(verdicts.len(), None);
     if verdicts.is_empty() {
         return invalid(Errno::EINVAL, "the request names nothing");
     }
@@ -366,19 +370,28 @@ const PATH_KINDS: [Kind; 7] = [
     Kind::Device,
 ];
 
-/// The denials a rename of `from` to `to` would lift: a rename gives the
-/// object moved, and for a directory everything below it, new names.  Any
-/// kind a rule denies at the old name (or anywhere below it) but allowed
-/// at the new one (or somewhere below it) refuses the rename (docs/rules.md,
+/// What a hard link carries to its new name beyond the `read` and `write`
+/// its source is checked for: a second name of a unix socket whose
+/// `connect` a rule denies would be connectable under it, of a device
+/// whose `device` a rule denies openable (docs/rules.md, "Renames").
+/// Not `delete` (removing the new name leaves the old one), nor `create`
+/// and `bind` (they are of names, not of the object).
+const LINK_CARRIES: [Kind; 2] = [Kind::Connect, Kind::Device];
+
+/// The denials of `kinds` a rename (or a link) of `from` to `to` would
+/// lift: a rename gives the object moved, and for a directory everything
+/// below it, new names; a link gives a file a second one.  Any kind a
+/// rule denies at the old name (or anywhere below it) but allowed at the
+/// new one (or somewhere below it) refuses the call (docs/rules.md,
 /// "Renames").  A kind's default is no rule: what no rule names moves as
 /// freely as it could be created at its new name.
-fn moved(set: &Ruleset, from: &Resolved, to: &Resolved) -> Vec<Verdict> {
+fn moved(set: &Ruleset, from: &Resolved, to: &Resolved, kinds: &[Kind]) -> Vec<Verdict> {
     let Last::Exists { mode } = from.last else {
         return Vec::new();
     };
     let dir = mode & libc::S_IFMT == libc::S_IFDIR;
     let mut out = Vec::new();
-    for k in PATH_KINDS {
+    for &k in kinds {
         let here = set.path(k, &from.path);
         let ruled = here.rule.is_some() && here.action == Action::Deny;
         if ruled && set.path(k, &to.path).action == Action::Allow {

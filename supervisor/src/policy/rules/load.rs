@@ -184,6 +184,21 @@ fn set_default(b: &mut RulesetBuilder, kind: Kind, v: &Value) -> Result<()> {
     Ok(())
 }
 
+/// `untrapped = "allowed everywhere"` (or `false`, nil: off).
+fn untrapped(v: &Value) -> Result<bool> {
+    match v {
+        Value::Nil | Value::Boolean(false) => Ok(false),
+        v if text(v).as_deref() == Some(UNTRAPPED) => Ok(true),
+        other => Err(format!(
+            "untrapped must be {UNTRAPPED:?} (or false), not {}",
+            describe(other)
+        )),
+    }
+}
+
+/// The one value of `untrapped` that opts in.
+pub const UNTRAPPED: &str = "allowed everywhere";
+
 const RULE_FIELDS: [&str; 4] = ["errno", "port", "how", "exact"];
 
 /// Builds the rule set from a rules table.
@@ -197,6 +212,9 @@ pub fn load(t: &Table) -> Result<Ruleset> {
             Value::String(s) => match &*s.to_string_lossy() {
                 "errno" => {
                     b.errno(errno_value(&v).map_err(|e| format!("errno: {e}"))?);
+                }
+                "untrapped" => {
+                    b.untrapped(untrapped(&v)?);
                 }
                 "default" => match &v {
                     Value::Table(d) => {
@@ -223,8 +241,8 @@ pub fn load(t: &Table) -> Result<Ruleset> {
                 },
                 other => {
                     return Err(format!(
-                        "unknown field {other:?} (errno, default, and the rules as a list)"
-                    ))
+                    "unknown field {other:?} (errno, default, untrapped, and the rules as a list)"
+                ))
                 }
             },
             other => {

@@ -22,6 +22,7 @@ mod direct;
 mod load;
 #[cfg(test)]
 mod tests;
+mod untrap;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -215,7 +216,8 @@ impl UserData for Policy {
 }
 
 /// Compiles a rules table; mistakes are Lua errors at the caller's line.
-fn compile(lua: &Lua, shared: &Shared, t: Value) -> mlua::Result<Policy> {
+/// `run`: for `rules.run`, the only one that may leave calls untrapped.
+fn compile(lua: &Lua, shared: &Shared, t: Value, run: bool) -> mlua::Result<Policy> {
     let Value::Table(t) = t else {
         return Err(lua_err(
             lua,
@@ -224,6 +226,14 @@ fn compile(lua: &Lua, shared: &Shared, t: Value) -> mlua::Result<Policy> {
     };
     let mut set = load::load(&t).map_err(|e| lua_err(lua, format!("rules: {e}")))?;
     set.fallback = shared.borrow().rules_fallback.clone();
+    if set.untrapped && !run {
+        return Err(lua_err(
+            lua,
+            "rules: untrapped is for rules.run (a policy's own loop may answer \
+             what the rules allow)"
+                .into(),
+        ));
+    }
     Ok(Policy {
         set: Arc::new(set),
         shared: shared.clone(),
@@ -245,6 +255,12 @@ fn extend(lua: &Lua, shared: &Shared, base: &str, t: Value) -> mlua::Result<Mult
         ));
     };
     let set = load::load(&t).map_err(|e| lua_err(lua, format!("rules.extend: {e}")))?;
+    if set.untrapped {
+        return Err(lua_err(
+            lua,
+            "rules.extend: untrapped is the base policy's to say".into(),
+        ));
+    }
     {
         let mut st = shared.borrow_mut();
         if st.rules_fallback.is_some() {
@@ -265,16 +281,19 @@ pub fn module(lua: &Lua, shared: &Shared) -> mlua::Result<Table> {
     let sh = shared.clone();
     m.set(
         "policy",
-        lua.create_function(move |lua, t: Value| compile(lua, &sh, t))?,
+        lua.create_function(move |lua, t: Value| compile(lua, &sh, t, false))?,
     )?;
     let sh = shared.clone();
     m.set(
         "run",
         lua.create_function(move |lua, t: Value| -> mlua::Result<MultiValue> {
-            let p = compile(lua, &sh, t)?;
+            let p = compile(lua, &sh, t, true)?;
             // Where the policy's decisions are recorded as made (the line
             // that called rules.run), for the serving threads' records.
             let at = super::state::caller(lua);
+            if p.set.untrapped {
+                untrap::apply(lua, &sh, &p.set, &at)?;
+            }
             loop {
                 // receive() does not return once the program has exited.
                 if !direct::receive(lua, &sh, &p.set, &at)? {

@@ -348,7 +348,7 @@ fn every_message_is_told_whole_and_in_order() {
         ),
         (
             r#"{ defaults = {} }"#,
-            "unknown field \"defaults\" (errno, default, and the rules as a list)",
+            "unknown field \"defaults\" (errno, default, untrapped, and the rules as a list)",
         ),
         (
             r#"{ [true] = 1 }"#,
@@ -508,4 +508,119 @@ fn defaults_with_errno_and_how() {
     );
     let s = set(r#"{ default = "allow" }"#);
     assert!(allowed(&s, Kind::Delete, "/anything"));
+}
+
+#[test]
+fn untrapped_is_read_and_checked() {
+    assert!(!set(r#"{ default = "allow" }"#).untrapped);
+    assert!(!set(r#"{ untrapped = false }"#).untrapped);
+    assert!(set(r#"{ untrapped = "allowed everywhere" }"#).untrapped);
+    for bad in [r#"{ untrapped = true }"#, r#"{ untrapped = "yes" }"#] {
+        let e = try_load(bad).unwrap_err();
+        assert!(
+            e.contains("untrapped must be \"allowed everywhere\""),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn the_calls_left_untrapped_are_those_no_path_could_refuse() {
+    use super::untrap::{calls, open_needs};
+    use bpf::{Sys, Untrap};
+    let flags_of = |u: &bpf::Untrapped, sys| match u.of(sys) {
+        Some(Untrap::Masked { values, .. }) => Some(values.clone()),
+        _ => None,
+    };
+    // bench/policies/rules-secret.lua.
+    let s = set(r#"{ untrapped = "allowed everywhere", default = "allow",
+                     { "deny", "read", "/root/secret" } }"#);
+    let (kinds, u) = calls(&s);
+    assert_eq!(
+        kinds,
+        [
+            Kind::Write,
+            Kind::Create,
+            Kind::Delete,
+            Kind::Connect,
+            Kind::Bind,
+            Kind::Resolve,
+            Kind::Device
+        ]
+    );
+    for sys in [
+        Sys::Mkdirat,
+        Sys::Unlinkat,
+        Sys::Fchmodat,
+        Sys::Utimensat,
+        Sys::Creat,
+    ] {
+        assert_eq!(u.of(sys), Some(&Untrap::Always), "{sys:?}");
+    }
+    // Reads, and what moves or names again what a rule denies, stay.
+    for sys in [
+        Sys::Stat,
+        Sys::Newfstatat,
+        Sys::Statx,
+        Sys::Access,
+        Sys::Renameat2,
+        Sys::Linkat,
+        Sys::Execve,
+        Sys::Openat2,
+        Sys::Connect,
+    ] {
+        assert_eq!(u.of(sys), None, "{sys:?}");
+    }
+    let open = flags_of(&u, Sys::Openat).expect("openat on its flags");
+    let has = |f: i32| open.contains(&(f as u32));
+    assert!(has(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC));
+    assert!(has(libc::O_WRONLY));
+    // O_CREAT|O_EXCL is create only, whatever the access mode (git's locks).
+    assert!(has(libc::O_RDWR | libc::O_CREAT | libc::O_EXCL));
+    assert!(has(libc::O_TMPFILE | libc::O_RDWR));
+    assert!(!has(libc::O_RDONLY));
+    assert!(!has(libc::O_RDWR));
+    assert!(!has(libc::O_RDWR | libc::O_CREAT));
+    assert!(!has(libc::O_RDONLY | libc::O_TRUNC));
+    assert!(!has(libc::O_PATH));
+    assert!(!has(libc::O_WRONLY | libc::O_PATH));
+    assert_eq!(flags_of(&u, Sys::Open), Some(open.clone()));
+    // Each value allowed needs only kinds allowed everywhere (checked on
+    // every value, the mask's bits).
+    for &v in &open {
+        assert!(
+            open_needs(v as i32).iter().all(|k| kinds.contains(k)),
+            "{v:#o}"
+        );
+    }
+    // Everything allowed: every file call but those other machinery needs.
+    let (_, u) = calls(&set(r#"{ default = "allow" }"#));
+    for sys in [
+        Sys::Openat,
+        Sys::Renameat2,
+        Sys::Linkat,
+        Sys::Stat,
+        Sys::Mknodat,
+    ] {
+        assert_eq!(u.of(sys), Some(&Untrap::Always), "{sys:?}");
+    }
+    for sys in [Sys::Openat2, Sys::Execve, Sys::Readlinkat, Sys::Bind] {
+        assert_eq!(u.of(sys), None, "{sys:?}");
+    }
+    assert!(flags_of(&u, Sys::Newfstatat).is_some());
+    // A kind allowed somewhere with the supervisor's authority stays.
+    let (kinds, u) = calls(&set(r#"{ default = "allow",
+        { "allow", "create", "/srv/", how = "master" } }"#));
+    assert!(!kinds.contains(&Kind::Create));
+    assert_eq!(u.of(Sys::Mkdirat), None);
+    assert_eq!(u.of(Sys::Unlinkat), Some(&Untrap::Always));
+    // A kind denied by default, or left out: nothing of it.
+    let (kinds, u) = calls(&set(r#"{ default = { read = "allow", write = "allow" } }"#));
+    assert_eq!(kinds, [Kind::Read, Kind::Write]);
+    assert_eq!(u.of(Sys::Fchmodat), Some(&Untrap::Always));
+    assert_eq!(u.of(Sys::Stat), Some(&Untrap::Always));
+    // Without device, no open but O_PATH (read, whatever else) is left out.
+    let open = flags_of(&u, Sys::Openat).unwrap();
+    assert_eq!(open.len(), 128);
+    assert!(open.iter().all(|&v| v & libc::O_PATH as u32 != 0));
 }
