@@ -17,6 +17,8 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     python3 tools/import-cycles.py bpf/src init-script/src kernel/src libc-service/src rules/src supervisor/src
+    # No merge left half done (conflict markers in a tracked file).
+    ! git grep -nE '^(<<<<<<<|>>>>>>>)( |$)'
 
 # Demo: a static busybox under example policies.
 demo: build
