@@ -18,7 +18,7 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     python3 tools/import-cycles.py bpf/src init-script/src kernel/src libc-service/src rules/src supervisor/src
     # No merge left half done (conflict markers in a tracked file).
-    ! git grep -nE '^(<<<<<<<|>>>>>>>)( |$)'
+    if git grep -nE '^(<<<<<<<|>>>>>>>)( |$)'; then echo "conflict markers left by a merge" >&2; exit 1; fi
 
 # Demo: a static busybox under example policies.
 demo: build
